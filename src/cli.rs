@@ -1,0 +1,216 @@
+//! The command line (PRODUCT §2), parsed with lexopt into a [`Command`].
+//!
+//! `--help` and `--version` win wherever they appear and return before any
+//! config is read. Every usage error is a [`Error`] whose one-line message
+//! names the offending argument; `main` prints it and exits 2.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The usage text.
+pub const HELP: &str = "\
+argus-mcp: one MCP endpoint in front of many MCP servers
+
+USAGE:
+    argus-mcp server [-c|--config PATH] [--host ADDR] [--port N] [-v|-vv] [-q]
+    argus-mcp check  [-c|--config PATH]
+    argus-mcp --help | --version
+
+COMMANDS:
+    server    run the gateway (SSE at /sse, Streamable HTTP at /mcp)
+    check     validate the config, print the plan, exit 0 (valid) or 1
+
+OPTIONS:
+    -c, --config PATH   config file (default: $ARGUS_CONFIG, else the first of
+                        ./argus.yaml ./argus.yml ./config.yaml ./config.yml)
+        --host ADDR     bind address (overrides server.host)
+        --port N        bind port (overrides server.port; 0 picks a free port)
+    -v                  info logs (startup progress, one line per request)
+    -vv                 debug logs (message bodies)
+    -q                  errors only; no banner
+    -h, --help          this text
+    -V, --version       the version
+
+Exit codes: 0 clean shutdown, 1 startup failure, 2 usage error.
+";
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Print [`HELP`].
+    Help,
+    /// Print the version.
+    Version,
+    /// Run the gateway.
+    Server(ServerArgs),
+    /// Validate the config and print the plan.
+    Check {
+        /// `--config`.
+        config: Option<PathBuf>,
+    },
+}
+
+/// Arguments of `argus-mcp server`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerArgs {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// -1 for `-q`, 0 by default, 1 for `-v`, 2 for `-vv`.
+    pub verbosity: i8,
+}
+
+/// A usage error.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<lexopt::Error> for Error {
+    fn from(e: lexopt::Error) -> Error {
+        Error(e.to_string())
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
+    use lexopt::prelude::*;
+
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut command: Option<String> = None;
+    let mut server = ServerArgs::default();
+    let mut quiet = false;
+    let mut verbose = 0i8;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Value(value) if command.is_none() => {
+                let name = value.string()?;
+                if name != "server" && name != "check" {
+                    return Err(Error(format!(
+                        "unknown command \"{name}\" (expected \"server\" or \"check\"; see --help)"
+                    )));
+                }
+                command = Some(name);
+            }
+            Short('c') | Long("config") if command.is_some() => {
+                server.config = Some(parser.value()?.into());
+            }
+            Long("host") if command.as_deref() == Some("server") => {
+                let host = parser.value()?.string()?;
+                if host.trim().is_empty() {
+                    return Err(Error("--host must not be empty".into()));
+                }
+                server.host = Some(host);
+            }
+            Long("port") if command.as_deref() == Some("server") => {
+                let raw = parser.value()?.string()?;
+                let port = raw.parse::<u16>().map_err(|_| {
+                    Error(format!("--port: \"{raw}\" is not a port number (0-65535)"))
+                })?;
+                server.port = Some(port);
+            }
+            Short('v') if command.as_deref() == Some("server") => verbose = (verbose + 1).min(2),
+            Short('q') | Long("quiet") if command.as_deref() == Some("server") => quiet = true,
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if quiet && verbose > 0 {
+        return Err(Error("-q and -v cannot be used together".into()));
+    }
+    server.verbosity = if quiet { -1 } else { verbose };
+    match command.as_deref() {
+        Some("server") => Ok(Command::Server(server)),
+        Some("check") => Ok(Command::Check {
+            config: server.config,
+        }),
+        _ => Err(Error(
+            "missing command: \"server\" or \"check\" (see --help)".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Command, Error> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn server_flags() {
+        let c = p(&[
+            "server", "-c", "x.yaml", "--host", "0.0.0.0", "--port", "8080", "-vv",
+        ])
+        .unwrap();
+        assert_eq!(
+            c,
+            Command::Server(ServerArgs {
+                config: Some("x.yaml".into()),
+                host: Some("0.0.0.0".into()),
+                port: Some(8080),
+                verbosity: 2,
+            })
+        );
+        assert_eq!(
+            p(&["server", "-q"]).unwrap(),
+            Command::Server(ServerArgs {
+                verbosity: -1,
+                ..Default::default()
+            })
+        );
+        assert_eq!(
+            p(&["server", "--config=a.yml"]).unwrap(),
+            Command::Server(ServerArgs {
+                config: Some("a.yml".into()),
+                ..Default::default()
+            })
+        );
+    }
+
+    #[test]
+    fn check_and_specials() {
+        assert_eq!(
+            p(&["check", "--config", "a"]).unwrap(),
+            Command::Check {
+                config: Some("a".into())
+            }
+        );
+        assert_eq!(p(&["--help"]).unwrap(), Command::Help);
+        assert_eq!(
+            p(&["server", "--port", "x", "--version"])
+                .map_err(|e| e.to_string())
+                .unwrap_err(),
+            "--port: \"x\" is not a port number (0-65535)"
+        );
+        assert_eq!(p(&["check", "-V"]).unwrap(), Command::Version);
+    }
+
+    #[test]
+    fn usage_errors() {
+        for bad in [
+            &[][..],
+            &["serve"],
+            &["server", "--port", "70000"],
+            &["server", "--bogus"],
+            &["server", "-q", "-v"],
+            &["check", "--port", "1"],
+            &["server", "extra"],
+            &["-c", "x", "server"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
+}

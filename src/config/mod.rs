@@ -1,0 +1,472 @@
+//! The validated configuration (PRODUCT §3) and how it is found and loaded.
+//!
+//! Loading is two stages: `yaml` turns the text into a tree of positioned
+//! nodes, then `validate` walks that tree by hand into the typed [`Config`],
+//! expanding `${VAR}` in string values and collecting every problem with its
+//! key path and line/column. Hand-walking (rather than serde derive with
+//! `deny_unknown_fields`) is what lets us report all errors of a file at
+//! once, warn about known Argus extras instead of failing, and give
+//! "did you mean" hints. This module does not start anything.
+
+mod expand;
+mod validate;
+pub mod yaml;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use expand::{ExpandError, expand};
+pub use yaml::Pos;
+
+use crate::glob::Glob;
+
+/// Files looked for, in order, when neither `--config` nor `$ARGUS_CONFIG` names one.
+pub const DEFAULT_FILES: [&str; 4] = ["argus.yaml", "argus.yml", "config.yaml", "config.yml"];
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from; `None` when started without one.
+    pub source: Option<PathBuf>,
+    /// `server`.
+    pub server: Server,
+    /// `backends`, in config order.
+    pub backends: Vec<Backend>,
+    /// `conflict_resolution`.
+    pub conflict: Conflict,
+    /// `incoming_auth`.
+    pub incoming_auth: IncomingAuth,
+    /// `security`.
+    pub security: Security,
+    /// `sse_resilience`.
+    pub sse: SseResilience,
+    /// `rate_limits`.
+    pub rate_limits: RateLimits,
+    /// `audit`.
+    pub audit: Audit,
+    /// Start-up tuning from the environment (`ARGUS_*`).
+    pub lifecycle: Lifecycle,
+    /// Known Argus keys that are accepted and ignored, one message each.
+    pub warnings: Vec<String>,
+}
+
+/// `server` (PRODUCT §3.2).
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Bind address.
+    pub host: String,
+    /// Bind port. Only the `--port` flag may set 0 (any free port).
+    pub port: u16,
+    /// The primary advertised transport.
+    pub transport: Transport,
+    /// Concurrent client connections; above it 503.
+    pub max_connections: usize,
+    /// Idle Streamable HTTP sessions end after this.
+    pub session_idle_timeout: Duration,
+    /// Bearer token for `/manage/v1`.
+    pub management_token: Option<Secret>,
+}
+
+/// A client-facing transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Legacy HTTP+SSE: `GET /sse` + `POST /messages/`.
+    Sse,
+    /// Streamable HTTP: `/mcp`.
+    StreamableHttp,
+}
+
+impl Transport {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Sse => "sse",
+            Transport::StreamableHttp => "streamable-http",
+        }
+    }
+}
+
+/// One backend (PRODUCT §3.3).
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// The map key: 1–64 of `A-Z a-z 0-9 _ - .`.
+    pub name: String,
+    /// Logical group.
+    pub group: String,
+    /// Transport and its fields.
+    pub kind: BackendKind,
+    /// Timeouts and retry policy, defaults applied.
+    pub timeouts: Timeouts,
+    /// Which items are visible.
+    pub filters: Filters,
+    /// Tool renames and descriptions, keyed by original name, in config order.
+    pub tool_overrides: Vec<(String, ToolOverride)>,
+}
+
+/// How to reach a backend.
+#[derive(Debug, Clone)]
+pub enum BackendKind {
+    /// A local process over stdin/stdout.
+    Stdio(Launch),
+    /// A remote (or locally launched) legacy HTTP+SSE server.
+    Sse {
+        /// The SSE endpoint.
+        url: String,
+        /// Extra request headers.
+        headers: Vec<(String, Secret)>,
+        /// Outgoing auth.
+        auth: Option<Auth>,
+        /// A local process to start first.
+        launch: Option<Launch>,
+    },
+    /// A remote Streamable HTTP server.
+    StreamableHttp {
+        /// The MCP endpoint.
+        url: String,
+        /// Extra request headers.
+        headers: Vec<(String, Secret)>,
+        /// Outgoing auth.
+        auth: Option<Auth>,
+    },
+}
+
+impl BackendKind {
+    /// The config spelling of the type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            BackendKind::Stdio(_) => "stdio",
+            BackendKind::Sse { .. } => "sse",
+            BackendKind::StreamableHttp { .. } => "streamable-http",
+        }
+    }
+}
+
+/// A process to run: no shell; environment = allowlist + `env`.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The program.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, Secret)>,
+}
+
+/// Outgoing authentication for remote backends.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Fixed headers.
+    Static(Vec<(String, Secret)>),
+    /// OAuth 2 client-credentials grant.
+    OAuth2(OAuth2),
+}
+
+/// `auth: {type: oauth2, ...}`.
+#[derive(Debug, Clone)]
+pub struct OAuth2 {
+    /// Token endpoint.
+    pub token_url: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// Refresh this long before expiry.
+    pub expiry_buffer: Duration,
+    /// Refresh once and retry on a 401.
+    pub retry_on_401: bool,
+}
+
+/// Per-backend timeouts and retry policy (PRODUCT §3.3), defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeouts {
+    /// `initialize` handshake.
+    pub init: Duration,
+    /// Each list call during discovery.
+    pub cap_fetch: Duration,
+    /// Wait for a launched SSE backend's URL to answer.
+    pub sse_startup: Duration,
+    /// Whole connect + initialize; `None` = unbounded (stdio default).
+    pub startup: Option<Duration>,
+    /// Any forwarded request.
+    pub call: Duration,
+    /// Reconnect attempts.
+    pub retries: u32,
+    /// First retry delay.
+    pub retry_delay: Duration,
+}
+
+/// Visibility filters for the three item kinds (PRODUCT §6.3).
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Tools, matched on name.
+    pub tools: Filter,
+    /// Resources, matched on name.
+    pub resources: Filter,
+    /// Prompts, matched on name.
+    pub prompts: Filter,
+}
+
+/// One allow/deny pair.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// If non-empty, a name must match one of these.
+    pub allow: Vec<Glob>,
+    /// A name matching any of these is hidden.
+    pub deny: Vec<Glob>,
+}
+
+impl Filter {
+    /// Whether an item with this original name is visible.
+    pub fn allows(&self, name: &str) -> bool {
+        if self.deny.iter().any(|g| g.matches(name)) {
+            return false;
+        }
+        self.allow.is_empty() || self.allow.iter().any(|g| g.matches(name))
+    }
+}
+
+/// `tool_overrides.<tool>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolOverride {
+    /// Exposed name.
+    pub name: Option<String>,
+    /// Replacement description.
+    pub description: Option<String>,
+}
+
+/// `conflict_resolution`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Between backend name and item name for `prefix` / `priority`.
+    pub separator: String,
+    /// Backend names, highest priority first.
+    pub order: Vec<String>,
+}
+
+/// A conflict strategy (PRODUCT §6.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The earlier backend keeps the name.
+    FirstWins,
+    /// Every name is prefixed with its backend.
+    Prefix,
+    /// `order` decides; the loser is prefixed.
+    Priority,
+    /// A clash fails start-up.
+    Error,
+}
+
+impl Strategy {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::FirstWins => "first-wins",
+            Strategy::Prefix => "prefix",
+            Strategy::Priority => "priority",
+            Strategy::Error => "error",
+        }
+    }
+}
+
+/// `incoming_auth`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncomingAuth {
+    /// No authentication.
+    Anonymous,
+    /// `Authorization: Bearer <token>` with one of these tokens.
+    Bearer(Vec<Secret>),
+}
+
+/// `security`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    /// Extra allowed `Origin`s; `"*"` allows all.
+    pub allowed_origins: Vec<String>,
+    /// Extra allowed `Host` names when bound to loopback.
+    pub allowed_hosts: Vec<String>,
+    /// Largest request body.
+    pub max_body_bytes: u64,
+}
+
+/// `sse_resilience`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseResilience {
+    /// `false` turns off keepalives and the send timeout.
+    pub enabled: bool,
+    /// Keepalive comment interval; `None` = disabled.
+    pub keepalive_interval: Option<Duration>,
+    /// Bound on writing one frame.
+    pub send_timeout: Duration,
+    /// A closed session is freed within this.
+    pub cleanup_deadline: Duration,
+}
+
+/// `rate_limits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// On or off.
+    pub enabled: bool,
+    /// Requests per window per client IP.
+    pub requests: u32,
+    /// Window length.
+    pub window: Duration,
+}
+
+/// `audit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// On or off.
+    pub enabled: bool,
+    /// JSONL file.
+    pub file: PathBuf,
+}
+
+/// Start-up tuning read from the environment (PRODUCT §3.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lifecycle {
+    /// `ARGUS_STARTUP_CONCURRENCY`: backends connecting at once.
+    pub startup_concurrency: usize,
+    /// `ARGUS_BACKEND_RETRY_BACKOFF`: multiplier between retry delays.
+    pub retry_backoff: f64,
+}
+
+/// A string that must never be logged: tokens, header values, env values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+/// One config problem, with its key path and position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `backends.web.url`; empty for the document.
+    pub path: String,
+    /// Where in the file.
+    pub pos: Option<Pos>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(pos) = self.pos {
+            write!(f, " ({pos})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug)]
+pub enum Error {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML, or its content is invalid.
+    Invalid {
+        /// The file, if any.
+        path: Option<PathBuf>,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Read { path, source } => {
+                write!(f, "cannot read config \"{}\": {source}", path.display())
+            }
+            Error::Invalid { path, problems } => {
+                let name = path.as_ref().map_or_else(
+                    || "config".to_owned(),
+                    |p| format!("config \"{}\"", p.display()),
+                );
+                let n = problems.len();
+                write!(f, "{name}: {n} error{}", if n == 1 { "" } else { "s" })?;
+                for problem in problems {
+                    write!(f, "\n  {problem}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Read { source, .. } => Some(source),
+            Error::Invalid { .. } => None,
+        }
+    }
+}
+
+/// Where the config file comes from (PRODUCT §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A named file (`--config` or `$ARGUS_CONFIG`).
+    File(PathBuf),
+    /// No file found; the paths that were tried.
+    NotFound(Vec<PathBuf>),
+}
+
+/// Resolves the config file: `flag`, else `$ARGUS_CONFIG`, else the first of
+/// [`DEFAULT_FILES`] in `dir` that exists.
+pub fn locate(flag: Option<&Path>, env_value: Option<&str>, dir: &Path) -> Location {
+    if let Some(path) = flag {
+        return Location::File(path.to_owned());
+    }
+    if let Some(value) = env_value.filter(|v| !v.is_empty()) {
+        return Location::File(PathBuf::from(value));
+    }
+    let tried: Vec<PathBuf> = DEFAULT_FILES.iter().map(|f| dir.join(f)).collect();
+    match tried.iter().find(|p| p.is_file()) {
+        Some(found) => Location::File(found.clone()),
+        None => Location::NotFound(tried),
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file, expanding `${VAR}` from the process environment.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let env = |name: &str| std::env::var(name).ok();
+        let mut config = Config::parse(&text, &env).map_err(|problems| Error::Invalid {
+            path: Some(path.to_owned()),
+            problems,
+        })?;
+        config.source = Some(path.to_owned());
+        Ok(config)
+    }
+
+    /// Validates config text; `env` answers `${VAR}` and the `ARGUS_*` overrides.
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<Problem>> {
+        validate::from_text(text, env)
+    }
+
+    /// The config used when no file exists: no backends, all defaults.
+    pub fn empty(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<Problem>> {
+        validate::from_text("{}", env)
+    }
+}

@@ -1,0 +1,234 @@
+//! A YAML document as a tree of nodes that remember their line and column.
+//!
+//! `serde-saphyr` parses the text (and reports syntax errors, duplicate keys
+//! and alias bombs with a position); this module turns it into a [`Node`]
+//! tree so that `validate` can walk it by hand, collect *every* problem of a
+//! file in one pass, and name the line of each. It does no validation itself.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// A 1-based line and column in the config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Pos {
+    /// Line, counting from 1.
+    pub line: u32,
+    /// Column, counting from 1.
+    pub column: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// One YAML value with its position.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The value.
+    pub value: Value,
+    /// Where the value starts.
+    pub pos: Pos,
+}
+
+/// A YAML value. Map entries keep document order: config order matters.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// `~`, `null` or an empty value.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in document order, keys with their positions.
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key with its position.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The key text.
+    pub name: String,
+    /// Where the key starts.
+    pub pos: Pos,
+}
+
+impl Value {
+    /// What kind of value this is, for error messages ("expected a string, found a list").
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// A YAML syntax error with its position, as `serde-saphyr` reports it.
+#[derive(Debug)]
+pub struct SyntaxError {
+    /// Where the parser stopped, when it knows.
+    pub pos: Option<Pos>,
+    /// The parser's message.
+    pub message: String,
+}
+
+/// Parses YAML text into a node tree.
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    match serde_saphyr::from_str::<Spanned<Value>>(text) {
+        Ok(spanned) => Ok(node(spanned)),
+        Err(err) => {
+            let pos = err.location().map(|l| Pos {
+                line: l.line() as u32,
+                column: l.column() as u32,
+            });
+            // The library's Display renders a source snippet over several
+            // lines; the first line carries the message.
+            let full = err.to_string();
+            let first = full.lines().next().unwrap_or("invalid YAML");
+            let message = first
+                .strip_prefix("error: ")
+                .unwrap_or(first)
+                .split_once(": ")
+                .filter(|(prefix, _)| prefix.starts_with("line "))
+                .map_or(first, |(_, rest)| rest)
+                .to_owned();
+            Err(SyntaxError { pos, message })
+        }
+    }
+}
+
+fn node(spanned: Spanned<Value>) -> Node {
+    Node {
+        value: spanned.value,
+        pos: Pos {
+            line: spanned.referenced.line() as u32,
+            column: spanned.referenced.column() as u32,
+        },
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| E::custom("integer too large"))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Value>>()? {
+            items.push(node(item));
+        }
+        Ok(Value::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((key, value)) = map.next_entry::<Spanned<String>, Spanned<Value>>()? {
+            let key = Key {
+                name: key.value,
+                pos: Pos {
+                    line: key.referenced.line() as u32,
+                    column: key.referenced.column() as u32,
+                },
+            };
+            entries.push((key, node(value)));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_and_positions() {
+        let doc = parse("b: 1\na:\n  - x\n  - 2\n").unwrap();
+        let Value::Map(entries) = doc.value else {
+            panic!("not a map")
+        };
+        assert_eq!(entries[0].0.name, "b");
+        assert_eq!(entries[1].0.name, "a");
+        assert_eq!(entries[1].0.pos, Pos { line: 2, column: 1 });
+        let Value::Seq(items) = &entries[1].1.value else {
+            panic!("not a seq")
+        };
+        assert_eq!(items[1].pos, Pos { line: 4, column: 5 });
+        assert!(matches!(items[1].value, Value::Int(2)));
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let err = parse("a: [1\nb: 2\n").unwrap_err();
+        assert_eq!(err.pos.unwrap().line, 2);
+        assert!(!err.message.contains('\n'));
+    }
+
+    #[test]
+    fn duplicate_key_is_an_error() {
+        let err = parse("a: 1\na: 2\n").unwrap_err();
+        assert!(err.message.contains("duplicate"), "{}", err.message);
+        assert_eq!(err.pos.unwrap().line, 2);
+    }
+}

@@ -1,0 +1,123 @@
+//! The gateway's HTTP surface: routes, guards, client sessions (PRODUCT §5).
+//!
+//! [`Gateway`] implements `http::Handler`: it maps each path to its
+//! transport, applies the Origin/Host and bearer guards to the MCP
+//! endpoints, and owns the table of open client sessions. MCP semantics live
+//! in `router`; HTTP mechanics in `http`. Never redirects between slash
+//! forms; an unknown path is 404, a wrong method 405 with `Allow`.
+
+mod health;
+mod security;
+mod sse;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use log::info;
+
+use crate::config::Config;
+use crate::http::{Handler, Request, Response};
+use crate::router::Router;
+use crate::session::Session;
+
+/// Open client sessions by id.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions(Mutex<HashMap<String, Arc<Session>>>);
+
+impl Sessions {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        // Inserts and removes are single calls: the map survives a poisoning panic.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The gateway: configuration, router and sessions behind one HTTP handler.
+#[derive(Debug)]
+pub struct Gateway {
+    config: Arc<Config>,
+    router: Router,
+    sessions: Arc<Sessions>,
+    started: Instant,
+    loopback_bind: bool,
+}
+
+impl Gateway {
+    /// A gateway for `config`, serving on `local`.
+    pub fn new(config: Config, local: SocketAddr) -> Gateway {
+        Gateway {
+            config: Arc::new(config),
+            router: Router::new(),
+            sessions: Arc::new(Sessions::default()),
+            started: Instant::now(),
+            loopback_bind: local.ip().is_loopback(),
+        }
+    }
+
+    /// Ends every client session (their streams close). Part of shutdown.
+    pub fn close_sessions(&self) {
+        let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
+        if !sessions.is_empty() {
+            info!("closing {} client session(s)", sessions.len());
+        }
+        for session in sessions {
+            session.close();
+        }
+    }
+
+    /// How many client sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.sessions.lock().len()
+    }
+
+    fn mcp_guard(&self, req: &Request) -> Result<Option<usize>, Response> {
+        if let Some(refusal) =
+            security::check_origin_and_host(req, &self.config.security, self.loopback_bind)
+        {
+            return Err(refusal);
+        }
+        security::check_bearer(req, &self.config.incoming_auth)
+    }
+}
+
+fn method_not_allowed(allow: &str) -> Response {
+    Response::text(405, "method not allowed\n").with_header("Allow", allow)
+}
+
+impl Handler for Gateway {
+    fn handle(&self, req: Request) -> Response {
+        let method = req.method();
+        match req.path() {
+            "/sse" => match method {
+                "GET" | "HEAD" => match self.mcp_guard(&req) {
+                    Ok(token) => sse::open(self, &req, token, ""),
+                    Err(refusal) => refusal,
+                },
+                _ => method_not_allowed("GET, HEAD"),
+            },
+            "/messages" | "/messages/" => match method {
+                "POST" => match self.mcp_guard(&req) {
+                    Ok(token) => sse::post(self, &req, token),
+                    Err(refusal) => refusal,
+                },
+                _ => method_not_allowed("POST"),
+            },
+            "/mcp" | "/mcp/" => match method {
+                "GET" | "POST" | "DELETE" => match self.mcp_guard(&req) {
+                    Ok(_) => Response::text(
+                        501,
+                        "the Streamable HTTP transport is not available yet; use GET /sse\n",
+                    ),
+                    Err(refusal) => refusal,
+                },
+                _ => method_not_allowed("GET, POST, DELETE"),
+            },
+            "/health" => match method {
+                "GET" | "HEAD" => health::health(self),
+                _ => method_not_allowed("GET, HEAD"),
+            },
+            _ => Response::text(404, "not found\n"),
+        }
+    }
+}

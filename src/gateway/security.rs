@@ -1,0 +1,163 @@
+//! Request guards for the MCP endpoints: Origin and Host checks against DNS
+//! rebinding (PRODUCT §5.3) and incoming bearer auth (§5.4).
+//!
+//! Each guard either lets a request through or returns the response that
+//! refuses it. `/health` is never guarded.
+
+use crate::config::{IncomingAuth, Security};
+use crate::http::{Request, Response, header};
+
+/// Host names that are loopback, as they appear in `Host` and `Origin`.
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// Refuses a request whose `Origin` or `Host` is not allowed (403).
+pub fn check_origin_and_host(
+    req: &Request,
+    security: &Security,
+    loopback_bind: bool,
+) -> Option<Response> {
+    let host_header = req.header(header::HOST);
+    if loopback_bind
+        && let Some(host) = host_header
+        && !host_allowed(host, &security.allowed_hosts)
+    {
+        return Some(Response::text(
+            403,
+            format!("forbidden: Host \"{host}\" is not allowed for a server bound to loopback\n"),
+        ));
+    }
+    if let Some(origin) = req.header(header::ORIGIN)
+        && !origin_allowed(origin, host_header, &security.allowed_origins)
+    {
+        return Some(Response::text(
+            403,
+            format!("forbidden: Origin \"{origin}\" is not allowed\n"),
+        ));
+    }
+    None
+}
+
+/// The host part of `host[:port]`, keeping IPv6 brackets.
+fn host_part(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.find(']').map_or(authority, |i| &authority[..=i]);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = host_part(host);
+    LOOPBACK_HOSTS.iter().any(|h| name.eq_ignore_ascii_case(h))
+        || allowed
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(host) || a.eq_ignore_ascii_case(name))
+}
+
+fn origin_allowed(origin: &str, host_header: Option<&str>, allowed: &[String]) -> bool {
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let Some((_, authority)) = origin.split_once("://") else {
+        return false; // "null" and other opaque origins
+    };
+    let authority = authority.trim_end_matches('/');
+    LOOPBACK_HOSTS
+        .iter()
+        .any(|h| host_part(authority).eq_ignore_ascii_case(h))
+        || host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+}
+
+/// Checks `Authorization: Bearer <token>`. `Ok(None)` with anonymous auth,
+/// `Ok(Some(i))` for the i-th configured token, else the 401 response.
+pub fn check_bearer(req: &Request, auth: &IncomingAuth) -> Result<Option<usize>, Response> {
+    let IncomingAuth::Bearer(tokens) = auth else {
+        return Ok(None);
+    };
+    let presented = req
+        .header(header::AUTHORIZATION)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let found = presented.and_then(|p| {
+        // Compare against every token so timing does not reveal which matched.
+        tokens.iter().enumerate().fold(None, |found, (i, t)| {
+            if constant_time_eq(p.as_bytes(), t.0.as_bytes()) {
+                Some(i)
+            } else {
+                found
+            }
+        })
+    });
+    found.map(Some).ok_or_else(|| {
+        Response::text(401, "unauthorized: a valid bearer token is required\n")
+            .with_header("WWW-Authenticate", "Bearer")
+    })
+}
+
+/// Equality whose time depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        for ok in [
+            "localhost",
+            "localhost:9000",
+            "127.0.0.1:1",
+            "[::1]:80",
+            "LOCALHOST",
+        ] {
+            assert!(host_allowed(ok, &[]), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:9000",
+            "127.0.0.2",
+            "localhost.evil",
+        ] {
+            assert!(!host_allowed(bad, &[]), "{bad}");
+        }
+        assert!(host_allowed("gw.internal:9000", &["gw.internal".into()]));
+    }
+
+    #[test]
+    fn origins() {
+        assert!(origin_allowed("http://localhost:3000", None, &[]));
+        assert!(origin_allowed("http://[::1]:3000", None, &[]));
+        assert!(origin_allowed(
+            "https://gw.example",
+            Some("gw.example"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "http://evil.example",
+            Some("localhost:9000"),
+            &[]
+        ));
+        assert!(!origin_allowed("null", None, &[]));
+        assert!(origin_allowed("http://evil.example", None, &["*".into()]));
+        assert!(origin_allowed(
+            "https://app.example",
+            None,
+            &["https://app.example".into()]
+        ));
+    }
+
+    #[test]
+    fn constant_time() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,211 @@
+//! The legacy HTTP+SSE front transport (PRODUCT §5.1, mcp-protocol.md §3.4).
+//!
+//! `GET /sse` registers a [`Session`] and turns the connection thread into
+//! the session's writer: it sends the `endpoint` event, then frames every
+//! queued message as `event: message`, writes a `: ping` comment every
+//! `keepalive_interval`, and bounds each write by `send_timeout`. Between
+//! messages it wakes at least twice per `cleanup_deadline` to peek at the
+//! socket, so a client that disconnects is noticed and freed in time even
+//! with keepalives off. `POST /messages/` finds the session and hands the
+//! message to the router; the reply travels on the stream.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+use serde_json::Value;
+
+use super::{Gateway, Sessions};
+use crate::config::{SseResilience, Transport};
+use crate::http::{Request, Response, StreamWriter, header, media_type};
+use crate::jsonrpc::{Message, code};
+use crate::limits::SESSION_OUTBOUND_QUEUE;
+use crate::session::{Outbound, Session};
+use crate::sse::{encode_comment, encode_event};
+
+/// Query parameter names accepted for the session id (python-sdk and TS SDK spellings).
+const SESSION_PARAMS: [&str; 2] = ["session_id", "sessionId"];
+
+/// The headers every SSE response carries (PRODUCT §5).
+pub(super) fn sse_headers(response: Response) -> Response {
+    response
+        .with_header("Content-Type", "text/event-stream")
+        .with_header("Cache-Control", "no-cache, no-transform")
+        .with_header("X-Accel-Buffering", "no")
+}
+
+/// `GET /sse`: opens a session and streams it.
+pub(super) fn open(
+    gateway: &Gateway,
+    req: &Request,
+    token: Option<usize>,
+    prefix: &str,
+) -> Response {
+    if req.method() == "HEAD" {
+        return sse_headers(Response::empty(200));
+    }
+    let id = match crate::random::hex_id(16) {
+        Ok(id) => id,
+        Err(e) => return Response::text(500, format!("cannot create a session id: {e}\n")),
+    };
+    let (session, rx) = Session::new(id, Transport::Sse, req.peer, token, SESSION_OUTBOUND_QUEUE);
+    let session = Arc::new(session);
+    gateway.sessions.insert(session.clone());
+    info!(
+        "session {} opened over SSE by {}",
+        session.short_id(),
+        req.peer
+    );
+    let endpoint = format!("{prefix}/messages/?session_id={}", session.id);
+    let settings = gateway.config.sse.clone();
+    let sessions = gateway.sessions.clone();
+    sse_headers(Response::stream(
+        200,
+        Box::new(move |writer| {
+            stream(writer, &session, &rx, &endpoint, &settings);
+            sessions.remove(&session.id);
+            session.close();
+            info!(
+                "session {} closed after {:.1}s",
+                session.short_id(),
+                session.created.elapsed().as_secs_f64()
+            );
+        }),
+    ))
+}
+
+/// The writer loop of one SSE session; returns when the session ends.
+fn stream(
+    writer: &mut StreamWriter<'_>,
+    session: &Session,
+    rx: &Receiver<Outbound>,
+    endpoint: &str,
+    settings: &SseResilience,
+) {
+    // `enabled: false` turns off keepalives only: without the send timeout
+    // and the liveness check a dead client could hold this thread forever.
+    let keepalive = settings.keepalive_interval.filter(|_| settings.enabled);
+    let check_every = (settings.cleanup_deadline / 2).max(Duration::from_millis(50));
+    if writer
+        .set_write_timeout(Some(settings.send_timeout))
+        .is_err()
+    {
+        return;
+    }
+    let mut frame = Vec::with_capacity(512);
+    encode_event(Some("endpoint"), endpoint, &mut frame);
+    if writer.write_frame(&frame).is_err() {
+        return;
+    }
+    let mut next_ping = keepalive.map(|k| Instant::now() + k);
+    loop {
+        let now = Instant::now();
+        let wait = next_ping.map_or(check_every, |t| {
+            t.saturating_duration_since(now).min(check_every)
+        });
+        frame.clear();
+        match rx.recv_timeout(wait) {
+            Ok(Outbound::Message(json)) => {
+                if session.is_closed() {
+                    return;
+                }
+                encode_event(Some("message"), &json, &mut frame);
+            }
+            Ok(Outbound::Close) | Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                if session.is_closed() || writer.peer_closed() {
+                    return;
+                }
+                match (next_ping, keepalive) {
+                    (Some(at), Some(every)) if Instant::now() >= at => {
+                        encode_comment("ping", &mut frame);
+                        next_ping = Some(Instant::now() + every);
+                    }
+                    _ => continue,
+                }
+            }
+        }
+        if let Err(e) = writer.write_frame(&frame) {
+            info!(
+                "session {} ({}): write failed ({e}); dropping the session",
+                session.short_id(),
+                session.peer
+            );
+            return;
+        }
+    }
+}
+
+/// `POST /messages/`: one client→server message for a session.
+pub(super) fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+    let content_type = req.header(header::CONTENT_TYPE).map(media_type);
+    if content_type.as_deref() != Some("application/json") {
+        return Response::text(400, "invalid Content-Type: expected application/json\n");
+    }
+    let Some(id) = SESSION_PARAMS.iter().find_map(|p| req.query_param(p)) else {
+        return Response::text(400, "session_id is required\n");
+    };
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Response::text(400, "invalid session_id: expected 32 hex digits\n");
+    }
+    let Some(session) = gateway.sessions.get(id) else {
+        return Response::text(404, "session not found\n");
+    };
+    if session.token != token {
+        // PRODUCT §5.4: the POST must carry the token of the session's stream.
+        // Answer as if the session did not exist, like python-sdk.
+        return Response::text(404, "session not found\n");
+    }
+    let value: Value = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(e) => {
+            session.send(&Message::error(
+                None,
+                code::PARSE_ERROR,
+                format!("parse error: {e}"),
+            ));
+            return Response::text(400, format!("could not parse message: invalid JSON: {e}\n"));
+        }
+    };
+    if value.is_array() {
+        session.send(&Message::error(
+            None,
+            code::INVALID_REQUEST,
+            "JSON-RPC batches are not supported on the SSE transport",
+        ));
+        return Response::text(400, "could not parse message: batches are not supported\n");
+    }
+    match Message::parse(value) {
+        Ok(message) => {
+            debug!("session {}: <- {:?}", session.short_id(), message);
+            gateway.router.handle(&session, message);
+            Response::text(202, "Accepted")
+        }
+        Err(invalid) => {
+            session.send(&Message::error(
+                invalid.id,
+                code::INVALID_REQUEST,
+                format!("invalid request: {}", invalid.reason),
+            ));
+            Response::text(
+                400,
+                format!("could not parse message: {}\n", invalid.reason),
+            )
+        }
+    }
+}
+
+impl Sessions {
+    fn insert(&self, session: Arc<Session>) {
+        self.lock().insert(session.id.clone(), session);
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.lock().get(id).filter(|s| !s.is_closed()).cloned()
+    }
+
+    fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
+}

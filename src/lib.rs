@@ -1,0 +1,33 @@
+//! argus-mcp: one MCP endpoint in front of many MCP servers.
+//!
+//! The crate is a library with a thin binary (`main.rs`) on top, so the
+//! integration tests reach every layer. Layers, lowest first; a module only
+//! uses modules above it in this list:
+//!
+//! - `limits`, `glob`, `random`: constants and small pure helpers;
+//! - `config`: the YAML config, validated into typed structs (PRODUCT §3);
+//! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
+//! - `sse`: server-sent-event framing;
+//! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
+//! - `session`: one client conversation and its bounded outbound queue;
+//! - `router`: MCP semantics: handshake, catalog methods, routing;
+//! - `gateway`: routes, guards and front transports over `http`;
+//! - `app`, `cli`: start-up, banner, signals, the command line.
+//!
+//! DESIGN.md explains the threading model and the choices behind it.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod glob;
+pub mod http;
+pub mod jsonrpc;
+pub mod limits;
+pub mod mcp;
+pub mod random;
+pub mod router;
+pub mod session;
+pub mod sse;

@@ -1,0 +1,58 @@
+//! Every size and time limit of the gateway, as a named constant with its unit.
+//!
+//! PRODUCT §10 lists the defaults. Limits that a user can change live in the
+//! config (`security.max_body_bytes`, `server.max_connections`,
+//! `sse_resilience.*`); their defaults are here too so there is one place to
+//! read them. Each limit has its own error and, on the HTTP side, its own
+//! status code (see `http::ParseError::status`).
+
+use std::time::Duration;
+
+/// Longest request line (`GET /path HTTP/1.1`), in bytes. Over it: 414.
+pub const MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
+
+/// Longest request head (request line + headers + blank line), in bytes. Over it: 431.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Most header fields in one request. Over it: 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// Longest chunk-size line (with extensions) in a chunked body, in bytes. Over it: 400.
+pub const MAX_CHUNK_LINE_BYTES: usize = 1024;
+
+/// Most bytes of trailer fields after a chunked body. Over it: 431.
+pub const MAX_TRAILER_BYTES: usize = 8 * 1024;
+
+/// Default largest request body (`security.max_body_bytes`), in bytes. Over it: 413.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Time a client has to send a complete request head once it started one. Past it: 408, close.
+pub const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest pause between two reads of a request body. Past it: 408, close.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an idle keep-alive connection waits for its next request before it is closed.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+
+/// Bound on writing one plain (non-streamed) response.
+pub const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default concurrent client connections (`server.max_connections`). Above it: 503.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Messages queued for one client session before the session is dropped as too slow.
+pub const SESSION_OUTBOUND_QUEUE: usize = 1024;
+
+/// Largest single message from a backend (stdio line, SSE event, JSON body), in bytes.
+pub const MAX_BACKEND_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Stack size of connection threads. Handlers recurse at most through
+/// serde_json, whose own recursion limit (128 levels) keeps well inside this.
+pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;
+
+/// Stack size of small service threads (signal waiter, stderr drains, timers).
+pub const SERVICE_STACK_BYTES: usize = 128 * 1024;
+
+/// How long a graceful shutdown waits for open connections to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

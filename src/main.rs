@@ -1,0 +1,109 @@
+//! The `argus-mcp` binary: command line → logger → config → run.
+//! Maps every failure to one clear line on stderr and an exit code:
+//! 0 clean shutdown, 1 startup failure, 2 usage error (PRODUCT §2).
+
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use argus_mcp::cli::{self, Command};
+use argus_mcp::config::{self, Config, Location};
+use argus_mcp::{app, mcp};
+use log::{LevelFilter, warn};
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("argus-mcp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{}", cli::HELP);
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("argus-mcp {}", mcp::VERSION);
+            ExitCode::SUCCESS
+        }
+        Command::Check { config } => {
+            init_logging(0);
+            match load(config.as_deref()) {
+                Ok(config) => {
+                    print!("{}", app::plan(&config));
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("argus-mcp: {message}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Server(args) => {
+            init_logging(args.verbosity);
+            let mut config = match load(args.config.as_deref()) {
+                Ok(config) => config,
+                Err(message) => {
+                    eprintln!("argus-mcp: {message}");
+                    return ExitCode::from(1);
+                }
+            };
+            if let Some(host) = args.host {
+                config.server.host = host;
+            }
+            if let Some(port) = args.port {
+                config.server.port = port;
+            }
+            match app::serve(config, args.verbosity >= 0) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("argus-mcp: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// Loads the config the command line, `$ARGUS_CONFIG` or the working directory names.
+fn load(flag: Option<&Path>) -> Result<Config, String> {
+    let env_config = std::env::var("ARGUS_CONFIG").ok();
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+    match config::locate(flag, env_config.as_deref(), &cwd) {
+        Location::File(path) => Config::load(&path).map_err(|e| e.to_string()),
+        Location::NotFound(tried) => {
+            let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+            warn!(
+                "no config file found (looked for {}); starting with no backends",
+                tried.join(", ")
+            );
+            let env = |name: &str| std::env::var(name).ok();
+            Config::empty(&env).map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                format!("invalid environment: {}", lines.join("; "))
+            })
+        }
+    }
+}
+
+fn init_logging(verbosity: i8) {
+    let level = match verbosity {
+        i8::MIN..=-1 => LevelFilter::Error,
+        0 => LevelFilter::Warn,
+        1 => LevelFilter::Info,
+        _ => LevelFilter::Debug,
+    };
+    let dependencies = level.min(LevelFilter::Warn);
+    let result = simple_logger::SimpleLogger::new()
+        .with_level(level)
+        .with_module_level("ureq", dependencies)
+        .with_module_level("rustls", dependencies)
+        .init();
+    if let Err(e) = result {
+        eprintln!("argus-mcp: cannot set up logging: {e}");
+    }
+}

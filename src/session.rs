@@ -1,0 +1,139 @@
+//! A client session: one MCP conversation with one client, on either front
+//! transport, and the bounded queue that feeds its stream writer.
+//!
+//! The router holds `&Session` while it answers a message and calls
+//! [`Session::send`]; the transport's writer thread drains the queue. `send`
+//! never blocks: a full queue (a client that stopped reading) closes the
+//! session instead, so a slow client can never stall a backend's reader or
+//! another client (PRODUCT §5.1).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use log::{debug, warn};
+use serde_json::Value;
+
+use crate::config::Transport;
+use crate::jsonrpc::Message;
+
+/// What a session's writer is told.
+#[derive(Debug)]
+pub enum Outbound {
+    /// One serialized JSON-RPC message.
+    Message(String),
+    /// End the stream.
+    Close,
+}
+
+/// The MCP lifecycle state of a session (MCP lifecycle, PRODUCT §6.1).
+#[derive(Debug, Default)]
+pub struct McpState {
+    /// `initialize` has been answered.
+    pub initialized: bool,
+    /// `notifications/initialized` has arrived.
+    pub client_ready: bool,
+    /// The negotiated protocol version.
+    pub protocol_version: Option<&'static str>,
+    /// The client's declared capabilities.
+    pub client_capabilities: Value,
+    /// The client's `clientInfo`.
+    pub client_info: Value,
+    /// The level set by `logging/setLevel`, if any.
+    pub log_level: Option<String>,
+}
+
+/// One client session.
+#[derive(Debug)]
+pub struct Session {
+    /// Unguessable id (32 lowercase hex digits).
+    pub id: String,
+    /// The front transport it arrived on.
+    pub transport: Transport,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// When it was opened.
+    pub created: Instant,
+    /// Index of the incoming bearer token that opened it, if auth is on.
+    pub token: Option<usize>,
+    tx: SyncSender<Outbound>,
+    closed: AtomicBool,
+    state: Mutex<McpState>,
+}
+
+impl Session {
+    /// A new session whose writer reads from the returned receiver; at most
+    /// `capacity` messages wait in between.
+    pub fn new(
+        id: String,
+        transport: Transport,
+        peer: SocketAddr,
+        token: Option<usize>,
+        capacity: usize,
+    ) -> (Session, Receiver<Outbound>) {
+        let (tx, rx) = sync_channel(capacity);
+        let session = Session {
+            id,
+            transport,
+            peer,
+            created: Instant::now(),
+            token,
+            tx,
+            closed: AtomicBool::new(false),
+            state: Mutex::new(McpState::default()),
+        };
+        (session, rx)
+    }
+
+    /// Queues a message for the client. Returns `false` when the session is
+    /// closed, or was just closed because its queue is full.
+    pub fn send(&self, message: &Message) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let text = message.to_value().to_string();
+        debug!("session {}: -> {}", self.short_id(), text);
+        match self.tx.try_send(Outbound::Message(text)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                warn!(
+                    "session {} ({}): outbound queue full, client is not reading; dropping the session",
+                    self.short_id(),
+                    self.peer
+                );
+                self.close();
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.closed.store(true, Ordering::SeqCst);
+                false
+            }
+        }
+    }
+
+    /// Ends the session; its writer stops at its next wake-up. Idempotent.
+    pub fn close(&self) {
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            // If the queue is full the writer sees the flag instead.
+            let _ = self.tx.try_send(Outbound::Close);
+        }
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The MCP state, locked.
+    pub fn state(&self) -> MutexGuard<'_, McpState> {
+        // A panic while holding this lock leaves plain data behind; go on.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The first 8 characters of the id, for logs (the id is a credential).
+    pub fn short_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+}
