@@ -35,6 +35,13 @@ pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an idle keep-alive connection waits for its next request before it is closed.
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 
+/// After an error response, how long we keep reading (and discarding) what
+/// the client still sends, so closing does not reset the connection.
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// After an error response, the most bytes we read and discard.
+pub const LINGER_BYTES: usize = 64 * 1024 * 1024;
+
 /// Bound on writing one plain (non-streamed) response.
 pub const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -1,1 +1,17 @@
-//! Integration tests.
+//! The one integration-test binary. Each module checks one behaviour of the
+//! real gateway over real loopback sockets.
+
+mod support;
+
+/// Command line: exit codes, banner, signals, port in use.
+mod cli;
+/// `argus-mcp check` on good and bad configs (one fixture per error class).
+mod config_errors;
+/// HTTP/1.1 front door: limits and their status codes, keep-alive, pipelining, panics.
+mod http_server;
+/// The MCP handshake and catalog methods over the SSE transport.
+mod mcp_handshake;
+/// Real third-party clients (Python `mcp` SDK) against the gateway.
+mod real_clients;
+/// The SSE transport: session lifecycle, statuses, slow and vanished clients, leaks.
+mod sse_transport;

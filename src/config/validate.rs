@@ -784,7 +784,9 @@ fn auth(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Auth> {
     let node = f.get("auth")?;
     let path = f.child("auth");
     let mut a = cx.fields(node, &path)?;
-    let kind = match a.get("type") {
+    let type_node = a.get("type");
+    let type_pos = type_node.map_or(node.pos, |n| n.pos);
+    let kind = match type_node {
         Some(n) => cx.string(n, &a.child("type")),
         None => {
             cx.err(
@@ -817,7 +819,7 @@ fn auth(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Auth> {
         Some("pkce") => {
             cx.err(
                 &a.child("type"),
-                node.pos,
+                type_pos,
                 "auth type \"pkce\" is not supported by argus-mcp (interactive browser login); \
                  use oauth2 client credentials or static headers",
             );
@@ -827,7 +829,7 @@ fn auth(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Auth> {
         Some(other) => {
             cx.err(
                 &a.child("type"),
-                node.pos,
+                type_pos,
                 format!("unknown auth type \"{other}\" (expected static or oauth2)"),
             );
             a.used.iter_mut().for_each(|u| *u = true);

@@ -26,8 +26,8 @@ use super::parse::{Status, parse_head};
 use super::response::{Body, Length, Response, StreamWriter, head_bytes};
 use super::{Head, Request, Version};
 use crate::limits::{
-    BODY_IDLE_TIMEOUT, CONNECTION_STACK_BYTES, HEAD_READ_TIMEOUT, KEEPALIVE_IDLE,
-    RESPONSE_WRITE_TIMEOUT, SHUTDOWN_GRACE,
+    BODY_IDLE_TIMEOUT, CONNECTION_STACK_BYTES, HEAD_READ_TIMEOUT, KEEPALIVE_IDLE, LINGER_BYTES,
+    LINGER_TIME, RESPONSE_WRITE_TIMEOUT, SHUTDOWN_GRACE,
 };
 
 /// Answers requests. Called on connection threads, concurrently.
@@ -281,6 +281,7 @@ impl Connection {
                     info!("{} - - {status} (bad request: {text})", self.peer);
                     let response = Response::text(status, format!("{text}\n")).closing();
                     let _ = self.write_response(response, Version::Http11, false, false);
+                    self.linger();
                     break;
                 }
             };
@@ -321,6 +322,27 @@ impl Connection {
         }
         let _ = self.stream.shutdown(Shutdown::Both);
         self.shared.forget(self.id);
+    }
+
+    /// After an error response, reads and discards what the client is still
+    /// sending (bounded in time and bytes) before closing: closing a socket
+    /// with unread data resets the connection, and a reset can destroy the
+    /// error response before the client reads it.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + LINGER_TIME;
+        let mut discarded = 0;
+        let mut sink = [0u8; 16 * 1024];
+        while discarded < LINGER_BYTES {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match self.stream.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
+        }
     }
 
     /// Reads one request head and body. `buf` carries bytes over between

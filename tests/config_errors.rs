@@ -1,0 +1,199 @@
+//! `argus-mcp check` on the config fixtures: one file per error class, each
+//! error naming its key path and line; valid configs print the plan.
+
+use std::process::{Command, Output};
+
+use crate::support::binary;
+
+fn check(fixture: &str) -> Output {
+    Command::new(binary())
+        .args(["check", "-c"])
+        .arg(format!(
+            "{}/fixtures/config/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env_remove("ARGUS_TEST_SURELY_UNSET")
+        .env_remove("ARGUS_BACKEND_RETRIES")
+        .output()
+        .unwrap()
+}
+
+/// (fixture, key path, line, words the message must contain)
+const ERROR_CLASSES: &[(&str, &str, u32, &str)] = &[
+    ("yaml-syntax.yaml", "invalid YAML", 3, ""),
+    (
+        "unknown-key.yaml",
+        "server.prot",
+        3,
+        "did you mean \"port\"",
+    ),
+    ("wrong-type.yaml", "server.port", 2, "expected a number"),
+    (
+        "out-of-range.yaml",
+        "backends.a.timeouts.retries",
+        6,
+        "between 0 and 10",
+    ),
+    (
+        "missing-required.yaml",
+        "backends.web",
+        3,
+        "missing required field \"url\"",
+    ),
+    (
+        "bad-url.yaml",
+        "backends.web.url",
+        4,
+        "must start with http:// or https://",
+    ),
+    (
+        "type-near-miss.yaml",
+        "backends.web.type",
+        3,
+        "did you mean \"streamable-http\"",
+    ),
+    (
+        "bad-backend-name.yaml",
+        "backends.my server!",
+        2,
+        "1-64 characters",
+    ),
+    ("pkce.yaml", "backends.web.auth.type", 6, "not supported"),
+    (
+        "unset-variable.yaml",
+        "backends.web.headers.Authorization",
+        6,
+        "\"ARGUS_TEST_SURELY_UNSET\" is not set",
+    ),
+    (
+        "priority-without-order.yaml",
+        "conflict_resolution.strategy",
+        2,
+        "non-empty \"order\"",
+    ),
+    (
+        "bad-glob.yaml",
+        "backends.a.filters.tools.allow[0]",
+        7,
+        "bad glob",
+    ),
+    ("not-a-mapping.yaml", "", 1, "must be a mapping"),
+];
+
+#[test]
+fn each_error_class_names_key_and_line() {
+    for (fixture, path, line, words) in ERROR_CLASSES {
+        let out = check(fixture);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{fixture}: {stderr}");
+        assert!(out.stdout.is_empty(), "{fixture}");
+        let problem = stderr
+            .lines()
+            .find(|l| l.contains(path) && l.contains(words))
+            .unwrap_or_else(|| {
+                panic!("{fixture}: no line with {path:?} and {words:?} in:\n{stderr}")
+            });
+        assert!(
+            problem.contains(&format!("line {line},")),
+            "{fixture}: {problem}"
+        );
+    }
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_at_once() {
+    let out = check("many-errors.yaml");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("5 errors"), "{stderr}");
+    for path in [
+        "server.port",
+        "server.transport",
+        "backends.a",
+        "backends.b.url",
+        "sse_resilience.send_timeout",
+    ] {
+        assert!(stderr.contains(path), "{path} missing from:\n{stderr}");
+    }
+}
+
+#[test]
+fn valid_config_prints_the_plan() {
+    let out = check("valid-full.yaml");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("listen:    127.0.0.1:9100 (primary transport: streamable-http)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("backends:  4"), "{stdout}");
+    for (name, kind) in [
+        ("everything", "stdio"),
+        ("web", "sse"),
+        ("launched", "sse"),
+        ("api", "streamable-http"),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.split_whitespace().take(2).eq([name, kind])),
+            "{name} {kind} missing:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("groups:    default (2), remote (2)"),
+        "{stdout}"
+    );
+    // Secrets never reach the output.
+    assert!(
+        !stdout.contains("change-me") && !stdout.contains("dev-token"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn argus_extras_are_accepted_with_warnings() {
+    let out = check("argus-extras.yaml");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for key in [
+        "version",
+        "feature_flags",
+        "plugins",
+        "server.auth_background_refresh_enabled",
+        "backends.a.container",
+        "backends.a.created_by",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("warning:") && l.contains(&format!("\"{key}\""))),
+            "no warning for {key}:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn the_shipped_config_is_valid() {
+    let out = Command::new(binary())
+        .args(["check", "-c"])
+        .arg(format!("{}/argus.yaml", env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

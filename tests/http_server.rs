@@ -1,0 +1,372 @@
+//! The HTTP/1.1 front door over raw sockets: every limit of PRODUCT §10 with
+//! its own status, keep-alive, pipelining, HTTP/1.0, HEAD, routing, panics.
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argus_mcp::http::{Handler, Request, Response, Server, ServerOptions};
+use argus_mcp::limits::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES};
+
+use crate::support::{Gateway, connect, raw, read_response, request};
+
+const CONFIG: &str = "server:\n  host: 127.0.0.1\nsecurity:\n  max_body_bytes: 2048\n";
+
+#[test]
+fn limits_have_their_own_status_codes() {
+    let gw = Gateway::start(CONFIG);
+    let long_target = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(MAX_REQUEST_LINE_BYTES)
+    );
+    assert_eq!(raw(gw.addr, long_target.as_bytes()).status, 414);
+
+    let big_header = format!(
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(MAX_HEAD_BYTES)
+    );
+    assert_eq!(raw(gw.addr, big_header.as_bytes()).status, 431);
+
+    let mut many = "GET /health HTTP/1.1\r\nHost: localhost\r\n".to_owned();
+    for i in 0..=MAX_HEADERS {
+        many.push_str(&format!("X-{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(raw(gw.addr, many.as_bytes()).status, 431);
+
+    // Declared too large: refused before reading the body.
+    let big_body = "POST /messages/?session_id=00000000000000000000000000000000 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n";
+    let resp = raw(gw.addr, big_body.as_bytes());
+    assert_eq!(resp.status, 413);
+    assert_eq!(resp.header("connection"), Some("close"));
+
+    // Chunked and too large: refused while decoding.
+    let mut chunked =
+        b"POST /messages/ HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..3 {
+        chunked.extend(format!("400\r\n{}\r\n", "x".repeat(1024)).as_bytes());
+    }
+    assert_eq!(raw(gw.addr, &chunked).status, 413);
+
+    assert_eq!(raw(gw.addr, b"GET /health HTTP/2.0\r\n\r\n").status, 505);
+    assert_eq!(
+        raw(gw.addr, b"GET /health HTTP/1.1\r\n\r\n").status,
+        400,
+        "missing Host"
+    );
+    assert_eq!(raw(gw.addr, b"GARBAGE\r\n\r\n").status, 400);
+    assert_eq!(
+        raw(gw.addr, b"POST /messages HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n").status,
+        400,
+        "both framings"
+    );
+    assert_eq!(
+        raw(
+            gw.addr,
+            b"POST /messages HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n"
+        )
+        .status,
+        501
+    );
+    assert_eq!(
+        raw(
+            gw.addr,
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nExpect: magic\r\n\r\n"
+        )
+        .status,
+        417
+    );
+}
+
+#[test]
+fn slowloris_gets_408_and_the_connection_closes() {
+    let gw = Gateway::start(CONFIG);
+    let mut stream = connect(gw.addr);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    // Trickle header bytes; the head deadline does not move.
+    for _ in 0..3 {
+        if stream.write_all(b"X-Slow: 1\r\n").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut reader = BufReader::new(stream);
+    let resp = read_response(&mut reader, false);
+    assert_eq!(resp.status, 408);
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "408 came too early"
+    );
+    let mut rest = Vec::new();
+    assert_eq!(
+        reader.read_to_end(&mut rest).unwrap(),
+        0,
+        "connection closed after 408"
+    );
+}
+
+#[test]
+fn connection_limit_answers_503() {
+    let gw = Gateway::start("server:\n  max_connections: 2\n");
+    // Two connections that each completed a request are certainly counted.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect(gw.addr);
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut reader = BufReader::new(s);
+        assert_eq!(read_response(&mut reader, false).status, 200);
+        held.push(reader);
+    }
+    let resp = raw(gw.addr, b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(resp.status, 503);
+    drop(held);
+    assert!(crate::support::wait_until(Duration::from_secs(5), || {
+        raw(
+            gw.addr,
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .status
+            == 200
+    }));
+}
+
+#[test]
+fn keep_alive_and_pipelining() {
+    let gw = Gateway::start(CONFIG);
+    let stream = connect(gw.addr);
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    for _ in 0..5 {
+        writer
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let resp = read_response(&mut reader, false);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("connection"), Some("keep-alive"));
+        assert_eq!(resp.json()["status"], "healthy");
+    }
+    // Three requests in one write, including a chunked POST: answered in order.
+    writer
+        .write_all(
+            b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              POST /messages/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n\
+              GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        )
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).status, 404);
+    let second = read_response(&mut reader, false);
+    assert_eq!(second.status, 400, "no session id");
+    assert_eq!(second.text(), "session_id is required\n");
+    assert_eq!(read_response(&mut reader, false).status, 200);
+}
+
+#[test]
+fn http10_head_and_expect_continue() {
+    let gw = Gateway::start(CONFIG);
+    // HTTP/1.0: answered, then closed.
+    let resp = raw(gw.addr, b"GET /health HTTP/1.0\r\n\r\n");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("connection"), Some("close"));
+
+    // HEAD: the headers of GET, no body.
+    let stream = connect(gw.addr);
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    writer
+        .write_all(b"HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let head = read_response(&mut reader, true);
+    assert_eq!(head.status, 200);
+    assert!(
+        head.header("content-length")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            > 0
+    );
+    // The next response on the connection starts right away: no body was sent.
+    writer
+        .write_all(b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).status, 404);
+
+    // Expect: 100-continue gets an interim response before the body is sent.
+    writer
+        .write_all(b"POST /messages/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).status, 100);
+    writer.write_all(b"{}").unwrap();
+    assert_eq!(read_response(&mut reader, false).status, 400);
+}
+
+#[test]
+fn routes_404_405_and_no_redirects() {
+    let gw = Gateway::start(CONFIG);
+    assert_eq!(request(gw.addr, "GET", "/", &[], b"").status, 404);
+    assert_eq!(request(gw.addr, "GET", "/ssex", &[], b"").status, 404);
+    for (method, path, allow) in [
+        ("POST", "/sse", "GET, HEAD"),
+        ("GET", "/messages/", "POST"),
+        ("GET", "/messages", "POST"),
+        ("PUT", "/mcp", "GET, POST, DELETE"),
+        ("POST", "/health", "GET, HEAD"),
+    ] {
+        let resp = request(gw.addr, method, path, &[], b"");
+        assert_eq!(resp.status, 405, "{method} {path}");
+        assert_eq!(resp.header("allow"), Some(allow), "{method} {path}");
+    }
+    // Both slash forms answer directly.
+    for path in ["/messages", "/messages/"] {
+        let resp = request(
+            gw.addr,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            b"{}",
+        );
+        assert_eq!(resp.status, 400, "{path}");
+        assert!(resp.header("location").is_none());
+    }
+}
+
+#[test]
+fn health_shape() {
+    let gw = Gateway::start(CONFIG);
+    let resp = request(gw.addr, "GET", "/health", &[], b"");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    let v = resp.json();
+    assert_eq!(v["status"], "healthy");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["uptime_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(
+        v["backends"],
+        serde_json::json!({"total": 0, "connected": 0})
+    );
+}
+
+#[test]
+fn origin_and_host_checks() {
+    let gw = Gateway::start(CONFIG);
+    let post = |headers: &[(&str, &str)]| {
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        request(gw.addr, "POST", "/messages/", &all, b"{}").status
+    };
+    assert_eq!(post(&[("Origin", "http://evil.example")]), 403);
+    assert_eq!(post(&[("Origin", "null")]), 403);
+    assert_eq!(
+        post(&[("Origin", "http://localhost:5173")]),
+        400,
+        "allowed, then no session"
+    );
+    assert_eq!(post(&[("Origin", "http://127.0.0.1")]), 400);
+    let evil_host = b"GET /sse HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    assert_eq!(raw(gw.addr, evil_host).status, 403);
+    // /health is public.
+    let health = b"GET /health HTTP/1.1\r\nHost: evil.example\r\nOrigin: http://evil.example\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(gw.addr, health).status, 200);
+}
+
+#[test]
+fn bearer_auth() {
+    let gw = Gateway::start("incoming_auth:\n  type: bearer\n  tokens: [t0k3n, other]\n");
+    let resp = request(gw.addr, "GET", "/sse", &[], b"");
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        request(
+            gw.addr,
+            "GET",
+            "/sse",
+            &[("Authorization", "Bearer nope")],
+            b""
+        )
+        .status,
+        401
+    );
+    let mut client =
+        crate::support::SseClient::open_with(gw.addr, &[("Authorization", "Bearer t0k3n")]);
+    // The POST must carry the stream's token.
+    let ping = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let with = |token: &str| {
+        let auth = format!("Bearer {token}");
+        request(
+            gw.addr,
+            "POST",
+            &client.endpoint,
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &auth),
+            ],
+            ping,
+        )
+        .status
+    };
+    assert_eq!(
+        request(
+            gw.addr,
+            "POST",
+            &client.endpoint,
+            &[("Content-Type", "application/json")],
+            ping
+        )
+        .status,
+        401
+    );
+    assert_eq!(with("other"), 404);
+    assert_eq!(with("t0k3n"), 202);
+    assert_eq!(client.next_message().unwrap()["id"], 1);
+}
+
+struct Panicky;
+
+impl Handler for Panicky {
+    fn handle(&self, request: Request) -> Response {
+        if request.path() == "/panic" {
+            panic!("handler bug");
+        }
+        Response::text(200, "fine")
+    }
+}
+
+#[test]
+fn a_panicking_handler_answers_500_and_the_server_lives() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = Server::new(
+        listener,
+        Arc::new(Panicky),
+        ServerOptions {
+            max_connections: 8,
+            max_body_bytes: 1024,
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let stop = server.shutdown_handle();
+    let runner = std::thread::spawn(move || server.run());
+    for _ in 0..3 {
+        let resp = raw(addr, b"GET /panic HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_eq!(resp.status, 500);
+        assert_eq!(resp.header("connection"), Some("close"));
+        assert_eq!(
+            raw(
+                addr,
+                b"GET /ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            )
+            .text(),
+            "fine"
+        );
+    }
+    stop.shutdown();
+    runner.join().unwrap();
+}

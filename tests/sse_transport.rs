@@ -1,0 +1,258 @@
+//! The SSE front transport (PRODUCT §5.1): the stream, POST statuses,
+//! keepalives, vanished and slow clients, and that sessions leak nothing.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{Gateway, SseClient, connect, post_json, request, wait_until};
+
+/// Short timers so the tests see keepalives and cleanups quickly.
+const FAST: &str =
+    "sse_resilience:\n  keepalive_interval: 0.3\n  send_timeout: 1\n  cleanup_deadline: 1\n";
+
+#[test]
+fn stream_headers_and_endpoint_event() {
+    let gw = Gateway::start(FAST);
+    let client = SseClient::open(gw.addr);
+    let r = &client.response;
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert_eq!(r.header("cache-control"), Some("no-cache, no-transform"));
+    assert_eq!(r.header("x-accel-buffering"), Some("no"));
+    let id = client
+        .endpoint
+        .strip_prefix("/messages/?session_id=")
+        .expect("relative endpoint");
+    assert_eq!(id.len(), 32);
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
+    let other = SseClient::open(gw.addr);
+    assert_ne!(other.endpoint, client.endpoint, "each GET is a new session");
+    // HEAD gives the headers and opens nothing.
+    let head = request(gw.addr, "HEAD", "/sse", &[], b"");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+}
+
+#[test]
+fn post_statuses() {
+    let gw = Gateway::start(FAST);
+    let mut client = SseClient::open(gw.addr);
+    let ping = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
+    let id = client.session_id().to_owned();
+
+    let resp = client.post(gw.addr, ping);
+    assert_eq!((resp.status, resp.text().as_str()), (202, "Accepted"));
+    assert_eq!(
+        client.next_message().unwrap(),
+        json!({"jsonrpc":"2.0","id":7,"result":{}})
+    );
+    // The TS SDK's spelling and the slash-less path.
+    assert_eq!(
+        post_json(gw.addr, &format!("/messages?sessionId={id}"), ping).status,
+        202
+    );
+    assert_eq!(client.next_message().unwrap()["id"], 7);
+
+    let missing = post_json(gw.addr, "/messages/", ping);
+    assert_eq!(
+        (missing.status, missing.text().as_str()),
+        (400, "session_id is required\n")
+    );
+    assert_eq!(
+        post_json(gw.addr, "/messages/?session_id=xyz", ping).status,
+        400
+    );
+    assert_eq!(
+        post_json(
+            gw.addr,
+            &format!("/messages/?session_id={}", "0".repeat(32)),
+            ping
+        )
+        .status,
+        404
+    );
+    let wrong_type = request(
+        gw.addr,
+        "POST",
+        &client.endpoint,
+        &[("Content-Type", "text/plain")],
+        ping.as_bytes(),
+    );
+    assert_eq!(wrong_type.status, 400);
+    // Content-Type parameters are fine.
+    let with_charset = request(
+        gw.addr,
+        "POST",
+        &client.endpoint,
+        &[("Content-Type", "application/json; charset=utf-8")],
+        ping.as_bytes(),
+    );
+    assert_eq!(with_charset.status, 202);
+    assert_eq!(client.next_message().unwrap()["id"], 7);
+
+    // Unparsable JSON: 400 saying so, and a parse error on the stream.
+    let bad = client.post(gw.addr, "{not json");
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("invalid JSON"), "{}", bad.text());
+    let err = client.next_message().unwrap();
+    assert_eq!(
+        (err["id"].clone(), err["error"]["code"].clone()),
+        (json!(null), json!(-32700))
+    );
+
+    // Valid JSON that is not JSON-RPC: -32600 naming the id it could read.
+    assert_eq!(
+        client
+            .post(gw.addr, r#"{"jsonrpc":"1.0","id":9,"method":"ping"}"#)
+            .status,
+        400
+    );
+    let err = client.next_message().unwrap();
+    assert_eq!(
+        (err["id"].clone(), err["error"]["code"].clone()),
+        (json!(9), json!(-32600))
+    );
+    assert_eq!(client.post(gw.addr, "[]").status, 400);
+    assert_eq!(client.next_message().unwrap()["error"]["code"], -32600);
+    // Deep nesting stays within serde_json's recursion limit: an error, not a crash.
+    let deep = format!("{}{}", "[".repeat(100_000 / 2), "]".repeat(100_000 / 2));
+    assert!(deep.len() < 4 * 1024 * 1024);
+    assert_eq!(client.post(gw.addr, &deep).status, 400);
+    assert_eq!(client.next_message().unwrap()["error"]["code"], -32700);
+
+    // Too large: 413.
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "a".repeat(5 << 20)
+    );
+    assert_eq!(client.post(gw.addr, &huge).status, 413);
+    // The session still works.
+    assert_eq!(client.post(gw.addr, ping).status, 202);
+    assert_eq!(client.next_message().unwrap()["id"], 7);
+}
+
+#[test]
+fn keepalive_comments_arrive() {
+    let gw = Gateway::start(FAST);
+    let mut client = SseClient::open(gw.addr);
+    let (kind, text) = client.next_event().expect("a keepalive");
+    assert_eq!((kind.as_str(), text.as_str()), ("comment", "ping"));
+}
+
+#[test]
+fn closing_the_stream_ends_the_session_within_the_deadline() {
+    let gw = Gateway::start(FAST);
+    let client = SseClient::open(gw.addr);
+    let endpoint = client.endpoint.clone();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    assert_eq!(post_json(gw.addr, &endpoint, ping).status, 202);
+    let closed_at = Instant::now();
+    drop(client);
+    // cleanup_deadline is 1 s; allow scheduling slack on a loaded machine.
+    assert!(
+        wait_until(Duration::from_secs(3), || post_json(
+            gw.addr, &endpoint, ping
+        )
+        .status
+            == 404),
+        "session still open after the client left"
+    );
+    assert!(closed_at.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_and_others_keep_working() {
+    let gw = Gateway::start(FAST);
+    let stalled = SseClient::open(gw.addr);
+    let mut healthy = SseClient::open(gw.addr);
+    healthy.initialize(gw.addr, "2024-11-05");
+    // Replies of ~1 MiB each (the id is echoed) fill the stalled client's
+    // socket buffers; its writes then time out (send_timeout 1 s).
+    let big_id = "i".repeat(1 << 20);
+    let big_ping = format!(r#"{{"jsonrpc":"2.0","id":"{big_id}","method":"ping"}}"#);
+    let mut dropped = false;
+    for _ in 0..64 {
+        if stalled.post(gw.addr, &big_ping).status == 404 {
+            dropped = true;
+            break;
+        }
+        // Meanwhile the other session is served promptly.
+        assert_eq!(
+            healthy
+                .post(gw.addr, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+                .status,
+            202
+        );
+        assert_eq!(healthy.next_message().unwrap()["id"], 1);
+    }
+    if !dropped {
+        dropped = wait_until(Duration::from_secs(5), || {
+            stalled
+                .post(gw.addr, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+                .status
+                == 404
+        });
+    }
+    assert!(dropped, "the stalled session was never dropped");
+    assert_eq!(
+        healthy
+            .post(gw.addr, r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+            .status,
+        202
+    );
+    assert_eq!(
+        healthy.next_message().unwrap()["result"]["tools"],
+        json!([])
+    );
+    assert!(
+        gw.stderr().contains("dropping the session"),
+        "{}",
+        gw.stderr()
+    );
+}
+
+#[test]
+fn sessions_leave_no_threads_or_fds_behind() {
+    let gw = Gateway::start(FAST);
+    // Warm up: one full session, so lazily created state exists at baseline.
+    {
+        let mut c = SseClient::open(gw.addr);
+        c.initialize(gw.addr, "2025-03-26");
+    }
+    assert!(wait_until(Duration::from_secs(5), || gw.threads() <= 2));
+    let (threads, fds) = (gw.threads(), gw.fds());
+    let mut clients: Vec<SseClient> = (0..200).map(|_| SseClient::open(gw.addr)).collect();
+    for c in clients.iter_mut().step_by(10) {
+        c.initialize(gw.addr, "2025-06-18");
+    }
+    assert!(gw.threads() >= threads + 200, "one thread per stream");
+    drop(clients);
+    let settled = wait_until(Duration::from_secs(10), || {
+        gw.threads() == threads && gw.fds() == fds
+    });
+    assert!(
+        settled,
+        "threads {} (baseline {threads}), fds {} (baseline {fds})",
+        gw.threads(),
+        gw.fds()
+    );
+}
+
+#[test]
+fn shutdown_ends_open_streams() {
+    let mut gw = Gateway::start(FAST);
+    let mut client = SseClient::open(gw.addr);
+    let mut idle = connect(gw.addr);
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    gw.signal("TERM");
+    // The stream ends (keepalives may come first).
+    while let Some((kind, _)) = client.next_event() {
+        assert_eq!(kind, "comment");
+    }
+    assert_eq!(gw.wait_exit(Duration::from_secs(5)), Some(0));
+}
