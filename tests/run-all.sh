@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every check of argus-mcp: formatting, lints, the dependency policy, and
+# all unit and integration tests. Installs what the tests need first, pinned,
+# into .test-env/ (git-ignored): the Python `mcp` SDK in a virtualenv, and
+# cargo-deny. Safe to run again: installed pieces are reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY_MCP_VERSION=1.29.0        # the Python MCP SDK the real-client tests use
+CARGO_DENY_VERSION=0.18.9    # checks licences, bans and advisories (offline)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 not found: install Python 3.10 or newer" >&2; exit 1; }
+
+step "Python mcp SDK $PY_MCP_VERSION"
+venv=.test-env/venv
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$PY_MCP_VERSION')" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$PY_MCP_VERSION"
+fi
+export ARGUS_TEST_PYTHON="$PWD/$venv/bin/python"
+
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo deny (offline, RustSec snapshot from ../shared)"
+if [ -x ../shared/tools/cargo-deny-offline ]; then
+  if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+    cargo install --quiet --locked --version "$CARGO_DENY_VERSION" cargo-deny
+  fi
+  ../shared/tools/cargo-deny-offline
+else
+  echo "../shared/tools/cargo-deny-offline not found: skipping the advisory check"
+fi
+
+step "cargo test"
+cargo test --locked
