@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_MCP_VERSION=1.29.0        # the Python MCP SDK the real-client tests use
-CARGO_DENY_VERSION=0.18.9    # checks licences, bans and advisories (offline)
+CARGO_DENY_VERSION=0.20.2    # checks licences, bans and advisories (offline)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -39,4 +39,11 @@ else
 fi
 
 step "cargo test"
-cargo test --locked
+# --all-targets: unit tests, the integration binary, examples; no doc tests
+# (the crate has none, and an empty doc-test run would end the log).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --all-targets 2>&1 | tee "$log"
+# One closing line for the whole run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
