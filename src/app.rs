@@ -10,16 +10,20 @@ use std::fmt::{self, Write as _};
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::time::Duration;
 
 use log::{error, info};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::catalog::Kind;
 use crate::config::{BackendKind, Config, Transport};
 use crate::gateway::Gateway;
 use crate::http::{Server, ServerOptions};
 use crate::limits::SERVICE_STACK_BYTES;
+use crate::supervisor::{Status, Supervisor};
 
 /// Why the gateway could not start.
 #[derive(Debug)]
@@ -33,6 +37,8 @@ pub enum Error {
     },
     /// Signal handlers or threads could not be set up.
     Setup(io::Error),
+    /// The backends cannot be combined (conflict strategy `error`).
+    Backends(String),
 }
 
 impl fmt::Display for Error {
@@ -43,6 +49,7 @@ impl fmt::Display for Error {
             }
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Error::Setup(e) => write!(f, "cannot start: {e}"),
+            Error::Backends(e) => write!(f, "cannot start: {e}"),
         }
     }
 }
@@ -52,6 +59,7 @@ impl std::error::Error for Error {
         match self {
             Error::Bind { source, .. } => Some(source),
             Error::Setup(e) => Some(e),
+            Error::Backends(_) => None,
         }
     }
 }
@@ -80,37 +88,113 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
-    let gateway = Arc::new(Gateway::new(config, local));
+    let config = Arc::new(config);
+    let supervisor = Supervisor::new(config.clone());
+    let gateway = Arc::new(Gateway::new(config, supervisor.clone(), local));
     let server = Server::new(listener, gateway.clone(), options).map_err(Error::Setup)?;
     let stop = server.shutdown_handle();
     let signal_handle = signals.handle();
     let on_signal = gateway.clone();
-    thread::Builder::new()
-        .name("argus-signals".into())
-        .stack_size(SERVICE_STACK_BYTES)
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let name = if signal == SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
-                info!("{name} received: shutting down");
-                on_signal.close_sessions();
-                stop.shutdown();
-            }
-        })
-        .map_err(Error::Setup)?;
+    let stop_on_signal = stop.clone();
+    spawn_service("argus-signals", move || {
+        if let Some(signal) = signals.forever().next() {
+            let name = if signal == SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            info!("{name} received: shutting down");
+            on_signal.close_sessions();
+            stop_on_signal.shutdown();
+        }
+    })?;
 
     if banner {
         print_banner(local, primary);
     }
     info!("listening on {local}");
+    supervisor.start().map_err(Error::Setup)?;
+    // A conflict under strategy `error` in the first pass stops the gateway.
+    let failed = Arc::new(AtomicBool::new(false));
+    let watch = (
+        supervisor.clone(),
+        gateway.clone(),
+        stop.clone(),
+        failed.clone(),
+    );
+    spawn_service("argus-startup", move || {
+        let (supervisor, gateway, stop, failed) = watch;
+        while !supervisor.wait_first_pass(Duration::from_secs(3600)) {
+            if stop.is_stopping() {
+                return;
+            }
+        }
+        if let Some(fatal) = supervisor.fatal() {
+            failed.store(true, Ordering::SeqCst);
+            gateway.close_sessions();
+            stop.shutdown();
+            error!("{fatal}");
+        }
+    })?;
     server.run();
     gateway.close_sessions();
+    supervisor.stop();
     signal_handle.close();
+    if failed.load(Ordering::SeqCst) {
+        return Err(Error::Backends(supervisor.fatal().unwrap_or_default()));
+    }
     info!("stopped");
     Ok(())
+}
+
+fn spawn_service(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+    thread::Builder::new()
+        .name(name.into())
+        .stack_size(SERVICE_STACK_BYTES)
+        .spawn(f)
+        .map(drop)
+        .map_err(Error::Setup)
+}
+
+/// `check --connect`: starts every backend, prints what each one offers and
+/// the resulting catalog (exposed name → backend and original name), stops
+/// them again. Returns the text and whether every backend connected.
+pub fn connect_plan(config: Config) -> (String, bool) {
+    let config = Arc::new(config);
+    let supervisor = Supervisor::new(config.clone());
+    if let Err(e) = supervisor.start() {
+        return (format!("cannot start backends: {e}\n"), false);
+    }
+    supervisor.wait_first_pass(Duration::from_secs(3600));
+    let mut out = String::new();
+    let mut ok = true;
+    let _ = writeln!(out, "backends:");
+    for (name, state) in supervisor.states() {
+        ok &= state.status == Status::Connected;
+        let error = state
+            .last_error
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {name}: {}{error}", state.status);
+    }
+    if let Some(fatal) = supervisor.fatal() {
+        ok = false;
+        let _ = writeln!(out, "conflict: {fatal}");
+    }
+    let catalog = supervisor.catalog();
+    for kind in Kind::ALL {
+        let entries: Vec<_> = catalog.entries.iter().filter(|e| e.kind == kind).collect();
+        let _ = writeln!(out, "{}s ({}):", kind.noun(), entries.len());
+        for e in entries {
+            let _ = writeln!(
+                out,
+                "  {} -> {} / {}",
+                e.exposed, e.route.backend_name, e.route.original
+            );
+        }
+    }
+    supervisor.stop();
+    (out, ok)
 }
 
 fn print_banner(local: SocketAddr, primary: Transport) {

@@ -14,12 +14,14 @@ argus-mcp: one MCP endpoint in front of many MCP servers
 
 USAGE:
     argus-mcp server [-c|--config PATH] [--host ADDR] [--port N] [-v|-vv] [-q]
-    argus-mcp check  [-c|--config PATH]
+    argus-mcp check  [-c|--config PATH] [--connect]
     argus-mcp --help | --version
 
 COMMANDS:
     server    run the gateway (SSE at /sse, Streamable HTTP at /mcp)
-    check     validate the config, print the plan, exit 0 (valid) or 1
+    check     validate the config, print the plan, exit 0 (valid) or 1;
+              with --connect, also start the backends and print the
+              catalog (exit 1 if a backend fails)
 
 OPTIONS:
     -c, --config PATH   config file (default: $ARGUS_CONFIG, else the first of
@@ -48,6 +50,8 @@ pub enum Command {
     Check {
         /// `--config`.
         config: Option<PathBuf>,
+        /// `--connect`: start the backends and print the catalog.
+        connect: bool,
     },
 }
 
@@ -91,6 +95,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     let mut server = ServerArgs::default();
     let mut quiet = false;
     let mut verbose = 0i8;
+    let mut connect = false;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -123,6 +128,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             }
             Short('v') if command.as_deref() == Some("server") => verbose = (verbose + 1).min(2),
             Short('q') | Long("quiet") if command.as_deref() == Some("server") => quiet = true,
+            Long("connect") if command.as_deref() == Some("check") => connect = true,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -134,6 +140,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         Some("server") => Ok(Command::Server(server)),
         Some("check") => Ok(Command::Check {
             config: server.config,
+            connect,
         }),
         _ => Err(Error(
             "missing command: \"server\" or \"check\" (see --help)".into(),
@@ -185,7 +192,15 @@ mod tests {
         assert_eq!(
             p(&["check", "--config", "a"]).unwrap(),
             Command::Check {
-                config: Some("a".into())
+                config: Some("a".into()),
+                connect: false
+            }
+        );
+        assert_eq!(
+            p(&["check", "--connect"]).unwrap(),
+            Command::Check {
+                config: None,
+                connect: true
             }
         );
         assert_eq!(p(&["--help"]).unwrap(), Command::Help);

@@ -9,8 +9,12 @@
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
+//! - `backend`: one connection per backend: ids, pending requests,
+//!   timeouts; the stdio transport; the MCP client handshake and discovery;
+//! - `catalog`, `supervisor`: the merged catalog (pure), and the lifecycle
+//!   of every backend with the live catalog snapshot;
 //! - `session`: one client conversation and its bounded outbound queue;
-//! - `router`: MCP semantics: handshake, catalog methods, routing;
+//! - `router`: MCP semantics: handshake, lists, routing to backends;
 //! - `gateway`: routes, guards and front transports over `http`;
 //! - `app`, `cli`: start-up, banner, signals, the command line.
 //!
@@ -19,6 +23,8 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backend;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod gateway;
@@ -31,3 +37,4 @@ pub mod random;
 pub mod router;
 pub mod session;
 pub mod sse;
+pub mod supervisor;

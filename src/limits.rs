@@ -54,6 +54,22 @@ pub const SESSION_OUTBOUND_QUEUE: usize = 1024;
 /// Largest single message from a backend (stdio line, SSE event, JSON body), in bytes.
 pub const MAX_BACKEND_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Messages queued for one backend's writer before requests are refused.
+pub const BACKEND_OUTBOUND_QUEUE: usize = 1024;
+
+/// Longest stderr line of a stdio backend kept for the log; the rest is cut.
+pub const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
+
+/// Stdio shutdown: how long a child gets to exit after its stdin closes,
+/// and again after SIGTERM, before SIGKILL (PRODUCT §4.5).
+pub const STDIO_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Most pages followed for one list during discovery (a cursor loop guard).
+pub const MAX_LIST_PAGES: usize = 1000;
+
+/// Stack size of backend reader and writer threads.
+pub const BACKEND_STACK_BYTES: usize = 256 * 1024;
+
 /// Stack size of connection threads. Handlers recurse at most through
 /// serde_json, whose own recursion limit (128 levels) keeps well inside this.
 pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;

@@ -29,9 +29,19 @@ fn main() -> ExitCode {
             println!("argus-mcp {}", mcp::VERSION);
             ExitCode::SUCCESS
         }
-        Command::Check { config } => {
+        Command::Check { config, connect } => {
             init_logging(0);
             match load(config.as_deref()) {
+                Ok(config) if connect => {
+                    print!("{}", app::plan(&config));
+                    let (text, ok) = app::connect_plan(config);
+                    print!("{text}");
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
                 Ok(config) => {
                     print!("{}", app::plan(&config));
                     ExitCode::SUCCESS

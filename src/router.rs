@@ -1,42 +1,71 @@
-//! Answers client messages: the MCP handshake, ping, and the catalog methods.
+//! Answers client messages: the MCP handshake, the merged lists, and the
+//! routing of every other request to the backend that owns it (PRODUCT §6).
 //!
-//! The gateway answers `initialize` and `ping` itself (PRODUCT §6.1). Until
-//! backends are connected (a later layer), the catalog is empty: the list
-//! methods return empty lists, and calls naming a tool, prompt or resource
-//! get the errors PRODUCT §6.7 gives for unknown names. Replies go out
-//! through [`Session::send`], so a transport never waits on the router.
+//! The gateway answers `initialize` and `ping` itself. Lists come from the
+//! current catalog snapshot. Calls are forwarded with the original name and a
+//! fresh backend-side id; the reply comes back asynchronously through a
+//! closure that restores the client's id and queues the answer on the
+//! session, so no thread waits for a backend. This module is the one place
+//! where backend failures become wire errors ([`failure`]): for `tools/call`
+//! a result with `isError: true`, otherwise -32603, each naming the backend
+//! and the cause; a backend's own JSON-RPC error passes through unchanged.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use log::debug;
 use serde_json::{Value, json};
 
+use crate::backend::CallError;
+use crate::catalog::{Catalog, Kind, Route};
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::mcp::{self, method};
 use crate::session::Session;
+use crate::supervisor::Supervisor;
+
+/// How long an MCP request waits for the first start-up pass at most.
+const FIRST_PASS_WAIT: Duration = Duration::from_secs(300);
 
 /// Dispatches client messages.
-#[derive(Debug, Default)]
-pub struct Router {}
+#[derive(Debug)]
+pub struct Router {
+    supervisor: Arc<Supervisor>,
+}
+
+/// What to do with a request.
+enum Outcome {
+    /// Answer now.
+    Reply(Result<Value, ErrorObject>),
+    /// Forwarded; the answer comes later.
+    Forwarded,
+}
 
 impl Router {
-    /// A router with an empty catalog.
-    pub fn new() -> Router {
-        Router {}
+    /// A router over the backends of `supervisor`.
+    pub fn new(supervisor: Arc<Supervisor>) -> Router {
+        Router { supervisor }
     }
 
     /// Handles one message from `session`; any reply is queued on it.
-    pub fn handle(&self, session: &Session, message: Message) {
+    pub fn handle(&self, session: &Arc<Session>, message: Message) {
         match message {
             Message::Request { id, method, params } => {
-                let reply = match self.request(session, &method, params.as_ref()) {
-                    Ok(result) => Message::response(id, result),
-                    Err(error) => Message::Error {
-                        id: Some(id),
-                        error,
-                    },
-                };
-                session.send(&reply);
+                match self.request(session, &id, &method, params) {
+                    Outcome::Reply(Ok(result)) => {
+                        session.send(&Message::response(id, result));
+                    }
+                    Outcome::Reply(Err(error)) => {
+                        session.send(&Message::Error {
+                            id: Some(id),
+                            error,
+                        });
+                    }
+                    Outcome::Forwarded => {}
+                }
             }
-            Message::Notification { method, .. } => self.notification(session, &method),
+            Message::Notification { method, params } => {
+                self.notification(session, &method, params.as_ref())
+            }
             Message::Response { id, .. } => debug!(
                 "session {}: response to unknown request {id} dropped",
                 session.short_id()
@@ -51,72 +80,314 @@ impl Router {
         }
     }
 
-    fn request(
-        &self,
-        session: &Session,
-        name: &str,
-        params: Option<&Value>,
-    ) -> Result<Value, ErrorObject> {
-        if name == method::PING {
-            return Ok(json!({}));
-        }
-        if name == method::INITIALIZE {
-            return initialize(session, params);
-        }
-        if !session.state().initialized {
-            return Err(ErrorObject::new(
-                code::INVALID_REQUEST,
-                format!("session not initialized: send \"initialize\" before \"{name}\""),
-            ));
-        }
-        match name {
-            method::TOOLS_LIST => list(params, "tools"),
-            method::RESOURCES_LIST => list(params, "resources"),
-            method::RESOURCE_TEMPLATES_LIST => list(params, "resourceTemplates"),
-            method::PROMPTS_LIST => list(params, "prompts"),
-            method::TOOLS_CALL => Err(unknown(params, "name", "tool")),
-            method::PROMPTS_GET => Err(unknown(params, "name", "prompt")),
-            method::RESOURCES_READ
-            | method::RESOURCES_SUBSCRIBE
-            | method::RESOURCES_UNSUBSCRIBE => {
-                let uri = string_param(params, "uri")?;
-                Err(ErrorObject {
-                    code: code::RESOURCE_NOT_FOUND,
-                    message: format!("resource not found: \"{uri}\""),
-                    data: Some(json!({"uri": uri})),
-                })
+    /// Cancels everything a closing session still has in flight.
+    pub fn session_closed(&self, session: &Session) {
+        for f in session.take_in_flight() {
+            if let Some(conn) = f.conn.upgrade() {
+                conn.cancel(f.backend_id, "client session closed");
             }
-            method::COMPLETION_COMPLETE => {
-                let reference = params.and_then(|p| p.get("ref"));
-                let target = reference
-                    .and_then(|r| r.get("name").or_else(|| r.get("uri")))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        invalid("completion/complete needs params.ref with a name or uri")
-                    })?;
-                Err(invalid(format!(
-                    "unknown completion reference: \"{target}\""
-                )))
-            }
-            method::LOGGING_SET_LEVEL => {
-                let level = string_param(params, "level")?;
-                if !mcp::LOG_LEVELS.contains(&level.as_str()) {
-                    return Err(invalid(format!("unknown log level \"{level}\"")));
-                }
-                session.state().log_level = Some(level);
-                Ok(json!({}))
-            }
-            other => Err(ErrorObject::new(
-                code::METHOD_NOT_FOUND,
-                format!("method not found: \"{other}\""),
-            )),
         }
     }
 
-    fn notification(&self, session: &Session, name: &str) {
+    fn catalog(&self) -> Arc<Catalog> {
+        self.supervisor.wait_first_pass(FIRST_PASS_WAIT);
+        self.supervisor.catalog()
+    }
+
+    fn request(
+        &self,
+        session: &Arc<Session>,
+        id: &RequestId,
+        name: &str,
+        params: Option<Value>,
+    ) -> Outcome {
+        if name == method::PING {
+            return Outcome::Reply(Ok(json!({})));
+        }
+        if name == method::INITIALIZE {
+            return Outcome::Reply(self.initialize(session, params.as_ref()));
+        }
+        if !session.state().initialized {
+            return Outcome::Reply(Err(ErrorObject::new(
+                code::INVALID_REQUEST,
+                format!("session not initialized: send \"initialize\" before \"{name}\""),
+            )));
+        }
+        let p = params.as_ref();
+        let reply = |r| Outcome::Reply(r);
+        match name {
+            method::TOOLS_LIST => reply(list(&self.catalog(), p, Kind::Tool, "tools")),
+            method::RESOURCES_LIST => reply(list(&self.catalog(), p, Kind::Resource, "resources")),
+            method::RESOURCE_TEMPLATES_LIST => reply(list(
+                &self.catalog(),
+                p,
+                Kind::Template,
+                "resourceTemplates",
+            )),
+            method::PROMPTS_LIST => reply(list(&self.catalog(), p, Kind::Prompt, "prompts")),
+            method::TOOLS_CALL | method::PROMPTS_GET => {
+                let kind = if name == method::TOOLS_CALL {
+                    Kind::Tool
+                } else {
+                    Kind::Prompt
+                };
+                let exposed = match string_param(p, "name") {
+                    Ok(n) => n,
+                    Err(e) => return reply(Err(e)),
+                };
+                let catalog = self.catalog();
+                let Some(route) = catalog.route(kind, &exposed) else {
+                    return reply(Err(invalid(format!(
+                        "unknown {}: \"{exposed}\"",
+                        kind.noun()
+                    ))));
+                };
+                let mut params = params.unwrap_or_else(|| json!({}));
+                params["name"] = Value::from(route.original.as_str());
+                self.forward(session, id, name, params, route)
+            }
+            method::RESOURCES_READ
+            | method::RESOURCES_SUBSCRIBE
+            | method::RESOURCES_UNSUBSCRIBE => {
+                let uri = match string_param(p, "uri") {
+                    Ok(u) => u,
+                    Err(e) => return reply(Err(e)),
+                };
+                let catalog = self.catalog();
+                match catalog.resource_route(&uri) {
+                    Some(route) => {
+                        let route = route.clone();
+                        self.forward(session, id, name, params.unwrap_or_default(), &route)
+                    }
+                    None => reply(Err(ErrorObject {
+                        code: code::RESOURCE_NOT_FOUND,
+                        message: format!("resource not found: \"{uri}\""),
+                        data: Some(json!({"uri": uri})),
+                    })),
+                }
+            }
+            method::COMPLETION_COMPLETE => {
+                let reference = p.and_then(|p| p.get("ref"));
+                let catalog = self.catalog();
+                let route = match reference
+                    .and_then(|r| r.get("type"))
+                    .and_then(Value::as_str)
+                {
+                    Some("ref/prompt") => {
+                        let Some(n) = reference
+                            .and_then(|r| r.get("name"))
+                            .and_then(Value::as_str)
+                        else {
+                            return reply(Err(invalid("ref/prompt needs a name")));
+                        };
+                        match catalog.route(Kind::Prompt, n) {
+                            Some(r) => {
+                                let mut params = params.clone().unwrap_or_default();
+                                params["ref"]["name"] = Value::from(r.original.as_str());
+                                return self.forward(session, id, name, params, &r.clone());
+                            }
+                            None => return reply(Err(invalid(format!("unknown prompt: \"{n}\"")))),
+                        }
+                    }
+                    Some("ref/resource") => {
+                        let Some(uri) =
+                            reference.and_then(|r| r.get("uri")).and_then(Value::as_str)
+                        else {
+                            return reply(Err(invalid("ref/resource needs a uri")));
+                        };
+                        catalog
+                            .entries
+                            .iter()
+                            .find(|e| e.kind == Kind::Template && e.exposed == uri)
+                            .map(|e| e.route.clone())
+                            .or_else(|| catalog.resource_route(uri).cloned())
+                    }
+                    _ => {
+                        return reply(Err(invalid(
+                            "completion/complete needs params.ref of type ref/prompt or ref/resource",
+                        )));
+                    }
+                };
+                match route {
+                    Some(route) => {
+                        self.forward(session, id, name, params.unwrap_or_default(), &route)
+                    }
+                    None => reply(Err(invalid("unknown completion reference"))),
+                }
+            }
+            method::LOGGING_SET_LEVEL => {
+                let level = match string_param(p, "level") {
+                    Ok(l) => l,
+                    Err(e) => return reply(Err(e)),
+                };
+                if !mcp::LOG_LEVELS.contains(&level.as_str()) {
+                    return reply(Err(invalid(format!("unknown log level \"{level}\""))));
+                }
+                session.state().log_level = Some(level.clone());
+                let catalog = self.catalog();
+                for &backend in &catalog.features.logging {
+                    if let Ok(link) = self.supervisor.link(backend) {
+                        link.conn.send_request(
+                            method::LOGGING_SET_LEVEL,
+                            Some(json!({"level": level})),
+                            Duration::from_secs(30),
+                            Box::new(|_| {}),
+                            None,
+                        );
+                    }
+                }
+                reply(Ok(json!({})))
+            }
+            other => reply(Err(ErrorObject::new(
+                code::METHOD_NOT_FOUND,
+                format!("method not found: \"{other}\""),
+            ))),
+        }
+    }
+
+    /// Sends a request to the backend of `route`; the answer goes to `session`.
+    fn forward(
+        &self,
+        session: &Arc<Session>,
+        id: &RequestId,
+        method_name: &str,
+        params: Value,
+        route: &Route,
+    ) -> Outcome {
+        let is_tool = method_name == method::TOOLS_CALL;
+        let link = match self.supervisor.link(route.backend) {
+            Ok(link) => link,
+            Err(cause) => return Outcome::Reply(failure(is_tool, &cause)),
+        };
+        let timeout = self.supervisor_timeout(route.backend);
+        let client_token = params
+            .get("_meta")
+            .and_then(|m| m.get("progressToken"))
+            .cloned();
+        let backend_name = route.backend_name.clone();
+        let weak: Weak<Session> = Arc::downgrade(session);
+        let client_id = id.clone();
+        let reply = Box::new(move |outcome: Result<Value, CallError>| {
+            let Some(session) = weak.upgrade() else {
+                return;
+            };
+            session.untrack(&client_id);
+            let message = match outcome {
+                Ok(result) => Message::response(client_id, result),
+                Err(CallError::Rpc(error)) => Message::Error {
+                    id: Some(client_id),
+                    error,
+                },
+                Err(e) => match failure(is_tool, &format!("backend \"{backend_name}\" {e}")) {
+                    Ok(result) => Message::response(client_id, result),
+                    Err(error) => Message::Error {
+                        id: Some(client_id),
+                        error,
+                    },
+                },
+            };
+            session.send(&message);
+        });
+        let progress = client_token.map(|token| {
+            let weak = Arc::downgrade(session);
+            Box::new(move |mut params: Value| {
+                if let Some(session) = weak.upgrade() {
+                    params["progressToken"] = token.clone();
+                    session.send(&Message::Notification {
+                        method: "notifications/progress".into(),
+                        params: Some(params),
+                    });
+                }
+            }) as crate::backend::ProgressFn
+        });
+        let backend_id = link.conn.reserve_id();
+        session.track(id.clone(), &link.conn, backend_id);
+        link.conn.send_request_as(
+            backend_id,
+            method_name,
+            Some(params),
+            timeout,
+            reply,
+            progress,
+        );
+        Outcome::Forwarded
+    }
+
+    fn supervisor_timeout(&self, backend: usize) -> Duration {
+        self.supervisor.call_timeout(backend)
+    }
+
+    fn initialize(&self, session: &Session, params: Option<&Value>) -> Result<Value, ErrorObject> {
+        let requested = params
+            .and_then(|p| p.get("protocolVersion"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("initialize needs params.protocolVersion (a string)"))?;
+        if session.state().initialized {
+            return Err(ErrorObject::new(
+                code::INVALID_REQUEST,
+                "session already initialized",
+            ));
+        }
+        let features = self.catalog().features.clone();
+        let mut state = session.state();
+        if state.initialized {
+            return Err(ErrorObject::new(
+                code::INVALID_REQUEST,
+                "session already initialized",
+            ));
+        }
+        let version = mcp::negotiate(requested);
+        state.initialized = true;
+        state.protocol_version = Some(version);
+        state.client_capabilities = params
+            .and_then(|p| p.get("capabilities"))
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        state.client_info = params
+            .and_then(|p| p.get("clientInfo"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut capabilities = json!({
+            "tools": {"listChanged": true},
+            "resources": {"listChanged": true},
+            "prompts": {"listChanged": true},
+        });
+        if features.subscribe {
+            capabilities["resources"]["subscribe"] = json!(true);
+        }
+        if !features.logging.is_empty() {
+            capabilities["logging"] = json!({});
+        }
+        if features.completions {
+            capabilities["completions"] = json!({});
+        }
+        Ok(json!({
+            "protocolVersion": version,
+            "capabilities": capabilities,
+            "serverInfo": {"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION},
+        }))
+    }
+
+    fn notification(&self, session: &Session, name: &str, params: Option<&Value>) {
         match name {
             method::INITIALIZED => session.state().client_ready = true,
-            method::CANCELLED => {}
+            method::CANCELLED => {
+                let Some(id) = params
+                    .and_then(|p| p.get("requestId"))
+                    .and_then(RequestId::from_value)
+                else {
+                    return;
+                };
+                if let Some(f) = session.untrack(&id)
+                    && let Some(conn) = f.conn.upgrade()
+                {
+                    let reason = params
+                        .and_then(|p| p.get("reason"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("cancelled by the client");
+                    conn.cancel(f.backend_id, reason);
+                }
+            }
             other => debug!(
                 "session {}: notification {other} ignored",
                 session.short_id()
@@ -125,57 +396,31 @@ impl Router {
     }
 }
 
-fn initialize(session: &Session, params: Option<&Value>) -> Result<Value, ErrorObject> {
-    let requested = params
-        .and_then(|p| p.get("protocolVersion"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("initialize needs params.protocolVersion (a string)"))?;
-    let mut state = session.state();
-    if state.initialized {
-        return Err(ErrorObject::new(
-            code::INVALID_REQUEST,
-            "session already initialized",
-        ));
+/// The one translation of a backend failure into what the client sees
+/// (STYLE 6): a tool error result for `tools/call`, -32603 otherwise.
+fn failure(is_tool: bool, text: &str) -> Result<Value, ErrorObject> {
+    if is_tool {
+        Ok(json!({"content": [{"type": "text", "text": text}], "isError": true}))
+    } else {
+        Err(ErrorObject::new(code::INTERNAL_ERROR, text))
     }
-    let version = mcp::negotiate(requested);
-    state.initialized = true;
-    state.protocol_version = Some(version);
-    state.client_capabilities = params
-        .and_then(|p| p.get("capabilities"))
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    state.client_info = params
-        .and_then(|p| p.get("clientInfo"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    Ok(json!({
-        "protocolVersion": version,
-        "capabilities": {
-            "tools": {"listChanged": true},
-            "resources": {"listChanged": true},
-            "prompts": {"listChanged": true},
-        },
-        "serverInfo": {"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION},
-    }))
 }
 
 /// A list method's answer: the whole list in one page. We never hand out
 /// cursors, so any cursor is invalid.
-fn list(params: Option<&Value>, key: &str) -> Result<Value, ErrorObject> {
+fn list(
+    catalog: &Catalog,
+    params: Option<&Value>,
+    kind: Kind,
+    key: &str,
+) -> Result<Value, ErrorObject> {
     if params
         .and_then(|p| p.get("cursor"))
         .is_some_and(|c| !c.is_null())
     {
         return Err(invalid("invalid cursor"));
     }
-    Ok(json!({ key: [] }))
-}
-
-fn unknown(params: Option<&Value>, key: &str, what: &str) -> ErrorObject {
-    match string_param(params, key) {
-        Ok(name) => invalid(format!("unknown {what}: \"{name}\"")),
-        Err(e) => e,
-    }
+    Ok(json!({ key: catalog.list(kind) }))
 }
 
 fn string_param(params: Option<&Value>, key: &str) -> Result<String, ErrorObject> {
@@ -193,21 +438,29 @@ fn invalid(message: impl Into<String>) -> ErrorObject {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Transport;
+    use crate::config::{Config, Transport};
     use crate::session::Outbound;
     use std::sync::mpsc::Receiver;
 
-    fn session() -> (Session, Receiver<Outbound>) {
-        Session::new(
+    fn session() -> (Arc<Session>, Receiver<Outbound>) {
+        let (s, rx) = Session::new(
             "0".repeat(32),
             Transport::Sse,
             "127.0.0.1:1".parse().unwrap(),
             None,
             16,
-        )
+        );
+        (Arc::new(s), rx)
     }
 
-    fn ask(router: &Router, s: &Session, rx: &Receiver<Outbound>, text: &str) -> Value {
+    fn router() -> Router {
+        let config = Config::empty(&|_| None).unwrap();
+        let supervisor = Supervisor::new(Arc::new(config));
+        supervisor.start().unwrap();
+        Router::new(supervisor)
+    }
+
+    fn ask(router: &Router, s: &Arc<Session>, rx: &Receiver<Outbound>, text: &str) -> Value {
         let msg = Message::parse(serde_json::from_str(text).unwrap()).unwrap();
         router.handle(s, msg);
         match rx.try_recv().unwrap() {
@@ -219,7 +472,7 @@ mod tests {
     #[test]
     fn handshake_and_lists() {
         let (s, rx) = session();
-        let r = Router::new();
+        let r = router();
         let v = ask(
             &r,
             &s,
@@ -281,11 +534,23 @@ mod tests {
     fn unsupported_version_gets_latest() {
         let (s, rx) = session();
         let v = ask(
-            &Router::new(),
+            &router(),
             &s,
             &rx,
             r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01"}}"#,
         );
         assert_eq!(v["result"]["protocolVersion"], mcp::LATEST_VERSION);
+    }
+
+    #[test]
+    fn failures_become_tool_errors_or_internal_errors() {
+        let tool = failure(true, "backend \"b\" timed out after 1.0s").unwrap();
+        assert_eq!(tool["isError"], true);
+        assert_eq!(
+            tool["content"][0]["text"],
+            "backend \"b\" timed out after 1.0s"
+        );
+        let other = failure(false, "x").unwrap_err();
+        assert_eq!(other.code, code::INTERNAL_ERROR);
     }
 }

@@ -7,17 +7,28 @@
 //! session instead, so a slow client can never stall a backend's reader or
 //! another client (PRODUCT §5.1).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use log::{debug, warn};
 use serde_json::Value;
 
+use crate::backend::Connection;
 use crate::config::Transport;
-use crate::jsonrpc::Message;
+use crate::jsonrpc::{Message, RequestId};
+
+/// A request of this session being served by a backend.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// The backend connection.
+    pub conn: Weak<Connection>,
+    /// The backend-side id.
+    pub backend_id: u64,
+}
 
 /// What a session's writer is told.
 #[derive(Debug)]
@@ -61,6 +72,7 @@ pub struct Session {
     tx: SyncSender<Outbound>,
     closed: AtomicBool,
     state: Mutex<McpState>,
+    in_flight: Mutex<HashMap<RequestId, InFlight>>,
 }
 
 impl Session {
@@ -83,6 +95,7 @@ impl Session {
             tx,
             closed: AtomicBool::new(false),
             state: Mutex::new(McpState::default()),
+            in_flight: Mutex::new(HashMap::new()),
         };
         (session, rx)
     }
@@ -130,6 +143,37 @@ impl Session {
     pub fn state(&self) -> MutexGuard<'_, McpState> {
         // A panic while holding this lock leaves plain data behind; go on.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, HashMap<RequestId, InFlight>> {
+        // Single inserts and removes: consistent even after a panic elsewhere.
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that request `id` is being served by `conn` as `backend_id`.
+    pub fn track(&self, id: RequestId, conn: &Arc<Connection>, backend_id: u64) {
+        self.in_flight().insert(
+            id,
+            InFlight {
+                conn: Arc::downgrade(conn),
+                backend_id,
+            },
+        );
+    }
+
+    /// Forgets request `id` (it was answered); returns what was recorded.
+    pub fn untrack(&self, id: &RequestId) -> Option<InFlight> {
+        self.in_flight().remove(id)
+    }
+
+    /// Forgets and returns every request in flight (the session is ending).
+    pub fn take_in_flight(&self) -> Vec<InFlight> {
+        self.in_flight().drain().map(|(_, f)| f).collect()
+    }
+
+    /// How many requests are in flight.
+    pub fn in_flight_count(&self) -> usize {
+        self.in_flight().len()
     }
 
     /// The first 8 characters of the id, for logs (the id is a credential).

@@ -6,11 +6,13 @@ use super::Gateway;
 use crate::http::Response;
 use crate::mcp;
 
-/// The health document. With no backends configured the gateway is healthy.
+/// The health document: `starting` until every backend had its first
+/// attempt, then healthy / degraded / unhealthy by how many are connected.
 pub(super) fn health(gateway: &Gateway) -> Response {
-    let total = gateway.config.backends.len();
-    let connected = 0;
-    let status = if total == 0 || connected == total {
+    let (total, connected) = gateway.supervisor.counts();
+    let status = if !gateway.supervisor.first_pass_complete() {
+        "starting"
+    } else if total == 0 || connected == total {
         "healthy"
     } else if connected > 0 {
         "degraded"

@@ -15,12 +15,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use log::info;
+use log::{debug, info};
+use serde_json::Value;
 
+use crate::catalog::Kind;
 use crate::config::Config;
 use crate::http::{Handler, Request, Response};
+use crate::jsonrpc::Message;
 use crate::router::Router;
 use crate::session::Session;
+use crate::supervisor::{Listener, Supervisor};
 
 /// Open client sessions by id.
 #[derive(Debug, Default)]
@@ -33,23 +37,54 @@ impl Sessions {
     }
 }
 
+impl Listener for Sessions {
+    fn catalog_changed(&self, kinds: &[Kind]) {
+        let mut methods: Vec<&str> = kinds
+            .iter()
+            .map(|k| match k {
+                Kind::Tool => "notifications/tools/list_changed",
+                Kind::Resource | Kind::Template => "notifications/resources/list_changed",
+                Kind::Prompt => "notifications/prompts/list_changed",
+            })
+            .collect();
+        methods.dedup();
+        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        for session in sessions.iter().filter(|s| s.state().initialized) {
+            for method in &methods {
+                session.send(&Message::Notification {
+                    method: (*method).to_owned(),
+                    params: None,
+                });
+            }
+        }
+    }
+
+    fn notification(&self, backend: &str, method: &str, _params: Option<Value>) {
+        debug!("[{backend}] notification {method} not relayed");
+    }
+}
+
 /// The gateway: configuration, router and sessions behind one HTTP handler.
 #[derive(Debug)]
 pub struct Gateway {
     config: Arc<Config>,
-    router: Router,
+    supervisor: Arc<Supervisor>,
+    router: Arc<Router>,
     sessions: Arc<Sessions>,
     started: Instant,
     loopback_bind: bool,
 }
 
 impl Gateway {
-    /// A gateway for `config`, serving on `local`.
-    pub fn new(config: Config, local: SocketAddr) -> Gateway {
+    /// A gateway for `config`'s backends, serving on `local`.
+    pub fn new(config: Arc<Config>, supervisor: Arc<Supervisor>, local: SocketAddr) -> Gateway {
+        let sessions = Arc::new(Sessions::default());
+        supervisor.set_listener(sessions.clone());
         Gateway {
-            config: Arc::new(config),
-            router: Router::new(),
-            sessions: Arc::new(Sessions::default()),
+            config,
+            router: Arc::new(Router::new(supervisor.clone())),
+            supervisor,
+            sessions,
             started: Instant::now(),
             loopback_bind: local.ip().is_loopback(),
         }

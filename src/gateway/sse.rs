@@ -60,12 +60,14 @@ pub(super) fn open(
     let endpoint = format!("{prefix}/messages/?session_id={}", session.id);
     let settings = gateway.config.sse.clone();
     let sessions = gateway.sessions.clone();
+    let router = gateway.router.clone();
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
             stream(writer, &session, &rx, &endpoint, &settings);
             sessions.remove(&session.id);
             session.close();
+            router.session_closed(&session);
             info!(
                 "session {} closed after {:.1}s",
                 session.short_id(),

@@ -1,0 +1,611 @@
+//! The transport-independent half of a backend connection: request ids,
+//! the pending-request table, timeouts, and dispatch of what the backend sends.
+//!
+//! Every transport (stdio now; SSE and Streamable HTTP later) has the same
+//! shape: a writer thread that takes serialized messages from a bounded
+//! queue, and one reader thread that hands every message it reads to
+//! [`Connection::dispatch`]. Requests get a fresh id per hop (a counter per
+//! connection), so many client sessions share one backend without their ids
+//! colliding; the id goes back to the caller through the reply closure.
+//! A timer thread per connection expires requests at their deadline (the
+//! caller hears `Timeout`, the backend gets `notifications/cancelled`).
+//! When the connection closes, every pending request hears `Closed` at once.
+//! Nothing here knows about client sessions.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, channel, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+use serde_json::{Value, json};
+
+use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
+use crate::limits::{BACKEND_OUTBOUND_QUEUE, SERVICE_STACK_BYTES};
+
+/// Why a forwarded request got no result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The backend answered with a JSON-RPC error (passed through unchanged).
+    Rpc(ErrorObject),
+    /// No answer within the timeout; the backend was told to cancel.
+    Timeout(Duration),
+    /// The connection is closed or closed while waiting; the cause.
+    Closed(String),
+    /// The backend is not taking input fast enough (its queue is full).
+    Overloaded,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Rpc(e) => write!(f, "error {}: {}", e.code, e.message),
+            CallError::Timeout(d) => write!(f, "timed out after {:.1}s", d.as_secs_f64()),
+            CallError::Closed(cause) => write!(f, "disconnected ({cause})"),
+            CallError::Overloaded => {
+                f.write_str("not accepting requests (its input queue is full)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Receives the outcome of a request; called exactly once (or never, when
+/// the request is cancelled).
+pub type ReplyFn = Box<dyn FnOnce(Result<Value, CallError>) + Send>;
+
+/// Receives `notifications/progress` params for a request, with the
+/// gateway's token already replaced by the caller's in the closure.
+pub type ProgressFn = Box<dyn Fn(Value) + Send>;
+
+/// What the connection reports to whoever supervises it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The backend sent a notification the connection does not handle itself
+    /// (`list_changed`, logs, resource updates, ...).
+    Notification {
+        /// Method name.
+        method: String,
+        /// Params.
+        params: Option<Value>,
+    },
+    /// The connection closed; the cause.
+    Closed(String),
+}
+
+struct Pending {
+    method: String,
+    deadline: Instant,
+    timeout: Duration,
+    reply: ReplyFn,
+    progress: Option<ProgressFn>,
+}
+
+struct State {
+    pending: HashMap<u64, Pending>,
+    /// Why the connection closed, once it has.
+    closed: Option<String>,
+    /// The writer queue; dropped on close so the writer thread ends.
+    tx: Option<SyncSender<Vec<u8>>>,
+}
+
+/// One live connection to a backend.
+pub struct Connection {
+    name: String,
+    next_id: AtomicU64,
+    state: Mutex<State>,
+    /// Wakes the timer when the earliest deadline changes or on close.
+    timer: Condvar,
+    events: Mutex<std::sync::mpsc::Sender<Event>>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A connection for backend `name`. The returned receiver feeds the
+    /// transport's writer thread; `events` receives notifications and the
+    /// close. Starts the timer thread.
+    pub fn new(
+        name: &str,
+        events: std::sync::mpsc::Sender<Event>,
+    ) -> std::io::Result<(Arc<Connection>, Receiver<Vec<u8>>)> {
+        let (tx, rx) = sync_channel(BACKEND_OUTBOUND_QUEUE);
+        let conn = Arc::new(Connection {
+            name: name.to_owned(),
+            next_id: AtomicU64::new(1),
+            state: Mutex::new(State {
+                pending: HashMap::new(),
+                closed: None,
+                tx: Some(tx),
+            }),
+            timer: Condvar::new(),
+            events: Mutex::new(events),
+        });
+        let weak = Arc::downgrade(&conn);
+        thread::Builder::new()
+            .name(format!("argus-timer-{name}"))
+            .stack_size(SERVICE_STACK_BYTES)
+            .spawn(move || timer_loop(&weak))?;
+        Ok((conn, rx))
+    }
+
+    /// The backend's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is a table of independent entries; a panic elsewhere
+        // cannot leave it half-updated.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why the connection closed, if it has.
+    pub fn closed(&self) -> Option<String> {
+        self.lock().closed.clone()
+    }
+
+    /// Sends a request; `reply` hears the outcome exactly once unless the
+    /// request is cancelled. Returns the backend-side id. If `params` carries
+    /// `_meta.progressToken` and `progress` is given, the token is replaced by
+    /// the backend-side id and progress notifications go to `progress`.
+    pub fn send_request(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        timeout: Duration,
+        reply: ReplyFn,
+        progress: Option<ProgressFn>,
+    ) -> Option<u64> {
+        let id = self.reserve_id();
+        self.send_request_as(id, method, params, timeout, reply, progress)
+            .then_some(id)
+    }
+
+    /// A fresh backend-side request id, for callers that must record it
+    /// before the request goes out (the reply may arrive at once).
+    pub fn reserve_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Like [`Connection::send_request`] with an id from [`Connection::reserve_id`].
+    /// Returns whether the request was sent (if not, `reply` has already heard why).
+    pub fn send_request_as(
+        &self,
+        id: u64,
+        method: &str,
+        params: Option<Value>,
+        timeout: Duration,
+        reply: ReplyFn,
+        progress: Option<ProgressFn>,
+    ) -> bool {
+        let mut params = params;
+        let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
+            (Some(f), Some(slot)) => {
+                *slot = Value::from(id);
+                Some(f)
+            }
+            _ => None,
+        };
+        let message = Message::Request {
+            id: RequestId::Number(id as i64),
+            method: method.to_owned(),
+            params,
+        };
+        let bytes = message.to_value().to_string().into_bytes();
+        let mut state = self.lock();
+        if let Some(cause) = &state.closed {
+            let cause = cause.clone();
+            drop(state);
+            reply(Err(CallError::Closed(cause)));
+            return false;
+        }
+        let deadline = Instant::now() + timeout;
+        let sent = match &state.tx {
+            Some(tx) => tx.try_send(bytes),
+            None => Err(TrySendError::Disconnected(Vec::new())),
+        };
+        match sent {
+            Ok(()) => {
+                let earliest = state.pending.values().all(|p| p.deadline > deadline);
+                state.pending.insert(
+                    id,
+                    Pending {
+                        method: method.to_owned(),
+                        deadline,
+                        timeout,
+                        reply,
+                        progress,
+                    },
+                );
+                drop(state);
+                if earliest {
+                    self.timer.notify_one();
+                }
+                debug!("[{}] -> request {id} {method}", self.name);
+                true
+            }
+            Err(TrySendError::Full(_)) => {
+                drop(state);
+                warn!("[{}] input queue full; refusing {method}", self.name);
+                reply(Err(CallError::Overloaded));
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                let cause = state
+                    .closed
+                    .clone()
+                    .unwrap_or_else(|| "writer stopped".into());
+                drop(state);
+                reply(Err(CallError::Closed(cause)));
+                false
+            }
+        }
+    }
+
+    /// Sends a request and waits for its outcome.
+    pub fn request(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, CallError> {
+        let (tx, rx) = channel();
+        self.send_request(
+            method,
+            params,
+            timeout,
+            Box::new(move |outcome| {
+                let _ = tx.send(outcome);
+            }),
+            None,
+        );
+        // The timer answers at the deadline; the margin only guards against a
+        // timer that could not run.
+        rx.recv_timeout(timeout + Duration::from_secs(5))
+            .unwrap_or(Err(CallError::Timeout(timeout)))
+    }
+
+    /// Sends a notification. Returns `false` if it could not be queued.
+    pub fn notify(&self, method: &str, params: Option<Value>) -> bool {
+        let message = Message::Notification {
+            method: method.to_owned(),
+            params,
+        };
+        self.send_raw(message.to_value().to_string().into_bytes())
+    }
+
+    /// Answers a request the backend sent.
+    pub fn respond(&self, message: &Message) -> bool {
+        self.send_raw(message.to_value().to_string().into_bytes())
+    }
+
+    fn send_raw(&self, bytes: Vec<u8>) -> bool {
+        let state = self.lock();
+        match &state.tx {
+            Some(tx) => tx.try_send(bytes).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Cancels a pending request: no reply goes to its caller, and the
+    /// backend gets `notifications/cancelled`.
+    pub fn cancel(&self, id: u64, reason: &str) {
+        let removed = self.lock().pending.remove(&id);
+        if let Some(pending) = removed {
+            debug!(
+                "[{}] cancel request {id} {} ({reason})",
+                self.name, pending.method
+            );
+            self.notify(
+                "notifications/cancelled",
+                Some(json!({"requestId": id, "reason": reason})),
+            );
+        }
+    }
+
+    /// Handles one message read from the backend.
+    pub fn dispatch(&self, value: Value) {
+        let message = match Message::parse(value) {
+            Ok(m) => m,
+            Err(invalid) => {
+                warn!(
+                    "[{}] invalid JSON-RPC message ignored: {}",
+                    self.name, invalid.reason
+                );
+                return;
+            }
+        };
+        match message {
+            Message::Response { id, result } => self.complete(&id, Ok(result)),
+            Message::Error {
+                id: Some(id),
+                error,
+            } => self.complete(&id, Err(CallError::Rpc(error))),
+            Message::Error { id: None, error } => warn!(
+                "[{}] error without id: {} {}",
+                self.name, error.code, error.message
+            ),
+            Message::Notification { method, params } => {
+                if method == "notifications/progress" && self.progress(params.as_ref()) {
+                    return;
+                }
+                self.event(Event::Notification { method, params });
+            }
+            Message::Request { id, method, .. } => {
+                // Server→client requests (sampling, elicitation, roots) are
+                // not relayed yet: answer so the backend does not wait.
+                debug!("[{}] request {method} from backend refused", self.name);
+                self.respond(&Message::error(
+                    Some(id),
+                    code::METHOD_NOT_FOUND,
+                    format!("{method} is not supported by the argus-mcp gateway"),
+                ));
+            }
+        }
+    }
+
+    fn complete(&self, id: &RequestId, outcome: Result<Value, CallError>) {
+        let Some(key) = backend_id(id) else {
+            warn!("[{}] response with foreign id {id} ignored", self.name);
+            return;
+        };
+        let pending = self.lock().pending.remove(&key);
+        match pending {
+            Some(p) => {
+                debug!("[{}] <- response {key} {}", self.name, p.method);
+                (p.reply)(outcome);
+            }
+            None => debug!("[{}] late or unknown response {key} ignored", self.name),
+        }
+    }
+
+    /// Routes `notifications/progress` by token; `true` if it was ours.
+    fn progress(&self, params: Option<&Value>) -> bool {
+        let Some(token) = params
+            .and_then(|p| p.get("progressToken"))
+            .and_then(RequestId::from_value)
+            .and_then(|t| backend_id(&t))
+        else {
+            return false;
+        };
+        let state = self.lock();
+        match state.pending.get(&token).and_then(|p| p.progress.as_ref()) {
+            Some(f) => {
+                f(params.cloned().unwrap_or(Value::Null));
+                true
+            }
+            // A token we no longer know: the request finished; drop it.
+            None => true,
+        }
+    }
+
+    fn event(&self, event: Event) {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = events.send(event);
+    }
+
+    /// Closes the connection: the writer stops, every pending request hears
+    /// `Closed(cause)`, and the supervisor gets `Event::Closed`. Idempotent.
+    pub fn close(&self, cause: &str) {
+        let pending = {
+            let mut state = self.lock();
+            if state.closed.is_some() {
+                return;
+            }
+            state.closed = Some(cause.to_owned());
+            state.tx = None;
+            std::mem::take(&mut state.pending)
+        };
+        self.timer.notify_one();
+        for (_, p) in pending {
+            (p.reply)(Err(CallError::Closed(cause.to_owned())));
+        }
+        self.event(Event::Closed(cause.to_owned()));
+    }
+
+    /// How many requests are waiting for an answer.
+    pub fn in_flight(&self) -> usize {
+        self.lock().pending.len()
+    }
+}
+
+/// `params._meta.progressToken`, if present.
+fn progress_token_slot(params: &mut Value) -> Option<&mut Value> {
+    params.get_mut("_meta")?.get_mut("progressToken")
+}
+
+/// Our ids are positive integers; accept them as strings too (lenient peers).
+fn backend_id(id: &RequestId) -> Option<u64> {
+    match id {
+        RequestId::Number(n) => u64::try_from(*n).ok(),
+        RequestId::String(s) => s.parse().ok(),
+    }
+}
+
+/// Expires pending requests at their deadlines. Ends when the connection is
+/// dropped or closed.
+fn timer_loop(conn: &Weak<Connection>) {
+    loop {
+        let Some(conn) = conn.upgrade() else { return };
+        let mut state = conn.lock();
+        if state.closed.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        let expired: Vec<u64> = state
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        if expired.is_empty() {
+            // Sleep until the earliest deadline, or a while if none: the
+            // Weak must be re-checked now and then so the thread can end.
+            let wait = state
+                .pending
+                .values()
+                .map(|p| p.deadline.saturating_duration_since(now))
+                .min()
+                .unwrap_or(Duration::from_secs(60));
+            let (guard, _) = conn
+                .timer
+                .wait_timeout(state, wait)
+                .unwrap_or_else(|e| e.into_inner());
+            drop(guard);
+            continue;
+        }
+        let timed_out: Vec<(u64, Pending)> = expired
+            .into_iter()
+            .filter_map(|id| state.pending.remove(&id).map(|p| (id, p)))
+            .collect();
+        drop(state);
+        for (id, p) in timed_out {
+            warn!(
+                "[{}] request {id} {} timed out after {:.1}s",
+                conn.name,
+                p.method,
+                p.timeout.as_secs_f64()
+            );
+            if p.method != "initialize" {
+                conn.notify(
+                    "notifications/cancelled",
+                    Some(json!({"requestId": id, "reason": "timed out in the gateway"})),
+                );
+            }
+            (p.reply)(Err(CallError::Timeout(p.timeout)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> (Arc<Connection>, Receiver<Vec<u8>>, Receiver<Event>) {
+        let (etx, erx) = channel();
+        let (c, rx) = Connection::new("t", etx).unwrap();
+        (c, rx, erx)
+    }
+
+    fn sent(rx: &Receiver<Vec<u8>>) -> Value {
+        serde_json::from_slice(&rx.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn ids_are_rewritten_and_replies_matched() {
+        let (c, rx, _e) = conn();
+        let (tx, results) = channel();
+        for _ in 0..2 {
+            let tx = tx.clone();
+            c.send_request(
+                "tools/call",
+                Some(json!({"name": "x"})),
+                Duration::from_secs(5),
+                Box::new(move |r| tx.send(r).unwrap()),
+                None,
+            );
+        }
+        let (a, b) = (sent(&rx), sent(&rx));
+        assert_ne!(a["id"], b["id"]);
+        // Answer the second first; string ids are accepted.
+        c.dispatch(json!({"jsonrpc":"2.0","id": b["id"].to_string(),"result":{"n":2}}));
+        c.dispatch(
+            json!({"jsonrpc":"2.0","id": a["id"],"error":{"code":-5,"message":"m","data":1}}),
+        );
+        assert_eq!(results.recv().unwrap(), Ok(json!({"n":2})));
+        let err = results.recv().unwrap().unwrap_err();
+        assert_eq!(
+            err,
+            CallError::Rpc(ErrorObject {
+                code: -5,
+                message: "m".into(),
+                data: Some(json!(1))
+            })
+        );
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[test]
+    fn timeout_answers_and_cancels_at_the_backend() {
+        let (c, rx, _e) = conn();
+        let started = Instant::now();
+        let r = c.request("slow", None, Duration::from_millis(100));
+        assert_eq!(r, Err(CallError::Timeout(Duration::from_millis(100))));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let req = sent(&rx);
+        let cancel = sent(&rx);
+        assert_eq!(cancel["method"], "notifications/cancelled");
+        assert_eq!(cancel["params"]["requestId"], req["id"]);
+    }
+
+    #[test]
+    fn close_fails_everything_pending_and_later() {
+        let (c, _rx, events) = conn();
+        let (tx, results) = channel();
+        c.send_request(
+            "a",
+            None,
+            Duration::from_secs(60),
+            Box::new(move |r| tx.send(r).unwrap()),
+            None,
+        );
+        c.close("process exited with status 1");
+        assert_eq!(
+            results.recv().unwrap(),
+            Err(CallError::Closed("process exited with status 1".into()))
+        );
+        assert_eq!(
+            events.recv().unwrap(),
+            Event::Closed("process exited with status 1".into())
+        );
+        assert!(matches!(
+            c.request("b", None, Duration::from_secs(1)),
+            Err(CallError::Closed(_))
+        ));
+        c.close("again");
+        assert_eq!(c.closed().as_deref(), Some("process exited with status 1"));
+    }
+
+    #[test]
+    fn progress_is_routed_by_rewritten_token() {
+        let (c, rx, events) = conn();
+        let (ptx, prx) = channel();
+        let id = c
+            .send_request(
+                "tools/call",
+                Some(json!({"name":"x","_meta":{"progressToken":"client-token"}})),
+                Duration::from_secs(5),
+                Box::new(|_| {}),
+                Some(Box::new(move |p| ptx.send(p).unwrap())),
+            )
+            .unwrap();
+        let req = sent(&rx);
+        assert_eq!(req["params"]["_meta"]["progressToken"], json!(id));
+        c.dispatch(json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":id,"progress":1}}));
+        assert_eq!(prx.recv().unwrap()["progress"], 1);
+        c.dispatch(json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}));
+        assert!(
+            matches!(events.recv().unwrap(), Event::Notification { method, .. } if method == "notifications/tools/list_changed")
+        );
+    }
+
+    #[test]
+    fn backend_requests_are_refused() {
+        let (c, rx, _e) = conn();
+        c.dispatch(json!({"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{}}));
+        let answer = sent(&rx);
+        assert_eq!(answer["id"], 0);
+        assert_eq!(answer["error"]["code"], code::METHOD_NOT_FOUND);
+    }
+}

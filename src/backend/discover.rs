@@ -1,0 +1,197 @@
+//! The MCP client side of a backend: the `initialize` handshake and the
+//! discovery of its tools, resources, templates and prompts (PRODUCT §6.1,
+//! §6.2). Transport-independent: it only uses [`Connection::request`].
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::connection::{CallError, Connection};
+use crate::limits::MAX_LIST_PAGES;
+use crate::mcp::{self, method};
+
+/// What a backend told us about itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Discovered {
+    /// The negotiated protocol version.
+    pub protocol_version: String,
+    /// `capabilities` from its `initialize` result.
+    pub capabilities: Value,
+    /// `serverInfo`.
+    pub server_info: Value,
+    /// Tools, unchanged.
+    pub tools: Vec<Value>,
+    /// Resources, unchanged.
+    pub resources: Vec<Value>,
+    /// Resource templates, unchanged.
+    pub templates: Vec<Value>,
+    /// Prompts, unchanged.
+    pub prompts: Vec<Value>,
+}
+
+impl Discovered {
+    /// Whether the backend declared a capability (`tools`, `logging`, ...).
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities
+            .get(capability)
+            .is_some_and(|c| !c.is_null())
+    }
+
+    /// Whether it supports `resources/subscribe`.
+    pub fn can_subscribe(&self) -> bool {
+        self.capabilities["resources"]["subscribe"] == json!(true)
+    }
+}
+
+/// Why the handshake or discovery failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// A request failed.
+    Call {
+        /// The method.
+        method: &'static str,
+        /// Why.
+        error: CallError,
+    },
+    /// The backend answered something we cannot use.
+    Protocol(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Call { method, error } => write!(f, "{method}: {error}"),
+            Error::Protocol(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The client capabilities the gateway declares to backends (it relays them, PRODUCT §6.8).
+fn client_capabilities() -> Value {
+    json!({"sampling": {}, "elicitation": {}, "roots": {"listChanged": true}})
+}
+
+/// Runs `initialize` and `notifications/initialized`.
+pub fn handshake(conn: &Connection, timeout: Duration) -> Result<Discovered, Error> {
+    let params = json!({
+        "protocolVersion": mcp::LATEST_VERSION,
+        "capabilities": client_capabilities(),
+        "clientInfo": {"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION},
+    });
+    let result = conn
+        .request(method::INITIALIZE, Some(params), timeout)
+        .map_err(|error| Error::Call {
+            method: method::INITIALIZE,
+            error,
+        })?;
+    let version = result
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Protocol("initialize result has no protocolVersion".into()))?;
+    if !mcp::SUPPORTED_VERSIONS.contains(&version) {
+        return Err(Error::Protocol(format!(
+            "backend speaks protocol version \"{version}\", which argus-mcp does not support"
+        )));
+    }
+    conn.notify(method::INITIALIZED, None);
+    Ok(Discovered {
+        protocol_version: version.to_owned(),
+        capabilities: result
+            .get("capabilities")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+        server_info: result.get("serverInfo").cloned().unwrap_or(Value::Null),
+        ..Discovered::default()
+    })
+}
+
+/// Fetches every list the backend declared, each (all pages) within `cap_fetch`.
+pub fn discover(
+    conn: &Connection,
+    found: &mut Discovered,
+    cap_fetch: Duration,
+) -> Result<(), Error> {
+    if found.has("tools") {
+        found.tools = list(conn, method::TOOLS_LIST, "tools", cap_fetch)?;
+    }
+    if found.has("resources") {
+        found.resources = list(conn, method::RESOURCES_LIST, "resources", cap_fetch)?;
+        found.templates = list(
+            conn,
+            method::RESOURCE_TEMPLATES_LIST,
+            "resourceTemplates",
+            cap_fetch,
+        )
+        .or_else(|e| match e {
+            // Templates are optional even with the resources capability.
+            Error::Call {
+                error: CallError::Rpc(ref rpc),
+                ..
+            } if rpc.code == -32601 => Ok(Vec::new()),
+            other => Err(other),
+        })?;
+    }
+    if found.has("prompts") {
+        found.prompts = list(conn, method::PROMPTS_LIST, "prompts", cap_fetch)?;
+    }
+    Ok(())
+}
+
+/// One list, following `nextCursor` to the end within `budget`.
+pub fn list(
+    conn: &Connection,
+    method: &'static str,
+    key: &str,
+    budget: Duration,
+) -> Result<Vec<Value>, Error> {
+    let deadline = Instant::now() + budget;
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Call {
+                method,
+                error: CallError::Timeout(budget),
+            });
+        }
+        let params = cursor.as_ref().map(|c| json!({"cursor": c}));
+        let page = conn
+            .request(method, params, left)
+            .map_err(|error| Error::Call {
+                method,
+                error: budget_error(error, budget),
+            })?;
+        match page.get(key) {
+            Some(Value::Array(list)) => items.extend(list.iter().cloned()),
+            _ => {
+                return Err(Error::Protocol(format!(
+                    "{method} result has no \"{key}\" list"
+                )));
+            }
+        }
+        match page.get("nextCursor") {
+            Some(Value::String(next)) if Some(next) == cursor.as_ref() => {
+                return Err(Error::Protocol(format!(
+                    "{method} returned the same cursor twice"
+                )));
+            }
+            Some(Value::String(next)) => cursor = Some(next.clone()),
+            _ => return Ok(items),
+        }
+    }
+    Err(Error::Protocol(format!(
+        "{method} has more than {MAX_LIST_PAGES} pages"
+    )))
+}
+
+/// A page that timed out is reported with the whole budget, not what was left.
+fn budget_error(error: CallError, budget: Duration) -> CallError {
+    match error {
+        CallError::Timeout(_) => CallError::Timeout(budget),
+        other => other,
+    }
+}

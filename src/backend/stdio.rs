@@ -1,0 +1,377 @@
+//! The stdio transport: a child process speaking newline-delimited JSON.
+//!
+//! The child is spawned without a shell, in its own process group, with only
+//! the allowlisted environment plus the backend's `env` (PRODUCT §3.3). Four
+//! threads serve it: a writer (queue → stdin, one `write` per message), a
+//! reader (stdout lines → `Connection::dispatch`; non-JSON lines are logged
+//! and skipped, a line over `MAX_BACKEND_MESSAGE_BYTES` is an error and is
+//! discarded without buffering it), a stderr drain (lines → debug log), and
+//! a reaper that `wait`s for the child so it never lingers as a zombie and
+//! closes the connection when it exits. [`Process::stop`] shuts down in
+//! stages: close stdin, wait, SIGTERM the group, wait, SIGKILL the group.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use rustix::process::{Pid, Signal, kill_process_group};
+
+use super::connection::{Connection, Event};
+use crate::config::Launch;
+use crate::limits::{
+    BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_STDERR_LINE_BYTES, SERVICE_STACK_BYTES,
+    STDIO_EXIT_GRACE,
+};
+
+/// Variables a child inherits from the gateway's environment (PRODUCT §3.3).
+const ENV_ALLOWLIST: [&str; 8] = [
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "TMPDIR",
+];
+
+/// The environment a launched child gets: the allowlist (and `LC_*`) from
+/// `parent`, then the backend's own `env`.
+pub fn child_env(
+    parent: impl Iterator<Item = (String, String)>,
+    launch: &Launch,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = parent
+        .filter(|(k, _)| ENV_ALLOWLIST.contains(&k.as_str()) || k.starts_with("LC_"))
+        .collect();
+    for (k, v) in &launch.env {
+        env.retain(|(existing, _)| existing != k);
+        env.push((k.clone(), v.0.clone()));
+    }
+    env
+}
+
+/// A running child process.
+pub struct Process {
+    pid: u32,
+    name: String,
+    exit: Arc<(Mutex<Option<ExitStatus>>, Condvar)>,
+    conn: Arc<Connection>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.name)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+/// Starts `launch` as backend `name`; its messages feed a new connection.
+pub fn spawn(
+    name: &str,
+    launch: &Launch,
+    events: Sender<Event>,
+) -> io::Result<(Arc<Connection>, Process)> {
+    let mut command = Command::new(&launch.command);
+    command
+        .args(&launch.args)
+        .env_clear()
+        .envs(child_env(std::env::vars(), launch))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: stopping the backend signals everything it
+        // started (npx → sh → node), so nothing is orphaned.
+        .process_group(0);
+    let mut child = command.spawn().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot start \"{}\": {e}", launch.command),
+        )
+    })?;
+    let pid = child.id();
+    info!("[{name}] started \"{}\" (pid {pid})", launch.command);
+    let (conn, outbound) = Connection::new(name, events)?;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let exit = Arc::new((Mutex::new(None), Condvar::new()));
+
+    let mut threads = Vec::new();
+    if let Some(stdin) = stdin {
+        let n = name.to_owned();
+        threads.push(service(
+            format!("argus-in-{name}"),
+            BACKEND_STACK_BYTES,
+            move || writer_loop(&n, stdin, &outbound),
+        ));
+    }
+    if let Some(stdout) = stdout {
+        let c = conn.clone();
+        threads.push(service(
+            format!("argus-out-{name}"),
+            BACKEND_STACK_BYTES,
+            move || reader_loop(&c, stdout),
+        ));
+    }
+    if let Some(stderr) = stderr {
+        let n = name.to_owned();
+        threads.push(service(
+            format!("argus-err-{name}"),
+            SERVICE_STACK_BYTES,
+            move || stderr_loop(&n, stderr),
+        ));
+    }
+    {
+        let c = conn.clone();
+        let e = exit.clone();
+        threads.push(service(
+            format!("argus-wait-{name}"),
+            SERVICE_STACK_BYTES,
+            move || reaper(&c, child, &e),
+        ));
+    }
+    let process = Process {
+        pid,
+        name: name.to_owned(),
+        exit,
+        conn: conn.clone(),
+    };
+    if let Some(Err(e)) = threads.into_iter().find(Result::is_err) {
+        process.stop();
+        return Err(e);
+    }
+    Ok((conn, process))
+}
+
+fn service(name: String, stack: usize, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    thread::Builder::new()
+        .name(name)
+        .stack_size(stack)
+        .spawn(f)
+        .map(drop)
+}
+
+impl Process {
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Stops the child in stages and reaps it (PRODUCT §4.5): close stdin,
+    /// wait `STDIO_EXIT_GRACE`, SIGTERM the process group, wait again,
+    /// SIGKILL the group. Safe to call more than once.
+    pub fn stop(&self) {
+        self.conn.close("backend stopped");
+        if self.wait_exit(STDIO_EXIT_GRACE).is_none() {
+            debug!("[{}] still running after stdin closed; SIGTERM", self.name);
+            self.signal_group(Signal::TERM);
+            if self.wait_exit(STDIO_EXIT_GRACE).is_none() {
+                warn!("[{}] did not exit after SIGTERM; SIGKILL", self.name);
+                self.signal_group(Signal::KILL);
+                let _ = self.wait_exit(STDIO_EXIT_GRACE);
+            }
+        }
+        // Whatever the leader did, nothing it started may outlive it.
+        self.signal_group(Signal::KILL);
+    }
+
+    fn signal_group(&self, signal: Signal) {
+        if let Some(pid) = Pid::from_raw(self.pid as i32) {
+            // ESRCH (the group is gone) is the expected, quiet case.
+            let _ = kill_process_group(pid, signal);
+        }
+    }
+
+    /// Waits up to `timeout` for the child to exit.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
+        let (lock, cv) = &*self.exit;
+        let deadline = Instant::now() + timeout;
+        let mut status = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while status.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            status = cv
+                .wait_timeout(status, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *status
+    }
+}
+
+fn writer_loop(name: &str, mut stdin: impl Write, outbound: &Receiver<Vec<u8>>) {
+    // Ends when the connection drops its sender (close) or stdin breaks.
+    while let Ok(mut message) = outbound.recv() {
+        message.push(b'\n');
+        if let Err(e) = stdin.write_all(&message).and_then(|()| stdin.flush()) {
+            debug!("[{name}] stdin closed: {e}");
+            return;
+        }
+    }
+}
+
+/// One line of a stdout stream, read with a size limit.
+enum Line {
+    Text(Vec<u8>),
+    TooLong(usize),
+    Eof,
+}
+
+/// Reads up to the next `\n`; a line longer than `max` is skipped (not
+/// buffered) and reported with its length.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    buf.clear();
+    let mut skipped = 0usize;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(Line::Eof);
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        if skipped > 0 || buf.len() + chunk.len() > max {
+            skipped += buf.len() + chunk.len();
+            buf.clear();
+        } else {
+            buf.extend_from_slice(chunk);
+        }
+        let used = done.unwrap_or(available.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(if skipped > 0 {
+                Line::TooLong(skipped)
+            } else {
+                Line::Text(std::mem::take(buf))
+            });
+        }
+    }
+}
+
+fn reader_loop(conn: &Connection, stdout: ChildStdout) {
+    let name = conn.name().to_owned();
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut buf = Vec::new();
+    let cause = loop {
+        match read_line(&mut reader, &mut buf, MAX_BACKEND_MESSAGE_BYTES) {
+            Ok(Line::Text(line)) => {
+                let text = line.trim_ascii();
+                if text.is_empty() {
+                    continue;
+                }
+                match serde_json::from_slice(text) {
+                    Ok(value) => conn.dispatch(value),
+                    Err(e) => warn!(
+                        "[{name}] non-JSON line on stdout skipped ({e}): {}",
+                        String::from_utf8_lossy(&text[..text.len().min(200)])
+                    ),
+                }
+            }
+            Ok(Line::TooLong(n)) => warn!(
+                "[{name}] stdout line of {n} bytes exceeds the {MAX_BACKEND_MESSAGE_BYTES}-byte message limit; discarded"
+            ),
+            Ok(Line::Eof) => break "stdout closed".to_owned(),
+            Err(e) => break format!("stdout read failed: {e}"),
+        }
+    };
+    conn.close(&cause);
+}
+
+fn stderr_loop(name: &str, stderr: ChildStderr) {
+    let mut reader = BufReader::new(stderr);
+    let mut buf = Vec::new();
+    loop {
+        match read_line(&mut reader, &mut buf, MAX_STDERR_LINE_BYTES) {
+            Ok(Line::Text(line)) => {
+                debug!("[{name}] {}", String::from_utf8_lossy(&line).trim_end())
+            }
+            Ok(Line::TooLong(n)) => debug!("[{name}] (stderr line of {n} bytes not shown)"),
+            Ok(Line::Eof) | Err(_) => return,
+        }
+    }
+}
+
+fn reaper(conn: &Connection, mut child: Child, exit: &(Mutex<Option<ExitStatus>>, Condvar)) {
+    let status = loop {
+        match child.wait() {
+            Ok(status) => break Some(status),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                warn!("[{}] cannot wait for the child: {e}", conn.name());
+                break None;
+            }
+        }
+    };
+    let text = status.map_or_else(|| "unknown status".to_owned(), |s| s.to_string());
+    info!("[{}] process exited ({text})", conn.name());
+    conn.close(&format!("process exited ({text})"));
+    let (lock, cv) = exit;
+    *lock.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(status.unwrap_or_else(|| std::os::unix::process::ExitStatusExt::from_raw(0)));
+    cv.notify_all();
+}
+
+/// Drains a reader completely; used by tests of the line reader.
+#[cfg(test)]
+fn lines(input: &[u8], max: usize) -> Vec<String> {
+    let mut reader = BufReader::with_capacity(4, input);
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match read_line(&mut reader, &mut buf, max).unwrap() {
+            Line::Text(t) => out.push(String::from_utf8(t).unwrap()),
+            Line::TooLong(n) => out.push(format!("<{n}>")),
+            Line::Eof => return out,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn line_reader_limits() {
+        assert_eq!(lines(b"a\nbb\n\nccc", 10), ["a", "bb", ""]);
+        assert_eq!(lines(b"0123456789AB\nok\n", 10), ["<12>", "ok"]);
+        assert_eq!(lines(b"0123456789\n", 10), ["0123456789"]);
+    }
+
+    #[test]
+    fn environment_allowlist() {
+        let parent = vec![
+            ("PATH".to_owned(), "/bin".to_owned()),
+            ("LC_ALL".to_owned(), "C".to_owned()),
+            ("AWS_SECRET".to_owned(), "x".to_owned()),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ];
+        let launch = Launch {
+            command: "x".into(),
+            args: vec![],
+            env: vec![
+                ("HOME".into(), Secret("/tmp".into())),
+                ("K".into(), Secret("v".into())),
+            ],
+        };
+        let env = child_env(parent.into_iter(), &launch);
+        assert_eq!(
+            env,
+            [
+                ("PATH", "/bin"),
+                ("LC_ALL", "C"),
+                ("HOME", "/tmp"),
+                ("K", "v")
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+    }
+}

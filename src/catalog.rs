@@ -1,0 +1,575 @@
+//! The merged catalog: every backend's tools, resources, templates and
+//! prompts, filtered, renamed and de-conflicted (PRODUCT §6.2–§6.5). Pure:
+//! [`Catalog::build`] takes what backends offered and the config, and
+//! returns an immutable value that the supervisor swaps in atomically.
+//!
+//! Per item, in order: filter on the original name → tool override →
+//! strategy rename (`prefix`: `<backend><sep><name>`; resources and
+//! templates only change `name`, never the URI) → conflict check against
+//! what is registered. Backends are visited in config order (for `priority`,
+//! in priority order), so the outcome is deterministic. Name spaces are per
+//! type; resources are keyed by URI and templates by URI template.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::backend::Discovered;
+use crate::config::{Conflict, Filter, Filters, Strategy, ToolOverride};
+
+/// One backend's contribution to a build.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// Its index in config order.
+    pub index: usize,
+    /// Its name.
+    pub name: &'a str,
+    /// Its filters.
+    pub filters: &'a Filters,
+    /// Its tool overrides.
+    pub overrides: &'a [(String, ToolOverride)],
+    /// What it offers.
+    pub discovered: &'a Discovered,
+}
+
+/// The item kinds, each its own name space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Tools, keyed by name.
+    Tool,
+    /// Resources, keyed by URI.
+    Resource,
+    /// Resource templates, keyed by URI template.
+    Template,
+    /// Prompts, keyed by name.
+    Prompt,
+}
+
+impl Kind {
+    /// All kinds, in list order.
+    pub const ALL: [Kind; 4] = [Kind::Tool, Kind::Resource, Kind::Template, Kind::Prompt];
+
+    /// Singular noun, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Resource => "resource",
+            Kind::Template => "resource template",
+            Kind::Prompt => "prompt",
+        }
+    }
+
+    /// The field that identifies an item of this kind.
+    fn key_field(self) -> &'static str {
+        match self {
+            Kind::Tool | Kind::Prompt => "name",
+            Kind::Resource => "uri",
+            Kind::Template => "uriTemplate",
+        }
+    }
+}
+
+/// Where an exposed item lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Backend index in config order.
+    pub backend: usize,
+    /// Backend name.
+    pub backend_name: String,
+    /// The item's name (or URI) at the backend.
+    pub original: String,
+}
+
+/// One exposed item, for `check --connect` and the management API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its kind.
+    pub kind: Kind,
+    /// The exposed key (name, URI or URI template).
+    pub exposed: String,
+    /// Where it goes.
+    pub route: Route,
+}
+
+/// A strategy `error` conflict: the catalog cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictError {
+    /// The kind.
+    pub kind: Kind,
+    /// The contested name or URI.
+    pub name: String,
+    /// The backend that has it.
+    pub first: String,
+    /// The backend that also wants it.
+    pub second: String,
+}
+
+impl fmt::Display for ConflictError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} \"{}\" is offered by both \"{}\" and \"{}\" (conflict_resolution.strategy is \"error\")",
+            self.kind.noun(),
+            self.name,
+            self.first,
+            self.second
+        )
+    }
+}
+
+impl std::error::Error for ConflictError {}
+
+/// The merged, immutable catalog.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Catalog {
+    lists: [Vec<Value>; 4],
+    routes: [HashMap<String, Route>; 4],
+    /// Templates in order, for matching URIs.
+    templates: Vec<(UriTemplate, Route)>,
+    /// Every exposed item, in list order.
+    pub entries: Vec<Entry>,
+    /// What the connected backends support, for the gateway's own capabilities.
+    pub features: Features,
+}
+
+/// Optional features that at least one backend in the catalog supports.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Features {
+    /// Backends (config indices) with the `logging` capability.
+    pub logging: Vec<usize>,
+    /// Some backend has `completions`.
+    pub completions: bool,
+    /// Some backend supports `resources/subscribe`.
+    pub subscribe: bool,
+}
+
+impl Catalog {
+    /// Builds the catalog; also returns one warning per dropped item or
+    /// unused override.
+    pub fn build(
+        sources: &[Source<'_>],
+        conflict: &Conflict,
+    ) -> Result<(Catalog, Vec<String>), ConflictError> {
+        let mut ordered: Vec<Source<'_>> = sources.to_vec();
+        if conflict.strategy == Strategy::Priority {
+            let rank = |s: &Source<'_>| {
+                conflict
+                    .order
+                    .iter()
+                    .position(|n| n == s.name)
+                    .unwrap_or(usize::MAX)
+            };
+            ordered.sort_by_key(|s| (rank(s), s.index));
+        }
+        let mut catalog = Catalog::default();
+        let mut warnings = Vec::new();
+        for source in sources {
+            let d = source.discovered;
+            if d.has("logging") {
+                catalog.features.logging.push(source.index);
+            }
+            catalog.features.completions |= d.has("completions");
+            catalog.features.subscribe |= d.can_subscribe();
+        }
+        for source in &ordered {
+            for (original, _) in source.overrides {
+                let exists = source
+                    .discovered
+                    .tools
+                    .iter()
+                    .any(|t| t.get("name").and_then(Value::as_str) == Some(original));
+                if !exists {
+                    warnings.push(format!(
+                        "backend \"{}\": tool_overrides names \"{original}\", which it does not offer",
+                        source.name
+                    ));
+                }
+            }
+            for kind in Kind::ALL {
+                let items = match kind {
+                    Kind::Tool => &source.discovered.tools,
+                    Kind::Resource => &source.discovered.resources,
+                    Kind::Template => &source.discovered.templates,
+                    Kind::Prompt => &source.discovered.prompts,
+                };
+                for item in items {
+                    catalog.add(kind, source, item, conflict, &mut warnings)?;
+                }
+            }
+        }
+        Ok((catalog, warnings))
+    }
+
+    fn add(
+        &mut self,
+        kind: Kind,
+        source: &Source<'_>,
+        item: &Value,
+        conflict: &Conflict,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ConflictError> {
+        let (Some(name), Some(key)) = (
+            item.get("name").and_then(Value::as_str),
+            item.get(kind.key_field()).and_then(Value::as_str),
+        ) else {
+            warnings.push(format!(
+                "backend \"{}\": a {} without \"name\"/\"{}\" was skipped",
+                source.name,
+                kind.noun(),
+                kind.key_field()
+            ));
+            return Ok(());
+        };
+        let filter: &Filter = match kind {
+            Kind::Tool => &source.filters.tools,
+            Kind::Resource | Kind::Template => &source.filters.resources,
+            Kind::Prompt => &source.filters.prompts,
+        };
+        if !filter.allows(name) {
+            return Ok(());
+        }
+        let mut exposed = item.clone();
+        let original_key = key.to_owned();
+        let mut name = name.to_owned();
+        if kind == Kind::Tool
+            && let Some((_, o)) = source.overrides.iter().find(|(n, _)| *n == name)
+        {
+            if let Some(new) = &o.name {
+                name = new.clone();
+            }
+            if let Some(description) = &o.description {
+                exposed["description"] = Value::from(description.as_str());
+            }
+        }
+        let prefixed = |n: &str| format!("{}{}{n}", source.name, conflict.separator);
+        if conflict.strategy == Strategy::Prefix {
+            name = prefixed(&name);
+        }
+        let keyed_by_name = matches!(kind, Kind::Tool | Kind::Prompt);
+        let mut key = if keyed_by_name {
+            name.clone()
+        } else {
+            original_key.clone()
+        };
+        let slot = kind as usize;
+        if let Some(holder) = self.routes[slot].get(&key) {
+            let holder = holder.backend_name.clone();
+            match conflict.strategy {
+                Strategy::Error => {
+                    return Err(ConflictError {
+                        kind,
+                        name: key,
+                        first: holder,
+                        second: source.name.to_owned(),
+                    });
+                }
+                Strategy::Priority if keyed_by_name => {
+                    name = prefixed(&name);
+                    key = name.clone();
+                    if self.routes[slot].contains_key(&key) {
+                        warnings.push(dropped(kind, &key, source.name, &holder));
+                        return Ok(());
+                    }
+                }
+                _ => {
+                    warnings.push(dropped(kind, &key, source.name, &holder));
+                    return Ok(());
+                }
+            }
+        }
+        exposed["name"] = Value::from(name.as_str());
+        let route = Route {
+            backend: source.index,
+            backend_name: source.name.to_owned(),
+            original: if keyed_by_name {
+                item["name"].as_str().unwrap_or_default().to_owned()
+            } else {
+                original_key
+            },
+        };
+        if kind == Kind::Template {
+            self.templates.push((UriTemplate::new(&key), route.clone()));
+        }
+        self.entries.push(Entry {
+            kind,
+            exposed: key.clone(),
+            route: route.clone(),
+        });
+        self.routes[slot].insert(key, route);
+        self.lists[slot].push(exposed);
+        Ok(())
+    }
+
+    /// The exposed items of a kind, in order.
+    pub fn list(&self, kind: Kind) -> &[Value] {
+        &self.lists[kind as usize]
+    }
+
+    /// The route of an exposed tool or prompt name, or resource URI.
+    pub fn route(&self, kind: Kind, key: &str) -> Option<&Route> {
+        self.routes[kind as usize].get(key)
+    }
+
+    /// The backend for a resource URI: the one that listed it, else the
+    /// first whose template matches it.
+    pub fn resource_route(&self, uri: &str) -> Option<&Route> {
+        self.route(Kind::Resource, uri).or_else(|| {
+            self.templates
+                .iter()
+                .find(|(t, _)| t.matches(uri))
+                .map(|(_, r)| r)
+        })
+    }
+}
+
+fn dropped(kind: Kind, key: &str, loser: &str, holder: &str) -> String {
+    format!(
+        "{} \"{key}\" of backend \"{loser}\" hidden: \"{holder}\" already exposes it",
+        kind.noun()
+    )
+}
+
+/// An RFC 6570 URI template reduced to what matching needs: literals, and
+/// expressions that match one path segment (`{x}`) or anything (`{+x}`,
+/// `{#x}`, `{?x}`, `{&x}`, `{/x}`).
+#[derive(Debug, Clone, PartialEq)]
+struct UriTemplate(Vec<Part>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Literal(String),
+    Segment,
+    Any,
+}
+
+impl UriTemplate {
+    fn new(template: &str) -> UriTemplate {
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].to_owned()));
+            }
+            let Some(close) = rest[open..].find('}') else {
+                parts.push(Part::Literal(rest[open..].to_owned()));
+                rest = "";
+                break;
+            };
+            let expr = &rest[open + 1..open + close];
+            parts.push(match expr.chars().next() {
+                Some('+' | '#' | '?' | '&' | '/' | ';') => Part::Any,
+                _ => Part::Segment,
+            });
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        UriTemplate(parts)
+    }
+
+    fn matches(&self, uri: &str) -> bool {
+        fn go(parts: &[Part], uri: &str) -> bool {
+            match parts.split_first() {
+                None => uri.is_empty(),
+                Some((Part::Literal(l), rest)) => {
+                    uri.strip_prefix(l.as_str()).is_some_and(|u| go(rest, u))
+                }
+                Some((part, rest)) => {
+                    let limit = match part {
+                        Part::Segment => uri.find(['/', '?', '#']).unwrap_or(uri.len()),
+                        _ => uri.len(),
+                    };
+                    let min = usize::from(*part == Part::Segment);
+                    (min..=limit)
+                        .rev()
+                        .filter(|&i| uri.is_char_boundary(i))
+                        .any(|i| go(rest, &uri[i..]))
+                }
+            }
+        }
+        go(&self.0, uri)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::glob::Glob;
+    use serde_json::json;
+
+    fn found(tools: &[&str]) -> Discovered {
+        Discovered {
+            tools: tools
+                .iter()
+                .map(|t| json!({"name": t, "description": "d", "inputSchema": {}}))
+                .collect(),
+            ..Discovered::default()
+        }
+    }
+
+    fn names(c: &Catalog, kind: Kind) -> Vec<String> {
+        c.list(kind)
+            .iter()
+            .map(|v| v["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn conflict(strategy: Strategy, order: &[&str]) -> Conflict {
+        Conflict {
+            strategy,
+            separator: "_".into(),
+            order: order.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn strategies() {
+        let none = Filters::default();
+        let (a, b, c) = (found(&["x", "y"]), found(&["x", "z"]), found(&["x", "a_x"]));
+        let sources = [
+            Source {
+                index: 0,
+                name: "a",
+                filters: &none,
+                overrides: &[],
+                discovered: &a,
+            },
+            Source {
+                index: 1,
+                name: "b",
+                filters: &none,
+                overrides: &[],
+                discovered: &b,
+            },
+            Source {
+                index: 2,
+                name: "c",
+                filters: &none,
+                overrides: &[],
+                discovered: &c,
+            },
+        ];
+        let (cat, warnings) =
+            Catalog::build(&sources, &conflict(Strategy::FirstWins, &[])).unwrap();
+        assert_eq!(names(&cat, Kind::Tool), ["x", "y", "z", "a_x"]);
+        assert_eq!(warnings.len(), 2);
+        assert_eq!(cat.route(Kind::Tool, "x").unwrap().backend_name, "a");
+
+        let (cat, _) = Catalog::build(&sources, &conflict(Strategy::Prefix, &[])).unwrap();
+        assert_eq!(
+            names(&cat, Kind::Tool),
+            ["a_x", "a_y", "b_x", "b_z", "c_x", "c_a_x"]
+        );
+        assert_eq!(cat.route(Kind::Tool, "b_x").unwrap().original, "x");
+
+        let (cat, warnings) =
+            Catalog::build(&sources, &conflict(Strategy::Priority, &["c", "b"])).unwrap();
+        // c first: keeps x and a_x; b: x → b_x; a: x → a_x is taken by c → dropped.
+        assert_eq!(names(&cat, Kind::Tool), ["x", "a_x", "b_x", "z", "y"]);
+        assert_eq!(cat.route(Kind::Tool, "x").unwrap().backend_name, "c");
+        assert_eq!(cat.route(Kind::Tool, "a_x").unwrap().backend_name, "c");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+
+        let err = Catalog::build(&sources, &conflict(Strategy::Error, &[])).unwrap_err();
+        assert_eq!(
+            (err.first.as_str(), err.second.as_str(), err.name.as_str()),
+            ("a", "b", "x")
+        );
+    }
+
+    #[test]
+    fn filters_and_overrides() {
+        let filters = Filters {
+            tools: Filter {
+                allow: vec![Glob::new("get_*").unwrap(), Glob::new("echo").unwrap()],
+                deny: vec![Glob::new("*_admin").unwrap()],
+            },
+            ..Filters::default()
+        };
+        let overrides = vec![
+            (
+                "echo".to_owned(),
+                ToolOverride {
+                    name: Some("say".into()),
+                    description: Some("Say it".into()),
+                },
+            ),
+            ("ghost".to_owned(), ToolOverride::default()),
+        ];
+        let d = found(&["get_user", "get_admin", "echo", "delete"]);
+        let sources = [Source {
+            index: 0,
+            name: "a",
+            filters: &filters,
+            overrides: &overrides,
+            discovered: &d,
+        }];
+        let (cat, warnings) =
+            Catalog::build(&sources, &conflict(Strategy::FirstWins, &[])).unwrap();
+        assert_eq!(names(&cat, Kind::Tool), ["get_user", "say"]);
+        assert_eq!(cat.list(Kind::Tool)[1]["description"], "Say it");
+        assert_eq!(cat.route(Kind::Tool, "say").unwrap().original, "echo");
+        assert!(warnings.iter().any(|w| w.contains("ghost")));
+    }
+
+    #[test]
+    fn resources_are_keyed_by_uri_and_templates_match() {
+        let none = Filters::default();
+        let d1 = Discovered {
+            resources: vec![json!({"uri": "file:///a", "name": "a"})],
+            templates: vec![json!({"uriTemplate": "test://static/resource/{id}", "name": "t"})],
+            ..Discovered::default()
+        };
+        let d2 = Discovered {
+            resources: vec![
+                json!({"uri": "file:///a", "name": "other"}),
+                json!({"uri": "file:///b", "name": "a"}),
+            ],
+            ..Discovered::default()
+        };
+        let sources = [
+            Source {
+                index: 0,
+                name: "one",
+                filters: &none,
+                overrides: &[],
+                discovered: &d1,
+            },
+            Source {
+                index: 1,
+                name: "two",
+                filters: &none,
+                overrides: &[],
+                discovered: &d2,
+            },
+        ];
+        let (cat, _) = Catalog::build(&sources, &conflict(Strategy::Prefix, &[])).unwrap();
+        let uris: Vec<&str> = cat
+            .list(Kind::Resource)
+            .iter()
+            .map(|r| r["uri"].as_str().unwrap())
+            .collect();
+        assert_eq!(uris, ["file:///a", "file:///b"]);
+        assert_eq!(cat.list(Kind::Resource)[0]["name"], "one_a");
+        assert_eq!(cat.resource_route("file:///b").unwrap().backend_name, "two");
+        assert_eq!(
+            cat.resource_route("test://static/resource/7")
+                .unwrap()
+                .backend_name,
+            "one"
+        );
+        assert!(cat.resource_route("test://static/resource/7/x").is_none());
+        assert!(cat.resource_route("nope://x").is_none());
+    }
+
+    #[test]
+    fn uri_templates() {
+        let t = UriTemplate::new("repo://{owner}/{name}/files{+path}");
+        assert!(t.matches("repo://me/proj/files/src/main.rs"));
+        assert!(!t.matches("repo://me/files/x"));
+        assert!(UriTemplate::new("a://{x}").matches("a://é"));
+        assert!(UriTemplate::new("a://x{?q}").matches("a://x?q=1"));
+    }
+}

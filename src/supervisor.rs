@@ -1,0 +1,609 @@
+//! Backend lifecycle and the live catalog (PRODUCT §4).
+//!
+//! One supervisor thread per backend runs its life: start (spawn, handshake,
+//! discovery) under a concurrency limit; on failure retry with backoff
+//! (`retries`, `retry_delay`, ×`ARGUS_BACKEND_RETRY_BACKOFF`); when connected,
+//! block on the connection's events: `list_changed` → re-discover, a close →
+//! take its entries out of the catalog and restart the same way. The first
+//! pass (every backend's first attempt) is awaited by MCP requests that
+//! arrive early. The catalog is an immutable `Arc<Catalog>` swapped under a
+//! short write lock, so readers never wait for a rebuild.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+use serde_json::Value;
+
+use crate::backend::{self, Discovered, Event, Link};
+use crate::catalog::{Catalog, Kind, Source};
+use crate::config::{Backend, Config};
+use crate::limits::SERVICE_STACK_BYTES;
+
+/// Told about catalog changes and backend notifications (the gateway).
+pub trait Listener: Send + Sync {
+    /// The exposed lists of these kinds changed.
+    fn catalog_changed(&self, kinds: &[Kind]);
+    /// A backend sent a notification the supervisor does not handle itself.
+    fn notification(&self, backend: &str, method: &str, params: Option<Value>);
+}
+
+/// Where a backend is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// First attempt not finished.
+    Starting,
+    /// Initialized and in the catalog.
+    Connected,
+    /// Down; another attempt is scheduled.
+    Retrying,
+    /// Down; retries exhausted.
+    Failed,
+    /// Stopped by shutdown.
+    Stopped,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Starting => "starting",
+            Status::Connected => "connected",
+            Status::Retrying => "retrying",
+            Status::Failed => "failed",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// A snapshot of one backend's state.
+#[derive(Debug, Clone)]
+pub struct BackendState {
+    /// Its status.
+    pub status: Status,
+    /// Since when.
+    pub since: Instant,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// Failed attempts since it was last connected.
+    pub attempts: u32,
+    /// The pid of its local process, if any.
+    pub pid: Option<u32>,
+}
+
+struct Slot {
+    config: Backend,
+    state: Mutex<SlotState>,
+    wake: Condvar,
+}
+
+struct SlotState {
+    status: Status,
+    since: Instant,
+    last_error: Option<String>,
+    attempts: u32,
+    link: Option<Arc<Link>>,
+    discovered: Option<Discovered>,
+}
+
+struct FirstPass {
+    remaining: usize,
+    fatal: Option<String>,
+}
+
+/// All backends of a config, and the catalog they make up.
+pub struct Supervisor {
+    config: Arc<Config>,
+    slots: Vec<Slot>,
+    catalog: RwLock<Arc<Catalog>>,
+    first_pass: Mutex<FirstPass>,
+    first_pass_done: Condvar,
+    /// Connection attempts in progress (bounded by `startup_concurrency`).
+    starting: Mutex<usize>,
+    starting_freed: Condvar,
+    rebuild: Mutex<HashSet<String>>,
+    listener: RwLock<Option<Arc<dyn Listener>>>,
+    stopping: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("backends", &self.slots.len())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every guarded value here is replaced whole; a panic cannot tear it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Supervisor {
+    /// A supervisor for `config`'s backends; nothing starts until [`Supervisor::start`].
+    pub fn new(config: Arc<Config>) -> Arc<Supervisor> {
+        let now = Instant::now();
+        let slots = config
+            .backends
+            .iter()
+            .map(|b| Slot {
+                config: b.clone(),
+                state: Mutex::new(SlotState {
+                    status: Status::Starting,
+                    since: now,
+                    last_error: None,
+                    attempts: 0,
+                    link: None,
+                    discovered: None,
+                }),
+                wake: Condvar::new(),
+            })
+            .collect::<Vec<_>>();
+        Arc::new(Supervisor {
+            first_pass: Mutex::new(FirstPass {
+                remaining: slots.len(),
+                fatal: None,
+            }),
+            config,
+            slots,
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            first_pass_done: Condvar::new(),
+            starting: Mutex::new(0),
+            starting_freed: Condvar::new(),
+            rebuild: Mutex::new(HashSet::new()),
+            listener: RwLock::new(None),
+            stopping: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sets who hears about catalog changes and notifications.
+    pub fn set_listener(&self, listener: Arc<dyn Listener>) {
+        *self.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    fn listener(&self) -> Option<Arc<dyn Listener>> {
+        self.listener
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts one supervisor thread per backend.
+    pub fn start(self: &Arc<Self>) -> std::io::Result<()> {
+        for index in 0..self.slots.len() {
+            let me = self.clone();
+            let handle = thread::Builder::new()
+                .name(format!("argus-sup-{}", self.slots[index].config.name))
+                .stack_size(SERVICE_STACK_BYTES * 2)
+                .spawn(move || me.run(index))?;
+            lock(&self.threads).push(handle);
+        }
+        Ok(())
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits until every backend had its first attempt, at most `timeout`.
+    /// Returns whether the first pass is complete.
+    pub fn wait_first_pass(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut pass = lock(&self.first_pass);
+        while pass.remaining > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            pass = self
+                .first_pass_done
+                .wait_timeout(pass, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Whether the first pass is complete.
+    pub fn first_pass_complete(&self) -> bool {
+        lock(&self.first_pass).remaining == 0
+    }
+
+    /// A start-up error that must stop the gateway (strategy `error` conflicts).
+    pub fn fatal(&self) -> Option<String> {
+        lock(&self.first_pass).fatal.clone()
+    }
+
+    /// The live link of a backend, or why there is none.
+    pub fn link(&self, index: usize) -> Result<Arc<Link>, String> {
+        let slot = &self.slots[index];
+        let state = lock(&slot.state);
+        match (&state.link, state.status) {
+            (Some(link), Status::Connected) => Ok(link.clone()),
+            _ => Err(format!(
+                "backend \"{}\" is unavailable ({}{})",
+                slot.config.name,
+                state.status,
+                state
+                    .last_error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            )),
+        }
+    }
+
+    /// The `call` timeout of a backend.
+    pub fn call_timeout(&self, index: usize) -> Duration {
+        self.slots[index].config.timeouts.call
+    }
+
+    /// Every backend's name and state, in config order.
+    pub fn states(&self) -> Vec<(String, BackendState)> {
+        self.slots
+            .iter()
+            .map(|slot| {
+                let s = lock(&slot.state);
+                (
+                    slot.config.name.clone(),
+                    BackendState {
+                        status: s.status,
+                        since: s.since,
+                        last_error: s.last_error.clone(),
+                        attempts: s.attempts,
+                        pid: s.link.as_ref().and_then(|l| l.pid()),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// (configured, connected) backend counts.
+    pub fn counts(&self) -> (usize, usize) {
+        let connected = self
+            .slots
+            .iter()
+            .filter(|s| lock(&s.state).status == Status::Connected)
+            .count();
+        (self.slots.len(), connected)
+    }
+
+    /// Stops every backend (in parallel, each in stages) and the supervisor
+    /// threads. Idempotent.
+    pub fn stop(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let links: Vec<Arc<Link>> = self
+            .slots
+            .iter()
+            .filter_map(|slot| {
+                let mut s = lock(&slot.state);
+                s.status = Status::Stopped;
+                slot.wake.notify_all();
+                s.link.take()
+            })
+            .collect();
+        self.starting_freed.notify_all();
+        let stoppers: Vec<JoinHandle<()>> = links
+            .into_iter()
+            .filter_map(|link| {
+                thread::Builder::new()
+                    .name("argus-stop".into())
+                    .stack_size(SERVICE_STACK_BYTES)
+                    .spawn(move || link.stop())
+                    .ok()
+            })
+            .collect();
+        for t in stoppers {
+            let _ = t.join();
+        }
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The life of backend `index`.
+    fn run(self: Arc<Self>, index: usize) {
+        let slot = &self.slots[index];
+        let name = slot.config.name.clone();
+        let t = slot.config.timeouts.clone();
+        let backoff = self.config.lifecycle.retry_backoff;
+        let mut first = true;
+        let mut failures: u32 = 0;
+        while !self.stopping() {
+            let (tx, rx) = channel();
+            let attempt = self.with_permit(|| backend::start(&slot.config, tx));
+            let Some(attempt) = attempt else { break };
+            match attempt {
+                Ok(link) => {
+                    let link = Arc::new(link);
+                    info!(
+                        "[{name}] connected: {} tools, {} resources, {} templates, {} prompts",
+                        link.discovered.tools.len(),
+                        link.discovered.resources.len(),
+                        link.discovered.templates.len(),
+                        link.discovered.prompts.len()
+                    );
+                    failures = 0;
+                    {
+                        let mut s = lock(&slot.state);
+                        if s.status == Status::Stopped {
+                            drop(s);
+                            link.stop();
+                            break;
+                        }
+                        s.status = Status::Connected;
+                        s.since = Instant::now();
+                        s.attempts = 0;
+                        s.discovered = Some(link.discovered.clone());
+                        s.link = Some(link.clone());
+                    }
+                    if first {
+                        first = false;
+                        self.first_attempt_done();
+                    } else {
+                        self.rebuild();
+                    }
+                    let cause = self.connected(index, &link, &rx);
+                    {
+                        let mut s = lock(&slot.state);
+                        s.link = None;
+                        s.discovered = None;
+                        if s.status != Status::Stopped {
+                            s.status = Status::Retrying;
+                            s.since = Instant::now();
+                            s.last_error = Some(cause.clone());
+                        }
+                    }
+                    link.stop();
+                    if self.stopping() {
+                        break;
+                    }
+                    warn!("[{name}] disconnected ({cause}); restarting");
+                    self.rebuild();
+                    // The first restart is immediate; later ones back off.
+                    continue;
+                }
+                Err(e) => {
+                    failures += 1;
+                    let message = e.to_string();
+                    let exhausted = failures > t.retries;
+                    {
+                        let mut s = lock(&slot.state);
+                        if s.status != Status::Stopped {
+                            s.status = if exhausted {
+                                Status::Failed
+                            } else {
+                                Status::Retrying
+                            };
+                            s.since = Instant::now();
+                        }
+                        s.last_error = Some(message.clone());
+                        s.attempts = failures;
+                    }
+                    if first {
+                        first = false;
+                        self.first_attempt_done();
+                    }
+                    if exhausted {
+                        error!("[{name}] failed: {message}; giving up after {failures} attempt(s)");
+                        break;
+                    }
+                    let delay = t.retry_delay.mul_f64(backoff.powi(failures as i32 - 1));
+                    warn!(
+                        "[{name}] failed: {message}; retry {failures}/{} in {:.1}s",
+                        t.retries,
+                        delay.as_secs_f64()
+                    );
+                    if !self.sleep(slot, delay) {
+                        break;
+                    }
+                }
+            }
+        }
+        if first {
+            self.first_attempt_done();
+        }
+        debug!("[{name}] supervisor ended");
+    }
+
+    /// Runs `f` holding one of `startup_concurrency` permits; `None` if
+    /// shutdown began while waiting.
+    fn with_permit<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        let limit = self.config.lifecycle.startup_concurrency;
+        let mut n = lock(&self.starting);
+        while *n >= limit {
+            if self.stopping() {
+                return None;
+            }
+            n = self
+                .starting_freed
+                .wait(n)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        if self.stopping() {
+            return None;
+        }
+        *n += 1;
+        drop(n);
+        let result = f();
+        *lock(&self.starting) -= 1;
+        self.starting_freed.notify_one();
+        Some(result)
+    }
+
+    /// Waits `delay` unless shutdown begins; returns `false` on shutdown.
+    fn sleep(&self, slot: &Slot, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        let mut s = lock(&slot.state);
+        loop {
+            if self.stopping() || s.status == Status::Stopped {
+                return false;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            s = slot
+                .wake
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Serves a connected backend's events until its connection closes;
+    /// returns the cause.
+    fn connected(&self, index: usize, link: &Link, rx: &Receiver<Event>) -> String {
+        let slot = &self.slots[index];
+        let name = &slot.config.name;
+        loop {
+            let event = match rx.recv() {
+                Ok(e) => e,
+                Err(_) => return "event channel closed".into(),
+            };
+            match event {
+                Event::Closed(cause) => return cause,
+                Event::Notification { method, params } => {
+                    if method.ends_with("/list_changed") {
+                        // Coalesce a burst into one re-discovery.
+                        let mut closed = None;
+                        while let Ok(next) = rx.try_recv() {
+                            match next {
+                                Event::Closed(cause) => closed = Some(cause),
+                                Event::Notification { method, params }
+                                    if !method.ends_with("/list_changed") =>
+                                {
+                                    self.forward(name, &method, params)
+                                }
+                                Event::Notification { .. } => {}
+                            }
+                        }
+                        if let Some(cause) = closed {
+                            return cause;
+                        }
+                        debug!("[{name}] {method}: re-discovering");
+                        match backend::rediscover(link, slot.config.timeouts.cap_fetch) {
+                            Ok(fresh) => {
+                                lock(&slot.state).discovered = Some(fresh);
+                                if self.first_pass_complete() {
+                                    self.rebuild();
+                                }
+                            }
+                            Err(_) if self.stopping() => {}
+                            Err(e) => warn!("[{name}] re-discovery failed: {e}"),
+                        }
+                    } else {
+                        self.forward(name, &method, params);
+                    }
+                }
+            }
+        }
+    }
+
+    fn forward(&self, backend: &str, method: &str, params: Option<Value>) {
+        match self.listener() {
+            Some(l) => l.notification(backend, method, params),
+            None => debug!("[{backend}] {method} dropped (no listener)"),
+        }
+    }
+
+    fn first_attempt_done(&self) {
+        let done = {
+            let mut pass = lock(&self.first_pass);
+            pass.remaining = pass.remaining.saturating_sub(1);
+            pass.remaining == 0
+        };
+        if done {
+            if let Err(e) = self.try_rebuild() {
+                error!("{e}");
+                lock(&self.first_pass).fatal = Some(e);
+            }
+            info!(
+                "first pass complete: {} of {} backend(s) connected",
+                self.counts().1,
+                self.slots.len()
+            );
+            self.first_pass_done.notify_all();
+        }
+    }
+
+    /// Rebuilds the catalog after the first pass; a conflict under strategy
+    /// `error` keeps the previous catalog and is logged.
+    fn rebuild(&self) {
+        if !self.first_pass_complete() {
+            return;
+        }
+        if let Err(e) = self.try_rebuild() {
+            error!("{e}; keeping the previous catalog");
+        }
+    }
+
+    fn try_rebuild(&self) -> Result<(), String> {
+        let mut seen_warnings = lock(&self.rebuild);
+        let discovered: Vec<Option<Discovered>> = self
+            .slots
+            .iter()
+            .map(|s| {
+                let s = lock(&s.state);
+                (s.status == Status::Connected)
+                    .then(|| s.discovered.clone())
+                    .flatten()
+            })
+            .collect();
+        let sources: Vec<Source<'_>> = self
+            .slots
+            .iter()
+            .zip(&discovered)
+            .enumerate()
+            .filter_map(|(index, (slot, d))| {
+                d.as_ref().map(|discovered| Source {
+                    index,
+                    name: &slot.config.name,
+                    filters: &slot.config.filters,
+                    overrides: &slot.config.tool_overrides,
+                    discovered,
+                })
+            })
+            .collect();
+        let (catalog, warnings) =
+            Catalog::build(&sources, &self.config.conflict).map_err(|e| e.to_string())?;
+        for w in warnings {
+            if seen_warnings.insert(w.clone()) {
+                warn!("{w}");
+            }
+        }
+        let changed: Vec<Kind> = {
+            let mut current = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+            let changed = Kind::ALL
+                .into_iter()
+                .filter(|k| current.list(*k) != catalog.list(*k))
+                .collect();
+            *current = Arc::new(catalog);
+            changed
+        };
+        drop(seen_warnings);
+        if !changed.is_empty()
+            && let Some(l) = self.listener()
+        {
+            l.catalog_changed(&changed);
+        }
+        Ok(())
+    }
+}
