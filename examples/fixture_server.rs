@@ -1,0 +1,164 @@
+//! A small MCP server over stdio that the tests control through environment
+//! variables. Not part of the product: `cargo test` builds it, the
+//! integration tests run it as a stdio backend.
+//!
+//! - `FIXTURE_NAME`: label put into every tool result (default `fixture`).
+//! - `FIXTURE_TOOLS`, `FIXTURE_PROMPTS`: comma-separated names.
+//! - `FIXTURE_RESOURCES`, `FIXTURE_TEMPLATES`: comma-separated URIs / URI templates.
+//! - `FIXTURE_PAGE_SIZE`: items per `tools/list` page (default: all).
+//! - `FIXTURE_GARBAGE=1`: write non-JSON lines to stdout now and then.
+//! - `FIXTURE_HUGE_LINE=N`: write one N-byte line to stdout before answering `initialize`.
+//! - `FIXTURE_LOG=path`: append every message received, one JSON per line.
+//! - `FIXTURE_FAIL_IF=path`: exit 1 at start while that file exists.
+//!
+//! Tools: `slow` (waits `arguments.ms`), `crash` (exits at once), `fail`
+//! (JSON-RPC error), `progress` (two progress notifications first),
+//! `toggle` (adds tool `added` and sends `tools/list_changed`); any other
+//! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
+
+use std::io::{BufRead, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+fn env_list(name: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+type Out = Arc<Mutex<std::io::Stdout>>;
+
+fn send(out: &Out, value: &Value) {
+    let mut out = out.lock().unwrap();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+fn main() {
+    if let Ok(path) = std::env::var("FIXTURE_FAIL_IF")
+        && std::path::Path::new(&path).exists()
+    {
+        eprintln!("fixture: {path} exists, failing");
+        std::process::exit(1);
+    }
+    let label = std::env::var("FIXTURE_NAME").unwrap_or_else(|_| "fixture".into());
+    let tools = Arc::new(Mutex::new(env_list("FIXTURE_TOOLS")));
+    let prompts = env_list("FIXTURE_PROMPTS");
+    let resources = env_list("FIXTURE_RESOURCES");
+    let templates = env_list("FIXTURE_TEMPLATES");
+    let page: usize = std::env::var("FIXTURE_PAGE_SIZE").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let garbage = std::env::var("FIXTURE_GARBAGE").is_ok();
+    let huge: usize = std::env::var("FIXTURE_HUGE_LINE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let log = std::env::var("FIXTURE_LOG").ok();
+    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
+    eprintln!("fixture {label} starting");
+    if garbage {
+        let mut o = out.lock().unwrap();
+        let _ = writeln!(o, "this is not JSON");
+        let _ = o.flush();
+    }
+
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if let Some(path) = &log {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
+        let Some(method) = msg.get("method").and_then(Value::as_str) else { continue };
+        let Some(id) = msg.get("id").cloned() else { continue };
+        let params = msg.get("params").cloned().unwrap_or(json!({}));
+        let reply = |result: Value| send(&out, &json!({"jsonrpc": "2.0", "id": id, "result": result}));
+        match method {
+            "initialize" => {
+                if huge > 0 {
+                    let mut o = out.lock().unwrap();
+                    let chunk = vec![b'x'; 1 << 20];
+                    let mut left = huge;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        let _ = o.write_all(&chunk[..n]);
+                        left -= n;
+                    }
+                    let _ = o.write_all(b"\n");
+                    let _ = o.flush();
+                }
+                let mut caps = json!({"tools": {"listChanged": true}, "logging": {}});
+                if !prompts.is_empty() {
+                    caps["prompts"] = json!({});
+                }
+                if !resources.is_empty() || !templates.is_empty() {
+                    caps["resources"] = json!({"subscribe": true});
+                }
+                reply(json!({
+                    "protocolVersion": params["protocolVersion"].as_str().unwrap_or("2025-06-18"),
+                    "capabilities": caps,
+                    "serverInfo": {"name": label, "version": "1"},
+                }));
+            }
+            "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => reply(json!({})),
+            "tools/list" => {
+                let all = tools.lock().unwrap().clone();
+                let start: usize = params["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
+                let end = start.saturating_add(page).min(all.len());
+                let items: Vec<Value> = all[start..end]
+                    .iter()
+                    .map(|t| json!({"name": t, "description": format!("{label} {t}"), "inputSchema": {"type": "object"}}))
+                    .collect();
+                let mut result = json!({"tools": items});
+                if end < all.len() {
+                    result["nextCursor"] = json!(end.to_string());
+                }
+                if garbage {
+                    let mut o = out.lock().unwrap();
+                    let _ = writeln!(o, "garbage between pages");
+                }
+                reply(result);
+            }
+            "prompts/list" => reply(json!({"prompts": prompts.iter().map(|p| json!({"name": p})).collect::<Vec<_>>()})),
+            "resources/list" => reply(json!({"resources": resources.iter().map(|r| json!({"uri": r, "name": r.rsplit('/').next().unwrap_or(r)})).collect::<Vec<_>>()})),
+            "resources/templates/list" => reply(json!({"resourceTemplates": templates.iter().map(|t| json!({"uriTemplate": t, "name": "template"})).collect::<Vec<_>>()})),
+            "resources/read" => reply(json!({"contents": [{"uri": params["uri"], "text": format!("{label} read {}", params["uri"].as_str().unwrap_or(""))}]})),
+            "prompts/get" => reply(json!({"messages": [{"role": "user", "content": {"type": "text", "text": format!("{label}:{}", params["name"].as_str().unwrap_or(""))}}]})),
+            "completion/complete" => reply(json!({"completion": {"values": [label.clone()]}})),
+            "tools/call" => {
+                let name = params["name"].as_str().unwrap_or("").to_owned();
+                match name.as_str() {
+                    "crash" => std::process::exit(3),
+                    "fail" => send(&out, &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "fixture failure", "data": {"x": 1}}})),
+                    "slow" => {
+                        let ms = params["arguments"]["ms"].as_u64().unwrap_or(1000);
+                        let out = out.clone();
+                        let label = label.clone();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_millis(ms));
+                            send(&out, &json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": format!("{label}:slow done")}]}}));
+                        });
+                    }
+                    "progress" => {
+                        let token = params["_meta"]["progressToken"].clone();
+                        for i in 1..=2 {
+                            send(&out, &json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": i, "total": 2}}));
+                        }
+                        reply(json!({"content": [{"type": "text", "text": format!("{label}:progress done")}]}));
+                    }
+                    "toggle" => {
+                        tools.lock().unwrap().push("added".into());
+                        reply(json!({"content": [{"type": "text", "text": "toggled"}]}));
+                        send(&out, &json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+                    }
+                    _ => reply(json!({"content": [{"type": "text", "text": format!("{label}:{name}:{}", params["arguments"])}]})),
+                }
+            }
+            other => send(&out, &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("unknown method {other}")}})),
+        }
+    }
+    eprintln!("fixture {label} stdin closed, exiting");
+}
