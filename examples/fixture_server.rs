@@ -52,9 +52,15 @@ fn main() {
     let prompts = env_list("FIXTURE_PROMPTS");
     let resources = env_list("FIXTURE_RESOURCES");
     let templates = env_list("FIXTURE_TEMPLATES");
-    let page: usize = std::env::var("FIXTURE_PAGE_SIZE").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let page: usize = std::env::var("FIXTURE_PAGE_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
     let garbage = std::env::var("FIXTURE_GARBAGE").is_ok();
-    let huge: usize = std::env::var("FIXTURE_HUGE_LINE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let huge: usize = std::env::var("FIXTURE_HUGE_LINE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let log = std::env::var("FIXTURE_LOG").ok();
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     eprintln!("fixture {label} starting");
@@ -66,16 +72,26 @@ fn main() {
 
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        if let Some(path) = &log {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                let _ = writeln!(f, "{line}");
-            }
+        if let Some(path) = &log
+            && let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        {
+            let _ = writeln!(f, "{line}");
         }
-        let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
-        let Some(method) = msg.get("method").and_then(Value::as_str) else { continue };
-        let Some(id) = msg.get("id").cloned() else { continue };
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let Some(method) = msg.get("method").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(id) = msg.get("id").cloned() else {
+            continue;
+        };
         let params = msg.get("params").cloned().unwrap_or(json!({}));
-        let reply = |result: Value| send(&out, &json!({"jsonrpc": "2.0", "id": id, "result": result}));
+        let reply =
+            |result: Value| send(&out, &json!({"jsonrpc": "2.0", "id": id, "result": result}));
         match method {
             "initialize" => {
                 if huge > 0 {
@@ -103,10 +119,15 @@ fn main() {
                     "serverInfo": {"name": label, "version": "1"},
                 }));
             }
-            "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => reply(json!({})),
+            "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => {
+                reply(json!({}))
+            }
             "tools/list" => {
                 let all = tools.lock().unwrap().clone();
-                let start: usize = params["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
+                let start: usize = params["cursor"]
+                    .as_str()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
                 let end = start.saturating_add(page).min(all.len());
                 let items: Vec<Value> = all[start..end]
                     .iter()
@@ -122,42 +143,71 @@ fn main() {
                 }
                 reply(result);
             }
-            "prompts/list" => reply(json!({"prompts": prompts.iter().map(|p| json!({"name": p})).collect::<Vec<_>>()})),
-            "resources/list" => reply(json!({"resources": resources.iter().map(|r| json!({"uri": r, "name": r.rsplit('/').next().unwrap_or(r)})).collect::<Vec<_>>()})),
-            "resources/templates/list" => reply(json!({"resourceTemplates": templates.iter().map(|t| json!({"uriTemplate": t, "name": "template"})).collect::<Vec<_>>()})),
-            "resources/read" => reply(json!({"contents": [{"uri": params["uri"], "text": format!("{label} read {}", params["uri"].as_str().unwrap_or(""))}]})),
-            "prompts/get" => reply(json!({"messages": [{"role": "user", "content": {"type": "text", "text": format!("{label}:{}", params["name"].as_str().unwrap_or(""))}}]})),
+            "prompts/list" => reply(
+                json!({"prompts": prompts.iter().map(|p| json!({"name": p})).collect::<Vec<_>>()}),
+            ),
+            "resources/list" => reply(
+                json!({"resources": resources.iter().map(|r| json!({"uri": r, "name": r.rsplit('/').next().unwrap_or(r)})).collect::<Vec<_>>()}),
+            ),
+            "resources/templates/list" => reply(
+                json!({"resourceTemplates": templates.iter().map(|t| json!({"uriTemplate": t, "name": "template"})).collect::<Vec<_>>()}),
+            ),
+            "resources/read" => reply(
+                json!({"contents": [{"uri": params["uri"], "text": format!("{label} read {}", params["uri"].as_str().unwrap_or(""))}]}),
+            ),
+            "prompts/get" => reply(
+                json!({"messages": [{"role": "user", "content": {"type": "text", "text": format!("{label}:{}", params["name"].as_str().unwrap_or(""))}}]}),
+            ),
             "completion/complete" => reply(json!({"completion": {"values": [label.clone()]}})),
             "tools/call" => {
                 let name = params["name"].as_str().unwrap_or("").to_owned();
                 match name.as_str() {
                     "crash" => std::process::exit(3),
-                    "fail" => send(&out, &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "fixture failure", "data": {"x": 1}}})),
+                    "fail" => send(
+                        &out,
+                        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "fixture failure", "data": {"x": 1}}}),
+                    ),
                     "slow" => {
                         let ms = params["arguments"]["ms"].as_u64().unwrap_or(1000);
                         let out = out.clone();
                         let label = label.clone();
                         std::thread::spawn(move || {
                             std::thread::sleep(Duration::from_millis(ms));
-                            send(&out, &json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": format!("{label}:slow done")}]}}));
+                            send(
+                                &out,
+                                &json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": format!("{label}:slow done")}]}}),
+                            );
                         });
                     }
                     "progress" => {
                         let token = params["_meta"]["progressToken"].clone();
                         for i in 1..=2 {
-                            send(&out, &json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": i, "total": 2}}));
+                            send(
+                                &out,
+                                &json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": i, "total": 2}}),
+                            );
                         }
-                        reply(json!({"content": [{"type": "text", "text": format!("{label}:progress done")}]}));
+                        reply(
+                            json!({"content": [{"type": "text", "text": format!("{label}:progress done")}]}),
+                        );
                     }
                     "toggle" => {
                         tools.lock().unwrap().push("added".into());
                         reply(json!({"content": [{"type": "text", "text": "toggled"}]}));
-                        send(&out, &json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+                        send(
+                            &out,
+                            &json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+                        );
                     }
-                    _ => reply(json!({"content": [{"type": "text", "text": format!("{label}:{name}:{}", params["arguments"])}]})),
+                    _ => reply(
+                        json!({"content": [{"type": "text", "text": format!("{label}:{name}:{}", params["arguments"])}]}),
+                    ),
                 }
             }
-            other => send(&out, &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("unknown method {other}")}})),
+            other => send(
+                &out,
+                &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("unknown method {other}")}}),
+            ),
         }
     }
     eprintln!("fixture {label} stdin closed, exiting");

@@ -91,7 +91,10 @@ struct SlotState {
 }
 
 struct FirstPass {
+    /// Backends whose first attempt has not finished.
     remaining: usize,
+    /// The first catalog is built: requests may proceed.
+    complete: bool,
     fatal: Option<String>,
 }
 
@@ -147,6 +150,8 @@ impl Supervisor {
         Arc::new(Supervisor {
             first_pass: Mutex::new(FirstPass {
                 remaining: slots.len(),
+                // With no backends the (empty) first catalog is already built.
+                complete: slots.is_empty(),
                 fatal: None,
             }),
             config,
@@ -200,7 +205,7 @@ impl Supervisor {
     pub fn wait_first_pass(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut pass = lock(&self.first_pass);
-        while pass.remaining > 0 {
+        while !pass.complete {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
@@ -216,7 +221,7 @@ impl Supervisor {
 
     /// Whether the first pass is complete.
     pub fn first_pass_complete(&self) -> bool {
-        lock(&self.first_pass).remaining == 0
+        lock(&self.first_pass).complete
     }
 
     /// A start-up error that must stop the gateway (strategy `error` conflicts).
@@ -525,23 +530,36 @@ impl Supervisor {
     }
 
     fn first_attempt_done(&self) {
-        let done = {
+        let last = {
             let mut pass = lock(&self.first_pass);
             pass.remaining = pass.remaining.saturating_sub(1);
-            pass.remaining == 0
+            pass.remaining == 0 && !pass.complete
         };
-        if done {
-            if let Err(e) = self.try_rebuild() {
-                error!("{e}");
-                lock(&self.first_pass).fatal = Some(e);
-            }
-            info!(
-                "first pass complete: {} of {} backend(s) connected",
-                self.counts().1,
-                self.slots.len()
-            );
-            self.first_pass_done.notify_all();
+        if !last {
+            return;
         }
+        // Build the first catalog before anyone waiting may proceed, so the
+        // first answers see every backend of the first pass.
+        let fatal = self.try_rebuild().err();
+        {
+            let mut pass = lock(&self.first_pass);
+            pass.complete = true;
+            if let Some(e) = &fatal {
+                error!("{e}");
+                pass.fatal = Some(e.clone());
+            }
+        }
+        self.first_pass_done.notify_all();
+        // A backend that changed while the first catalog was being built
+        // skipped its own rebuild; catch it up.
+        if fatal.is_none() {
+            self.rebuild();
+        }
+        info!(
+            "first pass complete: {} of {} backend(s) connected",
+            self.counts().1,
+            self.slots.len()
+        );
     }
 
     /// Rebuilds the catalog after the first pass; a conflict under strategy

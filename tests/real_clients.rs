@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::Gateway;
+use crate::support::{Gateway, SseClient};
 
 /// The Python interpreter that has the pinned `mcp` SDK.
 fn python() -> PathBuf {
@@ -21,6 +21,60 @@ fn python() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The `node_modules` folder with the pinned npm packages.
+fn node_modules() -> PathBuf {
+    let path = std::env::var_os("ARGUS_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-env/node/node_modules")
+        });
+    assert!(
+        path.join("@modelcontextprotocol/server-everything")
+            .exists(),
+        "{} has no server-everything: run `bash tests/run-all.sh` once (it installs the npm packages)",
+        path.display()
+    );
+    path
+}
+
+/// A gateway fronting the real `@modelcontextprotocol/server-everything` over stdio.
+fn everything_gateway() -> Gateway {
+    let bin = node_modules().join(".bin/mcp-server-everything");
+    let config = format!(
+        "backends:\n  everything:\n    type: stdio\n    command: {}\n    args: [stdio]\n",
+        bin.display()
+    );
+    let gw = Gateway::start(&config);
+    // Wait until it is connected, so the clients see its catalog.
+    let mut probe = SseClient::open(gw.addr);
+    probe.initialize(gw.addr, "2025-06-18");
+    gw
+}
+
+/// Checks what a client printed about server-everything behind the gateway.
+fn assert_everything(v: &serde_json::Value, greeting: &str) {
+    assert_eq!(v["server"], "argus-mcp", "{v}");
+    let has = |key: &str, item: &str| {
+        v[key]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == item))
+    };
+    assert!(has("tools", "echo") && has("tools", "get-sum"), "{v}");
+    assert!(has("prompts", "simple-prompt"), "{v}");
+    assert!(
+        has("templates", "demo://resource/dynamic/text/{resourceId}"),
+        "{v}"
+    );
+    assert!(
+        v["resources"].as_array().is_some_and(|r| !r.is_empty()),
+        "{v}"
+    );
+    assert!(
+        v["call"].as_str().is_some_and(|t| t.contains(greeting)),
+        "{v}"
+    );
 }
 
 /// Runs a command with a deadline; returns stdout, panicking with stderr on failure.
@@ -66,4 +120,36 @@ fn python_sdk_sse_client_initializes_and_lists() {
     assert_eq!(v["templates"], serde_json::json!([]));
     assert_eq!(v["prompts"], serde_json::json!([]));
     assert!(gw.stderr().contains("opened over SSE"), "{}", gw.stderr());
+}
+
+#[test]
+fn python_sdk_lists_and_calls_server_everything_through_the_gateway() {
+    let gw = everything_gateway();
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/py/sse_client.py"
+    ))
+    .arg(format!("http://{}/sse", gw.addr))
+    .args(["echo", r#"{"message": "hello from python"}"#]);
+    let stdout = run(cmd, Duration::from_secs(90));
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_everything(&v, "hello from python");
+    assert_eq!(v["call_is_error"], false);
+}
+
+#[test]
+fn typescript_sdk_lists_and_calls_server_everything_through_the_gateway() {
+    let gw = everything_gateway();
+    let mut cmd = Command::new("node");
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/js/sse_client.cjs"
+    ))
+    .arg(format!("http://{}/sse", gw.addr))
+    .args(["echo", r#"{"message": "hello from typescript"}"#])
+    .env("ARGUS_NODE_MODULES", node_modules());
+    let stdout = run(cmd, Duration::from_secs(90));
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_everything(&v, "hello from typescript");
 }

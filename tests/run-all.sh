@@ -7,12 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_MCP_VERSION=1.29.0        # the Python MCP SDK the real-client tests use
+NPM_PACKAGES=(               # real MCP software the tests run, pinned
+  @modelcontextprotocol/server-everything@2026.8.31
+  @modelcontextprotocol/sdk@1.32.2
+)
 CARGO_DENY_VERSION=0.20.2    # checks licences, bans and advisories (offline)
 
 step() { printf '\n==> %s\n' "$*"; }
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 not found: install Python 3.10 or newer" >&2; exit 1; }
+command -v npm >/dev/null || { echo "npm not found: install Node.js 18 or newer" >&2; exit 1; }
 
 step "Python mcp SDK $PY_MCP_VERSION"
 venv=.test-env/venv
@@ -21,6 +26,17 @@ if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
   "$venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$PY_MCP_VERSION"
 fi
 export ARGUS_TEST_PYTHON="$PWD/$venv/bin/python"
+
+step "npm packages: ${NPM_PACKAGES[*]}"
+node_dir=.test-env/node
+stamp="$node_dir/.installed"
+if [ "$(cat "$stamp" 2>/dev/null)" != "${NPM_PACKAGES[*]}" ]; then
+  mkdir -p "$node_dir"
+  [ -f "$node_dir/package.json" ] || echo '{"private": true}' > "$node_dir/package.json"
+  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error "${NPM_PACKAGES[@]}"
+  echo "${NPM_PACKAGES[*]}" > "$stamp"
+fi
+export ARGUS_NODE_MODULES="$PWD/$node_dir/node_modules"
 
 step "cargo fmt --check"
 cargo fmt --check

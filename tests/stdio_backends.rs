@@ -19,40 +19,75 @@ fn three_backends(strategy: &str) -> String {
 }
 
 fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text in {reply}")).to_owned()
+    reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {reply}"))
+        .to_owned()
 }
 
 fn call_tool(c: &mut SseClient, gw: &Gateway, name: &str) -> Value {
-    c.call(gw.addr, json!(name), "tools/call", json!({"name": name, "arguments": {"q": name}}))
+    c.call(
+        gw.addr,
+        json!(name),
+        "tools/call",
+        json!({"name": name, "arguments": {"q": name}}),
+    )
 }
 
 #[test]
 fn conflict_strategies_expose_exact_names_and_route_to_the_original() {
-    let cases: &[(&str, &[&str], &[(&str, &str)])] = &[
+    /// (strategy, exposed tools in order, (exposed name, backend:original) calls)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let cases: &[Case<'_>] = &[
         (
             "first-wins",
             &["search", "fetch", "a_only", "b_only"],
-            &[("search", "a:search"), ("fetch", "a:fetch"), ("b_only", "b:b_only")],
+            &[
+                ("search", "a:search"),
+                ("fetch", "a:fetch"),
+                ("b_only", "b:b_only"),
+            ],
         ),
         (
             "prefix",
-            &["a_search", "a_fetch", "a_a_only", "b_search", "b_b_only", "c_search", "c_fetch"],
-            &[("b_search", "b:search"), ("c_fetch", "c:fetch"), ("a_a_only", "a:a_only")],
+            &[
+                "a_search", "a_fetch", "a_a_only", "b_search", "b_b_only", "c_search", "c_fetch",
+            ],
+            &[
+                ("b_search", "b:search"),
+                ("c_fetch", "c:fetch"),
+                ("a_a_only", "a:a_only"),
+            ],
         ),
         (
             "priority",
-            &["search", "fetch", "a_search", "a_fetch", "a_only", "b_search", "b_only"],
-            &[("search", "c:search"), ("a_search", "a:search"), ("b_search", "b:search"), ("fetch", "c:fetch")],
+            &[
+                "search", "fetch", "a_search", "a_fetch", "a_only", "b_search", "b_only",
+            ],
+            &[
+                ("search", "c:search"),
+                ("a_search", "a:search"),
+                ("b_search", "b:search"),
+                ("fetch", "c:fetch"),
+            ],
         ),
     ];
     for (strategy, names, calls) in cases {
         let gw = Gateway::start(&three_backends(strategy));
         let mut c = SseClient::open(gw.addr);
         c.initialize(gw.addr, "2025-06-18");
-        assert_eq!(c.names(gw.addr, "tools/list", "tools"), *names, "{strategy}");
+        assert_eq!(
+            c.names(gw.addr, "tools/list", "tools"),
+            *names,
+            "{strategy}"
+        );
         for (exposed, expected) in *calls {
             let reply = call_tool(&mut c, &gw, exposed);
-            assert_eq!(text(&reply), format!("{expected}:{{\"q\":\"{exposed}\"}}"), "{strategy} {exposed}");
+            assert_eq!(
+                text(&reply),
+                format!("{expected}:{{\"q\":\"{exposed}\"}}"),
+                "{strategy} {exposed}"
+            );
         }
         let unknown = call_tool(&mut c, &gw, "nope");
         assert_eq!(unknown["error"]["code"], -32602, "{strategy}");
@@ -62,7 +97,12 @@ fn conflict_strategies_expose_exact_names_and_route_to_the_original() {
 #[test]
 fn strategy_error_fails_startup_naming_both_backends() {
     let mut gw = Gateway::start(&three_backends("error"));
-    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(1), "{}", gw.stderr());
+    assert_eq!(
+        gw.wait_exit(Duration::from_secs(20)),
+        Some(1),
+        "{}",
+        gw.stderr()
+    );
     let stderr = gw.stderr();
     assert!(
         stderr.contains("tool \"search\" is offered by both \"a\" and \"b\""),
@@ -88,8 +128,15 @@ fn filters_and_overrides() {
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["get_user", "say"]);
     assert_eq!(tools[1]["description"], "Says it");
-    assert_eq!(tools[1]["inputSchema"], json!({"type": "object"}), "items pass through unchanged");
-    assert_eq!(text(&call_tool(&mut c, &gw, "say")), "f:echo:{\"q\":\"say\"}");
+    assert_eq!(
+        tools[1]["inputSchema"],
+        json!({"type": "object"}),
+        "items pass through unchanged"
+    );
+    assert_eq!(
+        text(&call_tool(&mut c, &gw, "say")),
+        "f:echo:{\"q\":\"say\"}"
+    );
     // Hidden tools are not callable, under either name.
     assert_eq!(call_tool(&mut c, &gw, "delete")["error"]["code"], -32602);
     assert_eq!(call_tool(&mut c, &gw, "echo")["error"]["code"], -32602);
@@ -97,7 +144,10 @@ fn filters_and_overrides() {
 
 #[test]
 fn sessions_with_identical_ids_get_only_their_own_answers() {
-    let config = format!("backends:\n{}", fixture_backend("s", &[("FIXTURE_TOOLS", "slow,echo")], ""));
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("s", &[("FIXTURE_TOOLS", "slow,echo")], "")
+    );
     let gw = Gateway::start(&config);
     let mut one = SseClient::open(gw.addr);
     let mut two = SseClient::open(gw.addr);
@@ -110,7 +160,10 @@ fn sessions_with_identical_ids_get_only_their_own_answers() {
     assert_eq!(two.post(gw.addr, &fast.to_string()).status, 202);
     let reply_two = two.next_message().unwrap();
     let reply_one = one.next_message().unwrap();
-    assert_eq!((reply_one["id"].clone(), reply_two["id"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (reply_one["id"].clone(), reply_two["id"].clone()),
+        (json!(1), json!(1))
+    );
     assert_eq!(text(&reply_one), "s:slow done");
     assert_eq!(text(&reply_two), "s:echo:{\"who\":\"two\"}");
     // Nothing else arrived on either stream.
@@ -124,7 +177,11 @@ fn sessions_with_identical_ids_get_only_their_own_answers() {
 fn a_backend_crash_fails_calls_fast_and_the_backend_comes_back() {
     let config = format!(
         "backends:\n{}{}",
-        fixture_backend("crashy", &[("FIXTURE_TOOLS", "slow,crash,echo")], "    timeouts: {retry_delay: 0.2}\n"),
+        fixture_backend(
+            "crashy",
+            &[("FIXTURE_TOOLS", "slow,crash,echo")],
+            "    timeouts: {retry_delay: 0.2}\n"
+        ),
         fixture_backend("steady", &[("FIXTURE_TOOLS", "other")], ""),
     );
     let gw = Gateway::start(&config);
@@ -135,7 +192,8 @@ fn a_backend_crash_fails_calls_fast_and_the_backend_comes_back() {
     let slow = json!({"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"slow","arguments":{"ms":30000}}});
     assert_eq!(c.post(gw.addr, &slow.to_string()).status, 202);
     let started = Instant::now();
-    let crash = json!({"jsonrpc":"2.0","id":"crash","method":"tools/call","params":{"name":"crash"}});
+    let crash =
+        json!({"jsonrpc":"2.0","id":"crash","method":"tools/call","params":{"name":"crash"}});
     assert_eq!(c.post(gw.addr, &crash.to_string()).status, 202);
     let mut answered = Vec::new();
     while answered.len() < 2 {
@@ -145,18 +203,35 @@ fn a_backend_crash_fails_calls_fast_and_the_backend_comes_back() {
         }
         assert_eq!(msg["result"]["isError"], true, "{msg}");
         let t = text(&msg);
-        assert!(t.contains("\"crashy\"") && t.contains("disconnected"), "{t}");
+        assert!(
+            t.contains("\"crashy\"") && t.contains("disconnected"),
+            "{t}"
+        );
         answered.push(msg["id"].clone());
     }
-    assert!(started.elapsed() < Duration::from_secs(1), "errors took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "errors took {:?}",
+        started.elapsed()
+    );
     // While it is down its tools are gone or calls say it is unavailable;
     // it is restarted and its tools return.
     assert!(
-        wait_until(Duration::from_secs(10), || c.names(gw.addr, "tools/list", "tools") == before),
+        wait_until(Duration::from_secs(10), || c.names(
+            gw.addr,
+            "tools/list",
+            "tools"
+        ) == before),
         "tools did not come back"
     );
-    assert_eq!(text(&call_tool(&mut c, &gw, "echo")), "crashy:echo:{\"q\":\"echo\"}");
-    assert_eq!(text(&call_tool(&mut c, &gw, "other")), "steady:other:{\"q\":\"other\"}");
+    assert_eq!(
+        text(&call_tool(&mut c, &gw, "echo")),
+        "crashy:echo:{\"q\":\"echo\"}"
+    );
+    assert_eq!(
+        text(&call_tool(&mut c, &gw, "other")),
+        "steady:other:{\"q\":\"other\"}"
+    );
 }
 
 #[test]
@@ -166,27 +241,50 @@ fn a_timed_out_call_is_answered_and_cancelled_at_the_backend() {
     let log_path = log.display().to_string();
     let config = format!(
         "backends:\n{}",
-        fixture_backend("t", &[("FIXTURE_TOOLS", "slow"), ("FIXTURE_LOG", &log_path)], "    timeouts: {call: 0.5}\n")
+        fixture_backend(
+            "t",
+            &[("FIXTURE_TOOLS", "slow"), ("FIXTURE_LOG", &log_path)],
+            "    timeouts: {call: 0.5}\n"
+        )
     );
     let gw = Gateway::start(&config);
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
     let started = Instant::now();
-    let reply = c.call(gw.addr, json!(42), "tools/call", json!({"name": "slow", "arguments": {"ms": 5000}}));
+    let reply = c.call(
+        gw.addr,
+        json!(42),
+        "tools/call",
+        json!({"name": "slow", "arguments": {"ms": 5000}}),
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(reply["result"]["isError"], true);
     assert!(text(&reply).contains("timed out after 0.5s"), "{reply}");
     let mut call_id = None;
     let found = wait_until(Duration::from_secs(5), || {
         let lines = std::fs::read_to_string(&log).unwrap_or_default();
-        let messages: Vec<Value> = lines.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        call_id = messages.iter().find(|m| m["method"] == "tools/call").map(|m| m["id"].clone());
-        messages
+        let messages: Vec<Value> = lines
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        call_id = messages
             .iter()
-            .any(|m| m["method"] == "notifications/cancelled" && Some(&m["params"]["requestId"]) == call_id.as_ref())
+            .find(|m| m["method"] == "tools/call")
+            .map(|m| m["id"].clone());
+        messages.iter().any(|m| {
+            m["method"] == "notifications/cancelled"
+                && Some(&m["params"]["requestId"]) == call_id.as_ref()
+        })
     });
-    assert!(found, "no notifications/cancelled for the backend-side id {call_id:?}");
-    assert_ne!(call_id, Some(json!(42)), "the backend sees its own id, not the client's");
+    assert!(
+        found,
+        "no notifications/cancelled for the backend-side id {call_id:?}"
+    );
+    assert_ne!(
+        call_id,
+        Some(json!(42)),
+        "the backend sees its own id, not the client's"
+    );
 }
 
 #[test]
@@ -196,18 +294,28 @@ fn cancel_from_the_client_reaches_the_backend() {
     let log_path = log.display().to_string();
     let config = format!(
         "backends:\n{}",
-        fixture_backend("t", &[("FIXTURE_TOOLS", "slow"), ("FIXTURE_LOG", &log_path)], "")
+        fixture_backend(
+            "t",
+            &[("FIXTURE_TOOLS", "slow"), ("FIXTURE_LOG", &log_path)],
+            ""
+        )
     );
     let gw = Gateway::start(&config);
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
     let slow = json!({"jsonrpc":"2.0","id":"s","method":"tools/call","params":{"name":"slow","arguments":{"ms":60000}}});
     assert_eq!(c.post(gw.addr, &slow.to_string()).status, 202);
-    assert!(wait_until(Duration::from_secs(5), || std::fs::read_to_string(&log).unwrap_or_default().contains("tools/call")));
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("tools/call")
+    }));
     let cancel = json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"s","reason":"user"}});
     assert_eq!(c.post(gw.addr, &cancel.to_string()).status, 202);
     assert!(wait_until(Duration::from_secs(5), || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("\"reason\":\"user\"")
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("\"reason\":\"user\"")
     }));
     // No answer comes for the cancelled call: the next message answers the ping.
     assert_eq!(c.call(gw.addr, json!("p"), "ping", json!({}))["id"], "p");
@@ -233,11 +341,25 @@ fn hostile_output_and_many_pages() {
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
     let names = c.names(gw.addr, "tools/list", "tools");
-    assert_eq!(names, ["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "calm"]);
-    assert_eq!(text(&call_tool(&mut c, &gw, "t7")), "noisy:t7:{\"q\":\"t7\"}");
+    assert_eq!(
+        names,
+        [
+            "t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "calm"
+        ]
+    );
+    assert_eq!(
+        text(&call_tool(&mut c, &gw, "t7")),
+        "noisy:t7:{\"q\":\"t7\"}"
+    );
     let stderr = gw.stderr();
-    assert!(stderr.contains("exceeds the 16777216-byte message limit"), "{stderr}");
-    assert!(stderr.contains("non-JSON line on stdout skipped"), "{stderr}");
+    assert!(
+        stderr.contains("exceeds the 16777216-byte message limit"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("non-JSON line on stdout skipped"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -246,45 +368,92 @@ fn prompts_resources_templates_and_completion_route_by_name_and_uri() {
         "backends:\n{}{}",
         fixture_backend(
             "docs",
-            &[("FIXTURE_RESOURCES", "file:///docs/a.md"), ("FIXTURE_TEMPLATES", "docs://{id}"), ("FIXTURE_PROMPTS", "summarize")],
+            &[
+                ("FIXTURE_RESOURCES", "file:///docs/a.md"),
+                ("FIXTURE_TEMPLATES", "docs://{id}"),
+                ("FIXTURE_PROMPTS", "summarize")
+            ],
             "",
         ),
-        fixture_backend("notes", &[("FIXTURE_RESOURCES", "file:///notes/b.md"), ("FIXTURE_PROMPTS", "review")], ""),
+        fixture_backend(
+            "notes",
+            &[
+                ("FIXTURE_RESOURCES", "file:///notes/b.md"),
+                ("FIXTURE_PROMPTS", "review")
+            ],
+            ""
+        ),
     );
     let gw = Gateway::start(&config);
     let mut c = SseClient::open(gw.addr);
     let init = c.initialize(gw.addr, "2025-06-18");
     assert_eq!(init["capabilities"]["resources"]["subscribe"], true);
     assert_eq!(init["capabilities"]["logging"], json!({}));
-    assert_eq!(c.names(gw.addr, "prompts/list", "prompts"), ["summarize", "review"]);
-    assert_eq!(c.names(gw.addr, "resources/templates/list", "resourceTemplates"), ["template"]);
-    let read = |c: &mut SseClient, uri: &str| c.call(gw.addr, json!(uri), "resources/read", json!({"uri": uri}));
-    assert_eq!(read(&mut c, "file:///notes/b.md")["result"]["contents"][0]["text"], "notes read file:///notes/b.md");
-    assert_eq!(read(&mut c, "docs://42")["result"]["contents"][0]["text"], "docs read docs://42");
+    assert_eq!(
+        c.names(gw.addr, "prompts/list", "prompts"),
+        ["summarize", "review"]
+    );
+    assert_eq!(
+        c.names(gw.addr, "resources/templates/list", "resourceTemplates"),
+        ["template"]
+    );
+    let read = |c: &mut SseClient, uri: &str| {
+        c.call(gw.addr, json!(uri), "resources/read", json!({"uri": uri}))
+    };
+    assert_eq!(
+        read(&mut c, "file:///notes/b.md")["result"]["contents"][0]["text"],
+        "notes read file:///notes/b.md"
+    );
+    assert_eq!(
+        read(&mut c, "docs://42")["result"]["contents"][0]["text"],
+        "docs read docs://42"
+    );
     assert_eq!(read(&mut c, "file:///nowhere")["error"]["code"], -32002);
     let prompt = c.call(gw.addr, json!(1), "prompts/get", json!({"name": "review"}));
-    assert_eq!(prompt["result"]["messages"][0]["content"]["text"], "notes:review");
-    let sub = c.call(gw.addr, json!(2), "resources/subscribe", json!({"uri": "file:///docs/a.md"}));
+    assert_eq!(
+        prompt["result"]["messages"][0]["content"]["text"],
+        "notes:review"
+    );
+    let sub = c.call(
+        gw.addr,
+        json!(2),
+        "resources/subscribe",
+        json!({"uri": "file:///docs/a.md"}),
+    );
     assert_eq!(sub["result"], json!({}));
     let done = c.call(gw.addr, json!(3), "completion/complete", json!({"ref": {"type": "ref/prompt", "name": "summarize"}, "argument": {"name": "x", "value": ""}}));
     assert_eq!(done["result"]["completion"]["values"], json!(["docs"]));
-    let level = c.call(gw.addr, json!(4), "logging/setLevel", json!({"level": "debug"}));
+    let level = c.call(
+        gw.addr,
+        json!(4),
+        "logging/setLevel",
+        json!({"level": "debug"}),
+    );
     assert_eq!(level["result"], json!({}));
 }
 
 #[test]
 fn backend_errors_pass_through_unchanged() {
-    let config = format!("backends:\n{}", fixture_backend("e", &[("FIXTURE_TOOLS", "fail")], ""));
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("e", &[("FIXTURE_TOOLS", "fail")], "")
+    );
     let gw = Gateway::start(&config);
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
     let reply = call_tool(&mut c, &gw, "fail");
-    assert_eq!(reply["error"], json!({"code": -32000, "message": "fixture failure", "data": {"x": 1}}));
+    assert_eq!(
+        reply["error"],
+        json!({"code": -32000, "message": "fixture failure", "data": {"x": 1}})
+    );
 }
 
 #[test]
 fn progress_reaches_only_the_calling_client_with_its_token() {
-    let config = format!("backends:\n{}", fixture_backend("p", &[("FIXTURE_TOOLS", "progress")], ""));
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("p", &[("FIXTURE_TOOLS", "progress")], "")
+    );
     let gw = Gateway::start(&config);
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
@@ -301,7 +470,10 @@ fn progress_reaches_only_the_calling_client_with_its_token() {
 
 #[test]
 fn list_changed_from_a_backend_reaches_clients() {
-    let config = format!("backends:\n{}", fixture_backend("l", &[("FIXTURE_TOOLS", "toggle")], ""));
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("l", &[("FIXTURE_TOOLS", "toggle")], "")
+    );
     let gw = Gateway::start(&config);
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
@@ -323,7 +495,10 @@ fn failing_backends_are_retried_while_the_rest_serve() {
         "backends:\n{}{}",
         fixture_backend(
             "flaky",
-            &[("FIXTURE_TOOLS", "late"), ("FIXTURE_FAIL_IF", &flag.display().to_string())],
+            &[
+                ("FIXTURE_TOOLS", "late"),
+                ("FIXTURE_FAIL_IF", &flag.display().to_string())
+            ],
             "    timeouts: {retries: 10, retry_delay: 0.2}\n",
         ),
         fixture_backend("ok", &[("FIXTURE_TOOLS", "early")], ""),
@@ -338,20 +513,34 @@ fn failing_backends_are_retried_while_the_rest_serve() {
     std::fs::remove_file(&flag).unwrap();
     let mut saw_change = false;
     while !saw_change {
-        saw_change = c.next_message().expect("list_changed")["method"] == "notifications/tools/list_changed";
+        saw_change =
+            c.next_message().expect("list_changed")["method"] == "notifications/tools/list_changed";
     }
-    assert_eq!(c.names(gw.addr, "tools/list", "tools"), ["late", "early"], "config order, not arrival order");
+    assert_eq!(
+        c.names(gw.addr, "tools/list", "tools"),
+        ["late", "early"],
+        "config order, not arrival order"
+    );
 }
 
 /// Children of a process, from /proc.
 fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
         // Field 4 (after the parenthesised name) is the parent pid.
         let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-        if after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+        if after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+            == Some(pid)
+        {
             out.push(child);
         }
     }
@@ -372,10 +561,18 @@ fn sigterm_stops_every_child() {
     let kids = children(gw.pid());
     assert_eq!(kids.len(), 2, "two backend processes");
     gw.signal("TERM");
-    assert_eq!(gw.wait_exit(Duration::from_secs(10)), Some(0), "{}", gw.stderr());
+    assert_eq!(
+        gw.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        gw.stderr()
+    );
     for pid in kids {
         assert!(
-            wait_until(Duration::from_secs(5), || !std::path::Path::new(&format!("/proc/{pid}")).exists()),
+            wait_until(Duration::from_secs(5), || !std::path::Path::new(&format!(
+                "/proc/{pid}"
+            ))
+            .exists()),
             "backend pid {pid} outlived the gateway"
         );
     }

@@ -13,7 +13,7 @@ mod http_server;
 mod mcp_handshake;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
 mod real_clients;
-/// Stdio backends: catalog, conflicts, routing, crashes, timeouts, shutdown.
-mod stdio_backends;
 /// The SSE transport: session lifecycle, statuses, slow and vanished clients, leaks.
 mod sse_transport;
+/// Stdio backends: catalog, conflicts, routing, crashes, timeouts, shutdown.
+mod stdio_backends;

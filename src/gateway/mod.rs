@@ -49,7 +49,9 @@ impl Listener for Sessions {
             .collect();
         methods.dedup();
         let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
-        for session in sessions.iter().filter(|s| s.state().initialized) {
+        // Only sessions past `notifications/initialized`: before it a server
+        // should send nothing but pings and logs (MCP lifecycle).
+        for session in sessions.iter().filter(|s| s.state().client_ready) {
             for method in &methods {
                 session.send(&Message::Notification {
                     method: (*method).to_owned(),

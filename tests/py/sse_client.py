@@ -1,5 +1,6 @@
 """Connects to an MCP server over SSE with the Python `mcp` SDK, lists
-everything and prints one JSON line. Used by tests/real_clients.rs."""
+everything, optionally calls a tool, and prints one JSON line.
+Usage: python sse_client.py URL [TOOL [JSON_ARGS]]. Used by tests/real_clients.rs."""
 
 import asyncio
 import json
@@ -9,29 +10,35 @@ from mcp import ClientSession
 from mcp.client.sse import sse_client
 
 
-async def main(url: str) -> None:
+async def main(url: str, tool: str | None, args: dict) -> None:
     async with sse_client(url, timeout=10, sse_read_timeout=30) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
-            tools = await session.list_tools()
-            resources = await session.list_resources()
-            templates = await session.list_resource_templates()
-            prompts = await session.list_prompts()
+            out = {
+                "server": init.serverInfo.name,
+                "protocol": init.protocolVersion,
+                "tools": [t.name for t in (await session.list_tools()).tools],
+                "resources": [],
+                "templates": [],
+                "prompts": [],
+            }
+            caps = init.capabilities
+            if caps.resources is not None:
+                out["resources"] = [str(r.uri) for r in (await session.list_resources()).resources]
+                out["templates"] = [
+                    t.uriTemplate for t in (await session.list_resource_templates()).resourceTemplates
+                ]
+            if caps.prompts is not None:
+                out["prompts"] = [p.name for p in (await session.list_prompts()).prompts]
             await session.send_ping()
-            print(
-                json.dumps(
-                    {
-                        "server": init.serverInfo.name,
-                        "protocol": init.protocolVersion,
-                        "tools": [t.name for t in tools.tools],
-                        "resources": [r.uri for r in resources.resources],
-                        "templates": [t.uriTemplate for t in templates.resourceTemplates],
-                        "prompts": [p.name for p in prompts.prompts],
-                    }
-                ),
-                flush=True,
-            )
+            if tool:
+                result = await session.call_tool(tool, args)
+                out["call"] = "".join(getattr(c, "text", "") for c in result.content)
+                out["call_is_error"] = result.isError
+            print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(asyncio.wait_for(main(sys.argv[1]), timeout=60))
+    tool = sys.argv[2] if len(sys.argv) > 2 else None
+    args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    asyncio.run(asyncio.wait_for(main(sys.argv[1], tool, args), timeout=60))

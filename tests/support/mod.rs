@@ -432,12 +432,21 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl SseClient {
     /// Sends a request and returns its response, skipping notifications.
-    pub fn call(&mut self, addr: SocketAddr, id: serde_json::Value, method: &str, params: serde_json::Value) -> serde_json::Value {
-        let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    pub fn call(
+        &mut self,
+        addr: SocketAddr,
+        id: serde_json::Value,
+        method: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let resp = self.post(addr, &body.to_string());
         assert_eq!(resp.status, 202, "{method}: {}", resp.text());
         loop {
-            let msg = self.next_message().unwrap_or_else(|| panic!("no reply to {method}"));
+            let msg = self
+                .next_message()
+                .unwrap_or_else(|| panic!("no reply to {method}"));
             if msg.get("id") == Some(&id) && msg.get("method").is_none() {
                 return msg;
             }
@@ -446,7 +455,12 @@ impl SseClient {
 
     /// The exposed names of a list method's items.
     pub fn names(&mut self, addr: SocketAddr, method: &str, key: &str) -> Vec<String> {
-        let reply = self.call(addr, serde_json::json!(method), method, serde_json::json!({}));
+        let reply = self.call(
+            addr,
+            serde_json::json!(method),
+            method,
+            serde_json::json!({}),
+        );
         reply["result"][key]
             .as_array()
             .unwrap_or_else(|| panic!("{method}: {reply}"))
@@ -461,14 +475,21 @@ pub fn fixture() -> String {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let path = dir.join("examples").join("fixture_server");
-    assert!(path.exists(), "{} missing: run the tests with cargo test (it builds examples)", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: run the tests with cargo test (it builds examples)",
+        path.display()
+    );
     path.display().to_string()
 }
 
 /// A stdio backend entry running the fixture with `env`, plus extra YAML lines
 /// (already indented by four spaces).
 pub fn fixture_backend(name: &str, env: &[(&str, &str)], extra: &str) -> String {
-    let mut out = format!("  {name}:\n    type: stdio\n    command: {}\n    env:\n      FIXTURE_NAME: {name}\n", fixture());
+    let mut out = format!(
+        "  {name}:\n    type: stdio\n    command: {}\n    env:\n      FIXTURE_NAME: {name}\n",
+        fixture()
+    );
     for (k, v) in env {
         out.push_str(&format!("      {k}: \"{v}\"\n"));
     }

@@ -1,0 +1,42 @@
+// Connects to an MCP server over SSE with the TypeScript SDK, lists
+// everything, optionally calls a tool, and prints one JSON line.
+// Usage: node sse_client.cjs URL [TOOL [JSON_ARGS]]
+// The SDK is resolved from $ARGUS_NODE_MODULES (tests/run-all.sh installs it).
+const path = require("node:path");
+const { createRequire } = require("node:module");
+const sdk = createRequire(path.join(process.env.ARGUS_NODE_MODULES, "noop.js"));
+const { Client } = sdk("@modelcontextprotocol/sdk/client/index.js");
+const { SSEClientTransport } = sdk("@modelcontextprotocol/sdk/client/sse.js");
+
+async function main() {
+  const [url, tool, args] = process.argv.slice(2);
+  const client = new Client({ name: "argus-ts-test", version: "1.0.0" });
+  await client.connect(new SSEClientTransport(new URL(url)));
+  const out = {
+    server: client.getServerVersion().name,
+    tools: (await client.listTools()).tools.map((t) => t.name),
+  };
+  const caps = client.getServerCapabilities();
+  if (caps.resources) {
+    out.resources = (await client.listResources()).resources.map((r) => r.uri);
+    out.templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+  }
+  if (caps.prompts) {
+    out.prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+  }
+  if (tool) {
+    const result = await client.callTool({ name: tool, arguments: JSON.parse(args || "{}") });
+    out.call = result.content.map((c) => c.text).join("");
+  }
+  console.log(JSON.stringify(out));
+  await client.close();
+}
+
+const timer = setTimeout(() => {
+  console.error("timed out");
+  process.exit(2);
+}, 60000);
+main().then(
+  () => { clearTimeout(timer); process.exit(0); },
+  (e) => { console.error(e); process.exit(1); },
+);
