@@ -10,6 +10,7 @@
 //! - `FIXTURE_HUGE_LINE=N`: write one N-byte line to stdout before answering `initialize`.
 //! - `FIXTURE_LOG=path`: append every message received, one JSON per line.
 //! - `FIXTURE_FAIL_IF=path`: exit 1 at start while that file exists.
+//! - `FIXTURE_INIT_DELAY_MS=n`: wait n ms before answering `initialize`.
 //!
 //! Tools: `slow` (waits `arguments.ms`), `crash` (exits at once), `fail`
 //! (JSON-RPC error), `progress` (two progress notifications first),
@@ -94,6 +95,12 @@ fn main() {
             |result: Value| send(&out, &json!({"jsonrpc": "2.0", "id": id, "result": result}));
         match method {
             "initialize" => {
+                if let Some(ms) = std::env::var("FIXTURE_INIT_DELAY_MS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
                 if huge > 0 {
                     let mut o = out.lock().unwrap();
                     let chunk = vec![b'x'; 1 << 20];

@@ -577,3 +577,82 @@ fn sigterm_stops_every_child() {
         );
     }
 }
+
+#[test]
+fn requests_before_the_first_pass_wait_for_it() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "slowstart",
+            &[
+                ("FIXTURE_TOOLS", "ready"),
+                ("FIXTURE_INIT_DELAY_MS", "1500")
+            ],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let health = crate::support::request(gw.addr, "GET", "/health", &[], b"").json();
+    assert_eq!(health["status"], "starting");
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    assert_eq!(c.names(gw.addr, "tools/list", "tools"), ["ready"]);
+    let health = crate::support::request(gw.addr, "GET", "/health", &[], b"").json();
+    assert_eq!(health["status"], "healthy");
+}
+
+#[test]
+fn check_connect_prints_the_catalog() {
+    let dir = TempDir::new("check");
+    let config = format!(
+        "conflict_resolution: {{strategy: prefix}}\nbackends:\n{}{}",
+        fixture_backend(
+            "alpha",
+            &[("FIXTURE_TOOLS", "echo"), ("FIXTURE_PROMPTS", "greet")],
+            ""
+        ),
+        fixture_backend(
+            "beta",
+            &[("FIXTURE_TOOLS", "echo")],
+            "    tool_overrides:\n      echo: {name: shout}\n"
+        ),
+    );
+    let path = dir.write("argus.yaml", &config);
+    let out = std::process::Command::new(crate::support::binary())
+        .args(["check", "--connect", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "  alpha: connected",
+        "  beta: connected",
+        "  alpha_echo -> alpha / echo",
+        "  beta_shout -> beta / echo",
+        "  alpha_greet -> alpha / greet",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line:?} missing:\n{stdout}"
+        );
+    }
+    // A backend that cannot start makes check fail.
+    let broken = dir.write("broken.yaml", "backends:\n  gone:\n    type: stdio\n    command: /nonexistent/server\n    timeouts: {retries: 0}\n");
+    let out = std::process::Command::new(crate::support::binary())
+        .args(["check", "--connect", "-c"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("gone: failed: cannot start \"/nonexistent/server\""),
+        "{stdout}"
+    );
+}
