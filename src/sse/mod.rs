@@ -1,7 +1,20 @@
-//! Server-sent events (WHATWG HTML §9.2): framing for the streams the gateway
-//! serves. The client-side parser for SSE backends joins this module later.
-//! Nothing here does IO.
+//! Server-sent events (WHATWG HTML §9.2): the framing of the streams the
+//! gateway serves (`writer`) and the parser for the streams it reads from
+//! SSE and Streamable HTTP backends (`parser`). Nothing here does IO.
 
+pub mod parser;
 pub mod writer;
 
+pub use parser::{EventTooLarge, Parser};
 pub use writer::{encode_comment, encode_event};
+
+/// A dispatched event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The event type (`message` unless the stream named one).
+    pub event: String,
+    /// The data, lines joined by LF.
+    pub data: String,
+    /// The last event ID at dispatch.
+    pub id: String,
+}
