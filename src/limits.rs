@@ -64,6 +64,10 @@ pub const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
 /// and again after SIGTERM, before SIGKILL (PRODUCT §4.5).
 pub const STDIO_EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// An SSE backend stream with no bytes (not even a comment) for this long is
+/// taken as dead and reconnected. Generous: some servers send no keepalives.
+pub const SSE_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Most pages followed for one list during discovery (a cursor loop guard).
 pub const MAX_LIST_PAGES: usize = 1000;
 

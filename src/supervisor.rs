@@ -331,9 +331,10 @@ impl Supervisor {
         let backoff = self.config.lifecycle.retry_backoff;
         let mut first = true;
         let mut failures: u32 = 0;
+        let credentials = backend::credentials(&slot.config);
         while !self.stopping() {
             let (tx, rx) = channel();
-            let attempt = self.with_permit(|| backend::start(&slot.config, tx));
+            let attempt = self.with_permit(|| backend::start(&slot.config, &credentials, tx));
             let Some(attempt) = attempt else { break };
             match attempt {
                 Ok(link) => {

@@ -37,6 +37,8 @@ pub enum CallError {
     Closed(String),
     /// The backend is not taking input fast enough (its queue is full).
     Overloaded,
+    /// The transport could not deliver the request (HTTP status, connection error).
+    Send(String),
 }
 
 impl fmt::Display for CallError {
@@ -48,6 +50,7 @@ impl fmt::Display for CallError {
             CallError::Overloaded => {
                 f.write_str("not accepting requests (its input queue is full)")
             }
+            CallError::Send(why) => write!(f, "did not take the request ({why})"),
         }
     }
 }
@@ -311,6 +314,15 @@ impl Connection {
                 "notifications/cancelled",
                 Some(json!({"requestId": id, "reason": reason})),
             );
+        }
+    }
+
+    /// Fails a pending request the transport could not deliver.
+    pub fn fail(&self, id: u64, error: CallError) {
+        let pending = self.lock().pending.remove(&id);
+        if let Some(p) = pending {
+            warn!("[{}] request {id} {} failed: {error}", self.name, p.method);
+            (p.reply)(Err(error));
         }
     }
 

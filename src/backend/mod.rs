@@ -7,25 +7,55 @@
 //! [`start`], which returns a live, initialized [`Link`]. Nothing here knows
 //! about client sessions or the merged catalog.
 
+pub mod auth;
 pub mod connection;
 pub mod discover;
+pub mod sse_client;
 pub mod stdio;
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+pub use auth::Credentials;
 pub use connection::{CallError, Connection, Event, ProgressFn, ReplyFn};
 pub use discover::Discovered;
 
 use crate::config::{Backend, BackendKind};
+
+/// An agent for short HTTP exchanges (POSTs, token requests): bounded in
+/// total, statuses returned rather than turned into errors, and no proxy
+/// from the environment (the gateway talks only to configured backends).
+pub fn http_agent(total: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(total.min(Duration::from_secs(10))))
+        .timeout_global(Some(total))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
+}
+
+/// Credentials for a backend (remote types; stdio has none). Kept across
+/// reconnects so an OAuth 2 token is reused while it is valid.
+pub fn credentials(backend: &Backend) -> Arc<Credentials> {
+    Arc::new(match &backend.kind {
+        BackendKind::Sse { headers, auth, .. }
+        | BackendKind::StreamableHttp { headers, auth, .. } => {
+            Credentials::new(headers, auth.as_ref())
+        }
+        BackendKind::Stdio(_) => Credentials::new(&[], None),
+    })
+}
 
 /// Why a backend could not be started.
 #[derive(Debug)]
 pub enum Error {
     /// Its process could not be started.
     Spawn(std::io::Error),
+    /// The transport could not connect.
+    Connect(String),
     /// The handshake or discovery failed.
     Mcp(discover::Error),
     /// The transport is not available in this build yet.
@@ -36,6 +66,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Spawn(e) => write!(f, "{e}"),
+            Error::Connect(e) => f.write_str(e),
             Error::Mcp(e) => write!(f, "{e}"),
             Error::Unsupported(kind) => write!(f, "{kind} backends are not supported yet"),
         }
@@ -47,72 +78,131 @@ impl std::error::Error for Error {
         match self {
             Error::Spawn(e) => Some(e),
             Error::Mcp(e) => Some(e),
-            Error::Unsupported(_) => None,
+            Error::Connect(_) | Error::Unsupported(_) => None,
         }
     }
 }
 
-/// A live, initialized backend: its connection, what it offers, and the
-/// local process behind it, if any.
+/// A live, initialized backend: its connection, what it offers, and what
+/// must be stopped with it.
 #[derive(Debug)]
 pub struct Link {
     /// The shared connection.
     pub conn: Arc<Connection>,
     /// Capabilities and lists.
     pub discovered: Discovered,
-    /// The child process (stdio).
-    pub process: Option<stdio::Process>,
+    /// The stdio child, or the server an SSE backend launched.
+    process: Option<Local>,
+    /// The SSE stream.
+    stream: Option<sse_client::SseTransport>,
+}
+
+/// A local process behind a backend.
+#[derive(Debug)]
+enum Local {
+    /// Speaks MCP on stdin/stdout: stopped by closing stdin first.
+    Stdio(stdio::Process),
+    /// A launched server: stopped by SIGTERM.
+    Server(stdio::Process),
 }
 
 impl Link {
-    /// Closes the connection and stops the process (staged). Idempotent.
+    /// Closes the connection and stops the stream and the process (staged). Idempotent.
     pub fn stop(&self) {
         self.conn.close("backend stopped");
-        if let Some(process) = &self.process {
-            process.stop();
+        if let Some(stream) = &self.stream {
+            stream.stop();
+        }
+        match &self.process {
+            Some(Local::Stdio(p)) => p.stop(),
+            Some(Local::Server(p)) => p.terminate(),
+            None => {}
         }
     }
 
     /// The pid of the local process, if any.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(stdio::Process::pid)
+        match &self.process {
+            Some(Local::Stdio(p) | Local::Server(p)) => Some(p.pid()),
+            None => None,
+        }
     }
 }
 
-/// Starts a backend: spawn or connect, handshake, discovery. On failure
-/// everything started is stopped again.
-pub fn start(backend: &Backend, events: Sender<Event>) -> Result<Link, Error> {
+/// Starts a backend: spawn or connect, handshake, discovery, all within
+/// `startup` where set. On failure everything started is stopped again.
+pub fn start(
+    backend: &Backend,
+    credentials: &Arc<Credentials>,
+    events: Sender<Event>,
+) -> Result<Link, Error> {
     let t = &backend.timeouts;
-    let (conn, process) = match &backend.kind {
+    let deadline = t.startup.map(|s| Instant::now() + s);
+    let left = |d: Duration| {
+        deadline.map_or(d, |end| {
+            d.min(end.saturating_duration_since(Instant::now()))
+        })
+    };
+    let mut link = match &backend.kind {
         BackendKind::Stdio(launch) => {
             let (conn, process) =
                 stdio::spawn(&backend.name, launch, events).map_err(Error::Spawn)?;
-            (conn, Some(process))
+            Link {
+                conn,
+                discovered: Discovered::default(),
+                process: Some(Local::Stdio(process)),
+                stream: None,
+            }
         }
-        BackendKind::Sse { .. } => return Err(Error::Unsupported("sse")),
+        BackendKind::Sse { url, launch, .. } => {
+            let process = match launch {
+                Some(launch) => {
+                    let p = stdio::launch_server(&backend.name, launch).map_err(Error::Spawn)?;
+                    if let Err(e) =
+                        sse_client::wait_until_listening(url, left(t.sse_startup), || p.exited())
+                    {
+                        p.terminate();
+                        return Err(Error::Connect(e));
+                    }
+                    Some(Local::Server(p))
+                }
+                None => None,
+            };
+            match sse_client::connect(
+                &backend.name,
+                url,
+                credentials.clone(),
+                left(t.init),
+                events,
+            ) {
+                Ok((conn, stream)) => Link {
+                    conn,
+                    discovered: Discovered::default(),
+                    process,
+                    stream: Some(stream),
+                },
+                Err(e) => {
+                    if let Some(Local::Server(p)) = &process {
+                        p.terminate();
+                    }
+                    return Err(Error::Connect(e));
+                }
+            }
+        }
         BackendKind::StreamableHttp { .. } => return Err(Error::Unsupported("streamable-http")),
     };
-    let link_fail = |e: discover::Error, process: &Option<stdio::Process>| {
-        conn.close("start-up failed");
-        if let Some(p) = process {
-            p.stop();
+    let result = discover::handshake(&link.conn, left(t.init))
+        .and_then(|mut d| discover::discover(&link.conn, &mut d, t.cap_fetch).map(|()| d));
+    match result {
+        Ok(discovered) => {
+            link.discovered = discovered;
+            Ok(link)
         }
-        Error::Mcp(e)
-    };
-    // `startup` bounds connect + initialize; the handshake gets the smaller.
-    let init = t.startup.map_or(t.init, |s| s.min(t.init));
-    let mut discovered = match discover::handshake(&conn, init) {
-        Ok(d) => d,
-        Err(e) => return Err(link_fail(e, &process)),
-    };
-    if let Err(e) = discover::discover(&conn, &mut discovered, t.cap_fetch) {
-        return Err(link_fail(e, &process));
+        Err(e) => {
+            link.stop();
+            Err(Error::Mcp(e))
+        }
     }
-    Ok(Link {
-        conn,
-        discovered,
-        process,
-    })
 }
 
 /// Re-fetches a live backend's lists (after `list_changed`).

@@ -12,7 +12,7 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -54,7 +54,6 @@ pub struct Process {
     pid: u32,
     name: String,
     exit: Arc<(Mutex<Option<ExitStatus>>, Condvar)>,
-    conn: Arc<Connection>,
 }
 
 impl std::fmt::Debug for Process {
@@ -66,32 +65,90 @@ impl std::fmt::Debug for Process {
     }
 }
 
+fn start_child(name: &str, launch: &Launch, stdin: Stdio) -> io::Result<Child> {
+    let child = Command::new(&launch.command)
+        .args(&launch.args)
+        .env_clear()
+        .envs(child_env(std::env::vars(), launch))
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: stopping the backend signals everything it
+        // started (npx → sh → node), so nothing is orphaned.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot start \"{}\": {e}", launch.command),
+            )
+        })?;
+    info!(
+        "[{name}] started \"{}\" (pid {})",
+        launch.command,
+        child.id()
+    );
+    Ok(child)
+}
+
+/// Starts a local server (an SSE backend's `command`): no stdin; its stdout
+/// and stderr go to the debug log.
+pub fn launch_server(name: &str, launch: &Launch) -> io::Result<Process> {
+    let mut child = start_child(name, launch, Stdio::null())?;
+    let pid = child.id();
+    let exit = Arc::new((Mutex::new(None), Condvar::new()));
+    let mut threads = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let n = name.to_owned();
+        threads.push(service(
+            format!("argus-out-{name}"),
+            SERVICE_STACK_BYTES,
+            move || log_lines(&n, out),
+        ));
+    }
+    if let Some(err) = child.stderr.take() {
+        let n = name.to_owned();
+        threads.push(service(
+            format!("argus-err-{name}"),
+            SERVICE_STACK_BYTES,
+            move || log_lines(&n, err),
+        ));
+    }
+    let e = exit.clone();
+    let n = name.to_owned();
+    threads.push(service(
+        format!("argus-wait-{name}"),
+        SERVICE_STACK_BYTES,
+        move || reaper(&n, child, &e, None),
+    ));
+    let process = Process {
+        pid,
+        name: name.to_owned(),
+        exit,
+    };
+    if let Some(Err(e)) = threads.into_iter().find(Result::is_err) {
+        process.terminate();
+        return Err(e);
+    }
+    Ok(process)
+}
+
 /// Starts `launch` as backend `name`; its messages feed a new connection.
 pub fn spawn(
     name: &str,
     launch: &Launch,
     events: Sender<Event>,
 ) -> io::Result<(Arc<Connection>, Process)> {
-    let mut command = Command::new(&launch.command);
-    command
-        .args(&launch.args)
-        .env_clear()
-        .envs(child_env(std::env::vars(), launch))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group: stopping the backend signals everything it
-        // started (npx → sh → node), so nothing is orphaned.
-        .process_group(0);
-    let mut child = command.spawn().map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot start \"{}\": {e}", launch.command),
-        )
-    })?;
+    let mut child = start_child(name, launch, Stdio::piped())?;
     let pid = child.id();
-    info!("[{name}] started \"{}\" (pid {pid})", launch.command);
-    let (conn, outbound) = Connection::new(name, events)?;
+    let (conn, outbound) = match Connection::new(name, events) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -119,25 +176,26 @@ pub fn spawn(
         threads.push(service(
             format!("argus-err-{name}"),
             SERVICE_STACK_BYTES,
-            move || stderr_loop(&n, stderr),
+            move || log_lines(&n, stderr),
         ));
     }
     {
         let c = conn.clone();
         let e = exit.clone();
+        let n = name.to_owned();
         threads.push(service(
             format!("argus-wait-{name}"),
             SERVICE_STACK_BYTES,
-            move || reaper(&c, child, &e),
+            move || reaper(&n, child, &e, Some(&c)),
         ));
     }
     let process = Process {
         pid,
         name: name.to_owned(),
         exit,
-        conn: conn.clone(),
     };
     if let Some(Err(e)) = threads.into_iter().find(Result::is_err) {
+        conn.close("start-up failed");
         process.stop();
         return Err(e);
     }
@@ -158,22 +216,33 @@ impl Process {
         self.pid
     }
 
-    /// Stops the child in stages and reaps it (PRODUCT §4.5): close stdin,
-    /// wait `STDIO_EXIT_GRACE`, SIGTERM the process group, wait again,
-    /// SIGKILL the group. Safe to call more than once.
+    /// Stops the child in stages and reaps it (PRODUCT §4.5), once its
+    /// stdin is closed (the caller closes the connection first): wait
+    /// `STDIO_EXIT_GRACE`, SIGTERM the process group, wait again, SIGKILL
+    /// the group. Safe to call more than once.
     pub fn stop(&self) {
-        self.conn.close("backend stopped");
         if self.wait_exit(STDIO_EXIT_GRACE).is_none() {
             debug!("[{}] still running after stdin closed; SIGTERM", self.name);
-            self.signal_group(Signal::TERM);
-            if self.wait_exit(STDIO_EXIT_GRACE).is_none() {
-                warn!("[{}] did not exit after SIGTERM; SIGKILL", self.name);
-                self.signal_group(Signal::KILL);
-                let _ = self.wait_exit(STDIO_EXIT_GRACE);
-            }
+            self.terminate();
         }
         // Whatever the leader did, nothing it started may outlive it.
         self.signal_group(Signal::KILL);
+    }
+
+    /// SIGTERM the process group, wait `STDIO_EXIT_GRACE`, then SIGKILL.
+    pub fn terminate(&self) {
+        self.signal_group(Signal::TERM);
+        if self.wait_exit(STDIO_EXIT_GRACE).is_none() {
+            warn!("[{}] did not exit after SIGTERM; SIGKILL", self.name);
+            self.signal_group(Signal::KILL);
+            let _ = self.wait_exit(STDIO_EXIT_GRACE);
+        }
+        self.signal_group(Signal::KILL);
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&self) -> bool {
+        self.wait_exit(Duration::ZERO).is_some()
     }
 
     fn signal_group(&self, signal: Signal) {
@@ -285,8 +354,9 @@ fn reader_loop(conn: &Connection, stdout: ChildStdout) {
     conn.close(&cause);
 }
 
-fn stderr_loop(name: &str, stderr: ChildStderr) {
-    let mut reader = BufReader::new(stderr);
+/// Copies a pipe's lines to the debug log, prefixed with the backend name.
+fn log_lines(name: &str, pipe: impl std::io::Read) {
+    let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
     loop {
         match read_line(&mut reader, &mut buf, MAX_STDERR_LINE_BYTES) {
@@ -299,20 +369,27 @@ fn stderr_loop(name: &str, stderr: ChildStderr) {
     }
 }
 
-fn reaper(conn: &Connection, mut child: Child, exit: &(Mutex<Option<ExitStatus>>, Condvar)) {
+fn reaper(
+    name: &str,
+    mut child: Child,
+    exit: &(Mutex<Option<ExitStatus>>, Condvar),
+    conn: Option<&Connection>,
+) {
     let status = loop {
         match child.wait() {
             Ok(status) => break Some(status),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                warn!("[{}] cannot wait for the child: {e}", conn.name());
+                warn!("[{name}] cannot wait for the child: {e}");
                 break None;
             }
         }
     };
     let text = status.map_or_else(|| "unknown status".to_owned(), |s| s.to_string());
-    info!("[{}] process exited ({text})", conn.name());
-    conn.close(&format!("process exited ({text})"));
+    info!("[{name}] process exited ({text})");
+    if let Some(conn) = conn {
+        conn.close(&format!("process exited ({text})"));
+    }
     let (lock, cv) = exit;
     *lock.lock().unwrap_or_else(|e| e.into_inner()) =
         Some(status.unwrap_or_else(|| std::os::unix::process::ExitStatusExt::from_raw(0)));

@@ -89,7 +89,7 @@ impl Parser {
                 return Ok(());
             }
             let body = start.strip_prefix(BOM).unwrap_or(&start);
-            return self.feed_body(&body.to_vec(), out);
+            return self.feed_body(body, out);
         }
         self.feed_body(chunk, out)
     }
@@ -208,7 +208,11 @@ mod tests {
             .collect();
         assert_eq!(run(&[input]), expected, "{name}: whole");
         for split in 0..=input.len() {
-            assert_eq!(run(&[&input[..split], &input[split..]]), expected, "{name}: split at {split}");
+            assert_eq!(
+                run(&[&input[..split], &input[split..]]),
+                expected,
+                "{name}: split at {split}"
+            );
         }
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
         assert_eq!(run(&bytes), expected, "{name}: byte by byte");
@@ -229,11 +233,23 @@ mod tests {
         check("10", b"event: foo\n\ndata: x\n\n", &[(m, "x", "")]);
         check("11", b"event: add\ndata: 1\n\n", &[("add", "1", "")]);
         check("12", b"event:\ndata: x\n\n", &[(m, "x", "")]);
-        check("13", b"event: a\ndata: 1\n\ndata: 2\n\n", &[("a", "1", ""), (m, "2", "")]);
+        check(
+            "13",
+            b"event: a\ndata: 1\n\ndata: 2\n\n",
+            &[("a", "1", ""), (m, "2", "")],
+        );
         check("14", b"data: a\rdata: b\r\r", &[(m, "a\nb", "")]);
         check("15", b"data: a\r\ndata: b\r\n\r\n", &[(m, "a\nb", "")]);
-        check("16", b"data: a\r\n\ndata: b\r\rdata: c\n\n", &[(m, "a", ""), (m, "b", ""), (m, "c", "")]);
-        check("17", b"data: a\n\rdata: b\n\n", &[(m, "a", ""), (m, "b", "")]);
+        check(
+            "16",
+            b"data: a\r\n\ndata: b\r\rdata: c\n\n",
+            &[(m, "a", ""), (m, "b", ""), (m, "c", "")],
+        );
+        check(
+            "17",
+            b"data: a\n\rdata: b\n\n",
+            &[(m, "a", ""), (m, "b", "")],
+        );
         check("20", b": ping\n\ndata: x\n\n", &[(m, "x", "")]);
         check("21", b"data: a\n: c\ndata: b\n\n", &[(m, "a\nb", "")]);
         check("22", b"foo\ndata: x\n\n", &[(m, "x", "")]);
@@ -243,7 +259,10 @@ mod tests {
     fn vectors_18_19_explicit_chunks() {
         let m = "message";
         let e = |t: &str, d: &str| (t.to_owned(), d.to_owned(), String::new());
-        assert_eq!(run(&[b"data: a\r", b"\ndata: b\r\n\r\n"]), vec![e(m, "a\nb")]);
+        assert_eq!(
+            run(&[b"data: a\r", b"\ndata: b\r\n\r\n"]),
+            vec![e(m, "a\nb")]
+        );
         assert_eq!(run(&[b"data: a\r", b"\r"]), vec![e(m, "a")]);
     }
 
@@ -253,23 +272,51 @@ mod tests {
         check("23", b"Data: x\n\n", &[]);
         check("24", b" data: x\n\n", &[]);
         check("25", b"data: a:b: c\n\n", &[(m, "a:b: c", "")]);
-        check("26", b"id: 1\ndata: a\n\ndata: b\n\n", &[(m, "a", "1"), (m, "b", "1")]);
-        check("27", b"id: 1\ndata: a\n\nid\ndata: b\n\n", &[(m, "a", "1"), (m, "b", "")]);
-        check("28", b"id: 1\ndata: a\n\nid:\ndata: b\n\n", &[(m, "a", "1"), (m, "b", "")]);
-        check("29", b"id: 1\ndata: a\n\nid: 2\0\ndata: b\n\n", &[(m, "a", "1"), (m, "b", "1")]);
+        check(
+            "26",
+            b"id: 1\ndata: a\n\ndata: b\n\n",
+            &[(m, "a", "1"), (m, "b", "1")],
+        );
+        check(
+            "27",
+            b"id: 1\ndata: a\n\nid\ndata: b\n\n",
+            &[(m, "a", "1"), (m, "b", "")],
+        );
+        check(
+            "28",
+            b"id: 1\ndata: a\n\nid:\ndata: b\n\n",
+            &[(m, "a", "1"), (m, "b", "")],
+        );
+        check(
+            "29",
+            b"id: 1\ndata: a\n\nid: 2\0\ndata: b\n\n",
+            &[(m, "a", "1"), (m, "b", "1")],
+        );
         check("30", b"id: 5\n\ndata: x\n\n", &[(m, "x", "5")]);
         check("31", b"\xEF\xBB\xBFdata: a\n\n", &[(m, "a", "")]);
-        check("32", b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n", &[(m, "b", "")]);
+        check(
+            "32",
+            b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n",
+            &[(m, "b", "")],
+        );
         check("34", b"data: a\n\n\xEF\xBB\xBFdata: b\n\n", &[(m, "a", "")]);
         check("35", b"data: a\n\ndata: b\n", &[(m, "a", "")]);
         check("36", b"data: a", &[]);
         check("37", b"data: \xFF\n\n", &[(m, "\u{FFFD}", "")]);
         check("39", b"data:\0\n\n", &[(m, "\0", "")]);
         check("40", b"id: p1\nretry: 1000\ndata: \n\n", &[(m, "", "p1")]);
-        check("41", b"event: endpoint\r\ndata: /messages/?session_id=abc\r\n\r\n", &[("endpoint", "/messages/?session_id=abc", "")]);
+        check(
+            "41",
+            b"event: endpoint\r\ndata: /messages/?session_id=abc\r\n\r\n",
+            &[("endpoint", "/messages/?session_id=abc", "")],
+        );
         check("42", b"\n\n\ndata: x\n\n", &[(m, "x", "")]);
         check("43", b"event:  foo\ndata: x\n\n", &[(" foo", "x", "")]);
-        check("44", b"data: {\"a\":\"b:c\"}\n\n", &[(m, "{\"a\":\"b:c\"}", "")]);
+        check(
+            "44",
+            b"data: {\"a\":\"b:c\"}\n\n",
+            &[(m, "{\"a\":\"b:c\"}", "")],
+        );
         check(
             "45",
             b"data:\0\ndata:  2\rData:1\ndata\0:2\ndata:1\r\0data:4\nda-ta:3\rdata_5\ndata:3\rdata:\r\n data:32\ndata:4\n\n",
@@ -306,7 +353,10 @@ mod tests {
     fn retry_vectors() {
         assert_eq!(retry_of(b"retry: 3000\n\n"), (Some(3000), 0));
         assert_eq!(retry_of(b"retry: 03000\ndata: x\n\n"), (Some(3000), 1));
-        assert_eq!(retry_of(b"retry: 3000\nretry: 1000x\ndata: x\n\n"), (Some(3000), 1));
+        assert_eq!(
+            retry_of(b"retry: 3000\nretry: 1000x\ndata: x\n\n"),
+            (Some(3000), 1)
+        );
         assert_eq!(retry_of(b"retry: -1\n\n"), (None, 0));
         assert_eq!(retry_of(b"retry: 1.5\n\n"), (None, 0));
         assert_eq!(retry_of(b"retry:  1000\n\n"), (None, 0));
@@ -324,7 +374,11 @@ mod tests {
         p.feed(&big, &mut out).unwrap();
         p.feed(b"\ndata: ", &mut out).unwrap();
         assert_eq!(p.feed(&big, &mut out), Err(EventTooLarge(1024)));
-        assert_eq!(p.feed(b"\n\n", &mut out), Err(EventTooLarge(1024)), "stays failed");
+        assert_eq!(
+            p.feed(b"\n\n", &mut out),
+            Err(EventTooLarge(1024)),
+            "stays failed"
+        );
         // A 10 MiB single line never buffers past the cap.
         let mut p = Parser::new(1 << 20);
         let chunk = vec![b'z'; 64 * 1024];
@@ -355,8 +409,27 @@ mod tests {
     #[test]
     fn permutation_fuzz() {
         let vocab: &[&[u8]] = &[
-            b"data", b"data:", b"data: ", b"event:", b"event: x", b"id:", b"id: 7", b"retry: 5", b":", b": c",
-            b"\r", b"\n", b"\r\n", b"\n\n", b"x", b"\xEF\xBB\xBF", b"\xC3", b"\xA9", b"\0", b" ", b"{\"a\":1}",
+            b"data",
+            b"data:",
+            b"data: ",
+            b"event:",
+            b"event: x",
+            b"id:",
+            b"id: 7",
+            b"retry: 5",
+            b":",
+            b": c",
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b"\n\n",
+            b"x",
+            b"\xEF\xBB\xBF",
+            b"\xC3",
+            b"\xA9",
+            b"\0",
+            b" ",
+            b"{\"a\":1}",
         ];
         let mut rng = Rng(0x2545_F491_4F6C_DD1D);
         for _ in 0..2000 {
@@ -368,7 +441,11 @@ mod tests {
             let bytes: Vec<&[u8]> = input.chunks(1).collect();
             assert_eq!(run(&bytes), whole, "{input:?}");
             let cut = rng.below(input.len() + 1);
-            assert_eq!(run(&[&input[..cut], &input[cut..]]), whole, "{input:?} at {cut}");
+            assert_eq!(
+                run(&[&input[..cut], &input[cut..]]),
+                whole,
+                "{input:?} at {cut}"
+            );
         }
     }
 }

@@ -1,0 +1,208 @@
+//! Outgoing credentials for remote backends: configured `headers` plus
+//! `auth` (PRODUCT §3.3). Static headers are fixed; OAuth 2 client
+//! credentials are fetched from `token_url` with a form POST, cached until
+//! `expires_in - token_expiry_buffer_seconds`, and refreshed once on a 401.
+//! Auth headers win over `headers` of the same name. Values never reach the
+//! log: callers log header names only.
+
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+use serde_json::Value;
+use ureq::Agent;
+
+use crate::config::{Auth, OAuth2, Secret};
+use crate::limits::MAX_BACKEND_MESSAGE_BYTES;
+
+/// How long an OAuth 2 token without `expires_in` is trusted before refetching.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Headers for one backend, with a token cache when OAuth 2 is used.
+pub struct Credentials {
+    headers: Vec<(String, Secret)>,
+    auth: Option<Auth>,
+    token: Mutex<Option<(Secret, Instant)>>,
+    agent: Agent,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Credentials")
+            .field("headers", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// Credentials from a backend's `headers` and `auth`.
+    pub fn new(headers: &[(String, Secret)], auth: Option<&Auth>) -> Credentials {
+        Credentials {
+            headers: headers.to_vec(),
+            auth: auth.cloned(),
+            token: Mutex::new(None),
+            agent: super::http_agent(Duration::from_secs(30)),
+        }
+    }
+
+    fn token(&self) -> MutexGuard<'_, Option<(Secret, Instant)>> {
+        // The cache is one Option, replaced whole.
+        self.token.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every header to send: configured ones, then auth ones replacing any
+    /// of the same name. Fetches an OAuth 2 token if none is cached.
+    pub fn headers(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        let auth: Vec<(String, String)> = match &self.auth {
+            None => Vec::new(),
+            Some(Auth::Static(headers)) => headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect(),
+            Some(Auth::OAuth2(oauth)) => vec![(
+                "Authorization".into(),
+                format!("Bearer {}", self.access_token(oauth)?),
+            )],
+        };
+        for (name, value) in auth {
+            out.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            out.push((name, value));
+        }
+        Ok(out)
+    }
+
+    /// After a 401: drops a cached OAuth 2 token and says whether to retry
+    /// (OAuth 2 with `auth_retry_on_401`).
+    pub fn unauthorized(&self) -> bool {
+        match &self.auth {
+            Some(Auth::OAuth2(oauth)) if oauth.retry_on_401 => {
+                *self.token() = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn access_token(&self, oauth: &OAuth2) -> Result<String, String> {
+        let mut cached = self.token();
+        if let Some((token, until)) = &*cached
+            && Instant::now() < *until
+        {
+            return Ok(token.0.clone());
+        }
+        let (token, lifetime) = fetch_token(&self.agent, oauth)?;
+        let usable = lifetime.saturating_sub(oauth.expiry_buffer);
+        *cached = Some((Secret(token.clone()), Instant::now() + usable));
+        Ok(token)
+    }
+}
+
+/// The client-credentials grant (RFC 6749 §4.4), client authentication in the body.
+fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), String> {
+    let mut form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        form_encode(&oauth.client_id),
+        form_encode(&oauth.client_secret.0)
+    );
+    if !oauth.scopes.is_empty() {
+        form.push_str("&scope=");
+        form.push_str(&form_encode(&oauth.scopes.join(" ")));
+    }
+    debug!("fetching an OAuth 2 token from {}", oauth.token_url);
+    let mut response = agent
+        .post(&oauth.token_url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .send(form)
+        .map_err(|e| format!("token request to {} failed: {e}", oauth.token_url))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
+        .read_to_string()
+        .map_err(|e| format!("token response from {}: {e}", oauth.token_url))?;
+    if !(200..300).contains(&status) {
+        return Err(format!(
+            "token endpoint {} answered HTTP {status}",
+            oauth.token_url
+        ));
+    }
+    let value: Value = serde_json::from_str(&body)
+        .map_err(|e| format!("token response from {} is not JSON: {e}", oauth.token_url))?;
+    let token = value
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            format!(
+                "token response from {} has no access_token",
+                oauth.token_url
+            )
+        })?;
+    let lifetime = value
+        .get("expires_in")
+        .and_then(Value::as_f64)
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs_f64);
+    info!(
+        "OAuth 2 token obtained from {} (valid {:.0}s)",
+        oauth.token_url,
+        lifetime.as_secs_f64()
+    );
+    Ok((token.to_owned(), lifetime))
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+    }
+
+    #[test]
+    fn auth_headers_win_case_insensitively() {
+        let c = Credentials::new(
+            &[
+                ("authorization".into(), Secret("old".into())),
+                ("X-Team".into(), Secret("t".into())),
+            ],
+            Some(&Auth::Static(vec![(
+                "Authorization".into(),
+                Secret("Bearer new".into()),
+            )])),
+        );
+        assert_eq!(
+            c.headers().unwrap(),
+            [
+                ("X-Team".to_owned(), "t".to_owned()),
+                ("Authorization".to_owned(), "Bearer new".to_owned())
+            ]
+        );
+        assert!(!c.unauthorized(), "static auth does not retry");
+        assert!(!format!("{c:?}").contains("Bearer"));
+    }
+}

@@ -1,0 +1,471 @@
+//! The legacy HTTP+SSE transport to a backend (PRODUCT §7, mcp-protocol.md §3.4).
+//!
+//! `GET url` with `Accept: text/event-stream` on an agent of its own (so
+//! [`SseTransport::stop`] can cut the blocked read at once with
+//! `Agent::shutdown`), read by our SSE parser on a reader thread. The first
+//! `endpoint` event's data is resolved against `url` (RFC 3986); another
+//! origin is refused. `message` events carry JSON-RPC for
+//! `Connection::dispatch`; empty data (priming) is skipped. A writer thread
+//! POSTs each outgoing message to the endpoint on a second agent; a non-2xx
+//! answer fails that request, a JSON body in the answer is taken as a reply
+//! (some servers answer in the POST), a 401 refreshes OAuth 2 once. When the
+//! stream ends the connection closes and the supervisor reconnects.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use serde_json::Value;
+use ureq::Agent;
+
+use super::auth::Credentials;
+use super::connection::{CallError, Connection, Event};
+use crate::http::media_type;
+use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
+use crate::sse::Parser;
+
+/// A running SSE stream; stopping it closes the connection.
+#[derive(Debug)]
+pub struct SseTransport {
+    name: String,
+    stream_agent: Mutex<Option<Agent>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl SseTransport {
+    /// Cuts the stream (the reader returns at once) and stops the writer.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(agent) = self
+            .stream_agent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            debug!("[{}] closing the SSE stream", self.name);
+            agent.shutdown();
+        }
+    }
+}
+
+/// Opens the stream, waits for the `endpoint` event (at most `timeout`),
+/// and returns the connection. `events` gets notifications and the close.
+pub fn connect(
+    name: &str,
+    url: &str,
+    credentials: Arc<Credentials>,
+    timeout: Duration,
+    events: Sender<Event>,
+) -> Result<(Arc<Connection>, SseTransport), String> {
+    let stream_agent: Agent = Agent::config_builder()
+        .timeout_resolve(Some(timeout.min(Duration::from_secs(10))))
+        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
+        .timeout_recv_response(Some(timeout))
+        .timeout_per_read(Some(SSE_IDLE_TIMEOUT))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let response = {
+        let mut retried = false;
+        loop {
+            let mut request = stream_agent
+                .get(url)
+                .header("Accept", "text/event-stream")
+                .header("Cache-Control", "no-cache");
+            for (k, v) in credentials.headers()? {
+                request = request.header(k, v);
+            }
+            let response = request.call().map_err(|e| format!("GET {url}: {e}"))?;
+            let status = response.status().as_u16();
+            if status == 401 && !retried && credentials.unauthorized() {
+                retried = true;
+                continue;
+            }
+            if status != 200 {
+                return Err(format!("GET {url}: HTTP {status}"));
+            }
+            let kind = response
+                .body()
+                .mime_type()
+                .map(media_type)
+                .unwrap_or_default();
+            if kind != "text/event-stream" {
+                return Err(format!(
+                    "GET {url}: expected text/event-stream, got \"{kind}\""
+                ));
+            }
+            break response;
+        }
+    };
+    info!("[{name}] SSE stream open: {url}");
+    let (conn, outbound) = Connection::new(name, events).map_err(|e| e.to_string())?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (endpoint_tx, endpoint_rx) = sync_channel::<Result<String, String>>(1);
+    let reader = {
+        let conn = conn.clone();
+        let stopping = stopping.clone();
+        let base = url.to_owned();
+        let body = response.into_body().into_reader();
+        thread::Builder::new()
+            .name(format!("argus-sse-{name}"))
+            .stack_size(BACKEND_STACK_BYTES)
+            .spawn(move || read_stream(&conn, body, &base, &endpoint_tx, &stopping))
+    };
+    let transport = SseTransport {
+        name: name.to_owned(),
+        stream_agent: Mutex::new(Some(stream_agent)),
+        stopping: stopping.clone(),
+    };
+    if let Err(e) = reader {
+        transport.stop();
+        return Err(e.to_string());
+    }
+    let endpoint = match endpoint_rx.recv_timeout(timeout) {
+        Ok(Ok(endpoint)) => endpoint,
+        Ok(Err(e)) => {
+            transport.stop();
+            conn.close(&e);
+            return Err(e);
+        }
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+            let e = format!("no endpoint event within {:.1}s", timeout.as_secs_f64());
+            transport.stop();
+            conn.close(&e);
+            return Err(e);
+        }
+    };
+    debug!("[{name}] message endpoint: {endpoint}");
+    let writer = {
+        let conn = conn.clone();
+        let credentials = credentials.clone();
+        thread::Builder::new()
+            .name(format!("argus-post-{name}"))
+            .stack_size(BACKEND_STACK_BYTES)
+            .spawn(move || post_loop(&conn, &endpoint, &credentials, &outbound, &stopping))
+    };
+    if let Err(e) = writer {
+        transport.stop();
+        conn.close("cannot start the writer");
+        return Err(e.to_string());
+    }
+    Ok((conn, transport))
+}
+
+/// Reads the stream until it ends; the first `endpoint` event goes to
+/// `endpoint_tx`, `message` events to the connection.
+fn read_stream(
+    conn: &Connection,
+    mut body: impl Read,
+    base: &str,
+    endpoint_tx: &SyncSender<Result<String, String>>,
+    stopping: &AtomicBool,
+) {
+    let name = conn.name().to_owned();
+    let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut events = Vec::new();
+    let mut endpoint_sent = false;
+    let cause = loop {
+        let read = body.read(&mut buf);
+        if stopping.load(Ordering::SeqCst) {
+            break "stream closed by the gateway".to_owned();
+        }
+        let n = match read {
+            Ok(0) => break "the server ended the SSE stream".to_owned(),
+            Ok(n) => n,
+            Err(e) => {
+                break match ureq::Error::from(e) {
+                    ureq::Error::Timeout(ureq::Timeout::PerRead) => {
+                        format!("SSE stream idle for {}s", SSE_IDLE_TIMEOUT.as_secs())
+                    }
+                    e => format!("SSE stream failed: {e}"),
+                };
+            }
+        };
+        if let Err(e) = parser.feed(&buf[..n], &mut events) {
+            break format!("{e} (limit {MAX_BACKEND_MESSAGE_BYTES} bytes); dropping the stream");
+        }
+        for event in events.drain(..) {
+            match event.event.as_str() {
+                "endpoint" if !endpoint_sent => {
+                    endpoint_sent = true;
+                    let resolved = resolve_endpoint(base, event.data.trim());
+                    let refused = resolved.is_err();
+                    let _ = endpoint_tx.send(resolved);
+                    if refused {
+                        return;
+                    }
+                }
+                "message" => {
+                    let data = event.data.trim();
+                    if data.is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<Value>(data) {
+                        Ok(value) => conn.dispatch(value),
+                        Err(e) => warn!("[{name}] SSE message is not JSON ({e}); skipped"),
+                    }
+                }
+                other => debug!("[{name}] SSE event \"{other}\" ignored"),
+            }
+        }
+    };
+    if !endpoint_sent {
+        let _ = endpoint_tx.send(Err(cause.clone()));
+    }
+    if !stopping.load(Ordering::SeqCst) {
+        info!("[{name}] {cause}");
+    }
+    conn.close(&cause);
+}
+
+/// POSTs every outgoing message to the endpoint, in order.
+fn post_loop(
+    conn: &Connection,
+    endpoint: &str,
+    credentials: &Credentials,
+    outbound: &Receiver<Vec<u8>>,
+    stopping: &AtomicBool,
+) {
+    let agent = super::http_agent(Duration::from_secs(30));
+    while let Ok(message) = outbound.recv() {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Err(why) = post_one(&agent, conn, endpoint, credentials, &message) {
+            // Only requests can be failed; our own ids are integers.
+            let id = serde_json::from_slice::<Value>(&message)
+                .ok()
+                .filter(|v| v.get("method").is_some())
+                .and_then(|v| v.get("id").and_then(Value::as_u64));
+            match id {
+                Some(id) => conn.fail(id, CallError::Send(why)),
+                None => warn!("[{}] message not delivered: {why}", conn.name()),
+            }
+        }
+    }
+}
+
+fn post_one(
+    agent: &Agent,
+    conn: &Connection,
+    endpoint: &str,
+    credentials: &Credentials,
+    message: &[u8],
+) -> Result<(), String> {
+    let mut retried = false;
+    loop {
+        let mut request = agent
+            .post(endpoint)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream");
+        for (k, v) in credentials.headers()? {
+            request = request.header(k, v);
+        }
+        let mut response = request
+            .send(message)
+            .map_err(|e| format!("POST failed: {e}"))?;
+        let status = response.status().as_u16();
+        if status == 401 && !retried && credentials.unauthorized() {
+            retried = true;
+            continue;
+        }
+        if !(200..300).contains(&status) {
+            return Err(format!("HTTP {status} from the message endpoint"));
+        }
+        // Tolerate servers that answer in the POST body (mcp-protocol.md §9.4).
+        let json =
+            response.body().mime_type().map(media_type).as_deref() == Some("application/json");
+        if json {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
+                .read_to_vec()
+                .map_err(|e| format!("reading the POST answer: {e}"))?;
+            if let Ok(value) = serde_json::from_slice::<Value>(&body)
+                && value.get("jsonrpc").is_some()
+            {
+                conn.dispatch(value);
+            }
+        }
+        return Ok(());
+    }
+}
+
+/// `scheme://authority` and the path of an absolute http(s) URL.
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    Some((scheme, authority, path))
+}
+
+/// Host (without brackets) and port of an authority, the port defaulting by scheme.
+fn host_port(scheme: &str, authority: &str) -> (String, u16) {
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let default = if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, after)) => (h, after.strip_prefix(':')),
+            None => (rest, None),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    let port = port.and_then(|p| p.parse().ok()).unwrap_or(default);
+    (host.to_ascii_lowercase(), port)
+}
+
+/// The origin (scheme, host, port) of a URL, comparable across spellings.
+fn origin(scheme: &str, authority: &str) -> (String, String, u16) {
+    let (host, port) = host_port(scheme, authority);
+    (scheme.to_ascii_lowercase(), host, port)
+}
+
+/// Resolves the `endpoint` event's data against the SSE URL (RFC 3986 §5.2)
+/// and refuses another origin.
+pub fn resolve_endpoint(base: &str, reference: &str) -> Result<String, String> {
+    if reference.is_empty() {
+        return Err("empty endpoint event".into());
+    }
+    if reference.contains(['\r', '\n', ' ']) {
+        return Err("endpoint contains whitespace".into());
+    }
+    let (scheme, authority, base_path) =
+        split_url(base).ok_or_else(|| format!("bad backend URL {base}"))?;
+    let resolved = if reference.contains("://") {
+        reference.to_owned()
+    } else if let Some(rest) = reference.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else if reference.starts_with('/') {
+        format!("{scheme}://{authority}{}", remove_dots(reference))
+    } else if reference.starts_with('?') {
+        format!("{scheme}://{authority}{base_path}{reference}")
+    } else {
+        let dir = base_path.rfind('/').map_or("/", |i| &base_path[..=i]);
+        format!(
+            "{scheme}://{authority}{}",
+            remove_dots(&format!("{dir}{reference}"))
+        )
+    };
+    let (r_scheme, r_authority, _) =
+        split_url(&resolved).ok_or_else(|| format!("bad endpoint {reference}"))?;
+    if origin(r_scheme, r_authority) != origin(scheme, authority) {
+        return Err(format!(
+            "endpoint {resolved} is on another origin than {base}; refused"
+        ));
+    }
+    Ok(resolved)
+}
+
+/// Removes `.` and `..` segments from a path (keeping its query).
+fn remove_dots(path_and_query: &str) -> String {
+    let (path, query) = match path_and_query.find(['?', '#']) {
+        Some(i) => path_and_query.split_at(i),
+        None => (path_and_query, ""),
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => {
+                if i == segments.len() - 1 {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if i == segments.len() - 1 {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("{}{query}", out.join("/"))
+}
+
+/// Waits until something accepts TCP connections at `url`'s host and port,
+/// at most `limit` (a launched backend's `sse_startup`); polls every 50 ms.
+/// Gives up early when `exited` says the launched process is gone.
+pub fn wait_until_listening(
+    url: &str,
+    limit: Duration,
+    exited: impl Fn() -> bool,
+) -> Result<(), String> {
+    let (scheme, authority, _) = split_url(url).ok_or_else(|| format!("bad URL {url}"))?;
+    let (host, port) = host_port(scheme, authority);
+    let deadline = Instant::now() + limit;
+    loop {
+        let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port));
+        for addr in addrs.into_iter().flatten() {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+        }
+        if exited() {
+            return Err("the launched process exited before its URL answered".into());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{url} did not answer within {:.1}s of launch",
+                limit.as_secs_f64()
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_resolution() {
+        let base = "http://127.0.0.1:8000/sse";
+        assert_eq!(
+            resolve_endpoint(base, "/messages/?session_id=ab").unwrap(),
+            "http://127.0.0.1:8000/messages/?session_id=ab"
+        );
+        assert_eq!(
+            resolve_endpoint(base, "/message?sessionId=x").unwrap(),
+            "http://127.0.0.1:8000/message?sessionId=x"
+        );
+        assert_eq!(
+            resolve_endpoint("http://h/api/v1/sse", "messages?x=1").unwrap(),
+            "http://h/api/v1/messages?x=1"
+        );
+        assert_eq!(
+            resolve_endpoint("http://h/api/v1/sse", "../m").unwrap(),
+            "http://h/api/m"
+        );
+        assert_eq!(
+            resolve_endpoint(base, "http://127.0.0.1:8000/m").unwrap(),
+            "http://127.0.0.1:8000/m"
+        );
+        assert_eq!(
+            resolve_endpoint("https://h/sse", "https://H:443/m").unwrap(),
+            "https://H:443/m"
+        );
+        assert!(resolve_endpoint(base, "http://127.0.0.1:8001/m").is_err());
+        assert!(resolve_endpoint(base, "https://127.0.0.1:8000/m").is_err());
+        assert!(resolve_endpoint(base, "//evil.example/m").is_err());
+        assert!(resolve_endpoint(base, "").is_err());
+    }
+}
