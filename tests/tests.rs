@@ -15,5 +15,7 @@ mod mcp_handshake;
 mod real_clients;
 /// The SSE transport: session lifecycle, statuses, slow and vanished clients, leaks.
 mod sse_transport;
+/// SSE backends: hostile framing, reconnects, auth, real SDK servers.
+mod sse_backends;
 /// Stdio backends: catalog, conflicts, routing, crashes, timeouts, shutdown.
 mod stdio_backends;
