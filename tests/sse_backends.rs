@@ -10,15 +10,23 @@ use crate::support::fake_sse::{Endpoint, FakeSse, TokenServer};
 use crate::support::{Gateway, SseClient, fixture_backend, wait_until};
 
 fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text in {reply}")).to_owned()
+    reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {reply}"))
+        .to_owned()
 }
 
 fn config_with(sse_backend: &str) -> String {
-    format!("backends:\n{sse_backend}{}", fixture_backend("local", &[("FIXTURE_TOOLS", "local_tool")], ""))
+    format!(
+        "backends:\n{sse_backend}{}",
+        fixture_backend("local", &[("FIXTURE_TOOLS", "local_tool")], "")
+    )
 }
 
 fn sse_entry(name: &str, url: &str, extra: &str) -> String {
-    format!("  {name}:\n    type: sse\n    url: {url}\n    timeouts: {{retry_delay: 0.2, init: 5}}\n{extra}")
+    format!(
+        "  {name}:\n    type: sse\n    url: {url}\n    timeouts: {{retry_delay: 0.2, init: 5}}\n{extra}"
+    )
 }
 
 fn tools(c: &mut SseClient, gw: &Gateway) -> Vec<String> {
@@ -26,7 +34,12 @@ fn tools(c: &mut SseClient, gw: &Gateway) -> Vec<String> {
 }
 
 fn call(c: &mut SseClient, gw: &Gateway, name: &str) -> Value {
-    c.call(gw.addr, json!(name), "tools/call", json!({"name": name, "arguments": {"n": 1}}))
+    c.call(
+        gw.addr,
+        json!(name),
+        "tools/call",
+        json!({"name": name, "arguments": {"n": 1}}),
+    )
 }
 
 #[test]
@@ -36,9 +49,19 @@ fn hostile_framing_relative_and_absolute_endpoints() {
         let gw = Gateway::start(&config_with(&sse_entry("hostile", &fake.url(), "")));
         let mut c = SseClient::open(gw.addr);
         c.initialize(gw.addr, "2025-06-18");
-        assert_eq!(tools(&mut c, &gw), ["hostile_echo", "drop", "huge", "local_tool"], "{endpoint:?}");
-        assert_eq!(text(&call(&mut c, &gw, "hostile_echo")), "hostile:{\"n\":1}");
-        assert_eq!(text(&call(&mut c, &gw, "local_tool")), "local:local_tool:{\"n\":1}");
+        assert_eq!(
+            tools(&mut c, &gw),
+            ["hostile_echo", "drop", "huge", "local_tool"],
+            "{endpoint:?}"
+        );
+        assert_eq!(
+            text(&call(&mut c, &gw, "hostile_echo")),
+            "hostile:{\"n\":1}"
+        );
+        assert_eq!(
+            text(&call(&mut c, &gw, "local_tool")),
+            "local:local_tool:{\"n\":1}"
+        );
     }
 }
 
@@ -49,7 +72,13 @@ fn a_foreign_endpoint_is_refused_and_the_rest_serves() {
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
     assert_eq!(tools(&mut c, &gw), ["local_tool"]);
-    assert!(wait_until(Duration::from_secs(5), || gw.stderr().contains("another origin")), "{}", gw.stderr());
+    assert!(
+        wait_until(Duration::from_secs(5), || gw
+            .stderr()
+            .contains("another origin")),
+        "{}",
+        gw.stderr()
+    );
 }
 
 #[test]
@@ -63,11 +92,21 @@ fn a_dropped_stream_fails_calls_promptly_and_reconnects() {
     let reply = call(&mut c, &gw, "drop");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(reply["result"]["isError"], true);
-    assert!(text(&reply).contains("\"flaky\"") && text(&reply).contains("ended the SSE stream"), "{reply}");
+    assert!(
+        text(&reply).contains("\"flaky\"") && text(&reply).contains("ended the SSE stream"),
+        "{reply}"
+    );
     // A new stream, a new session, re-initialized and re-discovered.
-    assert!(wait_until(Duration::from_secs(10), || fake.streams() >= 2 && tools(&mut c, &gw).contains(&"hostile_echo".to_owned())));
-    assert_eq!(text(&call(&mut c, &gw, "hostile_echo")), "hostile:{\"n\":1}");
-    assert_eq!(text(&call(&mut c, &gw, "local_tool")), "local:local_tool:{\"n\":1}");
+    assert!(wait_until(Duration::from_secs(10), || fake.streams() >= 2
+        && tools(&mut c, &gw).contains(&"hostile_echo".to_owned())));
+    assert_eq!(
+        text(&call(&mut c, &gw, "hostile_echo")),
+        "hostile:{\"n\":1}"
+    );
+    assert_eq!(
+        text(&call(&mut c, &gw, "local_tool")),
+        "local:local_tool:{\"n\":1}"
+    );
 }
 
 #[test]
@@ -78,9 +117,17 @@ fn a_20_mb_event_is_refused_cleanly() {
     c.initialize(gw.addr, "2025-06-18");
     let reply = call(&mut c, &gw, "huge");
     assert_eq!(reply["result"]["isError"], true, "{reply}");
-    assert!(gw.stderr().contains("SSE event larger than 16777216 bytes"), "{}", gw.stderr());
-    assert!(wait_until(Duration::from_secs(10), || fake.streams() >= 2 && tools(&mut c, &gw).contains(&"huge".to_owned())));
-    assert_eq!(text(&call(&mut c, &gw, "local_tool")), "local:local_tool:{\"n\":1}");
+    assert!(
+        gw.stderr().contains("SSE event larger than 16777216 bytes"),
+        "{}",
+        gw.stderr()
+    );
+    assert!(wait_until(Duration::from_secs(10), || fake.streams() >= 2
+        && tools(&mut c, &gw).contains(&"huge".to_owned())));
+    assert_eq!(
+        text(&call(&mut c, &gw, "local_tool")),
+        "local:local_tool:{\"n\":1}"
+    );
 }
 
 #[test]
@@ -95,7 +142,10 @@ fn post_errors_fail_the_request_naming_the_backend() {
     let t = text(&reply);
     assert!(t.contains("\"grumpy\"") && t.contains("HTTP 500"), "{t}");
     *fake.state.post_status.lock().unwrap() = None;
-    assert_eq!(text(&call(&mut c, &gw, "hostile_echo")), "hostile:{\"n\":1}");
+    assert_eq!(
+        text(&call(&mut c, &gw, "hostile_echo")),
+        "hostile:{\"n\":1}"
+    );
 }
 
 #[test]
@@ -110,8 +160,16 @@ fn static_auth_and_headers_with_variables() {
     let gw = Gateway::start_with(&config_with(&entry), &["-vv"], &[("API_TOKEN", "s3cret")]);
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
-    assert_eq!(text(&call(&mut c, &gw, "hostile_echo")), "hostile:{\"n\":1}");
-    assert_eq!(fake.state.unauthorized.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(
+        text(&call(&mut c, &gw, "hostile_echo")),
+        "hostile:{\"n\":1}"
+    );
+    assert_eq!(
+        fake.state
+            .unauthorized
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
     assert!(!gw.stderr().contains("s3cret"), "a secret reached the log");
 }
 
@@ -132,15 +190,27 @@ fn oauth2_token_is_cached_refreshed_on_401_and_on_expiry() {
     let gw = Gateway::start_with(&config_with(&entry), &["-vv"], &[]);
     let mut c = SseClient::open(gw.addr);
     c.initialize(gw.addr, "2025-06-18");
-    assert_eq!(text(&call(&mut c, &gw, "hostile_echo")), "hostile:{\"n\":1}");
+    assert_eq!(
+        text(&call(&mut c, &gw, "hostile_echo")),
+        "hostile:{\"n\":1}"
+    );
     assert_eq!(tokens.issued(), 1, "one token for the GET and every POST");
     let form = tokens.last_form.lock().unwrap().clone();
-    assert_eq!(form, "grant_type=client_credentials&client_id=argus&client_secret=p%40ss+word&scope=mcp+read");
+    assert_eq!(
+        form,
+        "grant_type=client_credentials&client_id=argus&client_secret=p%40ss+word&scope=mcp+read"
+    );
     // The server revokes it: the next POST gets 401, a new token, a retry.
     tokens.revoke(&fake.state);
-    assert_eq!(text(&call(&mut c, &gw, "hostile_echo")), "hostile:{\"n\":1}");
+    assert_eq!(
+        text(&call(&mut c, &gw, "hostile_echo")),
+        "hostile:{\"n\":1}"
+    );
     assert_eq!(tokens.issued(), 2);
-    assert!(!gw.stderr().contains("tok-1") && !gw.stderr().contains("p@ss"), "a secret reached the log");
+    assert!(
+        !gw.stderr().contains("tok-1") && !gw.stderr().contains("p@ss"),
+        "a secret reached the log"
+    );
 }
 
 #[test]
@@ -162,7 +232,166 @@ fn oauth2_token_expiry_fetches_a_new_one() {
     let before = tokens.issued();
     assert!(before >= 1);
     assert!(wait_until(Duration::from_secs(5), || {
-        assert_eq!(text(&call(&mut c, &gw, "hostile_echo")), "hostile:{\"n\":1}");
+        assert_eq!(
+            text(&call(&mut c, &gw, "hostile_echo")),
+            "hostile:{\"n\":1}"
+        );
         tokens.issued() > before
     }));
+}
+
+/// A port that was free a moment ago (for servers that cannot report theirs).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Children of a process, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        if after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+            == Some(pid)
+        {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// Runs a real SSE server launched by the gateway (`command`): a real SDK
+/// client lists and calls `tool` through the gateway; the server is killed
+/// and the gateway brings it back; SIGTERM leaves no process behind.
+fn launched_server_round_trip(backend: &str, tool: &str, args: &str, expect: &str) {
+    let mut gw = Gateway::start(&config_with(backend));
+    let python = std::env::var("ARGUS_TEST_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/venv/bin/python").to_owned()
+    });
+    let url = format!("http://{}/sse", gw.addr);
+    let client = |label: &str| {
+        let out = std::process::Command::new(&python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/py/sse_client.py"
+            ))
+            .args([url.as_str(), tool, args])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{label}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            v["call"].as_str().unwrap_or("").contains(expect),
+            "{label}: {v}"
+        );
+        assert!(
+            v["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "local_tool"),
+            "{label}: {v}"
+        );
+    };
+    client("first");
+    // Kill the launched server (its whole process group); the gateway
+    // notices the dropped stream, relaunches, re-initializes, re-discovers.
+    let launched: Vec<u32> = children(gw.pid())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| !c.contains("fixture_server"))
+        })
+        .collect();
+    assert_eq!(launched.len(), 1, "one launched server");
+    let pid = launched[0];
+    let own_group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    let group = rustix::process::getpgid(rustix::process::Pid::from_raw(pid as i32))
+        .unwrap()
+        .as_raw_nonzero()
+        .get() as u32;
+    assert_eq!(
+        group, pid,
+        "the launched server leads its own process group"
+    );
+    assert_ne!(group, own_group);
+    rustix::process::kill_process_group(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let relaunched = children(gw.pid()).iter().any(|p| {
+                !launched.contains(p)
+                    && !std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                        .unwrap_or_default()
+                        .contains("fixture_server")
+            });
+            relaunched && tools(&mut c, &gw).iter().any(|t| t == tool)
+        }),
+        "the launched server did not come back: {}",
+        gw.stderr()
+    );
+    client("after restart");
+    let kids = children(gw.pid());
+    gw.signal("TERM");
+    assert_eq!(
+        gw.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        gw.stderr()
+    );
+    for pid in kids {
+        assert!(
+            wait_until(Duration::from_secs(5), || !std::path::Path::new(&format!(
+                "/proc/{pid}"
+            ))
+            .exists()),
+            "pid {pid} outlived the gateway"
+        );
+    }
+}
+
+#[test]
+fn python_sdk_sse_server_launched_used_restarted_and_stopped() {
+    let port = free_port();
+    let python = std::env::var("ARGUS_TEST_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/venv/bin/python").to_owned()
+    });
+    let backend = format!(
+        "  py:\n    type: sse\n    url: http://127.0.0.1:{port}/sse\n    command: {python}\n    args: [\"{}/tests/py/sse_server.py\", \"{port}\"]\n    timeouts: {{sse_startup: 20, retry_delay: 0.2}}\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    launched_server_round_trip(&backend, "add", r#"{"a": 2, "b": 3}"#, "python says 5");
+}
+
+#[test]
+fn server_everything_in_sse_mode_launched_used_restarted_and_stopped() {
+    let port = free_port();
+    let modules = std::env::var("ARGUS_NODE_MODULES").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/node/node_modules").to_owned()
+    });
+    let backend = format!(
+        "  everything:\n    type: sse\n    url: http://127.0.0.1:{port}/sse\n    command: {modules}/.bin/mcp-server-everything\n    args: [sse]\n    env: {{PORT: \"{port}\"}}\n    timeouts: {{sse_startup: 20, retry_delay: 0.2}}\n"
+    );
+    launched_server_round_trip(&backend, "echo", r#"{"message": "via sse"}"#, "via sse");
 }

@@ -13,9 +13,9 @@ mod http_server;
 mod mcp_handshake;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
 mod real_clients;
-/// The SSE transport: session lifecycle, statuses, slow and vanished clients, leaks.
-mod sse_transport;
 /// SSE backends: hostile framing, reconnects, auth, real SDK servers.
 mod sse_backends;
+/// The SSE transport: session lifecycle, statuses, slow and vanished clients, leaks.
+mod sse_transport;
 /// Stdio backends: catalog, conflicts, routing, crashes, timeouts, shutdown.
 mod stdio_backends;

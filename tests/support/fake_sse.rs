@@ -78,7 +78,10 @@ impl FakeSse {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, HashMap<String, String>, Vec<u8>)> {
+/// Method, target, lower-cased headers and body of one request.
+type RawRequest = (String, String, HashMap<String, String>, Vec<u8>);
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<RawRequest> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -98,7 +101,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Ha
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
-    let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
     Some((method, target, headers, body))
@@ -117,7 +123,9 @@ fn serve(stream: TcpStream, addr: SocketAddr, endpoint: Endpoint, state: &State)
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
-    let Some((method, target, headers, body)) = read_request(&mut reader) else { return };
+    let Some((method, target, headers, body)) = read_request(&mut reader) else {
+        return;
+    };
     if let Some(required) = state.required_auth.lock().unwrap().clone()
         && headers.get("authorization") != Some(&required)
     {
@@ -151,7 +159,9 @@ fn serve(stream: TcpStream, addr: SocketAddr, endpoint: Endpoint, state: &State)
 
 /// The SSE events that answer one message.
 fn answer(msg: &Value) -> Vec<Vec<u8>> {
-    let Some(id) = msg.get("id") else { return Vec::new() };
+    let Some(id) = msg.get("id") else {
+        return Vec::new();
+    };
     let method = msg["method"].as_str().unwrap_or("");
     let result = match method {
         "initialize" => json!({
@@ -166,19 +176,29 @@ fn answer(msg: &Value) -> Vec<Vec<u8>> {
         ]}),
         "tools/call" => match msg["params"]["name"].as_str() {
             // Half an event, then the stream is cut.
-            Some("drop") => return vec![b"event: message\ndata: {\"jsonrpc\":".to_vec(), Vec::new()],
+            Some("drop") => {
+                return vec![b"event: message\ndata: {\"jsonrpc\":".to_vec(), Vec::new()];
+            }
             Some("huge") => {
                 let mut big = b"event: message\ndata: ".to_vec();
                 big.extend(std::iter::repeat_n(b'x', 20 * 1024 * 1024));
                 big.extend(b"\n\n");
                 return vec![big];
             }
-            _ => json!({"content": [{"type": "text", "text": format!("hostile:{}", msg["params"]["arguments"])}]}),
+            _ => {
+                json!({"content": [{"type": "text", "text": format!("hostile:{}", msg["params"]["arguments"])}]})
+            }
         },
         "ping" => json!({}),
-        _ => return vec![event(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no"}}))],
+        _ => {
+            return vec![event(
+                &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no"}}),
+            )];
+        }
     };
-    vec![event(&json!({"jsonrpc": "2.0", "id": id, "result": result}))]
+    vec![event(
+        &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    )]
 }
 
 /// Frames a message as an event with pretty (multi-line) JSON, so its data
@@ -208,7 +228,10 @@ fn stream_session(mut w: TcpStream, addr: SocketAddr, endpoint: Endpoint, state:
     let data = match endpoint {
         Endpoint::Relative => format!("/messages?session_id={session}"),
         Endpoint::Absolute => format!("http://{addr}/messages?session_id={session}"),
-        Endpoint::Foreign => format!("http://127.0.0.2:{}/messages?session_id={session}", addr.port()),
+        Endpoint::Foreign => format!(
+            "http://127.0.0.2:{}/messages?session_id={session}",
+            addr.port()
+        ),
     };
     let first = format!("\u{FEFF}: hello\n\nevent: endpoint\ndata: {data}\n\n");
     let endings: [&[u8]; 3] = [b"\n", b"\r\n", b"\r"];
@@ -227,7 +250,9 @@ fn stream_session(mut w: TcpStream, addr: SocketAddr, endpoint: Endpoint, state:
         if framed.len() > 4096 {
             return w.write_all(&framed).is_ok();
         }
-        framed.iter().all(|b| w.write_all(std::slice::from_ref(b)).is_ok())
+        framed
+            .iter()
+            .all(|b| w.write_all(std::slice::from_ref(b)).is_ok())
     };
     if !write_event(&mut w, first.as_bytes()) {
         return;
@@ -265,7 +290,9 @@ impl TokenServer {
                 let Ok(conn) = conn else { continue };
                 let mut writer = conn.try_clone().unwrap();
                 let mut reader = BufReader::new(conn);
-                let Some((_, _, _, body)) = read_request(&mut reader) else { continue };
+                let Some((_, _, _, body)) = read_request(&mut reader) else {
+                    continue;
+                };
                 *f.lock().unwrap() = String::from_utf8_lossy(&body).into_owned();
                 let n = i.fetch_add(1, Ordering::SeqCst) + 1;
                 *server.required_auth.lock().unwrap() = Some(format!("Bearer tok-{n}"));
@@ -277,7 +304,11 @@ impl TokenServer {
                 );
             }
         });
-        TokenServer { addr, issued, last_form }
+        TokenServer {
+            addr,
+            issued,
+            last_form,
+        }
     }
 
     pub fn url(&self) -> String {
