@@ -395,3 +395,73 @@ fn server_everything_in_sse_mode_launched_used_restarted_and_stopped() {
     );
     launched_server_round_trip(&backend, "echo", r#"{"message": "via sse"}"#, "via sse");
 }
+
+#[test]
+fn a_server_that_never_sends_the_endpoint_times_out_at_init() {
+    let fake = FakeSse::start(Endpoint::Never);
+    let entry = format!(
+        "  mute:\n    type: sse\n    url: {}\n    timeouts: {{init: 0.5, retries: 0}}\n",
+        fake.url()
+    );
+    let gw = Gateway::start(&config_with(&entry));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    assert_eq!(tools(&mut c, &gw), ["local_tool"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || gw
+            .stderr()
+            .contains("[mute] failed: no endpoint event within 0.5s")),
+        "{}",
+        gw.stderr()
+    );
+}
+
+#[test]
+fn the_readme_sse_example_works_verbatim_against_the_python_sdk_server() {
+    let port = free_port();
+    let python = std::env::var("ARGUS_TEST_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/venv/bin/python").to_owned()
+    });
+    let mut server = std::process::Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/sse_server.py"
+        ))
+        .arg(port.to_string())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let listening = wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/config/sse-example.yaml"
+    ))
+    .unwrap();
+    let port_text = port.to_string();
+    let gw = Gateway::start_with(
+        &example,
+        &[],
+        &[("SEARCH_PORT", port_text.as_str()), ("API_TOKEN", "t0k3n")],
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(listening, "the Python server did not start");
+        let mut c = SseClient::open(gw.addr);
+        c.initialize(gw.addr, "2025-06-18");
+        assert_eq!(tools(&mut c, &gw), ["add"]);
+        let reply = c.call(
+            gw.addr,
+            json!(1),
+            "tools/call",
+            json!({"name": "add", "arguments": {"a": 20, "b": 22}}),
+        );
+        assert_eq!(text(&reply), "python says 42");
+        assert_eq!(c.names(gw.addr, "prompts/list", "prompts"), ["hello"]);
+    }));
+    let _ = server.kill();
+    let _ = server.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

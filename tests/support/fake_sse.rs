@@ -29,6 +29,8 @@ pub enum Endpoint {
     Absolute,
     /// `http://127.0.0.2:<port>/messages?…`: another origin.
     Foreign,
+    /// No endpoint event at all, only comments.
+    Never,
 }
 
 /// Shared state of a fake server.
@@ -232,8 +234,13 @@ fn stream_session(mut w: TcpStream, addr: SocketAddr, endpoint: Endpoint, state:
             "http://127.0.0.2:{}/messages?session_id={session}",
             addr.port()
         ),
+        Endpoint::Never => String::new(),
     };
-    let first = format!("\u{FEFF}: hello\n\nevent: endpoint\ndata: {data}\n\n");
+    let first = if data.is_empty() {
+        "\u{FEFF}: hello, no endpoint for you\n\n".to_owned()
+    } else {
+        format!("\u{FEFF}: hello\n\nevent: endpoint\ndata: {data}\n\n")
+    };
     let endings: [&[u8]; 3] = [b"\n", b"\r\n", b"\r"];
     let mut k = 0;
     let mut write_event = |w: &mut TcpStream, bytes: &[u8]| -> bool {
