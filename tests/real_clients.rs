@@ -6,22 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Gateway, SseClient};
-
-/// The Python interpreter that has the pinned `mcp` SDK.
-fn python() -> PathBuf {
-    let path = std::env::var_os("ARGUS_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-env/venv/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "{} not found: run `bash tests/run-all.sh` once (it installs the Python mcp SDK)",
-        path.display()
-    );
-    path
-}
+use crate::support::{Gateway, SseClient, python};
 
 /// The `node_modules` folder with the pinned npm packages.
 fn node_modules() -> PathBuf {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::fake_sse::{Endpoint, FakeSse, TokenServer};
-use crate::support::{Gateway, SseClient, fixture_backend, wait_until};
+use crate::support::{
+    Gateway, SseClient, children, fixture_backend, free_port, python, wait_until,
+};
 
 fn text(reply: &Value) -> String {
     reply["result"]["content"][0]["text"]
@@ -240,46 +242,12 @@ fn oauth2_token_expiry_fetches_a_new_one() {
     }));
 }
 
-/// A port that was free a moment ago (for servers that cannot report theirs).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Children of a process, from /proc.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-        if after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok())
-            == Some(pid)
-        {
-            out.push(child);
-        }
-    }
-    out
-}
-
 /// Runs a real SSE server launched by the gateway (`command`): a real SDK
 /// client lists and calls `tool` through the gateway; the server is killed
 /// and the gateway brings it back; SIGTERM leaves no process behind.
 fn launched_server_round_trip(backend: &str, tool: &str, args: &str, expect: &str) {
     let mut gw = Gateway::start(&config_with(backend));
-    let python = std::env::var("ARGUS_TEST_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/venv/bin/python").to_owned()
-    });
+    let python = python().display().to_string();
     let url = format!("http://{}/sse", gw.addr);
     let client = |label: &str| {
         let out = std::process::Command::new(&python)
@@ -374,9 +342,7 @@ fn launched_server_round_trip(backend: &str, tool: &str, args: &str, expect: &st
 #[test]
 fn python_sdk_sse_server_launched_used_restarted_and_stopped() {
     let port = free_port();
-    let python = std::env::var("ARGUS_TEST_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/venv/bin/python").to_owned()
-    });
+    let python = python().display().to_string();
     let backend = format!(
         "  py:\n    type: sse\n    url: http://127.0.0.1:{port}/sse\n    command: {python}\n    args: [\"{}/tests/py/sse_server.py\", \"{port}\"]\n    timeouts: {{sse_startup: 20, retry_delay: 0.2}}\n",
         env!("CARGO_MANIFEST_DIR")
@@ -419,9 +385,7 @@ fn a_server_that_never_sends_the_endpoint_times_out_at_init() {
 #[test]
 fn the_readme_sse_example_works_verbatim_against_the_python_sdk_server() {
     let port = free_port();
-    let python = std::env::var("ARGUS_TEST_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/venv/bin/python").to_owned()
-    });
+    let python = python().display().to_string();
     let mut server = std::process::Command::new(&python)
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),

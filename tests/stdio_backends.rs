@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, SseClient, TempDir, fixture_backend, wait_until};
+use crate::support::{Gateway, SseClient, TempDir, children, fixture_backend, wait_until};
 
 fn three_backends(strategy: &str) -> String {
     format!(
@@ -520,30 +520,6 @@ fn failing_backends_are_retried_while_the_rest_serve() {
         ["late", "early"],
         "config order, not arrival order"
     );
-}
-
-/// Children of a process, from /proc.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // Field 4 (after the parenthesised name) is the parent pid.
-        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-        if after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok())
-            == Some(pid)
-        {
-            out.push(child);
-        }
-    }
-    out
 }
 
 #[test]

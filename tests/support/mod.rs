@@ -498,3 +498,51 @@ pub fn fixture_backend(name: &str, env: &[(&str, &str)], extra: &str) -> String 
     out.push_str(extra);
     out
 }
+
+/// Children of a process, from /proc.
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // Field 4 (after the parenthesised name) is the parent pid.
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        if after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+            == Some(pid)
+        {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// A port that was free a moment ago (for servers that cannot report theirs).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The Python interpreter that has the pinned `mcp` SDK.
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("ARGUS_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-env/venv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} not found: run `bash tests/run-all.sh` once (it installs the Python mcp SDK)",
+        path.display()
+    );
+    path
+}
