@@ -114,6 +114,8 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     }
     info!("listening on {local}");
     supervisor.start().map_err(Error::Setup)?;
+    let expiry = gateway.clone();
+    spawn_service("argus-expiry", move || expiry.expire_idle_sessions())?;
     // A conflict under strategy `error` in the first pass stops the gateway.
     let failed = Arc::new(AtomicBool::new(false));
     let watch = (

@@ -290,13 +290,17 @@ impl Router {
         });
         let progress = client_token.map(|token| {
             let weak = Arc::downgrade(session);
+            let request = id.clone();
             Box::new(move |mut params: Value| {
                 if let Some(session) = weak.upgrade() {
                     params["progressToken"] = token.clone();
-                    session.send(&Message::Notification {
-                        method: "notifications/progress".into(),
-                        params: Some(params),
-                    });
+                    session.send_for(
+                        &request,
+                        &Message::Notification {
+                            method: "notifications/progress".into(),
+                            params: Some(params),
+                        },
+                    );
                 }
             }) as crate::backend::ProgressFn
         });

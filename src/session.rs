@@ -73,6 +73,21 @@ pub struct Session {
     closed: AtomicBool,
     state: Mutex<McpState>,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
+    /// Streamable HTTP: the POSTs waiting for their requests' answers.
+    request_streams: Mutex<HashMap<RequestId, SyncSender<String>>>,
+    /// Whether a writer drains the general queue (always for SSE; for
+    /// Streamable HTTP only while a GET stream is open).
+    listening: AtomicBool,
+    /// Streamable HTTP: the general queue's receiver while no GET stream has it.
+    parked: Mutex<Option<Receiver<Outbound>>>,
+    /// Last request or stream activity (idle expiry).
+    last_active: Mutex<Instant>,
+}
+
+/// Locks a mutex whose value stays consistent across a panic elsewhere
+/// (single inserts, removes and replacements).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Session {
@@ -96,14 +111,51 @@ impl Session {
             closed: AtomicBool::new(false),
             state: Mutex::new(McpState::default()),
             in_flight: Mutex::new(HashMap::new()),
+            request_streams: Mutex::new(HashMap::new()),
+            listening: AtomicBool::new(transport == Transport::Sse),
+            parked: Mutex::new(None),
+            last_active: Mutex::new(Instant::now()),
         };
         (session, rx)
     }
 
-    /// Queues a message for the client. Returns `false` when the session is
-    /// closed, or was just closed because its queue is full.
+    /// Queues a message for the client: a response goes to the POST that
+    /// waits for it (Streamable HTTP), anything else to the general queue.
+    /// Returns `false` when the message could not be queued.
     pub fn send(&self, message: &Message) -> bool {
+        let id = match message {
+            Message::Response { id, .. } | Message::Error { id: Some(id), .. } => Some(id),
+            _ => None,
+        };
+        match id {
+            Some(id) => self.send_for(id, message),
+            None => self.send_general(message),
+        }
+    }
+
+    /// Queues a message that belongs to request `id` (its answer, its
+    /// progress): on that request's POST stream if there is one.
+    pub fn send_for(&self, id: &RequestId, message: &Message) -> bool {
+        let stream = lock(&self.request_streams).get(id).cloned();
+        match stream {
+            Some(tx) => {
+                let text = message.to_value().to_string();
+                debug!("session {}: -> (request {id}) {}", self.short_id(), text);
+                tx.try_send(text).is_ok()
+            }
+            None => self.send_general(message),
+        }
+    }
+
+    fn send_general(&self, message: &Message) -> bool {
         if self.is_closed() {
+            return false;
+        }
+        if !self.listening.load(Ordering::SeqCst) {
+            debug!(
+                "session {}: no stream open; message dropped",
+                self.short_id()
+            );
             return false;
         }
         let text = message.to_value().to_string();
@@ -126,8 +178,49 @@ impl Session {
         }
     }
 
+    /// Opens the answer stream of request `id` (Streamable HTTP POST).
+    pub fn open_request_stream(&self, id: RequestId) -> Receiver<String> {
+        let (tx, rx) = sync_channel(crate::limits::SESSION_OUTBOUND_QUEUE);
+        lock(&self.request_streams).insert(id, tx);
+        rx
+    }
+
+    /// Closes the answer stream of request `id`.
+    pub fn close_request_stream(&self, id: &RequestId) {
+        lock(&self.request_streams).remove(id);
+    }
+
+    /// Streamable HTTP: parks the general queue's receiver until a GET takes it.
+    pub fn park(&self, rx: Receiver<Outbound>) {
+        *lock(&self.parked) = Some(rx);
+        self.listening.store(false, Ordering::SeqCst);
+    }
+
+    /// Streamable HTTP: takes the general queue for a GET stream; `None`
+    /// when another GET stream has it.
+    pub fn take_stream(&self) -> Option<Receiver<Outbound>> {
+        let rx = lock(&self.parked).take()?;
+        self.listening.store(true, Ordering::SeqCst);
+        Some(rx)
+    }
+
+    /// Records activity now (idle expiry).
+    pub fn touch(&self) {
+        *lock(&self.last_active) = Instant::now();
+    }
+
+    /// Time since the last activity; zero while a stream is open.
+    pub fn idle(&self) -> std::time::Duration {
+        if self.listening.load(Ordering::SeqCst) || !lock(&self.request_streams).is_empty() {
+            return std::time::Duration::ZERO;
+        }
+        lock(&self.last_active).elapsed()
+    }
+
     /// Ends the session; its writer stops at its next wake-up. Idempotent.
     pub fn close(&self) {
+        // POSTs still waiting for answers hear that the session is gone.
+        lock(&self.request_streams).clear();
         if !self.closed.swap(true, Ordering::SeqCst) {
             // If the queue is full the writer sees the flag instead.
             let _ = self.tx.try_send(Outbound::Close);

@@ -284,7 +284,7 @@ fn launched_server_round_trip(backend: &str, tool: &str, args: &str, expect: &st
         .into_iter()
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| !c.contains("fixture_server"))
+                .is_ok_and(|c| !c.contains("argus-test-fixture"))
         })
         .collect();
     assert_eq!(launched.len(), 1, "one launched server");
@@ -312,7 +312,7 @@ fn launched_server_round_trip(backend: &str, tool: &str, args: &str, expect: &st
                 !launched.contains(p)
                     && !std::fs::read_to_string(format!("/proc/{p}/cmdline"))
                         .unwrap_or_default()
-                        .contains("fixture_server")
+                        .contains("argus-test-fixture")
             });
             relaunched && tools(&mut c, &gw).iter().any(|t| t == tool)
         }),

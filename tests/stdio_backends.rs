@@ -1,5 +1,5 @@
 //! Stdio backends behind the gateway (issue: stdio, catalog, routing), with
-//! the fixture server of `examples/fixture_server.rs`: conflict strategies,
+//! the fixture server of `tests/bin/fixture_server.rs`: conflict strategies,
 //! filters and overrides, id isolation between sessions, crashes and
 //! restarts, call timeouts with cancellation, hostile output, shutdown.
 

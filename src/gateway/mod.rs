@@ -9,11 +9,12 @@
 mod health;
 mod security;
 mod sse;
+mod streamable;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use log::{debug, info};
 use serde_json::Value;
@@ -75,6 +76,9 @@ pub struct Gateway {
     sessions: Arc<Sessions>,
     started: Instant,
     loopback_bind: bool,
+    /// Set by `close_sessions`; ends the idle-expiry loop.
+    stopped: Mutex<bool>,
+    stop_wake: Condvar,
 }
 
 impl Gateway {
@@ -89,17 +93,75 @@ impl Gateway {
             sessions,
             started: Instant::now(),
             loopback_bind: local.ip().is_loopback(),
+            stopped: Mutex::new(false),
+            stop_wake: Condvar::new(),
         }
     }
 
     /// Ends every client session (their streams close). Part of shutdown.
     pub fn close_sessions(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop_wake.notify_all();
         let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
         if !sessions.is_empty() {
             info!("closing {} client session(s)", sessions.len());
         }
         for session in sessions {
             session.close();
+        }
+    }
+
+    /// Ends a session: it leaves the table, its streams close, and its
+    /// requests in flight are cancelled at the backends.
+    fn end_session(&self, session: &Session) {
+        self.sessions.remove(&session.id);
+        session.close();
+        self.router.session_closed(session);
+        info!("session {} ended", session.short_id());
+    }
+
+    /// How long a Streamable HTTP POST waits for its answer at most: the
+    /// longest backend `call` timeout (whose expiry answers it) plus a margin.
+    fn answer_wait(&self) -> Duration {
+        let longest = self
+            .config
+            .backends
+            .iter()
+            .map(|b| b.timeouts.call)
+            .max()
+            .unwrap_or_default();
+        longest + Duration::from_secs(30)
+    }
+
+    /// Ends Streamable HTTP sessions idle for `server.session_idle_timeout`;
+    /// runs until `close_sessions`. Wakes at most every 30 s.
+    pub fn expire_idle_sessions(&self) {
+        let limit = self.config.server.session_idle_timeout;
+        let every = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        while !*stopped {
+            let idle: Vec<Arc<Session>> = self
+                .sessions
+                .lock()
+                .values()
+                .filter(|s| {
+                    s.transport == crate::config::Transport::StreamableHttp && s.idle() >= limit
+                })
+                .cloned()
+                .collect();
+            for session in idle {
+                info!(
+                    "session {} idle for {:.0}s: ending it",
+                    session.short_id(),
+                    limit.as_secs_f64()
+                );
+                self.end_session(&session);
+            }
+            stopped = self
+                .stop_wake
+                .wait_timeout(stopped, every)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -141,11 +203,8 @@ impl Handler for Gateway {
                 _ => method_not_allowed("POST"),
             },
             "/mcp" | "/mcp/" => match method {
-                "GET" | "POST" | "DELETE" => match self.mcp_guard(&req) {
-                    Ok(_) => Response::text(
-                        501,
-                        "the Streamable HTTP transport is not available yet; use GET /sse\n",
-                    ),
+                "GET" | "HEAD" | "POST" | "DELETE" => match self.mcp_guard(&req) {
+                    Ok(token) => streamable::handle(self, &req, token),
                     Err(refusal) => refusal,
                 },
                 _ => method_not_allowed("GET, POST, DELETE"),

@@ -64,7 +64,13 @@ pub(super) fn open(
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
-            stream(writer, &session, &rx, &endpoint, &settings);
+            pump(
+                writer,
+                &session,
+                &rx,
+                Some(("endpoint", &endpoint)),
+                &settings,
+            );
             sessions.remove(&session.id);
             session.close();
             router.session_closed(&session);
@@ -77,18 +83,18 @@ pub(super) fn open(
     ))
 }
 
-/// The writer loop of one SSE session; returns when the session ends.
-fn stream(
+/// The writer loop of a session's general stream (`GET /sse`, or a
+/// Streamable HTTP `GET /mcp`): an optional first event, then every queued
+/// message, keepalives, and a liveness check; returns when the session or
+/// the client ends it.
+pub(super) fn pump(
     writer: &mut StreamWriter<'_>,
     session: &Session,
     rx: &Receiver<Outbound>,
-    endpoint: &str,
+    first: Option<(&str, &str)>,
     settings: &SseResilience,
 ) {
-    // `enabled: false` turns off keepalives only: without the send timeout
-    // and the liveness check a dead client could hold this thread forever.
-    let keepalive = settings.keepalive_interval.filter(|_| settings.enabled);
-    let check_every = (settings.cleanup_deadline / 2).max(Duration::from_millis(50));
+    let (keepalive, check_every) = timers(settings);
     if writer
         .set_write_timeout(Some(settings.send_timeout))
         .is_err()
@@ -96,9 +102,11 @@ fn stream(
         return;
     }
     let mut frame = Vec::with_capacity(512);
-    encode_event(Some("endpoint"), endpoint, &mut frame);
-    if writer.write_frame(&frame).is_err() {
-        return;
+    if let Some((event, data)) = first {
+        encode_event(Some(event), data, &mut frame);
+        if writer.write_frame(&frame).is_err() {
+            return;
+        }
     }
     let mut next_ping = keepalive.map(|k| Instant::now() + k);
     loop {
@@ -137,6 +145,17 @@ fn stream(
             return;
         }
     }
+}
+
+/// Keepalive interval (if on) and liveness-check period of a stream.
+pub(super) fn timers(settings: &SseResilience) -> (Option<Duration>, Duration) {
+    // `enabled: false` turns off keepalives only: without the send timeout
+    // and the liveness check a dead client could hold its thread forever.
+    let keepalive = settings.keepalive_interval.filter(|_| settings.enabled);
+    (
+        keepalive,
+        (settings.cleanup_deadline / 2).max(Duration::from_millis(50)),
+    )
 }
 
 /// `POST /messages/`: one client→server message for a session.
@@ -199,15 +218,15 @@ pub(super) fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Re
 }
 
 impl Sessions {
-    fn insert(&self, session: Arc<Session>) {
+    pub(super) fn insert(&self, session: Arc<Session>) {
         self.lock().insert(session.id.clone(), session);
     }
 
-    fn get(&self, id: &str) -> Option<Arc<Session>> {
+    pub(super) fn get(&self, id: &str) -> Option<Arc<Session>> {
         self.lock().get(id).filter(|s| !s.is_closed()).cloned()
     }
 
-    fn remove(&self, id: &str) {
+    pub(super) fn remove(&self, id: &str) {
         self.lock().remove(id);
     }
 }

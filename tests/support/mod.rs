@@ -472,17 +472,9 @@ impl SseClient {
     }
 }
 
-/// The fixture MCP server built from `examples/fixture_server.rs`.
+/// The fixture MCP server built from `tests/bin/fixture_server.rs`.
 pub fn fixture() -> String {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join("examples").join("fixture_server");
-    assert!(
-        path.exists(),
-        "{} missing: run the tests with cargo test (it builds examples)",
-        path.display()
-    );
-    path.display().to_string()
+    env!("CARGO_BIN_EXE_argus-test-fixture").to_owned()
 }
 
 /// A stdio backend entry running the fixture with `env`, plus extra YAML lines

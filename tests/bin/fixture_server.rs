@@ -1,6 +1,6 @@
 //! A small MCP server over stdio that the tests control through environment
-//! variables. Not part of the product: `cargo test` builds it, the
-//! integration tests run it as a stdio backend.
+//! variables. Not part of the product: `cargo test` builds it (binary
+//! `argus-test-fixture`), the integration tests run it as a stdio backend.
 //!
 //! - `FIXTURE_NAME`: label put into every tool result (default `fixture`).
 //! - `FIXTURE_TOOLS`, `FIXTURE_PROMPTS`: comma-separated names.

@@ -1,0 +1,469 @@
+//! The Streamable HTTP front transport, `/mcp` (PRODUCT §5.2,
+//! mcp-protocol.md §4), for protocol versions 2025-03-26, 2025-06-18 and
+//! 2025-11-25.
+//!
+//! Sessions are created only by a valid `initialize` (no session header);
+//! the id goes out in `Mcp-Session-Id`. A POST of notifications/responses
+//! answers 202. A POST with a request opens that request's answer stream on
+//! the session, hands the message to the router, and waits: the answer
+//! alone comes back as `application/json`; if something for the request
+//! comes first (progress) and the client accepts `text/event-stream`, the
+//! response switches to an SSE stream that carries it and then the answer.
+//! `GET` takes the session's general queue for server-initiated messages
+//! (one at a time: a second gets 409). `DELETE` ends the session and cancels
+//! its requests. Batches are accepted for 2025-03-26 only.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+use serde_json::{Value, json};
+
+use super::Gateway;
+use super::sse::{pump, sse_headers, timers};
+use crate::config::Transport;
+use crate::http::{Request, Response, StreamWriter, header, media_type};
+use crate::jsonrpc::{Message, RequestId, code};
+use crate::limits::SESSION_OUTBOUND_QUEUE;
+use crate::mcp::{self, method};
+use crate::session::Session;
+use crate::sse::{encode_comment, encode_event};
+
+/// The session header (case-insensitive on the wire).
+const SESSION_HEADER: &str = "mcp-session-id";
+/// The protocol version header.
+const VERSION_HEADER: &str = "mcp-protocol-version";
+/// The version assumed when a request does not say (mcp-protocol.md §4.5).
+const DEFAULT_VERSION: &str = "2025-03-26";
+
+/// A JSON-RPC error body without id, as HTTP-level errors carry.
+fn error(status: u16, code: i64, message: &str) -> Response {
+    Response::json(
+        status,
+        &json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": null}),
+    )
+}
+
+/// Answers `/mcp` and `/mcp/`.
+pub(super) fn handle(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+    match req.method() {
+        "POST" => post(gateway, req, token),
+        "GET" | "HEAD" => get(gateway, req, token),
+        "DELETE" => delete(gateway, req, token),
+        _ => super::method_not_allowed("GET, POST, DELETE"),
+    }
+}
+
+/// The session a request names: missing header 400; unknown, ended, or
+/// opened with another bearer token 404.
+fn session_of(
+    gateway: &Gateway,
+    req: &Request,
+    token: Option<usize>,
+) -> Result<Arc<Session>, Response> {
+    let Some(id) = req.header(SESSION_HEADER) else {
+        return Err(error(
+            400,
+            -32000,
+            "Bad Request: Mcp-Session-Id header is required",
+        ));
+    };
+    match gateway.sessions.get(id) {
+        Some(s) if s.transport == Transport::StreamableHttp && s.token == token => Ok(s),
+        _ => Err(error(404, -32001, "Session not found")),
+    }
+}
+
+/// Checks `MCP-Protocol-Version` (absent: the session's version, else 2025-03-26).
+fn version_of(req: &Request, session: Option<&Session>) -> Result<&'static str, Response> {
+    match req.header(VERSION_HEADER) {
+        Some(v) => mcp::SUPPORTED_VERSIONS
+            .iter()
+            .find(|s| **s == v.trim())
+            .copied()
+            .ok_or_else(|| {
+                error(
+                    400,
+                    -32000,
+                    &format!(
+                        "Bad Request: Unsupported protocol version: {v} (supported versions: {})",
+                        mcp::SUPPORTED_VERSIONS.join(", ")
+                    ),
+                )
+            }),
+        None => Ok(session
+            .and_then(|s| s.state().protocol_version)
+            .unwrap_or(DEFAULT_VERSION)),
+    }
+}
+
+fn accepts_sse(req: &Request) -> bool {
+    req.header(header::ACCEPT).is_none_or(|accept| {
+        accept.split(',').any(|t| {
+            let t = media_type(t);
+            t == "text/event-stream" || t == "*/*" || t == "text/*"
+        })
+    })
+}
+
+fn with_session_id(response: Response, id: &str) -> Response {
+    response.with_header("Mcp-Session-Id", id)
+}
+
+fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+    if req.header(header::CONTENT_TYPE).map(media_type).as_deref() != Some("application/json") {
+        return error(
+            415,
+            -32000,
+            "Unsupported Media Type: Content-Type must be application/json",
+        );
+    }
+    let body: Value = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(e) => return error(400, code::PARSE_ERROR, &format!("Parse error: {e}")),
+    };
+    let is_batch = body.is_array();
+    let raw: Vec<Value> = match body {
+        Value::Array(items) if items.is_empty() => {
+            return error(400, code::INVALID_REQUEST, "Invalid Request: empty batch");
+        }
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    let mut messages = Vec::with_capacity(raw.len());
+    for value in raw {
+        match Message::parse(value) {
+            Ok(m) => messages.push(m),
+            Err(invalid) => {
+                return error(
+                    400,
+                    code::INVALID_REQUEST,
+                    &format!("Invalid Request: {}", invalid.reason),
+                );
+            }
+        }
+    }
+    let is_init =
+        |m: &Message| matches!(m, Message::Request { method, .. } if method == method::INITIALIZE);
+    if messages.iter().any(is_init) {
+        if is_batch {
+            return error(
+                400,
+                code::INVALID_REQUEST,
+                "Invalid Request: initialize must not be batched",
+            );
+        }
+        if req.header(SESSION_HEADER).is_some() {
+            return error(
+                400,
+                code::INVALID_REQUEST,
+                "Invalid Request: session already initialized",
+            );
+        }
+        return initialize(gateway, req, token, messages.remove(0));
+    }
+    let session = match session_of(gateway, req, token) {
+        Ok(s) => s,
+        Err(refusal) => return refusal,
+    };
+    let version = match version_of(req, Some(&session)) {
+        Ok(v) => v,
+        Err(refusal) => return with_session_id(refusal, &session.id),
+    };
+    if is_batch && version != "2025-03-26" {
+        return with_session_id(
+            error(
+                400,
+                code::INVALID_REQUEST,
+                "Invalid Request: batches are only allowed with protocol 2025-03-26",
+            ),
+            &session.id,
+        );
+    }
+    session.touch();
+    let requests: Vec<RequestId> = messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Request { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    if requests.is_empty() {
+        for m in messages {
+            gateway.router.handle(&session, m);
+        }
+        return with_session_id(Response::empty(202), &session.id);
+    }
+    let streams: Vec<(RequestId, Receiver<String>)> = requests
+        .iter()
+        .map(|id| (id.clone(), session.open_request_stream(id.clone())))
+        .collect();
+    for m in messages {
+        gateway.router.handle(&session, m);
+    }
+    let wait = gateway.answer_wait();
+    let response = if is_batch {
+        let mut answers = Vec::new();
+        for (id, rx) in &streams {
+            if let Some(answer) = wait_answer(rx, id, wait, |_| {}) {
+                answers.push(answer);
+            }
+        }
+        for (id, _) in &streams {
+            session.close_request_stream(id);
+        }
+        let array: Vec<Value> = answers
+            .iter()
+            .filter_map(|a| serde_json::from_str(a).ok())
+            .collect();
+        Response::json(200, &Value::Array(array))
+    } else {
+        let (id, rx) = streams.into_iter().next().expect("one request");
+        single_answer(gateway, &session, id, rx, wait, accepts_sse(req))
+    };
+    with_session_id(response, &session.id)
+}
+
+/// Waits for request `id`'s answer on `rx`; other messages go to `other`.
+fn wait_answer(
+    rx: &Receiver<String>,
+    id: &RequestId,
+    wait: Duration,
+    mut other: impl FnMut(String),
+) -> Option<String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let text = rx.recv_timeout(left).ok()?;
+        if is_answer(&text, id) {
+            return Some(text);
+        }
+        other(text);
+    }
+}
+
+fn is_answer(text: &str, id: &RequestId) -> bool {
+    serde_json::from_str::<Value>(text).is_ok_and(|v| {
+        v.get("method").is_none()
+            && v.get("id").and_then(RequestId::from_value).as_ref() == Some(id)
+    })
+}
+
+/// The answer to one request: JSON, or SSE when something must go first.
+fn single_answer(
+    gateway: &Gateway,
+    session: &Arc<Session>,
+    id: RequestId,
+    rx: Receiver<String>,
+    wait: Duration,
+    sse_ok: bool,
+) -> Response {
+    let first = match rx.recv_timeout(wait) {
+        Ok(text) => text,
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+            session.close_request_stream(&id);
+            let gone = session.is_closed();
+            let message = if gone {
+                "session ended"
+            } else {
+                "no answer in time"
+            };
+            let reply = Message::error(Some(id), code::INTERNAL_ERROR, message);
+            return Response::json(200, &reply.to_value());
+        }
+    };
+    if is_answer(&first, &id) {
+        session.close_request_stream(&id);
+        return json_text(first);
+    }
+    if !sse_ok {
+        // The client cannot take a stream: drop what comes before the answer.
+        let answer = wait_answer(&rx, &id, wait, |t| {
+            debug!("dropped for a JSON-only client: {t}")
+        });
+        session.close_request_stream(&id);
+        return match answer {
+            Some(text) => json_text(text),
+            None => Response::json(
+                200,
+                &Message::error(Some(id), code::INTERNAL_ERROR, "no answer in time").to_value(),
+            ),
+        };
+    }
+    let session = session.clone();
+    let settings = gateway.config.sse.clone();
+    sse_headers(Response::stream(
+        200,
+        Box::new(move |writer| {
+            answer_stream(writer, &rx, &id, first, wait, &settings);
+            session.close_request_stream(&id);
+        }),
+    ))
+}
+
+fn json_text(text: String) -> Response {
+    Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: crate::http::Body::Bytes(text.into_bytes()),
+        close: false,
+    }
+}
+
+/// Streams messages of one request, ending after its answer.
+fn answer_stream(
+    writer: &mut StreamWriter<'_>,
+    rx: &Receiver<String>,
+    id: &RequestId,
+    first: String,
+    wait: Duration,
+    settings: &crate::config::SseResilience,
+) {
+    if writer
+        .set_write_timeout(Some(settings.send_timeout))
+        .is_err()
+    {
+        return;
+    }
+    let (keepalive, check_every) = timers(settings);
+    let deadline = Instant::now() + wait;
+    let mut frame = Vec::with_capacity(512);
+    let mut next = Some(first);
+    let mut next_ping = keepalive.map(|k| Instant::now() + k);
+    loop {
+        frame.clear();
+        match next.take() {
+            Some(text) => {
+                let done = is_answer(&text, id);
+                encode_event(Some("message"), &text, &mut frame);
+                if writer.write_frame(&frame).is_err() || done {
+                    return;
+                }
+            }
+            None => {
+                if writer.peer_closed() || Instant::now() >= deadline {
+                    return;
+                }
+                if let (Some(at), Some(every)) = (next_ping, keepalive)
+                    && Instant::now() >= at
+                {
+                    encode_comment("ping", &mut frame);
+                    next_ping = Some(Instant::now() + every);
+                    if writer.write_frame(&frame).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let wake = next_ping.map_or(check_every, |t| {
+            t.saturating_duration_since(Instant::now()).min(check_every)
+        });
+        match rx.recv_timeout(wake) {
+            Ok(text) => next = Some(text),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// `initialize` without a session header: creates the session.
+fn initialize(
+    gateway: &Gateway,
+    req: &Request,
+    token: Option<usize>,
+    message: Message,
+) -> Response {
+    if let Err(refusal) = version_of(req, None) {
+        return refusal;
+    }
+    let Message::Request { id, .. } = &message else {
+        return error(400, code::INVALID_REQUEST, "Invalid Request");
+    };
+    let id = id.clone();
+    let session_id = match crate::random::hex_id(16) {
+        Ok(s) => s,
+        Err(e) => {
+            return error(
+                500,
+                code::INTERNAL_ERROR,
+                &format!("cannot create a session id: {e}"),
+            );
+        }
+    };
+    let (session, rx) = Session::new(
+        session_id,
+        Transport::StreamableHttp,
+        req.peer,
+        token,
+        SESSION_OUTBOUND_QUEUE,
+    );
+    session.park(rx);
+    let session = Arc::new(session);
+    let answers = session.open_request_stream(id.clone());
+    gateway.router.handle(&session, message);
+    let answer = wait_answer(&answers, &id, gateway.answer_wait(), |_| {});
+    session.close_request_stream(&id);
+    let Some(answer) = answer else {
+        return error(500, code::INTERNAL_ERROR, "initialize was not answered");
+    };
+    // Only a successful initialize creates a session.
+    if !session.state().initialized {
+        return json_text(answer);
+    }
+    gateway.sessions.insert(session.clone());
+    info!(
+        "session {} opened over Streamable HTTP by {}",
+        session.short_id(),
+        req.peer
+    );
+    with_session_id(json_text(answer), &session.id)
+}
+
+/// `GET /mcp`: the session's stream for server-initiated messages.
+fn get(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+    let session = match session_of(gateway, req, token) {
+        Ok(s) => s,
+        Err(refusal) => return refusal,
+    };
+    if let Err(refusal) = version_of(req, Some(&session)) {
+        return refusal;
+    }
+    if req.method() == "HEAD" {
+        return sse_headers(Response::empty(200));
+    }
+    let Some(rx) = session.take_stream() else {
+        return with_session_id(
+            error(
+                409,
+                -32000,
+                "Conflict: Only one SSE stream is allowed per session",
+            ),
+            &session.id,
+        );
+    };
+    session.touch();
+    let settings = gateway.config.sse.clone();
+    let id = session.id.clone();
+    with_session_id(
+        sse_headers(Response::stream(
+            200,
+            Box::new(move |writer| {
+                pump(writer, &session, &rx, None, &settings);
+                session.touch();
+                session.park(rx);
+            }),
+        )),
+        &id,
+    )
+}
+
+/// `DELETE /mcp`: ends the session and cancels its requests.
+fn delete(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+    let session = match session_of(gateway, req, token) {
+        Ok(s) => s,
+        Err(refusal) => return refusal,
+    };
+    gateway.end_session(&session);
+    Response::empty(200)
+}
