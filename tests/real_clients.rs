@@ -94,7 +94,7 @@ fn python_sdk_sse_client_initializes_and_lists() {
     let mut cmd = Command::new(python());
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/py/sse_client.py"
+        "/tests/py/mcp_client.py"
     ))
     .arg(format!("http://{}/sse", gw.addr));
     let stdout = run(cmd, Duration::from_secs(90));
@@ -113,7 +113,7 @@ fn python_sdk_lists_and_calls_server_everything_through_the_gateway() {
     let mut cmd = Command::new(python());
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/py/sse_client.py"
+        "/tests/py/mcp_client.py"
     ))
     .arg(format!("http://{}/sse", gw.addr))
     .args(["echo", r#"{"message": "hello from python"}"#]);
@@ -129,7 +129,7 @@ fn typescript_sdk_lists_and_calls_server_everything_through_the_gateway() {
     let mut cmd = Command::new("node");
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/js/sse_client.cjs"
+        "/tests/js/mcp_client.cjs"
     ))
     .arg(format!("http://{}/sse", gw.addr))
     .args(["echo", r#"{"message": "hello from typescript"}"#])

@@ -253,7 +253,7 @@ fn launched_server_round_trip(backend: &str, tool: &str, args: &str, expect: &st
         let out = std::process::Command::new(&python)
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/py/sse_client.py"
+                "/tests/py/mcp_client.py"
             ))
             .args([url.as_str(), tool, args])
             .output()

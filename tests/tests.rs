@@ -19,3 +19,5 @@ mod sse_backends;
 mod sse_transport;
 /// Stdio backends: catalog, conflicts, routing, crashes, timeouts, shutdown.
 mod stdio_backends;
+/// The Streamable HTTP front transport at /mcp.
+mod streamable_front;

@@ -1,17 +1,30 @@
-"""Connects to an MCP server over SSE with the Python `mcp` SDK, lists
-everything, optionally calls a tool, and prints one JSON line.
-Usage: python sse_client.py URL [TOOL [JSON_ARGS]]. Used by tests/real_clients.rs."""
+"""Connects to an MCP server with the Python `mcp` SDK, lists everything,
+optionally calls a tool, and prints one JSON line. The transport is legacy
+SSE, or Streamable HTTP when the URL's path ends in /mcp.
+Usage: python mcp_client.py URL [TOOL [JSON_ARGS]]. Used by tests/real_clients.rs."""
 
 import asyncio
+import contextlib
 import json
 import sys
 
 from mcp import ClientSession
 from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamablehttp_client
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str):
+    if url.rstrip("/").endswith("/mcp"):
+        async with streamablehttp_client(url, timeout=10, sse_read_timeout=30) as (read, write, _):
+            yield read, write
+    else:
+        async with sse_client(url, timeout=10, sse_read_timeout=30) as (read, write):
+            yield read, write
 
 
 async def main(url: str, tool: str | None, args: dict) -> None:
-    async with sse_client(url, timeout=10, sse_read_timeout=30) as (read, write):
+    async with connect(url) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
             out = {

@@ -1,17 +1,23 @@
-// Connects to an MCP server over SSE with the TypeScript SDK, lists
-// everything, optionally calls a tool, and prints one JSON line.
-// Usage: node sse_client.cjs URL [TOOL [JSON_ARGS]]
+// Connects to an MCP server with the TypeScript SDK (legacy SSE, or
+// Streamable HTTP when the URL's path ends in /mcp), lists everything,
+// optionally calls a tool, and prints one JSON line.
+// Usage: node mcp_client.cjs URL [TOOL [JSON_ARGS]]
 // The SDK is resolved from $ARGUS_NODE_MODULES (tests/run-all.sh installs it).
 const path = require("node:path");
 const { createRequire } = require("node:module");
 const sdk = createRequire(path.join(process.env.ARGUS_NODE_MODULES, "noop.js"));
 const { Client } = sdk("@modelcontextprotocol/sdk/client/index.js");
 const { SSEClientTransport } = sdk("@modelcontextprotocol/sdk/client/sse.js");
+const { StreamableHTTPClientTransport } = sdk("@modelcontextprotocol/sdk/client/streamableHttp.js");
 
 async function main() {
   const [url, tool, args] = process.argv.slice(2);
   const client = new Client({ name: "argus-ts-test", version: "1.0.0" });
-  await client.connect(new SSEClientTransport(new URL(url)));
+  const target = new URL(url);
+  const transport = target.pathname.replace(/\/$/, "").endsWith("/mcp")
+    ? new StreamableHTTPClientTransport(target)
+    : new SSEClientTransport(target);
+  await client.connect(transport);
   const out = {
     server: client.getServerVersion().name,
     tools: (await client.listTools()).tools.map((t) => t.name),
