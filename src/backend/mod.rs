@@ -12,6 +12,7 @@ pub mod connection;
 pub mod discover;
 pub mod sse_client;
 pub mod stdio;
+pub mod streamable;
 
 use std::fmt;
 use std::sync::Arc;
@@ -95,6 +96,8 @@ pub struct Link {
     process: Option<Local>,
     /// The SSE stream.
     stream: Option<sse_client::SseTransport>,
+    /// The Streamable HTTP transport.
+    http: Option<streamable::StreamableTransport>,
 }
 
 /// A local process behind a backend.
@@ -112,6 +115,9 @@ impl Link {
         self.conn.close("backend stopped");
         if let Some(stream) = &self.stream {
             stream.stop();
+        }
+        if let Some(http) = &self.http {
+            http.stop();
         }
         match &self.process {
             Some(Local::Stdio(p)) => p.stop(),
@@ -152,6 +158,7 @@ pub fn start(
                 discovered: Discovered::default(),
                 process: Some(Local::Stdio(process)),
                 stream: None,
+                http: None,
             }
         }
         BackendKind::Sse { url, launch, .. } => {
@@ -180,6 +187,7 @@ pub fn start(
                     discovered: Discovered::default(),
                     process,
                     stream: Some(stream),
+                    http: None,
                 },
                 Err(e) => {
                     if let Some(Local::Server(p)) = &process {
@@ -189,7 +197,17 @@ pub fn start(
                 }
             }
         }
-        BackendKind::StreamableHttp { .. } => return Err(Error::Unsupported("streamable-http")),
+        BackendKind::StreamableHttp { url, .. } => {
+            let (conn, http) = streamable::connect(&backend.name, url, credentials.clone(), events)
+                .map_err(Error::Connect)?;
+            Link {
+                conn,
+                discovered: Discovered::default(),
+                process: None,
+                stream: None,
+                http: Some(http),
+            }
+        }
     };
     let result = discover::handshake(&link.conn, left(t.init))
         .and_then(|mut d| discover::discover(&link.conn, &mut d, t.cap_fetch).map(|()| d));

@@ -1,0 +1,494 @@
+//! The Streamable HTTP transport to a backend (PRODUCT §7, mcp-protocol.md §4.10).
+//!
+//! A writer thread POSTs each outgoing message with `Accept:
+//! application/json, text/event-stream`, the session id once the server
+//! gave one, and `MCP-Protocol-Version` once negotiated. A JSON answer is
+//! dispatched at once; an SSE answer is read to its end on a thread of its
+//! own (one per streamed answer, so a long call never blocks the others).
+//! After `notifications/initialized` a GET stream is opened for
+//! server-initiated messages (405 means the server has none) and reopened
+//! with backoff when it ends. A 404 for our session re-initializes and
+//! retries once; a 401 refreshes OAuth 2 once; a backend that cannot be
+//! reached closes the connection so the supervisor reconnects. Stopping
+//! DELETEs the session and cuts every open stream.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use serde_json::Value;
+use ureq::Agent;
+
+use super::auth::Credentials;
+use super::connection::{CallError, Connection, Event};
+use crate::http::media_type;
+use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
+use crate::sse::Parser;
+
+/// What the transport learned from the handshake.
+#[derive(Debug, Default)]
+struct Session {
+    id: Option<String>,
+    version: Option<String>,
+    /// The `initialize` request as sent, for re-initializing after a 404.
+    init: Option<Vec<u8>>,
+    /// The id of that request (its answer carries the version).
+    init_id: Option<u64>,
+    /// Told the version when an answer to `initialize` arrives (re-initialize waits on it).
+    version_waiter: Option<std::sync::mpsc::SyncSender<()>>,
+}
+
+struct Shared {
+    name: String,
+    url: String,
+    credentials: Arc<Credentials>,
+    session: Mutex<Session>,
+    stopping: AtomicBool,
+    /// Wakes backoff waits when the transport stops.
+    stop_wake: (Mutex<()>, std::sync::Condvar),
+    /// Agents whose sockets `stop` must cut: the POST agent and the GET stream's.
+    agents: Mutex<Vec<Agent>>,
+}
+
+impl Shared {
+    fn session(&self) -> MutexGuard<'_, Session> {
+        // Plain fields replaced whole.
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// A running Streamable HTTP transport.
+pub struct StreamableTransport {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for StreamableTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamableTransport")
+            .field("name", &self.shared.name)
+            .finish()
+    }
+}
+
+impl StreamableTransport {
+    /// DELETEs the session (bounded) and cuts every open stream. Idempotent.
+    pub fn stop(&self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.shared.stop_wake.1.notify_all();
+        let id = self.shared.session().id.clone();
+        if let Some(id) = id {
+            let agent = super::http_agent(Duration::from_secs(2));
+            let mut request = agent.delete(&self.shared.url).header("Mcp-Session-Id", &id);
+            if let Ok(headers) = self.shared.credentials.headers() {
+                for (k, v) in headers {
+                    request = request.header(k, v);
+                }
+            }
+            match request.call() {
+                Ok(r) => debug!("[{}] DELETE session: HTTP {}", self.shared.name, r.status()),
+                Err(e) => debug!("[{}] DELETE session failed: {e}", self.shared.name),
+            }
+        }
+        let agents =
+            std::mem::take(&mut *self.shared.agents.lock().unwrap_or_else(|e| e.into_inner()));
+        for agent in agents {
+            agent.shutdown();
+        }
+    }
+}
+
+/// Starts the transport; the handshake then runs through the returned connection.
+pub fn connect(
+    name: &str,
+    url: &str,
+    credentials: Arc<Credentials>,
+    events: Sender<Event>,
+) -> Result<(Arc<Connection>, StreamableTransport), String> {
+    let (conn, outbound) = Connection::new(name, events).map_err(|e| e.to_string())?;
+    let post_agent = super::http_agent(Duration::from_secs(30));
+    let shared = Arc::new(Shared {
+        name: name.to_owned(),
+        url: url.to_owned(),
+        credentials,
+        session: Mutex::new(Session::default()),
+        stopping: AtomicBool::new(false),
+        stop_wake: (Mutex::new(()), std::sync::Condvar::new()),
+        agents: Mutex::new(vec![post_agent.clone()]),
+    });
+    let writer = {
+        let (conn, shared) = (conn.clone(), shared.clone());
+        thread::Builder::new()
+            .name(format!("argus-post-{name}"))
+            .stack_size(BACKEND_STACK_BYTES)
+            .spawn(move || post_loop(&conn, &shared, &post_agent, &outbound))
+    };
+    if let Err(e) = writer {
+        conn.close("cannot start the writer");
+        return Err(e.to_string());
+    }
+    Ok((conn, StreamableTransport { shared }))
+}
+
+fn post_loop(
+    conn: &Arc<Connection>,
+    shared: &Arc<Shared>,
+    agent: &Agent,
+    outbound: &Receiver<Vec<u8>>,
+) {
+    while let Ok(message) = outbound.recv() {
+        if shared.stopping() {
+            return;
+        }
+        let value: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
+        let method = value
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let request_id = value
+            .get("id")
+            .and_then(Value::as_u64)
+            .filter(|_| !method.is_empty());
+        if method == "initialize" {
+            let mut s = shared.session();
+            s.init = Some(message.clone());
+            s.init_id = request_id;
+        }
+        match post(conn, shared, agent, &message, true) {
+            Ok(()) => {
+                if method == "notifications/initialized" {
+                    open_get_stream(conn, shared);
+                }
+            }
+            Err(Failure::Unreachable(why)) => {
+                if let Some(id) = request_id {
+                    conn.fail(id, CallError::Send(why.clone()));
+                }
+                conn.close(&format!("unreachable: {why}"));
+                return;
+            }
+            Err(Failure::Refused(why)) => match request_id {
+                Some(id) => conn.fail(id, CallError::Send(why)),
+                None => warn!("[{}] {method} not delivered: {why}", shared.name),
+            },
+        }
+    }
+}
+
+enum Failure {
+    /// The server could not be reached at all: reconnect.
+    Unreachable(String),
+    /// The server refused this message.
+    Refused(String),
+}
+
+/// POSTs one message and handles the answer. `may_reinit`: a 404 for our
+/// session re-initializes and retries once.
+fn post(
+    conn: &Arc<Connection>,
+    shared: &Arc<Shared>,
+    agent: &Agent,
+    message: &[u8],
+    may_reinit: bool,
+) -> Result<(), Failure> {
+    let mut retried_auth = false;
+    let mut reinitialized = !may_reinit;
+    loop {
+        let (session_id, version) = {
+            let s = shared.session();
+            (s.id.clone(), s.version.clone())
+        };
+        let mut request = agent
+            .post(&shared.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream");
+        if let Some(id) = &session_id {
+            request = request.header("Mcp-Session-Id", id);
+        }
+        if let Some(v) = &version {
+            request = request.header("MCP-Protocol-Version", v);
+        }
+        for (k, v) in shared.credentials.headers().map_err(Failure::Refused)? {
+            request = request.header(k, v);
+        }
+        let response = match request.send(message) {
+            Ok(r) => r,
+            Err(e) => return Err(Failure::Unreachable(format!("POST {}: {e}", shared.url))),
+        };
+        let status = response.status().as_u16();
+        if status == 401 && !retried_auth && shared.credentials.unauthorized() {
+            retried_auth = true;
+            continue;
+        }
+        // The spec says 404 for an unknown session; TypeScript SDK servers
+        // answer 400 "No valid session ID" (mcp-protocol.md §9.8).
+        let mut response = response;
+        let session_gone = session_id.is_some()
+            && (status == 404
+                || status == 400
+                    && response
+                        .body_mut()
+                        .with_config()
+                        .limit(64 * 1024)
+                        .read_to_string()
+                        .is_ok_and(|b| b.to_ascii_lowercase().contains("session")));
+        if session_gone && !reinitialized {
+            reinitialized = true;
+            info!(
+                "[{}] session expired (HTTP {status}); re-initializing",
+                shared.name
+            );
+            reinitialize(conn, shared, agent)?;
+            continue;
+        }
+        if !(200..300).contains(&status) {
+            return Err(Failure::Refused(format!(
+                "HTTP {status} from {}",
+                shared.url
+            )));
+        }
+        if let Some(id) = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            let mut s = shared.session();
+            if s.id.as_deref() != Some(id) {
+                debug!("[{}] session id assigned", shared.name);
+                s.id = Some(id.to_owned());
+            }
+        }
+        let kind = response
+            .body()
+            .mime_type()
+            .map(media_type)
+            .unwrap_or_default();
+        let body = response.into_body();
+        match kind.as_str() {
+            "application/json" => {
+                let bytes = body
+                    .into_with_config()
+                    .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
+                    .read_to_vec()
+                    .map_err(|e| Failure::Refused(format!("reading the answer: {e}")))?;
+                if !bytes.is_empty() {
+                    match serde_json::from_slice::<Value>(&bytes) {
+                        Ok(value) => deliver(conn, shared, value),
+                        Err(e) => {
+                            return Err(Failure::Refused(format!("the answer is not JSON: {e}")));
+                        }
+                    }
+                }
+            }
+            "text/event-stream" => {
+                let (conn, shared) = (conn.clone(), shared.clone());
+                let reader = body.into_reader();
+                let spawned = thread::Builder::new()
+                    .name(format!("argus-resp-{}", shared.name))
+                    .stack_size(BACKEND_STACK_BYTES)
+                    .spawn(move || {
+                        let _ = read_events(&conn, &shared, reader);
+                    });
+                if let Err(e) = spawned {
+                    return Err(Failure::Refused(format!(
+                        "cannot read the streamed answer: {e}"
+                    )));
+                }
+            }
+            _ => {} // 202 and friends: nothing to read.
+        }
+        return Ok(());
+    }
+}
+
+/// Hands a message (or a batch) to the connection, noting the negotiated
+/// version from the `initialize` answer.
+fn deliver(conn: &Connection, shared: &Shared, value: Value) {
+    let values = match value {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    for value in values {
+        {
+            let mut s = shared.session();
+            if s.init_id.is_some()
+                && value.get("id").and_then(Value::as_u64) == s.init_id
+                && let Some(v) = value
+                    .pointer("/result/protocolVersion")
+                    .and_then(Value::as_str)
+            {
+                s.version = Some(v.to_owned());
+                if let Some(waiter) = s.version_waiter.take() {
+                    let _ = waiter.try_send(());
+                }
+            }
+        }
+        conn.dispatch(value);
+    }
+}
+
+/// Reads an SSE body to its end, delivering each message; returns why it ended.
+fn read_events(conn: &Connection, shared: &Shared, mut body: impl Read) -> String {
+    let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut events = Vec::new();
+    loop {
+        let read = body.read(&mut buf);
+        if shared.stopping() {
+            return "stopped".into();
+        }
+        let n = match read {
+            Ok(0) => return "ended".into(),
+            Ok(n) => n,
+            Err(e) => return format!("failed: {}", ureq::Error::from(e)),
+        };
+        if let Err(e) = parser.feed(&buf[..n], &mut events) {
+            warn!("[{}] {e}; dropping the stream", shared.name);
+            return e.to_string();
+        }
+        for event in events.drain(..) {
+            let data = event.data.trim();
+            if event.event != "message" || data.is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(data) {
+                Ok(value) => deliver(conn, shared, value),
+                Err(e) => warn!(
+                    "[{}] streamed message is not JSON ({e}); skipped",
+                    shared.name
+                ),
+            }
+        }
+    }
+}
+
+/// Re-runs the handshake after a 404: the stored `initialize` without a
+/// session id, then `notifications/initialized`, then asks the supervisor to
+/// re-discover (the new session may offer other lists).
+fn reinitialize(
+    conn: &Arc<Connection>,
+    shared: &Arc<Shared>,
+    agent: &Agent,
+) -> Result<(), Failure> {
+    let (tx, answered) = std::sync::mpsc::sync_channel(1);
+    let init = {
+        let mut s = shared.session();
+        s.id = None;
+        s.version = None;
+        s.version_waiter = Some(tx);
+        s.init.clone()
+    };
+    let Some(init) = init else {
+        return Err(Failure::Refused("session expired before initialize".into()));
+    };
+    post(conn, shared, agent, &init, false)?;
+    // The answer may come on a stream read by another thread: wait for it.
+    if answered.recv_timeout(Duration::from_secs(30)).is_err() {
+        return Err(Failure::Refused("re-initialize was not answered".into()));
+    }
+    let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    post(conn, shared, agent, note, false)?;
+    open_get_stream(conn, shared);
+    conn.dispatch(
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+    );
+    Ok(())
+}
+
+/// Opens the GET stream for server-initiated messages on a thread that
+/// reopens it with backoff until the transport stops.
+fn open_get_stream(conn: &Arc<Connection>, shared: &Arc<Shared>) {
+    let (conn, shared) = (conn.clone(), shared.clone());
+    let name = shared.name.clone();
+    let spawned = thread::Builder::new()
+        .name(format!("argus-get-{name}"))
+        .stack_size(BACKEND_STACK_BYTES)
+        .spawn(move || get_loop(&conn, &shared));
+    if let Err(e) = spawned {
+        warn!("[{name}] cannot open the GET stream: {e}");
+    }
+}
+
+fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
+    let mut delay = Duration::from_millis(500);
+    let session_at_start = shared.session().id.clone();
+    while !shared.stopping() && conn.closed().is_none() {
+        let (session_id, version) = {
+            let s = shared.session();
+            (s.id.clone(), s.version.clone())
+        };
+        if session_id != session_at_start {
+            return; // a re-initialize opened its own stream
+        }
+        let agent: Agent = Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(30)))
+            .timeout_per_read(Some(SSE_IDLE_TIMEOUT))
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        shared
+            .agents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(agent.clone());
+        if shared.stopping() {
+            return;
+        }
+        let mut request = agent.get(&shared.url).header("Accept", "text/event-stream");
+        if let Some(id) = &session_id {
+            request = request.header("Mcp-Session-Id", id);
+        }
+        if let Some(v) = &version {
+            request = request.header("MCP-Protocol-Version", v);
+        }
+        if let Ok(headers) = shared.credentials.headers() {
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+        }
+        let opened = Instant::now();
+        match request.call() {
+            Ok(response) if response.status().as_u16() == 405 => {
+                debug!("[{}] no GET stream (405)", shared.name);
+                return;
+            }
+            Ok(response) if response.status().is_success() => {
+                debug!("[{}] GET stream open", shared.name);
+                let why = read_events(conn, shared, response.into_body().into_reader());
+                debug!("[{}] GET stream {why}", shared.name);
+            }
+            Ok(response) => debug!(
+                "[{}] GET stream refused: HTTP {}",
+                shared.name,
+                response.status()
+            ),
+            Err(e) => {
+                if !shared.stopping() {
+                    debug!("[{}] GET stream failed: {e}", shared.name);
+                }
+            }
+        }
+        if opened.elapsed() > Duration::from_secs(30) {
+            delay = Duration::from_millis(500);
+        }
+        // Backoff between reopenings; `stop` wakes it.
+        let (lock, cv) = &shared.stop_wake;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = cv
+            .wait_timeout_while(guard, delay, |_| !shared.stopping())
+            .unwrap_or_else(|e| e.into_inner());
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
