@@ -19,5 +19,7 @@ mod sse_backends;
 mod sse_transport;
 /// Stdio backends: catalog, conflicts, routing, crashes, timeouts, shutdown.
 mod stdio_backends;
+/// Streamable HTTP backends: JSON and SSE answers, re-initialize, DELETE, real servers.
+mod streamable_backends;
 /// The Streamable HTTP front transport at /mcp.
 mod streamable_front;

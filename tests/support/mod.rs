@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_http;
 pub mod fake_sse;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,191 @@
+//! Streamable HTTP backends: a scripted fake (JSON and SSE answers, session
+//! and version headers, re-initialize after the server forgets the session,
+//! DELETE on shutdown) and real servers (server-everything in
+//! `streamableHttp` mode, a Python SDK server), killed and restarted.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::fake_http::FakeHttp;
+use crate::support::{Gateway, SseClient, fixture_backend, free_port, python, wait_until};
+
+fn text(reply: &Value) -> String {
+    reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {reply}"))
+        .to_owned()
+}
+
+fn config(url: &str) -> String {
+    format!(
+        "backends:\n  remote:\n    type: streamable-http\n    url: {url}\n    timeouts: {{retry_delay: 0.2, init: 10}}\n{}",
+        fixture_backend("local", &[("FIXTURE_TOOLS", "local_tool")], "")
+    )
+}
+
+#[test]
+fn fake_server_json_sse_headers_reinit_and_delete() {
+    let fake = FakeHttp::start();
+    let mut gw = Gateway::start(&config(&fake.url()));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    assert_eq!(
+        c.names(gw.addr, "tools/list", "tools"),
+        ["plain", "streamed", "local_tool"]
+    );
+    let plain = c.call(gw.addr, json!(1), "tools/call", json!({"name": "plain"}));
+    assert_eq!(text(&plain), "fake \"plain\"");
+    // An SSE answer with progress first: the progress reaches the caller with its token.
+    let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"streamed","_meta":{"progressToken":"mine"}}});
+    assert_eq!(c.post(gw.addr, &call.to_string()).status, 202);
+    for i in 1..=2 {
+        let note = c.next_message().unwrap();
+        assert_eq!(
+            (
+                note["params"]["progressToken"].clone(),
+                note["params"]["progress"].clone()
+            ),
+            (json!("mine"), json!(i))
+        );
+    }
+    assert_eq!(text(&c.next_message().unwrap()), "fake streamed");
+    // After the handshake every POST carries the session id and the version.
+    let seen = fake.state.seen.lock().unwrap().clone();
+    assert!(seen[0].0.is_none(), "initialize carries no session id");
+    assert!(
+        seen[1..]
+            .iter()
+            .all(|(s, v)| s.as_deref() == Some("fake-session-0")
+                && v.as_deref() == Some("2025-11-25")),
+        "{seen:?}"
+    );
+    // The server forgets the session: the next call re-initializes and succeeds.
+    fake.forget_sessions();
+    let again = c.call(gw.addr, json!(3), "tools/call", json!({"name": "plain"}));
+    assert_eq!(text(&again), "fake \"plain\"");
+    assert_eq!(
+        fake.state
+            .initializes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    // Shutdown DELETEs the session.
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(*fake.state.deleted.lock().unwrap(), ["fake-session-1"]);
+}
+
+/// A real server process the test starts itself on a fixed port.
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    fn start(mut command: Command, port: u16) -> Server {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server { child };
+        assert!(
+            wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "server on port {port} did not start"
+        );
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Uses `tool` through the gateway, restarts the server, uses it again.
+fn round_trip_with_restart(
+    start: impl Fn() -> Server,
+    url: &str,
+    tool: &str,
+    args: Value,
+    expect: &str,
+) {
+    let server = start();
+    let gw = Gateway::start(&config(url));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    assert!(
+        c.names(gw.addr, "tools/list", "tools")
+            .iter()
+            .any(|t| t == tool)
+    );
+    let call = |c: &mut SseClient, id: i64| {
+        c.call(
+            gw.addr,
+            json!(id),
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        )
+    };
+    assert!(text(&call(&mut c, 1)).contains(expect));
+    drop(server);
+    let _server = start();
+    // The old session is gone: the gateway re-initializes (or reconnects) by itself.
+    let mut n = 1;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            n += 1;
+            text(&call(&mut c, n)).contains(expect)
+        }),
+        "no recovery: {}",
+        gw.stderr()
+    );
+}
+
+#[test]
+fn server_everything_streamable_http_with_restart() {
+    let port = free_port();
+    let modules = std::env::var("ARGUS_NODE_MODULES").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/.test-env/node/node_modules").to_owned()
+    });
+    let start = || {
+        let mut cmd = Command::new(format!("{modules}/.bin/mcp-server-everything"));
+        cmd.arg("streamableHttp").env("PORT", port.to_string());
+        Server::start(cmd, port)
+    };
+    round_trip_with_restart(
+        start,
+        &format!("http://127.0.0.1:{port}/mcp"),
+        "echo",
+        json!({"message": "streamed hi"}),
+        "streamed hi",
+    );
+}
+
+#[test]
+fn python_sdk_streamable_http_server_with_restart() {
+    let port = free_port();
+    let start = || {
+        let mut cmd = Command::new(python());
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/http_server.py"
+        ))
+        .arg(port.to_string());
+        Server::start(cmd, port)
+    };
+    round_trip_with_restart(
+        start,
+        &format!("http://127.0.0.1:{port}/mcp"),
+        "multiply",
+        json!({"a": 6, "b": 7}),
+        "python multiplies to 42",
+    );
+}
