@@ -153,12 +153,24 @@ impl Router {
                     Ok(u) => u,
                     Err(e) => return reply(Err(e)),
                 };
+                // Subscriptions are interest in notifications: recorded even
+                // for a URI no backend offers right now (it may appear later,
+                // or its backend may be restarting), so they never fail.
+                {
+                    let mut state = session.state();
+                    if name == method::RESOURCES_SUBSCRIBE {
+                        state.subscriptions.insert(uri.clone());
+                    } else if name == method::RESOURCES_UNSUBSCRIBE {
+                        state.subscriptions.remove(&uri);
+                    }
+                }
                 let catalog = self.catalog();
                 match catalog.resource_route(&uri) {
                     Some(route) => {
                         let route = route.clone();
                         self.forward(session, id, name, params.unwrap_or_default(), &route)
                     }
+                    None if name != method::RESOURCES_READ => reply(Ok(json!({}))),
                     None => reply(Err(ErrorObject {
                         code: code::RESOURCE_NOT_FOUND,
                         message: format!("resource not found: \"{uri}\""),

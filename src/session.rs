@@ -54,6 +54,8 @@ pub struct McpState {
     pub client_info: Value,
     /// The level set by `logging/setLevel`, if any.
     pub log_level: Option<String>,
+    /// Resource URIs the client subscribed to.
+    pub subscriptions: std::collections::HashSet<String>,
 }
 
 /// One client session.

@@ -7,6 +7,8 @@ mod support;
 mod cli;
 /// `argus-mcp check` on good and bad configs (one fixture per error class).
 mod config_errors;
+/// The official MCP conformance suite against /mcp.
+mod conformance;
 /// HTTP/1.1 front door: limits and their status codes, keep-alive, pipelining, panics.
 mod http_server;
 /// The MCP handshake and catalog methods over the SSE transport.
