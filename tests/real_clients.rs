@@ -138,3 +138,90 @@ fn typescript_sdk_lists_and_calls_server_everything_through_the_gateway() {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_everything(&v, "hello from typescript");
 }
+
+/// A launched-and-waited server process, killed on drop.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn both_sdks_over_both_transports_with_all_three_backend_types() {
+    let modules = node_modules();
+    // streamable-http: server-everything, started here.
+    let http_port = crate::support::free_port();
+    let _everything = Server(
+        Command::new(modules.join(".bin/mcp-server-everything"))
+            .arg("streamableHttp")
+            .env("PORT", http_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(crate::support::wait_until(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", http_port)).is_ok()
+    }));
+    // sse: the Python SDK server, launched by the gateway; stdio: the fixture.
+    let sse_port = crate::support::free_port();
+    let config = format!(
+        "conflict_resolution: {{strategy: prefix}}\nbackends:\n  http:\n    type: streamable-http\n    url: http://127.0.0.1:{http_port}/mcp\n  py:\n    type: sse\n    url: http://127.0.0.1:{sse_port}/sse\n    command: {}\n    args: [\"{}/tests/py/sse_server.py\", \"{sse_port}\"]\n    timeouts: {{sse_startup: 20}}\n{}",
+        python().display(),
+        env!("CARGO_MANIFEST_DIR"),
+        crate::support::fixture_backend("local", &[("FIXTURE_TOOLS", "hello")], ""),
+    );
+    let gw = Gateway::start(&config);
+    let mut probe = SseClient::open(gw.addr);
+    probe.initialize(gw.addr, "2025-06-18");
+    let calls = [
+        (
+            "http_echo",
+            r#"{"message": "three types"}"#,
+            "Echo: three types",
+        ),
+        ("py_add", r#"{"a": 1, "b": 2}"#, "python says 3"),
+        ("local_hello", r#"{"x": 1}"#, "local:hello:{\"x\":1}"),
+    ];
+    let mut args: Vec<String> = Vec::new();
+    for (tool, json, _) in calls {
+        args.push(tool.into());
+        args.push(json.into());
+    }
+    for path in ["sse", "mcp"] {
+        let url = format!("http://{}/{path}", gw.addr);
+        let mut py = Command::new(python());
+        py.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/mcp_client.py"
+        ))
+        .arg(&url)
+        .args(&args);
+        let mut ts = Command::new("node");
+        ts.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/js/mcp_client.cjs"
+        ))
+        .arg(&url)
+        .args(&args)
+        .env("ARGUS_NODE_MODULES", &modules);
+        for (label, cmd) in [("python", py), ("typescript", ts)] {
+            let stdout = run(cmd, Duration::from_secs(90));
+            let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+            let tools = v["tools"].as_array().unwrap();
+            for tool in ["http_echo", "py_add", "local_hello"] {
+                assert!(
+                    tools.iter().any(|t| t == tool),
+                    "{label} {path}: {tool} missing: {v}"
+                );
+            }
+            for (i, (_, _, expect)) in calls.iter().enumerate() {
+                let got = v["calls"][i].as_str().unwrap_or("");
+                assert!(got.contains(expect), "{label} {path}: call {i}: {got}");
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 // Connects to an MCP server with the TypeScript SDK (legacy SSE, or
 // Streamable HTTP when the URL's path ends in /mcp), lists everything,
 // optionally calls a tool, and prints one JSON line.
-// Usage: node mcp_client.cjs URL [TOOL [JSON_ARGS]]
+// Usage: node mcp_client.cjs URL [TOOL JSON_ARGS]...
 // The SDK is resolved from $ARGUS_NODE_MODULES (tests/run-all.sh installs it).
 const path = require("node:path");
 const { createRequire } = require("node:module");
@@ -11,7 +11,7 @@ const { SSEClientTransport } = sdk("@modelcontextprotocol/sdk/client/sse.js");
 const { StreamableHTTPClientTransport } = sdk("@modelcontextprotocol/sdk/client/streamableHttp.js");
 
 async function main() {
-  const [url, tool, args] = process.argv.slice(2);
+  const [url, ...rest] = process.argv.slice(2);
   const client = new Client({ name: "argus-ts-test", version: "1.0.0" });
   const target = new URL(url);
   const transport = target.pathname.replace(/\/$/, "").endsWith("/mcp")
@@ -30,9 +30,11 @@ async function main() {
   if (caps.prompts) {
     out.prompts = (await client.listPrompts()).prompts.map((p) => p.name);
   }
-  if (tool) {
-    const result = await client.callTool({ name: tool, arguments: JSON.parse(args || "{}") });
+  out.calls = [];
+  for (let i = 0; i < rest.length; i += 2) {
+    const result = await client.callTool({ name: rest[i], arguments: JSON.parse(rest[i + 1] || "{}") });
     out.call = result.content.map((c) => c.text).join("");
+    out.calls.push(out.call);
   }
   console.log(JSON.stringify(out));
   await client.close();

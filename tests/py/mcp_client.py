@@ -1,7 +1,7 @@
 """Connects to an MCP server with the Python `mcp` SDK, lists everything,
 optionally calls a tool, and prints one JSON line. The transport is legacy
 SSE, or Streamable HTTP when the URL's path ends in /mcp.
-Usage: python mcp_client.py URL [TOOL [JSON_ARGS]]. Used by tests/real_clients.rs."""
+Usage: python mcp_client.py URL [TOOL JSON_ARGS]... Used by tests/real_clients.rs."""
 
 import asyncio
 import contextlib
@@ -23,7 +23,7 @@ async def connect(url: str):
             yield read, write
 
 
-async def main(url: str, tool: str | None, args: dict) -> None:
+async def main(url: str, calls: list[tuple[str, dict]]) -> None:
     async with connect(url) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
@@ -44,14 +44,17 @@ async def main(url: str, tool: str | None, args: dict) -> None:
             if caps.prompts is not None:
                 out["prompts"] = [p.name for p in (await session.list_prompts()).prompts]
             await session.send_ping()
-            if tool:
+            out["calls"] = []
+            for tool, args in calls:
                 result = await session.call_tool(tool, args)
-                out["call"] = "".join(getattr(c, "text", "") for c in result.content)
+                text = "".join(getattr(c, "text", "") for c in result.content)
+                out["calls"].append(text)
+                out["call"] = text
                 out["call_is_error"] = result.isError
             print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
-    tool = sys.argv[2] if len(sys.argv) > 2 else None
-    args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
-    asyncio.run(asyncio.wait_for(main(sys.argv[1], tool, args), timeout=60))
+    rest = sys.argv[2:]
+    pairs = [(rest[i], json.loads(rest[i + 1] if i + 1 < len(rest) else "{}")) for i in range(0, len(rest), 2)]
+    asyncio.run(asyncio.wait_for(main(sys.argv[1], pairs), timeout=60))
