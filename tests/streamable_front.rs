@@ -328,3 +328,48 @@ fn idle_sessions_expire() {
     assert!(wait_until(Duration::from_secs(5), || !alive()));
     assert_eq!(post(&gw, Some(&id), &[], ping).status, 404);
 }
+
+#[test]
+fn delete_cancels_requests_in_flight() {
+    let dir = crate::support::TempDir::new("delete");
+    let log = dir.0.join("received.jsonl");
+    let log_path = log.display().to_string();
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "s",
+            &[("FIXTURE_TOOLS", "slow"), ("FIXTURE_LOG", &log_path)],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let id = open(&gw, "2025-06-18");
+    let addr = gw.addr;
+    let session = id.clone();
+    let waiting = std::thread::spawn(move || {
+        request(
+            addr,
+            "POST",
+            "/mcp",
+            &[("Content-Type", "application/json"), ("Mcp-Session-Id", &session)],
+            br#"{"jsonrpc":"2.0","id":"long","method":"tools/call","params":{"name":"slow","arguments":{"ms":60000}}}"#,
+        )
+    });
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("tools/call")
+    }));
+    assert_eq!(
+        request(gw.addr, "DELETE", "/mcp", &[("Mcp-Session-Id", &id)], b"").status,
+        200
+    );
+    // The waiting POST is answered at once, and the backend was told to stop.
+    let answer = waiting.join().unwrap();
+    assert_eq!(answer.json()["error"]["message"], "session ended");
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("notifications/cancelled")
+    }));
+}
