@@ -53,7 +53,7 @@ fn hostile_framing_relative_and_absolute_endpoints() {
         c.initialize(gw.addr, "2025-06-18");
         assert_eq!(
             tools(&mut c, &gw),
-            ["hostile_echo", "drop", "huge", "local_tool"],
+            ["hostile_echo", "drop", "huge", "hang", "local_tool"],
             "{endpoint:?}"
         );
         assert_eq!(
@@ -428,4 +428,24 @@ fn the_readme_sse_example_works_verbatim_against_the_python_sdk_server() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+#[test]
+fn call_timeout_applies_to_sse_backends() {
+    let fake = FakeSse::start(Endpoint::Relative);
+    let entry = format!(
+        "  slow:\n    type: sse\n    url: {}\n    timeouts: {{call: 0.5}}\n",
+        fake.url()
+    );
+    let gw = Gateway::start(&config_with(&entry));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    let started = Instant::now();
+    let reply = call(&mut c, &gw, "hang");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(reply["result"]["isError"], true);
+    assert!(
+        text(&reply).contains("\"slow\" timed out after 0.5s"),
+        "{reply}"
+    );
 }

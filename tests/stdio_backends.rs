@@ -631,3 +631,94 @@ fn check_connect_prints_the_catalog() {
         "{stdout}"
     );
 }
+
+#[test]
+fn children_see_only_the_allowlisted_environment_plus_env() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("e", &[("FIXTURE_TOOLS", "getenv")], "")
+    );
+    let gw = Gateway::start_with(
+        &config,
+        &[],
+        &[("ARGUS_TEST_SECRET", "leak"), ("LC_TEST", "kept")],
+    );
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    let get = |c: &mut SseClient, name: &str| {
+        text(&c.call(
+            gw.addr,
+            json!(name),
+            "tools/call",
+            json!({"name": "getenv", "arguments": {"name": name}}),
+        ))
+    };
+    assert_eq!(
+        get(&mut c, "ARGUS_TEST_SECRET"),
+        "<unset>",
+        "the gateway's other variables stay out"
+    );
+    assert_eq!(
+        get(&mut c, "FIXTURE_NAME"),
+        "e",
+        "the backend's env is passed"
+    );
+    assert_eq!(get(&mut c, "LC_TEST"), "kept", "LC_* is allowlisted");
+    assert_ne!(get(&mut c, "PATH"), "<unset>");
+}
+
+#[test]
+fn a_backend_that_stays_down_leaves_the_catalog_and_returns() {
+    let dir = TempDir::new("down");
+    let flag = dir.0.join("fail");
+    let flag_text = flag.display().to_string();
+    let config = format!(
+        "backends:\n{}{}",
+        fixture_backend(
+            "flaky",
+            &[
+                ("FIXTURE_TOOLS", "crash,mine"),
+                ("FIXTURE_FAIL_IF", &flag_text)
+            ],
+            "    timeouts: {retries: 10, retry_delay: 0.2}\n",
+        ),
+        fixture_backend("steady", &[("FIXTURE_TOOLS", "other")], ""),
+    );
+    let gw = Gateway::start(&config);
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    assert_eq!(
+        c.names(gw.addr, "tools/list", "tools"),
+        ["crash", "mine", "other"]
+    );
+    // From now on it fails to start: after the crash it stays down.
+    std::fs::write(&flag, "").unwrap();
+    let reply = c.call(gw.addr, json!(1), "tools/call", json!({"name": "crash"}));
+    assert_eq!(reply["result"]["isError"], true);
+    let mut changes = 0;
+    while changes == 0 {
+        let msg = c.next_message().expect("list_changed while it is down");
+        if msg["method"] == "notifications/tools/list_changed" {
+            changes += 1;
+        }
+    }
+    assert_eq!(
+        c.names(gw.addr, "tools/list", "tools"),
+        ["other"],
+        "its tools left"
+    );
+    let down = c.call(gw.addr, json!(2), "tools/call", json!({"name": "mine"}));
+    assert_eq!(down["error"]["code"], -32602, "hidden while down");
+    std::fs::remove_file(&flag).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || c.names(
+        gw.addr,
+        "tools/list",
+        "tools"
+    ) == [
+        "crash", "mine", "other"
+    ]));
+    assert_eq!(
+        text(&call_tool(&mut c, &gw, "mine")),
+        "flaky:mine:{\"q\":\"mine\"}"
+    );
+}

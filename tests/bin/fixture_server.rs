@@ -14,7 +14,8 @@
 //!
 //! Tools: `slow` (waits `arguments.ms`), `crash` (exits at once), `fail`
 //! (JSON-RPC error), `progress` (two progress notifications first),
-//! `toggle` (adds tool `added` and sends `tools/list_changed`); any other
+//! `toggle` (adds tool `added` and sends `tools/list_changed`), `getenv`
+//! (the value of environment variable `arguments.name`, or `<unset>`); any other
 //! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
 
 use std::io::{BufRead, Write};
@@ -197,6 +198,11 @@ fn main() {
                         reply(
                             json!({"content": [{"type": "text", "text": format!("{label}:progress done")}]}),
                         );
+                    }
+                    "getenv" => {
+                        let key = params["arguments"]["name"].as_str().unwrap_or("");
+                        let value = std::env::var(key).unwrap_or_else(|_| "<unset>".into());
+                        reply(json!({"content": [{"type": "text", "text": value}]}));
                     }
                     "toggle" => {
                         tools.lock().unwrap().push("added".into());

@@ -175,8 +175,11 @@ fn answer(msg: &Value) -> Vec<Vec<u8>> {
             {"name": "hostile_echo", "inputSchema": {"type": "object"}},
             {"name": "drop", "inputSchema": {"type": "object"}},
             {"name": "huge", "inputSchema": {"type": "object"}},
+            {"name": "hang", "inputSchema": {"type": "object"}},
         ]}),
         "tools/call" => match msg["params"]["name"].as_str() {
+            // Never answered.
+            Some("hang") => return Vec::new(),
             // Half an event, then the stream is cut.
             Some("drop") => {
                 return vec![b"event: message\ndata: {\"jsonrpc\":".to_vec(), Vec::new()];
