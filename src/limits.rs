@@ -68,6 +68,10 @@ pub const STDIO_EXIT_GRACE: Duration = Duration::from_secs(2);
 /// taken as dead and reconnected. Generous: some servers send no keepalives.
 pub const SSE_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Requests POSTed at once to one Streamable HTTP backend (one thread each,
+/// since each waits for its own answer); more wait for a free slot.
+pub const MAX_CONCURRENT_POSTS: usize = 32;
+
 /// Most pages followed for one list during discovery (a cursor loop guard).
 pub const MAX_LIST_PAGES: usize = 1000;
 

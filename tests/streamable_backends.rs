@@ -33,7 +33,7 @@ fn fake_server_json_sse_headers_reinit_and_delete() {
     c.initialize(gw.addr, "2025-06-18");
     assert_eq!(
         c.names(gw.addr, "tools/list", "tools"),
-        ["plain", "streamed", "local_tool"]
+        ["plain", "slow", "streamed", "local_tool"]
     );
     let plain = c.call(gw.addr, json!(1), "tools/call", json!({"name": "plain"}));
     assert_eq!(text(&plain), "fake \"plain\"");
@@ -188,4 +188,23 @@ fn python_sdk_streamable_http_server_with_restart() {
         json!({"a": 6, "b": 7}),
         "python multiplies to 42",
     );
+}
+
+#[test]
+fn a_slow_call_does_not_hold_up_others_on_the_same_backend() {
+    let fake = FakeHttp::start();
+    let gw = Gateway::start(&config(&fake.url()));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    let slow = json!({"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"slow"}});
+    let fast = json!({"jsonrpc":"2.0","id":"fast","method":"tools/call","params":{"name":"plain"}});
+    assert_eq!(c.post(gw.addr, &slow.to_string()).status, 202);
+    assert_eq!(c.post(gw.addr, &fast.to_string()).status, 202);
+    let first = c.next_message().unwrap();
+    let second = c.next_message().unwrap();
+    assert_eq!(
+        (first["id"].clone(), second["id"].clone()),
+        (json!("fast"), json!("slow"))
+    );
+    assert_eq!(text(&second), "fake slow");
 }

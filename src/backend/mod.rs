@@ -198,8 +198,9 @@ pub fn start(
             }
         }
         BackendKind::StreamableHttp { url, .. } => {
-            let (conn, http) = streamable::connect(&backend.name, url, credentials.clone(), events)
-                .map_err(Error::Connect)?;
+            let (conn, http) =
+                streamable::connect(&backend.name, url, credentials.clone(), t.call, events)
+                    .map_err(Error::Connect)?;
             Link {
                 conn,
                 discovered: Discovered::default(),

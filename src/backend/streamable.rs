@@ -26,7 +26,9 @@ use ureq::Agent;
 use super::auth::Credentials;
 use super::connection::{CallError, Connection, Event};
 use crate::http::media_type;
-use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
+use crate::limits::{
+    BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
+};
 use crate::sse::Parser;
 
 /// What the transport learned from the handshake.
@@ -52,6 +54,10 @@ struct Shared {
     stop_wake: (Mutex<()>, std::sync::Condvar),
     /// Agents whose sockets `stop` must cut: the POST agent and the GET stream's.
     agents: Mutex<Vec<Agent>>,
+    /// Held while re-initializing, so concurrent 404s re-initialize once.
+    reinit: Mutex<()>,
+    /// Requests being POSTed by worker threads (bounded by `MAX_CONCURRENT_POSTS`).
+    workers: (Mutex<usize>, std::sync::Condvar),
 }
 
 impl Shared {
@@ -112,10 +118,21 @@ pub fn connect(
     name: &str,
     url: &str,
     credentials: Arc<Credentials>,
+    call_timeout: Duration,
     events: Sender<Event>,
 ) -> Result<(Arc<Connection>, StreamableTransport), String> {
     let (conn, outbound) = Connection::new(name, events).map_err(|e| e.to_string())?;
-    let post_agent = super::http_agent(Duration::from_secs(30));
+    // A JSON-mode server holds the POST until the result is ready, so the
+    // answer head may take as long as the call; the connection's timer
+    // answers the caller at `call` anyway, this only frees the thread.
+    let post_agent: Agent = Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(call_timeout + Duration::from_secs(10)))
+        .timeout_per_read(Some(SSE_IDLE_TIMEOUT))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
     let shared = Arc::new(Shared {
         name: name.to_owned(),
         url: url.to_owned(),
@@ -124,6 +141,8 @@ pub fn connect(
         stopping: AtomicBool::new(false),
         stop_wake: (Mutex::new(()), std::sync::Condvar::new()),
         agents: Mutex::new(vec![post_agent.clone()]),
+        reinit: Mutex::new(()),
+        workers: (Mutex::new(0), std::sync::Condvar::new()),
     });
     let writer = {
         let (conn, shared) = (conn.clone(), shared.clone());
@@ -164,23 +183,72 @@ fn post_loop(
             s.init = Some(message.clone());
             s.init_id = request_id;
         }
-        match post(conn, shared, agent, &message, true) {
-            Ok(()) => {
-                if method == "notifications/initialized" {
-                    open_get_stream(conn, shared);
-                }
+        if request_id.is_some() && method != "initialize" {
+            // A request may take as long as the call: POST it on a worker so
+            // the next messages (other calls, cancellations) are not held up.
+            let (task_conn, shared, agent) = (conn.clone(), shared.clone(), agent.clone());
+            let (count, freed) = &shared.workers;
+            let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+            while *n >= MAX_CONCURRENT_POSTS {
+                n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
             }
-            Err(Failure::Unreachable(why)) => {
+            *n += 1;
+            drop(n);
+            let worker = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("argus-call-{}", shared.name))
+                .stack_size(BACKEND_STACK_BYTES)
+                .spawn(move || {
+                    deliver_one(&task_conn, &shared, &agent, &message, &method, request_id);
+                    let (count, freed) = &shared.workers;
+                    *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+                    freed.notify_one();
+                });
+            if let Err(e) = spawned {
+                let (count, _) = &worker.workers;
+                *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
                 if let Some(id) = request_id {
-                    conn.fail(id, CallError::Send(why.clone()));
+                    conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
                 }
-                conn.close(&format!("unreachable: {why}"));
-                return;
             }
-            Err(Failure::Refused(why)) => match request_id {
+            continue;
+        }
+        if !deliver_one(conn, shared, agent, &message, &method, request_id) {
+            return;
+        }
+    }
+}
+
+/// POSTs one message and reports a failure to its request; returns `false`
+/// when the server is unreachable (the connection is closed then).
+fn deliver_one(
+    conn: &Arc<Connection>,
+    shared: &Arc<Shared>,
+    agent: &Agent,
+    message: &[u8],
+    method: &str,
+    request_id: Option<u64>,
+) -> bool {
+    match post(conn, shared, agent, message, true) {
+        Ok(()) => {
+            if method == "notifications/initialized" {
+                open_get_stream(conn, shared);
+            }
+            true
+        }
+        Err(Failure::Unreachable(why)) => {
+            if let Some(id) = request_id {
+                conn.fail(id, CallError::Send(why.clone()));
+            }
+            conn.close(&format!("unreachable: {why}"));
+            false
+        }
+        Err(Failure::Refused(why)) => {
+            match request_id {
                 Some(id) => conn.fail(id, CallError::Send(why)),
                 None => warn!("[{}] {method} not delivered: {why}", shared.name),
-            },
+            }
+            true
         }
     }
 }
@@ -244,11 +312,15 @@ fn post(
                         .is_ok_and(|b| b.to_ascii_lowercase().contains("session")));
         if session_gone && !reinitialized {
             reinitialized = true;
-            info!(
-                "[{}] session expired (HTTP {status}); re-initializing",
-                shared.name
-            );
-            reinitialize(conn, shared, agent)?;
+            let _one_at_a_time = shared.reinit.lock().unwrap_or_else(|e| e.into_inner());
+            // Another worker may have re-initialized meanwhile: then just retry.
+            if shared.session().id == session_id {
+                info!(
+                    "[{}] session expired (HTTP {status}); re-initializing",
+                    shared.name
+                );
+                reinitialize(conn, shared, agent)?;
+            }
             continue;
         }
         if !(200..300).contains(&status) {

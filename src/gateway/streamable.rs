@@ -34,7 +34,8 @@ use crate::sse::{encode_comment, encode_event};
 const SESSION_HEADER: &str = "mcp-session-id";
 /// The protocol version header.
 const VERSION_HEADER: &str = "mcp-protocol-version";
-/// The version assumed when a request does not say (mcp-protocol.md §4.5).
+/// The version assumed when a request does not say (mcp-protocol.md §4.5),
+/// and the only one that allows JSON-RPC batches.
 const DEFAULT_VERSION: &str = "2025-03-26";
 
 /// A JSON-RPC error body without id, as HTTP-level errors carry.
@@ -171,7 +172,7 @@ fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
         Ok(v) => v,
         Err(refusal) => return with_session_id(refusal, &session.id),
     };
-    if is_batch && version != "2025-03-26" {
+    if is_batch && version != DEFAULT_VERSION {
         return with_session_id(
             error(
                 400,
@@ -303,12 +304,7 @@ fn single_answer(
 }
 
 fn json_text(text: String) -> Response {
-    Response {
-        status: 200,
-        headers: vec![("Content-Type".into(), "application/json".into())],
-        body: crate::http::Body::Bytes(text.into_bytes()),
-        close: false,
-    }
+    Response::json_text(200, text)
 }
 
 /// Streams messages of one request, ending after its answer.

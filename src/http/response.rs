@@ -80,6 +80,16 @@ impl Response {
         }
     }
 
+    /// An `application/json` response from already serialized JSON.
+    pub fn json_text(status: u16, json: String) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Body::Bytes(json.into_bytes()),
+            close: false,
+        }
+    }
+
     /// A streamed response.
     pub fn stream(status: u16, f: StreamFn) -> Response {
         Response {

@@ -144,7 +144,19 @@ fn serve(stream: TcpStream, state: &State) {
                     "tools/list" => {
                         let result = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"tools": [
                             {"name": "plain", "inputSchema": {"type": "object"}},
+                            {"name": "slow", "inputSchema": {"type": "object"}},
                             {"name": "streamed", "inputSchema": {"type": "object"}}]}});
+                        reply(
+                            &mut w,
+                            200,
+                            "Content-Type: application/json\r\n",
+                            &result.to_string(),
+                        );
+                    }
+                    "tools/call" if msg["params"]["name"] == "slow" => {
+                        // JSON mode: the answer comes only when the work is done.
+                        thread::sleep(Duration::from_millis(1500));
+                        let result = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"content": [{"type": "text", "text": "fake slow"}]}});
                         reply(
                             &mut w,
                             200,
