@@ -3,8 +3,8 @@
 //! A writer thread POSTs each outgoing message with `Accept:
 //! application/json, text/event-stream`, the session id once the server
 //! gave one, and `MCP-Protocol-Version` once negotiated. A JSON answer is
-//! dispatched at once; an SSE answer is read to its end on a thread of its
-//! own (one per streamed answer, so a long call never blocks the others).
+//! dispatched at once; an SSE answer is read to its end. Requests are
+//! POSTed by bounded worker threads, so a long call never blocks the others.
 //! After `notifications/initialized` a GET stream is opened for
 //! server-initiated messages (405 means the server has none) and reopened
 //! with backoff when it ends. A 404 for our session re-initializes and
@@ -40,8 +40,6 @@ struct Session {
     init: Option<Vec<u8>>,
     /// The id of that request (its answer carries the version).
     init_id: Option<u64>,
-    /// Told the version when an answer to `initialize` arrives (re-initialize waits on it).
-    version_waiter: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
 struct Shared {
@@ -363,19 +361,10 @@ fn post(
                 }
             }
             "text/event-stream" => {
-                let (conn, shared) = (conn.clone(), shared.clone());
-                let reader = body.into_reader();
-                let spawned = thread::Builder::new()
-                    .name(format!("argus-resp-{}", shared.name))
-                    .stack_size(BACKEND_STACK_BYTES)
-                    .spawn(move || {
-                        let _ = read_events(&conn, &shared, reader);
-                    });
-                if let Err(e) = spawned {
-                    return Err(Failure::Refused(format!(
-                        "cannot read the streamed answer: {e}"
-                    )));
-                }
+                // Requests are POSTed by their own worker, so reading the
+                // stream to its end here holds up nothing else.
+                let why = read_events(conn, shared, body.into_reader());
+                debug!("[{}] streamed answer {why}", shared.name);
             }
             _ => {} // 202 and friends: nothing to read.
         }
@@ -400,9 +389,6 @@ fn deliver(conn: &Connection, shared: &Shared, value: Value) {
                     .and_then(Value::as_str)
             {
                 s.version = Some(v.to_owned());
-                if let Some(waiter) = s.version_waiter.take() {
-                    let _ = waiter.try_send(());
-                }
             }
         }
         conn.dispatch(value);
@@ -452,20 +438,18 @@ fn reinitialize(
     shared: &Arc<Shared>,
     agent: &Agent,
 ) -> Result<(), Failure> {
-    let (tx, answered) = std::sync::mpsc::sync_channel(1);
     let init = {
         let mut s = shared.session();
         s.id = None;
         s.version = None;
-        s.version_waiter = Some(tx);
         s.init.clone()
     };
     let Some(init) = init else {
         return Err(Failure::Refused("session expired before initialize".into()));
     };
+    // `post` reads the answer (JSON or a stream) before it returns.
     post(conn, shared, agent, &init, false)?;
-    // The answer may come on a stream read by another thread: wait for it.
-    if answered.recv_timeout(Duration::from_secs(30)).is_err() {
+    if shared.session().version.is_none() {
         return Err(Failure::Refused("re-initialize was not answered".into()));
     }
     let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
