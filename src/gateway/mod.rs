@@ -36,6 +36,19 @@ impl Sessions {
         // Inserts and removes are single calls: the map survives a poisoning panic.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn insert(&self, session: Arc<Session>) {
+        self.lock().insert(session.id.clone(), session);
+    }
+
+    /// An open session by id (closed ones are not found).
+    fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.lock().get(id).filter(|s| !s.is_closed()).cloned()
+    }
+
+    fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
 }
 
 impl Listener for Sessions {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::Value;
 
-use super::{Gateway, Sessions};
+use super::Gateway;
 use crate::config::{SseResilience, Transport};
 use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, code};
@@ -214,19 +214,5 @@ pub(super) fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Re
                 format!("could not parse message: {}\n", invalid.reason),
             )
         }
-    }
-}
-
-impl Sessions {
-    pub(super) fn insert(&self, session: Arc<Session>) {
-        self.lock().insert(session.id.clone(), session);
-    }
-
-    pub(super) fn get(&self, id: &str) -> Option<Arc<Session>> {
-        self.lock().get(id).filter(|s| !s.is_closed()).cloned()
-    }
-
-    pub(super) fn remove(&self, id: &str) {
-        self.lock().remove(id);
     }
 }
