@@ -180,11 +180,17 @@ impl Session {
         }
     }
 
-    /// Opens the answer stream of request `id` (Streamable HTTP POST).
-    pub fn open_request_stream(&self, id: RequestId) -> Receiver<String> {
+    /// Opens the answer stream of request `id` (Streamable HTTP POST);
+    /// `None` if a request with that id is already waiting (MCP forbids
+    /// reusing an id in flight, and the answers could not be told apart).
+    pub fn open_request_stream(&self, id: RequestId) -> Option<Receiver<String>> {
+        let mut streams = lock(&self.request_streams);
+        if streams.contains_key(&id) {
+            return None;
+        }
         let (tx, rx) = sync_channel(crate::limits::SESSION_OUTBOUND_QUEUE);
-        lock(&self.request_streams).insert(id, tx);
-        rx
+        streams.insert(id, tx);
+        Some(rx)
     }
 
     /// Closes the answer stream of request `id`.

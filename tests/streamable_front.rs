@@ -373,3 +373,47 @@ fn delete_cancels_requests_in_flight() {
             .contains("notifications/cancelled")
     }));
 }
+
+#[test]
+fn an_id_already_in_flight_is_refused() {
+    let dir = crate::support::TempDir::new("dup");
+    let log = dir.0.join("received.jsonl");
+    let log_path = log.display().to_string();
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "s",
+            &[("FIXTURE_TOOLS", "slow"), ("FIXTURE_LOG", &log_path)],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let id = open(&gw, "2025-06-18");
+    let body = r#"{"jsonrpc":"2.0","id":"same","method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}}"#;
+    let (addr, session) = (gw.addr, id.clone());
+    let first = std::thread::spawn(move || {
+        request(
+            addr,
+            "POST",
+            "/mcp",
+            &[
+                ("Content-Type", "application/json"),
+                ("Mcp-Session-Id", &session),
+            ],
+            body.as_bytes(),
+        )
+    });
+    // Once the first is at the backend, a second with the same id is refused.
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("tools/call")
+    }));
+    let second = post(&gw, Some(&id), &[], body);
+    assert_eq!(second.status, 400, "{}", second.text());
+    assert!(second.text().contains("already in flight"));
+    assert_eq!(
+        json_of(&first.join().unwrap())["result"]["content"][0]["text"],
+        "s:slow done"
+    );
+}

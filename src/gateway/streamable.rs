@@ -196,10 +196,19 @@ fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
         }
         return with_session_id(Response::empty(202), &session.id);
     }
-    let streams: Vec<(RequestId, Receiver<String>)> = requests
-        .iter()
-        .map(|id| (id.clone(), session.open_request_stream(id.clone())))
-        .collect();
+    let mut streams: Vec<(RequestId, Receiver<String>)> = Vec::with_capacity(requests.len());
+    for id in &requests {
+        match session.open_request_stream(id.clone()) {
+            Some(rx) => streams.push((id.clone(), rx)),
+            None => {
+                for (opened, _) in &streams {
+                    session.close_request_stream(opened);
+                }
+                let message = format!("Invalid Request: request id {id} is already in flight");
+                return with_session_id(error(400, code::INVALID_REQUEST, &message), &session.id);
+            }
+        }
+    }
     for m in messages {
         gateway.router.handle(&session, m);
     }
@@ -396,7 +405,13 @@ fn initialize(
     );
     session.park(rx);
     let session = Arc::new(session);
-    let answers = session.open_request_stream(id.clone());
+    let Some(answers) = session.open_request_stream(id.clone()) else {
+        return error(
+            500,
+            code::INTERNAL_ERROR,
+            "new session already has this request",
+        );
+    };
     gateway.router.handle(&session, message);
     let answer = wait_answer(&answers, &id, gateway.answer_wait(), |_| {});
     session.close_request_stream(&id);
