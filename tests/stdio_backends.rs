@@ -722,3 +722,76 @@ fn a_backend_that_stays_down_leaves_the_catalog_and_returns() {
         "flaky:mine:{\"q\":\"mine\"}"
     );
 }
+
+#[test]
+fn logs_and_resource_updates_reach_the_sessions_that_asked() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "n",
+            &[
+                ("FIXTURE_TOOLS", "notify"),
+                ("FIXTURE_RESOURCES", "file:///watched")
+            ],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let mut listener = SseClient::open(gw.addr);
+    listener.initialize(gw.addr, "2025-06-18");
+    let sub = listener.call(
+        gw.addr,
+        json!(1),
+        "resources/subscribe",
+        json!({"uri": "file:///watched"}),
+    );
+    assert_eq!(sub["result"], json!({}));
+    let lvl = listener.call(
+        gw.addr,
+        json!(2),
+        "logging/setLevel",
+        json!({"level": "warning"}),
+    );
+    assert_eq!(lvl["result"], json!({}));
+    let mut other = SseClient::open(gw.addr);
+    other.initialize(gw.addr, "2025-06-18");
+    // A warning-level log and an update: the listener gets both, with the
+    // backend named as logger; the other session gets neither.
+    let notify = |c: &mut SseClient, level: &str, id: i64| {
+        c.call(
+            gw.addr,
+            json!(id),
+            "tools/call",
+            json!({"name": "notify", "arguments": {"level": level, "uri": "file:///watched"}}),
+        )
+    };
+    notify(&mut other, "error", 3);
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let msg = listener.next_message().expect("relayed notifications");
+        got.push(msg);
+    }
+    assert_eq!(got[0]["method"], "notifications/message");
+    assert_eq!(
+        (
+            got[0]["params"]["logger"].clone(),
+            got[0]["params"]["level"].clone()
+        ),
+        (json!("n"), json!("error"))
+    );
+    assert_eq!(
+        got[1],
+        json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "file:///watched"}})
+    );
+    // Below the session's level: not relayed. The next message is the ping answer.
+    notify(&mut other, "info", 4);
+    let unsub = listener.call(
+        gw.addr,
+        json!(5),
+        "resources/unsubscribe",
+        json!({"uri": "file:///watched"}),
+    );
+    assert_eq!(unsub["id"], 5, "no log or update came before: {unsub}");
+    let pong = other.call(gw.addr, json!(6), "ping", json!({}));
+    assert_eq!(pong["id"], 6);
+}

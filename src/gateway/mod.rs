@@ -23,6 +23,7 @@ use crate::catalog::Kind;
 use crate::config::Config;
 use crate::http::{Handler, Request, Response};
 use crate::jsonrpc::Message;
+use crate::mcp;
 use crate::router::Router;
 use crate::session::Session;
 use crate::supervisor::{Listener, Supervisor};
@@ -75,8 +76,49 @@ impl Listener for Sessions {
         }
     }
 
-    fn notification(&self, backend: &str, method: &str, _params: Option<Value>) {
-        debug!("[{backend}] notification {method} not relayed");
+    /// Relays backend notifications that have an audience (PRODUCT §6.8):
+    /// resource updates to the sessions subscribed to that URI, log messages
+    /// to the sessions that asked for that level, named by backend.
+    fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
+        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        let ready = sessions.iter().filter(|s| s.state().client_ready);
+        match method {
+            "notifications/resources/updated" => {
+                let Some(uri) = params
+                    .as_ref()
+                    .and_then(|p| p.get("uri"))
+                    .and_then(Value::as_str)
+                else {
+                    return;
+                };
+                for session in ready.filter(|s| s.state().subscriptions.contains(uri)) {
+                    session.send(&Message::Notification {
+                        method: method.to_owned(),
+                        params: params.clone(),
+                    });
+                }
+            }
+            "notifications/message" => {
+                let Some(mut params) = params else { return };
+                let rank = |level: &str| mcp::LOG_LEVELS.iter().position(|l| *l == level);
+                let level = params
+                    .get("level")
+                    .and_then(Value::as_str)
+                    .and_then(rank)
+                    .unwrap_or(0);
+                params["logger"] = Value::from(backend);
+                for session in ready {
+                    let wanted = session.state().log_level.as_deref().and_then(rank);
+                    if wanted.is_some_and(|w| level >= w) {
+                        session.send(&Message::Notification {
+                            method: method.to_owned(),
+                            params: Some(params.clone()),
+                        });
+                    }
+                }
+            }
+            _ => debug!("[{backend}] notification {method} not relayed"),
+        }
     }
 }
 

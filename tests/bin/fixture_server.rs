@@ -15,7 +15,9 @@
 //! Tools: `slow` (waits `arguments.ms`), `crash` (exits at once), `fail`
 //! (JSON-RPC error), `progress` (two progress notifications first),
 //! `toggle` (adds tool `added` and sends `tools/list_changed`), `getenv`
-//! (the value of environment variable `arguments.name`, or `<unset>`); any other
+//! (the value of environment variable `arguments.name`, or `<unset>`),
+//! `notify` (a `notifications/message` at `arguments.level` and a
+//! `notifications/resources/updated` for `arguments.uri`); any other
 //! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
 
 use std::io::{BufRead, Write};
@@ -198,6 +200,18 @@ fn main() {
                         reply(
                             json!({"content": [{"type": "text", "text": format!("{label}:progress done")}]}),
                         );
+                    }
+                    "notify" => {
+                        let args = &params["arguments"];
+                        send(
+                            &out,
+                            &json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": args["level"], "logger": "fixture", "data": "hello log"}}),
+                        );
+                        send(
+                            &out,
+                            &json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": args["uri"]}}),
+                        );
+                        reply(json!({"content": [{"type": "text", "text": "notified"}]}));
                     }
                     "getenv" => {
                         let key = params["arguments"]["name"].as_str().unwrap_or("");

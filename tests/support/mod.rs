@@ -493,7 +493,7 @@ pub fn fixture() -> String {
 /// (already indented by four spaces).
 pub fn fixture_backend(name: &str, env: &[(&str, &str)], extra: &str) -> String {
     let mut out = format!(
-        "  {name}:\n    type: stdio\n    command: {}\n    env:\n      FIXTURE_NAME: {name}\n",
+        "  {name}:\n    type: stdio\n    command: {}\n    env:\n      FIXTURE_NAME: \"{name}\"\n",
         fixture()
     );
     for (k, v) in env {
