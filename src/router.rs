@@ -10,13 +10,15 @@
 //! a result with `isError: true`, otherwise -32603, each naming the backend
 //! and the cause; a backend's own JSON-RPC error passes through unchanged.
 
-use std::sync::{Arc, Weak};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use log::debug;
 use serde_json::{Value, json};
 
-use crate::backend::CallError;
+use crate::backend::{CallError, Connection};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::mcp::{self, method};
@@ -26,10 +28,15 @@ use crate::supervisor::Supervisor;
 /// How long an MCP request waits for the first start-up pass at most.
 const FIRST_PASS_WAIT: Duration = Duration::from_secs(300);
 
-/// Dispatches client messages.
+/// Dispatches client messages, and relays backends' requests to clients.
 #[derive(Debug)]
 pub struct Router {
     supervisor: Arc<Supervisor>,
+    /// Per backend connection (by address): the session and request that
+    /// last called it, which is who a backend's request is for (PRODUCT §6.8).
+    last_caller: Mutex<HashMap<usize, (Weak<Session>, RequestId)>>,
+    /// Numbers the ids of relayed backend requests.
+    next_relay: AtomicU64,
 }
 
 /// What to do with a request.
@@ -43,7 +50,72 @@ enum Outcome {
 impl Router {
     /// A router over the backends of `supervisor`.
     pub fn new(supervisor: Arc<Supervisor>) -> Router {
-        Router { supervisor }
+        Router {
+            supervisor,
+            last_caller: Mutex::new(HashMap::new()),
+            next_relay: AtomicU64::new(1),
+        }
+    }
+
+    /// Relays a backend's request (`sampling/createMessage`,
+    /// `elicitation/create`, `roots/list`) to the client session that last
+    /// called that backend, under an id of ours, if the client declared the
+    /// capability; otherwise answers the backend -32601 (PRODUCT §6.8).
+    pub fn server_request(
+        &self,
+        backend: &str,
+        conn: &Arc<Connection>,
+        id: RequestId,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        let refuse = |why: String| {
+            debug!("[{backend}] {method} refused: {why}");
+            conn.respond(&Message::error(
+                Some(id.clone()),
+                code::METHOD_NOT_FOUND,
+                why,
+            ));
+        };
+        let capability = match method {
+            "sampling/createMessage" => "sampling",
+            "elicitation/create" => "elicitation",
+            "roots/list" => "roots",
+            other => return refuse(format!("{other} is not relayed by the gateway")),
+        };
+        let key = Arc::as_ptr(conn) as usize;
+        let caller = self
+            .last_caller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .and_then(|(s, related)| s.upgrade().map(|s| (s, related.clone())));
+        let Some((session, related)) = caller.filter(|(s, _)| !s.is_closed()) else {
+            return refuse("no client session to ask".into());
+        };
+        if session
+            .state()
+            .client_capabilities
+            .get(capability)
+            .is_none_or(Value::is_null)
+        {
+            return refuse(format!(
+                "the client did not declare the \"{capability}\" capability"
+            ));
+        }
+        let ours = RequestId::String(format!(
+            "argus-{}",
+            self.next_relay.fetch_add(1, Ordering::Relaxed)
+        ));
+        session.track_server_request(ours.clone(), conn, id);
+        session.send_for(
+            &related,
+            &Message::Request {
+                id: ours,
+                method: method.to_owned(),
+                params,
+            },
+        );
     }
 
     /// Handles one message from `session`; any reply is queued on it.
@@ -66,17 +138,36 @@ impl Router {
             Message::Notification { method, params } => {
                 self.notification(session, &method, params.as_ref())
             }
-            Message::Response { id, .. } => debug!(
-                "session {}: response to unknown request {id} dropped",
-                session.short_id()
-            ),
-            Message::Error { id, error } => debug!(
-                "session {}: error response ({} {}) to unknown request {:?} dropped",
-                session.short_id(),
-                error.code,
-                error.message,
-                id.as_ref().map(RequestId::to_string)
-            ),
+            Message::Response { id, result } => match session.take_server_request(&id) {
+                Some((conn, theirs)) => {
+                    if let Some(conn) = conn.upgrade() {
+                        conn.respond(&Message::response(theirs, result));
+                    }
+                }
+                None => debug!(
+                    "session {}: response to unknown request {id} dropped",
+                    session.short_id()
+                ),
+            },
+            Message::Error { id, error } => {
+                match id.as_ref().and_then(|id| session.take_server_request(id)) {
+                    Some((conn, theirs)) => {
+                        if let Some(conn) = conn.upgrade() {
+                            conn.respond(&Message::Error {
+                                id: Some(theirs),
+                                error,
+                            });
+                        }
+                    }
+                    None => debug!(
+                        "session {}: error response ({} {}) to unknown request {:?} dropped",
+                        session.short_id(),
+                        error.code,
+                        error.message,
+                        id.as_ref().map(RequestId::to_string)
+                    ),
+                }
+            }
         }
     }
 
@@ -85,6 +176,15 @@ impl Router {
         for f in session.take_in_flight() {
             if let Some(conn) = f.conn.upgrade() {
                 conn.cancel(f.backend_id, "client session closed");
+            }
+        }
+        for (conn, theirs) in session.take_server_requests() {
+            if let Some(conn) = conn.upgrade() {
+                conn.respond(&Message::error(
+                    Some(theirs),
+                    code::INTERNAL_ERROR,
+                    "the client session closed",
+                ));
             }
         }
     }
@@ -318,6 +418,13 @@ impl Router {
         });
         let backend_id = link.conn.reserve_id();
         session.track(id.clone(), &link.conn, backend_id);
+        self.last_caller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                Arc::as_ptr(&link.conn) as usize,
+                (Arc::downgrade(session), id.clone()),
+            );
         link.conn.send_request_as(
             backend_id,
             method_name,

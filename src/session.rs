@@ -84,6 +84,9 @@ pub struct Session {
     parked: Mutex<Option<Receiver<Outbound>>>,
     /// Last request or stream activity (idle expiry).
     last_active: Mutex<Instant>,
+    /// Backend requests relayed to this client, by the id we gave them:
+    /// the backend connection and the backend's own id.
+    server_requests: Mutex<HashMap<RequestId, (Weak<Connection>, RequestId)>>,
 }
 
 /// Locks a mutex whose value stays consistent across a panic elsewhere
@@ -117,6 +120,7 @@ impl Session {
             listening: AtomicBool::new(transport == Transport::Sse),
             parked: Mutex::new(None),
             last_active: Mutex::new(Instant::now()),
+            server_requests: Mutex::new(HashMap::new()),
         };
         (session, rx)
     }
@@ -210,6 +214,24 @@ impl Session {
         let rx = lock(&self.parked).take()?;
         self.listening.store(true, Ordering::SeqCst);
         Some(rx)
+    }
+
+    /// Records a backend request relayed to this client as `ours`.
+    pub fn track_server_request(&self, ours: RequestId, conn: &Arc<Connection>, theirs: RequestId) {
+        lock(&self.server_requests).insert(ours, (Arc::downgrade(conn), theirs));
+    }
+
+    /// Takes the relayed backend request the client answered with `ours`.
+    pub fn take_server_request(&self, ours: &RequestId) -> Option<(Weak<Connection>, RequestId)> {
+        lock(&self.server_requests).remove(ours)
+    }
+
+    /// Takes every relayed backend request still unanswered (session ending).
+    pub fn take_server_requests(&self) -> Vec<(Weak<Connection>, RequestId)> {
+        lock(&self.server_requests)
+            .drain()
+            .map(|(_, v)| v)
+            .collect()
     }
 
     /// Records activity now (idle expiry).

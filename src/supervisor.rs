@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 use serde_json::Value;
 
-use crate::backend::{self, Discovered, Event, Link};
+use crate::backend::{self, Connection, Discovered, Event, Link};
 use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, Config};
+use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::SERVICE_STACK_BYTES;
 
 /// Told about catalog changes and backend notifications (the gateway).
@@ -31,6 +32,15 @@ pub trait Listener: Send + Sync {
     fn catalog_changed(&self, kinds: &[Kind]);
     /// A backend sent a notification the supervisor does not handle itself.
     fn notification(&self, backend: &str, method: &str, params: Option<Value>);
+    /// A backend sent a request for a client; answer it on `conn`.
+    fn request(
+        &self,
+        backend: &str,
+        conn: &Arc<Connection>,
+        id: RequestId,
+        method: &str,
+        params: Option<Value>,
+    );
 }
 
 /// Where a backend is in its life.
@@ -486,6 +496,9 @@ impl Supervisor {
             };
             match event {
                 Event::Closed(cause) => return cause,
+                Event::Request { id, method, params } => {
+                    self.ask(name, &link.conn, id, &method, params)
+                }
                 Event::Notification { method, params } => {
                     if method.ends_with("/list_changed") {
                         // Coalesce a burst into one re-discovery.
@@ -499,6 +512,9 @@ impl Supervisor {
                                     self.forward(name, &method, params)
                                 }
                                 Event::Notification { .. } => {}
+                                Event::Request { id, method, params } => {
+                                    self.ask(name, &link.conn, id, &method, params)
+                                }
                             }
                         }
                         if let Some(cause) = closed {
@@ -519,6 +535,27 @@ impl Supervisor {
                         self.forward(name, &method, params);
                     }
                 }
+            }
+        }
+    }
+
+    /// Hands a backend's request to the listener, or refuses it.
+    fn ask(
+        &self,
+        backend: &str,
+        conn: &Arc<Connection>,
+        id: RequestId,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        match self.listener() {
+            Some(l) => l.request(backend, conn, id, method, params),
+            None => {
+                conn.respond(&Message::error(
+                    Some(id),
+                    code::METHOD_NOT_FOUND,
+                    format!("{method}: no client to ask"),
+                ));
             }
         }
     }

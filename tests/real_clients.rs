@@ -225,3 +225,18 @@ fn both_sdks_over_both_transports_with_all_three_backend_types() {
         }
     }
 }
+
+#[test]
+fn sampling_requests_are_relayed_to_the_python_sdk_client_on_both_transports() {
+    let gw = everything_gateway();
+    for path in ["sse", "mcp"] {
+        let mut cmd = Command::new(python());
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/sampling_client.py"
+        ))
+        .arg(format!("http://{}/{path}", gw.addr));
+        let stdout = run(cmd, Duration::from_secs(90));
+        assert!(stdout.contains("sampled by python"), "{path}: {stdout}");
+    }
+}

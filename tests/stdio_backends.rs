@@ -795,3 +795,55 @@ fn logs_and_resource_updates_reach_the_sessions_that_asked() {
     let pong = other.call(gw.addr, json!(6), "ping", json!({}));
     assert_eq!(pong["id"], 6);
 }
+
+#[test]
+fn backend_requests_reach_the_calling_client_and_its_answer_goes_back() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "ask")], "")
+    );
+    let gw = Gateway::start(&config);
+    // A client that declares sampling.
+    let mut c = SseClient::open(gw.addr);
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"sampling":{}},"clientInfo":{"name":"t","version":"0"}}}"#;
+    assert_eq!(c.post(gw.addr, init).status, 202);
+    assert_eq!(c.next_message().unwrap()["id"], 0);
+    assert_eq!(
+        c.post(
+            gw.addr,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+        )
+        .status,
+        202
+    );
+    let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"ask"}});
+    assert_eq!(c.post(gw.addr, &call.to_string()).status, 202);
+    let asked = c.next_message().unwrap();
+    assert_eq!(asked["method"], "sampling/createMessage");
+    let ours = asked["id"].clone();
+    assert!(
+        ours.as_str().is_some_and(|i| i.starts_with("argus-")),
+        "the gateway's own id: {ours}"
+    );
+    let answer = json!({"jsonrpc":"2.0","id":ours,"result":{"role":"assistant","content":{"type":"text","text":"hi"},"model":"m"}});
+    assert_eq!(c.post(gw.addr, &answer.to_string()).status, 202);
+    let done = c.next_message().unwrap();
+    assert_eq!(done["id"], 7);
+    assert!(
+        text(&done).starts_with("client said {") && text(&done).contains("\"hi\""),
+        "{done}"
+    );
+    // A client without the capability: the backend hears -32601 from the gateway.
+    let mut plain = SseClient::open(gw.addr);
+    plain.initialize(gw.addr, "2025-06-18");
+    let refused = plain.call(
+        gw.addr,
+        json!(8),
+        "tools/call",
+        json!({"name": "ask", "arguments": {"method": "roots/list"}}),
+    );
+    assert!(
+        text(&refused).starts_with("client error -32601"),
+        "{refused}"
+    );
+}

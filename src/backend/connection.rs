@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use serde_json::{Value, json};
 
-use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
+use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::limits::{BACKEND_OUTBOUND_QUEUE, SERVICE_STACK_BYTES};
 
 /// Why a forwarded request got no result.
@@ -71,6 +71,16 @@ pub enum Event {
     /// The backend sent a notification the connection does not handle itself
     /// (`list_changed`, logs, resource updates, ...).
     Notification {
+        /// Method name.
+        method: String,
+        /// Params.
+        params: Option<Value>,
+    },
+    /// The backend sent a request for the client (sampling, elicitation,
+    /// roots); whoever handles it answers with [`Connection::respond`].
+    Request {
+        /// The backend's id for it.
+        id: RequestId,
         /// Method name.
         method: String,
         /// Params.
@@ -354,15 +364,9 @@ impl Connection {
                 }
                 self.event(Event::Notification { method, params });
             }
-            Message::Request { id, method, .. } => {
-                // Server→client requests (sampling, elicitation, roots) are
-                // not relayed yet: answer so the backend does not wait.
-                debug!("[{}] request {method} from backend refused", self.name);
-                self.respond(&Message::error(
-                    Some(id),
-                    code::METHOD_NOT_FOUND,
-                    format!("{method} is not supported by the argus-mcp gateway"),
-                ));
+            Message::Request { id, method, params } => {
+                debug!("[{}] <- request {id} {method} for a client", self.name);
+                self.event(Event::Request { id, method, params });
             }
         }
     }
@@ -503,6 +507,7 @@ fn timer_loop(conn: &Weak<Connection>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonrpc::code;
 
     fn conn() -> (Arc<Connection>, Receiver<Vec<u8>>, Receiver<Event>) {
         let (etx, erx) = channel();
@@ -613,9 +618,24 @@ mod tests {
     }
 
     #[test]
-    fn backend_requests_are_refused() {
-        let (c, rx, _e) = conn();
-        c.dispatch(json!({"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{}}));
+    fn backend_requests_become_events_and_answers_go_back() {
+        let (c, rx, events) = conn();
+        c.dispatch(
+            json!({"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{"x":1}}),
+        );
+        assert_eq!(
+            events.recv().unwrap(),
+            Event::Request {
+                id: RequestId::Number(0),
+                method: "sampling/createMessage".into(),
+                params: Some(json!({"x":1}))
+            }
+        );
+        c.respond(&Message::error(
+            Some(RequestId::Number(0)),
+            code::METHOD_NOT_FOUND,
+            "no",
+        ));
         let answer = sent(&rx);
         assert_eq!(answer["id"], 0);
         assert_eq!(answer["error"]["code"], code::METHOD_NOT_FOUND);

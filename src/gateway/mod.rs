@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::Value;
 
+use crate::backend::Connection;
 use crate::catalog::Kind;
 use crate::config::Config;
 use crate::http::{Handler, Request, Response};
-use crate::jsonrpc::Message;
+use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 use crate::router::Router;
 use crate::session::Session;
@@ -52,7 +53,37 @@ impl Sessions {
     }
 }
 
-impl Listener for Sessions {
+/// What the supervisor tells the gateway: catalog changes and backend
+/// notifications go to the sessions, backend requests through the router.
+#[derive(Debug)]
+struct Relay {
+    sessions: Arc<Sessions>,
+    router: Arc<Router>,
+}
+
+impl Listener for Relay {
+    fn catalog_changed(&self, kinds: &[Kind]) {
+        self.sessions.catalog_changed(kinds);
+    }
+
+    fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
+        self.sessions.notification(backend, method, params);
+    }
+
+    fn request(
+        &self,
+        backend: &str,
+        conn: &Arc<Connection>,
+        id: RequestId,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        self.router
+            .server_request(backend, conn, id, method, params);
+    }
+}
+
+impl Sessions {
     fn catalog_changed(&self, kinds: &[Kind]) {
         let mut methods: Vec<&str> = kinds
             .iter()
@@ -140,10 +171,14 @@ impl Gateway {
     /// A gateway for `config`'s backends, serving on `local`.
     pub fn new(config: Arc<Config>, supervisor: Arc<Supervisor>, local: SocketAddr) -> Gateway {
         let sessions = Arc::new(Sessions::default());
-        supervisor.set_listener(sessions.clone());
+        let router = Arc::new(Router::new(supervisor.clone()));
+        supervisor.set_listener(Arc::new(Relay {
+            sessions: sessions.clone(),
+            router: router.clone(),
+        }));
         Gateway {
             config,
-            router: Arc::new(Router::new(supervisor.clone())),
+            router,
             supervisor,
             sessions,
             started: Instant::now(),

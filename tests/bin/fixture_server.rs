@@ -17,7 +17,9 @@
 //! `toggle` (adds tool `added` and sends `tools/list_changed`), `getenv`
 //! (the value of environment variable `arguments.name`, or `<unset>`),
 //! `notify` (a `notifications/message` at `arguments.level` and a
-//! `notifications/resources/updated` for `arguments.uri`); any other
+//! `notifications/resources/updated` for `arguments.uri`), `ask` (sends the
+//! client `arguments.method`, default `sampling/createMessage`, and answers
+//! with what came back); any other
 //! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
 
 use std::io::{BufRead, Write};
@@ -74,6 +76,9 @@ fn main() {
         let _ = o.flush();
     }
 
+    // Requests we sent to the client, by our id: the tools/call waiting for each.
+    let mut asked: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    let mut next_ask = 0;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         if let Some(path) = &log
@@ -88,6 +93,22 @@ fn main() {
             continue;
         };
         let Some(method) = msg.get("method").and_then(Value::as_str) else {
+            // An answer to one of our requests: finish the call that waits for it.
+            if let Some(call) = asked.remove(&msg["id"].to_string()) {
+                let text = if msg.get("error").is_some() {
+                    format!(
+                        "client error {}: {}",
+                        msg["error"]["code"],
+                        msg["error"]["message"].as_str().unwrap_or("")
+                    )
+                } else {
+                    format!("client said {}", msg["result"])
+                };
+                send(
+                    &out,
+                    &json!({"jsonrpc": "2.0", "id": call, "result": {"content": [{"type": "text", "text": text}]}}),
+                );
+            }
             continue;
         };
         let Some(id) = msg.get("id").cloned() else {
@@ -212,6 +233,18 @@ fn main() {
                             &json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": args["uri"]}}),
                         );
                         reply(json!({"content": [{"type": "text", "text": "notified"}]}));
+                    }
+                    "ask" => {
+                        next_ask += 1;
+                        let ours = json!(format!("fx-ask-{next_ask}"));
+                        asked.insert(ours.to_string(), id.clone());
+                        let asked_method = params["arguments"]["method"]
+                            .as_str()
+                            .unwrap_or("sampling/createMessage");
+                        send(
+                            &out,
+                            &json!({"jsonrpc": "2.0", "id": ours, "method": asked_method, "params": {"messages": [], "maxTokens": 5}}),
+                        );
                     }
                     "getenv" => {
                         let key = params["arguments"]["name"].as_str().unwrap_or("");
