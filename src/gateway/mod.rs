@@ -51,39 +51,7 @@ impl Sessions {
     fn remove(&self, id: &str) {
         self.lock().remove(id);
     }
-}
 
-/// What the supervisor tells the gateway: catalog changes and backend
-/// notifications go to the sessions, backend requests through the router.
-#[derive(Debug)]
-struct Relay {
-    sessions: Arc<Sessions>,
-    router: Arc<Router>,
-}
-
-impl Listener for Relay {
-    fn catalog_changed(&self, kinds: &[Kind]) {
-        self.sessions.catalog_changed(kinds);
-    }
-
-    fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
-        self.sessions.notification(backend, method, params);
-    }
-
-    fn request(
-        &self,
-        backend: &str,
-        conn: &Arc<Connection>,
-        id: RequestId,
-        method: &str,
-        params: Option<Value>,
-    ) {
-        self.router
-            .server_request(backend, conn, id, method, params);
-    }
-}
-
-impl Sessions {
     fn catalog_changed(&self, kinds: &[Kind]) {
         let mut methods: Vec<&str> = kinds
             .iter()
@@ -150,6 +118,36 @@ impl Sessions {
             }
             _ => debug!("[{backend}] notification {method} not relayed"),
         }
+    }
+}
+
+/// What the supervisor tells the gateway: catalog changes and backend
+/// notifications go to the sessions, backend requests through the router.
+#[derive(Debug)]
+struct Relay {
+    sessions: Arc<Sessions>,
+    router: Arc<Router>,
+}
+
+impl Listener for Relay {
+    fn catalog_changed(&self, kinds: &[Kind]) {
+        self.sessions.catalog_changed(kinds);
+    }
+
+    fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
+        self.sessions.notification(backend, method, params);
+    }
+
+    fn request(
+        &self,
+        backend: &str,
+        conn: &Arc<Connection>,
+        id: RequestId,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        self.router
+            .server_request(backend, conn, id, method, params);
     }
 }
 
