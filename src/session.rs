@@ -249,9 +249,11 @@ impl Session {
 
     /// Ends the session; its writer stops at its next wake-up. Idempotent.
     pub fn close(&self) {
-        // POSTs still waiting for answers hear that the session is gone.
+        let first = !self.closed.swap(true, Ordering::SeqCst);
+        // POSTs still waiting for answers hear that the session is gone
+        // (after the flag, so they see it set).
         lock(&self.request_streams).clear();
-        if !self.closed.swap(true, Ordering::SeqCst) {
+        if first {
             // If the queue is full the writer sees the flag instead.
             let _ = self.tx.try_send(Outbound::Close);
         }

@@ -271,9 +271,9 @@ fn single_answer(
 ) -> Response {
     let first = match rx.recv_timeout(wait) {
         Ok(text) => text,
-        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+        Err(timeout_or_gone) => {
             session.close_request_stream(&id);
-            let gone = session.is_closed();
+            let gone = timeout_or_gone == RecvTimeoutError::Disconnected || session.is_closed();
             let message = if gone {
                 "session ended"
             } else {
