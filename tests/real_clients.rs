@@ -104,7 +104,7 @@ fn python_sdk_sse_client_initializes_and_lists() {
     assert_eq!(v["resources"], serde_json::json!([]));
     assert_eq!(v["templates"], serde_json::json!([]));
     assert_eq!(v["prompts"], serde_json::json!([]));
-    assert!(gw.stderr().contains("opened over SSE"), "{}", gw.stderr());
+    assert!(gw.logged("opened over SSE"), "{}", gw.stderr());
 }
 
 #[test]

@@ -119,8 +119,11 @@ fn a_20_mb_event_is_refused_cleanly() {
     c.initialize(gw.addr, "2025-06-18");
     let reply = call(&mut c, &gw, "huge");
     assert_eq!(reply["result"]["isError"], true, "{reply}");
+    // The log line may reach our stderr reader a moment after the reply.
     assert!(
-        gw.stderr().contains("SSE event larger than 16777216 bytes"),
+        wait_until(Duration::from_secs(5), || gw
+            .stderr()
+            .contains("SSE event larger than 16777216 bytes")),
         "{}",
         gw.stderr()
     );

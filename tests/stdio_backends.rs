@@ -103,10 +103,10 @@ fn strategy_error_fails_startup_naming_both_backends() {
         "{}",
         gw.stderr()
     );
-    let stderr = gw.stderr();
     assert!(
-        stderr.contains("tool \"search\" is offered by both \"a\" and \"b\""),
-        "{stderr}"
+        gw.logged("tool \"search\" is offered by both \"a\" and \"b\""),
+        "{}",
+        gw.stderr()
     );
 }
 
@@ -350,14 +350,15 @@ fn hostile_output_and_many_pages() {
         text(&call_tool(&mut c, &gw, "t7")),
         "noisy:t7:{\"q\":\"t7\"}"
     );
-    let stderr = gw.stderr();
     assert!(
-        stderr.contains("exceeds the 16777216-byte message limit"),
-        "{stderr}"
+        gw.logged("exceeds the 16777216-byte message limit"),
+        "{}",
+        gw.stderr()
     );
     assert!(
-        stderr.contains("non-JSON line on stdout skipped"),
-        "{stderr}"
+        gw.logged("non-JSON line on stdout skipped"),
+        "{}",
+        gw.stderr()
     );
 }
 

@@ -145,6 +145,12 @@ impl Gateway {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Whether `needle` shows up in the log within 5 s (our reader of the
+    /// child's stderr may lag the event that wrote it).
+    pub fn logged(&self, needle: &str) -> bool {
+        wait_until(Duration::from_secs(5), || self.stderr().contains(needle))
+    }
+
     /// Threads of the gateway process.
     pub fn threads(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/task", self.pid()))
