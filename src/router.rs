@@ -9,6 +9,9 @@
 //! where backend failures become wire errors ([`failure`]): for `tools/call`
 //! a result with `isError: true`, otherwise -32603, each naming the backend
 //! and the cause; a backend's own JSON-RPC error passes through unchanged.
+//! The other direction too: a backend's request for a client (sampling,
+//! elicitation, roots) goes to the session that last called that backend,
+//! and the client's answer back to the backend ([`Router::server_request`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
