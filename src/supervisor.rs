@@ -213,20 +213,12 @@ impl Supervisor {
     /// Waits until every backend had its first attempt, at most `timeout`.
     /// Returns whether the first pass is complete.
     pub fn wait_first_pass(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut pass = lock(&self.first_pass);
-        while !pass.complete {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            pass = self
-                .first_pass_done
-                .wait_timeout(pass, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        true
+        let pass = self
+            .first_pass_done
+            .wait_timeout_while(lock(&self.first_pass), timeout, |p| !p.complete)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        pass.complete
     }
 
     /// Whether the first pass is complete.
@@ -466,22 +458,13 @@ impl Supervisor {
 
     /// Waits `delay` unless shutdown begins; returns `false` on shutdown.
     fn sleep(&self, slot: &Slot, delay: Duration) -> bool {
-        let deadline = Instant::now() + delay;
-        let mut s = lock(&slot.state);
-        loop {
-            if self.stopping() || s.status == Status::Stopped {
-                return false;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            s = slot
-                .wake
-                .wait_timeout(s, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let stopped = |s: &SlotState| self.stopping() || s.status == Status::Stopped;
+        let s = slot
+            .wake
+            .wait_timeout_while(lock(&slot.state), delay, |s| !stopped(s))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        !stopped(&s)
     }
 
     /// Serves a connected backend's events until its connection closes;

@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::{debug, info, warn};
 use rustix::process::{Pid, Signal, kill_process_group};
@@ -255,19 +255,10 @@ impl Process {
     /// Waits up to `timeout` for the child to exit.
     pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
         let (lock, cv) = &*self.exit;
-        let deadline = Instant::now() + timeout;
-        let mut status = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while status.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            status = cv
-                .wait_timeout(status, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        *status
+        let status = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *cv.wait_timeout_while(status, timeout, |s| s.is_none())
+            .unwrap_or_else(|e| e.into_inner())
+            .0
     }
 }
 

@@ -154,20 +154,14 @@ impl Server {
                 }
             }
         }
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        let mut live = lock(&self.shared.live);
-        while !live.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                warn!("{} connection(s) still open at shutdown", live.len());
-                break;
-            }
-            live = self
-                .shared
-                .drained
-                .wait_timeout(live, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        let live = self
+            .shared
+            .drained
+            .wait_timeout_while(lock(&self.shared.live), SHUTDOWN_GRACE, |l| !l.is_empty())
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if !live.is_empty() {
+            warn!("{} connection(s) still open at shutdown", live.len());
         }
     }
 
