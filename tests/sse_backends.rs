@@ -331,15 +331,7 @@ fn launched_server_round_trip(backend: &str, tool: &str, args: &str, expect: &st
         "{}",
         gw.stderr()
     );
-    for pid in kids {
-        assert!(
-            wait_until(Duration::from_secs(5), || !std::path::Path::new(&format!(
-                "/proc/{pid}"
-            ))
-            .exists()),
-            "pid {pid} outlived the gateway"
-        );
-    }
+    crate::support::assert_gone(&kids);
 }
 
 #[test]

@@ -543,15 +543,7 @@ fn sigterm_stops_every_child() {
         "{}",
         gw.stderr()
     );
-    for pid in kids {
-        assert!(
-            wait_until(Duration::from_secs(5), || !std::path::Path::new(&format!(
-                "/proc/{pid}"
-            ))
-            .exists()),
-            "backend pid {pid} outlived the gateway"
-        );
-    }
+    crate::support::assert_gone(&kids);
 }
 
 #[test]

@@ -11,11 +11,10 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -57,17 +56,9 @@ pub struct FakeSse {
 
 impl FakeSse {
     pub fn start(endpoint: Endpoint) -> FakeSse {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
         let s = state.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let s = s.clone();
-                thread::spawn(move || serve(conn, addr, endpoint, &s));
-            }
-        });
+        let addr = super::serve_each(move |conn, addr| serve(conn, addr, endpoint, &s));
         FakeSse { addr, state }
     }
 
@@ -290,29 +281,24 @@ pub struct TokenServer {
 
 impl TokenServer {
     pub fn start(server: Arc<State>, expires_in: u64) -> TokenServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
         let issued = Arc::new(AtomicUsize::new(0));
         let last_form = Arc::new(Mutex::new(String::new()));
         let (i, f) = (issued.clone(), last_form.clone());
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let mut writer = conn.try_clone().unwrap();
-                let mut reader = BufReader::new(conn);
-                let Some((_, _, _, body)) = read_request(&mut reader) else {
-                    continue;
-                };
-                *f.lock().unwrap() = String::from_utf8_lossy(&body).into_owned();
-                let n = i.fetch_add(1, Ordering::SeqCst) + 1;
-                *server.required_auth.lock().unwrap() = Some(format!("Bearer tok-{n}"));
-                let body = json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": expires_in}).to_string();
-                let _ = write!(
-                    writer,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
+        let addr = super::serve_each(move |conn, _| {
+            let mut writer = conn.try_clone().unwrap();
+            let mut reader = BufReader::new(conn);
+            let Some((_, _, _, body)) = read_request(&mut reader) else {
+                return;
+            };
+            *f.lock().unwrap() = String::from_utf8_lossy(&body).into_owned();
+            let n = i.fetch_add(1, Ordering::SeqCst) + 1;
+            *server.required_auth.lock().unwrap() = Some(format!("Bearer tok-{n}"));
+            let body = json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": expires_in}).to_string();
+            let _ = write!(
+                writer,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         });
         TokenServer {
             addr,

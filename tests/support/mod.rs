@@ -533,6 +533,34 @@ pub fn children(pid: u32) -> Vec<u32> {
     out
 }
 
+/// A fake server on 127.0.0.1 (free port): each connection is handed to
+/// `handler`, on a thread of its own, with the server's address.
+pub fn serve_each(handler: impl Fn(TcpStream, SocketAddr) + Send + Sync + 'static) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let handler = handler.clone();
+            thread::spawn(move || handler(conn, addr));
+        }
+    });
+    addr
+}
+
+/// Asserts that every pid is gone within 5 s (no orphans left behind).
+pub fn assert_gone(pids: &[u32]) {
+    for pid in pids {
+        assert!(
+            wait_until(Duration::from_secs(5), || !std::path::Path::new(&format!(
+                "/proc/{pid}"
+            ))
+            .exists()),
+            "pid {pid} outlived the gateway"
+        );
+    }
+}
+
 /// A port that was free a moment ago (for servers that cannot report theirs).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
