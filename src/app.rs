@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use log::{error, info};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use log::{error, info, warn};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::catalog::Kind;
@@ -78,7 +78,7 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
         source,
     })?;
     let local = listener.local_addr().map_err(Error::Setup)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(Error::Setup)?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Setup)?;
 
     let primary = config.server.transport;
     let options = ServerOptions {
@@ -97,7 +97,13 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     let on_signal = gateway.clone();
     let stop_on_signal = stop.clone();
     spawn_service("argus-signals", move || {
-        if let Some(signal) = signals.forever().next() {
+        for signal in signals.forever() {
+            // A service manager's "reload" must never kill the gateway
+            // (the default action of SIGHUP is to terminate).
+            if signal == SIGHUP {
+                warn!("SIGHUP received: live reload is not implemented yet; ignored");
+                continue;
+            }
             let name = if signal == SIGINT {
                 "SIGINT"
             } else {
@@ -106,6 +112,7 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
             info!("{name} received: shutting down");
             on_signal.close_sessions();
             stop_on_signal.shutdown();
+            break;
         }
     })?;
 

@@ -88,6 +88,24 @@ fn sigterm_and_sigint_exit_0() {
 }
 
 #[test]
+fn sighup_is_logged_and_ignored() {
+    let config = format!(
+        "backends:\n{}",
+        crate::support::fixture_backend("a", &[("FIXTURE_TOOLS", "echo")], "")
+    );
+    let mut gw = Gateway::start(&config);
+    let mut c = crate::support::SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    gw.signal("HUP");
+    assert!(gw.logged("SIGHUP received"), "{}", gw.stderr());
+    // The gateway, its session and its backend all live on.
+    assert_eq!(gw.wait_exit(Duration::from_millis(300)), None);
+    assert_eq!(c.names(gw.addr, "tools/list", "tools"), ["echo"]);
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
+#[test]
 fn banner_lists_the_primary_transport_first() {
     let dir = TempDir::new("banner");
     let config = dir.write("argus.yaml", "server:\n  transport: streamable-http\n");
