@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -87,6 +88,8 @@ pub struct BackendState {
 
 struct Slot {
     config: Backend,
+    /// Its first attempt has been counted in the first pass.
+    first_done: AtomicBool,
     state: Mutex<SlotState>,
     wake: Condvar,
 }
@@ -146,6 +149,7 @@ impl Supervisor {
             .iter()
             .map(|b| Slot {
                 config: b.clone(),
+                first_done: AtomicBool::new(false),
                 state: Mutex::new(SlotState {
                     status: Status::Starting,
                     since: now,
@@ -189,14 +193,23 @@ impl Supervisor {
             .clone()
     }
 
-    /// Starts one supervisor thread per backend.
+    /// Starts one supervisor thread per backend. A panic in a backend's
+    /// life (a bug reached by odd backend input) is caught there: the
+    /// backend is stopped, marked down and started again after its retry
+    /// delay, so it can never stay "connected" but deaf.
     pub fn start(self: &Arc<Self>) -> std::io::Result<()> {
         for index in 0..self.slots.len() {
             let me = self.clone();
             let handle = thread::Builder::new()
                 .name(format!("argus-sup-{}", self.slots[index].config.name))
                 .stack_size(SERVICE_STACK_BYTES * 2)
-                .spawn(move || me.run(index))?;
+                .spawn(move || {
+                    while panic::catch_unwind(AssertUnwindSafe(|| me.clone().run(index))).is_err() {
+                        if !me.recover(index) {
+                            break;
+                        }
+                    }
+                })?;
             lock(&self.threads).push(handle);
         }
         Ok(())
@@ -331,7 +344,6 @@ impl Supervisor {
         let name = slot.config.name.clone();
         let t = slot.config.timeouts.clone();
         let backoff = self.config.lifecycle.retry_backoff;
-        let mut first = true;
         let mut failures: u32 = 0;
         let credentials = backend::credentials(&slot.config);
         while !self.stopping() {
@@ -362,10 +374,7 @@ impl Supervisor {
                         s.discovered = Some(link.discovered.clone());
                         s.link = Some(link.clone());
                     }
-                    if first {
-                        first = false;
-                        self.first_attempt_done();
-                    } else {
+                    if !self.first_attempt_done(index) {
                         self.rebuild();
                     }
                     let cause = self.connected(index, &link, &rx);
@@ -405,10 +414,7 @@ impl Supervisor {
                         s.last_error = Some(message.clone());
                         s.attempts = failures;
                     }
-                    if first {
-                        first = false;
-                        self.first_attempt_done();
-                    }
+                    self.first_attempt_done(index);
                     if exhausted {
                         error!("[{name}] failed: {message}; giving up after {failures} attempt(s)");
                         break;
@@ -425,10 +431,36 @@ impl Supervisor {
                 }
             }
         }
-        if first {
-            self.first_attempt_done();
-        }
+        self.first_attempt_done(index);
         debug!("[{name}] supervisor ended");
+    }
+
+    /// After a panic in backend `index`'s life: stops what it had, takes it
+    /// out of the catalog, and waits its retry delay. Returns whether to
+    /// start it again (not when shutting down).
+    fn recover(&self, index: usize) -> bool {
+        let slot = &self.slots[index];
+        error!(
+            "[{}] supervisor panicked; restarting the backend",
+            slot.config.name
+        );
+        let link = {
+            let mut s = lock(&slot.state);
+            if s.status != Status::Stopped {
+                s.status = Status::Retrying;
+                s.since = Instant::now();
+                s.last_error = Some("internal error in the gateway (see its log)".into());
+            }
+            s.discovered = None;
+            s.link.take()
+        };
+        if let Some(link) = link {
+            link.stop();
+        }
+        self.first_attempt_done(index);
+        // A panic inside a rebuild leaves the previous catalog in place.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.rebuild()));
+        !self.stopping() && self.sleep(slot, slot.config.timeouts.retry_delay)
     }
 
     /// Runs `f` holding one of `startup_concurrency` permits; `None` if
@@ -470,56 +502,75 @@ impl Supervisor {
     /// Serves a connected backend's events until its connection closes;
     /// returns the cause.
     fn connected(&self, index: usize, link: &Link, rx: &Receiver<Event>) -> String {
-        let slot = &self.slots[index];
-        let name = &slot.config.name;
+        let name = &self.slots[index].config.name;
         loop {
             let event = match rx.recv() {
                 Ok(e) => e,
                 Err(_) => return "event channel closed".into(),
             };
-            match event {
-                Event::Closed(cause) => return cause,
-                Event::Request { id, method, params } => {
-                    self.ask(name, &link.conn, id, &method, params)
-                }
-                Event::Notification { method, params } => {
-                    if method.ends_with("/list_changed") {
-                        // Coalesce a burst into one re-discovery.
-                        let mut closed = None;
-                        while let Ok(next) = rx.try_recv() {
-                            match next {
-                                Event::Closed(cause) => closed = Some(cause),
-                                Event::Notification { method, params }
-                                    if !method.ends_with("/list_changed") =>
-                                {
-                                    self.forward(name, &method, params)
-                                }
-                                Event::Notification { .. } => {}
-                                Event::Request { id, method, params } => {
-                                    self.ask(name, &link.conn, id, &method, params)
-                                }
+            // One event that trips a bug is dropped; the backend goes on.
+            match panic::catch_unwind(AssertUnwindSafe(|| self.on_event(index, link, rx, event))) {
+                Ok(Some(cause)) => return cause,
+                Ok(None) => {}
+                Err(_) => error!("[{name}] handling a backend event panicked; event dropped"),
+            }
+        }
+    }
+
+    /// Handles one event of a connected backend; `Some(cause)` when the
+    /// connection closed.
+    fn on_event(
+        &self,
+        index: usize,
+        link: &Link,
+        rx: &Receiver<Event>,
+        event: Event,
+    ) -> Option<String> {
+        let slot = &self.slots[index];
+        let name = &slot.config.name;
+        match event {
+            Event::Closed(cause) => return Some(cause),
+            Event::Request { id, method, params } => {
+                self.ask(name, &link.conn, id, &method, params)
+            }
+            Event::Notification { method, params } => {
+                if method.ends_with("/list_changed") {
+                    // Coalesce a burst into one re-discovery.
+                    let mut closed = None;
+                    while let Ok(next) = rx.try_recv() {
+                        match next {
+                            Event::Closed(cause) => closed = Some(cause),
+                            Event::Notification { method, params }
+                                if !method.ends_with("/list_changed") =>
+                            {
+                                self.forward(name, &method, params)
+                            }
+                            Event::Notification { .. } => {}
+                            Event::Request { id, method, params } => {
+                                self.ask(name, &link.conn, id, &method, params)
                             }
                         }
-                        if let Some(cause) = closed {
-                            return cause;
-                        }
-                        debug!("[{name}] {method}: re-discovering");
-                        match backend::rediscover(link, slot.config.timeouts.cap_fetch) {
-                            Ok(fresh) => {
-                                lock(&slot.state).discovered = Some(fresh);
-                                if self.first_pass_complete() {
-                                    self.rebuild();
-                                }
-                            }
-                            Err(_) if self.stopping() => {}
-                            Err(e) => warn!("[{name}] re-discovery failed: {e}"),
-                        }
-                    } else {
-                        self.forward(name, &method, params);
                     }
+                    if closed.is_some() {
+                        return closed;
+                    }
+                    debug!("[{name}] {method}: re-discovering");
+                    match backend::rediscover(link, slot.config.timeouts.cap_fetch) {
+                        Ok(fresh) => {
+                            lock(&slot.state).discovered = Some(fresh);
+                            if self.first_pass_complete() {
+                                self.rebuild();
+                            }
+                        }
+                        Err(_) if self.stopping() => {}
+                        Err(e) => warn!("[{name}] re-discovery failed: {e}"),
+                    }
+                } else {
+                    self.forward(name, &method, params);
                 }
             }
         }
+        None
     }
 
     /// Hands a backend's request to the listener, or refuses it.
@@ -550,18 +601,30 @@ impl Supervisor {
         }
     }
 
-    fn first_attempt_done(&self) {
+    /// Counts backend `index`'s first attempt in the first pass, once;
+    /// returns whether this call was the one that counted it.
+    fn first_attempt_done(&self, index: usize) -> bool {
+        if self.slots[index].first_done.swap(true, Ordering::SeqCst) {
+            return false;
+        }
         let last = {
             let mut pass = lock(&self.first_pass);
             pass.remaining = pass.remaining.saturating_sub(1);
             pass.remaining == 0 && !pass.complete
         };
         if !last {
-            return;
+            return true;
         }
         // Build the first catalog before anyone waiting may proceed, so the
         // first answers see every backend of the first pass.
-        let fatal = self.try_rebuild().err();
+        // Whatever happens in it, the first pass completes: requests wait for it.
+        let fatal = match panic::catch_unwind(AssertUnwindSafe(|| self.try_rebuild())) {
+            Ok(outcome) => outcome.err(),
+            Err(_) => {
+                error!("building the first catalog panicked");
+                None
+            }
+        };
         {
             let mut pass = lock(&self.first_pass);
             pass.complete = true;
@@ -581,6 +644,7 @@ impl Supervisor {
             self.counts().1,
             self.slots.len()
         );
+        true
     }
 
     /// Rebuilds the catalog after the first pass; a conflict under strategy

@@ -19,6 +19,10 @@ use crate::limits::MAX_BACKEND_MESSAGE_BYTES;
 /// How long an OAuth 2 token without `expires_in` is trusted before refetching.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// The longest `expires_in` we believe (one day): a token is refetched at
+/// least that often, and no server-sent number can overflow a deadline.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// Headers for one backend, with a token cache when OAuth 2 is used.
 pub struct Credentials {
     headers: Vec<(String, Secret)>,
@@ -146,17 +150,27 @@ fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), Stri
                 oauth.token_url
             )
         })?;
-    let lifetime = value
-        .get("expires_in")
-        .and_then(Value::as_f64)
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs_f64);
+    let lifetime = token_lifetime(&value);
     info!(
         "OAuth 2 token obtained from {} (valid {:.0}s)",
         oauth.token_url,
         lifetime.as_secs_f64()
     );
     Ok((token.to_owned(), lifetime))
+}
+
+/// A token response's `expires_in`, bounded: missing, non-numeric, zero or
+/// negative means the default; anything past [`MAX_TOKEN_LIFETIME`] (`1e20`
+/// included, which `Duration::from_secs_f64` would panic on) is cut to it.
+fn token_lifetime(response: &Value) -> Duration {
+    response
+        .get("expires_in")
+        .and_then(Value::as_f64)
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(DEFAULT_TOKEN_LIFETIME, |s| {
+            Duration::try_from_secs_f64(s.min(MAX_TOKEN_LIFETIME.as_secs_f64()))
+                .unwrap_or(MAX_TOKEN_LIFETIME)
+        })
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
@@ -177,6 +191,17 @@ fn form_encode(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_lifetimes_are_bounded() {
+        let life = |v: Value| token_lifetime(&serde_json::json!({ "expires_in": v }));
+        assert_eq!(life(Value::from(60)), Duration::from_secs(60));
+        assert_eq!(life(Value::from(1e20)), MAX_TOKEN_LIFETIME);
+        assert_eq!(life(Value::from(f64::MAX)), MAX_TOKEN_LIFETIME);
+        assert_eq!(life(Value::from(-5)), DEFAULT_TOKEN_LIFETIME);
+        assert_eq!(life(Value::from("3600")), DEFAULT_TOKEN_LIFETIME);
+        assert_eq!(token_lifetime(&Value::Null), DEFAULT_TOKEN_LIFETIME);
+    }
 
     #[test]
     fn form_encoding() {

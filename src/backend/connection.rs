@@ -14,13 +14,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, channel, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{debug, warn};
+use log::{debug, error, warn};
 use serde_json::{Value, json};
 
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
@@ -336,8 +337,20 @@ impl Connection {
         }
     }
 
-    /// Handles one message read from the backend.
+    /// Handles one message read from the backend. Runs on the transport's
+    /// reader thread; a panic in what it calls (a reply closure, say) is
+    /// caught and logged, so one bad message never ends the reader.
     pub fn dispatch(&self, value: Value) {
+        let caught = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch_inner(value)));
+        if caught.is_err() {
+            error!(
+                "[{}] handling a backend message panicked; message dropped",
+                self.name
+            );
+        }
+    }
+
+    fn dispatch_inner(&self, value: Value) {
         let message = match Message::parse(value) {
             Ok(m) => m,
             Err(invalid) => {
@@ -499,7 +512,15 @@ fn timer_loop(conn: &Weak<Connection>) {
                     Some(json!({"requestId": id, "reason": "timed out in the gateway"})),
                 );
             }
-            (p.reply)(Err(CallError::Timeout(p.timeout)));
+            let reply = p.reply;
+            let timeout = p.timeout;
+            if panic::catch_unwind(AssertUnwindSafe(move || {
+                reply(Err(CallError::Timeout(timeout)))
+            }))
+            .is_err()
+            {
+                error!("[{}] a timeout reply panicked", conn.name);
+            }
         }
     }
 }

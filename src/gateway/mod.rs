@@ -98,14 +98,20 @@ impl Sessions {
                 }
             }
             "notifications/message" => {
-                let Some(mut params) = params else { return };
+                // Only an object can carry a level and take our `logger`
+                // (an array here once killed the supervisor thread).
+                let Some(Value::Object(mut params)) = params else {
+                    debug!("[{backend}] {method} without object params dropped");
+                    return;
+                };
                 let rank = |level: &str| mcp::LOG_LEVELS.iter().position(|l| *l == level);
                 let level = params
                     .get("level")
                     .and_then(Value::as_str)
                     .and_then(rank)
                     .unwrap_or(0);
-                params["logger"] = Value::from(backend);
+                params.insert("logger".into(), Value::from(backend));
+                let params = Value::Object(params);
                 for session in ready {
                     let wanted = session.state().log_level.as_deref().and_then(rank);
                     if wanted.is_some_and(|w| level >= w) {

@@ -19,7 +19,8 @@
 //! `notify` (a `notifications/message` at `arguments.level` and a
 //! `notifications/resources/updated` for `arguments.uri`), `ask` (sends the
 //! client `arguments.method`, default `sampling/createMessage`, and answers
-//! with what came back); any other
+//! with what came back), `raw` (writes `arguments.line`, a string, to stdout
+//! as it is, then answers); any other
 //! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
 
 use std::io::{BufRead, Write};
@@ -245,6 +246,15 @@ fn main() {
                             &out,
                             &json!({"jsonrpc": "2.0", "id": ours, "method": asked_method, "params": {"messages": [], "maxTokens": 5}}),
                         );
+                    }
+                    "raw" => {
+                        let line = params["arguments"]["line"].as_str().unwrap_or("");
+                        {
+                            let mut o = out.lock().unwrap();
+                            let _ = writeln!(o, "{line}");
+                            let _ = o.flush();
+                        }
+                        reply(json!({"content": [{"type": "text", "text": "raw sent"}]}));
                     }
                     "getenv" => {
                         let key = params["arguments"]["name"].as_str().unwrap_or("");

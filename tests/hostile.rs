@@ -1,0 +1,155 @@
+//! Hostile and broken input from backends and clients: nothing they send
+//! panics a thread, deafens a backend or grows without bound (issue 8 §2).
+
+use serde_json::{Value, json};
+
+use crate::support::{Gateway, SseClient, fixture_backend};
+
+fn text(reply: &Value) -> String {
+    reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {reply}"))
+        .to_owned()
+}
+
+/// Has the fixture write `line` to its stdout as it is.
+fn raw_line(c: &mut SseClient, gw: &Gateway, id: i64, line: &str) {
+    let reply = c.call(
+        gw.addr,
+        json!(id),
+        "tools/call",
+        json!({"name": "raw", "arguments": {"line": line}}),
+    );
+    assert_eq!(text(&reply), "raw sent", "{reply}");
+}
+
+#[test]
+fn malformed_backend_notifications_leave_the_backend_served() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "raw,toggle,notify")], "")
+    );
+    let gw = Gateway::start(&config);
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    let lvl = c.call(
+        gw.addr,
+        json!(1),
+        "logging/setLevel",
+        json!({"level": "debug"}),
+    );
+    assert_eq!(lvl["result"], json!({}));
+    // Each of these once reached code that indexed into them.
+    let hostile = [
+        r#"{"jsonrpc":"2.0","method":"notifications/message","params":[1,2]}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":[]}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":[7]}"#,
+        r#"{"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":[]}"#,
+        r#"{"jsonrpc":"2.0","id":[1],"result":{}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":[]}"#,
+    ];
+    for (i, line) in hostile.iter().enumerate() {
+        raw_line(&mut c, &gw, 10 + i as i64, line);
+    }
+    // The supervisor thread still handles this backend's events: a real
+    // list change is noticed, re-discovered and announced.
+    let toggled = c.call(
+        gw.addr,
+        json!(2),
+        "tools/call",
+        json!({"name": "toggle", "arguments": {}}),
+    );
+    assert_eq!(text(&toggled), "toggled");
+    let announced = (0..20).any(|_| {
+        c.next_message()
+            .is_some_and(|m| m["method"] == "notifications/tools/list_changed")
+    });
+    assert!(announced, "no tools/list_changed after the hostile lines");
+    assert!(
+        c.names(gw.addr, "tools/list", "tools")
+            .contains(&"added".to_owned())
+    );
+    // And logs still flow, with the backend named as logger.
+    let notify = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"notify","arguments":{"level":"error","uri":"file:///x"}}});
+    assert_eq!(c.post(gw.addr, &notify.to_string()).status, 202);
+    let log = (0..5)
+        .filter_map(|_| c.next_message())
+        .find(|m| m["method"] == "notifications/message")
+        .expect("a log message after the hostile lines");
+    assert_eq!(log["params"]["logger"], "a");
+}
+
+/// A listener that panics on its second catalog change: the supervisor
+/// thread of the backend must notice, stop it and start it again.
+#[test]
+fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
+    use argus_mcp::backend::Connection;
+    use argus_mcp::catalog::Kind;
+    use argus_mcp::config::Config;
+    use argus_mcp::jsonrpc::RequestId;
+    use argus_mcp::supervisor::{Listener, Status, Supervisor};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Panicky(AtomicUsize);
+    impl Listener for Panicky {
+        fn catalog_changed(&self, _: &[Kind]) {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 1 {
+                panic!("listener bug (test)");
+            }
+        }
+        fn notification(&self, _: &str, _: &str, _: Option<Value>) {}
+        fn request(&self, _: &str, _: &Arc<Connection>, _: RequestId, _: &str, _: Option<Value>) {}
+    }
+
+    let yaml = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "a",
+            &[("FIXTURE_TOOLS", "crash,echo")],
+            "    timeouts: {retry_delay: 0}\n"
+        )
+    );
+    let config = Config::parse(&yaml, &|k| std::env::var(k).ok()).expect("config");
+    let supervisor = Supervisor::new(Arc::new(config));
+    let listener = Arc::new(Panicky::default());
+    supervisor.set_listener(listener.clone());
+    supervisor.start().unwrap();
+    assert!(supervisor.wait_first_pass(Duration::from_secs(10)));
+    let conn = supervisor.link(0).expect("connected").conn.clone();
+    let pid_before = supervisor.states()[0].1.pid;
+    // The crash takes the tools out of the catalog: the second change, on
+    // which the listener panics inside the supervisor's own loop.
+    let _ = conn.request(
+        "tools/call",
+        Some(json!({"name": "crash"})),
+        Duration::from_secs(5),
+    );
+    let back = crate::support::wait_until(Duration::from_secs(10), || {
+        let (_, state) = &supervisor.states()[0];
+        state.status == Status::Connected && state.pid != pid_before
+    });
+    assert!(
+        back,
+        "backend not restarted: {:?}",
+        supervisor.states()[0].1.status
+    );
+    assert!(
+        listener.0.load(Ordering::SeqCst) >= 3,
+        "catalog rebuilt after the panic"
+    );
+    let echo = supervisor
+        .link(0)
+        .unwrap()
+        .conn
+        .request(
+            "tools/call",
+            Some(json!({"name": "echo", "arguments": {}})),
+            Duration::from_secs(5),
+        )
+        .expect("the restarted backend answers");
+    assert_eq!(echo["content"][0]["text"], "a:echo:{}");
+    supervisor.stop();
+}
