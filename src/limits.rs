@@ -57,6 +57,11 @@ pub const MAX_BACKEND_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Messages queued for one backend's writer before requests are refused.
 pub const BACKEND_OUTBOUND_QUEUE: usize = 1024;
 
+/// Requests waiting for one backend's answers at once (all sessions
+/// together). Past it a call fails at once with an error naming the backend,
+/// so a flood of slow calls cannot grow the pending table without end.
+pub const MAX_PENDING_PER_BACKEND: usize = 4096;
+
 /// Longest stderr line of a stdio backend kept for the log; the rest is cut.
 pub const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
 

@@ -32,6 +32,8 @@ pub mod method {
     pub const INITIALIZED: &str = "notifications/initialized";
     /// Liveness check.
     pub const PING: &str = "ping";
+    /// The client's roots changed (notification).
+    pub const ROOTS_LIST_CHANGED: &str = "notifications/roots/list_changed";
     /// Cancels a request (notification).
     pub const CANCELLED: &str = "notifications/cancelled";
     /// Lists tools.

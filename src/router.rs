@@ -13,16 +13,16 @@
 //! elicitation, roots) goes to the session that last called that backend,
 //! and the client's answer back to the backend ([`Router::server_request`]).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use log::debug;
 use serde_json::{Value, json};
 
-use crate::backend::{CallError, Connection};
+use crate::backend::{CallError, Connection, Origin, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
+use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::mcp::{self, method};
 use crate::session::Session;
@@ -35,11 +35,18 @@ const FIRST_PASS_WAIT: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub struct Router {
     supervisor: Arc<Supervisor>,
-    /// Per backend connection (by address): the session and request that
-    /// last called it, which is who a backend's request is for (PRODUCT §6.8).
-    last_caller: Mutex<HashMap<usize, (Weak<Session>, RequestId)>>,
     /// Numbers the ids of relayed backend requests.
     next_relay: AtomicU64,
+}
+
+/// Who asked for a forwarded request: the backend connection keeps it with
+/// the request (an [`Origin`]), and hands it back with any request the
+/// backend sends while serving it.
+#[derive(Debug)]
+struct Caller {
+    session: Weak<Session>,
+    /// The client's id of the request.
+    id: RequestId,
 }
 
 /// What to do with a request.
@@ -55,15 +62,16 @@ impl Router {
     pub fn new(supervisor: Arc<Supervisor>) -> Router {
         Router {
             supervisor,
-            last_caller: Mutex::new(HashMap::new()),
             next_relay: AtomicU64::new(1),
         }
     }
 
     /// Relays a backend's request (`sampling/createMessage`,
-    /// `elicitation/create`, `roots/list`) to the client session that last
-    /// called that backend, under an id of ours, if the client declared the
+    /// `elicitation/create`, `roots/list`) to the client whose request it
+    /// serves (`origin`, found by the connection's rule), under an id of
+    /// ours, on the stream of that request, if the client declared the
     /// capability; otherwise answers the backend -32601 (PRODUCT §6.8).
+    /// Runs on the backend's supervisor thread, under no lock.
     pub fn server_request(
         &self,
         backend: &str,
@@ -71,6 +79,7 @@ impl Router {
         id: RequestId,
         method: &str,
         params: Option<Value>,
+        origin: Option<Origin>,
     ) {
         let refuse = |why: String| {
             debug!("[{backend}] {method} refused: {why}");
@@ -86,13 +95,9 @@ impl Router {
             "roots/list" => "roots",
             other => return refuse(format!("{other} is not relayed by the gateway")),
         };
-        let key = Arc::as_ptr(conn) as usize;
-        let caller = self
-            .last_caller
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .and_then(|(s, related)| s.upgrade().map(|s| (s, related.clone())));
+        let caller = origin
+            .and_then(|o| o.downcast::<Caller>().ok())
+            .and_then(|c| c.session.upgrade().map(|s| (s, c.id.clone())));
         let Some((session, related)) = caller.filter(|(s, _)| !s.is_closed()) else {
             return refuse("no client session to ask".into());
         };
@@ -124,6 +129,9 @@ impl Router {
     /// Handles one message from `session`; any reply is queued on it.
     pub fn handle(&self, session: &Arc<Session>, message: Message) {
         match message {
+            Message::Request { id, .. } if session.is_in_flight(&id) => {
+                refuse_duplicate(session, id)
+            }
             Message::Request { id, method, params } => {
                 match self.request(session, &id, &method, params) {
                     Outcome::Reply(Ok(result)) => {
@@ -420,21 +428,25 @@ impl Router {
             }) as crate::backend::ProgressFn
         });
         let backend_id = link.conn.reserve_id();
-        session.track(id.clone(), &link.conn, backend_id);
-        self.last_caller
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                Arc::as_ptr(&link.conn) as usize,
-                (Arc::downgrade(session), id.clone()),
-            );
+        if !session.track(id.clone(), &link.conn, backend_id) {
+            // The same id arrived twice at once (the check in `handle` raced).
+            refuse_duplicate(session, id.clone());
+            return Outcome::Forwarded;
+        }
+        let origin: Origin = Arc::new(Caller {
+            session: Arc::downgrade(session),
+            id: id.clone(),
+        });
         link.conn.send_request_as(
             backend_id,
-            method_name,
-            Some(params),
-            timeout,
-            reply,
-            progress,
+            Outgoing {
+                method: method_name.to_owned(),
+                params: Some(params),
+                timeout,
+                reply,
+                progress,
+                origin: Some(origin),
+            },
         );
         Outcome::Forwarded
     }
@@ -514,12 +526,29 @@ impl Router {
                     conn.cancel(f.backend_id, reason);
                 }
             }
+            method::ROOTS_LIST_CHANGED => {
+                // We declared `roots.listChanged` to every backend; each may
+                // ask for the roots again (and reach this or another client).
+                for link in self.supervisor.links() {
+                    link.conn.notify(name, None);
+                }
+            }
             other => debug!(
                 "session {}: notification {other} ignored",
                 session.short_id()
             ),
         }
     }
+}
+
+/// Refuses a request whose id the session has in flight already: the two
+/// answers could not be told apart. Over SSE the refusal carries no id (it
+/// would be taken for the first request's answer); over Streamable HTTP it
+/// goes to the new request's own POST.
+fn refuse_duplicate(session: &Session, id: RequestId) {
+    let message = format!("request id {id} is already in flight in this session");
+    let id = (session.transport != Transport::Sse).then_some(id);
+    session.send(&Message::error(id, code::INVALID_REQUEST, message));
 }
 
 /// The one translation of a backend failure into what the client sees

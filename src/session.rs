@@ -275,15 +275,24 @@ impl Session {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records that request `id` is being served by `conn` as `backend_id`.
-    pub fn track(&self, id: RequestId, conn: &Arc<Connection>, backend_id: u64) {
-        self.in_flight().insert(
-            id,
-            InFlight {
-                conn: Arc::downgrade(conn),
-                backend_id,
-            },
-        );
+    /// Records that request `id` is being served by `conn` as `backend_id`;
+    /// `false` (and nothing recorded) if `id` is in flight already.
+    pub fn track(&self, id: RequestId, conn: &Arc<Connection>, backend_id: u64) -> bool {
+        match self.in_flight().entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(InFlight {
+                    conn: Arc::downgrade(conn),
+                    backend_id,
+                });
+                true
+            }
+        }
+    }
+
+    /// Whether request `id` of this session is being served by a backend.
+    pub fn is_in_flight(&self, id: &RequestId) -> bool {
+        self.in_flight().contains_key(id)
     }
 
     /// Forgets request `id` (it was answered); returns what was recorded.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 use serde_json::Value;
 
-use crate::backend::{self, Connection, Discovered, Event, Link};
+use crate::backend::{self, Connection, Discovered, Event, Link, Origin};
 use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, Config};
 use crate::jsonrpc::{Message, RequestId, code};
@@ -33,7 +33,9 @@ pub trait Listener: Send + Sync {
     fn catalog_changed(&self, kinds: &[Kind]);
     /// A backend sent a notification the supervisor does not handle itself.
     fn notification(&self, backend: &str, method: &str, params: Option<Value>);
-    /// A backend sent a request for a client; answer it on `conn`.
+    /// A backend sent a request for a client, while serving `origin`'s
+    /// request if known; answer it on `conn`. Runs on the backend's
+    /// supervisor thread, under no lock.
     fn request(
         &self,
         backend: &str,
@@ -41,6 +43,7 @@ pub trait Listener: Send + Sync {
         id: RequestId,
         method: &str,
         params: Option<Value>,
+        origin: Option<Origin>,
     );
 }
 
@@ -261,6 +264,13 @@ impl Supervisor {
                     .unwrap_or_default()
             )),
         }
+    }
+
+    /// The live links of every connected backend, in config order.
+    pub fn links(&self) -> Vec<Arc<Link>> {
+        (0..self.slots.len())
+            .filter_map(|i| self.link(i).ok())
+            .collect()
     }
 
     /// The `call` timeout of a backend.
@@ -530,9 +540,12 @@ impl Supervisor {
         let name = &slot.config.name;
         match event {
             Event::Closed(cause) => return Some(cause),
-            Event::Request { id, method, params } => {
-                self.ask(name, &link.conn, id, &method, params)
-            }
+            Event::Request {
+                id,
+                method,
+                params,
+                origin,
+            } => self.ask(name, &link.conn, id, &method, params, origin),
             Event::Notification { method, params } => {
                 if method.ends_with("/list_changed") {
                     // Coalesce a burst into one re-discovery.
@@ -546,9 +559,12 @@ impl Supervisor {
                                 self.forward(name, &method, params)
                             }
                             Event::Notification { .. } => {}
-                            Event::Request { id, method, params } => {
-                                self.ask(name, &link.conn, id, &method, params)
-                            }
+                            Event::Request {
+                                id,
+                                method,
+                                params,
+                                origin,
+                            } => self.ask(name, &link.conn, id, &method, params, origin),
                         }
                     }
                     if closed.is_some() {
@@ -581,9 +597,10 @@ impl Supervisor {
         id: RequestId,
         method: &str,
         params: Option<Value>,
+        origin: Option<Origin>,
     ) {
         match self.listener() {
-            Some(l) => l.request(backend, conn, id, method, params),
+            Some(l) => l.request(backend, conn, id, method, params, origin),
             None => {
                 conn.respond(&Message::error(
                     Some(id),

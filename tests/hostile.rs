@@ -101,7 +101,16 @@ fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
             }
         }
         fn notification(&self, _: &str, _: &str, _: Option<Value>) {}
-        fn request(&self, _: &str, _: &Arc<Connection>, _: RequestId, _: &str, _: Option<Value>) {}
+        fn request(
+            &self,
+            _: &str,
+            _: &Arc<Connection>,
+            _: RequestId,
+            _: &str,
+            _: Option<Value>,
+            _: Option<argus_mcp::backend::Origin>,
+        ) {
+        }
     }
 
     let yaml = format!(

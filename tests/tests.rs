@@ -17,6 +17,8 @@ mod http_server;
 mod mcp_handshake;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
 mod real_clients;
+/// Exact routing: backend requests to their caller, per-session subscriptions and levels.
+mod routing;
 /// SSE backends: hostile framing, reconnects, auth, real SDK servers.
 mod sse_backends;
 /// The SSE transport: session lifecycle, statuses, slow and vanished clients, leaks.

@@ -12,6 +12,7 @@
 //! When the connection closes, every pending request hears `Closed` at once.
 //! Nothing here knows about client sessions.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -25,7 +26,7 @@ use log::{debug, error, warn};
 use serde_json::{Value, json};
 
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
-use crate::limits::{BACKEND_OUTBOUND_QUEUE, SERVICE_STACK_BYTES};
+use crate::limits::{BACKEND_OUTBOUND_QUEUE, MAX_PENDING_PER_BACKEND, SERVICE_STACK_BYTES};
 
 /// Why a forwarded request got no result.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +41,8 @@ pub enum CallError {
     Overloaded,
     /// The transport could not deliver the request (HTTP status, connection error).
     Send(String),
+    /// [`MAX_PENDING_PER_BACKEND`] requests are already waiting for the backend.
+    TooManyPending,
 }
 
 impl fmt::Display for CallError {
@@ -52,6 +55,10 @@ impl fmt::Display for CallError {
                 f.write_str("not accepting requests (its input queue is full)")
             }
             CallError::Send(why) => write!(f, "did not take the request ({why})"),
+            CallError::TooManyPending => write!(
+                f,
+                "has {MAX_PENDING_PER_BACKEND} requests in flight already; try again later"
+            ),
         }
     }
 }
@@ -66,8 +73,30 @@ pub type ReplyFn = Box<dyn FnOnce(Result<Value, CallError>) + Send>;
 /// gateway's token already replaced by the caller's in the closure.
 pub type ProgressFn = Box<dyn Fn(Value) + Send>;
 
+/// Who a forwarded request is for, as the layer above records it (the
+/// router's caller: a session and the client's id). Opaque here: the
+/// connection only keeps it with the request, so that a request the backend
+/// sends while serving it can be traced back (see [`Event::Request`]).
+pub type Origin = Arc<dyn Any + Send + Sync>;
+
+/// A request to forward to the backend, with what comes back for it.
+pub struct Outgoing {
+    /// Method name.
+    pub method: String,
+    /// Params (`_meta.progressToken` is rewritten when `progress` is set).
+    pub params: Option<Value>,
+    /// How long the backend has to answer.
+    pub timeout: Duration,
+    /// Hears the outcome.
+    pub reply: ReplyFn,
+    /// Hears progress notifications for the request.
+    pub progress: Option<ProgressFn>,
+    /// Who asked.
+    pub origin: Option<Origin>,
+}
+
 /// What the connection reports to whoever supervises it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Event {
     /// The backend sent a notification the connection does not handle itself
     /// (`list_changed`, logs, resource updates, ...).
@@ -86,6 +115,8 @@ pub enum Event {
         method: String,
         /// Params.
         params: Option<Value>,
+        /// Whose request it serves, by the rule of [`Connection::origin_of`].
+        origin: Option<Origin>,
     },
     /// The connection closed; the cause.
     Closed(String),
@@ -97,10 +128,14 @@ struct Pending {
     timeout: Duration,
     reply: ReplyFn,
     progress: Option<ProgressFn>,
+    origin: Option<Origin>,
 }
 
 struct State {
     pending: HashMap<u64, Pending>,
+    /// The origin of the last request sent with one: who a backend request
+    /// is for when none is in flight. One per connection, gone with it.
+    last_origin: Option<Origin>,
     /// Why the connection closed, once it has.
     closed: Option<String>,
     /// The writer queue; dropped on close so the writer thread ends.
@@ -139,6 +174,7 @@ impl Connection {
             next_id: AtomicU64::new(1),
             state: Mutex::new(State {
                 pending: HashMap::new(),
+                last_origin: None,
                 closed: None,
                 tx: Some(tx),
             }),
@@ -182,8 +218,15 @@ impl Connection {
         progress: Option<ProgressFn>,
     ) -> Option<u64> {
         let id = self.reserve_id();
-        self.send_request_as(id, method, params, timeout, reply, progress)
-            .then_some(id)
+        let request = Outgoing {
+            method: method.to_owned(),
+            params,
+            timeout,
+            reply,
+            progress,
+            origin: None,
+        };
+        self.send_request_as(id, request).then_some(id)
     }
 
     /// A fresh backend-side request id, for callers that must record it
@@ -194,16 +237,16 @@ impl Connection {
 
     /// Like [`Connection::send_request`] with an id from [`Connection::reserve_id`].
     /// Returns whether the request was sent (if not, `reply` has already heard why).
-    pub fn send_request_as(
-        &self,
-        id: u64,
-        method: &str,
-        params: Option<Value>,
-        timeout: Duration,
-        reply: ReplyFn,
-        progress: Option<ProgressFn>,
-    ) -> bool {
-        let mut params = params;
+    /// More than [`MAX_PENDING_PER_BACKEND`] requests waiting: refused at once.
+    pub fn send_request_as(&self, id: u64, request: Outgoing) -> bool {
+        let Outgoing {
+            method,
+            mut params,
+            timeout,
+            reply,
+            progress,
+            origin,
+        } = request;
         let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
             (Some(f), Some(slot)) => {
                 *slot = Value::from(id);
@@ -213,15 +256,27 @@ impl Connection {
         };
         let message = Message::Request {
             id: RequestId::Number(id as i64),
-            method: method.to_owned(),
+            method,
             params,
         };
         let bytes = message.to_value().to_string().into_bytes();
+        let Message::Request { method, .. } = message else {
+            unreachable!("built as a request above")
+        };
         let mut state = self.lock();
         if let Some(cause) = &state.closed {
             let cause = cause.clone();
             drop(state);
             reply(Err(CallError::Closed(cause)));
+            return false;
+        }
+        if state.pending.len() >= MAX_PENDING_PER_BACKEND {
+            drop(state);
+            warn!(
+                "[{}] {MAX_PENDING_PER_BACKEND} requests in flight; refusing {method}",
+                self.name
+            );
+            reply(Err(CallError::TooManyPending));
             return false;
         }
         let deadline = Instant::now() + timeout;
@@ -232,21 +287,25 @@ impl Connection {
         match sent {
             Ok(()) => {
                 let earliest = state.pending.values().all(|p| p.deadline > deadline);
+                if origin.is_some() {
+                    state.last_origin.clone_from(&origin);
+                }
+                debug!("[{}] -> request {id} {method}", self.name);
                 state.pending.insert(
                     id,
                     Pending {
-                        method: method.to_owned(),
+                        method,
                         deadline,
                         timeout,
                         reply,
                         progress,
+                        origin,
                     },
                 );
                 drop(state);
                 if earliest {
                     self.timer.notify_one();
                 }
-                debug!("[{}] -> request {id} {method}", self.name);
                 true
             }
             Err(TrySendError::Full(_)) => {
@@ -341,7 +400,14 @@ impl Connection {
     /// reader thread; a panic in what it calls (a reply closure, say) is
     /// caught and logged, so one bad message never ends the reader.
     pub fn dispatch(&self, value: Value) {
-        let caught = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch_inner(value)));
+        self.dispatch_related(value, None);
+    }
+
+    /// Like [`Connection::dispatch`], for a message that arrived in the
+    /// answer stream of our request `related` (Streamable HTTP): a request
+    /// among them is for whoever asked that one.
+    pub fn dispatch_related(&self, value: Value, related: Option<u64>) {
+        let caught = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch_inner(value, related)));
         if caught.is_err() {
             error!(
                 "[{}] handling a backend message panicked; message dropped",
@@ -350,7 +416,7 @@ impl Connection {
         }
     }
 
-    fn dispatch_inner(&self, value: Value) {
+    fn dispatch_inner(&self, value: Value, related: Option<u64>) {
         let message = match Message::parse(value) {
             Ok(m) => m,
             Err(invalid) => {
@@ -377,11 +443,51 @@ impl Connection {
                 }
                 self.event(Event::Notification { method, params });
             }
+            Message::Request { id, method, .. } if method == "ping" => {
+                // Liveness checks are ours to answer (MCP basic/utilities/ping).
+                self.respond(&Message::response(id, json!({})));
+            }
             Message::Request { id, method, params } => {
                 debug!("[{}] <- request {id} {method} for a client", self.name);
-                self.event(Event::Request { id, method, params });
+                let origin = self.origin_of(params.as_ref(), related);
+                self.event(Event::Request {
+                    id,
+                    method,
+                    params,
+                    origin,
+                });
             }
         }
+    }
+
+    /// Whose request a backend's request serves (issue 8 §1, DESIGN.md
+    /// "Routing backend requests"), first match wins:
+    /// 1. the request its `_meta` names (our rewritten `progressToken`, or
+    ///    `io.modelcontextprotocol/related-request-id`), if still in flight;
+    /// 2. the request on whose answer stream it came (`related`), if in flight;
+    /// 3. the most recent request in flight that has an origin;
+    /// 4. the origin of the last request sent.
+    fn origin_of(&self, params: Option<&Value>, related: Option<u64>) -> Option<Origin> {
+        let meta = params.and_then(|p| p.get("_meta"));
+        let named = ["progressToken", RELATED_REQUEST_META]
+            .iter()
+            .filter_map(|k| meta.and_then(|m| m.get(*k)))
+            .filter_map(RequestId::from_value)
+            .filter_map(|id| backend_id(&id));
+        let state = self.lock();
+        let in_flight = |id: u64| state.pending.get(&id).and_then(|p| p.origin.clone());
+        named
+            .chain(related)
+            .find_map(in_flight)
+            .or_else(|| {
+                state
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.origin.is_some())
+                    .max_by_key(|(id, _)| **id)
+                    .and_then(|(_, p)| p.origin.clone())
+            })
+            .or_else(|| state.last_origin.clone())
     }
 
     fn complete(&self, id: &RequestId, outcome: Result<Value, CallError>) {
@@ -448,6 +554,9 @@ impl Connection {
         self.lock().pending.len()
     }
 }
+
+/// The `_meta` key by which a backend may name the request it serves.
+pub const RELATED_REQUEST_META: &str = "io.modelcontextprotocol/related-request-id";
 
 /// `params._meta.progressToken`, if present.
 fn progress_token_slot(params: &mut Value) -> Option<&mut Value> {
@@ -603,10 +712,10 @@ mod tests {
             results.recv().unwrap(),
             Err(CallError::Closed("process exited with status 1".into()))
         );
-        assert_eq!(
+        assert!(matches!(
             events.recv().unwrap(),
-            Event::Closed("process exited with status 1".into())
-        );
+            Event::Closed(cause) if cause == "process exited with status 1"
+        ));
         assert!(matches!(
             c.request("b", None, Duration::from_secs(1)),
             Err(CallError::Closed(_))
@@ -638,19 +747,104 @@ mod tests {
         );
     }
 
+    /// The origin a backend request is traced to, as the test tag.
+    fn origin_tag(event: Event) -> Option<&'static str> {
+        match event {
+            Event::Request { origin, .. } => {
+                origin.and_then(|o| o.downcast::<&'static str>().ok().map(|t| *t))
+            }
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backend_requests_are_traced_to_the_call_they_serve() {
+        let (c, _rx, events) = conn();
+        let mut send = |tag: &'static str, token: bool| {
+            let id = c.reserve_id();
+            let params = token.then(|| json!({"_meta": {"progressToken": tag}}));
+            c.send_request_as(
+                id,
+                Outgoing {
+                    method: "tools/call".into(),
+                    params,
+                    timeout: Duration::from_secs(30),
+                    reply: Box::new(|_| {}),
+                    progress: token.then(|| Box::new(|_| {}) as ProgressFn),
+                    origin: Some(Arc::new(tag)),
+                },
+            );
+            id
+        };
+        let a = send("a", true);
+        let b = send("b", false);
+        let c_id = send("c", false);
+        let ask = |meta: Value| json!({"jsonrpc":"2.0","id":"s","method":"roots/list","params":{"_meta": meta}});
+        // Named by our rewritten progress token (or the related-request key).
+        c.dispatch(ask(json!({"progressToken": a})));
+        assert_eq!(origin_tag(events.recv().unwrap()), Some("a"));
+        c.dispatch(ask(json!({RELATED_REQUEST_META: b})));
+        assert_eq!(origin_tag(events.recv().unwrap()), Some("b"));
+        // On the answer stream of b's POST.
+        c.dispatch_related(ask(json!({})), Some(b));
+        assert_eq!(origin_tag(events.recv().unwrap()), Some("b"));
+        // Nothing names it: the most recent call in flight.
+        c.dispatch(ask(json!({})));
+        assert_eq!(origin_tag(events.recv().unwrap()), Some("c"));
+        // c answered: b is now the most recent in flight.
+        c.dispatch(json!({"jsonrpc":"2.0","id":c_id,"result":{}}));
+        c.dispatch(ask(json!({"progressToken": c_id})));
+        assert_eq!(origin_tag(events.recv().unwrap()), Some("b"));
+        // None in flight: the last caller.
+        c.dispatch(json!({"jsonrpc":"2.0","id":a,"result":{}}));
+        c.dispatch(json!({"jsonrpc":"2.0","id":b,"result":{}}));
+        c.dispatch(ask(json!({})));
+        assert_eq!(origin_tag(events.recv().unwrap()), Some("c"));
+    }
+
+    #[test]
+    fn backend_pings_are_answered_here() {
+        let (c, rx, _events) = conn();
+        c.dispatch(json!({"jsonrpc":"2.0","id":"p","method":"ping"}));
+        assert_eq!(sent(&rx), json!({"jsonrpc":"2.0","id":"p","result":{}}));
+    }
+
+    #[test]
+    fn too_many_pending_requests_are_refused_at_once() {
+        // The writer queue is smaller than the pending cap: drain it.
+        let (etx, _erx) = channel();
+        let (big, out) = Connection::new("big", etx).unwrap();
+        let drain = thread::spawn(move || while out.recv().is_ok() {});
+        for _ in 0..MAX_PENDING_PER_BACKEND {
+            big.send_request("x", None, Duration::from_secs(60), Box::new(|_| {}), None);
+        }
+        assert_eq!(big.in_flight(), MAX_PENDING_PER_BACKEND);
+        let r = big.request("one-more", None, Duration::from_secs(60));
+        assert_eq!(r, Err(CallError::TooManyPending));
+        assert!(CallError::TooManyPending.to_string().contains("in flight"));
+        big.close("test over");
+        drain.join().unwrap();
+    }
+
     #[test]
     fn backend_requests_become_events_and_answers_go_back() {
         let (c, rx, events) = conn();
         c.dispatch(
             json!({"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{"x":1}}),
         );
+        let Event::Request {
+            id, method, params, ..
+        } = events.recv().unwrap()
+        else {
+            panic!("not a request event");
+        };
         assert_eq!(
-            events.recv().unwrap(),
-            Event::Request {
-                id: RequestId::Number(0),
-                method: "sampling/createMessage".into(),
-                params: Some(json!({"x":1}))
-            }
+            (id, method.as_str(), params),
+            (
+                RequestId::Number(0),
+                "sampling/createMessage",
+                Some(json!({"x":1}))
+            )
         );
         c.respond(&Message::error(
             Some(RequestId::Number(0)),

@@ -20,7 +20,7 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 pub use auth::Credentials;
-pub use connection::{CallError, Connection, Event, ProgressFn, ReplyFn};
+pub use connection::{CallError, Connection, Event, Origin, Outgoing, ProgressFn, ReplyFn};
 pub use discover::Discovered;
 
 use crate::config::{Backend, BackendKind};

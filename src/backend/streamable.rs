@@ -54,8 +54,9 @@ struct Shared {
     agents: Mutex<Vec<Agent>>,
     /// Held while re-initializing, so concurrent 404s re-initialize once.
     reinit: Mutex<()>,
-    /// Requests being POSTed by worker threads (bounded by `MAX_CONCURRENT_POSTS`).
-    workers: (Mutex<usize>, std::sync::Condvar),
+    /// Requests being POSTed by worker threads (at most
+    /// `MAX_CONCURRENT_POSTS`) and those waiting for a free one.
+    workers: Mutex<Workers>,
 }
 
 impl Shared {
@@ -66,6 +67,11 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn workers(&self) -> MutexGuard<'_, Workers> {
+        // A count and a queue, each changed in one step.
+        self.workers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -140,7 +146,7 @@ pub fn connect(
         stop_wake: (Mutex::new(()), std::sync::Condvar::new()),
         agents: Mutex::new(vec![post_agent.clone()]),
         reinit: Mutex::new(()),
-        workers: (Mutex::new(0), std::sync::Condvar::new()),
+        workers: Mutex::new(Workers::default()),
     });
     let writer = {
         let (conn, shared) = (conn.clone(), shared.clone());
@@ -183,28 +189,29 @@ fn post_loop(
         }
         if request_id.is_some() && method != "initialize" {
             // A request may take as long as the call: POST it on a worker so
-            // the next messages (other calls, cancellations) are not held up.
-            let (task_conn, shared, agent) = (conn.clone(), shared.clone(), agent.clone());
-            let (count, freed) = &shared.workers;
-            let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
-            while *n >= MAX_CONCURRENT_POSTS {
-                n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+            // the next messages (answers to the backend's own requests,
+            // cancellations, other calls) are never held up behind it. With
+            // every worker busy it waits in the backlog, not in this loop:
+            // those busy calls may be waiting for exactly what comes next.
+            let job = Job {
+                message,
+                method,
+                id: request_id,
+            };
+            let mut workers = shared.workers();
+            if workers.busy >= MAX_CONCURRENT_POSTS {
+                workers.backlog.push_back(job);
+                continue;
             }
-            *n += 1;
-            drop(n);
-            let worker = shared.clone();
+            workers.busy += 1;
+            drop(workers);
+            let (task_conn, task_shared, agent) = (conn.clone(), shared.clone(), agent.clone());
             let spawned = thread::Builder::new()
                 .name(format!("argus-call-{}", shared.name))
                 .stack_size(BACKEND_STACK_BYTES)
-                .spawn(move || {
-                    deliver_one(&task_conn, &shared, &agent, &message, &method, request_id);
-                    let (count, freed) = &shared.workers;
-                    *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-                    freed.notify_one();
-                });
+                .spawn(move || work(&task_conn, &task_shared, &agent, job));
             if let Err(e) = spawned {
-                let (count, _) = &worker.workers;
-                *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+                shared.workers().busy -= 1;
                 if let Some(id) = request_id {
                     conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
                 }
@@ -213,6 +220,40 @@ fn post_loop(
         }
         if !deliver_one(conn, shared, agent, &message, &method, request_id) {
             return;
+        }
+    }
+}
+
+/// A request for a worker to POST.
+struct Job {
+    message: Vec<u8>,
+    method: String,
+    id: Option<u64>,
+}
+
+/// The busy workers and the requests waiting for one.
+#[derive(Default)]
+struct Workers {
+    busy: usize,
+    backlog: std::collections::VecDeque<Job>,
+}
+
+/// A worker: POSTs `job`, then whatever waits in the backlog, and ends
+/// when the backlog is empty (the count drops under the same lock that the
+/// writer checks, so no job is left behind).
+fn work(conn: &Arc<Connection>, shared: &Arc<Shared>, agent: &Agent, job: Job) {
+    let mut job = job;
+    loop {
+        if !shared.stopping() {
+            deliver_one(conn, shared, agent, &job.message, &job.method, job.id);
+        }
+        let mut workers = shared.workers();
+        match workers.backlog.pop_front() {
+            Some(next) => job = next,
+            None => {
+                workers.busy -= 1;
+                return;
+            }
         }
     }
 }
@@ -227,7 +268,7 @@ fn deliver_one(
     method: &str,
     request_id: Option<u64>,
 ) -> bool {
-    match post(conn, shared, agent, message, true) {
+    match post(conn, shared, agent, message, true, request_id) {
         Ok(()) => {
             if method == "notifications/initialized" {
                 open_get_stream(conn, shared);
@@ -259,13 +300,15 @@ enum Failure {
 }
 
 /// POSTs one message and handles the answer. `may_reinit`: a 404 for our
-/// session re-initializes and retries once.
+/// session re-initializes and retries once. `related`: the id of the request
+/// POSTed, if it is one; what its answer stream carries is related to it.
 fn post(
     conn: &Arc<Connection>,
     shared: &Arc<Shared>,
     agent: &Agent,
     message: &[u8],
     may_reinit: bool,
+    related: Option<u64>,
 ) -> Result<(), Failure> {
     let mut retried_auth = false;
     let mut reinitialized = !may_reinit;
@@ -353,7 +396,7 @@ fn post(
                     .map_err(|e| Failure::Refused(format!("reading the answer: {e}")))?;
                 if !bytes.is_empty() {
                     match serde_json::from_slice::<Value>(&bytes) {
-                        Ok(value) => deliver(conn, shared, value),
+                        Ok(value) => deliver(conn, shared, value, related),
                         Err(e) => {
                             return Err(Failure::Refused(format!("the answer is not JSON: {e}")));
                         }
@@ -363,7 +406,7 @@ fn post(
             "text/event-stream" => {
                 // Requests are POSTed by their own worker, so reading the
                 // stream to its end here holds up nothing else.
-                let why = read_events(conn, shared, body.into_reader());
+                let why = read_events(conn, shared, body.into_reader(), related);
                 debug!("[{}] streamed answer {why}", shared.name);
             }
             _ => {} // 202 and friends: nothing to read.
@@ -373,8 +416,9 @@ fn post(
 }
 
 /// Hands a message (or a batch) to the connection, noting the negotiated
-/// version from the `initialize` answer.
-fn deliver(conn: &Connection, shared: &Shared, value: Value) {
+/// version from the `initialize` answer. `related`: the request on whose
+/// answer stream it came (a backend request there serves that one).
+fn deliver(conn: &Connection, shared: &Shared, value: Value, related: Option<u64>) {
     let values = match value {
         Value::Array(items) => items,
         single => vec![single],
@@ -391,12 +435,17 @@ fn deliver(conn: &Connection, shared: &Shared, value: Value) {
                 s.version = Some(v.to_owned());
             }
         }
-        conn.dispatch(value);
+        conn.dispatch_related(value, related);
     }
 }
 
 /// Reads an SSE body to its end, delivering each message; returns why it ended.
-fn read_events(conn: &Connection, shared: &Shared, mut body: impl Read) -> String {
+fn read_events(
+    conn: &Connection,
+    shared: &Shared,
+    mut body: impl Read,
+    related: Option<u64>,
+) -> String {
     let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
     let mut buf = vec![0u8; 16 * 1024];
     let mut events = Vec::new();
@@ -420,7 +469,7 @@ fn read_events(conn: &Connection, shared: &Shared, mut body: impl Read) -> Strin
                 continue;
             }
             match serde_json::from_str::<Value>(data) {
-                Ok(value) => deliver(conn, shared, value),
+                Ok(value) => deliver(conn, shared, value, related),
                 Err(e) => warn!(
                     "[{}] streamed message is not JSON ({e}); skipped",
                     shared.name
@@ -448,12 +497,12 @@ fn reinitialize(
         return Err(Failure::Refused("session expired before initialize".into()));
     };
     // `post` reads the answer (JSON or a stream) before it returns.
-    post(conn, shared, agent, &init, false)?;
+    post(conn, shared, agent, &init, false, None)?;
     if shared.session().version.is_none() {
         return Err(Failure::Refused("re-initialize was not answered".into()));
     }
     let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    post(conn, shared, agent, note, false)?;
+    post(conn, shared, agent, note, false, None)?;
     open_get_stream(conn, shared);
     conn.dispatch(
         serde_json::json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
@@ -522,7 +571,7 @@ fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
             }
             Ok(response) if response.status().is_success() => {
                 debug!("[{}] GET stream open", shared.name);
-                let why = read_events(conn, shared, response.into_body().into_reader());
+                let why = read_events(conn, shared, response.into_body().into_reader(), None);
                 debug!("[{}] GET stream {why}", shared.name);
             }
             Ok(response) => debug!(

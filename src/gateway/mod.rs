@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::Value;
 
-use crate::backend::Connection;
+use crate::backend::{Connection, Origin};
 use crate::catalog::Kind;
 use crate::config::Config;
 use crate::http::{Handler, Request, Response};
@@ -151,9 +151,10 @@ impl Listener for Relay {
         id: RequestId,
         method: &str,
         params: Option<Value>,
+        origin: Option<Origin>,
     ) {
         self.router
-            .server_request(backend, conn, id, method, params);
+            .server_request(backend, conn, id, method, params, origin);
     }
 }
 

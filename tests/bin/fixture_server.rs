@@ -19,7 +19,9 @@
 //! `notify` (a `notifications/message` at `arguments.level` and a
 //! `notifications/resources/updated` for `arguments.uri`), `ask` (sends the
 //! client `arguments.method`, default `sampling/createMessage`, and answers
-//! with what came back), `raw` (writes `arguments.line`, a string, to stdout
+//! with what came back; with `arguments.after_go` it sends its request only
+//! once a `go` call has been answered, and with `arguments.tag` it names its
+//! call in the request's `_meta.progressToken`), `go`, `raw` (writes `arguments.line`, a string, to stdout
 //! as it is, then answers); any other
 //! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
 
@@ -80,6 +82,8 @@ fn main() {
     // Requests we sent to the client, by our id: the tools/call waiting for each.
     let mut asked: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
     let mut next_ask = 0;
+    // Requests held back until the next `go` call.
+    let mut held: Vec<Value> = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         if let Some(path) = &log
@@ -239,13 +243,25 @@ fn main() {
                         next_ask += 1;
                         let ours = json!(format!("fx-ask-{next_ask}"));
                         asked.insert(ours.to_string(), id.clone());
-                        let asked_method = params["arguments"]["method"]
-                            .as_str()
-                            .unwrap_or("sampling/createMessage");
-                        send(
-                            &out,
-                            &json!({"jsonrpc": "2.0", "id": ours, "method": asked_method, "params": {"messages": [], "maxTokens": 5}}),
-                        );
+                        let args = &params["arguments"];
+                        let asked_method =
+                            args["method"].as_str().unwrap_or("sampling/createMessage");
+                        let mut request = json!({"jsonrpc": "2.0", "id": ours, "method": asked_method, "params": {"messages": [], "maxTokens": 5}});
+                        if args["tag"] == true {
+                            request["params"]["_meta"] =
+                                json!({"progressToken": params["_meta"]["progressToken"]});
+                        }
+                        if args["after_go"] == true {
+                            held.push(request);
+                        } else {
+                            send(&out, &request);
+                        }
+                    }
+                    "go" => {
+                        reply(json!({"content": [{"type": "text", "text": "went"}]}));
+                        for request in held.drain(..) {
+                            send(&out, &request);
+                        }
                     }
                     "raw" => {
                         let line = params["arguments"]["line"].as_str().unwrap_or("");

@@ -434,9 +434,21 @@ impl SseClient {
 
     /// Sends `initialize` and returns the result.
     pub fn initialize(&mut self, addr: SocketAddr, version: &str) -> serde_json::Value {
-        let body = format!(
-            r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":"{version}","capabilities":{{}},"clientInfo":{{"name":"test","version":"0"}}}}}}"#
-        );
+        self.initialize_with(addr, version, serde_json::json!({}))
+    }
+
+    /// Sends `initialize` declaring `capabilities` and returns the result.
+    pub fn initialize_with(
+        &mut self,
+        addr: SocketAddr,
+        version: &str,
+        capabilities: serde_json::Value,
+    ) -> serde_json::Value {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": capabilities,
+            "clientInfo": {"name": "test", "version": "0"}}})
+            .to_string();
         assert_eq!(self.post(addr, &body).status, 202);
         let reply = self.next_message().expect("initialize reply");
         assert_eq!(reply["id"], 0);

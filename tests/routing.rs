@@ -1,0 +1,184 @@
+//! Every message reaches exactly the right client (issue 8 §1): backend
+//! requests go to the client whose call they serve, subscriptions and log
+//! levels are per session, ids reused in flight are refused.
+
+use serde_json::{Value, json};
+
+use crate::support::{Gateway, SseClient, fixture_backend};
+
+fn text(reply: &Value) -> String {
+    reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {reply}"))
+        .to_owned()
+}
+
+fn sampling_client(gw: &Gateway) -> SseClient {
+    let mut c = SseClient::open(gw.addr);
+    c.initialize_with(gw.addr, "2025-06-18", json!({"sampling": {}, "roots": {}}));
+    c
+}
+
+fn post(c: &SseClient, gw: &Gateway, message: Value) {
+    assert_eq!(c.post(gw.addr, &message.to_string()).status, 202);
+}
+
+/// Reads until the backend's relayed request arrives; it must be `method`.
+fn relayed(c: &mut SseClient, method: &str) -> Value {
+    let msg = c.next_message().expect("a relayed backend request");
+    assert_eq!(msg["method"], method, "{msg}");
+    msg
+}
+
+fn answer(c: &SseClient, gw: &Gateway, request: &Value, text: &str) {
+    post(
+        c,
+        gw,
+        json!({"jsonrpc": "2.0", "id": request["id"], "result": {
+            "role": "assistant", "content": {"type": "text", "text": text}, "model": "m"}}),
+    );
+}
+
+#[test]
+fn backend_requests_go_to_the_client_whose_call_they_serve() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "ask,go,slow")], "")
+    );
+    let gw = Gateway::start(&config);
+    let mut a = sampling_client(&gw);
+    let mut b = sampling_client(&gw);
+    // A's call asks for sampling only after B has called the same backend,
+    // so B is the last caller; A's call is the only one in flight.
+    post(
+        &a,
+        &gw,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask","arguments":{"after_go":true}}}),
+    );
+    let went = b.call(gw.addr, json!(1), "tools/call", json!({"name": "go"}));
+    assert_eq!(text(&went), "went");
+    let asked = relayed(&mut a, "sampling/createMessage");
+    answer(&a, &gw, &asked, "for a");
+    let done = a.next_message().expect("A's call completes");
+    assert_eq!(done["id"], 1);
+    assert!(text(&done).contains("for a"), "{done}");
+    // B saw nothing but its own answer.
+    let pong = b.call(gw.addr, json!(2), "ping", json!({}));
+    assert_eq!(pong["result"], json!({}), "B got something else first");
+}
+
+#[test]
+fn a_named_request_wins_over_the_most_recent_one_in_flight() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "ask,go,slow")], "")
+    );
+    let gw = Gateway::start(&config);
+    let mut a = sampling_client(&gw);
+    let mut b = sampling_client(&gw);
+    let mut c = sampling_client(&gw);
+    // A: a call whose request names it (by its progress token); then B's
+    // call, more recent and also in flight; then C releases both asks.
+    post(
+        &a,
+        &gw,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask","arguments":{"after_go":true,"tag":true},"_meta":{"progressToken":"a-token"}}}),
+    );
+    post(
+        &b,
+        &gw,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask","arguments":{"after_go":true}}}),
+    );
+    // Both asks are held by the fixture once this answer is back.
+    let went = c.call(gw.addr, json!(9), "tools/call", json!({"name": "go"}));
+    assert_eq!(text(&went), "went");
+    // A's (tagged) request goes to A although B's call is more recent; B's
+    // untagged one goes to the most recent caller in flight: B.
+    let for_a = relayed(&mut a, "sampling/createMessage");
+    let for_b = relayed(&mut b, "sampling/createMessage");
+    answer(&a, &gw, &for_a, "from a");
+    answer(&b, &gw, &for_b, "from b");
+    let done_a = a.next_message().unwrap();
+    let done_b = b.next_message().unwrap();
+    assert!(text(&done_a).contains("from a"), "{done_a}");
+    assert!(text(&done_b).contains("from b"), "{done_b}");
+    let pong = c.call(gw.addr, json!(10), "ping", json!({}));
+    assert_eq!(
+        pong["result"],
+        json!({}),
+        "C got a request that was not its own"
+    );
+}
+
+#[test]
+fn backend_pings_are_answered_and_roots_changes_reach_backends() {
+    let dir = crate::support::TempDir::new("roots");
+    let log = dir.0.join("received.jsonl");
+    let log_path = log.to_string_lossy().into_owned();
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "a",
+            &[("FIXTURE_TOOLS", "raw"), ("FIXTURE_LOG", &log_path)],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let mut c = sampling_client(&gw);
+    let reply = c.call(
+        gw.addr,
+        json!(1),
+        "tools/call",
+        json!({"name": "raw", "arguments": {"line": r#"{"jsonrpc":"2.0","id":"p1","method":"ping"}"#}}),
+    );
+    assert_eq!(text(&reply), "raw sent");
+    post(
+        &c,
+        &gw,
+        json!({"jsonrpc":"2.0","method":"notifications/roots/list_changed"}),
+    );
+    let received = || std::fs::read_to_string(&log).unwrap_or_default();
+    let seen = crate::support::wait_until(std::time::Duration::from_secs(5), || {
+        let r = received();
+        r.contains(r#""id":"p1""#) && r.contains("notifications/roots/list_changed")
+    });
+    assert!(seen, "backend received: {}", received());
+    let pong = received()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|m| m["id"] == "p1")
+        .unwrap();
+    assert_eq!(pong["result"], json!({}), "{pong}");
+}
+
+#[test]
+fn an_id_reused_in_flight_over_sse_is_refused() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "ask,go")], "")
+    );
+    let gw = Gateway::start(&config);
+    let mut c = sampling_client(&gw);
+    let held = json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"ask","arguments":{"after_go":true}}});
+    post(&c, &gw, held.clone());
+    post(&c, &gw, held);
+    let refusal = c.next_message().expect("the refusal");
+    assert_eq!(refusal["error"]["code"], -32600, "{refusal}");
+    assert_eq!(
+        refusal["id"],
+        Value::Null,
+        "must not look like id 5's answer"
+    );
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already in flight")
+    );
+    let went = c.call(gw.addr, json!(6), "tools/call", json!({"name": "go"}));
+    assert_eq!(text(&went), "went");
+    let asked = relayed(&mut c, "sampling/createMessage");
+    answer(&c, &gw, &asked, "x");
+    let done = c.next_message().unwrap();
+    assert_eq!(done["id"], 5);
+}
