@@ -760,7 +760,7 @@ mod tests {
     #[test]
     fn backend_requests_are_traced_to_the_call_they_serve() {
         let (c, _rx, events) = conn();
-        let mut send = |tag: &'static str, token: bool| {
+        let send = |tag: &'static str, token: bool| {
             let id = c.reserve_id();
             let params = token.then(|| json!({"_meta": {"progressToken": tag}}));
             c.send_request_as(
