@@ -62,6 +62,10 @@ pub const BACKEND_OUTBOUND_QUEUE: usize = 1024;
 /// so a flood of slow calls cannot grow the pending table without end.
 pub const MAX_PENDING_PER_BACKEND: usize = 4096;
 
+/// Resource URIs one client session may be subscribed to. Past it
+/// `resources/subscribe` fails with -32602 saying so.
+pub const MAX_SUBSCRIPTIONS_PER_SESSION: usize = 1000;
+
 /// Longest stderr line of a stdio backend kept for the log; the rest is cut.
 pub const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
 

@@ -182,3 +182,133 @@ fn an_id_reused_in_flight_over_sse_is_refused() {
     let done = c.next_message().unwrap();
     assert_eq!(done["id"], 5);
 }
+
+/// The messages a fixture backend received, from its `FIXTURE_LOG`.
+fn received(log: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn methods_received(log: &std::path::Path, method: &str) -> Vec<Value> {
+    received(log)
+        .into_iter()
+        .filter(|m| m["method"] == method)
+        .map(|m| m["params"].clone())
+        .collect()
+}
+
+#[test]
+fn subscriptions_are_reference_counted_across_sessions() {
+    let dir = crate::support::TempDir::new("subs");
+    let log = dir.0.join("received.jsonl");
+    let log_text = log.to_string_lossy().into_owned();
+    let config = format!(
+        "sse_resilience: {{cleanup_deadline: 1}}\nbackends:\n{}",
+        fixture_backend(
+            "a",
+            &[
+                ("FIXTURE_TOOLS", "notify"),
+                ("FIXTURE_RESOURCES", "file:///shared"),
+                ("FIXTURE_LOG", &log_text)
+            ],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let mut a = sampling_client(&gw);
+    let mut b = sampling_client(&gw);
+    let uri = json!({"uri": "file:///shared"});
+    let subscribe = |c: &mut SseClient, id: i64| {
+        let r = c.call(gw.addr, json!(id), "resources/subscribe", uri.clone());
+        assert_eq!(r["result"], json!({}), "{r}");
+    };
+    subscribe(&mut a, 1);
+    subscribe(&mut b, 1);
+    subscribe(&mut a, 2);
+    // A leaves: B's subscription holds, so the backend is not told.
+    let r = a.call(gw.addr, json!(3), "resources/unsubscribe", uri.clone());
+    assert_eq!(r["result"], json!({}));
+    let pong = b.call(gw.addr, json!(4), "ping", json!({}));
+    assert_eq!(pong["id"], 4);
+    assert_eq!(
+        methods_received(&log, "resources/subscribe"),
+        std::slice::from_ref(&uri),
+        "one subscribe for two sessions"
+    );
+    assert!(methods_received(&log, "resources/unsubscribe").is_empty());
+    // B still gets the updates; A does not.
+    let notify =
+        json!({"name": "notify", "arguments": {"level": "error", "uri": "file:///shared"}});
+    let done = a.call(gw.addr, json!(5), "tools/call", notify);
+    assert_eq!(text(&done), "notified");
+    let update = b.next_message().expect("B's update");
+    assert_eq!(update["method"], "notifications/resources/updated");
+    let pong = a.call(gw.addr, json!(6), "ping", json!({}));
+    assert_eq!(pong["id"], 6, "A got an update after unsubscribing");
+    // B's session ends: its subscription is released at the backend.
+    drop(b);
+    let released = crate::support::wait_until(std::time::Duration::from_secs(10), || {
+        methods_received(&log, "resources/unsubscribe") == [uri.clone()]
+    });
+    assert!(released, "backend received: {:?}", received(&log));
+}
+
+#[test]
+fn log_levels_are_per_session_and_the_backend_runs_at_the_most_verbose() {
+    let dir = crate::support::TempDir::new("levels");
+    let log = dir.0.join("received.jsonl");
+    let log_text = log.to_string_lossy().into_owned();
+    let config = format!(
+        "sse_resilience: {{cleanup_deadline: 1}}\nbackends:\n{}",
+        fixture_backend(
+            "a",
+            &[("FIXTURE_TOOLS", "notify"), ("FIXTURE_LOG", &log_text)],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let mut verbose = sampling_client(&gw);
+    let mut quiet = sampling_client(&gw);
+    let set = |c: &mut SseClient, level: &str| {
+        let r = c.call(
+            gw.addr,
+            json!(level),
+            "logging/setLevel",
+            json!({"level": level}),
+        );
+        assert_eq!(r["result"], json!({}), "{r}");
+    };
+    set(&mut verbose, "debug");
+    set(&mut quiet, "error");
+    let levels = || -> Vec<Value> {
+        methods_received(&log, "logging/setLevel")
+            .into_iter()
+            .map(|p| p["level"].clone())
+            .collect()
+    };
+    // The later, quieter session must not silence the backend.
+    let pong = quiet.call(gw.addr, json!(1), "ping", json!({}));
+    assert_eq!(pong["id"], 1);
+    assert!(crate::support::wait_until(
+        std::time::Duration::from_secs(5),
+        || levels() == [json!("debug")]
+    ));
+    let info = json!({"name": "notify", "arguments": {"level": "info", "uri": "file:///none"}});
+    let done = quiet.call(gw.addr, json!(2), "tools/call", info);
+    assert_eq!(text(&done), "notified");
+    let got = verbose.next_message().expect("the info log");
+    assert_eq!(got["params"]["level"], "info", "{got}");
+    let pong = quiet.call(gw.addr, json!(3), "ping", json!({}));
+    assert_eq!(pong["id"], 3, "the error-level session got an info log");
+    // The verbose session leaves: the backend drops to the next level wanted.
+    drop(verbose);
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(10), || levels()
+            == [json!("debug"), json!("error")]),
+        "levels set: {:?}",
+        levels()
+    );
+}

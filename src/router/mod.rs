@@ -10,8 +10,12 @@
 //! a result with `isError: true`, otherwise -32603, each naming the backend
 //! and the cause; a backend's own JSON-RPC error passes through unchanged.
 //! The other direction too: a backend's request for a client (sampling,
-//! elicitation, roots) goes to the session that last called that backend,
-//! and the client's answer back to the backend ([`Router::server_request`]).
+//! elicitation, roots) goes to the session whose call it serves (the backend
+//! connection traces it, see `Connection::origin_of`), and the client's
+//! answer back to the backend ([`Router::server_request`]). Interest shared
+//! by sessions (subscriptions, log levels) is counted in `interest`.
+
+mod interest;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -24,9 +28,11 @@ use crate::backend::{CallError, Connection, Origin, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
+use crate::limits::MAX_SUBSCRIPTIONS_PER_SESSION;
 use crate::mcp::{self, method};
 use crate::session::Session;
 use crate::supervisor::Supervisor;
+use interest::{Levels, Subscribers};
 
 /// How long an MCP request waits for the first start-up pass at most.
 const FIRST_PASS_WAIT: Duration = Duration::from_secs(300);
@@ -37,6 +43,10 @@ pub struct Router {
     supervisor: Arc<Supervisor>,
     /// Numbers the ids of relayed backend requests.
     next_relay: AtomicU64,
+    /// Sessions subscribed per resource URI.
+    subscribers: Subscribers,
+    /// Sessions per log level.
+    levels: Levels,
 }
 
 /// Who asked for a forwarded request: the backend connection keeps it with
@@ -63,6 +73,8 @@ impl Router {
         Router {
             supervisor,
             next_relay: AtomicU64::new(1),
+            subscribers: Subscribers::default(),
+            levels: Levels::default(),
         }
     }
 
@@ -182,8 +194,24 @@ impl Router {
         }
     }
 
-    /// Cancels everything a closing session still has in flight.
+    /// Cancels everything a closing session still has in flight, and
+    /// releases its subscriptions and log level.
     pub fn session_closed(&self, session: &Session) {
+        let (subscriptions, level) = {
+            let mut state = session.state();
+            (
+                std::mem::take(&mut state.subscriptions),
+                state.log_level.take(),
+            )
+        };
+        for uri in subscriptions {
+            if self.subscribers.remove(&uri) {
+                self.tell_backend(method::RESOURCES_UNSUBSCRIBE, &uri);
+            }
+        }
+        if let Some(level) = self.levels.change(level.as_deref(), None) {
+            self.set_backend_levels(level);
+        }
         for f in session.take_in_flight() {
             if let Some(conn) = f.conn.upgrade() {
                 conn.cancel(f.backend_id, "client session closed");
@@ -266,13 +294,25 @@ impl Router {
                 };
                 // Subscriptions are interest in notifications: recorded even
                 // for a URI no backend offers right now (it may appear later,
-                // or its backend may be restarting), so they never fail.
-                {
+                // or its backend may be restarting), so they never fail. The
+                // backend hears only the first subscribe and the last
+                // unsubscribe of all sessions; the rest is answered here.
+                if name != method::RESOURCES_READ {
                     let mut state = session.state();
-                    if name == method::RESOURCES_SUBSCRIBE {
-                        state.subscriptions.insert(uri.clone());
-                    } else if name == method::RESOURCES_UNSUBSCRIBE {
-                        state.subscriptions.remove(&uri);
+                    let changed = if name == method::RESOURCES_SUBSCRIBE {
+                        if state.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_SESSION
+                            && !state.subscriptions.contains(&uri)
+                        {
+                            return reply(Err(invalid(format!(
+                                "too many subscriptions: a session may hold {MAX_SUBSCRIPTIONS_PER_SESSION}"
+                            ))));
+                        }
+                        state.subscriptions.insert(uri.clone()) && self.subscribers.add(&uri)
+                    } else {
+                        state.subscriptions.remove(&uri) && self.subscribers.remove(&uri)
+                    };
+                    if !changed {
+                        return reply(Ok(json!({})));
                     }
                 }
                 let catalog = self.catalog();
@@ -346,18 +386,9 @@ impl Router {
                 if !mcp::LOG_LEVELS.contains(&level.as_str()) {
                     return reply(Err(invalid(format!("unknown log level \"{level}\""))));
                 }
-                session.state().log_level = Some(level.clone());
-                let catalog = self.catalog();
-                for &backend in &catalog.features.logging {
-                    if let Ok(link) = self.supervisor.link(backend) {
-                        link.conn.send_request(
-                            method::LOGGING_SET_LEVEL,
-                            Some(json!({"level": level})),
-                            Duration::from_secs(30),
-                            Box::new(|_| {}),
-                            None,
-                        );
-                    }
+                let old = session.state().log_level.replace(level.clone());
+                if let Some(wanted) = self.levels.change(old.as_deref(), Some(&level)) {
+                    self.set_backend_levels(wanted);
                 }
                 reply(Ok(json!({})))
             }
@@ -449,6 +480,40 @@ impl Router {
             },
         );
         Outcome::Forwarded
+    }
+
+    /// Sets every backend that logs to `level` (fire and forget).
+    fn set_backend_levels(&self, level: &str) {
+        debug!("backends' log level: {level}");
+        let catalog = self.catalog();
+        for &backend in &catalog.features.logging {
+            if let Ok(link) = self.supervisor.link(backend) {
+                link.conn.send_request(
+                    method::LOGGING_SET_LEVEL,
+                    Some(json!({"level": level})),
+                    Duration::from_secs(30),
+                    Box::new(|_| {}),
+                    None,
+                );
+            }
+        }
+    }
+
+    /// Sends the backend that serves `uri` a `resources/(un)subscribe` of
+    /// our own (its session released the last interest).
+    fn tell_backend(&self, method_name: &str, uri: &str) {
+        let route = self.supervisor.catalog().resource_route(uri).cloned();
+        if let Some(route) = route
+            && let Ok(link) = self.supervisor.link(route.backend)
+        {
+            link.conn.send_request(
+                method_name,
+                Some(json!({"uri": uri})),
+                Duration::from_secs(30),
+                Box::new(|_| {}),
+                None,
+            );
+        }
     }
 
     fn supervisor_timeout(&self, backend: usize) -> Duration {
