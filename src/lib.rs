@@ -4,7 +4,8 @@
 //! integration tests reach every layer. Layers, lowest first; a module only
 //! uses modules above it in this list:
 //!
-//! - `limits`, `glob`, `random`: constants and small pure helpers;
+//! - `limits`, `glob`, `random`, `queue`: constants and small helpers
+//!   (a bounded channel that allocates as it is used);
 //! - `config`: the YAML config, validated into typed structs (PRODUCT §3);
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
@@ -33,6 +34,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod limits;
 pub mod mcp;
+pub mod queue;
 pub mod random;
 pub mod router;
 pub mod session;

@@ -48,6 +48,13 @@ pub const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default concurrent client connections (`server.max_connections`). Above it: 503.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
+/// Default open client sessions (`server.max_sessions`). Above it: 503.
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+
+/// Largest `clientInfo` plus `capabilities` of one client's `initialize`, as
+/// JSON bytes: they are kept for the session's life. Over it: -32602.
+pub const MAX_CLIENT_INFO_BYTES: usize = 64 * 1024;
+
 /// Messages queued for one client session before the session is dropped as too slow.
 pub const SESSION_OUTBOUND_QUEUE: usize = 1024;
 
@@ -65,6 +72,10 @@ pub const MAX_PENDING_PER_BACKEND: usize = 4096;
 /// Resource URIs one client session may be subscribed to. Past it
 /// `resources/subscribe` fails with -32602 saying so.
 pub const MAX_SUBSCRIPTIONS_PER_SESSION: usize = 1000;
+
+/// Notifications and requests from one backend waiting to be relayed.
+/// Past it the oldest are dropped (counted and logged), never a response.
+pub const MAX_BACKEND_EVENTS: usize = 4096;
 
 /// Longest stderr line of a stdio backend kept for the log; the rest is cut.
 pub const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;

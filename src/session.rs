@@ -7,10 +7,10 @@
 //! session instead, so a slow client can never stall a backend's reader or
 //! another client (PRODUCT §5.1).
 
+use crate::queue::{Receiver, Sender, TrySendError, bounded};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
@@ -71,12 +71,12 @@ pub struct Session {
     pub created: Instant,
     /// Index of the incoming bearer token that opened it, if auth is on.
     pub token: Option<usize>,
-    tx: SyncSender<Outbound>,
+    tx: Sender<Outbound>,
     closed: AtomicBool,
     state: Mutex<McpState>,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Streamable HTTP: the POSTs waiting for their requests' answers.
-    request_streams: Mutex<HashMap<RequestId, SyncSender<String>>>,
+    request_streams: Mutex<HashMap<RequestId, Sender<String>>>,
     /// Whether a writer drains the general queue (always for SSE; for
     /// Streamable HTTP only while a GET stream is open).
     listening: AtomicBool,
@@ -105,7 +105,7 @@ impl Session {
         token: Option<usize>,
         capacity: usize,
     ) -> (Session, Receiver<Outbound>) {
-        let (tx, rx) = sync_channel(capacity);
+        let (tx, rx) = bounded(capacity);
         let session = Session {
             id,
             transport,
@@ -192,7 +192,7 @@ impl Session {
         if streams.contains_key(&id) {
             return None;
         }
-        let (tx, rx) = sync_channel(crate::limits::SESSION_OUTBOUND_QUEUE);
+        let (tx, rx) = bounded(crate::limits::SESSION_OUTBOUND_QUEUE);
         streams.insert(id, tx);
         Some(rx)
     }

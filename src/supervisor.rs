@@ -13,7 +13,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -21,7 +20,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 use serde_json::Value;
 
-use crate::backend::{self, Connection, Discovered, Event, Link, Origin};
+use crate::backend::{self, Connection, Discovered, Event, EventReceiver, Link, Origin};
 use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, Config};
 use crate::jsonrpc::{Message, RequestId, code};
@@ -357,7 +356,7 @@ impl Supervisor {
         let mut failures: u32 = 0;
         let credentials = backend::credentials(&slot.config);
         while !self.stopping() {
-            let (tx, rx) = channel();
+            let (tx, rx) = backend::events(&name);
             let attempt = self.with_permit(|| backend::start(&slot.config, &credentials, tx));
             let Some(attempt) = attempt else { break };
             match attempt {
@@ -511,12 +510,11 @@ impl Supervisor {
 
     /// Serves a connected backend's events until its connection closes;
     /// returns the cause.
-    fn connected(&self, index: usize, link: &Link, rx: &Receiver<Event>) -> String {
+    fn connected(&self, index: usize, link: &Link, rx: &EventReceiver) -> String {
         let name = &self.slots[index].config.name;
         loop {
-            let event = match rx.recv() {
-                Ok(e) => e,
-                Err(_) => return "event channel closed".into(),
+            let Some(event) = rx.recv() else {
+                return "event channel closed".into();
             };
             // One event that trips a bug is dropped; the backend goes on.
             match panic::catch_unwind(AssertUnwindSafe(|| self.on_event(index, link, rx, event))) {
@@ -533,7 +531,7 @@ impl Supervisor {
         &self,
         index: usize,
         link: &Link,
-        rx: &Receiver<Event>,
+        rx: &EventReceiver,
         event: Event,
     ) -> Option<String> {
         let slot = &self.slots[index];
@@ -550,7 +548,7 @@ impl Supervisor {
                 if method.ends_with("/list_changed") {
                     // Coalesce a burst into one re-discovery.
                     let mut closed = None;
-                    while let Ok(next) = rx.try_recv() {
+                    while let Some(next) = rx.try_recv() {
                         match next {
                             Event::Closed(cause) => closed = Some(cause),
                             Event::Notification { method, params }

@@ -162,3 +162,64 @@ fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
     assert_eq!(echo["content"][0]["text"], "a:echo:{}");
     supervisor.stop();
 }
+
+#[test]
+fn sessions_past_max_sessions_get_503_on_both_transports() {
+    use crate::support::{request, wait_until};
+    use std::time::Duration;
+    let gw = Gateway::start("server: {max_sessions: 2}\nsse_resilience: {cleanup_deadline: 1}\n");
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    let mcp_init = || {
+        request(
+            gw.addr,
+            "POST",
+            "/mcp",
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json, text/event-stream"),
+            ],
+            init.as_bytes(),
+        )
+    };
+    let first = SseClient::open(gw.addr);
+    let second = mcp_init();
+    assert_eq!(second.status, 200, "{}", second.text());
+    let refused = request(gw.addr, "GET", "/sse", &[], b"");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.text().contains("server.max_sessions"));
+    let refused = mcp_init();
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        refused.json()["error"]["code"],
+        -32603,
+        "{}",
+        refused.text()
+    );
+    assert!(gw.logged("sessions open (server.max_sessions)"));
+    // A session that ends makes room again.
+    drop(first);
+    assert!(
+        wait_until(Duration::from_secs(10), || mcp_init().status == 200),
+        "no room after a session ended"
+    );
+}
+
+#[test]
+fn oversized_client_info_is_refused_and_creates_no_session() {
+    let gw = Gateway::start("");
+    let mut c = SseClient::open(gw.addr);
+    let big = "x".repeat(argus_mcp::limits::MAX_CLIENT_INFO_BYTES);
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{"experimental":{"blob":big}},
+        "clientInfo":{"name":"t","version":"1"}}});
+    let reply = c.call(gw.addr, json!(0), "initialize", init["params"].clone());
+    assert_eq!(reply["error"]["code"], -32602, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most")
+    );
+    let after = c.call(gw.addr, json!(1), "tools/list", json!({}));
+    assert_eq!(after["error"]["code"], -32600, "still not initialized");
+}

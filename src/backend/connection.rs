@@ -17,7 +17,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, channel, sync_channel};
+use std::sync::mpsc::channel;
+
+use super::events::EventSender;
+use crate::queue::{self, Receiver, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -72,6 +75,18 @@ pub type ReplyFn = Box<dyn FnOnce(Result<Value, CallError>) + Send>;
 /// Receives `notifications/progress` params for a request, with the
 /// gateway's token already replaced by the caller's in the closure.
 pub type ProgressFn = Box<dyn Fn(Value) + Send>;
+
+/// One message for a transport's writer: the serialized JSON-RPC, and what
+/// it is, so that no writer parses it again to find out.
+#[derive(Debug)]
+pub struct Frame {
+    /// The message, one line of JSON.
+    pub bytes: Vec<u8>,
+    /// The method of a request or notification; `None` for a response.
+    pub method: Option<String>,
+    /// Our id of a request.
+    pub id: Option<u64>,
+}
 
 /// Who a forwarded request is for, as the layer above records it (the
 /// router's caller: a session and the client's id). Opaque here: the
@@ -139,7 +154,7 @@ struct State {
     /// Why the connection closed, once it has.
     closed: Option<String>,
     /// The writer queue; dropped on close so the writer thread ends.
-    tx: Option<SyncSender<Vec<u8>>>,
+    tx: Option<queue::Sender<Frame>>,
 }
 
 /// One live connection to a backend.
@@ -149,7 +164,7 @@ pub struct Connection {
     state: Mutex<State>,
     /// Wakes the timer when the earliest deadline changes or on close.
     timer: Condvar,
-    events: Mutex<std::sync::mpsc::Sender<Event>>,
+    events: EventSender,
 }
 
 impl fmt::Debug for Connection {
@@ -166,9 +181,9 @@ impl Connection {
     /// close. Starts the timer thread.
     pub fn new(
         name: &str,
-        events: std::sync::mpsc::Sender<Event>,
-    ) -> std::io::Result<(Arc<Connection>, Receiver<Vec<u8>>)> {
-        let (tx, rx) = sync_channel(BACKEND_OUTBOUND_QUEUE);
+        events: EventSender,
+    ) -> std::io::Result<(Arc<Connection>, Receiver<Frame>)> {
+        let (tx, rx) = queue::bounded(BACKEND_OUTBOUND_QUEUE);
         let conn = Arc::new(Connection {
             name: name.to_owned(),
             next_id: AtomicU64::new(1),
@@ -179,7 +194,7 @@ impl Connection {
                 tx: Some(tx),
             }),
             timer: Condvar::new(),
-            events: Mutex::new(events),
+            events,
         });
         let weak = Arc::downgrade(&conn);
         thread::Builder::new()
@@ -263,6 +278,11 @@ impl Connection {
         let Message::Request { method, .. } = message else {
             unreachable!("built as a request above")
         };
+        let frame = Frame {
+            bytes,
+            method: Some(method.clone()),
+            id: Some(id),
+        };
         let mut state = self.lock();
         if let Some(cause) = &state.closed {
             let cause = cause.clone();
@@ -281,8 +301,8 @@ impl Connection {
         }
         let deadline = Instant::now() + timeout;
         let sent = match &state.tx {
-            Some(tx) => tx.try_send(bytes),
-            None => Err(TrySendError::Disconnected(Vec::new())),
+            Some(tx) => tx.try_send(frame),
+            None => Err(TrySendError::Disconnected(frame)),
         };
         match sent {
             Ok(()) => {
@@ -355,18 +375,26 @@ impl Connection {
             method: method.to_owned(),
             params,
         };
-        self.send_raw(message.to_value().to_string().into_bytes())
+        self.send_frame(Frame {
+            bytes: message.to_value().to_string().into_bytes(),
+            method: Some(method.to_owned()),
+            id: None,
+        })
     }
 
     /// Answers a request the backend sent.
     pub fn respond(&self, message: &Message) -> bool {
-        self.send_raw(message.to_value().to_string().into_bytes())
+        self.send_frame(Frame {
+            bytes: message.to_value().to_string().into_bytes(),
+            method: None,
+            id: None,
+        })
     }
 
-    fn send_raw(&self, bytes: Vec<u8>) -> bool {
+    fn send_frame(&self, frame: Frame) -> bool {
         let state = self.lock();
         match &state.tx {
-            Some(tx) => tx.try_send(bytes).is_ok(),
+            Some(tx) => tx.try_send(frame).is_ok(),
             None => false,
         }
     }
@@ -526,8 +554,15 @@ impl Connection {
     }
 
     fn event(&self, event: Event) {
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = events.send(event);
+        // A full queue drops its oldest message: a request of the backend
+        // among them still gets an answer.
+        if let Some(Event::Request { id, method, .. }) = self.events.send(event) {
+            self.respond(&Message::error(
+                Some(id),
+                crate::jsonrpc::code::INTERNAL_ERROR,
+                format!("{method} dropped: the gateway is overloaded by this backend's messages"),
+            ));
+        }
     }
 
     /// Closes the connection: the writer stops, every pending request hears
@@ -639,14 +674,18 @@ mod tests {
     use super::*;
     use crate::jsonrpc::code;
 
-    fn conn() -> (Arc<Connection>, Receiver<Vec<u8>>, Receiver<Event>) {
-        let (etx, erx) = channel();
+    fn conn() -> (
+        Arc<Connection>,
+        Receiver<Frame>,
+        super::super::events::EventReceiver,
+    ) {
+        let (etx, erx) = super::super::events::events("t");
         let (c, rx) = Connection::new("t", etx).unwrap();
         (c, rx, erx)
     }
 
-    fn sent(rx: &Receiver<Vec<u8>>) -> Value {
-        serde_json::from_slice(&rx.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap()
+    fn sent(rx: &Receiver<Frame>) -> Value {
+        serde_json::from_slice(&rx.recv_timeout(Duration::from_secs(5)).unwrap().bytes).unwrap()
     }
 
     #[test]
@@ -812,7 +851,7 @@ mod tests {
     #[test]
     fn too_many_pending_requests_are_refused_at_once() {
         // The writer queue is smaller than the pending cap: drain it.
-        let (etx, _erx) = channel();
+        let (etx, _erx) = super::super::events::events("big");
         let (big, out) = Connection::new("big", etx).unwrap();
         let drain = thread::spawn(move || while out.recv().is_ok() {});
         for _ in 0..MAX_PENDING_PER_BACKEND {

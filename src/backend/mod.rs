@@ -10,18 +10,19 @@
 pub mod auth;
 pub mod connection;
 pub mod discover;
+pub mod events;
 pub mod sse_client;
 pub mod stdio;
 pub mod streamable;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 pub use auth::Credentials;
 pub use connection::{CallError, Connection, Event, Origin, Outgoing, ProgressFn, ReplyFn};
 pub use discover::Discovered;
+pub use events::{EventReceiver, EventSender, events};
 
 use crate::config::{Backend, BackendKind};
 
@@ -140,7 +141,7 @@ impl Link {
 pub fn start(
     backend: &Backend,
     credentials: &Arc<Credentials>,
-    events: Sender<Event>,
+    events: EventSender,
 ) -> Result<Link, Error> {
     let t = &backend.timeouts;
     let deadline = t.startup.map(|s| Instant::now() + s);

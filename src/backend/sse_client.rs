@@ -13,7 +13,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, sync_channel};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,9 +23,11 @@ use serde_json::Value;
 use ureq::Agent;
 
 use super::auth::Credentials;
-use super::connection::{CallError, Connection, Event};
+use super::connection::{CallError, Connection, Frame};
+use super::events::EventSender;
 use crate::http::media_type;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
+use crate::queue::Receiver;
 use crate::sse::Parser;
 
 /// A running SSE stream; stopping it closes the connection.
@@ -59,7 +61,7 @@ pub fn connect(
     url: &str,
     credentials: Arc<Credentials>,
     timeout: Duration,
-    events: Sender<Event>,
+    events: EventSender,
 ) -> Result<(Arc<Connection>, SseTransport), String> {
     let stream_agent: Agent = Agent::config_builder()
         .timeout_resolve(Some(timeout.min(Duration::from_secs(10))))
@@ -229,21 +231,17 @@ fn post_loop(
     conn: &Connection,
     endpoint: &str,
     credentials: &Credentials,
-    outbound: &Receiver<Vec<u8>>,
+    outbound: &Receiver<Frame>,
     stopping: &AtomicBool,
 ) {
     let agent = super::http_agent(Duration::from_secs(30));
-    while let Ok(message) = outbound.recv() {
+    while let Ok(frame) = outbound.recv() {
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        if let Err(why) = post_one(&agent, conn, endpoint, credentials, &message) {
-            // Only requests can be failed; our own ids are integers.
-            let id = serde_json::from_slice::<Value>(&message)
-                .ok()
-                .filter(|v| v.get("method").is_some())
-                .and_then(|v| v.get("id").and_then(Value::as_u64));
-            match id {
+        if let Err(why) = post_one(&agent, conn, endpoint, credentials, &frame.bytes) {
+            // Only requests can be failed.
+            match frame.id {
                 Some(id) => conn.fail(id, CallError::Send(why)),
                 None => warn!("[{}] message not delivered: {why}", conn.name()),
             }

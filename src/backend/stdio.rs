@@ -13,7 +13,6 @@
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -21,12 +20,14 @@ use std::time::Duration;
 use log::{debug, info, warn};
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use super::connection::{Connection, Event};
+use super::connection::{Connection, Frame};
+use super::events::EventSender;
 use crate::config::Launch;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_STDERR_LINE_BYTES, SERVICE_STACK_BYTES,
     STDIO_EXIT_GRACE,
 };
+use crate::queue::Receiver;
 
 /// Variables a child inherits from the gateway's environment (PRODUCT §3.3).
 const ENV_ALLOWLIST: [&str; 8] = [
@@ -137,7 +138,7 @@ pub fn launch_server(name: &str, launch: &Launch) -> io::Result<Process> {
 pub fn spawn(
     name: &str,
     launch: &Launch,
-    events: Sender<Event>,
+    events: EventSender,
 ) -> io::Result<(Arc<Connection>, Process)> {
     let mut child = start_child(name, launch, Stdio::piped())?;
     let pid = child.id();
@@ -262,11 +263,12 @@ impl Process {
     }
 }
 
-fn writer_loop(name: &str, mut stdin: impl Write, outbound: &Receiver<Vec<u8>>) {
+fn writer_loop(name: &str, mut stdin: impl Write, outbound: &Receiver<Frame>) {
     // Ends when the connection drops its sender (close) or stdin breaks.
-    while let Ok(mut message) = outbound.recv() {
-        message.push(b'\n');
-        if let Err(e) = stdin.write_all(&message).and_then(|()| stdin.flush()) {
+    while let Ok(frame) = outbound.recv() {
+        let mut line = frame.bytes;
+        line.push(b'\n');
+        if let Err(e) = stdin.write_all(&line).and_then(|()| stdin.flush()) {
             debug!("[{name}] stdin closed: {e}");
             return;
         }

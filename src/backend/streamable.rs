@@ -14,7 +14,6 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,11 +23,13 @@ use serde_json::Value;
 use ureq::Agent;
 
 use super::auth::Credentials;
-use super::connection::{CallError, Connection, Event};
+use super::connection::{CallError, Connection, Frame};
+use super::events::EventSender;
 use crate::http::media_type;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
 };
+use crate::queue::Receiver;
 use crate::sse::Parser;
 
 /// What the transport learned from the handshake.
@@ -123,7 +124,7 @@ pub fn connect(
     url: &str,
     credentials: Arc<Credentials>,
     call_timeout: Duration,
-    events: Sender<Event>,
+    events: EventSender,
 ) -> Result<(Arc<Connection>, StreamableTransport), String> {
     let (conn, outbound) = Connection::new(name, events).map_err(|e| e.to_string())?;
     // A JSON-mode server holds the POST until the result is ready, so the
@@ -166,22 +167,18 @@ fn post_loop(
     conn: &Arc<Connection>,
     shared: &Arc<Shared>,
     agent: &Agent,
-    outbound: &Receiver<Vec<u8>>,
+    outbound: &Receiver<Frame>,
 ) {
-    while let Ok(message) = outbound.recv() {
+    while let Ok(frame) = outbound.recv() {
         if shared.stopping() {
             return;
         }
-        let value: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
-        let method = value
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let request_id = value
-            .get("id")
-            .and_then(Value::as_u64)
-            .filter(|_| !method.is_empty());
+        let Frame {
+            bytes: message,
+            method,
+            id: request_id,
+        } = frame;
+        let method = method.unwrap_or_default();
         if method == "initialize" {
             let mut s = shared.session();
             s.init = Some(message.clone());

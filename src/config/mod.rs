@@ -62,6 +62,9 @@ pub struct Server {
     pub transport: Transport,
     /// Concurrent client connections; above it 503.
     pub max_connections: usize,
+    /// Open client sessions, both transports together; above it `GET /sse`
+    /// and `initialize` get 503.
+    pub max_sessions: usize,
     /// Idle Streamable HTTP sessions end after this.
     pub session_idle_timeout: Duration,
     /// Bearer token for `/manage/v1`.

@@ -12,11 +12,14 @@ use std::time::Duration;
 use super::yaml::{self, Key, Node, Pos, Value};
 use super::{
     Audit, Auth, Backend, BackendKind, Config, Conflict, Filter, Filters, IncomingAuth, Launch,
-    Lifecycle, OAuth2, Problem, RateLimits, Secret, Security, Server, SseResilience, Strategy,
-    Timeouts, ToolOverride, Transport, expand,
+    Lifecycle, OAuth2, Problem, RateLimits, Secret, Security, SseResilience, Strategy, Timeouts,
+    ToolOverride, expand,
 };
 use crate::glob::Glob;
 use crate::limits;
+
+mod server;
+use server::server;
 
 type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
 
@@ -37,11 +40,6 @@ const TOP_EXTRAS: &[&str] = &[
     "workflows",
     "client",
 ];
-const SERVER_EXTRAS: &[&str] = &[
-    "auth_background_refresh_enabled",
-    "auth_background_refresh_interval_seconds",
-];
-const MANAGEMENT_EXTRAS: &[&str] = &["enabled", "reconnect_timeout"];
 const BACKEND_EXTRAS: &[&str] = &[
     "container",
     "created_by",
@@ -460,94 +458,6 @@ impl<'e> Cx<'e> {
         }
         headers
     }
-}
-
-fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
-    let path = top.child("server");
-    let mut server = Server {
-        host: "127.0.0.1".into(),
-        port: 9000,
-        transport: Transport::Sse,
-        max_connections: limits::DEFAULT_MAX_CONNECTIONS,
-        session_idle_timeout: Duration::from_secs(1800),
-        management_token: None,
-    };
-    let Some(mut f) = top.get("server").and_then(|n| cx.fields(n, &path)) else {
-        server.management_token = mgmt_token_env(cx);
-        return server;
-    };
-    if let Some(n) = f.get("host") {
-        let p = f.child("host");
-        if let Some(host) = cx.nonempty(n, &p) {
-            if host.parse::<std::net::IpAddr>().is_ok()
-                || host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            {
-                server.host = host;
-            } else {
-                cx.err(
-                    &p,
-                    n.pos,
-                    format!("\"{host}\" is not an IP address or host name"),
-                );
-            }
-        }
-    }
-    if let Some(n) = f.get("port")
-        && let Some(port) = cx.int(n, &f.child("port"), 1, 65535)
-    {
-        server.port = port as u16;
-    }
-    if let Some(n) = f.get("transport") {
-        let p = f.child("transport");
-        if let Some(t) = cx.string(n, &p) {
-            match t.trim() {
-                "sse" => server.transport = Transport::Sse,
-                "streamable-http" => server.transport = Transport::StreamableHttp,
-                "http" | "streamable_http" | "streamablehttp" => cx.err(
-                    &p,
-                    n.pos,
-                    format!("unknown transport \"{t}\"; did you mean \"streamable-http\"?"),
-                ),
-                other => cx.err(
-                    &p,
-                    n.pos,
-                    format!("unknown transport \"{other}\" (expected sse or streamable-http)"),
-                ),
-            }
-        }
-    }
-    if let Some(n) = f.get("max_connections")
-        && let Some(v) = cx.int(n, &f.child("max_connections"), 1, 100_000)
-    {
-        server.max_connections = v as usize;
-    }
-    if let Some(n) = f.get("session_idle_timeout")
-        && let Some(v) = cx.seconds(n, &f.child("session_idle_timeout"), 1.0, 86_400.0)
-    {
-        server.session_idle_timeout = v;
-    }
-    if let Some(n) = f.get("management") {
-        let p = f.child("management");
-        if let Some(mut m) = cx.fields(n, &p) {
-            if let Some(t) = m.get("token") {
-                server.management_token = cx.nonempty(t, &m.child("token")).map(Secret);
-            }
-            m.finish(cx, MANAGEMENT_EXTRAS);
-        }
-    }
-    if let Some(token) = mgmt_token_env(cx) {
-        server.management_token = Some(token);
-    }
-    f.finish(cx, SERVER_EXTRAS);
-    server
-}
-
-fn mgmt_token_env(cx: &Cx<'_>) -> Option<Secret> {
-    (cx.env)("ARGUS_MGMT_TOKEN")
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| Secret(t.trim().to_owned()))
 }
 
 /// Defaults from the environment: (lifecycle, default retries, default retry delay).
@@ -1262,6 +1172,7 @@ fn audit(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Audit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Transport;
 
     fn no_env(_: &str) -> Option<String> {
         None

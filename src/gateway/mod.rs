@@ -39,8 +39,18 @@ impl Sessions {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn insert(&self, session: Arc<Session>) {
-        self.lock().insert(session.id.clone(), session);
+    /// Adds a session unless `max` are open already (`server.max_sessions`).
+    fn admit(&self, session: Arc<Session>, max: usize) -> bool {
+        let mut table = self.lock();
+        if table.len() >= max {
+            return false;
+        }
+        table.insert(session.id.clone(), session);
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
     }
 
     /// An open session by id (closed ones are not found).
@@ -262,7 +272,25 @@ impl Gateway {
 
     /// How many client sessions are open.
     pub fn session_count(&self) -> usize {
-        self.sessions.lock().len()
+        self.sessions.len()
+    }
+
+    /// Whether another session may open (`server.max_sessions`).
+    fn session_room(&self) -> bool {
+        self.sessions.len() < self.config.server.max_sessions
+    }
+
+    /// Adds a session to the table, or says why not (503 text).
+    fn admit(&self, session: &Arc<Session>) -> Result<(), String> {
+        let max = self.config.server.max_sessions;
+        if self.sessions.admit(session.clone(), max) {
+            return Ok(());
+        }
+        log::warn!(
+            "session refused from {}: {max} sessions open (server.max_sessions)",
+            session.peer
+        );
+        Err(too_many_sessions(max))
     }
 
     fn mcp_guard(&self, req: &Request) -> Result<Option<usize>, Response> {
@@ -273,6 +301,11 @@ impl Gateway {
         }
         security::check_bearer(req, &self.config.incoming_auth)
     }
+}
+
+/// Why a session cannot open when the table is full.
+fn too_many_sessions(max: usize) -> String {
+    format!("too many sessions: the gateway holds at most {max} (server.max_sessions)")
 }
 
 fn method_not_allowed(allow: &str) -> Response {

@@ -9,8 +9,8 @@
 //! with keepalives off. `POST /messages/` finds the session and hands the
 //! message to the router; the reply travels on the stream.
 
+use crate::queue::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
@@ -51,7 +51,9 @@ pub(super) fn open(
     };
     let (session, rx) = Session::new(id, Transport::Sse, req.peer, token, SESSION_OUTBOUND_QUEUE);
     let session = Arc::new(session);
-    gateway.sessions.insert(session.clone());
+    if let Err(why) = gateway.admit(&session) {
+        return Response::text(503, format!("{why}\n"));
+    }
     info!(
         "session {} opened over SSE by {}",
         session.short_id(),

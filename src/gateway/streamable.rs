@@ -13,8 +13,8 @@
 //! (one at a time: a second gets 409). `DELETE` ends the session and cancels
 //! its requests. Batches are accepted for 2025-03-26 only.
 
+use crate::queue::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
@@ -385,6 +385,10 @@ fn initialize(
     let Message::Request { id, .. } = &message else {
         return error(400, code::INVALID_REQUEST, "Invalid Request");
     };
+    if !gateway.session_room() {
+        let why = super::too_many_sessions(gateway.config.server.max_sessions);
+        return error(503, code::INTERNAL_ERROR, &why);
+    }
     let id = id.clone();
     let session_id = match crate::random::hex_id(16) {
         Ok(s) => s,
@@ -422,7 +426,11 @@ fn initialize(
     if !session.state().initialized {
         return json_text(answer);
     }
-    gateway.sessions.insert(session.clone());
+    if let Err(why) = gateway.admit(&session) {
+        // Filled up while this one initialized.
+        session.close();
+        return error(503, code::INTERNAL_ERROR, &why);
+    }
     info!(
         "session {} opened over Streamable HTTP by {}",
         session.short_id(),

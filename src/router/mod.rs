@@ -28,7 +28,7 @@ use crate::backend::{CallError, Connection, Origin, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
-use crate::limits::MAX_SUBSCRIPTIONS_PER_SESSION;
+use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
 use crate::session::Session;
 use crate::supervisor::Supervisor;
@@ -531,6 +531,16 @@ impl Router {
                 "session already initialized",
             ));
         }
+        let kept = ["capabilities", "clientInfo"]
+            .iter()
+            .filter_map(|k| params.and_then(|p| p.get(*k)))
+            .map(|v| v.to_string().len())
+            .sum::<usize>();
+        if kept > MAX_CLIENT_INFO_BYTES {
+            return Err(invalid(format!(
+                "initialize: capabilities and clientInfo take {kept} bytes; at most {MAX_CLIENT_INFO_BYTES} are kept per session"
+            )));
+        }
         let features = self.catalog().features.clone();
         let mut state = session.state();
         if state.initialized {
@@ -659,8 +669,8 @@ fn invalid(message: impl Into<String>) -> ErrorObject {
 mod tests {
     use super::*;
     use crate::config::{Config, Transport};
+    use crate::queue::Receiver;
     use crate::session::Outbound;
-    use std::sync::mpsc::Receiver;
 
     fn session() -> (Arc<Session>, Receiver<Outbound>) {
         let (s, rx) = Session::new(
@@ -748,6 +758,17 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"cursor":"abc"}}"#,
         );
         assert_eq!(v["error"]["code"], code::INVALID_PARAMS);
+    }
+
+    #[test]
+    fn oversized_client_info_is_refused() {
+        let (s, rx) = session();
+        let big = "x".repeat(MAX_CLIENT_INFO_BYTES);
+        let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":big,"version":"1"}}});
+        let v = ask(&router(), &s, &rx, &init.to_string());
+        assert_eq!(v["error"]["code"], code::INVALID_PARAMS, "{v}");
+        assert!(!s.state().initialized);
     }
 
     #[test]

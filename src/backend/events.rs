@@ -1,0 +1,204 @@
+//! The bounded queue of what a backend connection reports to its
+//! supervisor ([`Event`]s): notifications, the backend's requests for
+//! clients, and the close.
+//!
+//! A backend can send notifications faster than they are relayed. Past
+//! [`MAX_BACKEND_EVENTS`] the oldest notification or request waiting is
+//! dropped (a dropped request is handed back so the connection can answer
+//! it with an error), counted, and logged at the first drop and every
+//! thousandth after. The close is never dropped, and responses never come
+//! here: they are routed on the reader thread by id.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use log::warn;
+
+use super::connection::Event;
+use crate::limits::MAX_BACKEND_EVENTS;
+
+#[derive(Debug)]
+struct Queue {
+    name: String,
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    events: VecDeque<Event>,
+    dropped: u64,
+    senders: usize,
+    receiver_gone: bool,
+}
+
+/// The connection's end: never blocks.
+#[derive(Debug)]
+pub struct EventSender(Arc<Queue>);
+
+impl Clone for EventSender {
+    fn clone(&self) -> Self {
+        self.0.lock().senders += 1;
+        EventSender(self.0.clone())
+    }
+}
+
+/// The supervisor's end.
+#[derive(Debug)]
+pub struct EventReceiver(Arc<Queue>);
+
+/// A queue for backend `name`'s events.
+pub fn events(name: &str) -> (EventSender, EventReceiver) {
+    let queue = Arc::new(Queue {
+        name: name.to_owned(),
+        state: Mutex::new(State {
+            senders: 1,
+            ..State::default()
+        }),
+        ready: Condvar::new(),
+    });
+    (EventSender(queue.clone()), EventReceiver(queue))
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A deque and counters, each changed in one step.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl EventSender {
+    /// Queues `event`. When the queue is full, the oldest notification or
+    /// request waiting makes room and is returned (so that a request can
+    /// be answered with an error); the close always gets in.
+    pub fn send(&self, event: Event) -> Option<Event> {
+        let queue = &self.0;
+        let mut state = queue.lock();
+        if state.receiver_gone {
+            return None;
+        }
+        let mut dropped = None;
+        if state.events.len() >= MAX_BACKEND_EVENTS {
+            let oldest = state
+                .events
+                .iter()
+                .position(|e| !matches!(e, Event::Closed(_)));
+            match oldest {
+                Some(i) => dropped = state.events.remove(i),
+                // Only closes are queued: a new close still gets in.
+                None if matches!(event, Event::Closed(_)) => {}
+                None => dropped = Some(event.clone()),
+            }
+            if dropped.is_some() {
+                state.dropped += 1;
+                if state.dropped % 1000 == 1 {
+                    warn!(
+                        "[{}] backend sends faster than its messages are relayed: {} dropped so far (queue of {MAX_BACKEND_EVENTS})",
+                        queue.name, state.dropped
+                    );
+                }
+            }
+        }
+        if state.events.len() < MAX_BACKEND_EVENTS || matches!(event, Event::Closed(_)) {
+            state.events.push_back(event);
+            queue.ready.notify_one();
+        }
+        dropped
+    }
+}
+
+impl EventReceiver {
+    /// Waits for the next event; `None` only if the queue can never fill again.
+    pub fn recv(&self) -> Option<Event> {
+        let queue = &self.0;
+        let mut state = queue.lock();
+        loop {
+            if let Some(event) = state.events.pop_front() {
+                return Some(event);
+            }
+            if state.senders == 0 {
+                return None;
+            }
+            state = queue.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&self) -> Option<Event> {
+        self.0.lock().events.pop_front()
+    }
+
+    /// How many events were dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.0.lock().dropped
+    }
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.receiver_gone = true;
+        state.events.clear();
+    }
+}
+
+impl Drop for EventSender {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.senders -= 1;
+        if state.senders == 0 {
+            // Wake the receiver so it sees that nothing more can come.
+            self.0.ready.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn note(n: usize) -> Event {
+        Event::Notification {
+            method: "notifications/message".into(),
+            params: Some(json!({"n": n})),
+        }
+    }
+
+    fn n_of(event: &Event) -> Option<u64> {
+        match event {
+            Event::Notification { params, .. } => params.as_ref()?.get("n")?.as_u64(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_flood_loses_its_oldest_notifications_never_the_close() {
+        let (tx, rx) = events("t");
+        for n in 0..MAX_BACKEND_EVENTS + 10 {
+            let dropped = tx.send(note(n));
+            assert_eq!(dropped.is_some(), n >= MAX_BACKEND_EVENTS, "at {n}");
+        }
+        assert!(tx.send(Event::Closed("gone".into())).is_some());
+        assert_eq!(rx.dropped(), 11);
+        // The oldest eleven are gone; the close is last.
+        assert_eq!(rx.recv().as_ref().and_then(n_of), Some(11));
+        let mut last = None;
+        while let Some(e) = rx.try_recv() {
+            last = Some(e);
+        }
+        assert!(matches!(last, Some(Event::Closed(_))));
+    }
+
+    #[test]
+    fn recv_ends_when_the_senders_are_gone() {
+        let (tx, rx) = events("t");
+        tx.send(note(1));
+        let waiter = std::thread::spawn(move || {
+            let first = rx.recv().is_some();
+            (first, rx.recv().is_none())
+        });
+        drop(tx);
+        assert_eq!(waiter.join().unwrap(), (true, true));
+    }
+}

@@ -1,0 +1,108 @@
+//! The `server` section (PRODUCT §3.2): bind address, primary transport,
+//! connection and session caps, idle expiry, the management token.
+
+use std::time::Duration;
+
+use super::{Cx, Fields};
+use crate::config::{Secret, Server, Transport};
+use crate::limits;
+
+const SERVER_EXTRAS: &[&str] = &[
+    "auth_background_refresh_enabled",
+    "auth_background_refresh_interval_seconds",
+];
+const MANAGEMENT_EXTRAS: &[&str] = &["enabled", "reconnect_timeout"];
+
+pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
+    let path = top.child("server");
+    let mut server = Server {
+        host: "127.0.0.1".into(),
+        port: 9000,
+        transport: Transport::Sse,
+        max_connections: limits::DEFAULT_MAX_CONNECTIONS,
+        max_sessions: limits::DEFAULT_MAX_SESSIONS,
+        session_idle_timeout: Duration::from_secs(1800),
+        management_token: None,
+    };
+    let Some(mut f) = top.get("server").and_then(|n| cx.fields(n, &path)) else {
+        server.management_token = mgmt_token_env(cx);
+        return server;
+    };
+    if let Some(n) = f.get("host") {
+        let p = f.child("host");
+        if let Some(host) = cx.nonempty(n, &p) {
+            if host.parse::<std::net::IpAddr>().is_ok()
+                || host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                server.host = host;
+            } else {
+                cx.err(
+                    &p,
+                    n.pos,
+                    format!("\"{host}\" is not an IP address or host name"),
+                );
+            }
+        }
+    }
+    if let Some(n) = f.get("port")
+        && let Some(port) = cx.int(n, &f.child("port"), 1, 65535)
+    {
+        server.port = port as u16;
+    }
+    if let Some(n) = f.get("transport") {
+        let p = f.child("transport");
+        if let Some(t) = cx.string(n, &p) {
+            match t.trim() {
+                "sse" => server.transport = Transport::Sse,
+                "streamable-http" => server.transport = Transport::StreamableHttp,
+                "http" | "streamable_http" | "streamablehttp" => cx.err(
+                    &p,
+                    n.pos,
+                    format!("unknown transport \"{t}\"; did you mean \"streamable-http\"?"),
+                ),
+                other => cx.err(
+                    &p,
+                    n.pos,
+                    format!("unknown transport \"{other}\" (expected sse or streamable-http)"),
+                ),
+            }
+        }
+    }
+    if let Some(n) = f.get("max_connections")
+        && let Some(v) = cx.int(n, &f.child("max_connections"), 1, 100_000)
+    {
+        server.max_connections = v as usize;
+    }
+    if let Some(n) = f.get("max_sessions")
+        && let Some(v) = cx.int(n, &f.child("max_sessions"), 1, 1_000_000)
+    {
+        server.max_sessions = v as usize;
+    }
+    if let Some(n) = f.get("session_idle_timeout")
+        && let Some(v) = cx.seconds(n, &f.child("session_idle_timeout"), 1.0, 86_400.0)
+    {
+        server.session_idle_timeout = v;
+    }
+    if let Some(n) = f.get("management") {
+        let p = f.child("management");
+        if let Some(mut m) = cx.fields(n, &p) {
+            if let Some(t) = m.get("token") {
+                server.management_token = cx.nonempty(t, &m.child("token")).map(Secret);
+            }
+            m.finish(cx, MANAGEMENT_EXTRAS);
+        }
+    }
+    if let Some(token) = mgmt_token_env(cx) {
+        server.management_token = Some(token);
+    }
+    f.finish(cx, SERVER_EXTRAS);
+    server
+}
+
+fn mgmt_token_env(cx: &Cx<'_>) -> Option<Secret> {
+    (cx.env)("ARGUS_MGMT_TOKEN")
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Secret(t.trim().to_owned()))
+}
