@@ -95,6 +95,14 @@ pub const MAX_CONCURRENT_POSTS: usize = 32;
 /// Most pages followed for one list during discovery (a cursor loop guard).
 pub const MAX_LIST_PAGES: usize = 1000;
 
+/// A backend connection that lasted this long ran well: when it drops, the
+/// backend is restarted at once and its failure count starts over. One that
+/// dies sooner counts as a failed attempt and backs off (no crash loop).
+pub const STABLE_CONNECTION: Duration = Duration::from_secs(30);
+
+/// The longest wait between two attempts to start a backend.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
+
 /// Stack size of backend reader and writer threads.
 pub const BACKEND_STACK_BYTES: usize = 256 * 1024;
 

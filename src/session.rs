@@ -10,7 +10,7 @@
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
@@ -35,8 +35,26 @@ pub struct InFlight {
 pub enum Outbound {
     /// One serialized JSON-RPC message.
     Message(String),
+    /// A `notifications/…/list_changed` (one of [`LIST_CHANGED`]): queued at
+    /// most once per kind until the writer takes it, so a burst of catalog
+    /// changes reaches a client as one notification per list.
+    ListChanged(&'static str),
     /// End the stream.
     Close,
+}
+
+/// The list-change notifications a session may have queued.
+pub const LIST_CHANGED: [&str; 3] = [
+    "notifications/tools/list_changed",
+    "notifications/resources/list_changed",
+    "notifications/prompts/list_changed",
+];
+
+fn list_changed_bit(method: &str) -> u8 {
+    LIST_CHANGED
+        .iter()
+        .position(|m| *m == method)
+        .map_or(0, |i| 1 << i)
 }
 
 /// The MCP lifecycle state of a session (MCP lifecycle, PRODUCT §6.1).
@@ -87,6 +105,8 @@ pub struct Session {
     /// Backend requests relayed to this client, by the id we gave them:
     /// the backend connection and the backend's own id.
     server_requests: Mutex<HashMap<RequestId, (Weak<Connection>, RequestId)>>,
+    /// Bits of [`LIST_CHANGED`] queued and not yet written.
+    list_changed_queued: AtomicU8,
 }
 
 /// Locks a mutex whose value stays consistent across a panic elsewhere
@@ -121,6 +141,7 @@ impl Session {
             parked: Mutex::new(None),
             last_active: Mutex::new(Instant::now()),
             server_requests: Mutex::new(HashMap::new()),
+            list_changed_queued: AtomicU8::new(0),
         };
         (session, rx)
     }
@@ -154,6 +175,35 @@ impl Session {
     }
 
     fn send_general(&self, message: &Message) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        let text = message.to_value().to_string();
+        debug!("session {}: -> {}", self.short_id(), text);
+        self.enqueue(Outbound::Message(text))
+    }
+
+    /// Queues `method` (one of [`LIST_CHANGED`]) unless it is queued already
+    /// and not yet written: bursts coalesce. Returns whether it is queued.
+    pub fn send_list_changed(&self, method: &'static str) -> bool {
+        let bit = list_changed_bit(method);
+        if self.list_changed_queued.fetch_or(bit, Ordering::AcqRel) & bit != 0 {
+            return true;
+        }
+        let queued = self.can_send() && self.enqueue(Outbound::ListChanged(method));
+        if !queued {
+            self.list_changed_queued.fetch_and(!bit, Ordering::AcqRel);
+        }
+        queued
+    }
+
+    /// The writer took `method` off the queue: the next change queues it again.
+    pub fn list_changed_taken(&self, method: &str) {
+        self.list_changed_queued
+            .fetch_and(!list_changed_bit(method), Ordering::AcqRel);
+    }
+
+    fn can_send(&self) -> bool {
         if self.is_closed() {
             return false;
         }
@@ -164,9 +214,11 @@ impl Session {
             );
             return false;
         }
-        let text = message.to_value().to_string();
-        debug!("session {}: -> {}", self.short_id(), text);
-        match self.tx.try_send(Outbound::Message(text)) {
+        true
+    }
+
+    fn enqueue(&self, outbound: Outbound) -> bool {
+        match self.tx.try_send(outbound) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 warn!(
@@ -313,5 +365,37 @@ impl Session {
     /// The first 8 characters of the id, for logs (the id is a credential).
     pub fn short_id(&self) -> &str {
         self.id.get(..8).unwrap_or(&self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_changes_coalesce_until_written() {
+        let (s, rx) = Session::new(
+            "0".repeat(32),
+            Transport::Sse,
+            "127.0.0.1:1".parse().unwrap(),
+            None,
+            16,
+        );
+        for _ in 0..5 {
+            assert!(s.send_list_changed(LIST_CHANGED[0]));
+        }
+        assert!(s.send_list_changed(LIST_CHANGED[2]));
+        let taken: Vec<&str> = std::iter::from_fn(|| match rx.try_recv() {
+            Ok(Outbound::ListChanged(m)) => Some(m),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(taken, [LIST_CHANGED[0], LIST_CHANGED[2]]);
+        // Not yet marked written: still coalesced.
+        assert!(s.send_list_changed(LIST_CHANGED[0]));
+        assert!(rx.try_recv().is_err());
+        s.list_changed_taken(LIST_CHANGED[0]);
+        assert!(s.send_list_changed(LIST_CHANGED[0]));
+        assert!(matches!(rx.try_recv(), Ok(Outbound::ListChanged(_))));
     }
 }

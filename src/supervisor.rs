@@ -24,7 +24,16 @@ use crate::backend::{self, Connection, Discovered, Event, EventReceiver, Link, O
 use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, Config};
 use crate::jsonrpc::{Message, RequestId, code};
-use crate::limits::SERVICE_STACK_BYTES;
+use crate::limits::{MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION};
+
+/// The delay before retry number `failures` (1-based): `first`, then ×`backoff`
+/// each time, never more than [`MAX_RETRY_DELAY`].
+fn retry_delay(first: Duration, backoff: f64, failures: u32) -> Duration {
+    let factor = backoff.powi(failures.saturating_sub(1).min(64) as i32);
+    Duration::try_from_secs_f64(first.as_secs_f64() * factor)
+        .unwrap_or(MAX_RETRY_DELAY)
+        .min(MAX_RETRY_DELAY)
+}
 
 /// Told about catalog changes and backend notifications (the gateway).
 pub trait Listener: Send + Sync {
@@ -353,13 +362,18 @@ impl Supervisor {
         let name = slot.config.name.clone();
         let t = slot.config.timeouts.clone();
         let backoff = self.config.lifecycle.retry_backoff;
+        // Failed attempts in a row. A connection that dies within
+        // `STABLE_CONNECTION` counts as one too, so a backend that crashes
+        // right after its handshake backs off like one that cannot start
+        // (before, every connect reset the count: a tight respawn loop
+        // flooding sessions with list_changed).
         let mut failures: u32 = 0;
         let credentials = backend::credentials(&slot.config);
         while !self.stopping() {
             let (tx, rx) = backend::events(&name);
             let attempt = self.with_permit(|| backend::start(&slot.config, &credentials, tx));
             let Some(attempt) = attempt else { break };
-            match attempt {
+            let message = match attempt {
                 Ok(link) => {
                     let link = Arc::new(link);
                     info!(
@@ -369,7 +383,6 @@ impl Supervisor {
                         link.discovered.templates.len(),
                         link.discovered.prompts.len()
                     );
-                    failures = 0;
                     {
                         let mut s = lock(&slot.state);
                         if s.status == Status::Stopped {
@@ -379,13 +392,13 @@ impl Supervisor {
                         }
                         s.status = Status::Connected;
                         s.since = Instant::now();
-                        s.attempts = 0;
                         s.discovered = Some(link.discovered.clone());
                         s.link = Some(link.clone());
                     }
                     if !self.first_attempt_done(index) {
                         self.rebuild();
                     }
+                    let up_since = Instant::now();
                     let cause = self.connected(index, &link, &rx);
                     {
                         let mut s = lock(&slot.state);
@@ -401,43 +414,49 @@ impl Supervisor {
                     if self.stopping() {
                         break;
                     }
-                    warn!("[{name}] disconnected ({cause}); restarting");
                     self.rebuild();
-                    // The first restart is immediate; later ones back off.
-                    continue;
+                    if up_since.elapsed() >= STABLE_CONNECTION {
+                        // It ran well: restart at once, with a fresh count.
+                        warn!("[{name}] disconnected ({cause}); restarting");
+                        failures = 0;
+                        lock(&slot.state).attempts = 0;
+                        continue;
+                    }
+                    format!(
+                        "disconnected {:.1}s after connecting ({cause})",
+                        up_since.elapsed().as_secs_f64()
+                    )
                 }
-                Err(e) => {
-                    failures += 1;
-                    let message = e.to_string();
-                    let exhausted = failures > t.retries;
-                    {
-                        let mut s = lock(&slot.state);
-                        if s.status != Status::Stopped {
-                            s.status = if exhausted {
-                                Status::Failed
-                            } else {
-                                Status::Retrying
-                            };
-                            s.since = Instant::now();
-                        }
-                        s.last_error = Some(message.clone());
-                        s.attempts = failures;
-                    }
-                    self.first_attempt_done(index);
-                    if exhausted {
-                        error!("[{name}] failed: {message}; giving up after {failures} attempt(s)");
-                        break;
-                    }
-                    let delay = t.retry_delay.mul_f64(backoff.powi(failures as i32 - 1));
-                    warn!(
-                        "[{name}] failed: {message}; retry {failures}/{} in {:.1}s",
-                        t.retries,
-                        delay.as_secs_f64()
-                    );
-                    if !self.sleep(slot, delay) {
-                        break;
-                    }
+                Err(e) => e.to_string(),
+            };
+            failures += 1;
+            let exhausted = failures > t.retries;
+            {
+                let mut s = lock(&slot.state);
+                if s.status != Status::Stopped {
+                    s.status = if exhausted {
+                        Status::Failed
+                    } else {
+                        Status::Retrying
+                    };
+                    s.since = Instant::now();
                 }
+                s.last_error = Some(message.clone());
+                s.attempts = failures;
+            }
+            self.first_attempt_done(index);
+            if exhausted {
+                error!("[{name}] failed: {message}; giving up after {failures} attempt(s)");
+                break;
+            }
+            let delay = retry_delay(t.retry_delay, backoff, failures);
+            warn!(
+                "[{name}] failed: {message}; retry {failures}/{} in {:.1}s",
+                t.retries,
+                delay.as_secs_f64()
+            );
+            if !self.sleep(slot, delay) {
+                break;
             }
         }
         self.first_attempt_done(index);

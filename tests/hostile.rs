@@ -223,3 +223,31 @@ fn oversized_client_info_is_refused_and_creates_no_session() {
     let after = c.call(gw.addr, json!(1), "tools/list", json!({}));
     assert_eq!(after["error"]["code"], -32600, "still not initialized");
 }
+
+#[test]
+fn a_backend_that_dies_right_after_connecting_backs_off() {
+    use std::time::Duration;
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "looping",
+            &[("FIXTURE_TOOLS", "x"), ("FIXTURE_EXIT_AFTER_LIST", "1")],
+            "    timeouts: {retries: 10, retry_delay: 0.2}\n"
+        )
+    );
+    let gw = Gateway::start(&config);
+    // Each quick death is a failed attempt with a growing delay: by the
+    // third retry it has connected exactly three times (a tight respawn
+    // loop would have connected many times and never "retried").
+    assert!(
+        crate::support::wait_until(Duration::from_secs(15), || gw
+            .stderr()
+            .contains("retry 3/10")),
+        "{}",
+        gw.stderr()
+    );
+    let log = gw.stderr();
+    let upto = &log[..log.find("retry 3/10").unwrap()];
+    assert_eq!(upto.matches("[looping] connected:").count(), 3, "{log}");
+    assert!(upto.contains("disconnected 0."), "{log}");
+}

@@ -26,7 +26,7 @@ use crate::http::{Handler, Request, Response};
 use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 use crate::router::Router;
-use crate::session::Session;
+use crate::session::{LIST_CHANGED, Session};
 use crate::supervisor::{Listener, Supervisor};
 
 /// Open client sessions by id.
@@ -63,24 +63,23 @@ impl Sessions {
     }
 
     fn catalog_changed(&self, kinds: &[Kind]) {
-        let mut methods: Vec<&str> = kinds
+        let mut methods: Vec<&'static str> = kinds
             .iter()
             .map(|k| match k {
-                Kind::Tool => "notifications/tools/list_changed",
-                Kind::Resource | Kind::Template => "notifications/resources/list_changed",
-                Kind::Prompt => "notifications/prompts/list_changed",
+                Kind::Tool => LIST_CHANGED[0],
+                Kind::Resource | Kind::Template => LIST_CHANGED[1],
+                Kind::Prompt => LIST_CHANGED[2],
             })
             .collect();
         methods.dedup();
         let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
         // Only sessions past `notifications/initialized`: before it a server
-        // should send nothing but pings and logs (MCP lifecycle).
+        // should send nothing but pings and logs (MCP lifecycle). A change
+        // already queued for a session and not yet written is not queued
+        // again: bursts coalesce.
         for session in sessions.iter().filter(|s| s.state().client_ready) {
             for method in &methods {
-                session.send(&Message::Notification {
-                    method: (*method).to_owned(),
-                    params: None,
-                });
+                session.send_list_changed(method);
             }
         }
     }

@@ -124,6 +124,14 @@ pub(super) fn pump(
                 }
                 encode_event(Some("message"), &json, &mut frame);
             }
+            Ok(Outbound::ListChanged(method)) => {
+                if session.is_closed() {
+                    return;
+                }
+                session.list_changed_taken(method);
+                let json = format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#);
+                encode_event(Some("message"), &json, &mut frame);
+            }
             Ok(Outbound::Close) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
                 if session.is_closed() || writer.peer_closed() {

@@ -695,7 +695,7 @@ mod tests {
         router.handle(s, msg);
         match rx.try_recv().unwrap() {
             Outbound::Message(m) => serde_json::from_str(&m).unwrap(),
-            Outbound::Close => panic!("closed"),
+            other => panic!("not a message: {other:?}"),
         }
     }
 

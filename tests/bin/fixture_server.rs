@@ -11,6 +11,8 @@
 //! - `FIXTURE_LOG=path`: append every message received, one JSON per line.
 //! - `FIXTURE_FAIL_IF=path`: exit 1 at start while that file exists.
 //! - `FIXTURE_INIT_DELAY_MS=n`: wait n ms before answering `initialize`.
+//! - `FIXTURE_EXIT_AFTER_LIST=1`: exit right after answering `tools/list`
+//!   (a backend that initializes and dies: a crash loop).
 //!
 //! Tools: `slow` (waits `arguments.ms`), `crash` (exits at once), `fail`
 //! (JSON-RPC error), `progress` (two progress notifications first),
@@ -178,6 +180,9 @@ fn main() {
                     let _ = writeln!(o, "garbage between pages");
                 }
                 reply(result);
+                if std::env::var("FIXTURE_EXIT_AFTER_LIST").is_ok() {
+                    std::process::exit(4);
+                }
             }
             "prompts/list" => reply(
                 json!({"prompts": prompts.iter().map(|p| json!({"name": p})).collect::<Vec<_>>()}),
