@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,8 @@ struct SlotState {
     attempts: u32,
     link: Option<Arc<Link>>,
     discovered: Option<Discovered>,
+    /// The connection of an attempt in progress (closed by `stop`).
+    connecting: Option<Weak<Connection>>,
 }
 
 struct FirstPass {
@@ -168,6 +170,7 @@ impl Supervisor {
                     attempts: 0,
                     link: None,
                     discovered: None,
+                    connecting: None,
                 }),
                 wake: Condvar::new(),
             })
@@ -322,6 +325,7 @@ impl Supervisor {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
+        let mut starting = Vec::new();
         let links: Vec<Arc<Link>> = self
             .slots
             .iter()
@@ -329,9 +333,15 @@ impl Supervisor {
                 let mut s = lock(&slot.state);
                 s.status = Status::Stopped;
                 slot.wake.notify_all();
+                starting.extend(s.connecting.take().and_then(|c| c.upgrade()));
                 s.link.take()
             })
             .collect();
+        // A backend still in its handshake (a stdio `init` may be 60 s):
+        // closing its connection ends the wait, and the start stops it.
+        for conn in starting {
+            conn.close("the gateway is shutting down");
+        }
         self.starting_freed.notify_all();
         let stoppers: Vec<JoinHandle<()>> = links
             .into_iter()
@@ -371,7 +381,22 @@ impl Supervisor {
         let credentials = backend::credentials(&slot.config);
         while !self.stopping() {
             let (tx, rx) = backend::events(&name);
-            let attempt = self.with_permit(|| backend::start(&slot.config, &credentials, tx));
+            let connected = |conn: &Arc<Connection>| {
+                lock(&slot.state).connecting = Some(Arc::downgrade(conn));
+                // `stop` may have looked before this was recorded.
+                if self.stopping() {
+                    conn.close("the gateway is shutting down");
+                }
+            };
+            let hooks = backend::Startup {
+                connected: &connected,
+                cancelled: &|| self.stopping(),
+            };
+            let attempt = self.with_permit(|| {
+                let attempt = backend::start(&slot.config, &credentials, tx, &hooks);
+                lock(&slot.state).connecting = None;
+                attempt
+            });
             let Some(attempt) = attempt else { break };
             let message = match attempt {
                 Ok(link) => {

@@ -19,6 +19,8 @@ mod mcp_handshake;
 mod real_clients;
 /// Exact routing: backend requests to their caller, per-session subscriptions and levels.
 mod routing;
+/// Shutdown and signals: bounded even mid-handshake, no orphans.
+mod shutdown;
 /// SSE backends: hostile framing, reconnects, auth, real SDK servers.
 mod sse_backends;
 /// The SSE transport: session lifecycle, statuses, slow and vanished clients, leaks.

@@ -136,12 +136,22 @@ impl Link {
     }
 }
 
+/// What a starting backend tells its supervisor, and asks it.
+pub struct Startup<'a> {
+    /// Hears the connection as soon as it exists, before the handshake:
+    /// closing it cuts the start short (shutdown while a backend starts).
+    pub connected: &'a dyn Fn(&Arc<Connection>),
+    /// Whether to give up waiting (for a launched server's URL).
+    pub cancelled: &'a dyn Fn() -> bool,
+}
+
 /// Starts a backend: spawn or connect, handshake, discovery, all within
 /// `startup` where set. On failure everything started is stopped again.
 pub fn start(
     backend: &Backend,
     credentials: &Arc<Credentials>,
     events: EventSender,
+    hooks: &Startup<'_>,
 ) -> Result<Link, Error> {
     let t = &backend.timeouts;
     let deadline = t.startup.map(|s| Instant::now() + s);
@@ -167,7 +177,9 @@ pub fn start(
                 Some(launch) => {
                     let p = stdio::launch_server(&backend.name, launch).map_err(Error::Spawn)?;
                     if let Err(e) =
-                        sse_client::wait_until_listening(url, left(t.sse_startup), || p.exited())
+                        sse_client::wait_until_listening(url, left(t.sse_startup), || {
+                            p.exited() || (hooks.cancelled)()
+                        })
                     {
                         p.terminate();
                         return Err(Error::Connect(e));
@@ -211,6 +223,7 @@ pub fn start(
             }
         }
     };
+    (hooks.connected)(&link.conn);
     let result = discover::handshake(&link.conn, left(t.init))
         .and_then(|mut d| discover::discover(&link.conn, &mut d, t.cap_fetch).map(|()| d));
     match result {
