@@ -6,6 +6,7 @@
 //!
 //! - `limits`, `glob`, `random`, `queue`: constants and small helpers
 //!   (a bounded channel that allocates as it is used);
+//! - `child_guard`: the re-exec that keeps local processes from outliving us;
 //! - `config`: the YAML config, validated into typed structs (PRODUCT §3);
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
@@ -26,6 +27,7 @@
 pub mod app;
 pub mod backend;
 pub mod catalog;
+pub mod child_guard;
 pub mod cli;
 pub mod config;
 pub mod gateway;

@@ -9,10 +9,14 @@ use std::process::ExitCode;
 
 use argus_mcp::cli::{self, Command};
 use argus_mcp::config::{self, Config, Location};
-use argus_mcp::{app, mcp};
+use argus_mcp::{app, child_guard, mcp};
 use log::{LevelFilter, warn};
 
 fn main() -> ExitCode {
+    // Started as the guard of a backend process (see `child_guard`).
+    if let Some(code) = child_guard::run_if_guard() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let command = match cli::parse(std::env::args_os().skip(1)) {
         Ok(command) => command,
         Err(e) => {
@@ -54,6 +58,13 @@ fn main() -> ExitCode {
         }
         Command::Server(args) => {
             init_logging(args.verbosity);
+            // Local backends die with the gateway, even on SIGKILL.
+            match std::env::current_exe() {
+                Ok(exe) => child_guard::enable(exe),
+                Err(e) => {
+                    warn!("cannot find our own binary ({e}): backends may outlive a killed gateway")
+                }
+            }
             let mut config = match load(args.config.as_deref()) {
                 Ok(config) => config,
                 Err(message) => {

@@ -237,8 +237,9 @@ fn a_backend_that_dies_right_after_connecting_backs_off() {
     );
     let gw = Gateway::start(&config);
     // Each quick death is a failed attempt with a growing delay: by the
-    // third retry it has connected exactly three times (a tight respawn
-    // loop would have connected many times and never "retried").
+    // third retry it has connected at most three times (a tight respawn
+    // loop connects again and again and never gets to a third retry). One
+    // may die before its discovery is read: a failed start, same count.
     assert!(
         crate::support::wait_until(Duration::from_secs(15), || gw
             .stderr()
@@ -248,6 +249,7 @@ fn a_backend_that_dies_right_after_connecting_backs_off() {
     );
     let log = gw.stderr();
     let upto = &log[..log.find("retry 3/10").unwrap()];
-    assert_eq!(upto.matches("[looping] connected:").count(), 3, "{log}");
-    assert!(upto.contains("disconnected 0."), "{log}");
+    let connects = upto.matches("[looping] connected:").count();
+    assert!((1..=3).contains(&connects), "{connects} connects: {log}");
+    assert!(upto.contains("s after connecting"), "{log}");
 }

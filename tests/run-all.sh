@@ -62,6 +62,22 @@ step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked --all-targets 2>&1 | tee "$log"
+# No process the tests started may outlive them (gateways, backends,
+# launched servers): give exiting ones 5 s, then name any that is left.
+leftovers() {
+  ps -eo pid=,args= | grep -F -e "$PWD/target/" -e "$PWD/tests/py/" -e "$PWD/.test-env/node/" \
+    | grep -v -e "grep -F" -e "ps -eo" || true
+}
+left=$(leftovers)
+for _ in $(seq 25); do
+  [ -z "$left" ] && break
+  sleep 0.2
+  left=$(leftovers)
+done
+if [ -n "$left" ]; then
+  printf '\nprocesses left behind by the tests:\n%s\n' "$left"
+fi
 # One closing line for the whole run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+[ -z "$left" ] || exit 1

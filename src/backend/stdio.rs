@@ -12,7 +12,8 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use rustix::process::{Pid, Signal, kill_process_group};
 
 use super::connection::{Connection, Frame};
 use super::events::EventSender;
+use crate::child_guard;
 use crate::config::Launch;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_STDERR_LINE_BYTES, SERVICE_STACK_BYTES,
@@ -50,6 +52,37 @@ pub fn child_env(
     env
 }
 
+/// Where `program` is: a path as it is, a bare name looked up in `path`
+/// (the child's `PATH`), as `execvp` would; it must be an executable file.
+fn resolve(program: &str, path: Option<&str>) -> io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return if runnable(&p) {
+            Ok(p)
+        } else if p.exists() {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "not an executable file",
+            ))
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "No such file or directory",
+            ))
+        };
+    }
+    path.unwrap_or("/usr/local/bin:/usr/bin:/bin")
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| runnable(p))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not found in PATH"))
+}
+
 /// A running child process.
 pub struct Process {
     pid: u32,
@@ -67,10 +100,23 @@ impl std::fmt::Debug for Process {
 }
 
 fn start_child(name: &str, launch: &Launch, stdin: Stdio) -> io::Result<Child> {
-    let child = Command::new(&launch.command)
-        .args(&launch.args)
+    let env = child_env(std::env::vars(), launch);
+    let cannot = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot start \"{}\": {e}", launch.command),
+        )
+    };
+    // Resolved here, with the child's PATH: through the guard a missing
+    // program would otherwise show only as an early exit.
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let program = resolve(&launch.command, path).map_err(cannot)?;
+    let child = child_guard::command(&program, &launch.args)
         .env_clear()
-        .envs(child_env(std::env::vars(), launch))
+        .envs(env)
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,12 +124,7 @@ fn start_child(name: &str, launch: &Launch, stdin: Stdio) -> io::Result<Child> {
         // started (npx → sh → node), so nothing is orphaned.
         .process_group(0)
         .spawn()
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot start \"{}\": {e}", launch.command),
-            )
-        })?;
+        .map_err(cannot)?;
     info!(
         "[{name}] started \"{}\" (pid {})",
         launch.command,

@@ -11,7 +11,7 @@
 //! - `FIXTURE_LOG=path`: append every message received, one JSON per line.
 //! - `FIXTURE_FAIL_IF=path`: exit 1 at start while that file exists.
 //! - `FIXTURE_INIT_DELAY_MS=n`: wait n ms before answering `initialize`.
-//! - `FIXTURE_EXIT_AFTER_LIST=1`: exit right after answering `tools/list`
+//! - `FIXTURE_EXIT_AFTER_LIST=1`: exit 100 ms after answering `tools/list`
 //!   (a backend that initializes and dies: a crash loop).
 //!
 //! Tools: `slow` (waits `arguments.ms`), `crash` (exits at once), `fail`
@@ -181,7 +181,11 @@ fn main() {
                 }
                 reply(result);
                 if std::env::var("FIXTURE_EXIT_AFTER_LIST").is_ok() {
-                    std::process::exit(4);
+                    // Soon after, not at once: the answer should be read first.
+                    std::thread::spawn(|| {
+                        std::thread::sleep(Duration::from_millis(100));
+                        std::process::exit(4);
+                    });
                 }
             }
             "prompts/list" => reply(
