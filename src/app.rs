@@ -84,6 +84,7 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     let options = ServerOptions {
         max_connections: config.server.max_connections,
         max_body_bytes: config.security.max_body_bytes,
+        body_timeout: crate::limits::BODY_READ_TIMEOUT,
     };
     for warning in &config.warnings {
         log::warn!("{warning}");

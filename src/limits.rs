@@ -32,6 +32,10 @@ pub const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest pause between two reads of a request body. Past it: 408, close.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Time a whole request body has once its head is in (4 MiB at ~70 KB/s).
+/// Past it: 408, close.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long an idle keep-alive connection waits for its next request before it is closed.
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 

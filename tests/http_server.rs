@@ -348,6 +348,7 @@ fn a_panicking_handler_answers_500_and_the_server_lives() {
         ServerOptions {
             max_connections: 8,
             max_body_bytes: 1024,
+            body_timeout: Duration::from_secs(60),
         },
     )
     .unwrap();
@@ -367,6 +368,101 @@ fn a_panicking_handler_answers_500_and_the_server_lives() {
             "fine"
         );
     }
+    stop.shutdown();
+    runner.join().unwrap();
+}
+
+#[test]
+fn strict_framing_one_host_and_the_absolute_form_authority() {
+    let gw = Gateway::start(CONFIG);
+    let cases: &[(&[u8], u16)] = &[
+        // Bare LF in the head (a smuggling vector behind lenient proxies).
+        (b"GET /health HTTP/1.1\nHost: localhost\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nHost: localhost\n\n", 400),
+        // Two Hosts.
+        (
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n",
+            400,
+        ),
+        // The absolute form's authority is checked like Host.
+        (
+            b"GET http://evil.example/sse HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            403,
+        ),
+        // Bare LF in a chunk line.
+        (
+            b"POST /messages/?session_id=00000000000000000000000000000000 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\n{}\r\n0\r\n\r\n",
+            400,
+        ),
+    ];
+    for (request, status) in cases {
+        assert_eq!(
+            raw(gw.addr, request).status,
+            *status,
+            "{:?}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    let ok =
+        b"GET http://127.0.0.1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(gw.addr, ok).status, 200);
+}
+
+#[test]
+fn endless_empty_lines_are_refused_at_the_head_limit() {
+    let gw = Gateway::start(CONFIG);
+    let mut stream = connect(gw.addr);
+    let crlf = b"\r\n".repeat(1024);
+    let started = Instant::now();
+    let mut sent = 0;
+    // Far more than the head limit, unless the server answers first.
+    while sent < 4 * MAX_HEAD_BYTES && stream.write_all(&crlf).is_ok() {
+        sent += crlf.len();
+    }
+    let resp = read_response(&mut BufReader::new(stream), false);
+    assert_eq!(resp.status, 431);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered at the limit, not at the head timeout"
+    );
+}
+
+#[test]
+fn a_body_trickled_past_its_deadline_gets_408() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = Server::new(
+        listener,
+        Arc::new(Panicky),
+        ServerOptions {
+            max_connections: 8,
+            max_body_bytes: 1024,
+            body_timeout: Duration::from_secs(1),
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let stop = server.shutdown_handle();
+    let runner = std::thread::spawn(move || server.run());
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"POST /ok HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // One byte every 200 ms: never idle for long, never done.
+    let mut trickle = stream.try_clone().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for _ in 0..50 {
+            if trickle.write_all(b"x").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let resp = read_response(&mut BufReader::new(stream), false);
+    assert_eq!(resp.status, 408, "{}", resp.text());
+    assert!(resp.text().contains("within 1s"), "{}", resp.text());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    feeder.join().unwrap();
     stop.shutdown();
     runner.join().unwrap();
 }

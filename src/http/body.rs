@@ -197,7 +197,11 @@ impl ChunkedDecoder {
 
     fn line_done(&mut self, line: &[u8]) -> Result<(), BodyError> {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // Strict CRLF: a bare LF is read differently by different proxies
+        // (a request smuggling vector).
+        let Some(line) = line.strip_suffix(b"\r") else {
+            return Err(BodyError::Malformed("chunk line not ended by CRLF"));
+        };
         match self.state {
             State::Size => {
                 // Chunk extensions (";name=value") are allowed and ignored.
@@ -318,9 +322,20 @@ mod tests {
     }
 
     #[test]
-    fn bare_lf_accepted() {
-        let (out, _) = decode_in_pieces(b"3\nabc\n0\n\n", 64, 100).unwrap();
-        assert_eq!(out, b"abc");
+    fn bare_lf_refused() {
+        for bare in [
+            &b"3\nabc\r\n0\r\n\r\n"[..],
+            b"3\r\nabc\n0\r\n\r\n",
+            b"3\r\nabc\r\n0\n\r\n",
+            b"3\r\nabc\r\n0\r\n\n",
+        ] {
+            assert_eq!(
+                decode_in_pieces(bare, 64, 100),
+                Err(BodyError::Malformed("chunk line not ended by CRLF")),
+                "{:?}",
+                String::from_utf8_lossy(bare)
+            );
+        }
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! [`Status::Partial`] (need more), [`Status::Complete`] (a head and how many
 //! bytes it used) or a [`ParseError`]. Limits are enforced on partial input
 //! too, so a client that never ends its request line or headers is refused
-//! as soon as it passes the limit, not when it stops. RFC 9112 §2–§5; bare LF
-//! line ends are accepted (§2.2), obsolete line folding is not (§5.2).
+//! as soon as it passes the limit, not when it stops; empty lines before the
+//! request line count against the head limit. RFC 9112 §2–§5, strictly:
+//! lines end in CRLF (a bare LF, which §2.2 lets servers accept, is read
+//! differently by proxies that disagree: a smuggling vector), no obsolete
+//! line folding (§5.2), one `Host` (§3.2), and an absolute-form target's
+//! authority replaces `Host` (§3.2.2) so that it meets the same checks.
 
 use std::fmt;
 
@@ -118,37 +122,41 @@ impl std::error::Error for ParseError {}
 /// Parses a request head from the start of `buf`.
 pub fn parse_head(buf: &[u8]) -> Result<Status, ParseError> {
     // RFC 9112 §2.2: ignore empty lines before the request line (clients
-    // sometimes send a stray CRLF after a body).
+    // sometimes send a stray CRLF after a body), but count them: an endless
+    // stream of CRLF must not grow the buffer.
     let mut start = 0;
-    while let Some(rest) = buf.get(start..) {
-        if rest.starts_with(b"\r\n") {
-            start += 2;
-        } else if rest.starts_with(b"\n") {
-            start += 1;
-        } else {
-            break;
-        }
+    while buf
+        .get(start..)
+        .is_some_and(|rest| rest.starts_with(b"\r\n"))
+    {
+        start += 2;
     }
-    let Some((line, mut pos)) = next_line(buf, start) else {
+    if start > MAX_HEAD_BYTES {
+        return Err(ParseError::HeadTooLarge);
+    }
+    let Some((line, mut pos)) = next_line(buf, start)? else {
         if buf.len() - start > MAX_REQUEST_LINE_BYTES {
             return Err(ParseError::RequestLineTooLong);
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err(ParseError::HeadTooLarge);
         }
         return Ok(Status::Partial);
     };
     if line.len() > MAX_REQUEST_LINE_BYTES {
         return Err(ParseError::RequestLineTooLong);
     }
-    let (method, target, version) = request_line(line)?;
+    let (method, target, authority, version) = request_line(line)?;
 
     let mut headers = Vec::new();
     loop {
-        let Some((line, next)) = next_line(buf, pos) else {
-            if buf.len() - start > MAX_HEAD_BYTES {
+        let Some((line, next)) = next_line(buf, pos)? else {
+            if buf.len() > MAX_HEAD_BYTES {
                 return Err(ParseError::HeadTooLarge);
             }
             return Ok(Status::Partial);
         };
-        if next - start > MAX_HEAD_BYTES {
+        if next > MAX_HEAD_BYTES {
             return Err(ParseError::HeadTooLarge);
         }
         pos = next;
@@ -160,29 +168,49 @@ pub fn parse_head(buf: &[u8]) -> Result<Status, ParseError> {
         }
         headers.push(header_line(line)?);
     }
+    let hosts = headers.iter().filter(|(n, _)| n == "host").count();
+    if hosts > 1 {
+        // RFC 9112 §3.2: more than one Host MUST get 400.
+        return Err(ParseError::BadHeader("more than one Host header"));
+    }
+    if version == Version::Http11 && hosts == 0 {
+        // RFC 9112 §3.2: a 1.1 request without Host MUST get 400.
+        return Err(ParseError::BadHeader("missing Host header"));
+    }
+    if let Some(authority) = authority {
+        // RFC 9112 §3.2.2: the target's authority wins over Host; it takes
+        // Host's place so the Host checks see what the request addresses.
+        headers.retain(|(n, _)| n != "host");
+        headers.push(("host".into(), authority));
+    }
     let head = Head {
         method,
         target,
         version,
         headers,
     };
-    if head.version == Version::Http11 && head.header("host").is_none() {
-        // RFC 9112 §3.2: a 1.1 request without Host MUST get 400.
-        return Err(ParseError::BadHeader("missing Host header"));
-    }
     Ok(Status::Complete(head, pos))
 }
 
-/// The line starting at `from` without its terminator, and where the next begins.
-fn next_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
-    let rest = buf.get(from..)?;
-    let lf = rest.iter().position(|&b| b == b'\n')?;
-    let line = &rest[..lf];
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    Some((line, from + lf + 1))
+/// The line starting at `from` without its CRLF, and where the next
+/// begins; `None` while incomplete; an error for a bare LF.
+fn next_line(buf: &[u8], from: usize) -> Result<Option<(&[u8], usize)>, ParseError> {
+    let Some(rest) = buf.get(from..) else {
+        return Ok(None);
+    };
+    let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+        return Ok(None);
+    };
+    match rest[..lf].strip_suffix(b"\r") {
+        Some(line) => Ok(Some((line, from + lf + 1))),
+        None => Err(ParseError::BadHeader("line not ended by CRLF")),
+    }
 }
 
-fn request_line(line: &[u8]) -> Result<(String, String, Version), ParseError> {
+/// Method, origin-form target, the authority of an absolute-form target, version.
+type RequestLine = (String, String, Option<String>, Version);
+
+fn request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -203,12 +231,25 @@ fn request_line(line: &[u8]) -> Result<(String, String, Version), ParseError> {
     if target.is_empty() || !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
         return Err(ParseError::BadRequestLine("invalid request target"));
     }
+    let mut authority = None;
     let target = if target.starts_with(b"/") || target == b"*" {
         target
     } else if let Some(rest) = strip_scheme(target) {
-        // Absolute form (RFC 9112 §3.2.2): keep only path and query.
-        match rest.iter().position(|&b| b == b'/' || b == b'?') {
-            Some(i) if rest[i] == b'/' => &rest[i..],
+        // Absolute form (RFC 9112 §3.2.2): keep only path and query; the
+        // authority (without userinfo, which is not allowed) becomes Host.
+        let end = rest
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
+        let host = &rest[..end];
+        if host.is_empty() || host.contains(&b'@') {
+            return Err(ParseError::BadRequestLine(
+                "invalid authority in request target",
+            ));
+        }
+        authority = Some(String::from_utf8_lossy(host).into_owned());
+        match rest.get(end) {
+            Some(b'/') => &rest[end..],
             Some(_) => return Err(ParseError::BadRequestLine("invalid request target")),
             None => b"/",
         }
@@ -218,7 +259,7 @@ fn request_line(line: &[u8]) -> Result<(String, String, Version), ParseError> {
     // Both checked to be ASCII above.
     let method = String::from_utf8_lossy(method).into_owned();
     let target = String::from_utf8_lossy(target).into_owned();
-    Ok((method, target, version))
+    Ok((method, target, authority, version))
 }
 
 fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
@@ -279,11 +320,51 @@ mod tests {
     }
 
     #[test]
-    fn bare_lf_and_leading_blank_lines() {
-        let (head, n) = complete(b"\r\n\nPOST / HTTP/1.0\nContent-Length: 0\n\n");
-        assert_eq!(n, 38);
+    fn leading_blank_lines_and_strict_crlf() {
+        let (head, n) = complete(b"\r\n\r\nPOST / HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(n, 42);
         assert_eq!(head.version, Version::Http10);
         assert!(!head.keep_alive());
+        for bare in [
+            &b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r2\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse_head(bare).map_err(|e| e.status()),
+                Err(400),
+                "{:?}",
+                String::from_utf8_lossy(bare)
+            );
+        }
+    }
+
+    #[test]
+    fn endless_empty_lines_hit_the_head_limit() {
+        let crlf = b"\r\n".repeat(MAX_HEAD_BYTES / 2 + 1);
+        assert_eq!(parse_head(&crlf), Err(ParseError::HeadTooLarge));
+        let mut partial = b"\r\n".repeat(MAX_HEAD_BYTES / 2 - 2);
+        partial.extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\n");
+        assert_eq!(parse_head(&partial), Err(ParseError::HeadTooLarge));
+    }
+
+    #[test]
+    fn one_host_and_absolute_form_authority_becomes_host() {
+        assert_eq!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").map_err(|e| e.status()),
+            Err(400)
+        );
+        let (h, _) =
+            complete(b"GET http://evil.example:80/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        assert_eq!(h.target, "/mcp");
+        assert_eq!(
+            h.header_all("host").collect::<Vec<_>>(),
+            ["evil.example:80"]
+        );
+        assert!(parse_head(b"GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n").is_err());
+        assert!(parse_head(b"GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n").is_err());
     }
 
     #[test]

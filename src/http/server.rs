@@ -43,6 +43,10 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// Largest request body; above it 413.
     pub max_body_bytes: u64,
+    /// Time a whole request body has, from the end of its head; past it 408
+    /// and close (`BODY_READ_TIMEOUT`): a byte now and then must not hold a
+    /// connection thread for ever.
+    pub body_timeout: Duration,
 }
 
 /// State shared by the accept loop, connection threads and shutdown handles.
@@ -399,13 +403,14 @@ impl Connection {
                 let _ = self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
         }
+        let body_deadline = Instant::now() + self.options.body_timeout;
         let body = match framing {
             Framing::None => Vec::new(),
             Framing::Length(n) => {
                 // Bounded by `limit` in `framing`, so the cast cannot truncate.
                 let n = n as usize;
                 while buf.len() < n {
-                    self.read_body_bytes(buf)?;
+                    self.read_body_bytes(buf, body_deadline)?;
                 }
                 let rest = buf.split_off(n);
                 std::mem::replace(buf, rest)
@@ -419,17 +424,34 @@ impl Connection {
                     if decoder.is_done() {
                         break body;
                     }
-                    self.read_body_bytes(buf)?;
+                    self.read_body_bytes(buf, body_deadline)?;
                 }
             }
         };
         Ok((head, body))
     }
 
-    fn read_body_bytes(&mut self, buf: &mut Vec<u8>) -> Result<(), ReadEnd> {
-        match self.read_more(buf, BODY_IDLE_TIMEOUT) {
+    /// Reads more of a body: each read within `BODY_IDLE_TIMEOUT`, all of
+    /// them before `deadline`.
+    fn read_body_bytes(&mut self, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), ReadEnd> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let total = self.options.body_timeout;
+        let late = || {
+            ReadEnd::Fail(
+                408,
+                format!(
+                    "request body not received within {:.0}s",
+                    total.as_secs_f64()
+                ),
+            )
+        };
+        if left.is_zero() {
+            return Err(late());
+        }
+        match self.read_more(buf, BODY_IDLE_TIMEOUT.min(left)) {
             Ok(0) => Err(ReadEnd::Quiet),
             Ok(_) => Ok(()),
+            Err(e) if is_timeout(&e) && left <= BODY_IDLE_TIMEOUT => Err(late()),
             Err(e) if is_timeout(&e) => Err(ReadEnd::Fail(
                 408,
                 "request body not received in time".into(),
