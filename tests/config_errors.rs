@@ -184,6 +184,38 @@ fn argus_extras_are_accepted_with_warnings() {
 }
 
 #[test]
+fn settings_not_implemented_yet_are_warned_about() {
+    let dir = crate::support::TempDir::new("nyi");
+    let path = dir.write(
+        "argus.yaml",
+        "server:\n  management: {token: a-long-enough-token-123}\nrate_limits: {enabled: true}\naudit: {enabled: true}\nbackends:\n  a:\n    type: stdio\n    command: x\n    group: ops\n",
+    );
+    let out = Command::new(binary())
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for key in [
+        "audit.enabled",
+        "rate_limits.enabled",
+        "server.management.token",
+        "backends.a.group",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with("warning: ")
+                && l.contains(key)
+                && l.contains("not implemented yet")),
+            "no warning for {key}:\n{stdout}"
+        );
+    }
+    // And the server logs them at startup.
+    let gw = crate::support::Gateway::start("audit: {enabled: true}\n");
+    assert!(gw.logged("audit.enabled: no audit log is written: not implemented yet"));
+}
+
+#[test]
 fn the_shipped_config_is_valid() {
     let out = Command::new(binary())
         .args(["check", "-c"])

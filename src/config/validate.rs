@@ -117,6 +117,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let rate_limits = rate_limits(&mut cx, &mut top);
     let audit = audit(&mut cx, &mut top);
     top.finish(&mut cx, TOP_EXTRAS);
+    not_yet_served(&mut cx, &server, &backends, &rate_limits, &audit);
 
     if !cx.problems.is_empty() {
         cx.problems
@@ -136,6 +137,36 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         lifecycle: lifecycle.0,
         warnings: cx.warnings,
     })
+}
+
+/// Settings that are validated but not acted on yet get a warning each:
+/// silence would let a user believe they are on (issue 8 §3).
+fn not_yet_served(
+    cx: &mut Cx<'_>,
+    server: &super::Server,
+    backends: &[(Backend, Pos)],
+    rate_limits: &RateLimits,
+    audit: &Audit,
+) {
+    let mut warn = |what: String| cx.warnings.push(format!("{what}: not implemented yet"));
+    if audit.enabled {
+        warn("audit.enabled: no audit log is written".into());
+    }
+    if rate_limits.enabled {
+        warn("rate_limits.enabled: requests are not rate-limited".into());
+    }
+    if server.management_token.is_some() {
+        warn(
+            "server.management.token (or $ARGUS_MGMT_TOKEN): the management API /manage/v1 is not served"
+                .into(),
+        );
+    }
+    for (backend, _) in backends.iter().filter(|(b, _)| b.group != "default") {
+        warn(format!(
+            "backends.{}.group \"{}\": group endpoints /g/{}/... are not served",
+            backend.name, backend.group, backend.group
+        ));
+    }
 }
 
 /// The validation context: where problems and warnings collect.
