@@ -23,6 +23,7 @@ use crate::config::{BackendKind, Config, Transport};
 use crate::gateway::Gateway;
 use crate::http::{Server, ServerOptions};
 use crate::limits::SERVICE_STACK_BYTES;
+use crate::redact;
 use crate::supervisor::{Status, Supervisor};
 
 /// Why the gateway could not start.
@@ -256,17 +257,17 @@ pub fn plan(config: &Config) -> String {
         let target = match &b.kind {
             BackendKind::Stdio(launch) => {
                 let mut line = launch.command.clone();
-                for arg in &launch.args {
+                for arg in redact::args(&launch.args) {
                     line.push(' ');
-                    line.push_str(arg);
+                    line.push_str(&arg);
                 }
                 line
             }
             BackendKind::Sse { url, launch, .. } => match launch {
-                Some(l) => format!("{} (launches {})", redact_url(url), l.command),
-                None => redact_url(url),
+                Some(l) => format!("{} (launches {})", redact::url(url), l.command),
+                None => redact::url(url),
             },
-            BackendKind::StreamableHttp { url, .. } => redact_url(url),
+            BackendKind::StreamableHttp { url, .. } => redact::url(url),
         };
         let _ = writeln!(
             out,
@@ -297,29 +298,4 @@ pub fn plan(config: &Config) -> String {
         let _ = writeln!(out, "warning:   {warning}");
     }
     out
-}
-
-/// A URL without user info and query, which may carry credentials.
-fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let rest = match rest.split_once('/') {
-        Some((authority, path)) => {
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{host}/{path}")
-        }
-        None => rest.rsplit_once('@').map_or(rest, |(_, h)| h).to_owned(),
-    };
-    format!("{scheme}://{rest}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_lose_credentials() {
-        assert_eq!(redact_url("https://u:p@h:1/sse?token=x"), "https://h:1/sse");
-        assert_eq!(redact_url("http://h"), "http://h");
-    }
 }

@@ -4,8 +4,9 @@
 //! integration tests reach every layer. Layers, lowest first; a module only
 //! uses modules above it in this list:
 //!
-//! - `limits`, `glob`, `random`, `queue`: constants and small helpers
-//!   (a bounded channel that allocates as it is used);
+//! - `limits`, `glob`, `random`, `queue`, `redact`: constants and small
+//!   helpers (a bounded channel that allocates as it is used; secrets kept
+//!   out of logs and error texts);
 //! - `child_guard`: the re-exec that keeps local processes from outliving us;
 //! - `config`: the YAML config, validated into typed structs (PRODUCT §3);
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
@@ -38,6 +39,7 @@ pub mod limits;
 pub mod mcp;
 pub mod queue;
 pub mod random;
+pub mod redact;
 pub mod router;
 pub mod session;
 pub mod sse;

@@ -25,6 +25,7 @@ use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, Config};
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::{MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION};
+use crate::redact;
 
 /// The delay before retry number `failures` (1-based): `first`, then ×`backoff`
 /// each time, never more than [`MAX_RETRY_DELAY`].
@@ -424,7 +425,7 @@ impl Supervisor {
                         self.rebuild();
                     }
                     let up_since = Instant::now();
-                    let cause = self.connected(index, &link, &rx);
+                    let cause = redact::text(&self.connected(index, &link, &rx)).into_owned();
                     {
                         let mut s = lock(&slot.state);
                         s.link = None;
@@ -452,7 +453,7 @@ impl Supervisor {
                         up_since.elapsed().as_secs_f64()
                     )
                 }
-                Err(e) => e.to_string(),
+                Err(e) => redact::text(&e.to_string()).into_owned(),
             };
             failures += 1;
             let exhausted = failures > t.retries;

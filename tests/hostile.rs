@@ -253,3 +253,44 @@ fn a_backend_that_dies_right_after_connecting_backs_off() {
     assert!((1..=3).contains(&connects), "{connects} connects: {log}");
     assert!(upto.contains("s after connecting"), "{log}");
 }
+
+#[test]
+fn no_secret_reaches_logs_clients_or_check() {
+    use std::process::Command;
+    let closed = crate::support::free_port();
+    let config = format!(
+        "backends:\n  remote:\n    type: streamable-http\n    url: http://user:hunter2@127.0.0.1:{closed}/mcp?token=hunter3\n    timeouts: {{retries: 1, retry_delay: 0.1}}\n  launched:\n    type: sse\n    url: http://127.0.0.1:{closed}/sse?api_key=hunter5\n    command: /bin/sh\n    args: [\"-c\", \"exit 0\", \"--token=hunter4\", \"--password\", \"hunter6\"]\n    timeouts: {{retries: 0, sse_startup: 0.5}}\n  local:\n    type: stdio\n    command: /bin/true\n    args: [\"--token=hunter7\", \"--api-key\", \"hunter8\"]\n    timeouts: {{retries: 0}}\n"
+    );
+    let secrets = [
+        "hunter2", "hunter3", "hunter4", "hunter5", "hunter6", "hunter7", "hunter8",
+    ];
+    let clean = |what: &str, text: &str| {
+        for s in secrets {
+            assert!(!text.contains(s), "{what} shows {s}:\n{text}");
+        }
+    };
+    let gw = Gateway::start_with(&config, &["-vv"], &[]);
+    assert!(gw.logged("giving up"), "{}", gw.stderr());
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    let reply = c.call(gw.addr, json!(1), "tools/list", json!({}));
+    clean("a client reply", &reply.to_string());
+    clean("the log", &gw.stderr());
+    let dir = crate::support::TempDir::new("redact");
+    let path = dir.write("argus.yaml", &config);
+    for extra in [&[][..], &["--connect"][..]] {
+        let out = Command::new(crate::support::binary())
+            .args(["check", "-c"])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("***"), "{text}");
+        clean("check", &text);
+    }
+}

@@ -119,7 +119,10 @@ fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), Stri
         form.push_str("&scope=");
         form.push_str(&form_encode(&oauth.scopes.join(" ")));
     }
-    debug!("fetching an OAuth 2 token from {}", oauth.token_url);
+    debug!(
+        "fetching an OAuth 2 token from {}",
+        crate::redact::url(&oauth.token_url)
+    );
     let mut response = agent
         .post(&oauth.token_url)
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -153,7 +156,7 @@ fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), Stri
     let lifetime = token_lifetime(&value);
     info!(
         "OAuth 2 token obtained from {} (valid {:.0}s)",
-        oauth.token_url,
+        crate::redact::url(&oauth.token_url),
         lifetime.as_secs_f64()
     );
     Ok((token.to_owned(), lifetime))

@@ -419,7 +419,13 @@ impl Connection {
     pub fn fail(&self, id: u64, error: CallError) {
         let pending = self.lock().pending.remove(&id);
         if let Some(p) = pending {
-            warn!("[{}] request {id} {} failed: {error}", self.name, p.method);
+            let why = error.to_string();
+            warn!(
+                "[{}] request {id} {} failed: {}",
+                self.name,
+                p.method,
+                crate::redact::text(&why)
+            );
             (p.reply)(Err(error));
         }
     }

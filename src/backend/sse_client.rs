@@ -28,6 +28,7 @@ use super::events::EventSender;
 use crate::http::media_type;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
 use crate::queue::Receiver;
+use crate::redact;
 use crate::sse::Parser;
 
 /// A running SSE stream; stopping it closes the connection.
@@ -104,7 +105,7 @@ pub fn connect(
             break response;
         }
     };
-    info!("[{name}] SSE stream open: {url}");
+    info!("[{name}] SSE stream open: {}", redact::url(url));
     let (conn, outbound) = Connection::new(name, events).map_err(|e| e.to_string())?;
     let stopping = Arc::new(AtomicBool::new(false));
     let (endpoint_tx, endpoint_rx) = sync_channel::<Result<String, String>>(1);
@@ -141,7 +142,7 @@ pub fn connect(
             return Err(e);
         }
     };
-    debug!("[{name}] message endpoint: {endpoint}");
+    debug!("[{name}] message endpoint: {}", redact::url(&endpoint));
     let writer = {
         let conn = conn.clone();
         let credentials = credentials.clone();
@@ -243,7 +244,11 @@ fn post_loop(
             // Only requests can be failed.
             match frame.id {
                 Some(id) => conn.fail(id, CallError::Send(why)),
-                None => warn!("[{}] message not delivered: {why}", conn.name()),
+                None => warn!(
+                    "[{}] message not delivered: {}",
+                    conn.name(),
+                    redact::text(&why)
+                ),
             }
         }
     }

@@ -282,7 +282,11 @@ fn deliver_one(
         Err(Failure::Refused(why)) => {
             match request_id {
                 Some(id) => conn.fail(id, CallError::Send(why)),
-                None => warn!("[{}] {method} not delivered: {why}", shared.name),
+                None => warn!(
+                    "[{}] {method} not delivered: {}",
+                    shared.name,
+                    crate::redact::text(&why)
+                ),
             }
             true
         }

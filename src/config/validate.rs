@@ -94,6 +94,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         env,
         problems: Vec::new(),
         warnings: Vec::new(),
+        expanded: Vec::new(),
     };
     let mut top = match &root.value {
         Value::Map(_) | Value::Null => cx.fields(&root, ""),
@@ -169,11 +170,17 @@ fn not_yet_served(
     }
 }
 
+/// Expanded values shorter than this are left in messages: too short to be
+/// secrets, and replacing them would garble the text ("between 1 and 10").
+const MIN_HIDDEN_VALUE: usize = 4;
+
 /// The validation context: where problems and warnings collect.
 struct Cx<'e> {
     env: Env<'e>,
     problems: Vec<Problem>,
     warnings: Vec<String>,
+    /// (expanded value, the `${...}` text it came from), for [`Cx::unexpanded`].
+    expanded: Vec<(String, String)>,
 }
 
 /// The fields of one mapping, taken by name; the rest are reported by `finish`.
@@ -260,11 +267,23 @@ fn close(a: &str, b: &str) -> bool {
 
 impl<'e> Cx<'e> {
     fn err(&mut self, path: &str, pos: Pos, message: impl Into<String>) {
+        let message = self.unexpanded(message.into());
         self.problems.push(Problem {
             path: path.to_owned(),
             pos: Some(pos),
-            message: message.into(),
+            message,
         });
+    }
+
+    /// `message` with every expanded value put back as the `${...}` text it
+    /// came from: errors never echo what a variable holds (a secret, often).
+    fn unexpanded(&self, mut message: String) -> String {
+        for (value, raw) in &self.expanded {
+            if value.len() >= MIN_HIDDEN_VALUE && message.contains(value.as_str()) {
+                message = message.replace(value.as_str(), raw);
+            }
+        }
+        message
     }
 
     fn wrong_type(&mut self, node: &Node, path: &str, expected: &str) {
@@ -298,7 +317,12 @@ impl<'e> Cx<'e> {
     fn string(&mut self, node: &Node, path: &str) -> Option<String> {
         match &node.value {
             Value::Str(s) => match expand(s, self.env) {
-                Ok(v) => Some(v),
+                Ok(v) => {
+                    if s.contains("${") && v != *s {
+                        self.expanded.push((v.clone(), s.clone()));
+                    }
+                    Some(v)
+                }
                 Err(e) => {
                     self.err(path, node.pos, e.to_string());
                     None
@@ -477,8 +501,10 @@ impl<'e> Cx<'e> {
                     "not a valid HTTP header name",
                 );
             }
-            if let Value::Str(s) = &value.value
-                && (s.contains('\r') || s.contains('\n'))
+            // On the expanded value: a variable may carry the line break.
+            let expanded = headers.iter().find(|(n, _)| *n == key.name);
+            if let Some((_, v)) = expanded
+                && (v.0.contains('\r') || v.0.contains('\n'))
             {
                 self.err(
                     &join(path, &key.name),
@@ -1291,5 +1317,33 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn errors_never_echo_an_expanded_value() {
+        let env = |n: &str| match n {
+            "URL" => Some("ftp://user:s3cr3t@h/x".to_owned()),
+            "MODE" => Some("s3cr3t-mode".to_owned()),
+            "HDR" => Some("v\r\nInjected: 1".to_owned()),
+            _ => None,
+        };
+        let problems = from_text(
+            "server: {transport: '${MODE}'}\nbackends:\n  a:\n    type: sse\n    url: '${URL}'\n    headers: {X-Key: '${HDR}'}\n",
+            &env,
+        )
+        .unwrap_err();
+        let text: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect();
+        let all = text.join("\n");
+        assert!(!all.contains("s3cr3t"), "{all}");
+        assert!(all.contains("${URL}") && all.contains("${MODE}"), "{all}");
+        // The line-break check sees the expanded header value.
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("backends.a.headers.X-Key") && t.contains("line breaks")),
+            "{all}"
+        );
     }
 }

@@ -629,6 +629,9 @@ fn refuse_duplicate(session: &Session, id: RequestId) {
 /// The one translation of a backend failure into what the client sees
 /// (STYLE 6): a tool error result for `tools/call`, -32603 otherwise.
 fn failure(is_tool: bool, text: &str) -> Result<Value, ErrorObject> {
+    // Causes may quote a backend URL: never its credentials.
+    let text = crate::redact::text(text);
+    let text = text.as_ref();
     if is_tool {
         Ok(json!({"content": [{"type": "text", "text": text}], "isError": true}))
     } else {
