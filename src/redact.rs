@@ -91,7 +91,9 @@ pub fn text(text: &str) -> Cow<'_, str> {
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
             .unwrap_or(tail.len());
         // Punctuation that ends a sentence or a clause is not the URL's.
-        let end = tail[..end].trim_end_matches([':', ',', ';', ')', ']', '.']).len();
+        let end = tail[..end]
+            .trim_end_matches([':', ',', ';', ')', ']', '.'])
+            .len();
         out.push_str(&url(&tail[..end]));
         rest = &tail[end..];
     }

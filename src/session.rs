@@ -43,6 +43,19 @@ pub enum Outbound {
     Close,
 }
 
+/// What the answer stream of one Streamable HTTP request carries, typed so
+/// the waiting POST never parses a message to learn what it is.
+#[derive(Debug)]
+pub enum ForRequest {
+    /// Something for the request before its answer (progress, a log, a
+    /// backend's request), serialized.
+    Message(String),
+    /// The request's answer (result or error), serialized: the last item.
+    Answer(String),
+    /// The client cancelled the request: no answer will come.
+    Cancelled,
+}
+
 /// The list-change notifications a session may have queued.
 pub const LIST_CHANGED: [&str; 3] = [
     "notifications/tools/list_changed",
@@ -94,7 +107,7 @@ pub struct Session {
     state: Mutex<McpState>,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Streamable HTTP: the POSTs waiting for their requests' answers.
-    request_streams: Mutex<HashMap<RequestId, Sender<String>>>,
+    request_streams: Mutex<HashMap<RequestId, Sender<ForRequest>>>,
     /// Whether a writer drains the general queue (always for SSE; for
     /// Streamable HTTP only while a GET stream is open).
     listening: AtomicBool,
@@ -168,9 +181,24 @@ impl Session {
             Some(tx) => {
                 let text = message.to_value().to_string();
                 debug!("session {}: -> (request {id}) {}", self.short_id(), text);
-                tx.try_send(text).is_ok()
+                let answer = matches!(message,
+                    Message::Response { id: a, .. } | Message::Error { id: Some(a), .. } if a == id);
+                let item = if answer {
+                    ForRequest::Answer(text)
+                } else {
+                    ForRequest::Message(text)
+                };
+                tx.try_send(item).is_ok()
             }
             None => self.send_general(message),
+        }
+    }
+
+    /// The client cancelled request `id`: a POST waiting for its answer
+    /// hears it at once (and ends) instead of waiting out the call timeout.
+    pub fn cancel_request_stream(&self, id: &RequestId) {
+        if let Some(tx) = lock(&self.request_streams).remove(id) {
+            let _ = tx.try_send(ForRequest::Cancelled);
         }
     }
 
@@ -239,7 +267,7 @@ impl Session {
     /// Opens the answer stream of request `id` (Streamable HTTP POST);
     /// `None` if a request with that id is already waiting (MCP forbids
     /// reusing an id in flight, and the answers could not be told apart).
-    pub fn open_request_stream(&self, id: RequestId) -> Option<Receiver<String>> {
+    pub fn open_request_stream(&self, id: RequestId) -> Option<Receiver<ForRequest>> {
         let mut streams = lock(&self.request_streams);
         if streams.contains_key(&id) {
             return None;

@@ -417,3 +417,74 @@ fn an_id_already_in_flight_is_refused() {
         "s:slow done"
     );
 }
+
+#[test]
+fn a_cancelled_request_ends_its_post_at_once() {
+    let dir = crate::support::TempDir::new("cancelpost");
+    let log = dir.0.join("received.jsonl");
+    let log_path = log.display().to_string();
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "s",
+            &[("FIXTURE_TOOLS", "slow"), ("FIXTURE_LOG", &log_path)],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let id = open(&gw, "2025-06-18");
+    let calls = [
+        ("json", "application/json"),
+        ("sse", "application/json, text/event-stream"),
+    ];
+    for (n, (tag, accept)) in calls.into_iter().enumerate() {
+        let (addr, session) = (gw.addr, id.clone());
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":"{tag}","method":"tools/call","params":{{"name":"slow","arguments":{{"ms":60000}}}}}}"#
+        );
+        let waiting = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let resp = request(
+                addr,
+                "POST",
+                "/mcp",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Accept", accept),
+                    ("Mcp-Session-Id", &session),
+                ],
+                body.as_bytes(),
+            );
+            (resp, started.elapsed())
+        });
+        // The backend has it (under an id of ours).
+        assert!(wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches("tools/call")
+                .count()
+                > n
+        }));
+        let cancel = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":"{tag}","reason":"user"}}}}"#
+        );
+        assert_eq!(post(&gw, Some(&id), &[], &cancel).status, 202);
+        let (resp, took) = waiting.join().unwrap();
+        assert!(
+            took < Duration::from_secs(5),
+            "{tag}: the POST waited {took:?}"
+        );
+        assert_eq!(resp.status, 200);
+        if tag == "json" {
+            assert_eq!(resp.json()["error"]["code"], -32800, "{}", resp.text());
+        }
+    }
+    // Both were cancelled at the backend.
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("notifications/cancelled")
+            .count()
+            == 2
+    }));
+}

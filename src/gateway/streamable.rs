@@ -27,8 +27,12 @@ use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::mcp::{self, method};
-use crate::session::Session;
+use crate::session::{ForRequest, Session};
 use crate::sse::{encode_comment, encode_event};
+
+/// The JSON-RPC error code for a request the client cancelled (LSP's
+/// `RequestCancelled`; MCP sends no answer, but a JSON POST must end).
+const REQUEST_CANCELLED: i64 = -32800;
 
 /// The session header (case-insensitive on the wire).
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -196,7 +200,7 @@ fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
         }
         return with_session_id(Response::empty(202), &session.id);
     }
-    let mut streams: Vec<(RequestId, Receiver<String>)> = Vec::with_capacity(requests.len());
+    let mut streams: Vec<(RequestId, Receiver<ForRequest>)> = Vec::with_capacity(requests.len());
     for id in &requests {
         match session.open_request_stream(id.clone()) {
             Some(rx) => streams.push((id.clone(), rx)),
@@ -215,8 +219,8 @@ fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
     let wait = gateway.answer_wait();
     let response = if is_batch {
         let mut answers = Vec::new();
-        for (id, rx) in &streams {
-            if let Some(answer) = wait_answer(rx, id, wait, |_| {}) {
+        for (_, rx) in &streams {
+            if let Waited::Answer(answer) = wait_answer(rx, wait, |_| {}) {
                 answers.push(answer);
             }
         }
@@ -235,29 +239,37 @@ fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
     with_session_id(response, &session.id)
 }
 
-/// Waits for request `id`'s answer on `rx`; other messages go to `other`.
-fn wait_answer(
-    rx: &Receiver<String>,
-    id: &RequestId,
-    wait: Duration,
-    mut other: impl FnMut(String),
-) -> Option<String> {
+/// How waiting for a request's answer ended.
+enum Waited {
+    Answer(String),
+    Cancelled,
+    /// No answer in time, or the session ended (the stream is gone).
+    Nothing(RecvTimeoutError),
+}
+
+/// Waits for the answer on `rx`; what comes before it goes to `other`.
+fn wait_answer(rx: &Receiver<ForRequest>, wait: Duration, mut other: impl FnMut(String)) -> Waited {
     let deadline = Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let text = rx.recv_timeout(left).ok()?;
-        if is_answer(&text, id) {
-            return Some(text);
+        match rx.recv_timeout(left) {
+            Ok(ForRequest::Answer(text)) => return Waited::Answer(text),
+            Ok(ForRequest::Cancelled) => return Waited::Cancelled,
+            Ok(ForRequest::Message(text)) => other(text),
+            Err(e) => return Waited::Nothing(e),
         }
-        other(text);
     }
 }
 
-fn is_answer(text: &str, id: &RequestId) -> bool {
-    serde_json::from_str::<Value>(text).is_ok_and(|v| {
-        v.get("method").is_none()
-            && v.get("id").and_then(RequestId::from_value).as_ref() == Some(id)
-    })
+/// The JSON body for a request that got no answer.
+fn no_answer(session: &Session, id: RequestId, waited: &Waited) -> Response {
+    let (code, message) = match waited {
+        Waited::Cancelled => (REQUEST_CANCELLED, "request cancelled by the client"),
+        Waited::Nothing(RecvTimeoutError::Disconnected) => (code::INTERNAL_ERROR, "session ended"),
+        _ if session.is_closed() => (code::INTERNAL_ERROR, "session ended"),
+        _ => (code::INTERNAL_ERROR, "no answer in time"),
+    };
+    Response::json(200, &Message::error(Some(id), code, message).to_value())
 }
 
 /// The answer to one request: JSON, or SSE when something must go first.
@@ -265,40 +277,29 @@ fn single_answer(
     gateway: &Gateway,
     session: &Arc<Session>,
     id: RequestId,
-    rx: Receiver<String>,
+    rx: Receiver<ForRequest>,
     wait: Duration,
     sse_ok: bool,
 ) -> Response {
     let first = match rx.recv_timeout(wait) {
-        Ok(text) => text,
-        Err(timeout_or_gone) => {
+        Ok(ForRequest::Message(text)) => text,
+        Ok(ForRequest::Answer(text)) => {
             session.close_request_stream(&id);
-            let gone = timeout_or_gone == RecvTimeoutError::Disconnected || session.is_closed();
-            let message = if gone {
-                "session ended"
-            } else {
-                "no answer in time"
-            };
-            let reply = Message::error(Some(id), code::INTERNAL_ERROR, message);
-            return Response::json(200, &reply.to_value());
+            return json_text(text);
+        }
+        Ok(ForRequest::Cancelled) => return no_answer(session, id, &Waited::Cancelled),
+        Err(e) => {
+            session.close_request_stream(&id);
+            return no_answer(session, id, &Waited::Nothing(e));
         }
     };
-    if is_answer(&first, &id) {
-        session.close_request_stream(&id);
-        return json_text(first);
-    }
     if !sse_ok {
         // The client cannot take a stream: drop what comes before the answer.
-        let answer = wait_answer(&rx, &id, wait, |t| {
-            debug!("dropped for a JSON-only client: {t}")
-        });
+        let waited = wait_answer(&rx, wait, |t| debug!("dropped for a JSON-only client: {t}"));
         session.close_request_stream(&id);
-        return match answer {
-            Some(text) => json_text(text),
-            None => Response::json(
-                200,
-                &Message::error(Some(id), code::INTERNAL_ERROR, "no answer in time").to_value(),
-            ),
+        return match waited {
+            Waited::Answer(text) => json_text(text),
+            other => no_answer(session, id, &other),
         };
     }
     let session = session.clone();
@@ -306,7 +307,7 @@ fn single_answer(
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
-            answer_stream(writer, &rx, &id, first, wait, &settings);
+            answer_stream(writer, &rx, first, wait, &settings);
             session.close_request_stream(&id);
         }),
     ))
@@ -316,11 +317,11 @@ fn json_text(text: String) -> Response {
     Response::json_text(200, text)
 }
 
-/// Streams messages of one request, ending after its answer.
+/// Streams messages of one request, ending after its answer (or when the
+/// client cancels it).
 fn answer_stream(
     writer: &mut StreamWriter<'_>,
-    rx: &Receiver<String>,
-    id: &RequestId,
+    rx: &Receiver<ForRequest>,
     first: String,
     wait: Duration,
     settings: &crate::config::SseResilience,
@@ -334,18 +335,23 @@ fn answer_stream(
     let (keepalive, check_every) = timers(settings);
     let deadline = Instant::now() + wait;
     let mut frame = Vec::with_capacity(512);
-    let mut next = Some(first);
+    let mut next = Some(ForRequest::Message(first));
     let mut next_ping = keepalive.map(|k| Instant::now() + k);
     loop {
         frame.clear();
         match next.take() {
-            Some(text) => {
-                let done = is_answer(&text, id);
+            Some(ForRequest::Message(text)) => {
                 encode_event(Some("message"), &text, &mut frame);
-                if writer.write_frame(&frame).is_err() || done {
+                if writer.write_frame(&frame).is_err() {
                     return;
                 }
             }
+            Some(ForRequest::Answer(text)) => {
+                encode_event(Some("message"), &text, &mut frame);
+                let _ = writer.write_frame(&frame);
+                return;
+            }
+            Some(ForRequest::Cancelled) => return,
             None => {
                 if writer.peer_closed() || Instant::now() >= deadline {
                     return;
@@ -365,7 +371,7 @@ fn answer_stream(
             t.saturating_duration_since(Instant::now()).min(check_every)
         });
         match rx.recv_timeout(wake) {
-            Ok(text) => next = Some(text),
+            Ok(item) => next = Some(item),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
@@ -417,9 +423,9 @@ fn initialize(
         );
     };
     gateway.router.handle(&session, message);
-    let answer = wait_answer(&answers, &id, gateway.answer_wait(), |_| {});
+    let waited = wait_answer(&answers, gateway.answer_wait(), |_| {});
     session.close_request_stream(&id);
-    let Some(answer) = answer else {
+    let Waited::Answer(answer) = waited else {
         return error(500, code::INTERNAL_ERROR, "initialize was not answered");
     };
     // Only a successful initialize creates a session.

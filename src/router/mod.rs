@@ -591,6 +591,7 @@ impl Router {
                 else {
                     return;
                 };
+                session.cancel_request_stream(&id);
                 if let Some(f) = session.untrack(&id)
                     && let Some(conn) = f.conn.upgrade()
                 {
