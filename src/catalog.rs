@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::backend::Discovered;
 use crate::config::{Conflict, Filter, Filters, Strategy, ToolOverride};
+use crate::uri_template::UriTemplate;
 
 /// One backend's contribution to a build.
 #[derive(Debug, Clone, Copy)]
@@ -330,69 +331,6 @@ fn dropped(kind: Kind, key: &str, loser: &str, holder: &str) -> String {
     )
 }
 
-/// An RFC 6570 URI template reduced to what matching needs: literals, and
-/// expressions that match one path segment (`{x}`) or anything (`{+x}`,
-/// `{#x}`, `{?x}`, `{&x}`, `{/x}`).
-#[derive(Debug, Clone, PartialEq)]
-struct UriTemplate(Vec<Part>);
-
-#[derive(Debug, Clone, PartialEq)]
-enum Part {
-    Literal(String),
-    Segment,
-    Any,
-}
-
-impl UriTemplate {
-    fn new(template: &str) -> UriTemplate {
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_owned()));
-            }
-            let Some(close) = rest[open..].find('}') else {
-                parts.push(Part::Literal(rest[open..].to_owned()));
-                rest = "";
-                break;
-            };
-            let expr = &rest[open + 1..open + close];
-            parts.push(match expr.chars().next() {
-                Some('+' | '#' | '?' | '&' | '/' | ';') => Part::Any,
-                _ => Part::Segment,
-            });
-            rest = &rest[open + close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
-        }
-        UriTemplate(parts)
-    }
-
-    fn matches(&self, uri: &str) -> bool {
-        fn go(parts: &[Part], uri: &str) -> bool {
-            match parts.split_first() {
-                None => uri.is_empty(),
-                Some((Part::Literal(l), rest)) => {
-                    uri.strip_prefix(l.as_str()).is_some_and(|u| go(rest, u))
-                }
-                Some((part, rest)) => {
-                    let limit = match part {
-                        Part::Segment => uri.find(['/', '?', '#']).unwrap_or(uri.len()),
-                        _ => uri.len(),
-                    };
-                    let min = usize::from(*part == Part::Segment);
-                    (min..=limit)
-                        .rev()
-                        .filter(|&i| uri.is_char_boundary(i))
-                        .any(|i| go(rest, &uri[i..]))
-                }
-            }
-        }
-        go(&self.0, uri)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,14 +500,5 @@ mod tests {
         );
         assert!(cat.resource_route("test://static/resource/7/x").is_none());
         assert!(cat.resource_route("nope://x").is_none());
-    }
-
-    #[test]
-    fn uri_templates() {
-        let t = UriTemplate::new("repo://{owner}/{name}/files{+path}");
-        assert!(t.matches("repo://me/proj/files/src/main.rs"));
-        assert!(!t.matches("repo://me/files/x"));
-        assert!(UriTemplate::new("a://{x}").matches("a://é"));
-        assert!(UriTemplate::new("a://x{?q}").matches("a://x?q=1"));
     }
 }

@@ -4,7 +4,7 @@
 //! integration tests reach every layer. Layers, lowest first; a module only
 //! uses modules above it in this list:
 //!
-//! - `limits`, `glob`, `random`, `queue`, `redact`: constants and small
+//! - `limits`, `glob`, `uri_template`, `random`, `queue`, `redact`: constants and small
 //!   helpers (a bounded channel that allocates as it is used; secrets kept
 //!   out of logs and error texts);
 //! - `child_guard`: the re-exec that keeps local processes from outliving us;
@@ -44,3 +44,4 @@ pub mod router;
 pub mod session;
 pub mod sse;
 pub mod supervisor;
+pub mod uri_template;
