@@ -65,8 +65,31 @@ impl std::error::Error for Error {
     }
 }
 
+/// Raises the soft limit on open files to the hard one: each client
+/// connection and each backend pipe is a descriptor, and the usual soft
+/// default (1024) is below `server.max_connections` plus `max_sessions`.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(current), maximum) = (limit.current, limit.maximum)
+        && maximum.is_none_or(|m| m > current)
+    {
+        // "Unlimited" is not a valid soft value for files; cap it.
+        let wanted = maximum.unwrap_or(1 << 20).min(1 << 20);
+        let raised = rustix::process::Rlimit {
+            current: Some(wanted),
+            maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => log::debug!("open file limit raised from {current} to {wanted}"),
+            Err(e) => log::warn!("cannot raise the open file limit from {current}: {e}"),
+        }
+    }
+}
+
 /// Runs the gateway until SIGINT or SIGTERM. `banner` prints the URLs to stdout.
 pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
+    raise_open_file_limit();
     let host = config.server.host.clone();
     let port = config.server.port;
     let addr = if host.contains(':') {

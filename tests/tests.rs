@@ -9,6 +9,8 @@ mod cli;
 mod config_errors;
 /// The official MCP conformance suite against /mcp.
 mod conformance;
+/// Fault injection: a backend killed under load, floods, connection storms, signals.
+mod faults;
 /// Hostile and broken input from backends and clients: no panic, no deafness, bounds.
 mod hostile;
 /// HTTP/1.1 front door: limits and their status codes, keep-alive, pipelining, panics.

@@ -21,7 +21,8 @@
 //! `notify` (a `notifications/message` at `arguments.level` and a
 //! `notifications/resources/updated` for `arguments.uri`), `ask` (sends the
 //! client `arguments.method`, default `sampling/createMessage`, and answers
-//! with what came back; with `arguments.after_go` it sends its request only
+//! with what came back; `flood` (sends `arguments.count` log messages at
+//! level error as fast as it can, then answers); with `arguments.after_go` it sends its request only
 //! once a `go` call has been answered, and with `arguments.tag` it names its
 //! call in the request's `_meta.progressToken`), `go`, `raw` (writes `arguments.line`, a string, to stdout
 //! as it is, then answers); any other
@@ -271,6 +272,20 @@ fn main() {
                         for request in held.drain(..) {
                             send(&out, &request);
                         }
+                    }
+                    "flood" => {
+                        let count = params["arguments"]["count"].as_u64().unwrap_or(1000);
+                        {
+                            let mut o = out.lock().unwrap();
+                            for i in 0..count {
+                                let _ = writeln!(
+                                    o,
+                                    r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"level":"error","logger":"flood","data":"message {i} of a flood, padded to be a little longer than a short log line"}}}}"#
+                                );
+                            }
+                            let _ = o.flush();
+                        }
+                        reply(json!({"content": [{"type": "text", "text": "flooded"}]}));
                     }
                     "raw" => {
                         let line = params["arguments"]["line"].as_str().unwrap_or("");
