@@ -240,3 +240,85 @@ fn sampling_requests_are_relayed_to_the_python_sdk_client_on_both_transports() {
         assert!(stdout.contains("sampled by python"), "{path}: {stdout}");
     }
 }
+
+#[test]
+fn both_sdks_answer_sampling_while_another_client_of_the_backend_is_busy() {
+    use serde_json::json;
+    let dir = crate::support::TempDir::new("sdk-sampling");
+    let log = dir.0.join("received.jsonl");
+    let log_text = log.to_string_lossy().into_owned();
+    let config = format!(
+        "backends:\n{}",
+        crate::support::fixture_backend(
+            "a",
+            &[("FIXTURE_TOOLS", "ask,go,slow"), ("FIXTURE_LOG", &log_text)],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let modules = node_modules();
+    let calls_of = |tool: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["method"] == "tools/call" && m["params"]["name"] == tool)
+            .count()
+    };
+    let mut busy = SseClient::open(gw.addr);
+    busy.initialize_with(gw.addr, "2025-06-18", json!({"sampling": {}}));
+    let mut releaser = SseClient::open(gw.addr);
+    releaser.initialize(gw.addr, "2025-06-18");
+    let mut round = 0;
+    for path in ["sse", "mcp"] {
+        for label in ["python", "typescript"] {
+            round += 1;
+            let url = format!("http://{}/{path}", gw.addr);
+            let args = json!({"after_go": true, "tag": true, "text": label}).to_string();
+            let mut cmd = if label == "python" {
+                let mut c = Command::new(python());
+                c.arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/py/sampling_client.py"
+                ));
+                c
+            } else {
+                let mut c = Command::new("node");
+                c.arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/js/sampling_client.cjs"
+                ))
+                .env("ARGUS_NODE_MODULES", &modules);
+                c
+            };
+            cmd.arg(&url).arg("ask").arg(&args);
+            let sdk = std::thread::spawn(move || run(cmd, Duration::from_secs(90)));
+            // The SDK's call waits at the backend; then the other client's
+            // call, more recent, is in flight too when the backend asks.
+            assert!(
+                crate::support::wait_until(Duration::from_secs(60), || calls_of("ask") == round),
+                "{label} over /{path}: its call never reached the backend"
+            );
+            let slow = json!({"jsonrpc":"2.0","id":format!("busy-{round}"),"method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}});
+            assert_eq!(busy.post(gw.addr, &slow.to_string()).status, 202);
+            assert!(crate::support::wait_until(
+                Duration::from_secs(10),
+                || calls_of("slow") == round
+            ));
+            let went = releaser.call(gw.addr, json!(round), "tools/call", json!({"name": "go"}));
+            assert_eq!(went["result"]["content"][0]["text"], "went");
+            let stdout = sdk.join().unwrap();
+            assert!(
+                stdout.contains(&format!("sampled by {label}")),
+                "{label} over /{path}: {stdout}"
+            );
+            // The busy client got its own answer and nothing else.
+            let next = busy.next_message().expect("the busy call's answer");
+            assert_eq!(
+                next["id"],
+                format!("busy-{round}"),
+                "{label} over /{path}: {next}"
+            );
+        }
+    }
+}

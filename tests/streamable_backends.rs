@@ -3,13 +3,15 @@
 //! DELETE on shutdown) and real servers (server-everything in
 //! `streamableHttp` mode, a Python SDK server), killed and restarted.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::support::fake_http::FakeHttp;
-use crate::support::{Gateway, SseClient, fixture_backend, free_port, python, wait_until};
+use crate::support::{
+    Gateway, LocalServer, SseClient, fixture_backend, free_port, python, wait_until,
+};
 
 fn text(reply: &Value) -> String {
     reply["result"]["content"][0]["text"]
@@ -77,41 +79,9 @@ fn fake_server_json_sse_headers_reinit_and_delete() {
     assert_eq!(*fake.state.deleted.lock().unwrap(), ["fake-session-1"]);
 }
 
-/// A real server process the test starts itself on a fixed port.
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(mut command: Command, port: u16) -> Server {
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server { child };
-        assert!(
-            wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
-                "127.0.0.1",
-                port
-            ))
-            .is_ok()),
-            "server on port {port} did not start"
-        );
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Uses `tool` through the gateway, restarts the server, uses it again.
 fn round_trip_with_restart(
-    start: impl Fn() -> Server,
+    start: impl Fn() -> LocalServer,
     url: &str,
     tool: &str,
     args: Value,
@@ -158,7 +128,7 @@ fn server_everything_streamable_http_with_restart() {
     let start = || {
         let mut cmd = Command::new(format!("{modules}/.bin/mcp-server-everything"));
         cmd.arg("streamableHttp").env("PORT", port.to_string());
-        Server::start(cmd, port)
+        LocalServer::start(cmd, port)
     };
     round_trip_with_restart(
         start,
@@ -179,7 +149,7 @@ fn python_sdk_streamable_http_server_with_restart() {
             "/tests/py/http_server.py"
         ))
         .arg(port.to_string());
-        Server::start(cmd, port)
+        LocalServer::start(cmd, port)
     };
     round_trip_with_restart(
         start,

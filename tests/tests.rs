@@ -21,6 +21,8 @@ mod mcp_handshake;
 mod real_clients;
 /// Exact routing: backend requests to their caller, per-session subscriptions and levels.
 mod routing;
+/// No lost or crossed messages: random concurrent clients over all backend transports.
+mod routing_random;
 /// Shutdown and signals: bounded even mid-handshake, no orphans.
 mod shutdown;
 /// SSE backends: hostile framing, reconnects, auth, real SDK servers.

@@ -20,7 +20,8 @@
 //! (the value of environment variable `arguments.name`, or `<unset>`),
 //! `notify` (a `notifications/message` at `arguments.level` and a
 //! `notifications/resources/updated` for `arguments.uri`), `ask` (sends the
-//! client `arguments.method`, default `sampling/createMessage`, and answers
+//! client `arguments.method`, default `sampling/createMessage`, with
+//! `arguments.text` as the prompt, and answers
 //! with what came back; `flood` (sends `arguments.count` log messages at
 //! level error as fast as it can, then answers); with `arguments.after_go` it sends its request only
 //! once a `go` call has been answered, and with `arguments.tag` it names its
@@ -256,7 +257,14 @@ fn main() {
                         let args = &params["arguments"];
                         let asked_method =
                             args["method"].as_str().unwrap_or("sampling/createMessage");
-                        let mut request = json!({"jsonrpc": "2.0", "id": ours, "method": asked_method, "params": {"messages": [], "maxTokens": 5}});
+                        // `arguments.text`, if any, is the prompt.
+                        let messages = match args["text"].as_str() {
+                            Some(text) => {
+                                json!([{"role": "user", "content": {"type": "text", "text": text}}])
+                            }
+                            None => json!([]),
+                        };
+                        let mut request = json!({"jsonrpc": "2.0", "id": ours, "method": asked_method, "params": {"messages": messages, "maxTokens": 5}});
                         if args["tag"] == true {
                             request["params"]["_meta"] =
                                 json!({"progressToken": params["_meta"]["progressToken"]});

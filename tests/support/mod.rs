@@ -596,3 +596,35 @@ pub fn python() -> PathBuf {
     );
     path
 }
+
+/// A real server process the test starts itself on a fixed port.
+pub struct LocalServer {
+    child: Child,
+}
+
+impl LocalServer {
+    pub fn start(mut command: Command, port: u16) -> LocalServer {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = LocalServer { child };
+        assert!(
+            wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "server on port {port} did not start"
+        );
+        server
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
