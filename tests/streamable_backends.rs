@@ -35,7 +35,7 @@ fn fake_server_json_sse_headers_reinit_and_delete() {
     c.initialize(gw.addr, "2025-06-18");
     assert_eq!(
         c.names(gw.addr, "tools/list", "tools"),
-        ["plain", "slow", "streamed", "local_tool"]
+        ["plain", "slow", "streamed", "polled", "local_tool"]
     );
     let plain = c.call(gw.addr, json!(1), "tools/call", json!({"name": "plain"}));
     assert_eq!(text(&plain), "fake \"plain\"");
@@ -177,4 +177,29 @@ fn a_slow_call_does_not_hold_up_others_on_the_same_backend() {
         (json!("fast"), json!("slow"))
     );
     assert_eq!(text(&second), "fake slow");
+}
+
+#[test]
+fn an_answer_stream_ended_early_is_resumed_with_last_event_id() {
+    let fake = FakeHttp::start();
+    let gw = Gateway::start(&config(&fake.url()));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    let call = json!({"jsonrpc":"2.0","id":"p","method":"tools/call","params":{"name":"polled","_meta":{"progressToken":"tok"}}});
+    assert_eq!(c.post(gw.addr, &call.to_string()).status, 202);
+    // The progress from the first stream, then the answer from the resumed one.
+    let first = c.next_message().expect("progress");
+    assert_eq!(first["method"], "notifications/progress", "{first}");
+    assert_eq!(first["params"]["progressToken"], "tok");
+    let answer = c
+        .next_message()
+        .expect("the answer, well before the call timeout");
+    assert_eq!(answer["id"], "p", "{answer}");
+    assert_eq!(text(&answer), "fake polled");
+    let resumed = fake.state.resumed.lock().unwrap().clone();
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    assert!(
+        resumed[0].ends_with("-1"),
+        "resumed after the last event: {resumed:?}"
+    );
 }

@@ -590,6 +590,16 @@ impl Connection {
         self.event(Event::Closed(cause.to_owned()));
     }
 
+    /// Whether request `id` still waits for its answer.
+    pub fn is_pending(&self, id: u64) -> bool {
+        self.lock().pending.contains_key(&id)
+    }
+
+    /// The timeout request `id` was sent with, while it is pending.
+    pub fn timeout_of(&self, id: u64) -> Option<Duration> {
+        self.lock().pending.get(&id).map(|p| p.timeout)
+    }
+
     /// How many requests are waiting for an answer.
     pub fn in_flight(&self) -> usize {
         self.lock().pending.len()

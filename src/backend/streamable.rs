@@ -29,6 +29,12 @@ use crate::http::media_type;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
 };
+
+/// How often one answer stream is resumed at most.
+const MAX_RESUMPTIONS: usize = 10;
+
+/// The longest `retry:` we wait before resuming a stream.
+const MAX_RESUME_DELAY: Duration = Duration::from_secs(10);
 use crate::queue::Receiver;
 use crate::sse::Parser;
 
@@ -407,8 +413,12 @@ fn post(
             "text/event-stream" => {
                 // Requests are POSTed by their own worker, so reading the
                 // stream to its end here holds up nothing else.
-                let why = read_events(conn, shared, body.into_reader(), related);
+                let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
+                let why = read_events(conn, shared, &mut parser, body.into_reader(), related);
                 debug!("[{}] streamed answer {why}", shared.name);
+                if let Some(id) = related {
+                    resume(conn, shared, &mut parser, id);
+                }
             }
             _ => {} // 202 and friends: nothing to read.
         }
@@ -444,10 +454,10 @@ fn deliver(conn: &Connection, shared: &Shared, value: Value, related: Option<u64
 fn read_events(
     conn: &Connection,
     shared: &Shared,
+    parser: &mut Parser,
     mut body: impl Read,
     related: Option<u64>,
 ) -> String {
-    let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
     let mut buf = vec![0u8; 16 * 1024];
     let mut events = Vec::new();
     loop {
@@ -511,6 +521,101 @@ fn reinitialize(
     Ok(())
 }
 
+/// A GET of the endpoint for an event stream, with the session's headers
+/// and credentials, resuming after `last_event_id` if given.
+fn get_request(
+    agent: &Agent,
+    shared: &Shared,
+    last_event_id: Option<&str>,
+) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    let (session_id, version) = {
+        let s = shared.session();
+        (s.id.clone(), s.version.clone())
+    };
+    let mut request = agent.get(&shared.url).header("Accept", "text/event-stream");
+    if let Some(id) = &session_id {
+        request = request.header("Mcp-Session-Id", id);
+    }
+    if let Some(v) = &version {
+        request = request.header("MCP-Protocol-Version", v);
+    }
+    if let Some(last) = last_event_id {
+        request = request.header("Last-Event-ID", last);
+    }
+    if let Ok(headers) = shared.credentials.headers() {
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+    }
+    request
+}
+
+/// The server ended the answer stream of our request `id` before the
+/// answer (MCP 2025-11-25 SSE polling, SEP-1699): reconnect with GET and
+/// `Last-Event-ID`, after the `retry:` it asked for, and read on, until the
+/// answer came or [`MAX_RESUMPTIONS`] tries. Without an event ID there is
+/// nothing to resume from; the call's own timeout then answers it. A server
+/// that refuses the GET fails the call at once.
+fn resume(conn: &Arc<Connection>, shared: &Arc<Shared>, parser: &mut Parser, id: u64) {
+    for _ in 0..MAX_RESUMPTIONS {
+        if shared.stopping() || !conn.is_pending(id) || parser.last_event_id().is_empty() {
+            return;
+        }
+        let wait = Duration::from_millis(parser.retry().unwrap_or(0)).min(MAX_RESUME_DELAY);
+        if !wait.is_zero() {
+            let (lock, wake) = &shared.stop_wake;
+            let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = wake
+                .wait_timeout_while(guard, wait, |_| !shared.stopping())
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        let last = parser.last_event_id().to_owned();
+        debug!(
+            "[{}] request {id}: resuming its stream after event {last}",
+            shared.name
+        );
+        let agent = super::http_agent(conn.timeout_of(id).unwrap_or(Duration::from_secs(60)));
+        let response = match get_request(&agent, shared, Some(&last)).call() {
+            Ok(r) => r,
+            Err(e) => {
+                conn.fail(
+                    id,
+                    CallError::Send(format!("resuming the answer stream: {e}")),
+                );
+                return;
+            }
+        };
+        let status = response.status().as_u16();
+        let is_stream = response
+            .body()
+            .mime_type()
+            .map(media_type)
+            .is_some_and(|t| t == "text/event-stream");
+        if !(200..300).contains(&status) || !is_stream {
+            conn.fail(
+                id,
+                CallError::Send(format!("resuming the answer stream: HTTP {status}")),
+            );
+            return;
+        }
+        parser.restart();
+        let why = read_events(
+            conn,
+            shared,
+            parser,
+            response.into_body().into_reader(),
+            Some(id),
+        );
+        debug!("[{}] resumed answer stream {why}", shared.name);
+    }
+    if conn.is_pending(id) {
+        conn.fail(
+            id,
+            CallError::Send(format!("answer stream ended {MAX_RESUMPTIONS} times")),
+        );
+    }
+}
+
 /// Opens the GET stream for server-initiated messages on a thread that
 /// reopens it with backoff until the transport stops.
 fn open_get_stream(conn: &Arc<Connection>, shared: &Arc<Shared>) {
@@ -529,11 +634,7 @@ fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
     let mut delay = Duration::from_millis(500);
     let session_at_start = shared.session().id.clone();
     while !shared.stopping() && conn.closed().is_none() {
-        let (session_id, version) = {
-            let s = shared.session();
-            (s.id.clone(), s.version.clone())
-        };
-        if session_id != session_at_start {
+        if shared.session().id != session_at_start {
             return; // a re-initialize opened its own stream
         }
         let agent: Agent = Agent::config_builder()
@@ -552,18 +653,7 @@ fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
         if shared.stopping() {
             return;
         }
-        let mut request = agent.get(&shared.url).header("Accept", "text/event-stream");
-        if let Some(id) = &session_id {
-            request = request.header("Mcp-Session-Id", id);
-        }
-        if let Some(v) = &version {
-            request = request.header("MCP-Protocol-Version", v);
-        }
-        if let Ok(headers) = shared.credentials.headers() {
-            for (k, v) in headers {
-                request = request.header(k, v);
-            }
-        }
+        let request = get_request(&agent, shared, None);
         let opened = Instant::now();
         match request.call() {
             Ok(response) if response.status().as_u16() == 405 => {
@@ -572,7 +662,9 @@ fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
             }
             Ok(response) if response.status().is_success() => {
                 debug!("[{}] GET stream open", shared.name);
-                let why = read_events(conn, shared, response.into_body().into_reader(), None);
+                let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
+                let reader = response.into_body().into_reader();
+                let why = read_events(conn, shared, &mut parser, reader, None);
                 debug!("[{}] GET stream {why}", shared.name);
             }
             Ok(response) => debug!(

@@ -67,6 +67,19 @@ impl Parser {
         }
     }
 
+    /// Prepares for the next connection of the same stream (a resumption):
+    /// what was half read is dropped; the last event ID and `retry` stay,
+    /// as the WHATWG algorithm keeps them across reconnections.
+    pub fn restart(&mut self) {
+        self.start = Some(Vec::new());
+        self.after_cr = false;
+        self.line.clear();
+        self.data.clear();
+        self.event_type.clear();
+        self.last_id_buffer = self.last_id.clone();
+        self.failed = false;
+    }
+
     /// The reconnection time the stream asked for (`retry:`), in ms.
     pub fn retry(&self) -> Option<u64> {
         self.retry

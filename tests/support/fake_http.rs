@@ -1,7 +1,9 @@
 //! A small MCP server over Streamable HTTP for the backend tests: sessions
 //! it can forget on demand (to force a re-initialize), answers in JSON or as
 //! an SSE stream with progress first, no GET stream (405), and a record of
-//! the DELETEs it received.
+//! the DELETEs it received. Tool `polled` ends its answer stream early (SSE
+//! polling, SEP-1699: a priming event with an id and `retry:`, progress,
+//! then the close); a GET with `Last-Event-ID` gets the rest.
 
 #![allow(dead_code)]
 
@@ -23,6 +25,10 @@ pub struct State {
     pub initializes: AtomicUsize,
     /// Header values seen on POSTs, for assertions: (session id, protocol version).
     pub seen: Mutex<Vec<(Option<String>, Option<String>)>>,
+    /// `polled` answers not yet fetched, by the stream's event-id prefix.
+    pub polled: Mutex<std::collections::HashMap<String, Value>>,
+    /// The `Last-Event-ID`s of the GETs that resumed a stream.
+    pub resumed: Mutex<Vec<String>>,
 }
 
 pub struct FakeHttp {
@@ -61,6 +67,7 @@ fn serve(stream: TcpStream, state: &State) {
         let mut session = None;
         let mut version = None;
         let mut len = 0usize;
+        let mut last_event = None;
         loop {
             let mut h = String::new();
             if r.read_line(&mut h).unwrap_or(0) == 0 {
@@ -75,6 +82,7 @@ fn serve(stream: TcpStream, state: &State) {
                 "mcp-session-id" => session = Some(v.trim().to_owned()),
                 "mcp-protocol-version" => version = Some(v.trim().to_owned()),
                 "content-length" => len = v.trim().parse().unwrap_or(0),
+                "last-event-id" => last_event = Some(v.trim().to_owned()),
                 _ => {}
             }
         }
@@ -90,7 +98,21 @@ fn serve(stream: TcpStream, state: &State) {
             );
         };
         match method.as_str() {
-            "GET" => reply(&mut w, 405, "Allow: POST, DELETE\r\n", ""),
+            "GET" => match last_event {
+                Some(last) => {
+                    state.resumed.lock().unwrap().push(last.clone());
+                    let prefix = last.rsplit_once('-').map_or("", |(p, _)| p).to_owned();
+                    match state.polled.lock().unwrap().remove(&prefix) {
+                        Some(result) => {
+                            let events =
+                                format!("id: {prefix}-2\nevent: message\ndata: {result}\n\n");
+                            reply(&mut w, 200, "Content-Type: text/event-stream\r\n", &events);
+                        }
+                        None => reply(&mut w, 404, "", ""),
+                    }
+                }
+                None => reply(&mut w, 405, "Allow: POST, DELETE\r\n", ""),
+            },
             "DELETE" => {
                 if let Some(id) = session {
                     state.sessions.lock().unwrap().remove(&id);
@@ -137,7 +159,8 @@ fn serve(stream: TcpStream, state: &State) {
                         let result = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"tools": [
                             {"name": "plain", "inputSchema": {"type": "object"}},
                             {"name": "slow", "inputSchema": {"type": "object"}},
-                            {"name": "streamed", "inputSchema": {"type": "object"}}]}});
+                            {"name": "streamed", "inputSchema": {"type": "object"}},
+                            {"name": "polled", "inputSchema": {"type": "object"}}]}});
                         reply(
                             &mut w,
                             200,
@@ -155,6 +178,19 @@ fn serve(stream: TcpStream, state: &State) {
                             "Content-Type: application/json\r\n",
                             &result.to_string(),
                         );
+                    }
+                    "tools/call" if msg["params"]["name"] == "polled" => {
+                        // A priming event (id, retry, no data), progress, and
+                        // the end of the stream before the answer.
+                        let prefix = format!("poll{}", msg["id"]);
+                        let token = msg["params"]["_meta"]["progressToken"].clone();
+                        let p = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}});
+                        let events = format!(
+                            "id: {prefix}-0\nretry: 50\ndata:\n\nid: {prefix}-1\nevent: message\ndata: {p}\n\n"
+                        );
+                        let result = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"content": [{"type": "text", "text": "fake polled"}]}});
+                        state.polled.lock().unwrap().insert(prefix, result);
+                        reply(&mut w, 200, "Content-Type: text/event-stream\r\n", &events);
                     }
                     "tools/call" if msg["params"]["name"] == "streamed" => {
                         // An SSE answer: progress first, then the result, then the end.
