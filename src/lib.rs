@@ -16,7 +16,8 @@
 //!   timeouts; the stdio transport; the MCP client handshake and discovery;
 //! - `catalog`, `supervisor`: the merged catalog (pure), and the lifecycle
 //!   of every backend with the live catalog snapshot;
-//! - `session`: one client conversation and its bounded outbound queue;
+//! - `session`, `replay`: one client conversation, its bounded outbound
+//!   queue, and what its resumable streams sent;
 //! - `router`: MCP semantics: handshake, lists, routing to backends;
 //! - `gateway`: routes, guards and front transports over `http`;
 //! - `app`, `cli`: start-up, banner, signals, the command line.
@@ -40,6 +41,7 @@ pub mod mcp;
 pub mod queue;
 pub mod random;
 pub mod redact;
+pub mod replay;
 pub mod router;
 pub mod session;
 pub mod sse;

@@ -62,6 +62,14 @@ pub const MAX_CLIENT_INFO_BYTES: usize = 64 * 1024;
 /// Messages queued for one client session before the session is dropped as too slow.
 pub const SESSION_OUTBOUND_QUEUE: usize = 1024;
 
+/// Events kept per resumable `/mcp` stream for a client that reconnects
+/// with `Last-Event-ID`.
+pub const MAX_REPLAY_EVENTS: usize = 256;
+
+/// Resumable streams kept per session (the GET stream and the most recent
+/// answer streams).
+pub const MAX_REPLAY_STREAMS: usize = 32;
+
 /// Largest single message from a backend (stdio line, SSE event, JSON body), in bytes.
 pub const MAX_BACKEND_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 use serde_json::Value;
@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::backend::Connection;
 use crate::config::Transport;
 use crate::jsonrpc::{Message, RequestId};
+use crate::replay::Replay;
 
 /// A request of this session being served by a backend.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct InFlight {
 pub enum Outbound {
     /// One serialized JSON-RPC message.
     Message(String),
+    /// Stop writing and give the queue back: a resuming GET takes over.
+    Yield,
     /// A `notifications/…/list_changed` (one of [`LIST_CHANGED`]): queued at
     /// most once per kind until the writer takes it, so a burst of catalog
     /// changes reaches a client as one notification per list.
@@ -54,6 +57,8 @@ pub enum ForRequest {
     Answer(String),
     /// The client cancelled the request: no answer will come.
     Cancelled,
+    /// Stop writing and park the rest: the client resumes on a new GET.
+    Yield,
 }
 
 /// The list-change notifications a session may have queued.
@@ -120,6 +125,16 @@ pub struct Session {
     server_requests: Mutex<HashMap<RequestId, (Weak<Connection>, RequestId)>>,
     /// Bits of [`LIST_CHANGED`] queued and not yet written.
     list_changed_queued: AtomicU8,
+    /// What the session's `/mcp` streams sent, for clients that resume.
+    pub replay: Replay,
+    /// Answer streams whose client went away before the answer, by stream
+    /// name: the request and what is still to come, for a resuming GET.
+    parked_requests: Mutex<HashMap<String, (RequestId, Receiver<ForRequest>)>>,
+    /// Answer streams being written, by stream name: their requests.
+    answer_streams: Mutex<HashMap<String, RequestId>>,
+    /// Signalled whenever a queue is parked (the general one or an answer
+    /// stream's), for a resuming GET that asked its writer to yield.
+    parked_ready: std::sync::Condvar,
 }
 
 /// Locks a mutex whose value stays consistent across a panic elsewhere
@@ -155,6 +170,10 @@ impl Session {
             last_active: Mutex::new(Instant::now()),
             server_requests: Mutex::new(HashMap::new()),
             list_changed_queued: AtomicU8::new(0),
+            replay: Replay::default(),
+            parked_requests: Mutex::new(HashMap::new()),
+            answer_streams: Mutex::new(HashMap::new()),
+            parked_ready: std::sync::Condvar::new(),
         };
         (session, rx)
     }
@@ -277,6 +296,30 @@ impl Session {
         Some(rx)
     }
 
+    /// Keeps the rest of request `id`'s answer stream `stream` for a client
+    /// that will resume it (its connection went away before the answer).
+    pub fn park_request_stream(&self, stream: String, id: RequestId, rx: Receiver<ForRequest>) {
+        let mut parked = lock(&self.parked_requests);
+        if parked.len() >= crate::limits::MAX_REPLAY_STREAMS {
+            // Nobody resumed these: stop holding them (their answers then
+            // go to the GET stream, if any).
+            let ids: Vec<RequestId> = parked.drain().map(|(_, (id, _))| id).collect();
+            drop(parked);
+            for id in &ids {
+                self.close_request_stream(id);
+            }
+            parked = lock(&self.parked_requests);
+        }
+        parked.insert(stream, (id, rx));
+        drop(parked);
+        self.parked_ready.notify_all();
+    }
+
+    /// Takes a parked answer stream to resume it.
+    pub fn take_parked_request(&self, stream: &str) -> Option<(RequestId, Receiver<ForRequest>)> {
+        lock(&self.parked_requests).remove(stream)
+    }
+
     /// Closes the answer stream of request `id`.
     pub fn close_request_stream(&self, id: &RequestId) {
         lock(&self.request_streams).remove(id);
@@ -286,6 +329,59 @@ impl Session {
     pub fn park(&self, rx: Receiver<Outbound>) {
         *lock(&self.parked) = Some(rx);
         self.listening.store(false, Ordering::SeqCst);
+        self.parked_ready.notify_all();
+    }
+
+    /// Streamable HTTP, a GET resuming the general stream: takes the queue,
+    /// asking a GET stream that still has it (its client is gone, but it has
+    /// not noticed yet) to yield, and waiting at most `wait` for that.
+    pub fn take_stream_over(&self, wait: Duration) -> Option<Receiver<Outbound>> {
+        if let Some(rx) = self.take_stream() {
+            return Some(rx);
+        }
+        let _ = self.tx.try_send(Outbound::Yield);
+        let parked = self
+            .parked_ready
+            .wait_timeout_while(lock(&self.parked), wait, |p| p.is_none())
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        drop(parked);
+        self.take_stream()
+    }
+
+    /// Records that answer stream `stream` carries request `id`'s messages.
+    pub fn answer_stream_opened(&self, stream: &str, id: &RequestId) {
+        lock(&self.answer_streams).insert(stream.to_owned(), id.clone());
+    }
+
+    /// Answer stream `stream` is done (or parked).
+    pub fn answer_stream_closed(&self, stream: &str) {
+        lock(&self.answer_streams).remove(stream);
+    }
+
+    /// A GET resuming answer stream `stream`: its parked rest, asking the
+    /// writer that still has it to yield first (waiting at most `wait`).
+    /// `None` when the stream is over.
+    pub fn take_answer_stream_over(
+        &self,
+        stream: &str,
+        wait: Duration,
+    ) -> Option<(RequestId, Receiver<ForRequest>)> {
+        if let Some(parked) = self.take_parked_request(stream) {
+            return Some(parked);
+        }
+        let id = lock(&self.answer_streams).get(stream).cloned()?;
+        let tx = lock(&self.request_streams).get(&id).cloned()?;
+        let _ = tx.try_send(ForRequest::Yield);
+        let parked = self
+            .parked_ready
+            .wait_timeout_while(lock(&self.parked_requests), wait, |p| {
+                !p.contains_key(stream)
+            })
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        drop(parked);
+        self.take_parked_request(stream)
     }
 
     /// Streamable HTTP: takes the general queue for a GET stream; `None`
@@ -321,7 +417,9 @@ impl Session {
 
     /// Time since the last activity; zero while a stream is open.
     pub fn idle(&self) -> std::time::Duration {
-        if self.listening.load(Ordering::SeqCst) || !lock(&self.request_streams).is_empty() {
+        // Answer streams parked for a resume hold nobody's connection.
+        let live = lock(&self.request_streams).len() > lock(&self.parked_requests).len();
+        if self.listening.load(Ordering::SeqCst) || live {
             return std::time::Duration::ZERO;
         }
         lock(&self.last_active).elapsed()

@@ -488,3 +488,121 @@ fn a_cancelled_request_ends_its_post_at_once() {
             == 2
     }));
 }
+
+/// The next SSE event (id, data) from a chunked stream; comments skipped.
+fn next_event(reader: &mut BufReader<std::net::TcpStream>) -> Option<(Option<String>, String)> {
+    let mut pending = String::new();
+    loop {
+        while let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            let id = block
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(str::to_owned);
+            let data: Vec<&str> = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            if !data.is_empty() {
+                return Some((id, data.join("\n")));
+            }
+        }
+        let chunk = read_chunk(reader)?;
+        if chunk.is_empty() {
+            return None;
+        }
+        pending.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// `GET /mcp` resuming after `last`.
+fn resume(gw: &Gateway, id: &str, last: &str) -> (Resp, BufReader<std::net::TcpStream>) {
+    let mut s = connect(gw.addr);
+    write!(s, "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nMcp-Session-Id: {id}\r\nLast-Event-ID: {last}\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(s);
+    let head = read_response(&mut reader, true);
+    (head, reader)
+}
+
+#[test]
+fn a_lost_answer_stream_is_resumed_with_last_event_id() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "ask,notify")], "")
+    );
+    let gw = Gateway::start(&config);
+    let init = INIT.replace(r#""capabilities":{}"#, r#""capabilities":{"sampling":{}}"#);
+    let resp = post(&gw, None, &[], &init);
+    let session = resp.header("mcp-session-id").unwrap().to_owned();
+    let ack = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(post(&gw, Some(&session), &[], ack).status, 202);
+    // The call's stream opens with the backend's sampling request; then
+    // the connection is lost before the answer.
+    let mut s = connect(gw.addr);
+    let body = r#"{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"ask","arguments":{"text":"resume me"}}}"#;
+    write!(s, "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: {session}\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut reader = BufReader::new(s);
+    let head = read_response(&mut reader, true);
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    let (event_id, data) = next_event(&mut reader).expect("the sampling request");
+    let event_id = event_id.expect("events carry ids");
+    let asked: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(asked["method"], "sampling/createMessage");
+    drop(reader);
+    // The client answers the backend, then resumes where it was.
+    let answer = json!({"jsonrpc":"2.0","id":asked["id"],"result":{"role":"assistant","model":"m","content":{"type":"text","text":"resumed fine"}}});
+    assert_eq!(
+        post(&gw, Some(&session), &[], &answer.to_string()).status,
+        202
+    );
+    let (head, mut reader) = resume(&gw, &session, &event_id);
+    assert_eq!(head.status, 200);
+    let mut got = None;
+    while let Some((_, data)) = next_event(&mut reader) {
+        let msg: Value = serde_json::from_str(&data).unwrap();
+        if msg["id"] == "call" {
+            got = Some(msg);
+            break;
+        }
+    }
+    let got = got.expect("the answer on the resumed stream");
+    assert!(
+        got["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("resumed fine"),
+        "{got}"
+    );
+}
+
+#[test]
+fn the_get_stream_replays_what_followed_the_last_event_id() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "notify")], "")
+    );
+    let gw = Gateway::start(&config);
+    let session = open(&gw, "2025-06-18");
+    let level =
+        r#"{"jsonrpc":"2.0","id":"lvl","method":"logging/setLevel","params":{"level":"debug"}}"#;
+    assert_eq!(post(&gw, Some(&session), &[], level).status, 200);
+    let (head, mut reader) = get_stream(&gw, &session);
+    assert_eq!(head.status, 200);
+    let notify = |n: usize| {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":"n{n}","method":"tools/call","params":{{"name":"notify","arguments":{{"level":"error","uri":"file:///x"}}}}}}"#
+        );
+        assert_eq!(post(&gw, Some(&session), &[], &body).status, 200);
+    };
+    notify(1);
+    notify(2);
+    let (first, _) = next_event(&mut reader).expect("first log");
+    let (second, second_data) = next_event(&mut reader).expect("second log");
+    drop(reader);
+    // As if the second had been lost in flight: resume after the first.
+    let first = first.expect("an id");
+    let (head, mut reader) = resume(&gw, &session, &first);
+    assert_eq!(head.status, 200);
+    let (again, again_data) = next_event(&mut reader).expect("the replayed event");
+    assert_eq!((again, again_data), (second, second_data));
+}

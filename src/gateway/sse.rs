@@ -21,8 +21,9 @@ use crate::config::{SseResilience, Transport};
 use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
+use crate::replay::GENERAL;
 use crate::session::{Outbound, Session};
-use crate::sse::{encode_comment, encode_event};
+use crate::sse::{encode_comment, encode_event, encode_id};
 
 /// Query parameter names accepted for the session id (python-sdk and TS SDK spellings).
 const SESSION_PARAMS: [&str; 2] = ["session_id", "sessionId"];
@@ -66,13 +67,7 @@ pub(super) fn open(
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
-            pump(
-                writer,
-                &session,
-                &rx,
-                Some(("endpoint", &endpoint)),
-                &settings,
-            );
+            pump(writer, &session, &rx, Start::Endpoint(&endpoint), &settings);
             sessions.remove(&session.id);
             session.close();
             router.session_closed(&session);
@@ -89,11 +84,20 @@ pub(super) fn open(
 /// Streamable HTTP `GET /mcp`): an optional first event, then every queued
 /// message, keepalives, and a liveness check; returns when the session or
 /// the client ends it.
+/// How a general stream begins.
+pub(super) enum Start<'a> {
+    /// `GET /sse`: the `endpoint` event with this URL; no event ids.
+    Endpoint(&'a str),
+    /// `GET /mcp`: events carry ids (`replay::GENERAL`) and are kept for a
+    /// client that resumes; these (id, message) were missed and go first.
+    Resumable(Vec<(String, String)>),
+}
+
 pub(super) fn pump(
     writer: &mut StreamWriter<'_>,
     session: &Session,
     rx: &Receiver<Outbound>,
-    first: Option<(&str, &str)>,
+    start: Start<'_>,
     settings: &SseResilience,
 ) {
     let (keepalive, check_every) = timers(settings);
@@ -104,12 +108,33 @@ pub(super) fn pump(
         return;
     }
     let mut frame = Vec::with_capacity(512);
-    if let Some((event, data)) = first {
-        encode_event(Some(event), data, &mut frame);
-        if writer.write_frame(&frame).is_err() {
-            return;
+    let resumable = match start {
+        Start::Endpoint(url) => {
+            encode_event(Some("endpoint"), url, &mut frame);
+            if writer.write_frame(&frame).is_err() {
+                return;
+            }
+            false
         }
-    }
+        Start::Resumable(missed) => {
+            for (id, json) in missed {
+                frame.clear();
+                encode_id(&id, &mut frame);
+                encode_event(Some("message"), &json, &mut frame);
+                if writer.write_frame(&frame).is_err() {
+                    return;
+                }
+            }
+            true
+        }
+    };
+    // Kept for replay (resumable streams), then framed with its id.
+    let message = |json: &str, frame: &mut Vec<u8>| {
+        if resumable {
+            encode_id(&session.replay.record(GENERAL, json), frame);
+        }
+        encode_event(Some("message"), json, frame);
+    };
     let mut next_ping = keepalive.map(|k| Instant::now() + k);
     loop {
         let now = Instant::now();
@@ -122,7 +147,7 @@ pub(super) fn pump(
                 if session.is_closed() {
                     return;
                 }
-                encode_event(Some("message"), &json, &mut frame);
+                message(&json, &mut frame);
             }
             Ok(Outbound::ListChanged(method)) => {
                 if session.is_closed() {
@@ -130,9 +155,9 @@ pub(super) fn pump(
                 }
                 session.list_changed_taken(method);
                 let json = format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#);
-                encode_event(Some("message"), &json, &mut frame);
+                message(&json, &mut frame);
             }
-            Ok(Outbound::Close) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Outbound::Close | Outbound::Yield) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
                 if session.is_closed() || writer.peer_closed() {
                     return;

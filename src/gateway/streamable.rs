@@ -21,18 +21,23 @@ use log::{debug, info};
 use serde_json::{Value, json};
 
 use super::Gateway;
-use super::sse::{pump, sse_headers, timers};
+use super::sse::{Start, pump, sse_headers, timers};
 use crate::config::Transport;
 use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::mcp::{self, method};
+use crate::replay::GENERAL;
 use crate::session::{ForRequest, Session};
-use crate::sse::{encode_comment, encode_event};
+use crate::sse::{encode_comment, encode_event, encode_id};
 
 /// The JSON-RPC error code for a request the client cancelled (LSP's
 /// `RequestCancelled`; MCP sends no answer, but a JSON POST must end).
 const REQUEST_CANCELLED: i64 = -32800;
+
+/// How long a resuming GET waits for the writer of the stream it resumes
+/// to yield (a writer whose client vanished notices only at its next check).
+const TAKEOVER_WAIT: Duration = Duration::from_secs(2);
 
 /// The session header (case-insensitive on the wire).
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -256,6 +261,8 @@ fn wait_answer(rx: &Receiver<ForRequest>, wait: Duration, mut other: impl FnMut(
             Ok(ForRequest::Answer(text)) => return Waited::Answer(text),
             Ok(ForRequest::Cancelled) => return Waited::Cancelled,
             Ok(ForRequest::Message(text)) => other(text),
+            // Only an answer stream is ever asked to yield.
+            Ok(ForRequest::Yield) => {}
             Err(e) => return Waited::Nothing(e),
         }
     }
@@ -283,6 +290,10 @@ fn single_answer(
 ) -> Response {
     let first = match rx.recv_timeout(wait) {
         Ok(ForRequest::Message(text)) => text,
+        // Not an answer stream yet: nothing can ask it to yield.
+        Ok(ForRequest::Yield) => {
+            return no_answer(session, id, &Waited::Nothing(RecvTimeoutError::Timeout));
+        }
         Ok(ForRequest::Answer(text)) => {
             session.close_request_stream(&id);
             return json_text(text);
@@ -304,11 +315,14 @@ fn single_answer(
     }
     let session = session.clone();
     let settings = gateway.config.sse.clone();
+    let stream = session.replay.new_request_stream();
+    session.answer_stream_opened(&stream, &id);
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
-            answer_stream(writer, &rx, first, wait, &settings);
-            session.close_request_stream(&id);
+            let first = Some(ForRequest::Message(first));
+            let end = answer_stream(writer, &session, &rx, &stream, first, wait, &settings);
+            finish_answer_stream(&session, stream, id, rx, end);
         }),
     ))
 }
@@ -317,44 +331,61 @@ fn json_text(text: String) -> Response {
     Response::json_text(200, text)
 }
 
-/// Streams messages of one request, ending after its answer (or when the
-/// client cancels it).
+/// How an answer stream ended.
+enum StreamEnd {
+    /// The answer was written, the request cancelled, or time ran out.
+    Done,
+    /// The client went away before the answer: it may resume.
+    ClientGone,
+}
+
+/// Streams messages of one request (each with an id of `stream`, kept for
+/// a client that resumes), ending after its answer, when the client
+/// cancels it, or when the client goes away.
 fn answer_stream(
     writer: &mut StreamWriter<'_>,
+    session: &Session,
     rx: &Receiver<ForRequest>,
-    first: String,
+    stream: &str,
+    first: Option<ForRequest>,
     wait: Duration,
     settings: &crate::config::SseResilience,
-) {
+) -> StreamEnd {
     if writer
         .set_write_timeout(Some(settings.send_timeout))
         .is_err()
     {
-        return;
+        return StreamEnd::ClientGone;
     }
     let (keepalive, check_every) = timers(settings);
     let deadline = Instant::now() + wait;
     let mut frame = Vec::with_capacity(512);
-    let mut next = Some(ForRequest::Message(first));
+    let mut next = first;
     let mut next_ping = keepalive.map(|k| Instant::now() + k);
     loop {
         frame.clear();
         match next.take() {
             Some(ForRequest::Message(text)) => {
+                encode_id(&session.replay.record(stream, &text), &mut frame);
                 encode_event(Some("message"), &text, &mut frame);
                 if writer.write_frame(&frame).is_err() {
-                    return;
+                    return StreamEnd::ClientGone;
                 }
             }
             Some(ForRequest::Answer(text)) => {
+                encode_id(&session.replay.record(stream, &text), &mut frame);
                 encode_event(Some("message"), &text, &mut frame);
                 let _ = writer.write_frame(&frame);
-                return;
+                return StreamEnd::Done;
             }
-            Some(ForRequest::Cancelled) => return,
+            Some(ForRequest::Cancelled) => return StreamEnd::Done,
+            Some(ForRequest::Yield) => return StreamEnd::ClientGone,
             None => {
-                if writer.peer_closed() || Instant::now() >= deadline {
-                    return;
+                if writer.peer_closed() {
+                    return StreamEnd::ClientGone;
+                }
+                if Instant::now() >= deadline {
+                    return StreamEnd::Done;
                 }
                 if let (Some(at), Some(every)) = (next_ping, keepalive)
                     && Instant::now() >= at
@@ -362,7 +393,7 @@ fn answer_stream(
                     encode_comment("ping", &mut frame);
                     next_ping = Some(Instant::now() + every);
                     if writer.write_frame(&frame).is_err() {
-                        return;
+                        return StreamEnd::ClientGone;
                     }
                 }
             }
@@ -373,7 +404,7 @@ fn answer_stream(
         match rx.recv_timeout(wake) {
             Ok(item) => next = Some(item),
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Disconnected) => return StreamEnd::Done,
         }
     }
 }
@@ -457,7 +488,29 @@ fn get(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
     if req.method() == "HEAD" {
         return sse_headers(Response::empty(200));
     }
-    let Some(rx) = session.take_stream() else {
+    // A client resuming a stream it lost (MCP resumability): replay what
+    // it missed; an answer stream also goes on to its answer.
+    let resumed = req
+        .header("last-event-id")
+        .and_then(|last| session.replay.since(last));
+    let missed = match resumed {
+        Some((stream, missed)) if stream != GENERAL => {
+            return with_session_id(
+                resume_answer(gateway, session, stream, missed),
+                &req_session_id(req),
+            );
+        }
+        Some((_, missed)) => missed,
+        None => Vec::new(),
+    };
+    let taken = if req.header("last-event-id").is_some() {
+        // A resuming client: its old stream is dead even if we have not
+        // noticed yet.
+        session.take_stream_over(TAKEOVER_WAIT)
+    } else {
+        session.take_stream()
+    };
+    let Some(rx) = taken else {
         return with_session_id(
             error(
                 409,
@@ -474,13 +527,67 @@ fn get(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
         sse_headers(Response::stream(
             200,
             Box::new(move |writer| {
-                pump(writer, &session, &rx, None, &settings);
+                pump(writer, &session, &rx, Start::Resumable(missed), &settings);
                 session.touch();
                 session.park(rx);
             }),
         )),
         &id,
     )
+}
+
+/// The session id a request named (it was checked by `session_of`).
+fn req_session_id(req: &Request) -> String {
+    req.header(SESSION_HEADER).unwrap_or_default().to_owned()
+}
+
+/// `GET /mcp` with the `Last-Event-ID` of answer stream `stream`: the
+/// events missed, then, if the answer had not been sent, the rest of it.
+fn resume_answer(
+    gateway: &Gateway,
+    session: Arc<Session>,
+    stream: String,
+    missed: Vec<(String, String)>,
+) -> Response {
+    session.touch();
+    let settings = gateway.config.sse.clone();
+    let wait = gateway.answer_wait();
+    let parked = session.take_answer_stream_over(&stream, TAKEOVER_WAIT);
+    sse_headers(Response::stream(
+        200,
+        Box::new(move |writer| {
+            let mut frame = Vec::with_capacity(512);
+            for (id, json) in &missed {
+                frame.clear();
+                encode_id(id, &mut frame);
+                encode_event(Some("message"), json, &mut frame);
+                if writer.write_frame(&frame).is_err() {
+                    break;
+                }
+            }
+            if let Some((id, rx)) = parked {
+                let end = answer_stream(writer, &session, &rx, &stream, None, wait, &settings);
+                finish_answer_stream(&session, stream, id, rx, end);
+            }
+        }),
+    ))
+}
+
+/// After an answer stream: done, or parked for a client that may resume it.
+fn finish_answer_stream(
+    session: &Session,
+    stream: String,
+    id: RequestId,
+    rx: Receiver<ForRequest>,
+    end: StreamEnd,
+) {
+    session.answer_stream_closed(&stream);
+    match end {
+        StreamEnd::ClientGone if !session.is_closed() => {
+            session.park_request_stream(stream, id, rx)
+        }
+        _ => session.close_request_stream(&id),
+    }
 }
 
 /// `DELETE /mcp`: ends the session and cancels its requests.

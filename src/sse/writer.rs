@@ -26,6 +26,14 @@ pub fn encode_event(event: Option<&str>, data: &str, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// Appends an `id:` line, to go before an event's other fields.
+pub fn encode_id(id: &str, out: &mut Vec<u8>) {
+    debug_assert!(!id.contains(['\r', '\n', '\0']), "ids are single-line");
+    out.extend_from_slice(b"id: ");
+    out.extend_from_slice(id.as_bytes());
+    out.push(b'\n');
+}
+
 /// Appends a comment frame (`: <text>` and a blank line); receivers ignore
 /// it, proxies see traffic. Line breaks in `text` are replaced by spaces.
 pub fn encode_comment(text: &str, out: &mut Vec<u8>) {
