@@ -203,3 +203,43 @@ fn an_answer_stream_ended_early_is_resumed_with_last_event_id() {
         "resumed after the last event: {resumed:?}"
     );
 }
+
+/// More calls than the backend has POST workers, each waiting for the
+/// client's answer to a sampling request: those answers must not queue
+/// behind the calls that wait for them.
+#[test]
+fn the_writer_never_waits_behind_calls_that_wait_for_it() {
+    let port = free_port();
+    let mut cmd = Command::new(python());
+    cmd.args([
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/mixed_server.py"),
+        &port.to_string(),
+        "streamable-http",
+        "http",
+    ]);
+    let _server = LocalServer::start(cmd, port);
+    let config = format!(
+        "backends:\n  http:\n    type: streamable-http\n    url: http://127.0.0.1:{port}/mcp\n    timeouts: {{call: 60}}\n"
+    );
+    let gw = Gateway::start(&config);
+    let mut c = SseClient::open(gw.addr);
+    c.initialize_with(gw.addr, "2025-06-18", json!({"sampling": {}}));
+    let calls = argus_mcp::limits::MAX_CONCURRENT_POSTS + 8;
+    for i in 0..calls {
+        let call = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sample","arguments":{"tag":format!("t{i}")}}});
+        assert_eq!(c.post(gw.addr, &call.to_string()).status, 202);
+    }
+    let mut done = 0;
+    while done < calls {
+        let msg = c.next_message().expect("every call completes");
+        if msg["method"] == "sampling/createMessage" {
+            let prompt = msg["params"]["messages"][0]["content"]["text"].clone();
+            let answer = json!({"jsonrpc":"2.0","id":msg["id"],"result":{"role":"assistant","model":"m","content":{"type":"text","text":prompt}}});
+            assert_eq!(c.post(gw.addr, &answer.to_string()).status, 202);
+        } else if msg.get("id").is_some() {
+            let t = text(&msg);
+            assert_eq!(t, format!("http:sampled t{}", msg["id"]), "{msg}");
+            done += 1;
+        }
+    }
+}
