@@ -3,7 +3,8 @@
 //! client, cancellations, log levels and subscriptions, over backends of
 //! all three transports. Every request gets exactly one answer with its own
 //! id; no client ever sees another's progress, sampling request, log or
-//! resource update. The seed is printed; `ARGUS_TEST_SEED` replays one.
+//! resource update. Half the clients use `/sse`, half `/mcp`. The seed is
+//! printed; `ARGUS_TEST_SEED` replays one.
 //!
 //! One limit is the protocol's, not ours: a legacy SSE backend's request
 //! carries nothing that ties it to the call it serves, so the gateway takes
@@ -14,14 +15,19 @@
 //! backend sends the request on the call's own stream: those run freely.
 
 use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, LocalServer, SseClient, fixture, free_port, python, wait_until};
+use crate::support::{
+    Gateway, LocalServer, SseClient, connect, fixture, free_port, python, read_chunk,
+    read_response, wait_until,
+};
 
-const CLIENTS: usize = 4;
+const CLIENTS: usize = 6;
 const OPERATIONS: usize = 60;
 
 /// xorshift64*: small, deterministic, good enough to pick operations.
@@ -148,6 +154,348 @@ impl Client {
             .unwrap_or_else(|| panic!("{}: {id} got {msg}", self.name))
             .to_owned()
     }
+}
+
+/// An SSE event stream read from a chunked body, event by event.
+struct Events {
+    reader: BufReader<TcpStream>,
+    pending: String,
+}
+
+impl Events {
+    /// The next event's data (comments skipped); `None` at the end.
+    fn next(&mut self) -> Option<String> {
+        loop {
+            while let Some(end) = self.pending.find("\n\n") {
+                let block: String = self.pending.drain(..end + 2).collect();
+                let data: Vec<&str> = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                if !data.is_empty() {
+                    return Some(data.join("\n"));
+                }
+            }
+            let chunk = read_chunk(&mut self.reader)?;
+            if chunk.is_empty() {
+                return None;
+            }
+            self.pending.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+/// A raw Streamable HTTP client: each request is a POST whose answer (and
+/// what comes before it: progress, the backend's requests) arrives on that
+/// POST; logs and updates arrive on the session's GET stream, read by a
+/// thread of its own into `general`.
+struct McpClient {
+    name: String,
+    addr: std::net::SocketAddr,
+    session: String,
+    general: std::sync::mpsc::Receiver<Value>,
+    wants_logs: bool,
+    subscribed: bool,
+    tokens: HashSet<String>,
+}
+
+impl McpClient {
+    fn open(name: &str, addr: std::net::SocketAddr) -> McpClient {
+        let init = json!({"jsonrpc":"2.0","id":"init","method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{"sampling":{}},
+            "clientInfo":{"name":name,"version":"0"}}});
+        let (head, _) = Self::raw_post(addr, None, &init.to_string());
+        let session = head.header("mcp-session-id").expect("a session").to_owned();
+        let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert_eq!(Self::raw_post(addr, Some(&session), note).0.status, 202);
+        let (tx, general) = std::sync::mpsc::channel();
+        let mut s = connect(addr);
+        write!(s, "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nMcp-Session-Id: {session}\r\n\r\n").unwrap();
+        let mut reader = BufReader::new(s);
+        let head = read_response(&mut reader, true);
+        assert_eq!(head.status, 200, "GET stream");
+        reader.get_ref().set_read_timeout(None).unwrap();
+        std::thread::spawn(move || {
+            let mut events = Events {
+                reader,
+                pending: String::new(),
+            };
+            while let Some(data) = events.next() {
+                if tx
+                    .send(serde_json::from_str::<Value>(&data).unwrap())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        McpClient {
+            name: name.to_owned(),
+            addr,
+            session,
+            general,
+            wants_logs: false,
+            subscribed: false,
+            tokens: HashSet::new(),
+        }
+    }
+
+    /// POSTs `body`; returns the head and, for a body to come, its reader.
+    fn raw_post(
+        addr: std::net::SocketAddr,
+        session: Option<&str>,
+        body: &str,
+    ) -> (crate::support::Resp, BufReader<TcpStream>) {
+        let mut s = connect(addr);
+        let sid = session
+            .map(|s| format!("Mcp-Session-Id: {s}\r\n"))
+            .unwrap_or_default();
+        write!(s, "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{sid}Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let mut reader = BufReader::new(s);
+        let mut head = read_response(&mut reader, true);
+        if let Some(n) = head
+            .header("content-length")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            let mut bytes = vec![0; n];
+            std::io::Read::read_exact(&mut reader, &mut bytes).unwrap();
+            head.body = bytes;
+        }
+        (head, reader)
+    }
+
+    /// Checks what came on the GET stream so far.
+    fn drain_general(&mut self) {
+        while let Ok(msg) = self.general.try_recv() {
+            let method = msg["method"].as_str().unwrap_or("");
+            match method {
+                "notifications/message" => {
+                    assert!(
+                        self.wants_logs,
+                        "{}: a log it did not ask for: {msg}",
+                        self.name
+                    )
+                }
+                "notifications/resources/updated" => {
+                    assert!(
+                        self.subscribed,
+                        "{}: an update it did not subscribe to: {msg}",
+                        self.name
+                    )
+                }
+                m if m.ends_with("/list_changed") => {}
+                _ => panic!("{}: unexpected on the GET stream: {msg}", self.name),
+            }
+        }
+    }
+
+    /// Sends request `id` and reads its POST to the answer, answering the
+    /// sampling requests that come first; returns the answer.
+    fn call(&mut self, id: &str, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let (head, reader) = Self::raw_post(self.addr, Some(&self.session), &body.to_string());
+        assert_eq!(head.status, 200, "{}: {id}: {}", self.name, head.text());
+        let answer = if head.header("content-type") == Some("application/json") {
+            head.json()
+        } else {
+            let mut events = Events {
+                reader,
+                pending: String::new(),
+            };
+            loop {
+                let data = events.next().unwrap_or_else(|| {
+                    panic!("{}: {id}: stream ended without its answer", self.name)
+                });
+                let msg: Value = serde_json::from_str(&data).unwrap();
+                match msg["method"].as_str() {
+                    None => break msg,
+                    Some("notifications/progress") => {
+                        let token = msg["params"]["progressToken"].as_str().unwrap_or_default();
+                        assert!(
+                            self.tokens.contains(token),
+                            "{}: foreign progress {msg}",
+                            self.name
+                        );
+                    }
+                    Some("sampling/createMessage") => {
+                        let prompt = msg["params"]["messages"][0]["content"]["text"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        assert!(
+                            prompt.starts_with(&format!("{}-", self.name)),
+                            "{}: another's sampling request: {msg}",
+                            self.name
+                        );
+                        let reply = json!({"jsonrpc":"2.0","id":msg["id"],"result":{"role":"assistant","model":"m","content":{"type":"text","text":format!("{prompt}!")}}});
+                        assert_eq!(
+                            Self::raw_post(self.addr, Some(&self.session), &reply.to_string())
+                                .0
+                                .status,
+                            202
+                        );
+                    }
+                    Some(other) => panic!(
+                        "{}: unexpected {other} on the stream of {id}: {msg}",
+                        self.name
+                    ),
+                }
+            }
+        };
+        assert_eq!(answer["id"], id, "{}: {answer}", self.name);
+        self.drain_general();
+        answer
+    }
+
+    fn text(&mut self, id: &str, method: &str, params: Value) -> String {
+        let answer = self.call(id, method, params);
+        answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: {id} got {answer}", self.name))
+            .to_owned()
+    }
+}
+
+/// What one operation of a client is.
+enum Op {
+    Echo,
+    Progress,
+    Sample,
+    Cancel,
+    Notify,
+}
+
+fn pick(rng: &mut Rng) -> (Op, &'static str) {
+    let backend = ["st", "sse", "http"][rng.below(3) as usize];
+    let op = match rng.below(6) {
+        0 | 1 => Op::Echo,
+        2 => Op::Progress,
+        3 => Op::Sample,
+        4 => Op::Cancel,
+        _ => Op::Notify,
+    };
+    (op, backend)
+}
+
+/// The tool and arguments of an operation on a backend.
+fn tool_of(op: &Op, backend: &str, tag: &str) -> (String, Value) {
+    match (op, backend) {
+        (Op::Echo, "st") => ("st_echo".into(), json!({"q": tag})),
+        (Op::Echo, b) => (format!("{b}_echo"), json!({"text": tag})),
+        (Op::Progress, "st") => ("st_progress".into(), json!({})),
+        (Op::Progress, b) => (format!("{b}_work"), json!({"tag": tag, "steps": 3})),
+        (Op::Sample, "st") => ("st_ask".into(), json!({"tag": true, "text": tag})),
+        (Op::Sample, b) => (format!("{b}_sample"), json!({"tag": tag})),
+        (Op::Cancel, _) => ("st_slow".into(), json!({"ms": 60000})),
+        (Op::Notify, _) => (
+            "st_notify".into(),
+            json!({"level": "info", "uri": "file:///watched"}),
+        ),
+    }
+}
+
+fn run_mcp_client(
+    index: usize,
+    seed: u64,
+    addr: std::net::SocketAddr,
+    legacy_sampling: Arc<RwLock<()>>,
+) -> (usize, usize) {
+    let name = format!("m{index}");
+    let mut rng = Rng(seed ^ (index as u64 + 101).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut c = McpClient::open(&name, addr);
+    c.wants_logs = index.is_multiple_of(2);
+    c.subscribed = index.is_multiple_of(3);
+    if c.wants_logs {
+        c.call("level", "logging/setLevel", json!({"level": "debug"}));
+    }
+    if c.subscribed {
+        c.call(
+            "sub",
+            "resources/subscribe",
+            json!({"uri": "file:///watched"}),
+        );
+    }
+    let mut sampled = 0;
+    for n in 0..OPERATIONS {
+        let id = format!("{name}-{n}");
+        let tag = format!("{name}-t{n}");
+        let (op, backend) = pick(&mut rng);
+        let (tool, args) = tool_of(&op, backend, &tag);
+        let token = format!("{name}-p{n}");
+        c.tokens.insert(token.clone());
+        let params = json!({"name": tool, "arguments": args, "_meta": {"progressToken": token}});
+        match op {
+            Op::Cancel => {
+                // The POST waits; the cancellation ends it without an answer.
+                let (addr, session, body) = (
+                    c.addr,
+                    c.session.clone(),
+                    json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":params})
+                        .to_string(),
+                );
+                let waiting =
+                    std::thread::spawn(move || McpClient::raw_post(addr, Some(&session), &body));
+                let cancel = json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":id,"reason":"test"}});
+                // Until the backend has it, a cancellation could come first
+                // and be ignored; send it until the POST ends.
+                let mut ended = None;
+                for _ in 0..100 {
+                    assert_eq!(
+                        McpClient::raw_post(c.addr, Some(&c.session), &cancel.to_string())
+                            .0
+                            .status,
+                        202
+                    );
+                    if waiting.is_finished() {
+                        ended = Some(waiting.join().unwrap());
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let (head, reader) =
+                    ended.unwrap_or_else(|| panic!("{name}: cancelled {id} still waits"));
+                if head.header("content-type") == Some("application/json") {
+                    assert_eq!(
+                        head.json()["error"]["code"],
+                        -32800,
+                        "{name}: {}",
+                        head.text()
+                    );
+                } else {
+                    let mut events = Events {
+                        reader,
+                        pending: String::new(),
+                    };
+                    while let Some(data) = events.next() {
+                        let msg: Value = serde_json::from_str(&data).unwrap();
+                        assert!(
+                            msg.get("method").is_some(),
+                            "{name}: an answer to cancelled {id}: {msg}"
+                        );
+                    }
+                }
+            }
+            Op::Sample => {
+                let _alone = (backend == "sse").then(|| legacy_sampling.write().unwrap());
+                let text = c.text(&id, "tools/call", params);
+                assert!(
+                    text.contains(&format!("{tag}!")),
+                    "{name}: sampling {id} answered {text}"
+                );
+                sampled += 1;
+            }
+            _ => {
+                let _shared = (backend == "sse").then(|| legacy_sampling.read().unwrap());
+                let text = c.text(&id, "tools/call", params);
+                assert!(
+                    text.contains(&tag) || text.contains("done") || text == "notified",
+                    "{name}: {id} answered {text}"
+                );
+            }
+        }
+    }
+    c.drain_general();
+    (sampled, 0)
 }
 
 fn run_client(
@@ -334,10 +682,15 @@ fn concurrent_clients_get_exactly_their_own_messages() {
     );
     let legacy_sampling = Arc::new(RwLock::new(()));
     let addr = gw.addr;
+    // Half the clients on /sse, half on /mcp.
     let workers: Vec<_> = (0..CLIENTS)
         .map(|i| {
             let lock = legacy_sampling.clone();
-            std::thread::spawn(move || run_client(i, seed, addr, lock))
+            if i % 2 == 0 {
+                std::thread::spawn(move || run_client(i, seed, addr, lock))
+            } else {
+                std::thread::spawn(move || run_mcp_client(i, seed, addr, lock))
+            }
         })
         .collect();
     let mut sampled = 0;
