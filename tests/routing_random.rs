@@ -46,6 +46,21 @@ impl Rng {
     }
 }
 
+/// Client `name`'s answer to a sampling request, which must be its own
+/// (its prompt starts with the name): the prompt with a `!`.
+fn sampling_answer(name: &str, request: &Value) -> Value {
+    let prompt = request["params"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        prompt.starts_with(&format!("{name}-")),
+        "{name}: another client's sampling request: {request}"
+    );
+    json!({"jsonrpc": "2.0", "id": request["id"], "result": {
+        "role": "assistant", "model": "m",
+        "content": {"type": "text", "text": format!("{prompt}!")}}})
+}
+
 /// What one client is allowed to see, and what it is still owed.
 struct Client {
     name: String,
@@ -124,20 +139,7 @@ impl Client {
                     self.name
                 );
             }
-            "sampling/createMessage" => {
-                let prompt = msg["params"]["messages"][0]["content"]["text"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                assert!(
-                    prompt.starts_with(&format!("{}-", self.name)),
-                    "{}: another client's sampling request: {msg}",
-                    self.name
-                );
-                self.post(json!({"jsonrpc": "2.0", "id": msg["id"], "result": {
-                    "role": "assistant", "model": "m",
-                    "content": {"type": "text", "text": format!("{prompt}!")}}}));
-            }
+            "sampling/createMessage" => self.post(sampling_answer(&self.name, &msg)),
             m if m.ends_with("/list_changed") => {}
             other => panic!("{}: unexpected {other}: {msg}", self.name),
         }
@@ -318,22 +320,9 @@ impl McpClient {
                         );
                     }
                     Some("sampling/createMessage") => {
-                        let prompt = msg["params"]["messages"][0]["content"]["text"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned();
-                        assert!(
-                            prompt.starts_with(&format!("{}-", self.name)),
-                            "{}: another's sampling request: {msg}",
-                            self.name
-                        );
-                        let reply = json!({"jsonrpc":"2.0","id":msg["id"],"result":{"role":"assistant","model":"m","content":{"type":"text","text":format!("{prompt}!")}}});
-                        assert_eq!(
-                            Self::raw_post(self.addr, Some(&self.session), &reply.to_string())
-                                .0
-                                .status,
-                            202
-                        );
+                        let reply = sampling_answer(&self.name, &msg).to_string();
+                        let posted = Self::raw_post(self.addr, Some(&self.session), &reply);
+                        assert_eq!(posted.0.status, 202);
                     }
                     Some(other) => panic!(
                         "{}: unexpected {other} on the stream of {id}: {msg}",

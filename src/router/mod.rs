@@ -34,6 +34,10 @@ use crate::session::Session;
 use crate::supervisor::Supervisor;
 use interest::{Levels, Subscribers};
 
+/// How long a request of the gateway's own (`logging/setLevel`,
+/// `resources/unsubscribe` on a session's end) may stay pending.
+const OWN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long an MCP request waits for the first start-up pass at most.
 const FIRST_PASS_WAIT: Duration = Duration::from_secs(300);
 
@@ -482,18 +486,16 @@ impl Router {
         Outcome::Forwarded
     }
 
-    /// Sets every backend that logs to `level` (fire and forget).
+    /// Sets every backend that logs to `level`.
     fn set_backend_levels(&self, level: &str) {
         debug!("backends' log level: {level}");
         let catalog = self.catalog();
         for &backend in &catalog.features.logging {
             if let Ok(link) = self.supervisor.link(backend) {
-                link.conn.send_request(
+                send_own(
+                    &link.conn,
                     method::LOGGING_SET_LEVEL,
-                    Some(json!({"level": level})),
-                    Duration::from_secs(30),
-                    Box::new(|_| {}),
-                    None,
+                    json!({"level": level}),
                 );
             }
         }
@@ -506,13 +508,7 @@ impl Router {
         if let Some(route) = route
             && let Ok(link) = self.supervisor.link(route.backend)
         {
-            link.conn.send_request(
-                method_name,
-                Some(json!({"uri": uri})),
-                Duration::from_secs(30),
-                Box::new(|_| {}),
-                None,
-            );
+            send_own(&link.conn, method_name, json!({"uri": uri}));
         }
     }
 
@@ -615,6 +611,18 @@ impl Router {
             ),
         }
     }
+}
+
+/// Sends a request of the gateway's own (no client waits for it): the
+/// answer is not needed, only that the backend hears it.
+fn send_own(conn: &Connection, method_name: &str, params: Value) {
+    conn.send_request(
+        method_name,
+        Some(params),
+        OWN_REQUEST_TIMEOUT,
+        Box::new(|_| {}),
+        None,
+    );
 }
 
 /// Refuses a request whose id the session has in flight already: the two
