@@ -70,6 +70,10 @@ pub const MAX_REPLAY_EVENTS: usize = 256;
 /// answer streams).
 pub const MAX_REPLAY_STREAMS: usize = 32;
 
+/// Bytes of events kept per session for resuming clients (a large result
+/// is sent but not kept).
+pub const MAX_REPLAY_BYTES: usize = 1024 * 1024;
+
 /// Largest single message from a backend (stdio line, SSE event, JSON body), in bytes.
 pub const MAX_BACKEND_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 

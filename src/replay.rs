@@ -6,13 +6,15 @@
 //! stream `g` is the GET stream, `r<k>` the answer stream of one POST. The
 //! last [`MAX_REPLAY_EVENTS`] events of each stream are kept; a GET with
 //! `Last-Event-ID` gets those after the one named. At most
-//! [`MAX_REPLAY_STREAMS`] streams are kept per session (the oldest answer
-//! streams go first). Pure bookkeeping under one lock; no IO.
+//! [`MAX_REPLAY_STREAMS`] streams and [`MAX_REPLAY_BYTES`] are kept per
+//! session (the oldest answer streams' events go first; an event larger
+//! than the budget is sent but not kept). Pure bookkeeping under one lock;
+//! no IO.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::limits::{MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS};
+use crate::limits::{MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS};
 
 /// The GET stream's name.
 pub const GENERAL: &str = "g";
@@ -26,6 +28,8 @@ struct Buffers {
     /// Answer streams are numbered in order, so the oldest is the first key.
     next_stream: u64,
     streams: BTreeMap<StreamKey, Stream>,
+    /// Bytes of data kept, all streams together.
+    bytes: usize,
 }
 
 /// `g` sorts after every `r<k>`, so it is never the oldest to evict.
@@ -79,15 +83,25 @@ impl Replay {
         let mut b = self.lock();
         if !b.streams.contains_key(&key) && b.streams.len() >= MAX_REPLAY_STREAMS {
             let oldest = *b.streams.keys().next().expect("not empty");
-            b.streams.remove(&oldest);
+            if let Some(gone) = b.streams.remove(&oldest) {
+                b.bytes -= gone.bytes();
+            }
         }
         let s = b.streams.entry(key).or_default();
         let seq = s.next_seq;
         s.next_seq += 1;
-        if s.events.len() == MAX_REPLAY_EVENTS {
-            s.events.pop_front();
+        let mut freed = 0;
+        if s.events.len() == MAX_REPLAY_EVENTS
+            && let Some((_, old)) = s.events.pop_front()
+        {
+            freed += old.len();
         }
-        s.events.push_back((seq, data.to_owned()));
+        let kept = data.len() <= MAX_REPLAY_BYTES;
+        if kept {
+            s.events.push_back((seq, data.to_owned()));
+        }
+        b.bytes = b.bytes - freed + if kept { data.len() } else { 0 };
+        b.shrink_to_budget();
         format!("{stream}-{seq}")
     }
 
@@ -112,7 +126,35 @@ impl Replay {
     /// Drops a stream's buffer (its answer was delivered).
     pub fn forget(&self, stream: &str) {
         if let Some(key) = StreamKey::parse(stream) {
-            self.lock().streams.remove(&key);
+            let mut b = self.lock();
+            if let Some(gone) = b.streams.remove(&key) {
+                b.bytes -= gone.bytes();
+            }
+        }
+    }
+}
+
+impl Stream {
+    fn bytes(&self) -> usize {
+        self.events.iter().map(|(_, d)| d.len()).sum()
+    }
+}
+
+impl Buffers {
+    /// Drops the oldest events (oldest streams first) while over budget.
+    fn shrink_to_budget(&mut self) {
+        while self.bytes > MAX_REPLAY_BYTES {
+            let Some((&key, stream)) = self.streams.iter_mut().find(|(_, s)| !s.events.is_empty())
+            else {
+                self.bytes = 0;
+                return;
+            };
+            if let Some((_, old)) = stream.events.pop_front() {
+                self.bytes -= old.len();
+            }
+            if stream.events.is_empty() && key != StreamKey::General {
+                self.streams.remove(&key);
+            }
         }
     }
 }
@@ -137,6 +179,25 @@ mod tests {
         assert_eq!(r.since("r9-0"), None);
         r.forget(&s);
         assert_eq!(r.since("r0-0"), None);
+    }
+
+    #[test]
+    fn bytes_are_bounded() {
+        let r = Replay::default();
+        let big = "x".repeat(MAX_REPLAY_BYTES / 4 + 1);
+        let s = r.new_request_stream();
+        for _ in 0..4 {
+            r.record(&s, &big);
+        }
+        let (_, kept) = r.since(&format!("{s}-0")).unwrap_or_default();
+        assert!(kept.len() < 4, "over budget: {} kept", kept.len());
+        r.record(GENERAL, &"y".repeat(MAX_REPLAY_BYTES + 1));
+        assert_eq!(
+            r.since("g-0").map(|(_, m)| m.len()),
+            Some(0),
+            "too large to keep"
+        );
+        assert!(r.lock().bytes <= MAX_REPLAY_BYTES);
     }
 
     #[test]
