@@ -7,7 +7,6 @@
 //! session instead, so a slow client can never stall a backend's reader or
 //! another client (PRODUCT §5.1).
 
-use crate::queue::{Receiver, Sender, TrySendError, bounded};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -20,6 +19,7 @@ use serde_json::Value;
 use crate::backend::Connection;
 use crate::config::Transport;
 use crate::jsonrpc::{Message, RequestId};
+use crate::queue::{Receiver, Sender, TrySendError, bounded};
 use crate::replay::Replay;
 
 /// A request of this session being served by a backend.
