@@ -773,6 +773,41 @@ mod tests {
     }
 
     #[test]
+    fn subscriptions_per_session_are_capped() {
+        let (s, rx) = session();
+        let r = router();
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#;
+        assert!(ask(&r, &s, &rx, init).get("result").is_some());
+        let sub = |n: usize| {
+            json!({"jsonrpc":"2.0","id":n,"method":"resources/subscribe","params":{"uri":format!("file:///{n}")}})
+                .to_string()
+        };
+        for n in 0..MAX_SUBSCRIPTIONS_PER_SESSION {
+            assert_eq!(
+                ask(&r, &s, &rx, &sub(n))["result"],
+                json!({}),
+                "subscription {n}"
+            );
+        }
+        let over = ask(&r, &s, &rx, &sub(MAX_SUBSCRIPTIONS_PER_SESSION));
+        assert_eq!(over["error"]["code"], code::INVALID_PARAMS, "{over}");
+        assert!(
+            over["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("too many subscriptions")
+        );
+        // Subscribing again to one it holds is fine; so is one more after a release.
+        assert_eq!(ask(&r, &s, &rx, &sub(0))["result"], json!({}));
+        let unsub = r#"{"jsonrpc":"2.0","id":"u","method":"resources/unsubscribe","params":{"uri":"file:///1"}}"#;
+        assert_eq!(ask(&r, &s, &rx, unsub)["result"], json!({}));
+        assert_eq!(
+            ask(&r, &s, &rx, &sub(MAX_SUBSCRIPTIONS_PER_SESSION))["result"],
+            json!({})
+        );
+    }
+
+    #[test]
     fn oversized_client_info_is_refused() {
         let (s, rx) = session();
         let big = "x".repeat(MAX_CLIENT_INFO_BYTES);
