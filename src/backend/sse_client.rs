@@ -12,6 +12,7 @@
 //! stream ends the connection closes and the supervisor reconnects.
 
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use ureq::Agent;
 use super::auth::Credentials;
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
+use super::sse_read::{Ended, message_json, read_events};
 use crate::http::media_type;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
 use crate::queue::Receiver;
@@ -170,52 +172,43 @@ fn read_stream(
 ) {
     let name = conn.name().to_owned();
     let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut events = Vec::new();
     let mut endpoint_sent = false;
-    let cause = loop {
-        let read = body.read(&mut buf);
-        if stopping.load(Ordering::SeqCst) {
-            break "stream closed by the gateway".to_owned();
-        }
-        let n = match read {
-            Ok(0) => break "the server ended the SSE stream".to_owned(),
-            Ok(n) => n,
-            Err(e) => {
-                break match ureq::Error::from(e) {
-                    ureq::Error::Timeout(ureq::Timeout::PerRead) => {
-                        format!("SSE stream idle for {}s", SSE_IDLE_TIMEOUT.as_secs())
-                    }
-                    e => format!("SSE stream failed: {e}"),
-                };
-            }
-        };
-        if let Err(e) = parser.feed(&buf[..n], &mut events) {
-            break format!("{e} (limit {MAX_BACKEND_MESSAGE_BYTES} bytes); dropping the stream");
-        }
-        for event in events.drain(..) {
+    let mut endpoint_refused = false;
+    let ended = read_events(
+        &mut body,
+        &mut parser,
+        &|| stopping.load(Ordering::SeqCst),
+        |event| {
             match event.event.as_str() {
                 "endpoint" if !endpoint_sent => {
                     endpoint_sent = true;
                     let resolved = resolve_endpoint(base, event.data.trim());
-                    let refused = resolved.is_err();
+                    endpoint_refused = resolved.is_err();
                     let _ = endpoint_tx.send(resolved);
-                    if refused {
-                        return;
+                    if endpoint_refused {
+                        return ControlFlow::Break(());
                     }
                 }
                 "message" => {
-                    let data = event.data.trim();
-                    if data.is_empty() {
-                        continue;
-                    }
-                    match serde_json::from_str::<Value>(data) {
-                        Ok(value) => conn.dispatch(value),
-                        Err(e) => warn!("[{name}] SSE message is not JSON ({e}); skipped"),
+                    if let Some(value) = message_json(&name, &event) {
+                        conn.dispatch(value);
                     }
                 }
                 other => debug!("[{name}] SSE event \"{other}\" ignored"),
             }
+            ControlFlow::Continue(())
+        },
+    );
+    if endpoint_refused {
+        return;
+    }
+    let cause = match ended {
+        Ended::Stopped | Ended::Handler => "stream closed by the gateway".to_owned(),
+        Ended::Eof => "the server ended the SSE stream".to_owned(),
+        Ended::Idle => format!("SSE stream idle for {}s", SSE_IDLE_TIMEOUT.as_secs()),
+        Ended::Failed(e) => format!("SSE stream failed: {e}"),
+        Ended::TooLarge(e) => {
+            format!("{e} (limit {MAX_BACKEND_MESSAGE_BYTES} bytes); dropping the stream")
         }
     };
     if !endpoint_sent {

@@ -13,6 +13,7 @@
 //! DELETEs the session and cuts every open stream.
 
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -25,6 +26,7 @@ use ureq::Agent;
 use super::auth::Credentials;
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
+use super::sse_read::{self, Ended};
 use crate::http::media_type;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
@@ -455,37 +457,25 @@ fn read_events(
     conn: &Connection,
     shared: &Shared,
     parser: &mut Parser,
-    mut body: impl Read,
+    body: impl Read,
     related: Option<u64>,
 ) -> String {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut events = Vec::new();
-    loop {
-        let read = body.read(&mut buf);
-        if shared.stopping() {
-            return "stopped".into();
+    let ended = sse_read::read_events(body, parser, &|| shared.stopping(), |event| {
+        if event.event == "message"
+            && let Some(value) = sse_read::message_json(&shared.name, &event)
+        {
+            deliver(conn, shared, value, related);
         }
-        let n = match read {
-            Ok(0) => return "ended".into(),
-            Ok(n) => n,
-            Err(e) => return format!("failed: {}", ureq::Error::from(e)),
-        };
-        if let Err(e) = parser.feed(&buf[..n], &mut events) {
+        ControlFlow::Continue(())
+    });
+    match ended {
+        Ended::Stopped | Ended::Handler => "stopped".into(),
+        Ended::Eof => "ended".into(),
+        Ended::Idle => format!("idle for {}s", SSE_IDLE_TIMEOUT.as_secs()),
+        Ended::Failed(e) => format!("failed: {e}"),
+        Ended::TooLarge(e) => {
             warn!("[{}] {e}; dropping the stream", shared.name);
-            return e.to_string();
-        }
-        for event in events.drain(..) {
-            let data = event.data.trim();
-            if event.event != "message" || data.is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Value>(data) {
-                Ok(value) => deliver(conn, shared, value, related),
-                Err(e) => warn!(
-                    "[{}] streamed message is not JSON ({e}); skipped",
-                    shared.name
-                ),
-            }
+            e
         }
     }
 }
