@@ -354,9 +354,10 @@ impl Session {
         lock(&self.answer_streams).insert(stream.to_owned(), id.clone());
     }
 
-    /// Answer stream `stream` is done (or parked).
+    /// Answer stream `stream` is done (or about to be parked).
     pub fn answer_stream_closed(&self, stream: &str) {
         lock(&self.answer_streams).remove(stream);
+        self.parked_ready.notify_all();
     }
 
     /// A GET resuming answer stream `stream`: its parked rest, asking the
@@ -376,7 +377,9 @@ impl Session {
         let parked = self
             .parked_ready
             .wait_timeout_while(lock(&self.parked_requests), wait, |p| {
-                !p.contains_key(stream)
+                // Until it is parked, or its writer finished without (the
+                // answer went out: the caller finds it in the replay).
+                !p.contains_key(stream) && lock(&self.answer_streams).contains_key(stream)
             })
             .unwrap_or_else(|e| e.into_inner())
             .0;

@@ -490,20 +490,15 @@ fn get(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
     }
     // A client resuming a stream it lost (MCP resumability): replay what
     // it missed; an answer stream also goes on to its answer.
-    let resumed = req
-        .header("last-event-id")
-        .and_then(|last| session.replay.since(last));
-    let missed = match resumed {
-        Some((stream, missed)) if stream != GENERAL => {
-            return with_session_id(
-                resume_answer(gateway, session, stream, missed),
-                &req_session_id(req),
-            );
-        }
-        Some((_, missed)) => missed,
-        None => Vec::new(),
-    };
-    let taken = if req.header("last-event-id").is_some() {
+    let last = req.header("last-event-id").map(str::to_owned);
+    let resumed = last.as_deref().and_then(|l| session.replay.since(l));
+    if let (Some(last), Some((stream, _))) = (&last, &resumed)
+        && stream != GENERAL
+    {
+        let response = resume_answer(gateway, session, stream.clone(), last);
+        return with_session_id(response, &req_session_id(req));
+    }
+    let taken = if resumed.is_some() {
         // A resuming client: its old stream is dead even if we have not
         // noticed yet.
         session.take_stream_over(TAKEOVER_WAIT)
@@ -520,6 +515,12 @@ fn get(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
             &session.id,
         );
     };
+    // Only now, with the old writer gone, is "what it sent" final.
+    let missed = last
+        .as_deref()
+        .and_then(|l| session.replay.since(l))
+        .map(|(_, missed)| missed)
+        .unwrap_or_default();
     session.touch();
     let settings = gateway.config.sse.clone();
     let id = session.id.clone();
@@ -541,18 +542,20 @@ fn req_session_id(req: &Request) -> String {
     req.header(SESSION_HEADER).unwrap_or_default().to_owned()
 }
 
-/// `GET /mcp` with the `Last-Event-ID` of answer stream `stream`: the
+/// `GET /mcp` with `Last-Event-ID: last` of answer stream `stream`: the
 /// events missed, then, if the answer had not been sent, the rest of it.
-fn resume_answer(
-    gateway: &Gateway,
-    session: Arc<Session>,
-    stream: String,
-    missed: Vec<(String, String)>,
-) -> Response {
+fn resume_answer(gateway: &Gateway, session: Arc<Session>, stream: String, last: &str) -> Response {
     session.touch();
     let settings = gateway.config.sse.clone();
     let wait = gateway.answer_wait();
     let parked = session.take_answer_stream_over(&stream, TAKEOVER_WAIT);
+    // Read after the takeover: the old writer may have written more (even
+    // the answer) before it yielded or finished.
+    let missed = session
+        .replay
+        .since(last)
+        .map(|(_, missed)| missed)
+        .unwrap_or_default();
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
@@ -581,13 +584,15 @@ fn finish_answer_stream(
     rx: Receiver<ForRequest>,
     end: StreamEnd,
 ) {
-    session.answer_stream_closed(&stream);
+    // Parked (or closed) before it is marked closed: a resuming GET that
+    // waits for either must find the parked rest when it wakes.
     match end {
         StreamEnd::ClientGone if !session.is_closed() => {
-            session.park_request_stream(stream, id, rx)
+            session.park_request_stream(stream.clone(), id, rx)
         }
         _ => session.close_request_stream(&id),
     }
+    session.answer_stream_closed(&stream);
 }
 
 /// `DELETE /mcp`: ends the session and cancels its requests.
