@@ -181,6 +181,52 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// `argus-mcp stdio`: the gateway for one client over stdin/stdout, until
+/// stdin closes or SIGINT/SIGTERM; nothing but messages goes to stdout.
+pub fn serve_stdio(config: Config) -> Result<(), Error> {
+    raise_open_file_limit();
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Setup)?;
+    for warning in &config.warnings {
+        warn!("{warning}");
+    }
+    let config = Arc::new(config);
+    let supervisor = Supervisor::new(config.clone());
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let gateway = Arc::new(Gateway::new(config, supervisor.clone(), local));
+    let signal_handle = signals.handle();
+    let (on_signal, stop_backends) = (gateway.clone(), supervisor.clone());
+    spawn_service("argus-signals", move || {
+        for signal in signals.forever() {
+            if signal == SIGHUP {
+                warn!("SIGHUP received: live reload is not implemented yet; ignored");
+                continue;
+            }
+            info!("signal {signal} received: shutting down");
+            on_signal.close_sessions();
+            stop_backends.stop();
+            // The main thread is blocked reading stdin; nothing is left to
+            // clean up.
+            std::process::exit(0);
+        }
+    })?;
+    supervisor.start().map_err(Error::Setup)?;
+    let watch = supervisor.clone();
+    spawn_service("argus-startup", move || {
+        while !watch.wait_first_pass(Duration::from_secs(3600)) {}
+        if let Some(fatal) = watch.fatal() {
+            error!("{fatal}");
+            watch.stop();
+            std::process::exit(1);
+        }
+    })?;
+    let served = gateway.serve_stdio(io::stdin().lock(), io::stdout());
+    signal_handle.close();
+    gateway.close_sessions();
+    supervisor.stop();
+    info!("stopped");
+    served.map_err(Error::Setup)
+}
+
 fn spawn_service(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), Error> {
     thread::Builder::new()
         .name(name.into())
@@ -236,7 +282,7 @@ fn print_banner(local: SocketAddr, primary: Transport) {
     let sse = format!("  SSE:             {base}/sse");
     let mcp = format!("  Streamable HTTP: {base}/mcp");
     let (first, second) = match primary {
-        Transport::Sse => (sse, mcp),
+        Transport::Sse | Transport::Stdio => (sse, mcp),
         Transport::StreamableHttp => (mcp, sse),
     };
     let mut out = io::stdout().lock();

@@ -15,10 +15,14 @@ argus-mcp: one MCP endpoint in front of many MCP servers
 USAGE:
     argus-mcp server [-c|--config PATH] [--host ADDR] [--port N] [-v|-vv] [-q]
     argus-mcp check  [-c|--config PATH] [--connect]
+    argus-mcp stdio  [-c|--config PATH] [-v|-vv] [-q]
     argus-mcp --help | --version
 
 COMMANDS:
     server    run the gateway (SSE at /sse, Streamable HTTP at /mcp)
+    stdio     serve the gateway to one client over stdin/stdout (for apps
+              whose config takes a command); logs go to stderr; ends when
+              stdin closes
     check     validate the config, print the plan, exit 0 (valid) or 1;
               with --connect, also start the backends and print the
               catalog (exit 1 if a backend fails)
@@ -46,6 +50,8 @@ pub enum Command {
     Version,
     /// Run the gateway.
     Server(ServerArgs),
+    /// Serve one client over stdin/stdout.
+    Stdio(ServerArgs),
     /// Validate the config and print the plan.
     Check {
         /// `--config`.
@@ -102,9 +108,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Short('V') | Long("version") => return Ok(Command::Version),
             Value(value) if command.is_none() => {
                 let name = value.string()?;
-                if name != "server" && name != "check" {
+                if !["server", "check", "stdio"].contains(&name.as_str()) {
                     return Err(Error(format!(
-                        "unknown command \"{name}\" (expected \"server\" or \"check\"; see --help)"
+                        "unknown command \"{name}\" (expected \"server\", \"check\" or \"stdio\"; see --help)"
                     )));
                 }
                 command = Some(name);
@@ -126,8 +132,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                 })?;
                 server.port = Some(port);
             }
-            Short('v') if command.as_deref() == Some("server") => verbose = (verbose + 1).min(2),
-            Short('q') | Long("quiet") if command.as_deref() == Some("server") => quiet = true,
+            Short('v') if matches!(command.as_deref(), Some("server" | "stdio")) => {
+                verbose = (verbose + 1).min(2)
+            }
+            Short('q') | Long("quiet")
+                if matches!(command.as_deref(), Some("server" | "stdio")) =>
+            {
+                quiet = true
+            }
             Long("connect") if command.as_deref() == Some("check") => connect = true,
             _ => return Err(arg.unexpected().into()),
         }
@@ -138,12 +150,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     server.verbosity = if quiet { -1 } else { verbose };
     match command.as_deref() {
         Some("server") => Ok(Command::Server(server)),
+        Some("stdio") => Ok(Command::Stdio(server)),
         Some("check") => Ok(Command::Check {
             config: server.config,
             connect,
         }),
         _ => Err(Error(
-            "missing command: \"server\" or \"check\" (see --help)".into(),
+            "missing command: \"server\", \"check\" or \"stdio\" (see --help)".into(),
         )),
     }
 }
@@ -211,6 +224,19 @@ mod tests {
             "--port: \"x\" is not a port number (0-65535)"
         );
         assert_eq!(p(&["check", "-V"]).unwrap(), Command::Version);
+    }
+
+    #[test]
+    fn stdio_flags() {
+        assert_eq!(
+            p(&["stdio", "-c", "a.yaml", "-v"]).unwrap(),
+            Command::Stdio(ServerArgs {
+                config: Some("a.yaml".into()),
+                verbosity: 1,
+                ..Default::default()
+            })
+        );
+        assert!(p(&["stdio", "--port", "1"]).is_err(), "no listener to set");
     }
 
     #[test]

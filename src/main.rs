@@ -56,15 +56,26 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Server(args) => {
+        Command::Stdio(args) => {
             init_logging(args.verbosity);
-            // Local backends die with the gateway, even on SIGKILL.
-            match std::env::current_exe() {
-                Ok(exe) => child_guard::enable(exe),
-                Err(e) => {
-                    warn!("cannot find our own binary ({e}): backends may outlive a killed gateway")
+            enable_child_guard();
+            match load(args.config.as_deref()) {
+                Ok(config) => match app::serve_stdio(config) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("argus-mcp: {e}");
+                        ExitCode::from(1)
+                    }
+                },
+                Err(message) => {
+                    eprintln!("argus-mcp: {message}");
+                    ExitCode::from(1)
                 }
             }
+        }
+        Command::Server(args) => {
+            init_logging(args.verbosity);
+            enable_child_guard();
             let mut config = match load(args.config.as_deref()) {
                 Ok(config) => config,
                 Err(message) => {
@@ -86,6 +97,14 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Local backends die with the gateway, even on SIGKILL (`child_guard`).
+fn enable_child_guard() {
+    match std::env::current_exe() {
+        Ok(exe) => child_guard::enable(exe),
+        Err(e) => warn!("cannot find our own binary ({e}): backends may outlive a killed gateway"),
     }
 }
 

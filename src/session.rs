@@ -165,7 +165,8 @@ impl Session {
             state: Mutex::new(McpState::default()),
             in_flight: Mutex::new(HashMap::new()),
             request_streams: Mutex::new(HashMap::new()),
-            listening: AtomicBool::new(transport == Transport::Sse),
+            // Only Streamable HTTP sessions have no writer until a GET.
+            listening: AtomicBool::new(transport != Transport::StreamableHttp),
             parked: Mutex::new(None),
             last_active: Mutex::new(Instant::now()),
             server_requests: Mutex::new(HashMap::new()),

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Gateway, SseClient, python};
+use crate::support::{Gateway, SseClient, python, run_with_deadline as run};
 
 /// The `node_modules` folder with the pinned npm packages.
 fn node_modules() -> PathBuf {
@@ -60,32 +60,6 @@ fn assert_everything(v: &serde_json::Value, greeting: &str) {
         v["call"].as_str().is_some_and(|t| t.contains(greeting)),
         "{v}"
     );
-}
-
-/// Runs a command with a deadline; returns stdout, panicking with stderr on failure.
-fn run(mut command: Command, timeout: Duration) -> String {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + timeout;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{command:?} failed ({:?})\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 #[test]

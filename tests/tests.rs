@@ -31,6 +31,8 @@ mod sse_backends;
 mod sse_transport;
 /// Stdio backends: catalog, conflicts, routing, crashes, timeouts, shutdown.
 mod stdio_backends;
+/// The stdio front: `argus-mcp stdio` with raw and SDK clients.
+mod stdio_front;
 /// Streamable HTTP backends: JSON and SSE answers, re-initialize, DELETE, real servers.
 mod streamable_backends;
 /// The Streamable HTTP front transport at /mcp.

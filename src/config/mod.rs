@@ -78,6 +78,9 @@ pub enum Transport {
     Sse,
     /// Streamable HTTP: `/mcp`.
     StreamableHttp,
+    /// One client over stdin/stdout (`argus-mcp stdio`); a session's
+    /// transport only, never `server.transport`.
+    Stdio,
 }
 
 impl Transport {
@@ -86,6 +89,7 @@ impl Transport {
         match self {
             Transport::Sse => "sse",
             Transport::StreamableHttp => "streamable-http",
+            Transport::Stdio => "stdio",
         }
     }
 }

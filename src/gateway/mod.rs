@@ -9,6 +9,7 @@
 mod health;
 mod security;
 mod sse;
+mod stdio;
 mod streamable;
 
 use std::collections::HashMap;
@@ -267,6 +268,16 @@ impl Gateway {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// Serves one client over `input`/`output` (`argus-mcp stdio`) until
+    /// `input` ends; the session then ends like any other.
+    pub fn serve_stdio(
+        &self,
+        input: impl std::io::Read,
+        output: impl std::io::Write + Send + 'static,
+    ) -> std::io::Result<()> {
+        stdio::serve(self, input, output)
     }
 
     /// How many client sessions are open.

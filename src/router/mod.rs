@@ -626,12 +626,13 @@ fn send_own(conn: &Connection, method_name: &str, params: Value) {
 }
 
 /// Refuses a request whose id the session has in flight already: the two
-/// answers could not be told apart. Over SSE the refusal carries no id (it
-/// would be taken for the first request's answer); over Streamable HTTP it
-/// goes to the new request's own POST.
+/// answers could not be told apart. Over SSE and stdio the refusal carries
+/// no id (it would be taken for the first request's answer); over
+/// Streamable HTTP it goes to the new request's own POST.
 fn refuse_duplicate(session: &Session, id: RequestId) {
     let message = format!("request id {id} is already in flight in this session");
-    let id = (session.transport != Transport::Sse).then_some(id);
+    // One stream (SSE, stdio): no id, or it would pass for the first one's answer.
+    let id = (session.transport == Transport::StreamableHttp).then_some(id);
     session.send(&Message::error(id, code::INVALID_REQUEST, message));
 }
 

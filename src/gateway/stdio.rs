@@ -1,0 +1,156 @@
+//! The stdio front (issue 9 §6, PRODUCT §12): the gateway served to one
+//! client over stdin/stdout, as one session, for desktop apps whose config
+//! takes only a command (an airgapped host cannot fetch a bridge package).
+//!
+//! Newline-delimited JSON-RPC both ways (MCP stdio transport). The calling
+//! thread reads stdin, a line at most `security.max_body_bytes` long (a
+//! longer one is answered -32700 and skipped); a writer thread drains the
+//! session's queue to stdout, one line per message. When stdin closes the
+//! session ends (its requests are cancelled at the backends) and `serve`
+//! returns. Logs go to stderr only: stdout carries nothing but messages.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread;
+
+use log::{debug, info, warn};
+use serde_json::Value;
+
+use super::Gateway;
+use crate::config::Transport;
+use crate::jsonrpc::{Message, code};
+use crate::limits::{SERVICE_STACK_BYTES, SESSION_OUTBOUND_QUEUE};
+use crate::queue::Receiver;
+use crate::session::{Outbound, Session};
+
+/// Serves one session over `input`/`output` until `input` ends.
+pub(super) fn serve(
+    gateway: &Gateway,
+    input: impl Read,
+    output: impl Write + Send + 'static,
+) -> std::io::Result<()> {
+    let id = crate::random::hex_id(16)?;
+    let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (session, rx) = Session::new(id, Transport::Stdio, peer, None, SESSION_OUTBOUND_QUEUE);
+    let session = Arc::new(session);
+    if let Err(why) = gateway.admit(&session) {
+        return Err(std::io::Error::other(why));
+    }
+    info!("session {} opened over stdio", session.short_id());
+    let writer = {
+        let session = session.clone();
+        thread::Builder::new()
+            .name("argus-stdout".into())
+            .stack_size(SERVICE_STACK_BYTES)
+            .spawn(move || write_loop(&session, &rx, output))?
+    };
+    let limit = gateway.config.security.max_body_bytes;
+    let mut reader = BufReader::new(input);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(limit.saturating_add(1))
+            .read_until(b'\n', &mut line);
+        match read {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                warn!("stdin: {e}");
+                break;
+            }
+        }
+        if session.is_closed() {
+            break;
+        }
+        if !line.ends_with(b"\n") && line.len() as u64 > limit {
+            session.send(&Message::error(
+                None,
+                code::PARSE_ERROR,
+                format!("message longer than {limit} bytes (security.max_body_bytes); skipped"),
+            ));
+            if skip_line(&mut reader).is_err() {
+                break;
+            }
+            continue;
+        }
+        handle_line(gateway, &session, &line);
+    }
+    info!("stdin closed: ending the session");
+    gateway.end_session(&session);
+    let _ = writer.join();
+    Ok(())
+}
+
+/// Reads and drops the rest of an over-long line.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    let mut sink = Vec::new();
+    loop {
+        sink.clear();
+        let n = reader.take(64 * 1024).read_until(b'\n', &mut sink)?;
+        if n == 0 || sink.ends_with(b"\n") {
+            return Ok(());
+        }
+    }
+}
+
+fn handle_line(gateway: &Gateway, session: &Arc<Session>, line: &[u8]) {
+    let text = line.trim_ascii();
+    if text.is_empty() {
+        return;
+    }
+    let value: Value = match serde_json::from_slice(text) {
+        Ok(v) => v,
+        Err(e) => {
+            session.send(&Message::error(
+                None,
+                code::PARSE_ERROR,
+                format!("parse error: {e}"),
+            ));
+            return;
+        }
+    };
+    if value.is_array() {
+        session.send(&Message::error(
+            None,
+            code::INVALID_REQUEST,
+            "JSON-RPC batches are not supported on the stdio transport",
+        ));
+        return;
+    }
+    match Message::parse(value) {
+        Ok(message) => {
+            debug!("session {}: <- {:?}", session.short_id(), message);
+            gateway.router.handle(session, message);
+        }
+        Err(invalid) => {
+            session.send(&Message::error(
+                invalid.id,
+                code::INVALID_REQUEST,
+                format!("invalid request: {}", invalid.reason),
+            ));
+        }
+    }
+}
+
+/// Writes every queued message as one line; ends with the session.
+fn write_loop(session: &Session, rx: &Receiver<Outbound>, mut output: impl Write) {
+    while let Ok(item) = rx.recv() {
+        let line = match item {
+            Outbound::Message(json) => json,
+            Outbound::ListChanged(method) => {
+                session.list_changed_taken(method);
+                format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#)
+            }
+            Outbound::Close | Outbound::Yield => return,
+        };
+        let mut bytes = line.into_bytes();
+        bytes.push(b'\n');
+        if let Err(e) = output.write_all(&bytes).and_then(|()| output.flush()) {
+            warn!("stdout: {e}; ending the session");
+            session.close();
+            return;
+        }
+    }
+}
