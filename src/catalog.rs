@@ -16,7 +16,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::backend::Discovered;
-use crate::config::{Conflict, Filter, Filters, Strategy, ToolOverride};
+use crate::config::{CatalogNames, Conflict, Filter, Filters, Strategy, ToolOverride};
 use crate::uri_template::UriTemplate;
 
 /// One backend's contribution to a build.
@@ -146,11 +146,22 @@ pub struct Features {
 }
 
 impl Catalog {
-    /// Builds the catalog; also returns one warning per dropped item or
-    /// unused override.
+    /// Builds the catalog with exposed names as they come; see [`Catalog::build_with`].
     pub fn build(
         sources: &[Source<'_>],
         conflict: &Conflict,
+    ) -> Result<(Catalog, Vec<String>), ConflictError> {
+        Catalog::build_with(sources, conflict, &CatalogNames::default())
+    }
+
+    /// Builds the catalog, making tool and prompt names safe for clients
+    /// per `names`; also returns one warning per dropped item, unused
+    /// override, and exposed tool name (or tool count) that common clients
+    /// would refuse.
+    pub fn build_with(
+        sources: &[Source<'_>],
+        conflict: &Conflict,
+        names: &CatalogNames,
     ) -> Result<(Catalog, Vec<String>), ConflictError> {
         let mut ordered: Vec<Source<'_>> = sources.to_vec();
         if conflict.strategy == Strategy::Priority {
@@ -195,10 +206,16 @@ impl Catalog {
                     Kind::Prompt => &source.discovered.prompts,
                 };
                 for item in items {
-                    catalog.add(kind, source, item, conflict, &mut warnings)?;
+                    catalog.add(kind, source, item, (conflict, names), &mut warnings)?;
                 }
             }
         }
+        let tools = catalog
+            .entries
+            .iter()
+            .filter(|e| e.kind == Kind::Tool)
+            .map(|e| e.exposed.as_str());
+        warnings.extend(crate::names::warnings(tools));
         Ok((catalog, warnings))
     }
 
@@ -207,7 +224,7 @@ impl Catalog {
         kind: Kind,
         source: &Source<'_>,
         item: &Value,
-        conflict: &Conflict,
+        (conflict, names): (&Conflict, &CatalogNames),
         warnings: &mut Vec<String>,
     ) -> Result<(), ConflictError> {
         let (Some(name), Some(key)) = (
@@ -243,11 +260,20 @@ impl Catalog {
                 exposed["description"] = Value::from(description.as_str());
             }
         }
+        let keyed_by_name = matches!(kind, Kind::Tool | Kind::Prompt);
+        // Client-safe names apply to what is exposed, never to the original.
+        let safe = |n: String| {
+            if keyed_by_name {
+                crate::names::apply(names, &n)
+            } else {
+                n
+            }
+        };
         let prefixed = |n: &str| format!("{}{}{n}", source.name, conflict.separator);
         if conflict.strategy == Strategy::Prefix {
             name = prefixed(&name);
         }
-        let keyed_by_name = matches!(kind, Kind::Tool | Kind::Prompt);
+        name = safe(name);
         let mut key = if keyed_by_name {
             name.clone()
         } else {
@@ -266,7 +292,7 @@ impl Catalog {
                     });
                 }
                 Strategy::Priority if keyed_by_name => {
-                    name = prefixed(&name);
+                    name = safe(prefixed(&name));
                     key = name.clone();
                     if self.routes[slot].contains_key(&key) {
                         warnings.push(dropped(kind, &key, source.name, &holder));

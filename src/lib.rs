@@ -38,6 +38,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod limits;
 pub mod mcp;
+pub mod names;
 pub mod queue;
 pub mod random;
 pub mod redact;

@@ -746,7 +746,8 @@ impl Supervisor {
             })
             .collect();
         let (catalog, warnings) =
-            Catalog::build(&sources, &self.config.conflict).map_err(|e| e.to_string())?;
+            Catalog::build_with(&sources, &self.config.conflict, &self.config.names)
+                .map_err(|e| e.to_string())?;
         for w in warnings {
             if seen_warnings.insert(w.clone()) {
                 warn!("{w}");

@@ -5,6 +5,8 @@ mod support;
 
 /// Command line: exit codes, banner, signals, port in use.
 mod cli;
+/// Client-safe exposed names: rewritten with `catalog.*`, warned about always.
+mod client_names;
 /// `argus-mcp check` on good and bad configs (one fixture per error class).
 mod config_errors;
 /// The official MCP conformance suite against /mcp.

@@ -45,10 +45,31 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// `audit`.
     pub audit: Audit,
+    /// `catalog`: client-safe exposed names.
+    pub names: CatalogNames,
     /// Start-up tuning from the environment (`ARGUS_*`).
     pub lifecycle: Lifecycle,
     /// Known Argus keys that are accepted and ignored, one message each.
     pub warnings: Vec<String>,
+}
+
+/// `catalog` (issue 9 §7): how exposed names are made safe for clients;
+/// both off by default (names unchanged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogNames {
+    /// `max_name_length`: longest exposed tool or prompt name, in characters.
+    pub max_length: Option<usize>,
+    /// `name_charset`: the characters exposed names may use.
+    pub charset: Option<NameCharset>,
+}
+
+/// A `catalog.name_charset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameCharset {
+    /// `strict`: `a-z A-Z 0-9 _ -` (OpenAI-style function names).
+    Strict,
+    /// `mcp`: `strict` plus `.` (MCP 2025-11-25 tool names).
+    Mcp,
 }
 
 /// `server` (PRODUCT §3.2).

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use super::yaml::{self, Key, Node, Pos, Value};
 use super::{
-    Audit, Auth, Backend, BackendKind, Config, Conflict, Filter, Filters, IncomingAuth, Launch,
-    Lifecycle, OAuth2, Problem, RateLimits, Secret, Security, SseResilience, Strategy, Timeouts,
-    ToolOverride, expand,
+    Audit, Auth, Backend, BackendKind, CatalogNames, Config, Conflict, Filter, Filters,
+    IncomingAuth, Launch, Lifecycle, NameCharset, OAuth2, Problem, RateLimits, Secret, Security,
+    SseResilience, Strategy, Timeouts, ToolOverride, expand,
 };
 use crate::glob::Glob;
 use crate::limits;
@@ -117,6 +117,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let sse = sse_resilience(&mut cx, &mut top);
     let rate_limits = rate_limits(&mut cx, &mut top);
     let audit = audit(&mut cx, &mut top);
+    let names = catalog_names(&mut cx, &mut top);
     top.finish(&mut cx, TOP_EXTRAS);
     not_yet_served(&mut cx, &server, &backends, &rate_limits, &audit);
 
@@ -135,6 +136,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         sse,
         rate_limits,
         audit,
+        names,
         lifecycle: lifecycle.0,
         warnings: cx.warnings,
     })
@@ -1224,6 +1226,33 @@ fn audit(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Audit {
     }
     f.finish(cx, AUDIT_EXTRAS);
     a
+}
+
+fn catalog_names(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> CatalogNames {
+    let mut names = CatalogNames::default();
+    let Some(mut f) = top.get("catalog").and_then(|n| cx.fields(n, "catalog")) else {
+        return names;
+    };
+    if let Some(n) = f.get("max_name_length")
+        && let Some(v) = cx.int(n, "catalog.max_name_length", 16, 1024)
+    {
+        names.max_length = Some(v as usize);
+    }
+    if let Some(n) = f.get("name_charset")
+        && let Some(v) = cx.string(n, "catalog.name_charset")
+    {
+        match v.trim() {
+            "strict" => names.charset = Some(NameCharset::Strict),
+            "mcp" => names.charset = Some(NameCharset::Mcp),
+            other => cx.err(
+                "catalog.name_charset",
+                n.pos,
+                format!("unknown name_charset \"{other}\" (expected strict or mcp)"),
+            ),
+        }
+    }
+    f.finish(cx, &[]);
+    names
 }
 
 #[cfg(test)]
