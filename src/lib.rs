@@ -14,7 +14,8 @@
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
 //! - `backend`: one connection per backend: ids, pending requests,
 //!   timeouts; the stdio transport; the MCP client handshake and discovery;
-//! - `catalog`, `supervisor`: the merged catalog (pure), and the lifecycle
+//! - `catalog`, `names`, `supervisor`: the merged catalog and client-safe
+//!   names (pure), and the lifecycle
 //!   of every backend with the live catalog snapshot;
 //! - `session`, `replay`: one client conversation, its bounded outbound
 //!   queue, and what its resumable streams sent;
