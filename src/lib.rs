@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod audit;
 pub mod backend;
 pub mod catalog;
 pub mod child_guard;
@@ -46,6 +47,7 @@ pub mod redact;
 pub mod replay;
 pub mod router;
 pub mod session;
+pub mod sha256;
 pub mod sse;
 pub mod supervisor;
 pub mod uri_template;

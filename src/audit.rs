@@ -1,0 +1,319 @@
+//! The audit log (PRODUCT §9, issue 9 §5): one JSON line per forwarded
+//! request, per catalog change and per auth failure, never arguments,
+//! results or secrets, chained by SHA-256 so that an edited, deleted,
+//! reordered or truncated line is detected.
+//!
+//! Every line is an object with `seq` (1, 2, … across restarts), `time`
+//! (RFC 3339, UTC, milliseconds), `kind`, the kind's fields, and `prev`: the
+//! SHA-256 (hex) of the previous line's bytes, or [`GENESIS`] for the first
+//! line of a file. After a restart the chain continues from the file's last
+//! line. Each line goes out in one `write` on a file opened for appending,
+//! under one lock, so lines never interleave. [`verify`] checks a file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::error;
+use serde_json::{Map, Value};
+
+use crate::sha256;
+
+/// The `prev` of a file's first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An open audit log.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    /// `audit.required`: a request whose record cannot be written fails.
+    pub required: bool,
+    state: Mutex<Chain>,
+}
+
+#[derive(Debug)]
+struct Chain {
+    file: File,
+    prev: String,
+    seq: u64,
+}
+
+impl AuditLog {
+    /// Opens (or creates) `path` for appending, continuing its chain.
+    pub fn open(path: &Path, required: bool) -> io::Result<AuditLog> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let (prev, seq, ends_cleanly) = last_link(&mut file)?;
+        if !ends_cleanly {
+            // A torn last line (a crash mid-write): end it, so the next
+            // record starts a line of its own; `verify` reports the tear.
+            file.write_all(b"\n")?;
+        }
+        Ok(AuditLog {
+            path: path.to_owned(),
+            required,
+            state: Mutex::new(Chain { file, prev, seq }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Chain> {
+        // Replaced whole after each successful write.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends one record of `kind` with `fields`; an error says why it
+    /// could not be written (and is logged).
+    pub fn record(&self, kind: &str, fields: Map<String, Value>) -> Result<(), String> {
+        let mut chain = self.lock();
+        let mut line = fields;
+        line.insert("seq".into(), Value::from(chain.seq + 1));
+        line.insert("time".into(), Value::from(now_rfc3339()));
+        line.insert("kind".into(), Value::from(kind));
+        line.insert("prev".into(), Value::from(chain.prev.clone()));
+        let text = Value::Object(line).to_string();
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(b'\n');
+        match chain.file.write_all(&bytes) {
+            Ok(()) => {
+                chain.prev = sha256::hex(text.as_bytes());
+                chain.seq += 1;
+                Ok(())
+            }
+            Err(e) => {
+                let why = format!("cannot write the audit log {}: {e}", self.path.display());
+                error!("{why}");
+                Err(why)
+            }
+        }
+    }
+}
+
+/// The hash and `seq` of the file's last line, and whether the file ends
+/// with a newline (an empty file: genesis, 0, true).
+fn last_link(file: &mut File) -> io::Result<(String, u64, bool)> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok((GENESIS.to_owned(), 0, true));
+    }
+    // The last line is at most one record; read back far enough for it.
+    let back = len.min(1024 * 1024);
+    file.seek(SeekFrom::Start(len - back))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    let ends_cleanly = tail.ends_with(b"\n");
+    let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+    let last = body.rsplit(|&b| b == b'\n').next().unwrap_or(body);
+    let seq = serde_json::from_slice::<Value>(last)
+        .ok()
+        .and_then(|v| v.get("seq").and_then(Value::as_u64))
+        .unwrap_or(0);
+    Ok((sha256::hex(last), seq, ends_cleanly))
+}
+
+/// Why a file's chain is broken: the line number (from 1) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// The first line that does not fit.
+    pub line: usize,
+    /// What is wrong, in words.
+    pub why: String,
+}
+
+/// Checks a whole audit file: every line a record, `seq` rising by one,
+/// `prev` the hash of the line before. Returns the number of records.
+pub fn verify(text: &str) -> Result<usize, Broken> {
+    let broken = |line: usize, why: String| Err(Broken { line, why });
+    if !text.is_empty() && !text.ends_with('\n') {
+        let line = text.lines().count();
+        return broken(line, "truncated: the last line is incomplete".into());
+    }
+    let seqs: Vec<Option<u64>> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .and_then(|v| v.get("seq").and_then(Value::as_u64))
+        })
+        .collect();
+    let mut prev: Option<(String, u64)> = None;
+    let mut count = 0;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let Ok(Value::Object(record)) = serde_json::from_str::<Value>(line) else {
+            return broken(n, "not a JSON record (edited or truncated)".into());
+        };
+        let seq = record.get("seq").and_then(Value::as_u64);
+        let claimed = record.get("prev").and_then(Value::as_str).unwrap_or("");
+        let Some(seq) = seq else {
+            return broken(n, "no \"seq\" (edited)".into());
+        };
+        match &prev {
+            None if claimed != GENESIS && seq == 1 => {
+                return broken(
+                    n,
+                    "the first record does not chain from the genesis value".into(),
+                );
+            }
+            None => {}
+            Some((hash, last_seq)) => {
+                if seq <= *last_seq {
+                    return broken(n, format!("seq {seq} after {last_seq}: lines reordered"));
+                }
+                if seq > last_seq + 1 {
+                    // The missing one further down: moved, not deleted.
+                    let later = seqs[i..].contains(&Some(last_seq + 1));
+                    let why = if later {
+                        format!("seq {seq} after {last_seq}: lines reordered")
+                    } else {
+                        format!(
+                            "seq {seq} after {last_seq}: {} line(s) deleted",
+                            seq - last_seq - 1
+                        )
+                    };
+                    return broken(n, why);
+                }
+                if claimed != hash {
+                    return broken(
+                        n - 1,
+                        "its hash does not match the next line's \"prev\": edited".into(),
+                    );
+                }
+            }
+        }
+        prev = Some((sha256::hex(line.as_bytes()), seq));
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Now as RFC 3339 in UTC with milliseconds, e.g. `2026-12-01T23:25:16.123Z`.
+pub fn now_rfc3339() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(since.as_secs(), since.subsec_millis())
+}
+
+/// `secs` since the Unix epoch as RFC 3339 UTC (days to civil date:
+/// H. Hinnant's algorithm, valid for the proleptic Gregorian calendar).
+fn rfc3339(secs: u64, millis: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parses the `time` of a record (for `audit show --since`): the seconds
+/// since the epoch, from an RFC 3339 UTC time or a date `YYYY-MM-DD`.
+pub fn parse_time(text: &str) -> Option<u64> {
+    let date = text.get(..10)?;
+    let mut parts = date.split('-');
+    let (y, m, d): (i64, i64, i64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    let (h, min, s) = match text.get(11..19) {
+        Some(t) => {
+            let mut p = t.split(':');
+            (
+                p.next()?.parse::<u64>().ok()?,
+                p.next()?.parse::<u64>().ok()?,
+                p.next()?.parse::<u64>().ok()?,
+            )
+        }
+        None => (0, 0, 0),
+    };
+    // Days from civil (inverse of `rfc3339`).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days)
+        .ok()
+        .map(|d| d * 86_400 + h * 3600 + min * 60 + s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(tag: &str) -> PathBuf {
+        let id = crate::random::hex_id(6).unwrap();
+        std::env::temp_dir().join(format!("argus-audit-{tag}-{id}.jsonl"))
+    }
+
+    fn fields(name: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("name".into(), Value::from(name));
+        m
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_796_167_516, 123), "2026-12-01T23:25:16.123Z");
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+        assert_eq!(parse_time("2026-12-01T23:25:16.123Z"), Some(1_796_167_516));
+        assert_eq!(parse_time("2000-02-29"), Some(951_782_400));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn the_chain_continues_across_restarts_and_tampering_is_found() {
+        let path = temp("chain");
+        {
+            let log = AuditLog::open(&path, false).unwrap();
+            log.record("call", fields("a")).unwrap();
+            log.record("call", fields("b")).unwrap();
+        }
+        let log = AuditLog::open(&path, false).unwrap();
+        log.record("call", fields("c")).unwrap();
+        drop(log);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(verify(&text), Ok(3));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains(GENESIS));
+        let join = |ls: &[&str]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let edited = join(&[lines[0], &lines[1].replace("\"b\"", "\"x\""), lines[2]]);
+        assert_eq!(verify(&edited).unwrap_err().line, 2);
+        assert!(verify(&edited).unwrap_err().why.contains("edited"));
+        let deleted = join(&[lines[0], lines[2]]);
+        assert!(verify(&deleted).unwrap_err().why.contains("deleted"));
+        let reordered = join(&[lines[0], lines[2], lines[1]]);
+        assert!(verify(&reordered).unwrap_err().why.contains("reordered"));
+        let swapped = join(&[lines[1], lines[0], lines[2]]);
+        assert!(verify(&swapped).is_err());
+        let truncated = &text[..text.len() - 10];
+        assert!(verify(truncated).unwrap_err().why.contains("truncated"));
+        // A torn last line: the next run starts a new line; verify names it.
+        std::fs::write(&path, truncated).unwrap();
+        let log = AuditLog::open(&path, false).unwrap();
+        log.record("call", fields("d")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(verify(&text).unwrap_err().line, 3);
+        let _ = std::fs::remove_file(&path);
+    }
+}
