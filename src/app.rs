@@ -9,6 +9,7 @@
 use std::fmt::{self, Write as _};
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -40,6 +41,8 @@ pub enum Error {
     Setup(io::Error),
     /// The backends cannot be combined (conflict strategy `error`).
     Backends(String),
+    /// The audit log cannot be opened.
+    Audit(PathBuf, io::Error),
 }
 
 impl fmt::Display for Error {
@@ -51,6 +54,9 @@ impl fmt::Display for Error {
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Error::Setup(e) => write!(f, "cannot start: {e}"),
             Error::Backends(e) => write!(f, "cannot start: {e}"),
+            Error::Audit(path, e) => {
+                write!(f, "cannot open the audit log \"{}\": {e}", path.display())
+            }
         }
     }
 }
@@ -59,7 +65,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Bind { source, .. } => Some(source),
-            Error::Setup(e) => Some(e),
+            Error::Setup(e) | Error::Audit(_, e) => Some(e),
             Error::Backends(_) => None,
         }
     }
@@ -115,6 +121,7 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     }
     let config = Arc::new(config);
     let supervisor = Supervisor::new(config.clone());
+    open_audit(&config, &supervisor)?;
     let gateway = Arc::new(Gateway::new(config, supervisor.clone(), local));
     let server = Server::new(listener, gateway.clone(), options).map_err(Error::Setup)?;
     let stop = server.shutdown_handle();
@@ -181,6 +188,19 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Opens the audit log when `audit.enabled`, and hands it to the supervisor.
+fn open_audit(config: &Config, supervisor: &Supervisor) -> Result<(), Error> {
+    if !config.audit.enabled {
+        return Ok(());
+    }
+    let a = &config.audit;
+    let log = crate::audit::AuditLog::open(&a.file, a.required)
+        .map_err(|e| Error::Audit(a.file.clone(), e))?;
+    info!("audit log: {}", a.file.display());
+    supervisor.set_audit(Arc::new(log));
+    Ok(())
+}
+
 /// `argus-mcp stdio`: the gateway for one client over stdin/stdout, until
 /// stdin closes or SIGINT/SIGTERM; nothing but messages goes to stdout.
 pub fn serve_stdio(config: Config) -> Result<(), Error> {
@@ -191,6 +211,7 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
     }
     let config = Arc::new(config);
     let supervisor = Supervisor::new(config.clone());
+    open_audit(&config, &supervisor)?;
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
     let gateway = Arc::new(Gateway::new(config, supervisor.clone(), local));
     let signal_handle = signals.handle();

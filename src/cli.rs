@@ -16,6 +16,8 @@ USAGE:
     argus-mcp server [-c|--config PATH] [--host ADDR] [--port N] [-v|-vv] [-q]
     argus-mcp check  [-c|--config PATH] [--connect]
     argus-mcp stdio  [-c|--config PATH] [-v|-vv] [-q]
+    argus-mcp audit verify FILE
+    argus-mcp audit show FILE [--since TIME] [--backend NAME]
     argus-mcp --help | --version
 
 COMMANDS:
@@ -23,6 +25,10 @@ COMMANDS:
     stdio     serve the gateway to one client over stdin/stdout (for apps
               whose config takes a command); logs go to stderr; ends when
               stdin closes
+    audit     verify: check an audit log's hash chain, print `ok: N records`
+              or the first broken line and why (exit 0 or 1); show: print
+              its records as a table (--since 2026-12-01[T10:00:00Z],
+              --backend NAME)
     check     validate the config, print the plan, exit 0 (valid) or 1;
               with --connect, also start the backends and print the
               catalog (exit 1 if a backend fails)
@@ -52,6 +58,17 @@ pub enum Command {
     Server(ServerArgs),
     /// Serve one client over stdin/stdout.
     Stdio(ServerArgs),
+    /// `audit verify FILE`.
+    AuditVerify(PathBuf),
+    /// `audit show FILE`.
+    AuditShow {
+        /// The log.
+        file: PathBuf,
+        /// `--since`: records at or after this time.
+        since: Option<String>,
+        /// `--backend`: records of this backend.
+        backend: Option<String>,
+    },
     /// Validate the config and print the plan.
     Check {
         /// `--config`.
@@ -102,20 +119,44 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     let mut quiet = false;
     let mut verbose = 0i8;
     let mut connect = false;
+    let mut audit_sub: Option<String> = None;
+    let mut audit_file: Option<PathBuf> = None;
+    let mut since: Option<String> = None;
+    let mut backend: Option<String> = None;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Value(value) if command.is_none() => {
                 let name = value.string()?;
-                if !["server", "check", "stdio"].contains(&name.as_str()) {
+                if !["server", "check", "stdio", "audit"].contains(&name.as_str()) {
                     return Err(Error(format!(
-                        "unknown command \"{name}\" (expected \"server\", \"check\" or \"stdio\"; see --help)"
+                        "unknown command \"{name}\" (expected \"server\", \"check\", \"stdio\" or \"audit\"; see --help)"
                     )));
                 }
                 command = Some(name);
             }
-            Short('c') | Long("config") if command.is_some() => {
+            Value(value) if command.as_deref() == Some("audit") && audit_sub.is_none() => {
+                let sub = value.string()?;
+                if sub != "verify" && sub != "show" {
+                    return Err(Error(format!(
+                        "unknown audit command \"{sub}\" (expected \"verify\" or \"show\")"
+                    )));
+                }
+                audit_sub = Some(sub);
+            }
+            Value(value) if command.as_deref() == Some("audit") && audit_file.is_none() => {
+                audit_file = Some(value.into());
+            }
+            Long("since") if audit_sub.as_deref() == Some("show") => {
+                since = Some(parser.value()?.string()?);
+            }
+            Long("backend") if audit_sub.as_deref() == Some("show") => {
+                backend = Some(parser.value()?.string()?);
+            }
+            Short('c') | Long("config")
+                if command.is_some() && command.as_deref() != Some("audit") =>
+            {
                 server.config = Some(parser.value()?.into());
             }
             Long("host") if command.as_deref() == Some("server") => {
@@ -151,6 +192,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     match command.as_deref() {
         Some("server") => Ok(Command::Server(server)),
         Some("stdio") => Ok(Command::Stdio(server)),
+        Some("audit") => match (audit_sub.as_deref(), audit_file) {
+            (Some("verify"), Some(file)) => Ok(Command::AuditVerify(file)),
+            (Some("show"), Some(file)) => Ok(Command::AuditShow {
+                file,
+                since,
+                backend,
+            }),
+            _ => Err(Error(
+                "usage: argus-mcp audit verify FILE | audit show FILE [--since T] [--backend B]"
+                    .into(),
+            )),
+        },
         Some("check") => Ok(Command::Check {
             config: server.config,
             connect,
@@ -224,6 +277,40 @@ mod tests {
             "--port: \"x\" is not a port number (0-65535)"
         );
         assert_eq!(p(&["check", "-V"]).unwrap(), Command::Version);
+    }
+
+    #[test]
+    fn audit_commands() {
+        assert_eq!(
+            p(&["audit", "verify", "a.jsonl"]).unwrap(),
+            Command::AuditVerify("a.jsonl".into())
+        );
+        assert_eq!(
+            p(&[
+                "audit",
+                "show",
+                "a.jsonl",
+                "--since",
+                "2026-12-01",
+                "--backend",
+                "b"
+            ])
+            .unwrap(),
+            Command::AuditShow {
+                file: "a.jsonl".into(),
+                since: Some("2026-12-01".into()),
+                backend: Some("b".into())
+            }
+        );
+        for bad in [
+            &["audit"][..],
+            &["audit", "verify"],
+            &["audit", "frob", "x"],
+            &["audit", "verify", "x", "--since", "t"],
+            &["audit", "show", "x", "y"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

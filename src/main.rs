@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use argus_mcp::cli::{self, Command};
 use argus_mcp::config::{self, Config, Location};
-use argus_mcp::{app, child_guard, mcp};
+use argus_mcp::{app, audit, child_guard, mcp};
 use log::{LevelFilter, warn};
 
 fn main() -> ExitCode {
@@ -52,6 +52,48 @@ fn main() -> ExitCode {
                 }
                 Err(message) => {
                     eprintln!("argus-mcp: {message}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::AuditVerify(file) => match std::fs::read_to_string(&file) {
+            Ok(text) => match audit::verify(&text) {
+                Ok(n) => {
+                    println!("ok: {n} records");
+                    ExitCode::SUCCESS
+                }
+                Err(broken) => {
+                    println!("broken at line {}: {}", broken.line, broken.why);
+                    ExitCode::from(1)
+                }
+            },
+            Err(e) => {
+                eprintln!("argus-mcp: cannot read \"{}\": {e}", file.display());
+                ExitCode::from(1)
+            }
+        },
+        Command::AuditShow {
+            file,
+            since,
+            backend,
+        } => {
+            let since = match since.as_deref().map(|s| (s, audit::parse_time(s))) {
+                Some((s, None)) => {
+                    eprintln!(
+                        "argus-mcp: --since: \"{s}\" is not a date (YYYY-MM-DD) or an RFC 3339 UTC time"
+                    );
+                    return ExitCode::from(2);
+                }
+                Some((_, t)) => t,
+                None => None,
+            };
+            match std::fs::read_to_string(&file) {
+                Ok(text) => {
+                    print!("{}", audit::show(&text, since, backend.as_deref()));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("argus-mcp: cannot read \"{}\": {e}", file.display());
                     ExitCode::from(1)
                 }
             }

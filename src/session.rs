@@ -482,6 +482,11 @@ impl Session {
         self.in_flight().remove(id)
     }
 
+    /// Every request in flight, still tracked (for the audit log).
+    pub fn in_flight_calls(&self) -> Vec<InFlight> {
+        self.in_flight().values().cloned().collect()
+    }
+
     /// Forgets and returns every request in flight (the session is ending).
     pub fn take_in_flight(&self) -> Vec<InFlight> {
         self.in_flight().drain().map(|(_, f)| f).collect()

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 use serde_json::Value;
 
+use crate::audit::AuditLog;
 use crate::backend::{self, Connection, Discovered, Event, EventReceiver, Link, Origin};
 use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, Config};
@@ -137,7 +138,11 @@ pub struct Supervisor {
     starting_freed: Condvar,
     rebuild: Mutex<HashSet<String>>,
     listener: RwLock<Option<Arc<dyn Listener>>>,
+    /// The audit log, when `audit.enabled`.
+    audit: RwLock<Option<Arc<AuditLog>>>,
     stopping: AtomicBool,
+    /// The first catalog went into the audit log (later ones when changed).
+    catalog_recorded: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -191,7 +196,9 @@ impl Supervisor {
             starting_freed: Condvar::new(),
             rebuild: Mutex::new(HashSet::new()),
             listener: RwLock::new(None),
+            audit: RwLock::new(None),
             stopping: AtomicBool::new(false),
+            catalog_recorded: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
         })
     }
@@ -199,6 +206,22 @@ impl Supervisor {
     /// Sets who hears about catalog changes and notifications.
     pub fn set_listener(&self, listener: Arc<dyn Listener>) {
         *self.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    /// Sets the audit log that catalog changes (and, through the router,
+    /// forwarded requests) are recorded in.
+    pub fn set_audit(&self, log: Arc<AuditLog>) {
+        *self.audit.write().unwrap_or_else(|e| e.into_inner()) = Some(log);
+    }
+
+    /// The audit log, if one is on.
+    pub fn audit(&self) -> Option<Arc<AuditLog>> {
+        self.audit.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The `group` of a backend.
+    pub fn group(&self, index: usize) -> String {
+        self.slots[index].config.group.clone()
     }
 
     fn listener(&self) -> Option<Arc<dyn Listener>> {
@@ -753,15 +776,21 @@ impl Supervisor {
                 warn!("{w}");
             }
         }
-        let changed: Vec<Kind> = {
+        let (changed, previous): (Vec<Kind>, Arc<Catalog>) = {
             let mut current = self.catalog.write().unwrap_or_else(|e| e.into_inner());
             let changed = Kind::ALL
                 .into_iter()
                 .filter(|k| current.list(*k) != catalog.list(*k))
                 .collect();
-            *current = Arc::new(catalog);
-            changed
+            let previous = std::mem::replace(&mut *current, Arc::new(catalog));
+            (changed, previous)
         };
+        let first = !self.catalog_recorded.swap(true, Ordering::SeqCst);
+        if let Some(log) = self.audit()
+            && (first || !changed.is_empty())
+        {
+            record_catalog(&log, &previous, &self.catalog());
+        }
         drop(seen_warnings);
         if !changed.is_empty()
             && let Some(l) = self.listener()
@@ -770,4 +799,40 @@ impl Supervisor {
         }
         Ok(())
     }
+}
+
+/// Records the effective catalog in the audit log: the SHA-256 of every
+/// exposed name → backend and original name, sorted, and what was added
+/// and removed since `before`.
+fn record_catalog(log: &AuditLog, before: &Catalog, after: &Catalog) {
+    let lines = |c: &Catalog| -> Vec<String> {
+        let mut l: Vec<String> = c
+            .entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} -> {} {}",
+                    e.kind.noun(),
+                    e.exposed,
+                    e.route.backend_name,
+                    e.route.original
+                )
+            })
+            .collect();
+        l.sort();
+        l
+    };
+    let (old, new) = (lines(before), lines(after));
+    let name = |line: &String| line.split(" -> ").next().unwrap_or_default().to_owned();
+    let added: Vec<String> = new.iter().filter(|l| !old.contains(l)).map(name).collect();
+    let removed: Vec<String> = old.iter().filter(|l| !new.contains(l)).map(name).collect();
+    let mut fields = serde_json::Map::new();
+    fields.insert(
+        "catalog_sha256".into(),
+        Value::from(crate::sha256::hex(new.join("\n").as_bytes())),
+    );
+    fields.insert("entries".into(), Value::from(new.len()));
+    fields.insert("added".into(), Value::from(added));
+    fields.insert("removed".into(), Value::from(removed));
+    let _ = log.record("catalog", fields);
 }

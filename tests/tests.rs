@@ -3,6 +3,8 @@
 
 mod support;
 
+/// The hash-chained audit log: records, restarts, tampering, `audit verify|show`.
+mod audit_log;
 /// Command line: exit codes, banner, signals, port in use.
 mod cli;
 /// Client-safe exposed names: rewritten with `catalog.*`, warned about always.

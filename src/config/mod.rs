@@ -352,6 +352,8 @@ pub struct Audit {
     pub enabled: bool,
     /// JSONL file.
     pub file: PathBuf,
+    /// `required`: a request whose record cannot be written fails.
+    pub required: bool,
 }
 
 /// Start-up tuning read from the environment (PRODUCT §3.3).

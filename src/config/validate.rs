@@ -119,7 +119,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let audit = audit(&mut cx, &mut top);
     let names = catalog_names(&mut cx, &mut top);
     top.finish(&mut cx, TOP_EXTRAS);
-    not_yet_served(&mut cx, &server, &backends, &rate_limits, &audit);
+    not_yet_served(&mut cx, &server, &backends, &rate_limits);
 
     if !cx.problems.is_empty() {
         cx.problems
@@ -149,12 +149,8 @@ fn not_yet_served(
     server: &super::Server,
     backends: &[(Backend, Pos)],
     rate_limits: &RateLimits,
-    audit: &Audit,
 ) {
     let mut warn = |what: String| cx.warnings.push(format!("{what}: not implemented yet"));
-    if audit.enabled {
-        warn("audit.enabled: no audit log is written".into());
-    }
     if rate_limits.enabled {
         warn("rate_limits.enabled: requests are not rate-limited".into());
     }
@@ -1210,6 +1206,7 @@ fn audit(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Audit {
     let mut a = Audit {
         enabled: false,
         file: PathBuf::from("argus-audit.jsonl"),
+        required: false,
     };
     let Some(mut f) = top.get("audit").and_then(|n| cx.fields(n, "audit")) else {
         return a;
@@ -1223,6 +1220,11 @@ fn audit(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Audit {
         && let Some(v) = cx.nonempty(n, "audit.file")
     {
         a.file = PathBuf::from(v);
+    }
+    if let Some(n) = f.get("required")
+        && let Some(v) = cx.boolean(n, "audit.required")
+    {
+        a.required = v;
     }
     f.finish(cx, AUDIT_EXTRAS);
     a

@@ -309,7 +309,17 @@ impl Gateway {
         {
             return Err(refusal);
         }
-        security::check_bearer(req, &self.config.incoming_auth)
+        let checked = security::check_bearer(req, &self.config.incoming_auth);
+        if checked.is_err()
+            && let Some(log) = self.supervisor.audit()
+        {
+            let mut fields = serde_json::Map::new();
+            fields.insert("peer".into(), Value::from(req.peer.to_string()));
+            fields.insert("path".into(), Value::from(req.path()));
+            fields.insert("method".into(), Value::from(req.method()));
+            let _ = log.record("auth_failure", fields);
+        }
+        checked
     }
 }
 

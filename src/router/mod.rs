@@ -15,6 +15,7 @@
 //! answer back to the backend ([`Router::server_request`]). Interest shared
 //! by sessions (subscriptions, log levels) is counted in `interest`.
 
+mod audited;
 mod interest;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,6 +202,13 @@ impl Router {
     /// Cancels everything a closing session still has in flight, and
     /// releases its subscriptions and log level.
     pub fn session_closed(&self, session: &Session) {
+        if let Some(log) = self.supervisor.audit() {
+            for f in session.in_flight_calls() {
+                if let Some(conn) = f.conn.upgrade() {
+                    audited::cancelled(&log, session, conn.name(), "the session ended");
+                }
+            }
+        }
         let (subscriptions, level) = {
             let mut state = session.state();
             (
@@ -287,7 +295,7 @@ impl Router {
                 };
                 let mut params = params.unwrap_or_else(|| json!({}));
                 params["name"] = Value::from(route.original.as_str());
-                self.forward(session, id, name, params, route)
+                self.forward(session, id, name, params, route, &exposed)
             }
             method::RESOURCES_READ
             | method::RESOURCES_SUBSCRIBE
@@ -323,7 +331,7 @@ impl Router {
                 match catalog.resource_route(&uri) {
                     Some(route) => {
                         let route = route.clone();
-                        self.forward(session, id, name, params.unwrap_or_default(), &route)
+                        self.forward(session, id, name, params.unwrap_or_default(), &route, &uri)
                     }
                     None if name != method::RESOURCES_READ => reply(Ok(json!({}))),
                     None => reply(Err(ErrorObject {
@@ -351,7 +359,7 @@ impl Router {
                             Some(r) => {
                                 let mut params = params.clone().unwrap_or_default();
                                 params["ref"]["name"] = Value::from(r.original.as_str());
-                                return self.forward(session, id, name, params, &r.clone());
+                                return self.forward(session, id, name, params, &r.clone(), n);
                             }
                             None => return reply(Err(invalid(format!("unknown prompt: \"{n}\"")))),
                         }
@@ -375,10 +383,16 @@ impl Router {
                         )));
                     }
                 };
+                let about = reference.map(Value::to_string).unwrap_or_default();
                 match route {
-                    Some(route) => {
-                        self.forward(session, id, name, params.unwrap_or_default(), &route)
-                    }
+                    Some(route) => self.forward(
+                        session,
+                        id,
+                        name,
+                        params.unwrap_or_default(),
+                        &route,
+                        &about,
+                    ),
                     None => reply(Err(invalid("unknown completion reference"))),
                 }
             }
@@ -411,6 +425,7 @@ impl Router {
         method_name: &str,
         params: Value,
         route: &Route,
+        exposed: &str,
     ) -> Outcome {
         let is_tool = method_name == method::TOOLS_CALL;
         let link = match self.supervisor.link(route.backend) {
@@ -423,6 +438,16 @@ impl Router {
             .and_then(|m| m.get("progressToken"))
             .cloned();
         let backend_name = route.backend_name.clone();
+        let audit = self.supervisor.audit().map(|log| {
+            let group = self.supervisor.group(route.backend);
+            audited::Call::start(
+                log,
+                session,
+                method_name,
+                (exposed, &route.original),
+                (&route.backend_name, &group),
+            )
+        });
         let weak: Weak<Session> = Arc::downgrade(session);
         let client_id = id.clone();
         let reply = Box::new(move |outcome: Result<Value, CallError>| {
@@ -430,6 +455,17 @@ impl Router {
                 return;
             };
             session.untrack(&client_id);
+            if let Some(call) = audit
+                && let Err(why) = call.finish(&audited::outcome(&outcome))
+            {
+                // `audit.required`: nothing goes through unrecorded.
+                session.send(&Message::error(
+                    Some(client_id),
+                    code::INTERNAL_ERROR,
+                    format!("the answer is withheld: {why}"),
+                ));
+                return;
+            }
             let message = match outcome {
                 Ok(result) => Message::response(client_id, result),
                 Err(CallError::Rpc(error)) => Message::Error {
@@ -591,6 +627,9 @@ impl Router {
                 if let Some(f) = session.untrack(&id)
                     && let Some(conn) = f.conn.upgrade()
                 {
+                    if let Some(log) = self.supervisor.audit() {
+                        audited::cancelled(&log, session, conn.name(), "cancelled by the client");
+                    }
                     let reason = params
                         .and_then(|p| p.get("reason"))
                         .and_then(Value::as_str)

@@ -1,0 +1,97 @@
+//! What the audit log records of a forwarded request (PRODUCT §9): who,
+//! through which transport, what (method, exposed and original name,
+//! backend and its group), how long, and how it ended. Never arguments,
+//! results or secrets; the session appears as a hash of its id (the id is
+//! a credential).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::audit::AuditLog;
+use crate::backend::CallError;
+use crate::session::Session;
+use crate::sha256;
+
+/// A request on its way, to be recorded when it ends.
+pub(super) struct Call {
+    log: Arc<AuditLog>,
+    fields: Map<String, Value>,
+    started: Instant,
+}
+
+/// A session as the audit log names it: a hash of its id, not the id.
+pub(super) fn session_label(session: &Session) -> String {
+    sha256::hex(session.id.as_bytes())[..16].to_owned()
+}
+
+impl Call {
+    /// Starts the record of `method` on `exposed` (→ `original` at `backend`).
+    pub(super) fn start(
+        log: Arc<AuditLog>,
+        session: &Session,
+        method: &str,
+        (exposed, original): (&str, &str),
+        (backend, group): (&str, &str),
+    ) -> Call {
+        let mut fields = Map::new();
+        let mut put = |k: &str, v: Value| {
+            fields.insert(k.to_owned(), v);
+        };
+        put("session", Value::from(session_label(session)));
+        put("peer", Value::from(session.peer.to_string()));
+        put("transport", Value::from(session.transport.as_str()));
+        put("method", Value::from(method));
+        put("name", Value::from(exposed));
+        put("original", Value::from(original));
+        put("backend", Value::from(backend));
+        put("group", Value::from(group));
+        Call {
+            log,
+            fields,
+            started: Instant::now(),
+        }
+    }
+
+    /// Records how the request ended; `Err` when the record could not be
+    /// written and the log is `required` (the answer must then be withheld).
+    pub(super) fn finish(mut self, outcome: &str) -> Result<(), String> {
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        self.fields.insert(
+            "duration_ms".into(),
+            Value::from((ms * 1000.0).round() / 1000.0),
+        );
+        self.fields.insert("outcome".into(), Value::from(outcome));
+        match self.log.record("call", self.fields) {
+            Err(why) if self.log.required => Err(why),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The outcome word of a backend's answer.
+pub(super) fn outcome(result: &Result<Value, CallError>) -> String {
+    match result {
+        Ok(v) if v.get("isError") == Some(&Value::Bool(true)) => "isError".into(),
+        Ok(_) => "ok".into(),
+        Err(CallError::Rpc(e)) => format!("error {}", e.code),
+        Err(CallError::Timeout(_)) => "timeout".into(),
+        Err(CallError::Closed(_)) => "disconnected".into(),
+        Err(CallError::Overloaded | CallError::TooManyPending) => "overloaded".into(),
+        Err(CallError::Send(_)) => "not delivered".into(),
+    }
+}
+
+/// Records a request that ended without an answer: `cancelled`, by the
+/// client or because its session ended.
+pub(super) fn cancelled(log: &AuditLog, session: &Session, backend: &str, why: &str) {
+    let mut fields = Map::new();
+    fields.insert("session".into(), Value::from(session_label(session)));
+    fields.insert("peer".into(), Value::from(session.peer.to_string()));
+    fields.insert("transport".into(), Value::from(session.transport.as_str()));
+    fields.insert("backend".into(), Value::from(backend));
+    fields.insert("outcome".into(), Value::from("cancelled"));
+    fields.insert("reason".into(), Value::from(why));
+    let _ = log.record("call", fields);
+}
