@@ -4,11 +4,12 @@
 //! integration tests reach every layer. Layers, lowest first; a module only
 //! uses modules above it in this list:
 //!
-//! - `limits`, `glob`, `uri_template`, `random`, `queue`, `redact`: constants and small
+//! - `limits`, `glob`, `uri_template`, `random`, `queue`, `redact`, `sha256`: constants and small
 //!   helpers (a bounded channel that allocates as it is used; secrets kept
 //!   out of logs and error texts);
 //! - `child_guard`: the re-exec that keeps local processes from outliving us;
 //! - `config`: the YAML config, validated into typed structs (PRODUCT §3);
+//! - `audit`: the hash-chained audit log and its verifier;
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
