@@ -4,13 +4,25 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, SseClient, fixture_backend};
+use crate::support::{Gateway, SseClient, TempDir, fixture_backend};
 
 fn text(reply: &Value) -> String {
     reply["result"]["content"][0]["text"]
         .as_str()
         .unwrap_or_else(|| panic!("no text in {reply}"))
         .to_owned()
+}
+
+/// A gateway (config preceded by `top`) over fixture backend "a" with
+/// `env`, which logs what it receives; the log's directory and path.
+fn logged_gateway(top: &str, env: &[(&str, &str)]) -> (Gateway, TempDir, std::path::PathBuf) {
+    let dir = TempDir::new("routing");
+    let log = dir.0.join("received.jsonl");
+    let log_text = log.to_string_lossy().into_owned();
+    let mut env = env.to_vec();
+    env.push(("FIXTURE_LOG", &log_text));
+    let config = format!("{top}backends:\n{}", fixture_backend("a", &env, ""));
+    (Gateway::start(&config), dir, log)
 }
 
 fn sampling_client(gw: &Gateway) -> SseClient {
@@ -112,18 +124,7 @@ fn a_named_request_wins_over_the_most_recent_one_in_flight() {
 
 #[test]
 fn backend_pings_are_answered_and_roots_changes_reach_backends() {
-    let dir = crate::support::TempDir::new("roots");
-    let log = dir.0.join("received.jsonl");
-    let log_path = log.to_string_lossy().into_owned();
-    let config = format!(
-        "backends:\n{}",
-        fixture_backend(
-            "a",
-            &[("FIXTURE_TOOLS", "raw"), ("FIXTURE_LOG", &log_path)],
-            ""
-        )
-    );
-    let gw = Gateway::start(&config);
+    let (gw, _dir, log) = logged_gateway("", &[("FIXTURE_TOOLS", "raw")]);
     let mut c = sampling_client(&gw);
     let reply = c.call(
         gw.addr,
@@ -202,22 +203,13 @@ fn methods_received(log: &std::path::Path, method: &str) -> Vec<Value> {
 
 #[test]
 fn subscriptions_are_reference_counted_across_sessions() {
-    let dir = crate::support::TempDir::new("subs");
-    let log = dir.0.join("received.jsonl");
-    let log_text = log.to_string_lossy().into_owned();
-    let config = format!(
-        "sse_resilience: {{cleanup_deadline: 1}}\nbackends:\n{}",
-        fixture_backend(
-            "a",
-            &[
-                ("FIXTURE_TOOLS", "notify"),
-                ("FIXTURE_RESOURCES", "file:///shared"),
-                ("FIXTURE_LOG", &log_text)
-            ],
-            ""
-        )
+    let (gw, _dir, log) = logged_gateway(
+        "sse_resilience: {cleanup_deadline: 1}\n",
+        &[
+            ("FIXTURE_TOOLS", "notify"),
+            ("FIXTURE_RESOURCES", "file:///shared"),
+        ],
     );
-    let gw = Gateway::start(&config);
     let mut a = sampling_client(&gw);
     let mut b = sampling_client(&gw);
     let uri = json!({"uri": "file:///shared"});
@@ -258,18 +250,10 @@ fn subscriptions_are_reference_counted_across_sessions() {
 
 #[test]
 fn log_levels_are_per_session_and_the_backend_runs_at_the_most_verbose() {
-    let dir = crate::support::TempDir::new("levels");
-    let log = dir.0.join("received.jsonl");
-    let log_text = log.to_string_lossy().into_owned();
-    let config = format!(
-        "sse_resilience: {{cleanup_deadline: 1}}\nbackends:\n{}",
-        fixture_backend(
-            "a",
-            &[("FIXTURE_TOOLS", "notify"), ("FIXTURE_LOG", &log_text)],
-            ""
-        )
+    let (gw, _dir, log) = logged_gateway(
+        "sse_resilience: {cleanup_deadline: 1}\n",
+        &[("FIXTURE_TOOLS", "notify")],
     );
-    let gw = Gateway::start(&config);
     let mut verbose = sampling_client(&gw);
     let mut quiet = sampling_client(&gw);
     let set = |c: &mut SseClient, level: &str| {
