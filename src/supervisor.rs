@@ -41,6 +41,13 @@ fn retry_delay(first: Duration, backoff: f64, failures: u32) -> Duration {
 pub trait Listener: Send + Sync {
     /// The exposed lists of these kinds changed.
     fn catalog_changed(&self, kinds: &[Kind]);
+    /// Backend `index` connected again (after a restart) and is in the
+    /// catalog: state the sessions set on it before (log level,
+    /// subscriptions) is to be restored on `conn`. Runs on the backend's
+    /// supervisor thread, under no lock.
+    fn backend_ready(&self, index: usize, conn: &Arc<Connection>) {
+        let _ = (index, conn);
+    }
     /// A backend sent a notification the supervisor does not handle itself.
     fn notification(&self, backend: &str, method: &str, params: Option<Value>);
     /// A backend sent a request for a client, while serving `origin`'s
@@ -446,6 +453,9 @@ impl Supervisor {
                     }
                     if !self.first_attempt_done(index) {
                         self.rebuild();
+                        if let Some(l) = self.listener() {
+                            l.backend_ready(index, &link.conn);
+                        }
                     }
                     let up_since = Instant::now();
                     let cause = redact::text(&self.connected(index, &link, &rx)).into_owned();

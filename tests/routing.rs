@@ -14,14 +14,19 @@ fn text(reply: &Value) -> String {
 }
 
 /// A gateway (config preceded by `top`) over fixture backend "a" with
-/// `env`, which logs what it receives; the log's directory and path.
-fn logged_gateway(top: &str, env: &[(&str, &str)]) -> (Gateway, TempDir, std::path::PathBuf) {
+/// `env` (and `extra` backend lines), which logs what it receives; the
+/// log's directory and path.
+fn logged_gateway(
+    top: &str,
+    env: &[(&str, &str)],
+    extra: &str,
+) -> (Gateway, TempDir, std::path::PathBuf) {
     let dir = TempDir::new("routing");
     let log = dir.0.join("received.jsonl");
     let log_text = log.to_string_lossy().into_owned();
     let mut env = env.to_vec();
     env.push(("FIXTURE_LOG", &log_text));
-    let config = format!("{top}backends:\n{}", fixture_backend("a", &env, ""));
+    let config = format!("{top}backends:\n{}", fixture_backend("a", &env, extra));
     (Gateway::start(&config), dir, log)
 }
 
@@ -124,7 +129,7 @@ fn a_named_request_wins_over_the_most_recent_one_in_flight() {
 
 #[test]
 fn backend_pings_are_answered_and_roots_changes_reach_backends() {
-    let (gw, _dir, log) = logged_gateway("", &[("FIXTURE_TOOLS", "raw")]);
+    let (gw, _dir, log) = logged_gateway("", &[("FIXTURE_TOOLS", "raw")], "");
     let mut c = sampling_client(&gw);
     let reply = c.call(
         gw.addr,
@@ -209,6 +214,7 @@ fn subscriptions_are_reference_counted_across_sessions() {
             ("FIXTURE_TOOLS", "notify"),
             ("FIXTURE_RESOURCES", "file:///shared"),
         ],
+        "",
     );
     let mut a = sampling_client(&gw);
     let mut b = sampling_client(&gw);
@@ -253,6 +259,7 @@ fn log_levels_are_per_session_and_the_backend_runs_at_the_most_verbose() {
     let (gw, _dir, log) = logged_gateway(
         "sse_resilience: {cleanup_deadline: 1}\n",
         &[("FIXTURE_TOOLS", "notify")],
+        "",
     );
     let mut verbose = sampling_client(&gw);
     let mut quiet = sampling_client(&gw);
@@ -294,5 +301,48 @@ fn log_levels_are_per_session_and_the_backend_runs_at_the_most_verbose() {
             == [json!("debug"), json!("error")]),
         "levels set: {:?}",
         levels()
+    );
+}
+
+#[test]
+fn a_restarted_backend_hears_the_sessions_level_and_subscriptions_again() {
+    let (gw, _dir, log) = logged_gateway(
+        "",
+        &[
+            ("FIXTURE_TOOLS", "crash"),
+            ("FIXTURE_RESOURCES", "file:///kept"),
+        ],
+        "    timeouts: {retry_delay: 0.2}\n",
+    );
+    let mut c = sampling_client(&gw);
+    let r = c.call(
+        gw.addr,
+        json!(1),
+        "logging/setLevel",
+        json!({"level": "info"}),
+    );
+    assert_eq!(r["result"], json!({}));
+    let r = c.call(
+        gw.addr,
+        json!(2),
+        "resources/subscribe",
+        json!({"uri": "file:///kept"}),
+    );
+    assert_eq!(r["result"], json!({}));
+    let crash = c.call(gw.addr, json!(3), "tools/call", json!({"name": "crash"}));
+    assert_eq!(crash["result"]["isError"], true, "{crash}");
+    // The second process (same log file) is told again.
+    let told = crate::support::wait_until(std::time::Duration::from_secs(15), || {
+        methods_received(&log, "logging/setLevel").len() == 2
+            && methods_received(&log, "resources/subscribe").len() == 2
+    });
+    assert!(told, "backend received: {:?}", received(&log));
+    assert_eq!(
+        methods_received(&log, "logging/setLevel")[1]["level"],
+        "info"
+    );
+    assert_eq!(
+        methods_received(&log, "resources/subscribe")[1]["uri"],
+        "file:///kept"
     );
 }

@@ -150,6 +150,10 @@ impl Listener for Relay {
         self.sessions.catalog_changed(kinds);
     }
 
+    fn backend_ready(&self, index: usize, conn: &Arc<Connection>) {
+        self.router.backend_ready(index, conn);
+    }
+
     fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
         self.sessions.notification(backend, method, params);
     }

@@ -31,6 +31,11 @@ impl Subscribers {
         *n == 1
     }
 
+    /// Every URI some session is subscribed to.
+    pub fn uris(&self) -> Vec<String> {
+        lock(&self.0).keys().cloned().collect()
+    }
+
     /// Counts one session fewer subscribed to `uri`; `true` when it was the
     /// last (the backend must be unsubscribed).
     pub fn remove(&self, uri: &str) -> bool {
@@ -67,6 +72,11 @@ fn rank(level: &str) -> Option<usize> {
 }
 
 impl Levels {
+    /// The level the backends were last set to, if any.
+    pub fn applied(&self) -> Option<&'static str> {
+        lock(&self.0).applied.map(|i| LOG_LEVELS[i])
+    }
+
     /// A session's level changes from `old` to `new` (`None`: no level, or
     /// the session ended). Returns the level every backend must be set to
     /// now, when that changed: the most verbose any session wants.

@@ -199,6 +199,26 @@ impl Router {
         }
     }
 
+    /// Backend `index` came back after a restart: it hears the log level
+    /// and the subscriptions that sessions set before it went down.
+    /// Runs on its supervisor thread.
+    pub fn backend_ready(&self, index: usize, conn: &Connection) {
+        let catalog = self.supervisor.catalog();
+        if let Some(level) = self.levels.applied()
+            && catalog.features.logging.contains(&index)
+        {
+            send_own(conn, method::LOGGING_SET_LEVEL, json!({"level": level}));
+        }
+        for uri in self.subscribers.uris() {
+            if catalog
+                .resource_route(&uri)
+                .is_some_and(|r| r.backend == index)
+            {
+                send_own(conn, method::RESOURCES_SUBSCRIBE, json!({"uri": uri}));
+            }
+        }
+    }
+
     /// Cancels everything a closing session still has in flight, and
     /// releases its subscriptions and log level.
     pub fn session_closed(&self, session: &Session) {
