@@ -466,3 +466,44 @@ fn a_body_trickled_past_its_deadline_gets_408() {
     stop.shutdown();
     runner.join().unwrap();
 }
+
+#[test]
+fn rate_limits_count_exactly_and_never_cut_an_open_stream() {
+    let gw = Gateway::start(
+        "rate_limits: {enabled: true, requests: 4, window_seconds: 60}\nsse_resilience: {keepalive_interval: 1}\n",
+    );
+    // 1: the stream; 2-4: three messages on it.
+    let mut sse = crate::support::SseClient::open(gw.addr);
+    for i in 0..3 {
+        let ping = format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"ping"}}"#);
+        assert_eq!(sse.post(gw.addr, &ping).status, 202, "request {}", i + 2);
+    }
+    // 5: over.
+    let over = sse.post(gw.addr, r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#);
+    assert_eq!(over.status, 429, "{}", over.text());
+    let wait: u64 = over.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let mcp = request(
+        gw.addr,
+        "POST",
+        "/mcp",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(mcp.status, 429);
+    assert!(mcp.header("retry-after").is_some());
+    assert_eq!(mcp.json()["error"]["code"], -32000, "{}", mcp.text());
+    // Not an MCP path: not counted, not limited.
+    assert_eq!(request(gw.addr, "GET", "/health", &[], b"").status, 200);
+    // The stream opened before is untouched: its answers and keepalives come.
+    let mut answers = 0;
+    let mut pings = 0;
+    while answers < 3 || pings == 0 {
+        let (kind, _) = sse.next_event().expect("the open stream goes on");
+        match kind.as_str() {
+            "comment" => pings += 1,
+            "message" => answers += 1,
+            _ => {}
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! forms; an unknown path is 404, a wrong method 405 with `Allow`.
 
 mod health;
+mod rate;
 mod security;
 mod sse;
 mod stdio;
@@ -181,6 +182,8 @@ pub struct Gateway {
     sessions: Arc<Sessions>,
     started: Instant,
     loopback_bind: bool,
+    /// `rate_limits`, when enabled.
+    rate: Option<rate::RateLimiter>,
     /// Set by `close_sessions`; ends the idle-expiry loop.
     stopped: Mutex<bool>,
     stop_wake: Condvar,
@@ -195,7 +198,11 @@ impl Gateway {
             sessions: sessions.clone(),
             router: router.clone(),
         }));
+        let rate = config.rate_limits.enabled.then(|| {
+            rate::RateLimiter::new(config.rate_limits.requests, config.rate_limits.window)
+        });
         Gateway {
+            rate,
             config,
             router,
             supervisor,
@@ -308,6 +315,11 @@ impl Gateway {
     }
 
     fn mcp_guard(&self, req: &Request) -> Result<Option<usize>, Response> {
+        if let Some(rate) = &self.rate
+            && let Err(wait) = rate.check(req.peer.ip(), Instant::now())
+        {
+            return Err(too_many_requests(req, wait));
+        }
         if let Some(refusal) =
             security::check_origin_and_host(req, &self.config.security, self.loopback_bind)
         {
@@ -325,6 +337,22 @@ impl Gateway {
         }
         checked
     }
+}
+
+/// 429 for a client over `rate_limits`, with `Retry-After` in whole
+/// seconds; a JSON-RPC error body on `/mcp`, text elsewhere.
+fn too_many_requests(req: &Request, wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let message = format!("Too Many Requests: over rate_limits; retry in {seconds}s");
+    let response = if req.path().starts_with("/mcp") {
+        Response::json(
+            429,
+            &serde_json::json!({"jsonrpc": "2.0", "error": {"code": -32000, "message": message}, "id": null}),
+        )
+    } else {
+        Response::text(429, format!("{message}\n"))
+    };
+    response.with_header("Retry-After", seconds.max(1).to_string())
 }
 
 /// Why a session cannot open when the table is full.
