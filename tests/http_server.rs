@@ -339,8 +339,15 @@ impl Handler for Panicky {
     }
 }
 
-#[test]
-fn a_panicking_handler_answers_500_and_the_server_lives() {
+/// An `http::Server` over [`Panicky`] on a free port, with `body_timeout`:
+/// its address, its shutdown handle and the thread that runs it.
+fn panicky_server(
+    body_timeout: Duration,
+) -> (
+    std::net::SocketAddr,
+    argus_mcp::http::ShutdownHandle,
+    std::thread::JoinHandle<()>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = Server::new(
         listener,
@@ -348,13 +355,18 @@ fn a_panicking_handler_answers_500_and_the_server_lives() {
         ServerOptions {
             max_connections: 8,
             max_body_bytes: 1024,
-            body_timeout: Duration::from_secs(60),
+            body_timeout,
         },
     )
     .unwrap();
     let addr = server.local_addr();
     let stop = server.shutdown_handle();
-    let runner = std::thread::spawn(move || server.run());
+    (addr, stop, std::thread::spawn(move || server.run()))
+}
+
+#[test]
+fn a_panicking_handler_answers_500_and_the_server_lives() {
+    let (addr, stop, runner) = panicky_server(Duration::from_secs(60));
     for _ in 0..3 {
         let resp = raw(addr, b"GET /panic HTTP/1.1\r\nHost: localhost\r\n\r\n");
         assert_eq!(resp.status, 500);
@@ -429,20 +441,7 @@ fn endless_empty_lines_are_refused_at_the_head_limit() {
 
 #[test]
 fn a_body_trickled_past_its_deadline_gets_408() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = Server::new(
-        listener,
-        Arc::new(Panicky),
-        ServerOptions {
-            max_connections: 8,
-            max_body_bytes: 1024,
-            body_timeout: Duration::from_secs(1),
-        },
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    let stop = server.shutdown_handle();
-    let runner = std::thread::spawn(move || server.run());
+    let (addr, stop, runner) = panicky_server(Duration::from_secs(1));
     let mut stream = connect(addr);
     stream
         .write_all(b"POST /ok HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")

@@ -117,13 +117,8 @@ pub(super) fn pump(
             false
         }
         Start::Resumable(missed) => {
-            for (id, json) in missed {
-                frame.clear();
-                encode_id(&id, &mut frame);
-                encode_event(Some("message"), &json, &mut frame);
-                if writer.write_frame(&frame).is_err() {
-                    return;
-                }
+            if !write_replayed(writer, &missed) {
+                return;
             }
             true
         }
@@ -180,6 +175,18 @@ pub(super) fn pump(
             return;
         }
     }
+}
+
+/// Writes events a resuming client missed, each with its id, one frame
+/// each; `false` if the client went away.
+pub(super) fn write_replayed(writer: &mut StreamWriter<'_>, missed: &[(String, String)]) -> bool {
+    let mut frame = Vec::with_capacity(512);
+    missed.iter().all(|(id, json)| {
+        frame.clear();
+        encode_id(id, &mut frame);
+        encode_event(Some("message"), json, &mut frame);
+        writer.write_frame(&frame).is_ok()
+    })
 }
 
 /// Keepalive interval (if on) and liveness-check period of a stream.

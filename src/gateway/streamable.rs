@@ -21,7 +21,7 @@ use log::{debug, info};
 use serde_json::{Value, json};
 
 use super::Gateway;
-use super::sse::{Start, pump, sse_headers, timers};
+use super::sse::{Start, pump, sse_headers, timers, write_replayed};
 use crate::config::Transport;
 use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, RequestId, code};
@@ -559,17 +559,13 @@ fn resume_answer(gateway: &Gateway, session: Arc<Session>, stream: String, last:
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
-            let mut frame = Vec::with_capacity(512);
-            for (id, json) in &missed {
-                frame.clear();
-                encode_id(id, &mut frame);
-                encode_event(Some("message"), json, &mut frame);
-                if writer.write_frame(&frame).is_err() {
-                    break;
-                }
-            }
+            let replayed = write_replayed(writer, &missed);
             if let Some((id, rx)) = parked {
-                let end = answer_stream(writer, &session, &rx, &stream, None, wait, &settings);
+                let end = if replayed {
+                    answer_stream(writer, &session, &rx, &stream, None, wait, &settings)
+                } else {
+                    StreamEnd::ClientGone
+                };
                 finish_answer_stream(&session, stream, id, rx, end);
             }
         }),
