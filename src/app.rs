@@ -21,8 +21,8 @@ use signal_hook::iterator::Signals;
 
 use crate::catalog::Kind;
 use crate::config::{BackendKind, Config, Transport};
-use crate::gateway::Gateway;
-use crate::http::{Server, ServerOptions};
+use crate::gateway::{ConfigLoader, Control, Gateway};
+use crate::http::{Server, ServerOptions, Traffic};
 use crate::limits::SERVICE_STACK_BYTES;
 use crate::redact;
 use crate::supervisor::{Status, Supervisor};
@@ -93,8 +93,31 @@ fn raise_open_file_limit() {
     }
 }
 
-/// Runs the gateway until SIGINT or SIGTERM. `banner` prints the URLs to stdout.
-pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
+/// Command-line settings that win over the config file, on every reload too.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+}
+
+impl Overrides {
+    /// Applies the overrides to `config`.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(host) = &self.host {
+            config.server.host = host.clone();
+        }
+        if let Some(port) = self.port {
+            config.server.port = port;
+        }
+    }
+}
+
+/// Runs the gateway until SIGINT or SIGTERM (or `POST /manage/v1/shutdown`);
+/// SIGHUP reloads the config. `banner` prints the URLs to stdout.
+pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(), Error> {
+    overrides.apply(&mut config);
     raise_open_file_limit();
     let host = config.server.host.clone();
     let port = config.server.port;
@@ -111,11 +134,23 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Setup)?;
 
     let primary = config.server.transport;
+    let traffic = Arc::new(Traffic::default());
     let options = ServerOptions {
         max_connections: config.server.max_connections,
         max_body_bytes: config.security.max_body_bytes,
         body_timeout: crate::limits::BODY_READ_TIMEOUT,
+        traffic: traffic.clone(),
     };
+    if config.server.management_token.is_none() && !local.ip().is_loopback() {
+        warn!("no management token is set: /manage/v1 and /metrics answer loopback clients only");
+    }
+    let loader: Option<ConfigLoader> = config.source.clone().map(|path| {
+        Box::new(move || {
+            let mut config = Config::load(&path)?;
+            overrides.apply(&mut config);
+            Ok(config)
+        }) as ConfigLoader
+    });
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
@@ -125,15 +160,28 @@ pub fn serve(config: Config, banner: bool) -> Result<(), Error> {
     let gateway = Arc::new(Gateway::new(config, supervisor.clone(), local));
     let server = Server::new(listener, gateway.clone(), options).map_err(Error::Setup)?;
     let stop = server.shutdown_handle();
+    gateway.set_control(Control {
+        shutdown: stop.clone(),
+        loader,
+        traffic,
+    });
     let signal_handle = signals.handle();
     let on_signal = gateway.clone();
     let stop_on_signal = stop.clone();
     spawn_service("argus-signals", move || {
         for signal in signals.forever() {
-            // A service manager's "reload" must never kill the gateway
-            // (the default action of SIGHUP is to terminate).
             if signal == SIGHUP {
-                warn!("SIGHUP received: live reload is not implemented yet; ignored");
+                info!("SIGHUP received: reloading the config");
+                // Not on this thread: a reload waits (bounded) for the
+                // backends it starts, and SIGTERM must not wait for that.
+                let gateway = on_signal.clone();
+                let spawned = thread::Builder::new()
+                    .name("argus-sighup".into())
+                    .stack_size(SERVICE_STACK_BYTES)
+                    .spawn(move || gateway.reload("SIGHUP"));
+                if let Err(e) = spawned {
+                    error!("cannot start the reload: {e}");
+                }
                 continue;
             }
             let name = if signal == SIGINT {
@@ -219,7 +267,9 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
     spawn_service("argus-signals", move || {
         for signal in signals.forever() {
             if signal == SIGHUP {
-                warn!("SIGHUP received: live reload is not implemented yet; ignored");
+                // No file to re-read into a running stdio front: the client
+                // starts a new process to change its config.
+                warn!("SIGHUP received: `argus-mcp stdio` does not reload; ignored");
                 continue;
             }
             info!("signal {signal} received: shutting down");

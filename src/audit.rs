@@ -243,9 +243,12 @@ pub fn show(text: &str, since: Option<u64>, backend: Option<&str>) -> String {
 
 /// Now as RFC 3339 in UTC with milliseconds, e.g. `2026-12-01T23:25:16.123Z`.
 pub fn now_rfc3339() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    rfc3339_of(SystemTime::now())
+}
+
+/// `time` as RFC 3339 in UTC with milliseconds.
+pub fn rfc3339_of(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     rfc3339(since.as_secs(), since.subsec_millis())
 }
 

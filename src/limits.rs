@@ -129,5 +129,11 @@ pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// Stack size of small service threads (signal waiter, stderr drains, timers).
 pub const SERVICE_STACK_BYTES: usize = 128 * 1024;
 
+/// Stack size of the thread that reads and applies a config on reload:
+/// the YAML parser and the validator recurse with the document's nesting,
+/// so it gets what the main thread has when it loads the config at start
+/// (only the pages touched are ever committed).
+pub const RELOAD_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 /// How long a graceful shutdown waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

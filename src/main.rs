@@ -118,20 +118,18 @@ fn main() -> ExitCode {
         Command::Server(args) => {
             init_logging(args.verbosity);
             enable_child_guard();
-            let mut config = match load(args.config.as_deref()) {
+            let config = match load(args.config.as_deref()) {
                 Ok(config) => config,
                 Err(message) => {
                     eprintln!("argus-mcp: {message}");
                     return ExitCode::from(1);
                 }
             };
-            if let Some(host) = args.host {
-                config.server.host = host;
-            }
-            if let Some(port) = args.port {
-                config.server.port = port;
-            }
-            match app::serve(config, args.verbosity >= 0) {
+            let overrides = app::Overrides {
+                host: args.host,
+                port: args.port,
+            };
+            match app::serve(config, overrides, args.verbosity >= 0) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("argus-mcp: {e}");

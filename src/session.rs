@@ -107,8 +107,13 @@ pub struct Session {
     pub created: Instant,
     /// Index of the incoming bearer token that opened it, if auth is on.
     pub token: Option<usize>,
+    /// The group whose virtual server it belongs to (`/g/<group>/...`);
+    /// `None` for the whole gateway.
+    pub group: Option<String>,
     tx: Sender<Outbound>,
     closed: AtomicBool,
+    /// It was closed because its client stopped reading.
+    dropped_slow: AtomicBool,
     state: Mutex<McpState>,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Streamable HTTP: the POSTs waiting for their requests' answers.
@@ -160,8 +165,10 @@ impl Session {
             peer,
             created: Instant::now(),
             token,
+            group: None,
             tx,
             closed: AtomicBool::new(false),
+            dropped_slow: AtomicBool::new(false),
             state: Mutex::new(McpState::default()),
             in_flight: Mutex::new(HashMap::new()),
             request_streams: Mutex::new(HashMap::new()),
@@ -177,6 +184,17 @@ impl Session {
             parked_ready: std::sync::Condvar::new(),
         };
         (session, rx)
+    }
+
+    /// The session as one of `group`'s virtual server (`None`: the whole gateway).
+    pub fn in_group(mut self, group: Option<&str>) -> Session {
+        self.group = group.map(str::to_owned);
+        self
+    }
+
+    /// Whether it was closed because its client stopped reading.
+    pub fn dropped_as_slow(&self) -> bool {
+        self.dropped_slow.load(Ordering::SeqCst)
     }
 
     /// Queues a message for the client: a response goes to the POST that
@@ -274,6 +292,7 @@ impl Session {
                     self.short_id(),
                     self.peer
                 );
+                self.dropped_slow.store(true, Ordering::SeqCst);
                 self.close();
                 false
             }
@@ -500,6 +519,12 @@ impl Session {
     /// The first 8 characters of the id, for logs (the id is a credential).
     pub fn short_id(&self) -> &str {
         self.id.get(..8).unwrap_or(&self.id)
+    }
+
+    /// The session as records and the management API name it: a hash of
+    /// its id, never the id (a credential).
+    pub fn label(&self) -> String {
+        crate::sha256::hex(self.id.as_bytes())[..16].to_owned()
     }
 }
 

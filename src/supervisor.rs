@@ -6,16 +6,24 @@
 //! block on the connection's events: `list_changed` → re-discover, a close →
 //! take its entries out of the catalog and restart the same way. The first
 //! pass (every backend's first attempt) is awaited by MCP requests that
-//! arrive early. The catalog is an immutable `Arc<Catalog>` swapped under a
-//! short write lock, so readers never wait for a rebuild.
+//! arrive early. The catalogs (one over every backend, one per group) are
+//! an immutable [`Views`] swapped under a short write lock, so readers never
+//! wait for a rebuild.
+//!
+//! Slots are numbered once and never reused: a backend that a reload
+//! removes or changes is retired (stopped, its thread ends) and a changed or
+//! added one gets a new slot, so a catalog route or an in-flight call can
+//! never reach a different backend than the one it was made for. Which
+//! slots are live, in config order, and the config they came from, is
+//! [`Current`], swapped whole by [`Supervisor::apply`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, error, info, warn};
 use serde_json::Value;
@@ -26,7 +34,16 @@ use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, Config};
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::{MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION};
+use crate::metrics::Metrics;
+use crate::ops_events::{OpsEvents, Severity};
 use crate::redact;
+
+/// How long a reload (or a reconnect) waits for the backends it starts to
+/// finish their first attempt before it answers.
+pub const RELOAD_CONNECT_WAIT: Duration = Duration::from_secs(30);
+
+/// Phase transitions kept per backend (`conditions` in the management API).
+const CONDITIONS_KEPT: usize = 10;
 
 /// The delay before retry number `failures` (1-based): `first`, then ×`backoff`
 /// each time, never more than [`MAX_RETRY_DELAY`].
@@ -39,8 +56,11 @@ fn retry_delay(first: Duration, backoff: f64, failures: u32) -> Duration {
 
 /// Told about catalog changes and backend notifications (the gateway).
 pub trait Listener: Send + Sync {
-    /// The exposed lists of these kinds changed.
-    fn catalog_changed(&self, kinds: &[Kind]);
+    /// The exposed lists of these kinds changed in one view: `None` is the
+    /// whole catalog, `Some(group)` a group's. Runs on the thread that
+    /// rebuilt the catalog (a supervisor thread, or a reload's), under no
+    /// lock.
+    fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]);
     /// Backend `index` connected again (after a restart) and is in the
     /// catalog: state the sessions set on it before (log level,
     /// subscriptions) is to be restored on `conn`. Runs on the backend's
@@ -79,16 +99,48 @@ pub enum Status {
     Stopped,
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Status {
+    /// Every status, as [`Status::as_str`] spells them.
+    pub const ALL: [&'static str; 5] = ["starting", "connected", "retrying", "failed", "stopped"];
+
+    /// The word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Status::Starting => "starting",
             Status::Connected => "connected",
             Status::Retrying => "retrying",
             Status::Failed => "failed",
             Status::Stopped => "stopped",
-        })
+        }
     }
+
+    /// The original's phase word (`argus-original.md` §9.7).
+    pub fn phase(self) -> &'static str {
+        match self {
+            Status::Starting => "initializing",
+            Status::Connected => "ready",
+            Status::Retrying => "retrying",
+            Status::Failed => "failed",
+            Status::Stopped => "shutting_down",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One phase transition of a backend.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// When.
+    pub at: SystemTime,
+    /// The status it moved to.
+    pub status: Status,
+    /// Why (redacted), if there is more to say.
+    pub message: Option<String>,
 }
 
 /// A snapshot of one backend's state.
@@ -104,14 +156,92 @@ pub struct BackendState {
     pub attempts: u32,
     /// The pid of its local process, if any.
     pub pid: Option<u32>,
+    /// Its slot (what catalog routes name).
+    pub index: usize,
+    /// Its config.
+    pub config: Backend,
+    /// When it last connected.
+    pub connected_at: Option<SystemTime>,
+    /// Times it connected again after its first connection.
+    pub restarts: u64,
+    /// Its last phase transitions, newest first.
+    pub conditions: Vec<Condition>,
+}
+
+/// The catalogs clients see: the whole one (`/sse`, `/mcp`) and one per
+/// group (`/g/<group>/...`), each de-conflicted on its own.
+#[derive(Debug, Default)]
+pub struct Views {
+    /// Every backend.
+    pub all: Arc<Catalog>,
+    /// Each configured group's backends, by group name.
+    pub groups: BTreeMap<String, Arc<Catalog>>,
+}
+
+impl Views {
+    /// The catalog of `view` (`None`: the whole one); `None` for an
+    /// unknown group.
+    pub fn get(&self, view: Option<&str>) -> Option<&Arc<Catalog>> {
+        match view {
+            None => Some(&self.all),
+            Some(group) => self.groups.get(group),
+        }
+    }
+}
+
+/// The config in force and its live slots, in config order.
+#[derive(Debug)]
+struct Current {
+    config: Arc<Config>,
+    /// Slot index of each of `config.backends`.
+    active: Vec<usize>,
+}
+
+/// What a reload did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Backends that were not in the old config.
+    pub added: Vec<String>,
+    /// Backends that are not in the new one.
+    pub removed: Vec<String>,
+    /// Backends whose connection settings changed: restarted.
+    pub changed: Vec<String>,
+    /// Started backends that did not connect in time, with why.
+    pub errors: Vec<String>,
 }
 
 struct Slot {
     config: Backend,
-    /// Its first attempt has been counted in the first pass.
+    /// Its first attempt has finished (and, for the slots of the start-up
+    /// config, was counted in the first pass).
     first_done: AtomicBool,
+    /// A reload removed or replaced it: its thread ends, it is never live again.
+    retired: AtomicBool,
     state: Mutex<SlotState>,
     wake: Condvar,
+}
+
+impl Slot {
+    fn new(config: Backend) -> Slot {
+        Slot {
+            config,
+            first_done: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+            state: Mutex::new(SlotState {
+                status: Status::Starting,
+                since: Instant::now(),
+                last_error: None,
+                attempts: 0,
+                link: None,
+                discovered: None,
+                connecting: None,
+                connected_at: None,
+                connections: 0,
+                conditions: VecDeque::new(),
+            }),
+            wake: Condvar::new(),
+        }
+    }
 }
 
 struct SlotState {
@@ -123,6 +253,25 @@ struct SlotState {
     discovered: Option<Discovered>,
     /// The connection of an attempt in progress (closed by `stop`).
     connecting: Option<Weak<Connection>>,
+    connected_at: Option<SystemTime>,
+    /// Times it connected.
+    connections: u64,
+    /// Newest first, at most [`CONDITIONS_KEPT`].
+    conditions: VecDeque<Condition>,
+}
+
+impl SlotState {
+    /// Moves to `status` now, noting the transition.
+    fn enter(&mut self, status: Status, message: Option<String>) {
+        self.status = status;
+        self.since = Instant::now();
+        self.conditions.push_front(Condition {
+            at: SystemTime::now(),
+            status,
+            message,
+        });
+        self.conditions.truncate(CONDITIONS_KEPT);
+    }
 }
 
 struct FirstPass {
@@ -135,11 +284,20 @@ struct FirstPass {
 
 /// All backends of a config, and the catalog they make up.
 pub struct Supervisor {
-    config: Arc<Config>,
-    slots: Vec<Slot>,
-    catalog: RwLock<Arc<Catalog>>,
+    current: RwLock<Current>,
+    /// Every slot ever made, live or retired; only appended to.
+    slots: RwLock<Vec<Arc<Slot>>>,
+    views: RwLock<Arc<Views>>,
     first_pass: Mutex<FirstPass>,
+    /// Signalled when the first pass completes, and whenever a slot's first
+    /// attempt finishes (a reload waits for the slots it started).
     first_pass_done: Condvar,
+    /// One reload (or reconnect) at a time.
+    reloading: Mutex<()>,
+    /// Counters for `/metrics`.
+    metrics: Metrics,
+    /// Lifecycle events for `/manage/v1/events`.
+    events: OpsEvents,
     /// Connection attempts in progress (bounded by `startup_concurrency`).
     starting: Mutex<usize>,
     starting_freed: Condvar,
@@ -156,7 +314,7 @@ pub struct Supervisor {
 impl fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Supervisor")
-            .field("backends", &self.slots.len())
+            .field("slots", &self.slots_len())
             .finish()
     }
 }
@@ -169,25 +327,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Supervisor {
     /// A supervisor for `config`'s backends; nothing starts until [`Supervisor::start`].
     pub fn new(config: Arc<Config>) -> Arc<Supervisor> {
-        let now = Instant::now();
-        let slots = config
+        let slots: Vec<Arc<Slot>> = config
             .backends
             .iter()
-            .map(|b| Slot {
-                config: b.clone(),
-                first_done: AtomicBool::new(false),
-                state: Mutex::new(SlotState {
-                    status: Status::Starting,
-                    since: now,
-                    last_error: None,
-                    attempts: 0,
-                    link: None,
-                    discovered: None,
-                    connecting: None,
-                }),
-                wake: Condvar::new(),
-            })
-            .collect::<Vec<_>>();
+            .map(|b| Arc::new(Slot::new(b.clone())))
+            .collect();
         Arc::new(Supervisor {
             first_pass: Mutex::new(FirstPass {
                 remaining: slots.len(),
@@ -195,10 +339,16 @@ impl Supervisor {
                 complete: slots.is_empty(),
                 fatal: None,
             }),
-            config,
-            slots,
-            catalog: RwLock::new(Arc::new(Catalog::default())),
+            current: RwLock::new(Current {
+                active: (0..slots.len()).collect(),
+                config,
+            }),
+            slots: RwLock::new(slots),
+            views: RwLock::new(Arc::new(Views::default())),
             first_pass_done: Condvar::new(),
+            reloading: Mutex::new(()),
+            metrics: Metrics::default(),
+            events: OpsEvents::default(),
             starting: Mutex::new(0),
             starting_freed: Condvar::new(),
             rebuild: Mutex::new(HashSet::new()),
@@ -208,6 +358,44 @@ impl Supervisor {
             catalog_recorded: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
         })
+    }
+
+    fn slot(&self, index: usize) -> Arc<Slot> {
+        self.slots.read().unwrap_or_else(|e| e.into_inner())[index].clone()
+    }
+
+    fn slots_len(&self) -> usize {
+        self.slots.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The config in force (the last one applied).
+    pub fn config(&self) -> Arc<Config> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .config
+            .clone()
+    }
+
+    /// The live slots, in config order, with their backend's current config.
+    fn active(&self) -> Vec<(usize, Arc<Slot>, Backend)> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current
+            .active
+            .iter()
+            .zip(&current.config.backends)
+            .map(|(&i, b)| (i, self.slot(i), b.clone()))
+            .collect()
+    }
+
+    /// The gateway's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The lifecycle events.
+    pub fn events(&self) -> &OpsEvents {
+        &self.events
     }
 
     /// Sets who hears about catalog changes and notifications.
@@ -226,9 +414,14 @@ impl Supervisor {
         self.audit.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The `group` of a backend.
+    /// The `group` of a backend, as the config in force has it.
     pub fn group(&self, index: usize) -> String {
-        self.slots[index].config.group.clone()
+        let name = self.slot(index).config.name.clone();
+        let config = self.config();
+        config.backends.iter().find(|b| b.name == name).map_or_else(
+            || self.slot(index).config.group.clone(),
+            |b| b.group.clone(),
+        )
     }
 
     fn listener(&self) -> Option<Arc<dyn Listener>> {
@@ -243,29 +436,40 @@ impl Supervisor {
     /// backend is stopped, marked down and started again after its retry
     /// delay, so it can never stay "connected" but deaf.
     pub fn start(self: &Arc<Self>) -> std::io::Result<()> {
-        for index in 0..self.slots.len() {
-            let me = self.clone();
-            let handle = thread::Builder::new()
-                .name(format!("argus-sup-{}", self.slots[index].config.name))
-                .stack_size(SERVICE_STACK_BYTES * 2)
-                .spawn(move || {
-                    while panic::catch_unwind(AssertUnwindSafe(|| me.clone().run(index))).is_err() {
-                        if !me.recover(index) {
-                            break;
-                        }
-                    }
-                })?;
-            lock(&self.threads).push(handle);
+        for index in 0..self.slots_len() {
+            self.spawn(index)?;
         }
         Ok(())
     }
 
-    /// The current catalog.
+    /// Starts the supervisor thread of slot `index`.
+    fn spawn(self: &Arc<Self>, index: usize) -> std::io::Result<()> {
+        let me = self.clone();
+        let handle = thread::Builder::new()
+            .name(format!("argus-sup-{}", self.slot(index).config.name))
+            .stack_size(SERVICE_STACK_BYTES * 2)
+            .spawn(move || {
+                while panic::catch_unwind(AssertUnwindSafe(|| me.clone().run(index))).is_err() {
+                    if !me.recover(index) {
+                        break;
+                    }
+                }
+            })?;
+        let mut threads = lock(&self.threads);
+        // Threads of retired slots have ended: forget them.
+        threads.retain(|t| !t.is_finished());
+        threads.push(handle);
+        Ok(())
+    }
+
+    /// The whole catalog (every backend).
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.views().all.clone()
+    }
+
+    /// Every view's catalog.
+    pub fn views(&self) -> Arc<Views> {
+        self.views.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Waits until every backend had its first attempt, at most `timeout`.
@@ -291,7 +495,7 @@ impl Supervisor {
 
     /// The live link of a backend, or why there is none.
     pub fn link(&self, index: usize) -> Result<Arc<Link>, String> {
-        let slot = &self.slots[index];
+        let slot = self.slot(index);
         let state = lock(&slot.state);
         match (&state.link, state.status) {
             (Some(link), Status::Connected) => Ok(link.clone()),
@@ -310,21 +514,22 @@ impl Supervisor {
 
     /// The live links of every connected backend, in config order.
     pub fn links(&self) -> Vec<Arc<Link>> {
-        (0..self.slots.len())
-            .filter_map(|i| self.link(i).ok())
+        self.active()
+            .into_iter()
+            .filter_map(|(i, _, _)| self.link(i).ok())
             .collect()
     }
 
     /// The `call` timeout of a backend.
     pub fn call_timeout(&self, index: usize) -> Duration {
-        self.slots[index].config.timeouts.call
+        self.slot(index).config.timeouts.call
     }
 
-    /// Every backend's name and state, in config order.
+    /// Every configured backend's name and state, in config order.
     pub fn states(&self) -> Vec<(String, BackendState)> {
-        self.slots
-            .iter()
-            .map(|slot| {
+        self.active()
+            .into_iter()
+            .map(|(index, slot, config)| {
                 let s = lock(&slot.state);
                 (
                     slot.config.name.clone(),
@@ -334,6 +539,11 @@ impl Supervisor {
                         last_error: s.last_error.clone(),
                         attempts: s.attempts,
                         pid: s.link.as_ref().and_then(|l| l.pid()),
+                        index,
+                        config,
+                        connected_at: s.connected_at,
+                        restarts: s.connections.saturating_sub(1),
+                        conditions: s.conditions.iter().cloned().collect(),
                     },
                 )
             })
@@ -342,12 +552,12 @@ impl Supervisor {
 
     /// (configured, connected) backend counts.
     pub fn counts(&self) -> (usize, usize) {
-        let connected = self
-            .slots
+        let active = self.active();
+        let connected = active
             .iter()
-            .filter(|s| lock(&s.state).status == Status::Connected)
+            .filter(|(_, s, _)| lock(&s.state).status == Status::Connected)
             .count();
-        (self.slots.len(), connected)
+        (active.len(), connected)
     }
 
     /// Stops every backend (in parallel, each in stages) and the supervisor
@@ -356,41 +566,170 @@ impl Supervisor {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
-        let mut starting = Vec::new();
-        let links: Vec<Arc<Link>> = self
-            .slots
+        self.events.close();
+        let slots: Vec<Arc<Slot>> = self.slots.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let links: Vec<Arc<Link>> = slots
             .iter()
-            .filter_map(|slot| {
-                let mut s = lock(&slot.state);
-                s.status = Status::Stopped;
-                slot.wake.notify_all();
-                starting.extend(s.connecting.take().and_then(|c| c.upgrade()));
-                s.link.take()
-            })
+            .filter_map(|slot| halt(slot, "the gateway is shutting down"))
             .collect();
-        // A backend still in its handshake (a stdio `init` may be 60 s):
-        // closing its connection ends the wait, and the start stops it.
-        for conn in starting {
-            conn.close("the gateway is shutting down");
-        }
         self.starting_freed.notify_all();
-        let stoppers: Vec<JoinHandle<()>> = links
-            .into_iter()
-            .filter_map(|link| {
-                thread::Builder::new()
-                    .name("argus-stop".into())
-                    .stack_size(SERVICE_STACK_BYTES)
-                    .spawn(move || link.stop())
-                    .ok()
-            })
-            .collect();
-        for t in stoppers {
-            let _ = t.join();
-        }
+        stop_all(links);
         let threads = std::mem::take(&mut *lock(&self.threads));
         for t in threads {
             let _ = t.join();
         }
+    }
+
+    /// Applies a new config (a reload, PRODUCT §4.6): backends not in it
+    /// stop (their calls in flight are answered with an error), new ones
+    /// start, ones whose connection settings changed restart; filters,
+    /// overrides, groups and conflict rules take effect in the rebuilt
+    /// catalogs, and every view that changed tells its sessions. Waits up
+    /// to [`RELOAD_CONNECT_WAIT`] for the started backends' first attempts.
+    /// `Err` when the gateway is still starting or stopping.
+    pub fn apply(self: &Arc<Self>, new: Config) -> Result<ReloadReport, String> {
+        let _one = lock(&self.reloading);
+        if !self.first_pass_complete() || self.stopping() {
+            return Err("the gateway is still starting or is stopping".into());
+        }
+        let old = self.config();
+        let old_active = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .active
+            .clone();
+        let mut report = ReloadReport::default();
+        let mut retire = Vec::new();
+        let mut active = Vec::with_capacity(new.backends.len());
+        let mut started = Vec::new();
+        for backend in &new.backends {
+            let before = old.backends.iter().position(|b| b.name == backend.name);
+            match before {
+                Some(i) if !connection_changed(&old.backends[i], backend) => {
+                    active.push(old_active[i]);
+                }
+                Some(i) => {
+                    report.changed.push(backend.name.clone());
+                    retire.push(old_active[i]);
+                    started.push(self.add_slot(backend, Some(old_active[i])));
+                    active.push(*started.last().unwrap_or(&0));
+                }
+                None => {
+                    report.added.push(backend.name.clone());
+                    started.push(self.add_slot(backend, None));
+                    active.push(*started.last().unwrap_or(&0));
+                }
+            }
+        }
+        for (i, backend) in old.backends.iter().enumerate() {
+            if !new.backends.iter().any(|b| b.name == backend.name) {
+                report.removed.push(backend.name.clone());
+                retire.push(old_active[i]);
+            }
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Current {
+            config: Arc::new(new),
+            active,
+        };
+        self.retire(&retire, "removed or changed by a config reload");
+        for &index in &started {
+            if let Err(e) = self.spawn(index) {
+                let slot = self.slot(index);
+                lock(&slot.state).enter(Status::Failed, Some(e.to_string()));
+                slot.first_done.store(true, Ordering::SeqCst);
+                report
+                    .errors
+                    .push(format!("{}: cannot start: {e}", slot.config.name));
+            }
+        }
+        // Filter, override, group and conflict edits, and the removals.
+        self.rebuild();
+        self.wait_attempted(&started, RELOAD_CONNECT_WAIT);
+        for &index in &started {
+            let slot = self.slot(index);
+            let s = lock(&slot.state);
+            if s.status != Status::Connected {
+                let why = s.last_error.as_deref().unwrap_or("not connected yet");
+                report.errors.push(format!("{}: {why}", slot.config.name));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Restarts backend `name` now (`POST /manage/v1/reconnect/{name}`),
+    /// whatever its state, with a fresh retry count; waits up to `wait`
+    /// for the new attempt. `Ok(Err(why))` when it did not connect;
+    /// `Err` when there is no such backend or the gateway is not running.
+    pub fn reconnect(
+        self: &Arc<Self>,
+        name: &str,
+        wait: Duration,
+    ) -> Result<Result<(), String>, String> {
+        let _one = lock(&self.reloading);
+        if !self.first_pass_complete() || self.stopping() {
+            return Err("the gateway is still starting or is stopping".into());
+        }
+        let (position, old) = {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            let Some(p) = current.config.backends.iter().position(|b| b.name == name) else {
+                return Err(format!("Backend '{name}' not found."));
+            };
+            (p, current.active[p])
+        };
+        let index = self.add_slot(&self.slot(old).config.clone(), Some(old));
+        self.current
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .active[position] = index;
+        self.retire(&[old], "reconnect requested");
+        if let Err(e) = self.spawn(index) {
+            return Ok(Err(format!("cannot start: {e}")));
+        }
+        self.rebuild();
+        if !self.wait_attempted(&[index], wait) {
+            return Ok(Err(format!(
+                "Reconnect timed out after {}s.",
+                wait.as_secs()
+            )));
+        }
+        let slot = self.slot(index);
+        let s = lock(&slot.state);
+        Ok(match s.status {
+            Status::Connected => Ok(()),
+            _ => Err(s.last_error.clone().unwrap_or_else(|| s.status.to_string())),
+        })
+    }
+
+    /// Appends a slot for `backend` (not started); returns its index. A
+    /// slot that replaces `previous` (a restart of the same backend) carries
+    /// on its connection count and phase history.
+    fn add_slot(&self, backend: &Backend, previous: Option<usize>) -> usize {
+        let slot = Slot::new(backend.clone());
+        if let Some(old) = previous.map(|i| self.slot(i)) {
+            let old = lock(&old.state);
+            let mut s = lock(&slot.state);
+            s.connections = old.connections;
+            s.conditions = old.conditions.clone();
+        }
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        slots.push(Arc::new(slot));
+        slots.len() - 1
+    }
+
+    /// Retires slots: they leave service, their links stop (in parallel,
+    /// waited for) and their threads end.
+    fn retire(&self, indices: &[usize], cause: &str) {
+        let links: Vec<Arc<Link>> = indices
+            .iter()
+            .filter_map(|&i| {
+                let slot = self.slot(i);
+                slot.retired.store(true, Ordering::SeqCst);
+                info!("[{}] stopping: {cause}", slot.config.name);
+                halt(&slot, cause)
+            })
+            .collect();
+        stop_all(links);
     }
 
     fn stopping(&self) -> bool {
@@ -399,10 +738,11 @@ impl Supervisor {
 
     /// The life of backend `index`.
     fn run(self: Arc<Self>, index: usize) {
-        let slot = &self.slots[index];
+        let slot = self.slot(index);
+        let slot = &*slot;
         let name = slot.config.name.clone();
         let t = slot.config.timeouts.clone();
-        let backoff = self.config.lifecycle.retry_backoff;
+        let backoff = self.config().lifecycle.retry_backoff;
         // Failed attempts in a row. A connection that dies within
         // `STABLE_CONNECTION` counts as one too, so a backend that crashes
         // right after its handshake backs off like one that cannot start
@@ -410,18 +750,18 @@ impl Supervisor {
         // flooding sessions with list_changed).
         let mut failures: u32 = 0;
         let credentials = backend::credentials(&slot.config);
-        while !self.stopping() {
+        while !self.stopping() && !slot.retired.load(Ordering::SeqCst) {
             let (tx, rx) = backend::events(&name);
             let connected = |conn: &Arc<Connection>| {
                 lock(&slot.state).connecting = Some(Arc::downgrade(conn));
-                // `stop` may have looked before this was recorded.
-                if self.stopping() {
+                // `stop` (or a reload) may have looked before this was recorded.
+                if self.stopping() || slot.retired.load(Ordering::SeqCst) {
                     conn.close("the gateway is shutting down");
                 }
             };
             let hooks = backend::Startup {
                 connected: &connected,
-                cancelled: &|| self.stopping(),
+                cancelled: &|| self.stopping() || slot.retired.load(Ordering::SeqCst),
             };
             let attempt = self.with_permit(|| {
                 let attempt = backend::start(&slot.config, &credentials, tx, &hooks);
@@ -432,13 +772,15 @@ impl Supervisor {
             let message = match attempt {
                 Ok(link) => {
                     let link = Arc::new(link);
-                    info!(
-                        "[{name}] connected: {} tools, {} resources, {} templates, {} prompts",
-                        link.discovered.tools.len(),
-                        link.discovered.resources.len(),
-                        link.discovered.templates.len(),
-                        link.discovered.prompts.len()
+                    let d = &link.discovered;
+                    let summary = format!(
+                        "{} tools, {} resources, {} templates, {} prompts",
+                        d.tools.len(),
+                        d.resources.len(),
+                        d.templates.len(),
+                        d.prompts.len()
                     );
+                    info!("[{name}] connected: {summary}");
                     {
                         let mut s = lock(&slot.state);
                         if s.status == Status::Stopped {
@@ -446,34 +788,55 @@ impl Supervisor {
                             link.stop();
                             break;
                         }
-                        s.status = Status::Connected;
-                        s.since = Instant::now();
+                        s.enter(Status::Connected, None);
+                        s.connected_at = Some(SystemTime::now());
+                        s.connections += 1;
                         s.discovered = Some(link.discovered.clone());
                         s.link = Some(link.clone());
                     }
+                    self.events.record(
+                        "backend_connected",
+                        Severity::Info,
+                        Some(&name),
+                        format!("connected: {summary}"),
+                        None,
+                    );
                     if !self.first_attempt_done(index) {
                         self.rebuild();
                         if let Some(l) = self.listener() {
                             l.backend_ready(index, &link.conn);
                         }
                     }
+                    // Only now, with the catalog rebuilt: a reload waits for it.
+                    self.attempted(index);
                     let up_since = Instant::now();
                     let cause = redact::text(&self.connected(index, &link, &rx)).into_owned();
-                    {
+                    let ended = {
                         let mut s = lock(&slot.state);
                         s.link = None;
                         s.discovered = None;
-                        if s.status != Status::Stopped {
-                            s.status = Status::Retrying;
-                            s.since = Instant::now();
-                            s.last_error = Some(cause.clone());
+                        s.last_error = Some(cause.clone());
+                        let ended = s.status == Status::Stopped;
+                        if !ended {
+                            s.enter(Status::Retrying, Some(cause.clone()));
                         }
-                    }
+                        ended
+                    };
                     link.stop();
                     if self.stopping() {
                         break;
                     }
                     self.rebuild();
+                    if ended {
+                        break;
+                    }
+                    self.events.record(
+                        "backend_disconnected",
+                        Severity::Warning,
+                        Some(&name),
+                        format!("disconnected: {cause}"),
+                        None,
+                    );
                     if up_since.elapsed() >= STABLE_CONNECTION {
                         // It ran well: restart at once, with a fresh count.
                         warn!("[{name}] disconnected ({cause}); restarting");
@@ -493,19 +856,30 @@ impl Supervisor {
             {
                 let mut s = lock(&slot.state);
                 if s.status != Status::Stopped {
-                    s.status = if exhausted {
+                    let next = if exhausted {
                         Status::Failed
                     } else {
                         Status::Retrying
                     };
-                    s.since = Instant::now();
+                    s.enter(next, Some(message.clone()));
                 }
                 s.last_error = Some(message.clone());
                 s.attempts = failures;
             }
             self.first_attempt_done(index);
+            self.attempted(index);
+            if slot.retired.load(Ordering::SeqCst) || self.stopping() {
+                break;
+            }
             if exhausted {
                 error!("[{name}] failed: {message}; giving up after {failures} attempt(s)");
+                self.events.record(
+                    "backend_failed",
+                    Severity::Error,
+                    Some(&name),
+                    format!("failed after {failures} attempt(s): {message}"),
+                    None,
+                );
                 break;
             }
             let delay = retry_delay(t.retry_delay, backoff, failures);
@@ -514,11 +888,22 @@ impl Supervisor {
                 t.retries,
                 delay.as_secs_f64()
             );
+            self.events.record(
+                "backend_retrying",
+                Severity::Warning,
+                Some(&name),
+                format!(
+                    "attempt {failures} failed: {message}; retry in {:.1}s",
+                    delay.as_secs_f64()
+                ),
+                None,
+            );
             if !self.sleep(slot, delay) {
                 break;
             }
         }
         self.first_attempt_done(index);
+        self.attempted(index);
         debug!("[{name}] supervisor ended");
     }
 
@@ -526,7 +911,8 @@ impl Supervisor {
     /// out of the catalog, and waits its retry delay. Returns whether to
     /// start it again (not when shutting down).
     fn recover(&self, index: usize) -> bool {
-        let slot = &self.slots[index];
+        let slot = self.slot(index);
+        let slot = &*slot;
         error!(
             "[{}] supervisor panicked; restarting the backend",
             slot.config.name
@@ -534,9 +920,9 @@ impl Supervisor {
         let link = {
             let mut s = lock(&slot.state);
             if s.status != Status::Stopped {
-                s.status = Status::Retrying;
-                s.since = Instant::now();
-                s.last_error = Some("internal error in the gateway (see its log)".into());
+                let why = "internal error in the gateway (see its log)";
+                s.enter(Status::Retrying, Some(why.into()));
+                s.last_error = Some(why.into());
             }
             s.discovered = None;
             s.link.take()
@@ -545,15 +931,18 @@ impl Supervisor {
             link.stop();
         }
         self.first_attempt_done(index);
+        self.attempted(index);
         // A panic inside a rebuild leaves the previous catalog in place.
         let _ = panic::catch_unwind(AssertUnwindSafe(|| self.rebuild()));
-        !self.stopping() && self.sleep(slot, slot.config.timeouts.retry_delay)
+        !self.stopping()
+            && !slot.retired.load(Ordering::SeqCst)
+            && self.sleep(slot, slot.config.timeouts.retry_delay)
     }
 
     /// Runs `f` holding one of `startup_concurrency` permits; `None` if
     /// shutdown began while waiting.
     fn with_permit<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
-        let limit = self.config.lifecycle.startup_concurrency;
+        let limit = self.config().lifecycle.startup_concurrency;
         let mut n = lock(&self.starting);
         while *n >= limit {
             if self.stopping() {
@@ -589,7 +978,8 @@ impl Supervisor {
     /// Serves a connected backend's events until its connection closes;
     /// returns the cause.
     fn connected(&self, index: usize, link: &Link, rx: &EventReceiver) -> String {
-        let name = &self.slots[index].config.name;
+        let slot = self.slot(index);
+        let name = &slot.config.name;
         loop {
             let Some(event) = rx.recv() else {
                 return "event channel closed".into();
@@ -612,7 +1002,7 @@ impl Supervisor {
         rx: &EventReceiver,
         event: Event,
     ) -> Option<String> {
-        let slot = &self.slots[index];
+        let slot = self.slot(index);
         let name = &slot.config.name;
         match event {
             Event::Closed(cause) => return Some(cause),
@@ -694,16 +1084,25 @@ impl Supervisor {
         }
     }
 
-    /// Counts backend `index`'s first attempt in the first pass, once;
-    /// returns whether this call was the one that counted it.
+    /// Counts backend `index`'s first attempt in the first pass, once, if
+    /// the pass is still going; returns whether this call counted it (the
+    /// pass then builds the catalog, so the caller must not). A slot that a
+    /// reload started is not part of the pass: `false`, and the caller
+    /// rebuilds. [`Supervisor::attempted`] marks the attempt finished.
     fn first_attempt_done(&self, index: usize) -> bool {
-        if self.slots[index].first_done.swap(true, Ordering::SeqCst) {
+        let slot = self.slot(index);
+        if slot.first_done.load(Ordering::SeqCst) {
             return false;
         }
         let last = {
             let mut pass = lock(&self.first_pass);
+            // Slots of the start-up config all count before the pass
+            // completes; a later slot never does.
+            if pass.complete || slot.first_done.swap(true, Ordering::SeqCst) {
+                return false;
+            }
             pass.remaining = pass.remaining.saturating_sub(1);
-            pass.remaining == 0 && !pass.complete
+            pass.remaining == 0
         };
         if !last {
             return true;
@@ -732,12 +1131,40 @@ impl Supervisor {
         if fatal.is_none() {
             self.rebuild();
         }
-        info!(
-            "first pass complete: {} of {} backend(s) connected",
-            self.counts().1,
-            self.slots.len()
+        let (total, connected) = self.counts();
+        info!("first pass complete: {connected} of {total} backend(s) connected");
+        self.events.record(
+            "status",
+            Severity::Info,
+            None,
+            format!("running: {connected} of {total} backend(s) connected"),
+            None,
         );
         true
+    }
+
+    /// Marks backend `index`'s first attempt finished (after its catalog
+    /// rebuild, if it connected), waking a reload that waits for it.
+    fn attempted(&self, index: usize) {
+        if !self.slot(index).first_done.swap(true, Ordering::SeqCst) {
+            let _pass = lock(&self.first_pass);
+            self.first_pass_done.notify_all();
+        }
+    }
+
+    /// Waits until every slot in `indices` finished its first attempt, at
+    /// most `timeout`; returns whether they all did.
+    fn wait_attempted(&self, indices: &[usize], timeout: Duration) -> bool {
+        let done = |_: &mut FirstPass| {
+            indices
+                .iter()
+                .all(|&i| self.slot(i).first_done.load(Ordering::SeqCst))
+        };
+        let (mut pass, _) = self
+            .first_pass_done
+            .wait_timeout_while(lock(&self.first_pass), timeout, |p| !done(p))
+            .unwrap_or_else(|e| e.into_inner());
+        done(&mut pass)
     }
 
     /// Rebuilds the catalog after the first pass; a conflict under strategy
@@ -748,94 +1175,155 @@ impl Supervisor {
         }
         if let Err(e) = self.try_rebuild() {
             error!("{e}; keeping the previous catalog");
+            self.events.record(
+                "capability_change",
+                Severity::Error,
+                None,
+                format!("{e}; keeping the previous catalog"),
+                None,
+            );
         }
     }
 
+    /// Builds every view from what the live slots offer now and swaps it
+    /// in; tells the listener which lists changed in which view.
     fn try_rebuild(&self) -> Result<(), String> {
+        // Also serializes rebuilds: views are swapped in build order.
         let mut seen_warnings = lock(&self.rebuild);
-        let discovered: Vec<Option<Discovered>> = self
-            .slots
+        let config = self.config();
+        let active = self.active();
+        let discovered: Vec<Option<Discovered>> = active
             .iter()
-            .map(|s| {
-                let s = lock(&s.state);
+            .map(|(_, slot, _)| {
+                let s = lock(&slot.state);
                 (s.status == Status::Connected)
                     .then(|| s.discovered.clone())
                     .flatten()
             })
             .collect();
-        let sources: Vec<Source<'_>> = self
-            .slots
+        let sources: Vec<(Source<'_>, &str)> = active
             .iter()
             .zip(&discovered)
-            .enumerate()
-            .filter_map(|(index, (slot, d))| {
-                d.as_ref().map(|discovered| Source {
-                    index,
-                    name: &slot.config.name,
-                    filters: &slot.config.filters,
-                    overrides: &slot.config.tool_overrides,
-                    discovered,
+            .filter_map(|((index, _, backend), d)| {
+                d.as_ref().map(|discovered| {
+                    let source = Source {
+                        index: *index,
+                        name: &backend.name,
+                        filters: &backend.filters,
+                        overrides: &backend.tool_overrides,
+                        discovered,
+                    };
+                    (source, backend.group.as_str())
                 })
             })
             .collect();
-        let (catalog, warnings) =
-            Catalog::build_with(&sources, &self.config.conflict, &self.config.names)
-                .map_err(|e| e.to_string())?;
+        let build = |group: Option<&str>| {
+            let chosen: Vec<Source<'_>> = sources
+                .iter()
+                .filter(|(_, g)| group.is_none_or(|want| want == *g))
+                .map(|(s, _)| *s)
+                .collect();
+            Catalog::build_with(&chosen, &config.conflict, &config.names).map_err(|e| e.to_string())
+        };
+        let (all, warnings) = build(None)?;
+        let mut groups = BTreeMap::new();
+        for backend in &config.backends {
+            if !groups.contains_key(&backend.group) {
+                // A subset of a catalog that built cannot conflict under
+                // `error`; a panic-free fallback all the same.
+                let (catalog, _) = build(Some(&backend.group)).unwrap_or_default();
+                groups.insert(backend.group.clone(), Arc::new(catalog));
+            }
+        }
         for w in warnings {
             if seen_warnings.insert(w.clone()) {
                 warn!("{w}");
             }
         }
-        let (changed, previous): (Vec<Kind>, Arc<Catalog>) = {
-            let mut current = self.catalog.write().unwrap_or_else(|e| e.into_inner());
-            let changed = Kind::ALL
-                .into_iter()
-                .filter(|k| current.list(*k) != catalog.list(*k))
-                .collect();
-            let previous = std::mem::replace(&mut *current, Arc::new(catalog));
-            (changed, previous)
+        let fresh = Arc::new(Views {
+            all: Arc::new(all),
+            groups,
+        });
+        let previous = {
+            let mut views = self.views.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *views, fresh.clone())
         };
+        let changed_in = |view: Option<&str>| -> Vec<Kind> {
+            let (Some(new), old) = (fresh.get(view), previous.get(view)) else {
+                return Vec::new();
+            };
+            Kind::ALL
+                .into_iter()
+                .filter(|k| old.is_none_or(|old| old.list(*k) != new.list(*k)))
+                .collect()
+        };
+        let mut changes = vec![(None, changed_in(None))];
+        for group in fresh.groups.keys() {
+            changes.push((Some(group.as_str()), changed_in(Some(group))));
+        }
         let first = !self.catalog_recorded.swap(true, Ordering::SeqCst);
-        if let Some(log) = self.audit()
-            && (first || !changed.is_empty())
-        {
-            record_catalog(&log, &previous, &self.catalog());
+        if first || !changes[0].1.is_empty() {
+            if let Some(log) = self.audit() {
+                record_catalog(&log, &previous.all, &fresh.all);
+            }
+            if !first {
+                let (added, removed) = catalog_diff(&previous.all, &fresh.all);
+                let mut details = serde_json::Map::new();
+                details.insert("added".into(), Value::from(added));
+                details.insert("removed".into(), Value::from(removed));
+                self.events.record(
+                    "capability_change",
+                    Severity::Info,
+                    None,
+                    format!("catalog changed: {} entries", fresh.all.entries.len()),
+                    Some(details),
+                );
+            }
         }
         drop(seen_warnings);
-        if !changed.is_empty()
-            && let Some(l) = self.listener()
-        {
-            l.catalog_changed(&changed);
+        if let Some(l) = self.listener() {
+            for (view, kinds) in changes.iter().filter(|(_, k)| !k.is_empty()) {
+                l.catalog_changed(*view, kinds);
+            }
         }
         Ok(())
     }
+}
+
+/// Every exposed name → backend and original name, one line each, sorted.
+fn catalog_lines(c: &Catalog) -> Vec<String> {
+    let mut lines: Vec<String> = c
+        .entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} -> {} {}",
+                e.kind.noun(),
+                e.exposed,
+                e.route.backend_name,
+                e.route.original
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The exposed names (`<kind> <name>`) added and removed from `before` to `after`.
+fn catalog_diff(before: &Catalog, after: &Catalog) -> (Vec<String>, Vec<String>) {
+    let (old, new) = (catalog_lines(before), catalog_lines(after));
+    let name = |line: &String| line.split(" -> ").next().unwrap_or_default().to_owned();
+    let added = new.iter().filter(|l| !old.contains(l)).map(name).collect();
+    let removed = old.iter().filter(|l| !new.contains(l)).map(name).collect();
+    (added, removed)
 }
 
 /// Records the effective catalog in the audit log: the SHA-256 of every
 /// exposed name → backend and original name, sorted, and what was added
 /// and removed since `before`.
 fn record_catalog(log: &AuditLog, before: &Catalog, after: &Catalog) {
-    let lines = |c: &Catalog| -> Vec<String> {
-        let mut l: Vec<String> = c
-            .entries
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {} -> {} {}",
-                    e.kind.noun(),
-                    e.exposed,
-                    e.route.backend_name,
-                    e.route.original
-                )
-            })
-            .collect();
-        l.sort();
-        l
-    };
-    let (old, new) = (lines(before), lines(after));
-    let name = |line: &String| line.split(" -> ").next().unwrap_or_default().to_owned();
-    let added: Vec<String> = new.iter().filter(|l| !old.contains(l)).map(name).collect();
-    let removed: Vec<String> = old.iter().filter(|l| !new.contains(l)).map(name).collect();
+    let new = catalog_lines(after);
+    let (added, removed) = catalog_diff(before, after);
     let mut fields = serde_json::Map::new();
     fields.insert(
         "catalog_sha256".into(),
@@ -845,4 +1333,47 @@ fn record_catalog(log: &AuditLog, before: &Catalog, after: &Catalog) {
     fields.insert("added".into(), Value::from(added));
     fields.insert("removed".into(), Value::from(removed));
     let _ = log.record("catalog", fields);
+}
+
+/// Whether a reload must restart a backend: its transport, launch,
+/// address, headers, auth or timeouts differ. Filters, overrides and the
+/// group only change the catalog.
+fn connection_changed(old: &Backend, new: &Backend) -> bool {
+    old.kind != new.kind || old.timeouts != new.timeouts
+}
+
+/// Takes a slot out of service: status `Stopped` (its thread ends at its
+/// next look), an attempt in progress closed, and its live link returned
+/// for the caller to stop.
+fn halt(slot: &Slot, cause: &str) -> Option<Arc<Link>> {
+    let (link, starting) = {
+        let mut s = lock(&slot.state);
+        s.enter(Status::Stopped, Some(cause.to_owned()));
+        (s.link.take(), s.connecting.take().and_then(|c| c.upgrade()))
+    };
+    slot.wake.notify_all();
+    // A backend still in its handshake (a stdio `init` may be 60 s):
+    // closing its connection ends the wait, and the start stops it.
+    if let Some(conn) = starting {
+        conn.close(cause);
+    }
+    link
+}
+
+/// Stops links in parallel (each in stages, up to a few seconds) and
+/// waits for all of them. Their requests in flight hear `Closed`.
+fn stop_all(links: Vec<Arc<Link>>) {
+    let stoppers: Vec<JoinHandle<()>> = links
+        .into_iter()
+        .filter_map(|link| {
+            thread::Builder::new()
+                .name("argus-stop".into())
+                .stack_size(SERVICE_STACK_BYTES)
+                .spawn(move || link.stop())
+                .ok()
+        })
+        .collect();
+    for t in stoppers {
+        let _ = t.join();
+    }
 }

@@ -95,7 +95,7 @@ fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
     #[derive(Default)]
     struct Panicky(AtomicUsize);
     impl Listener for Panicky {
-        fn catalog_changed(&self, _: &[Kind]) {
+        fn catalog_changed(&self, _: Option<&str>, _: &[Kind]) {
             if self.0.fetch_add(1, Ordering::SeqCst) == 1 {
                 panic!("listener bug (test)");
             }

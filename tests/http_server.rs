@@ -250,7 +250,7 @@ fn health_shape() {
     assert!(v["uptime_seconds"].as_f64().unwrap() >= 0.0);
     assert_eq!(
         v["backends"],
-        serde_json::json!({"total": 0, "connected": 0})
+        serde_json::json!({"total": 0, "connected": 0, "healthy": 0})
     );
 }
 
@@ -356,6 +356,7 @@ fn panicky_server(
             max_connections: 8,
             max_body_bytes: 1024,
             body_timeout,
+            traffic: Default::default(),
         },
     )
     .unwrap();

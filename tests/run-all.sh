@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Runs every check of argus-mcp: formatting, lints, the dependency policy, and
 # all unit and integration tests. Installs what the tests need first, pinned,
-# into .test-env/ (git-ignored): the Python `mcp` SDK in a virtualenv, and
-# cargo-deny. Safe to run again: installed pieces are reused.
+# into .test-env/ (git-ignored): the Python `mcp` SDK in a virtualenv, the
+# original Argus (PyPI) in another, the npm packages, cargo-deny and
+# cargo-fuzz; and Debian's prometheus package for promtool. Safe to run
+# again: installed pieces are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_MCP_VERSION=1.29.0        # the Python MCP SDK the real-client tests use
+ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must work against ours
+  "argus-mcp[tui]==0.8.6"
+  mcp==1.27.0                # what argus-mcp 0.8.6 was built against (newer ones break its imports)
+  textual==8.2.8
+)
 NPM_PACKAGES=(               # real MCP software the tests run, pinned
   @modelcontextprotocol/server-everything@2026.8.31
   @modelcontextprotocol/sdk@1.32.2
@@ -30,6 +37,24 @@ if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
   "$venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$PY_MCP_VERSION"
 fi
 export ARGUS_TEST_PYTHON="$PWD/$venv/bin/python"
+
+step "the original Argus: ${ORIGINAL_ARGUS[*]}"
+original=.test-env/original
+if [ "$(cat "$original/.installed" 2>/dev/null)" != "${ORIGINAL_ARGUS[*]}" ]; then
+  python3 -m venv "$original"
+  "$original/bin/pip" install --quiet --disable-pip-version-check "${ORIGINAL_ARGUS[@]}"
+  echo "${ORIGINAL_ARGUS[*]}" > "$original/.installed"
+fi
+export ARGUS_TEST_ORIGINAL_PYTHON="$PWD/$original/bin/python"
+
+step "promtool (Debian package prometheus) for the /metrics test"
+if ! command -v promtool >/dev/null; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  apt_install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+  apt_install || { $sudo apt-get update -q && apt_install; }
+fi
+promtool --version | head -1
 
 step "npm packages: ${NPM_PACKAGES[*]}"
 node_dir=.test-env/node

@@ -15,14 +15,20 @@ mod config_errors;
 mod conformance;
 /// Fault injection: a backend killed under load, floods, connection storms, signals.
 mod faults;
+/// Groups as virtual servers: their own catalogs, list_changed, guards and sessions.
+mod groups;
 /// Hostile and broken input from backends and clients: no panic, no deafness, bounds.
 mod hostile;
 /// HTTP/1.1 front door: limits and their status codes, keep-alive, pipelining, panics.
 mod http_server;
+/// The management API, `/metrics`, lifecycle events, and the original's TUI.
+mod management;
 /// The MCP handshake and catalog methods over the SSE transport.
 mod mcp_handshake;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
 mod real_clients;
+/// Live reload: the difference applied, errors refused whole, SIGHUP, a real client under load.
+mod reload;
 /// Exact routing: backend requests to their caller, per-session subscriptions and levels.
 mod routing;
 /// No lost or crossed messages: random concurrent clients over all backend transports.

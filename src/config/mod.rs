@@ -133,7 +133,7 @@ pub struct Backend {
 }
 
 /// How to reach a backend.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BackendKind {
     /// A local process over stdin/stdout.
     Stdio(Launch),
@@ -171,7 +171,7 @@ impl BackendKind {
 }
 
 /// A process to run: no shell; environment = allowlist + `env`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Launch {
     /// The program.
     pub command: String,
@@ -182,7 +182,7 @@ pub struct Launch {
 }
 
 /// Outgoing authentication for remote backends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Auth {
     /// Fixed headers.
     Static(Vec<(String, Secret)>),
@@ -191,7 +191,7 @@ pub enum Auth {
 }
 
 /// `auth: {type: oauth2, ...}`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OAuth2 {
     /// Token endpoint.
     pub token_url: String,

@@ -119,7 +119,6 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let audit = audit(&mut cx, &mut top);
     let names = catalog_names(&mut cx, &mut top);
     top.finish(&mut cx, TOP_EXTRAS);
-    not_yet_served(&mut cx, &server, &backends);
 
     if !cx.problems.is_empty() {
         cx.problems
@@ -140,24 +139,6 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         lifecycle: lifecycle.0,
         warnings: cx.warnings,
     })
-}
-
-/// Settings that are validated but not acted on yet get a warning each:
-/// silence would let a user believe they are on (issue 8 §3).
-fn not_yet_served(cx: &mut Cx<'_>, server: &super::Server, backends: &[(Backend, Pos)]) {
-    let mut warn = |what: String| cx.warnings.push(format!("{what}: not implemented yet"));
-    if server.management_token.is_some() {
-        warn(
-            "server.management.token (or $ARGUS_MGMT_TOKEN): the management API /manage/v1 is not served"
-                .into(),
-        );
-    }
-    for (backend, _) in backends.iter().filter(|(b, _)| b.group != "default") {
-        warn(format!(
-            "backends.{}.group \"{}\": group endpoints /g/{}/... are not served",
-            backend.name, backend.group, backend.group
-        ));
-    }
 }
 
 /// Expanded values shorter than this are left in messages: too short to be

@@ -7,7 +7,10 @@
 //! forms; an unknown path is 404, a wrong method 405 with `Allow`.
 
 mod health;
+mod manage;
 mod rate;
+mod reload;
+mod scrape;
 mod security;
 mod sse;
 mod stdio;
@@ -15,16 +18,17 @@ mod streamable;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, info};
 use serde_json::Value;
 
 use crate::backend::{Connection, Origin};
 use crate::catalog::Kind;
-use crate::config::Config;
-use crate::http::{Handler, Request, Response};
+use crate::config::{self, Config};
+use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
 use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 use crate::router::Router;
@@ -64,7 +68,9 @@ impl Sessions {
         self.lock().remove(id);
     }
 
-    fn catalog_changed(&self, kinds: &[Kind]) {
+    /// Tells the ready sessions of `view` (`None`: the whole gateway's,
+    /// `Some(group)`: that group's) that these lists changed.
+    fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
         let mut methods: Vec<&'static str> = kinds
             .iter()
             .map(|k| match k {
@@ -79,7 +85,10 @@ impl Sessions {
         // should send nothing but pings and logs (MCP lifecycle). A change
         // already queued for a session and not yet written is not queued
         // again: bursts coalesce.
-        for session in sessions.iter().filter(|s| s.state().client_ready) {
+        let audience = sessions
+            .iter()
+            .filter(|s| s.group.as_deref() == view && s.state().client_ready);
+        for session in audience {
             for method in &methods {
                 session.send_list_changed(method);
             }
@@ -147,8 +156,8 @@ struct Relay {
 }
 
 impl Listener for Relay {
-    fn catalog_changed(&self, kinds: &[Kind]) {
-        self.sessions.catalog_changed(kinds);
+    fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
+        self.sessions.catalog_changed(view, kinds);
     }
 
     fn backend_ready(&self, index: usize, conn: &Arc<Connection>) {
@@ -173,20 +182,66 @@ impl Listener for Relay {
     }
 }
 
+/// Who may use a session: the bearer token that opened it and the virtual
+/// server (whole gateway or group) it was opened on. A request reaches a
+/// session only with both the same.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Access<'a> {
+    /// Index of the incoming bearer token, if auth is on.
+    pub token: Option<usize>,
+    /// The group of a `/g/<group>/...` path.
+    pub group: Option<&'a str>,
+}
+
+impl Access<'_> {
+    /// Whether a request with this access may use `session`.
+    fn owns(&self, session: &Session) -> bool {
+        session.token == self.token && session.group.as_deref() == self.group
+    }
+}
+
+/// Reads the config file again, with the command line's overrides (reload).
+pub type ConfigLoader = Box<dyn Fn() -> Result<Config, config::Error> + Send + Sync>;
+
+/// What the management API needs from the process around the gateway.
+pub struct Control {
+    /// Stops the HTTP server (`POST /manage/v1/shutdown`).
+    pub shutdown: ShutdownHandle,
+    /// Re-reads the config (`POST /manage/v1/reload`, SIGHUP); `None` when
+    /// the gateway started without a file.
+    pub loader: Option<ConfigLoader>,
+    /// The HTTP server's byte counters.
+    pub traffic: Arc<Traffic>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("reloadable", &self.loader.is_some())
+            .finish()
+    }
+}
+
 /// The gateway: configuration, router and sessions behind one HTTP handler.
 #[derive(Debug)]
 pub struct Gateway {
-    config: Arc<Config>,
     supervisor: Arc<Supervisor>,
     router: Arc<Router>,
     sessions: Arc<Sessions>,
     started: Instant,
+    started_at: SystemTime,
+    /// When the config in force was loaded.
+    loaded_at: Mutex<SystemTime>,
+    local: SocketAddr,
     loopback_bind: bool,
     /// `rate_limits`, when enabled.
     rate: Option<rate::RateLimiter>,
     /// Set by `close_sessions`; ends the idle-expiry loop.
     stopped: Mutex<bool>,
     stop_wake: Condvar,
+    /// `POST /manage/v1/shutdown` was accepted: not ready any more.
+    shutting_down: AtomicBool,
+    control: OnceLock<Control>,
 }
 
 impl Gateway {
@@ -203,21 +258,52 @@ impl Gateway {
         });
         Gateway {
             rate,
-            config,
             router,
             supervisor,
             sessions,
             started: Instant::now(),
+            started_at: SystemTime::now(),
+            loaded_at: Mutex::new(SystemTime::now()),
+            local,
             loopback_bind: local.ip().is_loopback(),
             stopped: Mutex::new(false),
             stop_wake: Condvar::new(),
+            shutting_down: AtomicBool::new(false),
+            control: OnceLock::new(),
         }
+    }
+
+    /// Hands the gateway what the management API controls: the server's
+    /// shutdown, the config loader, the byte counters. Set once, before
+    /// serving.
+    pub fn set_control(&self, control: Control) {
+        let _ = self.control.set(control);
+    }
+
+    /// The config in force (it changes with a reload).
+    fn config(&self) -> Arc<Config> {
+        self.supervisor.config()
+    }
+
+    /// Re-reads the config file and applies it (SIGHUP). Runs on the
+    /// calling thread; logs the outcome.
+    pub fn reload(&self, trigger: &str) {
+        let _ = reload::reload(self, trigger);
+    }
+
+    /// The first half of a requested shutdown: not ready any more, and
+    /// every session ends. The caller then stops the HTTP server.
+    fn shut_down_sessions(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.close_sessions();
     }
 
     /// Ends every client session (their streams close). Part of shutdown.
     pub fn close_sessions(&self) {
         *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.stop_wake.notify_all();
+        // `events/stream` connections end too.
+        self.supervisor.events().close();
         let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
         if !sessions.is_empty() {
             info!("closing {} client session(s)", sessions.len());
@@ -232,6 +318,7 @@ impl Gateway {
     fn end_session(&self, session: &Session) {
         self.sessions.remove(&session.id);
         session.close();
+        session_gone(&self.supervisor, session);
         self.router.session_closed(session);
         info!("session {} ended", session.short_id());
     }
@@ -240,7 +327,7 @@ impl Gateway {
     /// longest backend `call` timeout (whose expiry answers it) plus a margin.
     fn answer_wait(&self) -> Duration {
         let longest = self
-            .config
+            .config()
             .backends
             .iter()
             .map(|b| b.timeouts.call)
@@ -252,10 +339,11 @@ impl Gateway {
     /// Ends Streamable HTTP sessions idle for `server.session_idle_timeout`;
     /// runs until `close_sessions`. Wakes at most every 30 s.
     pub fn expire_idle_sessions(&self) {
-        let limit = self.config.server.session_idle_timeout;
-        let every = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
         let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         while !*stopped {
+            // Read each round: a reload may change it.
+            let limit = self.config().server.session_idle_timeout;
+            let every = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
             let idle: Vec<Arc<Session>> = self
                 .sessions
                 .lock()
@@ -298,12 +386,12 @@ impl Gateway {
 
     /// Whether another session may open (`server.max_sessions`).
     fn session_room(&self) -> bool {
-        self.sessions.len() < self.config.server.max_sessions
+        self.sessions.len() < self.config().server.max_sessions
     }
 
     /// Adds a session to the table, or says why not (503 text).
     fn admit(&self, session: &Arc<Session>) -> Result<(), String> {
-        let max = self.config.server.max_sessions;
+        let max = self.config().server.max_sessions;
         if self.sessions.admit(session.clone(), max) {
             return Ok(());
         }
@@ -318,24 +406,62 @@ impl Gateway {
         if let Some(rate) = &self.rate
             && let Err(wait) = rate.check(req.peer.ip(), Instant::now())
         {
+            crate::metrics::Metrics::inc(&self.supervisor.metrics().rate_limited);
             return Err(too_many_requests(req, wait));
         }
+        let config = self.config();
         if let Some(refusal) =
-            security::check_origin_and_host(req, &self.config.security, self.loopback_bind)
+            security::check_origin_and_host(req, &config.security, self.loopback_bind)
         {
             return Err(refusal);
         }
-        let checked = security::check_bearer(req, &self.config.incoming_auth);
-        if checked.is_err()
-            && let Some(log) = self.supervisor.audit()
-        {
+        let checked = security::check_bearer(req, &config.incoming_auth);
+        if checked.is_err() {
+            self.auth_failed(req, "mcp");
+        }
+        checked
+    }
+
+    /// Records a refused bearer token: metric, event, audit line.
+    fn auth_failed(&self, req: &Request, surface: &str) {
+        crate::metrics::Metrics::inc(&self.supervisor.metrics().auth_failures);
+        self.supervisor.events().record(
+            "auth_failure",
+            crate::ops_events::Severity::Warning,
+            None,
+            format!(
+                "{surface}: {} {} from {}: bad or missing bearer token",
+                req.method(),
+                req.path(),
+                req.peer
+            ),
+            None,
+        );
+        if let Some(log) = self.supervisor.audit() {
             let mut fields = serde_json::Map::new();
             fields.insert("peer".into(), Value::from(req.peer.to_string()));
             fields.insert("path".into(), Value::from(req.path()));
             fields.insert("method".into(), Value::from(req.method()));
             let _ = log.record("auth_failure", fields);
         }
-        checked
+    }
+}
+
+/// A session left the table: count it if its client was too slow.
+fn session_gone(supervisor: &Supervisor, session: &Session) {
+    if session.dropped_as_slow() {
+        crate::metrics::Metrics::inc(&supervisor.metrics().slow_clients_dropped);
+        supervisor.events().record(
+            "session_dropped",
+            crate::ops_events::Severity::Warning,
+            None,
+            format!(
+                "session {} ({}) dropped: its client stopped reading",
+                session.label(),
+                session.peer
+            ),
+            None,
+        );
     }
 }
 
@@ -366,32 +492,55 @@ fn method_not_allowed(allow: &str) -> Response {
 
 impl Handler for Gateway {
     fn handle(&self, req: Request) -> Response {
+        let path = req.path().to_owned();
+        if let Some(rest) = path.strip_prefix("/g/") {
+            let (group, endpoint) = rest.split_once('/').unwrap_or((rest, ""));
+            let known = self.config().backends.iter().any(|b| b.group == group);
+            if !known {
+                return Response::text(404, format!("unknown group \"{group}\"\n"));
+            }
+            return self.mcp_endpoint(&req, &format!("/{endpoint}"), Some(group));
+        }
+        if path == "/manage/v1" || path.starts_with("/manage/v1/") || path == "/metrics" {
+            return manage::handle(self, &req);
+        }
+        match path.as_str() {
+            "/health" => match req.method() {
+                "GET" | "HEAD" => health::health(self),
+                _ => method_not_allowed("GET, HEAD"),
+            },
+            "/ready" => match req.method() {
+                "GET" | "HEAD" => health::ready(self),
+                _ => method_not_allowed("GET, HEAD"),
+            },
+            endpoint => self.mcp_endpoint(&req, endpoint, None),
+        }
+    }
+}
+
+impl Gateway {
+    /// The MCP endpoints of the whole gateway (`group` `None`) or of one
+    /// group's virtual server; the same guards for both.
+    fn mcp_endpoint(&self, req: &Request, endpoint: &str, group: Option<&str>) -> Response {
         let method = req.method();
-        match req.path() {
+        let guarded = |serve: &dyn Fn(Access<'_>) -> Response| match self.mcp_guard(req) {
+            Ok(token) => serve(Access { token, group }),
+            Err(refusal) => refusal,
+        };
+        match endpoint {
             "/sse" => match method {
-                "GET" | "HEAD" => match self.mcp_guard(&req) {
-                    Ok(token) => sse::open(self, &req, token, ""),
-                    Err(refusal) => refusal,
-                },
+                "GET" | "HEAD" => guarded(&|access| sse::open(self, req, access)),
                 _ => method_not_allowed("GET, HEAD"),
             },
             "/messages" | "/messages/" => match method {
-                "POST" => match self.mcp_guard(&req) {
-                    Ok(token) => sse::post(self, &req, token),
-                    Err(refusal) => refusal,
-                },
+                "POST" => guarded(&|access| sse::post(self, req, access)),
                 _ => method_not_allowed("POST"),
             },
             "/mcp" | "/mcp/" => match method {
-                "GET" | "HEAD" | "POST" | "DELETE" => match self.mcp_guard(&req) {
-                    Ok(token) => streamable::handle(self, &req, token),
-                    Err(refusal) => refusal,
-                },
+                "GET" | "HEAD" | "POST" | "DELETE" => {
+                    guarded(&|access| streamable::handle(self, req, access))
+                }
                 _ => method_not_allowed("GET, POST, DELETE"),
-            },
-            "/health" => match method {
-                "GET" | "HEAD" => health::health(self),
-                _ => method_not_allowed("GET, HEAD"),
             },
             _ => Response::text(404, "not found\n"),
         }

@@ -2,7 +2,8 @@
 //! rebinding (PRODUCT §5.3) and incoming bearer auth (§5.4).
 //!
 //! Each guard either lets a request through or returns the response that
-//! refuses it. `/health` is never guarded.
+//! refuses it. `/health` and `/ready` are never guarded; the management
+//! API has its own token rule ([`check_management`]).
 
 use crate::config::{IncomingAuth, Security};
 use crate::http::{Request, Response, header};
@@ -97,6 +98,56 @@ pub fn check_bearer(req: &Request, auth: &IncomingAuth) -> Result<Option<usize>,
     })
 }
 
+/// Why a management request was refused.
+#[derive(Debug)]
+pub enum ManagementRefusal {
+    /// A missing, malformed or wrong token: 401.
+    Unauthorized(Response),
+    /// No token is configured and the peer is not on loopback: 403.
+    NotLoopback(Response),
+}
+
+/// The management API's access rule (issue 9 §1): with a token, exactly
+/// `Authorization: Bearer <token>` (constant-time compare; the original's
+/// 401 bodies); without one, loopback peers only.
+pub fn check_management(req: &Request, token: Option<&str>) -> Result<(), ManagementRefusal> {
+    let unauthorized = |message: &str| {
+        ManagementRefusal::Unauthorized(
+            Response::json(
+                401,
+                &serde_json::json!({"error": "unauthorized", "message": message, "details": null}),
+            )
+            .with_header("WWW-Authenticate", "Bearer"),
+        )
+    };
+    let Some(token) = token else {
+        if req.peer.ip().is_loopback() {
+            return Ok(());
+        }
+        return Err(ManagementRefusal::NotLoopback(Response::json(
+            403,
+            &serde_json::json!({
+                "error": "forbidden",
+                "message": "the management API serves loopback clients only while no token is set (server.management.token or $ARGUS_MGMT_TOKEN)",
+                "details": null,
+            }),
+        )));
+    };
+    let Some(presented) = req
+        .header(header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return Err(unauthorized(
+            "Missing or malformed Authorization header. Expected: Bearer <token>",
+        ));
+    };
+    if constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(unauthorized("Invalid bearer token."))
+    }
+}
+
 /// Equality whose time depends only on the lengths.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -151,6 +202,49 @@ mod tests {
             "https://app.example",
             None,
             &["https://app.example".into()]
+        ));
+    }
+
+    fn request_from(peer: &str, authorization: Option<&str>) -> Request {
+        let mut headers = vec![("host".to_owned(), "localhost".to_owned())];
+        if let Some(a) = authorization {
+            headers.push(("authorization".to_owned(), a.to_owned()));
+        }
+        Request {
+            head: crate::http::Head {
+                method: "GET".into(),
+                target: "/manage/v1/status".into(),
+                version: crate::http::Version::Http11,
+                headers,
+            },
+            body: Vec::new(),
+            peer: peer.parse().unwrap(),
+            local: "0.0.0.0:9000".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn management_without_a_token_serves_loopback_peers_only() {
+        for peer in ["127.0.0.1:5000", "[::1]:5000"] {
+            assert!(
+                check_management(&request_from(peer, None), None).is_ok(),
+                "{peer}"
+            );
+        }
+        for peer in ["10.0.0.7:5000", "[fd00::1]:5000", "192.168.1.2:80"] {
+            match check_management(&request_from(peer, None), None) {
+                Err(ManagementRefusal::NotLoopback(r)) => assert_eq!(r.status, 403),
+                other => panic!("{peer}: {other:?}"),
+            }
+        }
+        // With a token, any peer that presents it is served; loopback is no excuse.
+        let token = Some("0123456789abcdef");
+        let remote = request_from("10.0.0.7:5000", Some("Bearer 0123456789abcdef"));
+        assert!(check_management(&remote, token).is_ok());
+        let local = request_from("127.0.0.1:5000", None);
+        assert!(matches!(
+            check_management(&local, token),
+            Err(ManagementRefusal::Unauthorized(_))
         ));
     }
 

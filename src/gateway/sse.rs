@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::Value;
 
-use super::Gateway;
+use super::{Access, Gateway};
 use crate::config::{SseResilience, Transport};
 use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, code};
@@ -37,12 +37,7 @@ pub(super) fn sse_headers(response: Response) -> Response {
 }
 
 /// `GET /sse`: opens a session and streams it.
-pub(super) fn open(
-    gateway: &Gateway,
-    req: &Request,
-    token: Option<usize>,
-    prefix: &str,
-) -> Response {
+pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     if req.method() == "HEAD" {
         return sse_headers(Response::empty(200));
     }
@@ -50,8 +45,14 @@ pub(super) fn open(
         Ok(id) => id,
         Err(e) => return Response::text(500, format!("cannot create a session id: {e}\n")),
     };
-    let (session, rx) = Session::new(id, Transport::Sse, req.peer, token, SESSION_OUTBOUND_QUEUE);
-    let session = Arc::new(session);
+    let (session, rx) = Session::new(
+        id,
+        Transport::Sse,
+        req.peer,
+        access.token,
+        SESSION_OUTBOUND_QUEUE,
+    );
+    let session = Arc::new(session.in_group(access.group));
     if let Err(why) = gateway.admit(&session) {
         return Response::text(503, format!("{why}\n"));
     }
@@ -60,16 +61,20 @@ pub(super) fn open(
         session.short_id(),
         req.peer
     );
+    // A group's session posts to its group's path.
+    let prefix = access.group.map(|g| format!("/g/{g}")).unwrap_or_default();
     let endpoint = format!("{prefix}/messages/?session_id={}", session.id);
-    let settings = gateway.config.sse.clone();
+    let settings = gateway.config().sse.clone();
     let sessions = gateway.sessions.clone();
     let router = gateway.router.clone();
+    let supervisor = gateway.supervisor.clone();
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
             pump(writer, &session, &rx, Start::Endpoint(&endpoint), &settings);
             sessions.remove(&session.id);
             session.close();
+            super::session_gone(&supervisor, &session);
             router.session_closed(&session);
             info!(
                 "session {} closed after {:.1}s",
@@ -201,7 +206,7 @@ pub(super) fn timers(settings: &SseResilience) -> (Option<Duration>, Duration) {
 }
 
 /// `POST /messages/`: one client→server message for a session.
-pub(super) fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     let content_type = req.header(header::CONTENT_TYPE).map(media_type);
     if content_type.as_deref() != Some("application/json") {
         return Response::text(400, "invalid Content-Type: expected application/json\n");
@@ -215,8 +220,9 @@ pub(super) fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Re
     let Some(session) = gateway.sessions.get(id) else {
         return Response::text(404, "session not found\n");
     };
-    if session.token != token {
-        // PRODUCT §5.4: the POST must carry the token of the session's stream.
+    if !access.owns(&session) {
+        // PRODUCT §5.4: the POST must carry the token of the session's stream,
+        // and come to the path (whole gateway or group) that opened it.
         // Answer as if the session did not exist, like python-sdk.
         return Response::text(404, "session not found\n");
     }

@@ -45,7 +45,7 @@ pub(super) fn serve(
             .stack_size(SERVICE_STACK_BYTES)
             .spawn(move || write_loop(&session, &rx, output))?
     };
-    let limit = gateway.config.security.max_body_bytes;
+    let limit = gateway.config().security.max_body_bytes;
     let mut reader = BufReader::new(input);
     let mut line = Vec::new();
     loop {

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::{Value, json};
 
-use super::Gateway;
 use super::sse::{Start, pump, sse_headers, timers, write_replayed};
+use super::{Access, Gateway};
 use crate::config::Transport;
 use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, RequestId, code};
@@ -56,11 +56,11 @@ fn error(status: u16, code: i64, message: &str) -> Response {
 }
 
 /// Answers `/mcp` and `/mcp/`.
-pub(super) fn handle(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+pub(super) fn handle(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     match req.method() {
-        "POST" => post(gateway, req, token),
-        "GET" | "HEAD" => get(gateway, req, token),
-        "DELETE" => delete(gateway, req, token),
+        "POST" => post(gateway, req, access),
+        "GET" | "HEAD" => get(gateway, req, access),
+        "DELETE" => delete(gateway, req, access),
         _ => super::method_not_allowed("GET, POST, DELETE"),
     }
 }
@@ -70,7 +70,7 @@ pub(super) fn handle(gateway: &Gateway, req: &Request, token: Option<usize>) -> 
 fn session_of(
     gateway: &Gateway,
     req: &Request,
-    token: Option<usize>,
+    access: Access<'_>,
 ) -> Result<Arc<Session>, Response> {
     let Some(id) = req.header(SESSION_HEADER) else {
         return Err(error(
@@ -80,7 +80,7 @@ fn session_of(
         ));
     };
     match gateway.sessions.get(id) {
-        Some(s) if s.transport == Transport::StreamableHttp && s.token == token => Ok(s),
+        Some(s) if s.transport == Transport::StreamableHttp && access.owns(&s) => Ok(s),
         _ => Err(error(404, -32001, "Session not found")),
     }
 }
@@ -121,7 +121,7 @@ fn with_session_id(response: Response, id: &str) -> Response {
     response.with_header("Mcp-Session-Id", id)
 }
 
-fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
+fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     if req.header(header::CONTENT_TYPE).map(media_type).as_deref() != Some("application/json") {
         return error(
             415,
@@ -171,9 +171,9 @@ fn post(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
                 "Invalid Request: session already initialized",
             );
         }
-        return initialize(gateway, req, token, messages.remove(0));
+        return initialize(gateway, req, access, messages.remove(0));
     }
-    let session = match session_of(gateway, req, token) {
+    let session = match session_of(gateway, req, access) {
         Ok(s) => s,
         Err(refusal) => return refusal,
     };
@@ -314,7 +314,7 @@ fn single_answer(
         };
     }
     let session = session.clone();
-    let settings = gateway.config.sse.clone();
+    let settings = gateway.config().sse.clone();
     let stream = session.replay.new_request_stream();
     session.answer_stream_opened(&stream, &id);
     sse_headers(Response::stream(
@@ -410,12 +410,7 @@ fn answer_stream(
 }
 
 /// `initialize` without a session header: creates the session.
-fn initialize(
-    gateway: &Gateway,
-    req: &Request,
-    token: Option<usize>,
-    message: Message,
-) -> Response {
+fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Message) -> Response {
     if let Err(refusal) = version_of(req, None) {
         return refusal;
     }
@@ -423,7 +418,7 @@ fn initialize(
         return error(400, code::INVALID_REQUEST, "Invalid Request");
     };
     if !gateway.session_room() {
-        let why = super::too_many_sessions(gateway.config.server.max_sessions);
+        let why = super::too_many_sessions(gateway.config().server.max_sessions);
         return error(503, code::INTERNAL_ERROR, &why);
     }
     let id = id.clone();
@@ -441,9 +436,10 @@ fn initialize(
         session_id,
         Transport::StreamableHttp,
         req.peer,
-        token,
+        access.token,
         SESSION_OUTBOUND_QUEUE,
     );
+    let session = session.in_group(access.group);
     session.park(rx);
     let session = Arc::new(session);
     let Some(answers) = session.open_request_stream(id.clone()) else {
@@ -477,8 +473,8 @@ fn initialize(
 }
 
 /// `GET /mcp`: the session's stream for server-initiated messages.
-fn get(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
-    let session = match session_of(gateway, req, token) {
+fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
+    let session = match session_of(gateway, req, access) {
         Ok(s) => s,
         Err(refusal) => return refusal,
     };
@@ -522,7 +518,7 @@ fn get(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
         .map(|(_, missed)| missed)
         .unwrap_or_default();
     session.touch();
-    let settings = gateway.config.sse.clone();
+    let settings = gateway.config().sse.clone();
     let id = session.id.clone();
     with_session_id(
         sse_headers(Response::stream(
@@ -546,7 +542,7 @@ fn req_session_id(req: &Request) -> String {
 /// events missed, then, if the answer had not been sent, the rest of it.
 fn resume_answer(gateway: &Gateway, session: Arc<Session>, stream: String, last: &str) -> Response {
     session.touch();
-    let settings = gateway.config.sse.clone();
+    let settings = gateway.config().sse.clone();
     let wait = gateway.answer_wait();
     let parked = session.take_answer_stream_over(&stream, TAKEOVER_WAIT);
     // Read after the takeover: the old writer may have written more (even
@@ -592,8 +588,8 @@ fn finish_answer_stream(
 }
 
 /// `DELETE /mcp`: ends the session and cancels its requests.
-fn delete(gateway: &Gateway, req: &Request, token: Option<usize>) -> Response {
-    let session = match session_of(gateway, req, token) {
+fn delete(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
+    let session = match session_of(gateway, req, access) {
         Ok(s) => s,
         Err(refusal) => return refusal,
     };

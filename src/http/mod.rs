@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 pub use parse::{Head, ParseError};
 pub use response::{Body, Response, StreamWriter};
-pub use server::{Handler, Server, ServerOptions, ShutdownHandle};
+pub use server::{Handler, Server, ServerOptions, ShutdownHandle, Traffic};
 
 /// Header names the gateway reads or writes, lower-case.
 pub mod header {

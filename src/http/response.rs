@@ -47,6 +47,19 @@ pub struct Response {
     pub body: Body,
     /// Close the connection after this response.
     pub close: bool,
+    /// Runs on the connection thread once the response is written (or
+    /// could not be): `POST /manage/v1/shutdown` stops the server only
+    /// after its answer is out.
+    pub after: Option<After>,
+}
+
+/// A closure run after a response is written.
+pub struct After(pub Box<dyn FnOnce() + Send>);
+
+impl fmt::Debug for After {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("After")
+    }
 }
 
 impl Response {
@@ -57,6 +70,7 @@ impl Response {
             headers: Vec::new(),
             body: Body::Empty,
             close: false,
+            after: None,
         }
     }
 
@@ -67,6 +81,7 @@ impl Response {
             headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
             body: Body::Bytes(text.into().into_bytes()),
             close: false,
+            after: None,
         }
     }
 
@@ -77,6 +92,7 @@ impl Response {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: Body::Bytes(value.to_string().into_bytes()),
             close: false,
+            after: None,
         }
     }
 
@@ -87,6 +103,7 @@ impl Response {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: Body::Bytes(json.into_bytes()),
             close: false,
+            after: None,
         }
     }
 
@@ -97,12 +114,19 @@ impl Response {
             headers: Vec::new(),
             body: Body::Stream(f),
             close: false,
+            after: None,
         }
     }
 
     /// Adds a header.
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Runs `f` once the response is written.
+    pub fn then(mut self, f: impl FnOnce() + Send + 'static) -> Response {
+        self.after = Some(After(Box::new(f)));
         self
     }
 

@@ -23,7 +23,7 @@ use log::{error, info, warn};
 
 use super::body::{BodyError, ChunkedDecoder, Framing, framing};
 use super::parse::{Status, parse_head};
-use super::response::{Body, Length, Response, StreamWriter, head_bytes};
+use super::response::{After, Body, Length, Response, StreamWriter, head_bytes};
 use super::{Head, Request, Version};
 use crate::limits::{
     BODY_IDLE_TIMEOUT, CONNECTION_STACK_BYTES, HEAD_READ_TIMEOUT, KEEPALIVE_IDLE, LINGER_BYTES,
@@ -47,6 +47,29 @@ pub struct ServerOptions {
     /// and close (`BODY_READ_TIMEOUT`): a byte now and then must not hold a
     /// connection thread for ever.
     pub body_timeout: Duration,
+    /// Bytes read and written on client connections (for `/metrics`).
+    pub traffic: Arc<Traffic>,
+}
+
+/// Bytes read from and written to client connections, heads included.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl Traffic {
+    /// (received, sent) so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.received.load(Ordering::Relaxed),
+            self.sent.load(Ordering::Relaxed),
+        )
+    }
+
+    fn sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
 }
 
 /// State shared by the accept loop, connection threads and shutdown handles.
@@ -295,7 +318,7 @@ impl Connection {
                 local: self.local,
             };
             let handler = &self.handler;
-            let response = match catch_unwind(AssertUnwindSafe(|| handler.handle(request))) {
+            let mut response = match catch_unwind(AssertUnwindSafe(|| handler.handle(request))) {
                 Ok(response) => response,
                 Err(panic) => {
                     error!(
@@ -307,8 +330,12 @@ impl Connection {
                 }
             };
             let status = response.status;
+            let after = response.after.take();
             let (keep, bytes) =
                 self.write_response(response, version, keep_alive, method == "HEAD");
+            if let Some(After(f)) = after {
+                f();
+            }
             info!(
                 "{} {method} {path} {status} {bytes}B {:.1}ms",
                 self.peer,
@@ -465,6 +492,10 @@ impl Connection {
             .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut chunk = [0u8; 8192];
         let n = self.stream.read(&mut chunk)?;
+        self.options
+            .traffic
+            .received
+            .fetch_add(n as u64, Ordering::Relaxed);
         buf.extend_from_slice(&chunk[..n]);
         Ok(n)
     }
@@ -492,12 +523,14 @@ impl Connection {
                 if self.stream.write_all(&head).is_err() {
                     return (false, 0);
                 }
+                self.options.traffic.sent(head.len());
                 let mut writer = StreamWriter::new(&mut self.stream, chunked);
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
                     error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
                     return (false, writer.bytes_sent());
                 }
                 let (finished, sent) = writer.finish();
+                self.options.traffic.sent(sent as usize);
                 let _ = self.stream.set_write_timeout(Some(RESPONSE_WRITE_TIMEOUT));
                 (keep && finished, sent)
             }
@@ -518,7 +551,10 @@ impl Connection {
                 }
                 let sent = if no_body { 0 } else { bytes.len() as u64 };
                 match self.stream.write_all(&out) {
-                    Ok(()) => (keep, sent),
+                    Ok(()) => {
+                        self.options.traffic.sent(out.len());
+                        (keep, sent)
+                    }
                     Err(_) => (false, 0),
                 }
             }

@@ -11,19 +11,14 @@ use serde_json::{Map, Value};
 
 use crate::audit::AuditLog;
 use crate::backend::CallError;
+use crate::metrics::Outcome;
 use crate::session::Session;
-use crate::sha256;
 
 /// A request on its way, to be recorded when it ends.
 pub(super) struct Call {
     log: Arc<AuditLog>,
     fields: Map<String, Value>,
     started: Instant,
-}
-
-/// A session as the audit log names it: a hash of its id, not the id.
-pub(super) fn session_label(session: &Session) -> String {
-    sha256::hex(session.id.as_bytes())[..16].to_owned()
 }
 
 impl Call {
@@ -39,7 +34,7 @@ impl Call {
         let mut put = |k: &str, v: Value| {
             fields.insert(k.to_owned(), v);
         };
-        put("session", Value::from(session_label(session)));
+        put("session", Value::from(session.label()));
         put("peer", Value::from(session.peer.to_string()));
         put("transport", Value::from(session.transport.as_str()));
         put("method", Value::from(method));
@@ -83,11 +78,25 @@ pub(super) fn outcome(result: &Result<Value, CallError>) -> String {
     }
 }
 
+/// The metrics label of a backend's answer.
+pub(super) fn metric_outcome(result: &Result<Value, CallError>) -> Outcome {
+    match result {
+        Ok(v) if v.get("isError") == Some(&Value::Bool(true)) => Outcome::IsError,
+        Ok(_) => Outcome::Ok,
+        Err(CallError::Rpc(_)) => Outcome::Error,
+        Err(CallError::Timeout(_)) => Outcome::Timeout,
+        Err(CallError::Closed(_)) => Outcome::Disconnected,
+        Err(CallError::Overloaded | CallError::TooManyPending | CallError::Send(_)) => {
+            Outcome::Undelivered
+        }
+    }
+}
+
 /// Records a request that ended without an answer: `cancelled`, by the
 /// client or because its session ended.
 pub(super) fn cancelled(log: &AuditLog, session: &Session, backend: &str, why: &str) {
     let mut fields = Map::new();
-    fields.insert("session".into(), Value::from(session_label(session)));
+    fields.insert("session".into(), Value::from(session.label()));
     fields.insert("peer".into(), Value::from(session.peer.to_string()));
     fields.insert("transport".into(), Value::from(session.transport.as_str()));
     fields.insert("backend".into(), Value::from(backend));

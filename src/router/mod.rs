@@ -20,7 +20,7 @@ mod interest;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::debug;
 use serde_json::{Value, json};
@@ -31,6 +31,7 @@ use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
+use crate::metrics;
 use crate::session::Session;
 use crate::supervisor::Supervisor;
 use interest::{Levels, Subscribers};
@@ -150,11 +151,22 @@ impl Router {
                 refuse_duplicate(session, id)
             }
             Message::Request { id, method, params } => {
+                let answered = |outcome| {
+                    self.supervisor.metrics().request(
+                        session.transport.as_str(),
+                        &method,
+                        None,
+                        outcome,
+                        None,
+                    )
+                };
                 match self.request(session, &id, &method, params) {
                     Outcome::Reply(Ok(result)) => {
+                        answered(metrics::Outcome::Ok);
                         session.send(&Message::response(id, result));
                     }
                     Outcome::Reply(Err(error)) => {
+                        answered(metrics::Outcome::Error);
                         session.send(&Message::Error {
                             id: Some(id),
                             error,
@@ -265,6 +277,17 @@ impl Router {
         self.supervisor.catalog()
     }
 
+    /// The catalog `session` sees: its group's, or the whole one. A group
+    /// that a reload removed has an empty catalog.
+    fn catalog_of(&self, session: &Session) -> Arc<Catalog> {
+        self.supervisor.wait_first_pass(FIRST_PASS_WAIT);
+        let views = self.supervisor.views();
+        views
+            .get(session.group.as_deref())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     fn request(
         &self,
         session: &Arc<Session>,
@@ -287,15 +310,22 @@ impl Router {
         let p = params.as_ref();
         let reply = |r| Outcome::Reply(r);
         match name {
-            method::TOOLS_LIST => reply(list(&self.catalog(), p, Kind::Tool, "tools")),
-            method::RESOURCES_LIST => reply(list(&self.catalog(), p, Kind::Resource, "resources")),
+            method::TOOLS_LIST => reply(list(&self.catalog_of(session), p, Kind::Tool, "tools")),
+            method::RESOURCES_LIST => reply(list(
+                &self.catalog_of(session),
+                p,
+                Kind::Resource,
+                "resources",
+            )),
             method::RESOURCE_TEMPLATES_LIST => reply(list(
-                &self.catalog(),
+                &self.catalog_of(session),
                 p,
                 Kind::Template,
                 "resourceTemplates",
             )),
-            method::PROMPTS_LIST => reply(list(&self.catalog(), p, Kind::Prompt, "prompts")),
+            method::PROMPTS_LIST => {
+                reply(list(&self.catalog_of(session), p, Kind::Prompt, "prompts"))
+            }
             method::TOOLS_CALL | method::PROMPTS_GET => {
                 let kind = if name == method::TOOLS_CALL {
                     Kind::Tool
@@ -306,7 +336,7 @@ impl Router {
                     Ok(n) => n,
                     Err(e) => return reply(Err(e)),
                 };
-                let catalog = self.catalog();
+                let catalog = self.catalog_of(session);
                 let Some(route) = catalog.route(kind, &exposed) else {
                     return reply(Err(invalid(format!(
                         "unknown {}: \"{exposed}\"",
@@ -347,7 +377,7 @@ impl Router {
                         return reply(Ok(json!({})));
                     }
                 }
-                let catalog = self.catalog();
+                let catalog = self.catalog_of(session);
                 match catalog.resource_route(&uri) {
                     Some(route) => {
                         let route = route.clone();
@@ -363,7 +393,7 @@ impl Router {
             }
             method::COMPLETION_COMPLETE => {
                 let reference = p.and_then(|p| p.get("ref"));
-                let catalog = self.catalog();
+                let catalog = self.catalog_of(session);
                 let route = match reference
                     .and_then(|r| r.get("type"))
                     .and_then(Value::as_str)
@@ -470,7 +500,17 @@ impl Router {
         });
         let weak: Weak<Session> = Arc::downgrade(session);
         let client_id = id.clone();
+        let supervisor = self.supervisor.clone();
+        let (transport, method) = (session.transport.as_str(), method_name.to_owned());
+        let started = Instant::now();
         let reply = Box::new(move |outcome: Result<Value, CallError>| {
+            supervisor.metrics().request(
+                transport,
+                &method,
+                Some(&backend_name),
+                audited::metric_outcome(&outcome),
+                Some(started.elapsed()),
+            );
             let Some(session) = weak.upgrade() else {
                 return;
             };
@@ -593,7 +633,7 @@ impl Router {
                 "initialize: capabilities and clientInfo take {kept} bytes; at most {MAX_CLIENT_INFO_BYTES} are kept per session"
             )));
         }
-        let features = self.catalog().features.clone();
+        let features = self.catalog_of(session).features.clone();
         let mut state = session.state();
         if state.initialized {
             return Err(ErrorObject::new(

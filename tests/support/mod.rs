@@ -117,6 +117,21 @@ impl Gateway {
         self.child.id()
     }
 
+    /// Replaces the gateway's config file (for a reload).
+    pub fn rewrite_config(&self, config: &str) {
+        self._dir.write("argus.yaml", config);
+    }
+
+    /// A management API call with an optional bearer token; JSON bodies.
+    pub fn manage(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        request(self.addr, method, path, &headers, body.as_bytes())
+    }
+
     /// Sends a signal by name (`TERM`, `INT`) with the `kill` utility.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -363,9 +378,14 @@ impl SseClient {
     }
 
     pub fn open_with(addr: SocketAddr, headers: &[(&str, &str)]) -> SseClient {
+        SseClient::open_at(addr, "/sse", headers)
+    }
+
+    /// Opens an SSE session at `path` (`/sse`, `/g/<group>/sse`).
+    pub fn open_at(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> SseClient {
         let mut stream = connect(addr);
         let mut req =
-            "GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n".to_owned();
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n");
         for (n, v) in headers {
             req.push_str(&format!("{n}: {v}\r\n"));
         }
@@ -592,6 +612,22 @@ pub fn python() -> PathBuf {
     assert!(
         path.exists(),
         "{} not found: run `bash tests/run-all.sh` once (it installs the Python mcp SDK)",
+        path.display()
+    );
+    path
+}
+
+/// The Python interpreter that has the original Argus (PyPI `argus-mcp`,
+/// pinned, with its TUI).
+pub fn original_python() -> PathBuf {
+    let path = std::env::var_os("ARGUS_TEST_ORIGINAL_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-env/original/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} not found: run `bash tests/run-all.sh` once (it installs the original argus-mcp)",
         path.display()
     );
     path

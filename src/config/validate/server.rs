@@ -13,6 +13,40 @@ const SERVER_EXTRAS: &[&str] = &[
 ];
 const MANAGEMENT_EXTRAS: &[&str] = &["enabled", "reconnect_timeout"];
 
+/// Tokens that are examples, not secrets (the original's list), compared
+/// case-insensitively.
+const PLACEHOLDER_TOKENS: &[&str] = &[
+    "my-secret-token",
+    "changeme",
+    "changeme-changeme",
+    "secret",
+    "password",
+    "token",
+    "replace-me",
+    "your-token-here",
+];
+
+/// Shortest management token accepted.
+pub(crate) const MIN_MANAGEMENT_TOKEN: usize = 16;
+
+/// Why a management token is too weak to guard `/manage/v1`, if it is.
+fn weak_token(token: &str) -> Option<String> {
+    if let Some(p) = PLACEHOLDER_TOKENS
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(token))
+    {
+        return Some(format!(
+            "the management token is the placeholder \"{p}\"; set a secret of at least {MIN_MANAGEMENT_TOKEN} characters"
+        ));
+    }
+    let n = token.chars().count();
+    (n < MIN_MANAGEMENT_TOKEN).then(|| {
+        format!(
+            "the management token has {n} characters; at least {MIN_MANAGEMENT_TOKEN} are required"
+        )
+    })
+}
+
 pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
     let path = top.child("server");
     let mut server = Server {
@@ -89,7 +123,15 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
         let p = f.child("management");
         if let Some(mut m) = cx.fields(n, &p) {
             if let Some(t) = m.get("token") {
-                server.management_token = cx.nonempty(t, &m.child("token")).map(Secret);
+                let p = m.child("token");
+                server.management_token = cx.nonempty(t, &p).map(|t| Secret(t.trim().to_owned()));
+                if let Some(why) = server
+                    .management_token
+                    .as_ref()
+                    .and_then(|t| weak_token(&t.0))
+                {
+                    cx.err(&p, t.pos, why);
+                }
             }
             m.finish(cx, MANAGEMENT_EXTRAS);
         }
@@ -101,8 +143,18 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
     server
 }
 
-fn mgmt_token_env(cx: &Cx<'_>) -> Option<Secret> {
-    (cx.env)("ARGUS_MGMT_TOKEN")
+/// `$ARGUS_MGMT_TOKEN`, trimmed; it wins over the file. A weak one is an
+/// error like a weak one in the file.
+fn mgmt_token_env(cx: &mut Cx<'_>) -> Option<Secret> {
+    let token = (cx.env)("ARGUS_MGMT_TOKEN")
         .filter(|t| !t.trim().is_empty())
-        .map(|t| Secret(t.trim().to_owned()))
+        .map(|t| Secret(t.trim().to_owned()))?;
+    if let Some(why) = weak_token(&token.0) {
+        cx.problems.push(crate::config::Problem {
+            path: "$ARGUS_MGMT_TOKEN".into(),
+            pos: None,
+            message: why,
+        });
+    }
+    Some(token)
 }

@@ -1,0 +1,227 @@
+//! Live reload (issue 9 §2, PRODUCT §4.6): `POST /manage/v1/reload` and
+//! SIGHUP read the config file again and apply the difference without
+//! dropping a client session.
+//!
+//! A file with any error is refused whole: the running config stays, and
+//! every problem (key path, line, column) goes into the answer, the log,
+//! the events and the audit log. Settings that only a restart can change
+//! (the listener, body limit, connection cap, rate limiter, audit file)
+//! keep their running values and are named in `restart_required`.
+
+use std::time::SystemTime;
+
+use log::{error, info, warn};
+use serde_json::{Map, Value, json};
+
+use super::Gateway;
+use crate::config::{self, Config};
+use crate::limits::RELOAD_STACK_BYTES;
+use crate::metrics::Metrics;
+use crate::ops_events::Severity;
+
+/// How a reload ended.
+#[derive(Debug)]
+pub(super) struct Outcome {
+    /// Whether the new config is in force.
+    pub applied: bool,
+    /// The answer of `POST /manage/v1/reload`.
+    pub body: Value,
+}
+
+/// Each problem of an invalid file, as a line with its position.
+fn problems(e: &config::Error) -> Vec<Value> {
+    match e {
+        config::Error::Read { .. } => vec![json!({"message": e.to_string()})],
+        config::Error::Invalid { problems, .. } => problems
+            .iter()
+            .map(|p| {
+                json!({
+                    "path": p.path,
+                    "line": p.pos.map(|p| p.line),
+                    "column": p.pos.map(|p| p.column),
+                    "message": p.message,
+                    "text": p.to_string(),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Keeps the running value of every setting a reload cannot apply, and
+/// names the ones the file changed.
+fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
+    let mut needs = Vec::new();
+    let (r, n) = (&running.server, &mut new.server);
+    if r.host != n.host {
+        needs.push("server.host");
+        n.host = r.host.clone();
+    }
+    if r.port != n.port {
+        needs.push("server.port");
+        n.port = r.port;
+    }
+    if r.max_connections != n.max_connections {
+        needs.push("server.max_connections");
+        n.max_connections = r.max_connections;
+    }
+    if running.security.max_body_bytes != new.security.max_body_bytes {
+        needs.push("security.max_body_bytes");
+        new.security.max_body_bytes = running.security.max_body_bytes;
+    }
+    if running.rate_limits != new.rate_limits {
+        needs.push("rate_limits");
+        new.rate_limits = running.rate_limits.clone();
+    }
+    if running.audit != new.audit {
+        needs.push("audit");
+        new.audit = running.audit.clone();
+    }
+    needs
+}
+
+/// Reads the config again and applies it; `trigger` says who asked
+/// (`SIGHUP`, `management API`). Runs on a thread of its own with a
+/// [`RELOAD_STACK_BYTES`] stack (parsing recurses; a connection thread's
+/// stack is small) while the caller waits; returns once the started
+/// backends had their first attempt (bounded).
+pub(super) fn reload(gateway: &Gateway, trigger: &str) -> Outcome {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("argus-reload".into())
+            .stack_size(RELOAD_STACK_BYTES)
+            .spawn_scoped(scope, || reload_here(gateway, trigger));
+        match worker.map(|w| w.join()) {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => failed(gateway, trigger, "the reload panicked (see the log)".into()),
+            Err(e) => failed(gateway, trigger, format!("cannot start the reload: {e}")),
+        }
+    })
+}
+
+/// A reload that could not run: nothing changed.
+fn failed(gateway: &Gateway, trigger: &str, why: String) -> Outcome {
+    error!("reload ({trigger}) failed: {why}");
+    Metrics::inc(&gateway.supervisor.metrics().reloads_refused);
+    Outcome {
+        applied: false,
+        body: json!({
+            "reloaded": false,
+            "error": "service_unavailable",
+            "message": why,
+            "details": null,
+            "backends_added": [],
+            "backends_removed": [],
+            "backends_changed": [],
+            "errors": [why],
+            "restart_required": [],
+        }),
+    }
+}
+
+fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
+    let supervisor = &gateway.supervisor;
+    let refuse = |status: &str, message: String, errors: Vec<Value>| {
+        error!("reload ({trigger}) refused: {message}");
+        Metrics::inc(&supervisor.metrics().reloads_refused);
+        let mut details = Map::new();
+        details.insert("errors".into(), Value::from(errors.clone()));
+        supervisor.events().record(
+            "config",
+            Severity::Error,
+            None,
+            format!("reload refused: {message}"),
+            Some(details),
+        );
+        if let Some(log) = supervisor.audit() {
+            let mut fields = Map::new();
+            fields.insert("trigger".into(), Value::from(trigger));
+            fields.insert("outcome".into(), Value::from(status));
+            fields.insert("errors".into(), Value::from(errors.clone()));
+            let _ = log.record("reload", fields);
+        }
+        let texts: Vec<Value> = errors
+            .iter()
+            .map(|e| {
+                e.get("text")
+                    .or_else(|| e.get("message"))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        Outcome {
+            applied: false,
+            body: json!({
+                "reloaded": false,
+                "error": status,
+                "message": message,
+                "details": {"problems": errors},
+                "backends_added": [],
+                "backends_removed": [],
+                "backends_changed": [],
+                "errors": texts,
+                "restart_required": [],
+            }),
+        }
+    };
+    let Some(loader) = gateway.control.get().and_then(|c| c.loader.as_ref()) else {
+        return refuse(
+            "no_config_file",
+            "the gateway started without a config file: nothing to reload".into(),
+            Vec::new(),
+        );
+    };
+    let mut new = match loader() {
+        Ok(config) => config,
+        Err(e) => {
+            let list = problems(&e);
+            return refuse("invalid_config", e.to_string().replace("\n  ", "; "), list);
+        }
+    };
+    let running = gateway.config();
+    let restart_required = keep_restart_only(&running, &mut new);
+    for warning in &new.warnings {
+        warn!("{warning}");
+    }
+    let report = match supervisor.apply(new) {
+        Ok(report) => report,
+        Err(why) => return refuse("service_unavailable", why, Vec::new()),
+    };
+    *gateway.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
+    Metrics::inc(&supervisor.metrics().reloads);
+    let summary = format!(
+        "config reloaded ({trigger}): {} added, {} removed, {} changed",
+        report.added.len(),
+        report.removed.len(),
+        report.changed.len()
+    );
+    info!("{summary}");
+    for needs in &restart_required {
+        warn!("reload: {needs} changed; it takes effect after a restart");
+    }
+    let body = json!({
+        "reloaded": true,
+        "backends_added": report.added,
+        "backends_removed": report.removed,
+        "backends_changed": report.changed,
+        "errors": report.errors,
+        "restart_required": restart_required,
+    });
+    let details = body.as_object().cloned();
+    supervisor.events().record(
+        "config_reloaded",
+        Severity::Info,
+        None,
+        summary,
+        details.clone(),
+    );
+    if let Some(log) = supervisor.audit() {
+        let mut fields = details.unwrap_or_default();
+        fields.insert("trigger".into(), Value::from(trigger));
+        fields.insert("outcome".into(), Value::from("applied"));
+        let _ = log.record("reload", fields);
+    }
+    Outcome {
+        applied: true,
+        body,
+    }
+}
