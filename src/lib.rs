@@ -7,6 +7,8 @@
 //! - `limits`, `glob`, `uri_template`, `random`, `queue`, `redact`, `sha256`: constants and small
 //!   helpers (a bounded channel that allocates as it is used; secrets kept
 //!   out of logs and error texts);
+//! - `metrics`, `ops_events`: the `/metrics` counters and the ring of
+//!   lifecycle events for the management API;
 //! - `child_guard`: the re-exec that keeps local processes from outliving us;
 //! - `config`: the YAML config, validated into typed structs (PRODUCT §3);
 //! - `audit`: the hash-chained audit log and its verifier;
@@ -16,12 +18,13 @@
 //! - `backend`: one connection per backend: ids, pending requests,
 //!   timeouts; the stdio transport; the MCP client handshake and discovery;
 //! - `catalog`, `names`, `supervisor`: the merged catalog and client-safe
-//!   names (pure), and the lifecycle
-//!   of every backend with the live catalog snapshot;
+//!   names (pure), and the lifecycle of every backend with the live catalog
+//!   snapshots (the whole one and one per group) and config reloads;
 //! - `session`, `replay`: one client conversation, its bounded outbound
 //!   queue, and what its resumable streams sent;
 //! - `router`: MCP semantics: handshake, lists, routing to backends;
-//! - `gateway`: routes, guards and front transports over `http`;
+//! - `gateway`: routes, guards and front transports over `http`, the
+//!   management API, `/metrics` and reload;
 //! - `app`, `cli`: start-up, banner, signals, the command line.
 //!
 //! DESIGN.md explains the threading model and the choices behind it.

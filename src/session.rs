@@ -94,6 +94,18 @@ pub struct McpState {
     pub subscriptions: std::collections::HashSet<String>,
 }
 
+/// Told when a session's client stopped reading (its queue filled up, or
+/// a write timed out). Runs on whichever thread noticed (a backend reader,
+/// a writer), under no lock of the session's; it must be quick.
+#[derive(Clone)]
+pub struct SlowHook(pub Arc<dyn Fn(&Session) + Send + Sync>);
+
+impl std::fmt::Debug for SlowHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlowHook")
+    }
+}
+
 /// One client session.
 #[derive(Debug)]
 pub struct Session {
@@ -114,6 +126,8 @@ pub struct Session {
     closed: AtomicBool,
     /// It was closed because its client stopped reading.
     dropped_slow: AtomicBool,
+    /// Told once when that happens.
+    on_slow: Option<SlowHook>,
     state: Mutex<McpState>,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Streamable HTTP: the POSTs waiting for their requests' answers.
@@ -169,6 +183,7 @@ impl Session {
             tx,
             closed: AtomicBool::new(false),
             dropped_slow: AtomicBool::new(false),
+            on_slow: None,
             state: Mutex::new(McpState::default()),
             in_flight: Mutex::new(HashMap::new()),
             request_streams: Mutex::new(HashMap::new()),
@@ -190,6 +205,21 @@ impl Session {
     pub fn in_group(mut self, group: Option<&str>) -> Session {
         self.group = group.map(str::to_owned);
         self
+    }
+
+    /// Sets who hears (once) that its client stopped reading.
+    pub fn on_slow(mut self, hook: SlowHook) -> Session {
+        self.on_slow = Some(hook);
+        self
+    }
+
+    /// Notes that its client stopped reading; the hook hears it once.
+    pub fn mark_slow(&self) {
+        if !self.dropped_slow.swap(true, Ordering::SeqCst)
+            && let Some(hook) = &self.on_slow
+        {
+            (hook.0)(self);
+        }
     }
 
     /// Whether it was closed because its client stopped reading.
@@ -292,7 +322,7 @@ impl Session {
                     self.short_id(),
                     self.peer
                 );
-                self.dropped_slow.store(true, Ordering::SeqCst);
+                self.mark_slow();
                 self.close();
                 false
             }

@@ -168,6 +168,23 @@ fn a_flooding_backend_drops_the_slow_client_only_and_memory_stays_bounded() {
         "the slow client was not dropped: {}",
         gw.stderr()
     );
+    // Counted and told: once its stream is gone.
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            let m = crate::support::request(gw.addr, "GET", "/metrics", &[], b"").text();
+            m.lines().any(|l| l == "argus_slow_clients_dropped_total 1")
+        }),
+        "the drop was not counted"
+    );
+    let events = gw.manage("GET", "/manage/v1/events", None, "").json();
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["stage"] == "session_dropped" && e["severity"] == "warning"),
+        "{events}"
+    );
     // The other client is served throughout.
     for i in 0..5 {
         let r = fine.call(

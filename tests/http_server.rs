@@ -495,6 +495,11 @@ fn rate_limits_count_exactly_and_never_cut_an_open_stream() {
     assert_eq!(mcp.json()["error"]["code"], -32000, "{}", mcp.text());
     // Not an MCP path: not counted, not limited.
     assert_eq!(request(gw.addr, "GET", "/health", &[], b"").status, 200);
+    let metrics = request(gw.addr, "GET", "/metrics", &[], b"").text();
+    assert!(
+        metrics.lines().any(|l| l == "argus_rate_limited_total 2"),
+        "{metrics}"
+    );
     // The stream opened before is untouched: its answers and keepalives come.
     let mut answers = 0;
     let mut pings = 0;

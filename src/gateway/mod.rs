@@ -32,7 +32,7 @@ use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
 use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 use crate::router::Router;
-use crate::session::{LIST_CHANGED, Session};
+use crate::session::{LIST_CHANGED, Session, SlowHook};
 use crate::supervisor::{Listener, Supervisor};
 
 /// Open client sessions by id.
@@ -318,7 +318,6 @@ impl Gateway {
     fn end_session(&self, session: &Session) {
         self.sessions.remove(&session.id);
         session.close();
-        session_gone(&self.supervisor, session);
         self.router.session_closed(session);
         info!("session {} ended", session.short_id());
     }
@@ -422,6 +421,26 @@ impl Gateway {
         checked
     }
 
+    /// What a new session calls when its client stops reading: a metric
+    /// and an event.
+    fn slow_hook(&self) -> SlowHook {
+        let supervisor = self.supervisor.clone();
+        SlowHook(Arc::new(move |session: &Session| {
+            crate::metrics::Metrics::inc(&supervisor.metrics().slow_clients_dropped);
+            supervisor.events().record(
+                "session_dropped",
+                crate::ops_events::Severity::Warning,
+                None,
+                format!(
+                    "session {} ({}) dropped: its client stopped reading",
+                    session.label(),
+                    session.peer
+                ),
+                None,
+            );
+        }))
+    }
+
     /// Records a refused bearer token: metric, event, audit line.
     fn auth_failed(&self, req: &Request, surface: &str) {
         crate::metrics::Metrics::inc(&self.supervisor.metrics().auth_failures);
@@ -444,24 +463,6 @@ impl Gateway {
             fields.insert("method".into(), Value::from(req.method()));
             let _ = log.record("auth_failure", fields);
         }
-    }
-}
-
-/// A session left the table: count it if its client was too slow.
-fn session_gone(supervisor: &Supervisor, session: &Session) {
-    if session.dropped_as_slow() {
-        crate::metrics::Metrics::inc(&supervisor.metrics().slow_clients_dropped);
-        supervisor.events().record(
-            "session_dropped",
-            crate::ops_events::Severity::Warning,
-            None,
-            format!(
-                "session {} ({}) dropped: its client stopped reading",
-                session.label(),
-                session.peer
-            ),
-            None,
-        );
     }
 }
 

@@ -52,7 +52,7 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
         access.token,
         SESSION_OUTBOUND_QUEUE,
     );
-    let session = Arc::new(session.in_group(access.group));
+    let session = Arc::new(session.in_group(access.group).on_slow(gateway.slow_hook()));
     if let Err(why) = gateway.admit(&session) {
         return Response::text(503, format!("{why}\n"));
     }
@@ -67,14 +67,12 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
     let settings = gateway.config().sse.clone();
     let sessions = gateway.sessions.clone();
     let router = gateway.router.clone();
-    let supervisor = gateway.supervisor.clone();
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
             pump(writer, &session, &rx, Start::Endpoint(&endpoint), &settings);
             sessions.remove(&session.id);
             session.close();
-            super::session_gone(&supervisor, &session);
             router.session_closed(&session);
             info!(
                 "session {} closed after {:.1}s",
@@ -177,6 +175,13 @@ pub(super) fn pump(
                 session.short_id(),
                 session.peer
             );
+            // `send_timeout` passed: the client stopped reading.
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) {
+                session.mark_slow();
+            }
             return;
         }
     }

@@ -33,7 +33,7 @@ pub(super) fn serve(
     let id = crate::random::hex_id(16)?;
     let peer = SocketAddr::from(([127, 0, 0, 1], 0));
     let (session, rx) = Session::new(id, Transport::Stdio, peer, None, SESSION_OUTBOUND_QUEUE);
-    let session = Arc::new(session);
+    let session = Arc::new(session.on_slow(gateway.slow_hook()));
     if let Err(why) = gateway.admit(&session) {
         return Err(std::io::Error::other(why));
     }

@@ -439,7 +439,7 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
         access.token,
         SESSION_OUTBOUND_QUEUE,
     );
-    let session = session.in_group(access.group);
+    let session = session.in_group(access.group).on_slow(gateway.slow_hook());
     session.park(rx);
     let session = Arc::new(session);
     let Some(answers) = session.open_request_stream(id.clone()) else {
