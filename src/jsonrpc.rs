@@ -21,8 +21,14 @@ pub mod code {
     pub const INVALID_PARAMS: i64 = -32602;
     /// Internal error: backend down, timed out, disconnected.
     pub const INTERNAL_ERROR: i64 = -32603;
-    /// MCP: resource not found.
+    /// MCP: resource not found (2025 era; 2026-07-28 uses -32602).
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
+    /// MCP 2026-07-28: a routing header does not match the body.
+    pub const HEADER_MISMATCH: i64 = -32020;
+    /// MCP 2026-07-28: the request needs a client capability it lacks.
+    pub const MISSING_CAPABILITY: i64 = -32021;
+    /// MCP 2026-07-28: the protocol version is not served.
+    pub const UNSUPPORTED_VERSION: i64 = -32022;
 }
 
 /// A request id: MCP allows a string or an integer, never null.

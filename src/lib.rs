@@ -34,6 +34,7 @@
 pub mod app;
 pub mod audit;
 pub mod backend;
+pub mod base64;
 pub mod catalog;
 pub mod child_guard;
 pub mod cli;

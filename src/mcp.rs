@@ -8,6 +8,38 @@ pub const SUPPORTED_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-
 /// clients that ask for one we do not support.
 pub const LATEST_VERSION: &str = "2025-11-25";
 
+/// The stateless revision (per-request `_meta`, no sessions).
+pub const MODERN_VERSION: &str = "2026-07-28";
+
+/// Every version served, newest first: `server/discover`'s
+/// `supportedVersions` and the `supported` of -32022.
+pub const ALL_VERSIONS: [&str; 5] = [
+    MODERN_VERSION,
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// Whether `version` is one of the handshake (`initialize`) era.
+pub fn is_handshake_version(version: &str) -> bool {
+    SUPPORTED_VERSIONS.contains(&version)
+}
+
+/// Keys of the per-request `_meta` of 2026-07-28.
+pub mod meta {
+    /// The request's protocol version.
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    /// The client's capabilities, per request.
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    /// The client's name and version.
+    pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+    /// The request's log level.
+    pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    /// The server's name and version, in results.
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+}
+
 /// The name the gateway gives itself in `serverInfo` and `clientInfo`.
 pub const IMPLEMENTATION_NAME: &str = "argus-mcp";
 
@@ -58,6 +90,8 @@ pub mod method {
     pub const COMPLETION_COMPLETE: &str = "completion/complete";
     /// Sets the log level.
     pub const LOGGING_SET_LEVEL: &str = "logging/setLevel";
+    /// 2026-07-28: what the server offers, without a handshake.
+    pub const SERVER_DISCOVER: &str = "server/discover";
 }
 
 /// Log levels of `logging/setLevel` (syslog order).

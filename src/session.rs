@@ -554,6 +554,10 @@ impl Session {
     /// The session as records and the management API name it: a hash of
     /// its id, never the id (a credential).
     pub fn label(&self) -> String {
+        if self.id.is_empty() {
+            // A 2026-07-28 request's own session: there is no id to name.
+            return "stateless".to_owned();
+        }
         crate::sha256::hex(self.id.as_bytes())[..16].to_owned()
     }
 }

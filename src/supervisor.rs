@@ -388,6 +388,12 @@ impl Supervisor {
             .collect()
     }
 
+    /// The live slots, in config order, without their configs (cheap).
+    fn active_slots(&self) -> Vec<(usize, Arc<Slot>)> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current.active.iter().map(|&i| (i, self.slot(i))).collect()
+    }
+
     /// The gateway's counters.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
@@ -514,9 +520,9 @@ impl Supervisor {
 
     /// The live links of every connected backend, in config order.
     pub fn links(&self) -> Vec<Arc<Link>> {
-        self.active()
+        self.active_slots()
             .into_iter()
-            .filter_map(|(i, _, _)| self.link(i).ok())
+            .filter_map(|(i, _)| self.link(i).ok())
             .collect()
     }
 
@@ -552,10 +558,10 @@ impl Supervisor {
 
     /// (configured, connected) backend counts.
     pub fn counts(&self) -> (usize, usize) {
-        let active = self.active();
+        let active = self.active_slots();
         let connected = active
             .iter()
-            .filter(|(_, s, _)| lock(&s.state).status == Status::Connected)
+            .filter(|(_, s)| lock(&s.state).status == Status::Connected)
             .count();
         (active.len(), connected)
     }

@@ -129,24 +129,17 @@ fn each_group_is_its_own_server_on_both_transports() {
         let resp = mcp_post(&gw, path, Some(&sid), ping);
         assert_eq!(resp.status, 404, "{path}");
     }
-    let foreign = format!("/messages/?session_id={}", two.session_id());
-    let resp = request(
-        gw.addr,
-        "POST",
-        &foreign,
-        &[("Content-Type", "application/json")],
-        ping.as_bytes(),
-    );
-    assert_eq!(resp.status, 404);
-    let foreign = format!("/g/one/messages/?session_id={}", two.session_id());
-    let resp = request(
-        gw.addr,
-        "POST",
-        &foreign,
-        &[("Content-Type", "application/json")],
-        ping.as_bytes(),
-    );
-    assert_eq!(resp.status, 404);
+    for messages in ["/messages/", "/g/one/messages/"] {
+        let foreign = format!("{messages}?session_id={}", two.session_id());
+        let resp = request(
+            gw.addr,
+            "POST",
+            &foreign,
+            &[("Content-Type", "application/json")],
+            ping.as_bytes(),
+        );
+        assert_eq!(resp.status, 404, "{messages}");
+    }
 
     // Unknown groups and paths.
     for path in [

@@ -214,10 +214,10 @@ fn routes_404_405_and_no_redirects() {
     assert_eq!(request(gw.addr, "GET", "/", &[], b"").status, 404);
     assert_eq!(request(gw.addr, "GET", "/ssex", &[], b"").status, 404);
     for (method, path, allow) in [
-        ("POST", "/sse", "GET, HEAD"),
-        ("GET", "/messages/", "POST"),
-        ("GET", "/messages", "POST"),
-        ("PUT", "/mcp", "GET, POST, DELETE"),
+        ("POST", "/sse", "GET, HEAD, OPTIONS"),
+        ("GET", "/messages/", "POST, OPTIONS"),
+        ("GET", "/messages", "POST, OPTIONS"),
+        ("PUT", "/mcp", "GET, POST, DELETE, OPTIONS"),
         ("POST", "/health", "GET, HEAD"),
     ] {
         let resp = request(gw.addr, method, path, &[], b"");

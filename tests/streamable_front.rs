@@ -137,7 +137,7 @@ fn session_lifecycle_and_status_rules() {
     );
     assert_eq!(
         request(gw.addr, "PUT", "/mcp", &[], b"").header("allow"),
-        Some("GET, POST, DELETE")
+        Some("GET, POST, DELETE, OPTIONS")
     );
 }
 

@@ -25,6 +25,8 @@ mod http_server;
 mod management;
 /// The MCP handshake and catalog methods over the SSE transport.
 mod mcp_handshake;
+/// MCP 2026-07-28 on /mcp beside the 2025 era: stateless requests, discover, header rules.
+mod modern_front;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
 mod real_clients;
 /// Live reload: the difference applied, errors refused whole, SIGHUP, a real client under load.

@@ -6,8 +6,10 @@
 //! in `router`; HTTP mechanics in `http`. Never redirects between slash
 //! forms; an unknown path is 404, a wrong method 405 with `Allow`.
 
+mod cors;
 mod health;
 mod manage;
+mod modern;
 mod rate;
 mod reload;
 mod scrape;
@@ -523,6 +525,22 @@ impl Gateway {
     /// The MCP endpoints of the whole gateway (`group` `None`) or of one
     /// group's virtual server; the same guards for both.
     fn mcp_endpoint(&self, req: &Request, endpoint: &str, group: Option<&str>) -> Response {
+        let known = matches!(
+            endpoint,
+            "/sse" | "/messages" | "/messages/" | "/mcp" | "/mcp/"
+        );
+        if !known {
+            return Response::text(404, "not found\n");
+        }
+        let security = self.config().security.clone();
+        if req.method() == "OPTIONS" {
+            return cors::preflight(req, &security);
+        }
+        let response = self.mcp_route(req, endpoint, group);
+        cors::expose(req, &security, response)
+    }
+
+    fn mcp_route(&self, req: &Request, endpoint: &str, group: Option<&str>) -> Response {
         let method = req.method();
         let guarded = |serve: &dyn Fn(Access<'_>) -> Response| match self.mcp_guard(req) {
             Ok(token) => serve(Access { token, group }),
@@ -531,17 +549,17 @@ impl Gateway {
         match endpoint {
             "/sse" => match method {
                 "GET" | "HEAD" => guarded(&|access| sse::open(self, req, access)),
-                _ => method_not_allowed("GET, HEAD"),
+                _ => method_not_allowed("GET, HEAD, OPTIONS"),
             },
             "/messages" | "/messages/" => match method {
                 "POST" => guarded(&|access| sse::post(self, req, access)),
-                _ => method_not_allowed("POST"),
+                _ => method_not_allowed("POST, OPTIONS"),
             },
             "/mcp" | "/mcp/" => match method {
                 "GET" | "HEAD" | "POST" | "DELETE" => {
                     guarded(&|access| streamable::handle(self, req, access))
                 }
-                _ => method_not_allowed("GET, POST, DELETE"),
+                _ => method_not_allowed("GET, POST, DELETE, OPTIONS"),
             },
             _ => Response::text(404, "not found\n"),
         }

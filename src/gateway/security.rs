@@ -54,7 +54,7 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
             .any(|a| a.eq_ignore_ascii_case(host) || a.eq_ignore_ascii_case(name))
 }
 
-fn origin_allowed(origin: &str, host_header: Option<&str>, allowed: &[String]) -> bool {
+pub(super) fn origin_allowed(origin: &str, host_header: Option<&str>, allowed: &[String]) -> bool {
     if allowed
         .iter()
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))

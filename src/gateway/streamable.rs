@@ -11,7 +11,8 @@
 //! response switches to an SSE stream that carries it and then the answer.
 //! `GET` takes the session's general queue for server-initiated messages
 //! (one at a time: a second gets 409). `DELETE` ends the session and cancels
-//! its requests. Batches are accepted for 2025-03-26 only.
+//! its requests. Batches are accepted for 2025-03-26 only. A request of
+//! the 2026-07-28 era goes to `modern` instead, statelessly.
 
 use crate::queue::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -57,6 +58,13 @@ fn error(status: u16, code: i64, message: &str) -> Response {
 
 /// Answers `/mcp` and `/mcp/`.
 pub(super) fn handle(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
+    // 2026-07-28 has no sessions, so no GET stream and no DELETE.
+    let modern = req
+        .header(VERSION_HEADER)
+        .is_some_and(|v| !mcp::is_handshake_version(v.trim()));
+    if modern && req.method() != "POST" && req.header(SESSION_HEADER).is_none() {
+        return super::method_not_allowed("POST");
+    }
     match req.method() {
         "POST" => post(gateway, req, access),
         "GET" | "HEAD" => get(gateway, req, access),
@@ -108,7 +116,7 @@ fn version_of(req: &Request, session: Option<&Session>) -> Result<&'static str, 
     }
 }
 
-fn accepts_sse(req: &Request) -> bool {
+pub(super) fn accepts_sse(req: &Request) -> bool {
     req.header(header::ACCEPT).is_none_or(|accept| {
         accept.split(',').any(|t| {
             let t = media_type(t);
@@ -133,6 +141,9 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
         Ok(v) => v,
         Err(e) => return error(400, code::PARSE_ERROR, &format!("Parse error: {e}")),
     };
+    if super::modern::wants(req, &body) {
+        return super::modern::post(gateway, req, access, body);
+    }
     let is_batch = body.is_array();
     let raw: Vec<Value> = match body {
         Value::Array(items) if items.is_empty() => {

@@ -17,6 +17,7 @@
 
 mod audited;
 mod interest;
+mod stateless;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -119,6 +120,14 @@ impl Router {
         let Some((session, related)) = caller.filter(|(s, _)| !s.is_closed()) else {
             return refuse("no client session to ask".into());
         };
+        if session.state().protocol_version == Some(mcp::MODERN_VERSION) {
+            // 2026-07-28 has no server→client requests on a stream; turning
+            // this into an input-required result (the bridge) is not built yet.
+            return refuse(format!(
+                "the client speaks {}: {method} cannot be relayed to it",
+                mcp::MODERN_VERSION
+            ));
+        }
         if session
             .state()
             .client_capabilities
@@ -275,6 +284,11 @@ impl Router {
     fn catalog(&self) -> Arc<Catalog> {
         self.supervisor.wait_first_pass(FIRST_PASS_WAIT);
         self.supervisor.catalog()
+    }
+
+    /// The catalog `session` sees (its group's, or the whole one).
+    pub fn catalog_for(&self, session: &Session) -> Arc<Catalog> {
+        self.catalog_of(session)
     }
 
     /// The catalog `session` sees: its group's, or the whole one. A group

@@ -297,28 +297,27 @@ fn capabilities_document(
             })
         })
         .collect();
-    let resources: Vec<Value> = items(Kind::Resource, "resources", "uri")
-        .into_iter()
-        .map(|(r, backend, _)| {
-            json!({
-                "uri": text(&r, "uri"),
-                "name": text(&r, "name"),
-                "backend": backend,
-                "mime_type": r.get("mimeType").and_then(Value::as_str),
+    // Resources by URI, templates by URI template: the same fields else.
+    let mut located = |kind: Kind, word: &str, key: &str, field: &str| -> Vec<Value> {
+        items(kind, word, key)
+            .into_iter()
+            .map(|(r, backend, _)| {
+                json!({
+                    field: text(&r, key),
+                    "name": text(&r, "name"),
+                    "backend": backend,
+                    "mime_type": r.get("mimeType").and_then(Value::as_str),
+                })
             })
-        })
-        .collect();
-    let templates: Vec<Value> = items(Kind::Template, "resource_templates", "uriTemplate")
-        .into_iter()
-        .map(|(r, backend, _)| {
-            json!({
-                "uri_template": text(&r, "uriTemplate"),
-                "name": text(&r, "name"),
-                "backend": backend,
-                "mime_type": r.get("mimeType").and_then(Value::as_str),
-            })
-        })
-        .collect();
+            .collect()
+    };
+    let resources = located(Kind::Resource, "resources", "uri", "uri");
+    let templates = located(
+        Kind::Template,
+        "resource_templates",
+        "uriTemplate",
+        "uri_template",
+    );
     let prompts: Vec<Value> = items(Kind::Prompt, "prompts", "name")
         .into_iter()
         .map(|(p, backend, original)| {

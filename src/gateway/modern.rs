@@ -1,0 +1,529 @@
+//! MCP 2026-07-28 on `/mcp` and `/g/<group>/mcp`, beside the 2025 era
+//! (`../shared/reference/mcp-2026-07-28.md`): a request that carries the
+//! modern per-request `_meta` (or a non-handshake `MCP-Protocol-Version`)
+//! is served statelessly; `initialize` keeps selecting sessions.
+//!
+//! Checks, first failure wins (the reference's §1.3): `_meta` (400 /
+//! -32602); the routing headers `MCP-Protocol-Version`, `Mcp-Method`,
+//! `Mcp-Name` and the `Mcp-Param-*` of a tool's `x-mcp-header` arguments
+//! against the body, Base64 form decoded (400 / -32020); the version (400 /
+//! -32022 with what we serve); the method (404 / -32601 for removed and
+//! unknown ones). Then `server/discover` is answered from the catalog and
+//! everything else goes through the router on a session that lives as long
+//! as the request. Every result gets `resultType`, `serverInfo` in `_meta`,
+//! and on lists and reads the caching hints; a backend's "resource not
+//! found" (-32002) becomes -32602 with the URI.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::sse::{sse_headers, timers};
+use super::{Access, Gateway};
+use crate::config::{IncomingAuth, Transport};
+use crate::http::{Request, Response, StreamWriter};
+use crate::jsonrpc::{Message, RequestId, code};
+use crate::limits::SESSION_OUTBOUND_QUEUE;
+use crate::mcp::{self, meta, method};
+use crate::queue::{Receiver, RecvTimeoutError};
+use crate::session::{ForRequest, Session};
+use crate::sse::{encode_comment, encode_event};
+
+/// Methods served on the modern path; the rest are 404 / -32601.
+const METHODS: [&str; 9] = [
+    method::SERVER_DISCOVER,
+    method::TOOLS_LIST,
+    method::TOOLS_CALL,
+    method::RESOURCES_LIST,
+    method::RESOURCES_READ,
+    method::RESOURCE_TEMPLATES_LIST,
+    method::PROMPTS_LIST,
+    method::PROMPTS_GET,
+    method::COMPLETION_COMPLETE,
+];
+
+/// Results that must carry caching hints.
+const CACHEABLE: [&str; 6] = [
+    method::SERVER_DISCOVER,
+    method::TOOLS_LIST,
+    method::RESOURCES_LIST,
+    method::RESOURCE_TEMPLATES_LIST,
+    method::PROMPTS_LIST,
+    method::RESOURCES_READ,
+];
+
+/// How long clients may reuse a list: not at all for now. A backend can
+/// change its lists at any time, and until `subscriptions/listen` carries
+/// list changes to modern clients nothing would tell them a cache is stale.
+const TTL_MS: u64 = 0;
+
+/// Whether a POST to `/mcp` is for the stateless era: a protocol version
+/// header outside the handshake versions, or a request (not `initialize`)
+/// whose `_meta` names a protocol version.
+pub(super) fn wants(req: &Request, body: &Value) -> bool {
+    if let Some(v) = req.header("mcp-protocol-version")
+        && !mcp::is_handshake_version(v.trim())
+    {
+        return true;
+    }
+    let modern = |m: &Value| {
+        m.get("method").and_then(Value::as_str) != Some(method::INITIALIZE)
+            && m.get("params")
+                .and_then(|p| p.get("_meta"))
+                .and_then(|p| p.get(meta::PROTOCOL_VERSION))
+                .is_some()
+    };
+    match body {
+        Value::Array(items) => items.iter().any(modern),
+        single => modern(single),
+    }
+}
+
+/// A JSON-RPC error answer with an HTTP status.
+fn fail(
+    status: u16,
+    id: Option<&RequestId>,
+    code: i64,
+    message: &str,
+    data: Option<Value>,
+) -> Response {
+    let mut error = json!({"code": code, "message": message});
+    if let Some(data) = data {
+        error["data"] = data;
+    }
+    let id = id.map_or(Value::Null, RequestId::to_value);
+    Response::json(status, &json!({"jsonrpc": "2.0", "id": id, "error": error}))
+}
+
+/// A header value in the 2026-07-28 encoding: `=?base64?…?=` is decoded
+/// strictly (bad Base64 or UTF-8: `None`); anything else is literal. OWS
+/// is trimmed.
+pub(crate) fn header_value(raw: &str) -> Option<String> {
+    let raw = raw.trim_matches([' ', '\t']);
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(coded) => String::from_utf8(crate::base64::decode(coded)?).ok(),
+        None => Some(raw.to_owned()),
+    }
+}
+
+/// Checks one routing header against the body's value; the -32020 text
+/// if it is missing, duplicated, badly encoded or different.
+fn check_header(req: &Request, name: &str, expected: &str) -> Result<(), String> {
+    let mut values = req.head.header_all(name);
+    let (Some(first), None) = (values.next(), values.next()) else {
+        return Err(match req.header(name) {
+            None => format!("Header mismatch: {name} header is required"),
+            Some(_) => format!("Header mismatch: {name} header is repeated"),
+        });
+    };
+    match header_value(first) {
+        Some(v) if v == expected => Ok(()),
+        Some(v) => Err(format!(
+            "Header mismatch: {name} header value '{v}' does not match body value '{expected}'"
+        )),
+        None => Err(format!(
+            "Header mismatch: {name} header value is not valid Base64 UTF-8"
+        )),
+    }
+}
+
+/// Whether a decoded header value stands for `value` (integers compare
+/// numerically, `42.0` = `42`).
+fn same_value(header: &str, value: &Value) -> bool {
+    match value {
+        Value::String(s) => header == s,
+        Value::Bool(b) => header == if *b { "true" } else { "false" },
+        Value::Number(n) => header
+            .parse::<f64>()
+            .ok()
+            .zip(n.as_f64())
+            .is_some_and(|(h, v)| h == v),
+        _ => false,
+    }
+}
+
+/// Checks the `Mcp-Param-*` headers of a `tools/call` against the tool's
+/// `x-mcp-header` arguments: a present, non-null value needs its header.
+fn check_param_headers(
+    req: &Request,
+    tool: &Value,
+    arguments: Option<&Value>,
+) -> Result<(), String> {
+    let Some(properties) = tool
+        .get("inputSchema")
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+    else {
+        return Ok(());
+    };
+    for (property, schema) in properties {
+        let Some(header) = schema.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let value = arguments.and_then(|a| a.get(property));
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let name = format!("Mcp-Param-{header}");
+        let Some(raw) = req.header(&name) else {
+            return Err(format!(
+                "Header mismatch: {name} header is required for argument '{property}'"
+            ));
+        };
+        match header_value(raw) {
+            Some(decoded) if same_value(&decoded, value) => {}
+            Some(decoded) => {
+                return Err(format!(
+                    "Header mismatch: {name} header value '{decoded}' does not match body value {value}"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "Header mismatch: {name} header value is not valid Base64 UTF-8"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `POST /mcp` of a modern request.
+pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: Value) -> Response {
+    if body.is_array() {
+        return fail(
+            400,
+            None,
+            code::INVALID_REQUEST,
+            "Invalid Request: batches are not supported",
+            None,
+        );
+    }
+    let message = match Message::parse(body) {
+        Ok(m) => m,
+        Err(invalid) => {
+            let text = format!("Invalid Request: {}", invalid.reason);
+            return fail(400, None, code::INVALID_REQUEST, &text, None);
+        }
+    };
+    let Message::Request {
+        id,
+        method: name,
+        params,
+    } = message
+    else {
+        // Notifications (and stray responses) have nothing to answer.
+        return Response::empty(202);
+    };
+    let request_meta = match params
+        .as_ref()
+        .and_then(|p| p.get("_meta"))
+        .and_then(Value::as_object)
+        .filter(|m| m.get(meta::PROTOCOL_VERSION).is_some_and(Value::is_string))
+        .filter(|m| {
+            m.get(meta::CLIENT_CAPABILITIES)
+                .is_some_and(Value::is_object)
+        }) {
+        Some(m) => m.clone(),
+        None => {
+            let text = format!(
+                "Invalid params: _meta must carry \"{}\" (a string) and \"{}\" (an object)",
+                meta::PROTOCOL_VERSION,
+                meta::CLIENT_CAPABILITIES
+            );
+            return fail(400, Some(&id), code::INVALID_PARAMS, &text, None);
+        }
+    };
+    let version = request_meta[meta::PROTOCOL_VERSION]
+        .as_str()
+        .unwrap_or_default();
+    let p = params.as_ref();
+    let named = |key: &str| {
+        p.and_then(|p| p.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let mut checks = vec![
+        ("MCP-Protocol-Version", version),
+        ("Mcp-Method", name.as_str()),
+    ];
+    match name.as_str() {
+        method::TOOLS_CALL | method::PROMPTS_GET => checks.push(("Mcp-Name", named("name"))),
+        method::RESOURCES_READ => checks.push(("Mcp-Name", named("uri"))),
+        _ => {}
+    }
+    for (header, expected) in checks {
+        if let Err(why) = check_header(req, header, expected) {
+            return fail(400, Some(&id), code::HEADER_MISMATCH, &why, None);
+        }
+    }
+    if version != mcp::MODERN_VERSION {
+        return fail(
+            400,
+            Some(&id),
+            code::UNSUPPORTED_VERSION,
+            "Unsupported protocol version",
+            Some(json!({"supported": mcp::ALL_VERSIONS, "requested": version})),
+        );
+    }
+    if !METHODS.contains(&name.as_str()) {
+        return fail(
+            404,
+            Some(&id),
+            code::METHOD_NOT_FOUND,
+            &format!("Method not found: {name}"),
+            None,
+        );
+    }
+    if let Some(level) = request_meta.get(meta::LOG_LEVEL)
+        && !level.as_str().is_some_and(|l| mcp::LOG_LEVELS.contains(&l))
+    {
+        let text = format!("Invalid params: {} must be a log level", meta::LOG_LEVEL);
+        return fail(400, Some(&id), code::INVALID_PARAMS, &text, None);
+    }
+    let (session, _general) = Session::new(
+        String::new(),
+        Transport::StreamableHttp,
+        req.peer,
+        access.token,
+        SESSION_OUTBOUND_QUEUE,
+    );
+    let session = Arc::new(session.in_group(access.group));
+    gateway.router.begin_stateless(&session, &request_meta);
+    if name == method::TOOLS_CALL {
+        let catalog = gateway.router.catalog_for(&session);
+        let tool = catalog
+            .list(crate::catalog::Kind::Tool)
+            .iter()
+            .find(|t| t.get("name").and_then(Value::as_str) == Some(named("name")));
+        if let Some(tool) = tool
+            && let Err(why) = check_param_headers(req, tool, p.and_then(|p| p.get("arguments")))
+        {
+            return fail(400, Some(&id), code::HEADER_MISMATCH, &why, None);
+        }
+    }
+    let scope = match gateway.config().incoming_auth {
+        IncomingAuth::Anonymous => "public",
+        IncomingAuth::Bearer(_) => "private",
+    };
+    let shape = Shape {
+        method: name.clone(),
+        scope: if name == method::RESOURCES_READ {
+            "private"
+        } else {
+            scope
+        },
+        uri: named("uri").to_owned(),
+    };
+    if name == method::SERVER_DISCOVER {
+        let result = gateway.router.discover(&session);
+        let answer = json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result});
+        return Response::json_text(200, shape.complete(&answer.to_string()));
+    }
+    let Some(rx) = session.open_request_stream(id.clone()) else {
+        return fail(
+            500,
+            Some(&id),
+            code::INTERNAL_ERROR,
+            "request stream already open",
+            None,
+        );
+    };
+    gateway.router.handle(
+        &session,
+        Message::Request {
+            id: id.clone(),
+            method: name,
+            params,
+        },
+    );
+    answer(
+        gateway,
+        session,
+        id,
+        rx,
+        shape,
+        super::streamable::accepts_sse(req),
+    )
+}
+
+/// What a modern answer needs added.
+struct Shape {
+    method: String,
+    /// `cacheScope` of cacheable results.
+    scope: &'static str,
+    /// `params.uri` of a `resources/read`.
+    uri: String,
+}
+
+impl Shape {
+    /// The answer as a modern client expects it.
+    fn complete(&self, text: &str) -> String {
+        let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+            return text.to_owned();
+        };
+        if let Some(result) = v.get_mut("result").and_then(Value::as_object_mut) {
+            result
+                .entry("resultType")
+                .or_insert_with(|| Value::from("complete"));
+            let meta = result
+                .entry("_meta")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert(
+                    meta::SERVER_INFO.into(),
+                    json!({"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION}),
+                );
+            }
+            if CACHEABLE.contains(&self.method.as_str()) && result["resultType"] == "complete" {
+                result.insert("ttlMs".into(), Value::from(TTL_MS));
+                result.insert("cacheScope".into(), Value::from(self.scope));
+            }
+        } else if let Some(error) = v.get_mut("error").and_then(Value::as_object_mut)
+            && self.method == method::RESOURCES_READ
+            && error.get("code").and_then(Value::as_i64) == Some(code::RESOURCE_NOT_FOUND)
+        {
+            // 2026-07-28 (SEP-2164): not found is -32602 with the URI asked for.
+            error.insert("code".into(), Value::from(code::INVALID_PARAMS));
+            error.insert("data".into(), json!({"uri": self.uri}));
+        }
+        v.to_string()
+    }
+}
+
+/// Ends a request's session: anything still in flight is cancelled at the
+/// backend (the client closed the stream, or time ran out).
+fn finish(gateway: &Gateway, session: &Session) {
+    session.close();
+    gateway.router.session_closed(session);
+}
+
+/// Waits for the answer: JSON, or an SSE stream when something related to
+/// the request (progress) comes first and the client takes streams.
+fn answer(
+    gateway: &Gateway,
+    session: Arc<Session>,
+    id: RequestId,
+    rx: Receiver<ForRequest>,
+    shape: Shape,
+    sse_ok: bool,
+) -> Response {
+    let wait = gateway.answer_wait();
+    let deadline = Instant::now() + wait;
+    let no_answer = |why: &str| fail(200, Some(&id), code::INTERNAL_ERROR, why, None);
+    let first = loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(ForRequest::Answer(text)) => {
+                finish(gateway, &session);
+                return Response::json_text(200, shape.complete(&text));
+            }
+            Ok(ForRequest::Message(text)) if sse_ok => break text,
+            Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
+            Ok(ForRequest::Cancelled) | Err(RecvTimeoutError::Disconnected) => {
+                finish(gateway, &session);
+                return no_answer("request ended without an answer");
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                finish(gateway, &session);
+                return no_answer("no answer in time");
+            }
+        }
+    };
+    let settings = gateway.config().sse.clone();
+    let router = gateway.router.clone();
+    sse_headers(Response::stream(
+        200,
+        Box::new(move |writer| {
+            stream(writer, &rx, first, deadline, &shape, &settings);
+            session.close();
+            router.session_closed(&session);
+        }),
+    ))
+}
+
+/// Writes related messages, then the answer, as SSE events without ids
+/// (2026-07-28 streams cannot be resumed); ends when the client leaves.
+fn stream(
+    writer: &mut StreamWriter<'_>,
+    rx: &Receiver<ForRequest>,
+    first: String,
+    deadline: Instant,
+    shape: &Shape,
+    settings: &crate::config::SseResilience,
+) {
+    if writer
+        .set_write_timeout(Some(settings.send_timeout))
+        .is_err()
+    {
+        return;
+    }
+    let (keepalive, check_every) = timers(settings);
+    let mut frame = Vec::with_capacity(512);
+    let mut next = Some(ForRequest::Message(first));
+    let mut next_ping = keepalive.map(|k| Instant::now() + k);
+    loop {
+        frame.clear();
+        match next.take() {
+            Some(ForRequest::Message(text)) => encode_event(Some("message"), &text, &mut frame),
+            Some(ForRequest::Answer(text)) => {
+                encode_event(Some("message"), &shape.complete(&text), &mut frame);
+                let _ = writer.write_frame(&frame);
+                return;
+            }
+            Some(ForRequest::Cancelled | ForRequest::Yield) => return,
+            None => {
+                if writer.peer_closed() || Instant::now() >= deadline {
+                    return;
+                }
+                match (next_ping, keepalive) {
+                    (Some(at), Some(every)) if Instant::now() >= at => {
+                        encode_comment("ping", &mut frame);
+                        next_ping = Some(Instant::now() + every);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if writer.write_frame(&frame).is_err() {
+            return;
+        }
+        let wake = next_ping.map_or(check_every, |t| {
+            t.saturating_duration_since(Instant::now()).min(check_every)
+        });
+        match rx.recv_timeout(wake.min(Duration::from_secs(1))) {
+            Ok(item) => next = Some(item),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_decode_strictly() {
+        assert_eq!(header_value(" us-west1 ").as_deref(), Some("us-west1"));
+        assert_eq!(
+            header_value("=?base64?SGVsbG8sIOS4lueVjA==?=").as_deref(),
+            Some("Hello, 世界")
+        );
+        assert_eq!(
+            header_value("=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=").as_deref(),
+            Some("=?base64?literal?=")
+        );
+        assert_eq!(header_value("=?base64?SGVsbG8?="), None, "bad padding");
+        assert_eq!(header_value("=?base64?SGVs!!!bG8=?="), None, "bad alphabet");
+        assert_eq!(
+            header_value("=?base64?SGVsbG8=").as_deref(),
+            Some("=?base64?SGVsbG8=")
+        );
+        assert!(same_value("42", &json!(42.0)));
+        assert!(same_value("true", &json!(true)));
+        assert!(!same_value("TRUE", &json!(true)));
+    }
+}

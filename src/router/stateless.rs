@@ -1,0 +1,49 @@
+//! The 2026-07-28 (stateless) side of the router: a request's context comes
+//! from its own `_meta`, never from earlier requests, and `server/discover`
+//! replaces the handshake (`../shared/reference/mcp-2026-07-28.md` §1–2).
+//!
+//! The front gives each modern request a session of its own that lives as
+//! long as the request (never in the session table): the rest of the router
+//! (lists, forwarding, progress) then works unchanged, and closing the
+//! request's stream ends that session, which cancels its call at the backend.
+
+use serde_json::{Map, Value, json};
+
+use super::Router;
+use crate::mcp::{self, meta};
+use crate::session::Session;
+
+impl Router {
+    /// Sets up `session` for one stateless request with this `_meta`: its
+    /// capabilities and client info are the request's own.
+    pub fn begin_stateless(&self, session: &Session, request_meta: &Map<String, Value>) {
+        let mut state = session.state();
+        state.initialized = true;
+        state.client_ready = true;
+        state.protocol_version = Some(mcp::MODERN_VERSION);
+        state.client_capabilities = request_meta
+            .get(meta::CLIENT_CAPABILITIES)
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        state.client_info = request_meta
+            .get(meta::CLIENT_INFO)
+            .cloned()
+            .unwrap_or(Value::Null);
+    }
+
+    /// The `server/discover` result for `session`'s view of the catalog.
+    /// Only what is routed is advertised: no `listChanged` or `subscribe`,
+    /// since list changes and resource updates reach modern clients only
+    /// through `subscriptions/listen`, which is not served yet.
+    pub fn discover(&self, session: &Session) -> Value {
+        let catalog = self.catalog_of(session);
+        let mut capabilities = json!({"tools": {}, "resources": {}, "prompts": {}});
+        if catalog.features.completions {
+            capabilities["completions"] = json!({});
+        }
+        json!({
+            "supportedVersions": mcp::ALL_VERSIONS,
+            "capabilities": capabilities,
+        })
+    }
+}

@@ -1,0 +1,474 @@
+//! MCP 2026-07-28 on `/mcp` beside the 2025 era (issue 10 §1–2): stateless
+//! requests with per-request `_meta`, `server/discover`, the routing-header
+//! rules with their error codes and HTTP statuses, caching hints,
+//! `resultType`, and the 2025-era sessions unchanged on the same endpoint.
+
+use serde_json::{Value, json};
+
+use crate::support::{Gateway, Resp, fixture_backend, request, wait_until};
+
+const MODERN: &str = "2026-07-28";
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
+fn start() -> Gateway {
+    let config = format!(
+        "backends:\n{}{}",
+        fixture_backend(
+            "a",
+            &[
+                ("FIXTURE_TOOLS", "echo,progress"),
+                ("FIXTURE_RESOURCES", "mem://a/1"),
+                ("FIXTURE_PROMPTS", "greet"),
+            ],
+            "    group: g\n"
+        ),
+        fixture_backend("b", &[("FIXTURE_TOOLS", "other")], ""),
+    );
+    let gw = Gateway::start(&config);
+    assert!(wait_until(std::time::Duration::from_secs(20), || {
+        request(gw.addr, "GET", "/ready", &[], b"").status == 200
+    }));
+    gw
+}
+
+/// POSTs `body` with these headers (plus JSON content type and accept).
+fn post(gw: &Gateway, path: &str, headers: &[(&str, &str)], body: &Value) -> Resp {
+    let mut all = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    all.extend_from_slice(headers);
+    request(gw.addr, "POST", path, &all, body.to_string().as_bytes())
+}
+
+/// A well-formed modern request: headers derived from the body.
+fn call(gw: &Gateway, path: &str, id: i64, method: &str, mut params: Value) -> Resp {
+    params["_meta"] = meta();
+    let name = match method {
+        "tools/call" | "prompts/get" => params["name"].as_str().map(str::to_owned),
+        "resources/read" => params["uri"].as_str().map(str::to_owned),
+        _ => None,
+    };
+    let mut headers = vec![("MCP-Protocol-Version", MODERN), ("Mcp-Method", method)];
+    if let Some(name) = &name {
+        headers.push(("Mcp-Name", name));
+    }
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    post(gw, path, &headers, &body)
+}
+
+fn error_of(resp: &Resp) -> (u16, i64, Value) {
+    let v = resp.json();
+    (resp.status, v["error"]["code"].as_i64().unwrap_or(0), v)
+}
+
+#[test]
+fn stateless_requests_are_served_without_a_session() {
+    let gw = start();
+    let discover = call(&gw, "/mcp", 1, "server/discover", json!({}));
+    assert_eq!(discover.status, 200, "{}", discover.text());
+    assert!(
+        discover.header("mcp-session-id").is_none(),
+        "never a session"
+    );
+    let d = discover.json()["result"].clone();
+    assert_eq!(d["resultType"], "complete");
+    assert_eq!(d["supportedVersions"][0], MODERN);
+    assert!(
+        d["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2025-11-25"))
+    );
+    assert!(d["capabilities"]["tools"].is_object());
+    assert_eq!(
+        d["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "argus-mcp"
+    );
+    assert_eq!(
+        (d["ttlMs"].clone(), d["cacheScope"].clone()),
+        (json!(0), json!("public"))
+    );
+
+    for (method, key) in [
+        ("tools/list", "tools"),
+        ("resources/list", "resources"),
+        ("resources/templates/list", "resourceTemplates"),
+        ("prompts/list", "prompts"),
+    ] {
+        let resp = call(&gw, "/mcp", 2, method, json!({}));
+        assert_eq!(resp.status, 200, "{method}: {}", resp.text());
+        let r = resp.json()["result"].clone();
+        assert!(r[key].is_array(), "{method}: {r}");
+        assert_eq!(r["resultType"], "complete", "{method}");
+        assert!(
+            r["ttlMs"].is_u64() && r["cacheScope"] == "public",
+            "{method}: {r}"
+        );
+    }
+    let tools = call(&gw, "/mcp", 3, "tools/list", json!({})).json();
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["echo", "progress", "other"]);
+
+    let reply = call(
+        &gw,
+        "/mcp",
+        4,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"x": 1}}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let r = reply.json();
+    assert_eq!(r["id"], 4);
+    assert_eq!(r["result"]["content"][0]["text"], r#"a:echo:{"x":1}"#);
+    assert_eq!(r["result"]["resultType"], "complete");
+    assert!(
+        r["result"].get("ttlMs").is_none(),
+        "calls carry no caching hints"
+    );
+
+    let read = call(
+        &gw,
+        "/mcp",
+        5,
+        "resources/read",
+        json!({"uri": "mem://a/1"}),
+    );
+    let r = read.json()["result"].clone();
+    assert_eq!(r["cacheScope"], "private", "{r}");
+    // Not found is -32602 with the URI (SEP-2164), never empty contents.
+    let missing = call(
+        &gw,
+        "/mcp",
+        6,
+        "resources/read",
+        json!({"uri": "mem://nope"}),
+    );
+    let (_, code, v) = error_of(&missing);
+    assert_eq!(code, -32602, "{v}");
+    let prompt = call(&gw, "/mcp", 7, "prompts/get", json!({"name": "greet"}));
+    assert_eq!(
+        prompt.json()["result"]["resultType"],
+        "complete",
+        "{}",
+        prompt.text()
+    );
+
+    // A group's modern endpoint sees only the group.
+    let tools = call(&gw, "/g/g/mcp", 8, "tools/list", json!({})).json();
+    assert_eq!(
+        tools["result"]["tools"].as_array().unwrap().len(),
+        2,
+        "{tools}"
+    );
+
+    // Progress upgrades the answer to an SSE stream, events without ids.
+    let mut params = json!({"name": "progress", "arguments": {}});
+    params["_meta"] = meta();
+    params["_meta"]["progressToken"] = json!("tok");
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params});
+    let resp = post(
+        &gw,
+        "/mcp",
+        &[
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "progress"),
+        ],
+        &body,
+    );
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/event-stream"),
+        "{}",
+        resp.text()
+    );
+    let text = resp.text();
+    assert!(text.contains(r#""progressToken":"tok""#), "{text}");
+    assert!(text.contains(r#""resultType":"complete""#), "{text}");
+    assert!(
+        !text.contains("\nid: ") && !text.starts_with("id: "),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_modern_rules_refuse_with_their_codes_and_statuses() {
+    let gw = start();
+    let headers = [
+        ("MCP-Protocol-Version", MODERN),
+        ("Mcp-Method", "tools/list"),
+    ];
+    // 1. `_meta` missing or incomplete: 400 / -32602, even with good headers.
+    for params in [
+        json!({}),
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}),
+    ] {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": params});
+        let (status, code, v) = error_of(&post(&gw, "/mcp", &headers, &body));
+        assert_eq!((status, code), (400, -32602), "{v}");
+        assert_eq!(v["id"], 1, "errors echo the id");
+    }
+    let with_meta = |method: &str, extra: Value| {
+        let mut params = extra;
+        params["_meta"] = meta();
+        json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": params})
+    };
+    // 2. Headers against the body: 400 / -32020.
+    let list = with_meta("tools/list", json!({}));
+    let echo = with_meta("tools/call", json!({"name": "echo", "arguments": {}}));
+    for (headers, body) in [
+        (vec![("Mcp-Method", "tools/list")], &list),
+        (
+            vec![
+                ("MCP-Protocol-Version", "2026-07-28"),
+                ("Mcp-Method", "TOOLS/LIST"),
+            ],
+            &list,
+        ),
+        (vec![("MCP-Protocol-Version", "2026-07-28")], &list),
+        (
+            vec![
+                ("MCP-Protocol-Version", MODERN),
+                ("Mcp-Method", "tools/call"),
+            ],
+            &echo,
+        ),
+        (
+            vec![
+                ("MCP-Protocol-Version", MODERN),
+                ("Mcp-Method", "tools/call"),
+                ("Mcp-Name", "other"),
+            ],
+            &echo,
+        ),
+        (
+            vec![
+                ("MCP-Protocol-Version", MODERN),
+                ("Mcp-Method", "tools/call"),
+                ("Mcp-Name", "=?base64?ZWNo?="),
+            ],
+            &echo,
+        ),
+    ] {
+        let (status, code, v) = error_of(&post(&gw, "/mcp", &headers, body));
+        assert_eq!((status, code), (400, -32020), "{headers:?}: {v}");
+    }
+    // The Base64 form and padded values are accepted.
+    let ok = post(
+        &gw,
+        "/mcp",
+        &[
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "=?base64?ZWNobw==?="),
+        ],
+        &echo,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let ok = post(
+        &gw,
+        "/mcp",
+        &[
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "  echo "),
+        ],
+        &echo,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    // Header 2026-07-28 with body v999: a mismatch; both v999: unsupported.
+    let mut v999 = list.clone();
+    v999["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
+    let (status, code, _) = error_of(&post(&gw, "/mcp", &headers, &v999));
+    assert_eq!((status, code), (400, -32020));
+    let (status, code, v) = error_of(&post(
+        &gw,
+        "/mcp",
+        &[
+            ("MCP-Protocol-Version", "v999.0.0"),
+            ("Mcp-Method", "tools/list"),
+        ],
+        &v999,
+    ));
+    assert_eq!((status, code), (400, -32022), "{v}");
+    assert_eq!(v["error"]["data"]["requested"], "v999.0.0");
+    assert_eq!(v["error"]["data"]["supported"][0], MODERN);
+    // Removed and unknown methods: 404 / -32601.
+    for method in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "tasks/get",
+        "nope/x",
+    ] {
+        let body = with_meta(method, json!({}));
+        let (status, code, v) = error_of(&post(
+            &gw,
+            "/mcp",
+            &[("MCP-Protocol-Version", MODERN), ("Mcp-Method", method)],
+            &body,
+        ));
+        assert_eq!((status, code), (404, -32601), "{method}: {v}");
+    }
+    // Batches are refused; notifications are 202; GET and DELETE are 405.
+    let batch = json!([list.clone(), list.clone()]);
+    let (status, code, _) = error_of(&post(&gw, "/mcp", &headers, &batch));
+    assert_eq!((status, code), (400, -32600));
+    let note =
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}});
+    let resp = post(&gw, "/mcp", &[("MCP-Protocol-Version", MODERN)], &note);
+    assert_eq!(resp.status, 202);
+    for method in ["GET", "DELETE"] {
+        let resp = request(
+            gw.addr,
+            method,
+            "/mcp",
+            &[("MCP-Protocol-Version", MODERN)],
+            b"",
+        );
+        assert_eq!(resp.status, 405, "{method}");
+        assert_eq!(resp.header("allow"), Some("POST"));
+    }
+    // A bad log level is -32602.
+    let mut bad_level = list.clone();
+    bad_level["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!("loud");
+    let (status, code, _) = error_of(&post(&gw, "/mcp", &headers, &bad_level));
+    assert_eq!((status, code), (400, -32602));
+}
+
+#[test]
+fn both_eras_share_the_endpoint() {
+    let gw = start();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "old", "version": "1"}}});
+    let resp = post(&gw, "/mcp", &[], &init);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let sid = resp.header("mcp-session-id").unwrap().to_owned();
+    assert_eq!(resp.json()["result"]["protocolVersion"], "2025-11-25");
+    let modern = call(&gw, "/mcp", 2, "tools/list", json!({}));
+    assert_eq!(modern.status, 200);
+    let ack = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let headers = [
+        ("Mcp-Session-Id", sid.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    assert_eq!(post(&gw, "/mcp", &headers, &ack).status, 202);
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    let legacy = post(&gw, "/mcp", &headers, &list);
+    assert_eq!(legacy.status, 200);
+    let result = legacy.json()["result"].clone();
+    assert!(
+        result.get("resultType").is_none(),
+        "2025-era answers are unchanged: {result}"
+    );
+    assert_eq!(result["tools"], modern.json()["result"]["tools"]);
+    // The modern request made no session.
+    let sessions = gw.manage("GET", "/manage/v1/sessions", None, "").json();
+    assert_eq!(sessions["active_sessions"], 1);
+}
+
+#[test]
+fn browsers_get_cors_for_allowed_origins_only() {
+    let gw = start();
+    let preflight = |origin: &str, asked: &str| {
+        request(
+            gw.addr,
+            "OPTIONS",
+            "/mcp",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", asked),
+            ],
+            b"",
+        )
+    };
+    let ok = preflight(
+        "http://localhost:6274",
+        "content-type, mcp-protocol-version, mcp-method, mcp-name, mcp-param-region",
+    );
+    assert_eq!(ok.status, 204);
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("http://localhost:6274")
+    );
+    let allowed = ok.header("access-control-allow-headers").unwrap();
+    for h in [
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "mcp-method",
+        "mcp-name",
+        "mcp-param-region",
+        "last-event-id",
+        "authorization",
+        "content-type",
+    ] {
+        assert!(allowed.split(", ").any(|a| a == h), "{h} not in {allowed}");
+    }
+    assert_eq!(
+        ok.header("access-control-expose-headers"),
+        Some("Mcp-Session-Id, MCP-Protocol-Version")
+    );
+    assert!(
+        ok.header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    // A disallowed origin is refused, on the preflight and the request.
+    assert_eq!(preflight("http://evil.example", "content-type").status, 403);
+    let mut params = json!({});
+    params["_meta"] = meta();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": params});
+    let headers = [
+        ("MCP-Protocol-Version", MODERN),
+        ("Mcp-Method", "tools/list"),
+    ];
+    let evil = post(
+        &gw,
+        "/mcp",
+        &[("Origin", "http://evil.example"), headers[0], headers[1]],
+        &body,
+    );
+    assert_eq!(evil.status, 403);
+    // An allowed one gets the answer with the CORS headers.
+    let fine = post(
+        &gw,
+        "/mcp",
+        &[("Origin", "http://127.0.0.1:6274"), headers[0], headers[1]],
+        &body,
+    );
+    assert_eq!(fine.status, 200, "{}", fine.text());
+    assert_eq!(
+        fine.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:6274")
+    );
+    // Group paths and the SSE transport too; no Origin: just Allow.
+    let resp = request(
+        gw.addr,
+        "OPTIONS",
+        "/g/g/sse",
+        &[("Origin", "http://localhost:1")],
+        b"",
+    );
+    assert_eq!(resp.status, 204);
+    let resp = request(gw.addr, "OPTIONS", "/messages/", &[], b"");
+    assert_eq!(
+        (resp.status, resp.header("allow")),
+        (204, Some("GET, POST, DELETE, OPTIONS"))
+    );
+}
