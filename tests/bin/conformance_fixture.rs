@@ -1,0 +1,349 @@
+//! A 2025-era (legacy) MCP server over stdio with the tools, resources,
+//! prompts and completions that `@modelcontextprotocol/conformance` calls
+//! by name (`test_simple_text`, `test://static-text`, ...), so the suite
+//! can run through the gateway with nothing it expects missing. Written
+//! from the suite's checks; one thread, newline-delimited JSON-RPC.
+//!
+//! Server→client requests (sampling, elicitation) are sent with our own id
+//! and the call they serve waits in a table until the client answers.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+
+use serde_json::{Value, json};
+
+/// A 1×1 PNG.
+const IMAGE: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
+/// A short silent WAV.
+const AUDIO: &str =
+    "UklGRjQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YRAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+fn send(value: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+fn text(t: &str) -> Value {
+    json!({"content": [{"type": "text", "text": t}]})
+}
+
+fn tool(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "description": description, "inputSchema": schema})
+}
+
+fn empty() -> Value {
+    json!({"type": "object", "properties": {}})
+}
+
+fn tools() -> Value {
+    let string_arg = |name: &str, what: &str| json!({"type": "object", "properties": {name: {"type": "string", "description": what}}, "required": [name]});
+    json!([
+        tool("test_simple_text", "Simple text content", empty()),
+        tool("test_image_content", "Image content", empty()),
+        tool("test_audio_content", "Audio content", empty()),
+        tool("test_embedded_resource", "An embedded resource", empty()),
+        tool(
+            "test_multiple_content_types",
+            "Text, image and resource",
+            empty()
+        ),
+        tool("test_tool_with_logging", "Logs while it runs", empty()),
+        tool("test_tool_with_progress", "Reports progress", empty()),
+        tool("test_error_handling", "Always fails", empty()),
+        tool(
+            "test_sampling",
+            "Asks the client to sample",
+            string_arg("prompt", "The prompt")
+        ),
+        tool(
+            "test_elicitation",
+            "Asks the user",
+            string_arg("message", "The message")
+        ),
+        tool(
+            "test_elicitation_sep1034_defaults",
+            "Elicitation with defaults",
+            empty()
+        ),
+        tool(
+            "test_elicitation_sep1330_enums",
+            "Elicitation with enums",
+            empty()
+        ),
+        tool(
+            "json_schema_2020_12_tool",
+            "JSON Schema 2020-12 features",
+            json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "$defs": {"address": {"type": "object", "properties": {
+                    "street": {"type": "string"}, "city": {"type": "string"}}}},
+                "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                "additionalProperties": false
+            })
+        ),
+    ])
+}
+
+fn defaults_schema() -> Value {
+    json!({"type": "object", "required": [], "properties": {
+        "name": {"type": "string", "description": "User name", "default": "John Doe"},
+        "age": {"type": "integer", "description": "User age", "default": 30},
+        "score": {"type": "number", "description": "User score", "default": 95.5},
+        "status": {"type": "string", "description": "User status",
+            "enum": ["active", "inactive", "pending"], "default": "active"},
+        "verified": {"type": "boolean", "description": "Verification status", "default": true}
+    }})
+}
+
+fn enums_schema() -> Value {
+    let titled = |prefix: &str, word: &str| {
+        json!([
+            {"const": format!("{prefix}1"), "title": format!("First {word}")},
+            {"const": format!("{prefix}2"), "title": format!("Second {word}")},
+            {"const": format!("{prefix}3"), "title": format!("Third {word}")}
+        ])
+    };
+    json!({"type": "object", "required": [], "properties": {
+        "untitledSingle": {"type": "string", "description": "Select one option",
+            "enum": ["option1", "option2", "option3"]},
+        "titledSingle": {"type": "string", "description": "Select one option with titles",
+            "oneOf": titled("value", "Option")},
+        "legacyEnum": {"type": "string", "description": "Select one option (legacy)",
+            "enum": ["opt1", "opt2", "opt3"], "enumNames": ["Option One", "Option Two", "Option Three"]},
+        "untitledMulti": {"type": "array", "description": "Select multiple options",
+            "minItems": 1, "maxItems": 3, "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+        "titledMulti": {"type": "array", "description": "Select multiple options with titles",
+            "minItems": 1, "maxItems": 3, "items": {"anyOf": titled("value", "Choice")}}
+    }})
+}
+
+/// What a call that asked the client does with the answer.
+enum Pending {
+    Sampling,
+    Elicitation(&'static str),
+}
+
+fn main() {
+    let mut asked: HashMap<String, (Value, Pending)> = HashMap::new();
+    let mut next = 0u64;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let Some(method) = msg.get("method").and_then(Value::as_str) else {
+            // The client's answer to one of our requests.
+            if let Some((call, pending)) = msg["id"].as_str().and_then(|id| asked.remove(id)) {
+                let r = &msg["result"];
+                let answer = match (&pending, msg.get("error")) {
+                    (_, Some(e)) => format!("Client error: {}", e["message"]),
+                    (Pending::Sampling, None) => format!(
+                        "LLM response: {}",
+                        r["content"]["text"].as_str().unwrap_or("No response")
+                    ),
+                    (Pending::Elicitation(prefix), None) => format!(
+                        "{prefix}: action={}, content={}",
+                        r["action"].as_str().unwrap_or(""),
+                        if r["content"].is_null() {
+                            json!({})
+                        } else {
+                            r["content"].clone()
+                        }
+                    ),
+                };
+                send(&json!({"jsonrpc": "2.0", "id": call, "result": text(&answer)}));
+            }
+            continue;
+        };
+        let Some(id) = msg.get("id").cloned() else {
+            continue; // notifications: nothing to do
+        };
+        let params = msg.get("params").cloned().unwrap_or(json!({}));
+        let reply = |result: Value| send(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
+        let mut ask = |method: &str, request: Value, pending: Pending| {
+            next += 1;
+            let ours = format!("fixture-{next}");
+            asked.insert(ours.clone(), (id.clone(), pending));
+            send(&json!({"jsonrpc": "2.0", "id": ours, "method": method, "params": request}));
+        };
+        match method {
+            "initialize" => reply(json!({
+                "protocolVersion": params["protocolVersion"].as_str().unwrap_or("2025-11-25"),
+                "capabilities": {
+                    "tools": {"listChanged": true},
+                    "resources": {"subscribe": true, "listChanged": true},
+                    "prompts": {"listChanged": true},
+                    "logging": {},
+                    "completions": {}
+                },
+                "serverInfo": {"name": "argus-conformance-fixture", "version": "1.0.0"}
+            })),
+            "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => {
+                reply(json!({}))
+            }
+            "tools/list" => reply(json!({"tools": tools()})),
+            "tools/call" => {
+                let token = params["_meta"]["progressToken"].clone();
+                match params["name"].as_str().unwrap_or_default() {
+                    "test_simple_text" => {
+                        reply(text("This is a simple text response for testing."))
+                    }
+                    "test_image_content" => reply(json!({"content": [
+                        {"type": "image", "data": IMAGE, "mimeType": "image/png"}]})),
+                    "test_audio_content" => reply(json!({"content": [
+                        {"type": "audio", "data": AUDIO, "mimeType": "audio/wav"}]})),
+                    "test_embedded_resource" => {
+                        reply(json!({"content": [{"type": "resource", "resource": {
+                        "uri": "test://embedded-resource", "mimeType": "text/plain",
+                        "text": "This is an embedded resource content."}}]}))
+                    }
+                    "test_multiple_content_types" => reply(json!({"content": [
+                        {"type": "text", "text": "Multiple content types test:"},
+                        {"type": "image", "data": IMAGE, "mimeType": "image/png"},
+                        {"type": "resource", "resource": {"uri": "test://mixed-content-resource",
+                            "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}"}}]})),
+                    "test_tool_with_logging" => {
+                        for data in [
+                            "Tool execution started",
+                            "Tool processing data",
+                            "Tool execution completed",
+                        ] {
+                            send(&json!({"jsonrpc": "2.0", "method": "notifications/message",
+                                "params": {"level": "info", "data": data}}));
+                        }
+                        reply(text("Tool with logging executed successfully"))
+                    }
+                    "test_tool_with_progress" => {
+                        let token = if token.is_null() { json!(0) } else { token };
+                        for step in [0, 50, 100] {
+                            send(
+                                &json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+                                "progressToken": token, "progress": step, "total": 100,
+                                "message": format!("Completed step {step} of 100")}}),
+                            );
+                        }
+                        reply(text(&match &token {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        }))
+                    }
+                    "test_error_handling" => {
+                        reply(json!({"isError": true, "content": [{"type": "text",
+                        "text": "This tool intentionally returns an error for testing"}]}))
+                    }
+                    "test_sampling" => ask(
+                        "sampling/createMessage",
+                        json!({"messages": [{"role": "user", "content": {"type": "text",
+                            "text": params["arguments"]["prompt"].as_str().unwrap_or("")}}], "maxTokens": 100}),
+                        Pending::Sampling,
+                    ),
+                    "test_elicitation" => ask(
+                        "elicitation/create",
+                        json!({"message": params["arguments"]["message"].as_str().unwrap_or(""),
+                            "requestedSchema": {"type": "object", "required": ["response"], "properties": {
+                                "response": {"type": "string", "description": "User's response"}}}}),
+                        Pending::Elicitation("User response"),
+                    ),
+                    "test_elicitation_sep1034_defaults" => ask(
+                        "elicitation/create",
+                        json!({"message": "Please review and update the form fields with defaults",
+                            "requestedSchema": defaults_schema()}),
+                        Pending::Elicitation("Elicitation completed"),
+                    ),
+                    "test_elicitation_sep1330_enums" => ask(
+                        "elicitation/create",
+                        json!({"message": "Please select options from the enum fields",
+                            "requestedSchema": enums_schema()}),
+                        Pending::Elicitation("Elicitation completed"),
+                    ),
+                    "json_schema_2020_12_tool" => reply(text(&format!(
+                        "JSON Schema 2020-12 tool called with: {}",
+                        params["arguments"]
+                    ))),
+                    other => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
+                        "code": -32602, "message": format!("unknown tool: {other}")}})),
+                }
+            }
+            "resources/list" => reply(json!({"resources": [
+                {"uri": "test://static-text", "name": "static-text", "title": "Static Text Resource",
+                    "mimeType": "text/plain"},
+                {"uri": "test://static-binary", "name": "static-binary", "title": "Static Binary Resource",
+                    "mimeType": "image/png"},
+                {"uri": "test://watched-resource", "name": "watched-resource", "mimeType": "text/plain"}
+            ]})),
+            "resources/templates/list" => reply(json!({"resourceTemplates": [
+                {"uriTemplate": "test://template/{id}/data", "name": "template",
+                    "title": "Resource Template", "mimeType": "application/json"}]})),
+            "resources/read" => {
+                let uri = params["uri"].as_str().unwrap_or_default();
+                let content = match uri {
+                    "test://static-text" => Some(json!({"uri": uri, "mimeType": "text/plain",
+                        "text": "This is the content of the static text resource."})),
+                    "test://static-binary" => Some(json!({"uri": uri, "mimeType": "image/png", "blob": IMAGE})),
+                    "test://watched-resource" => Some(json!({"uri": uri, "mimeType": "text/plain",
+                        "text": "Watched resource content"})),
+                    _ => uri
+                        .strip_prefix("test://template/")
+                        .and_then(|rest| rest.strip_suffix("/data"))
+                        .map(|id| json!({"uri": uri, "mimeType": "application/json", "text": json!({
+                            "id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string()})),
+                };
+                match content {
+                    Some(c) => reply(json!({"contents": [c]})),
+                    None => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
+                        "code": -32002, "message": "Resource not found", "data": {"uri": uri}}})),
+                }
+            }
+            "prompts/list" => reply(json!({"prompts": [
+                {"name": "test_simple_prompt", "description": "A simple prompt without arguments"},
+                {"name": "test_prompt_with_arguments", "description": "A prompt with required arguments",
+                    "arguments": [{"name": "arg1", "description": "First test argument", "required": true},
+                        {"name": "arg2", "description": "Second test argument", "required": true}]},
+                {"name": "test_prompt_with_embedded_resource", "description": "A prompt with a resource",
+                    "arguments": [{"name": "resourceUri", "description": "URI of the resource to embed",
+                        "required": true}]},
+                {"name": "test_prompt_with_image", "description": "A prompt with an image"}
+            ]})),
+            "prompts/get" => {
+                let args = &params["arguments"];
+                let arg = |k: &str| args[k].as_str().unwrap_or("").to_owned();
+                let user = |content: Value| json!({"role": "user", "content": content});
+                let messages = match params["name"].as_str().unwrap_or_default() {
+                    "test_simple_prompt" => Some(json!([user(json!({"type": "text",
+                        "text": "This is a simple prompt for testing."}))])),
+                    "test_prompt_with_arguments" => {
+                        Some(json!([user(json!({"type": "text", "text":
+                        format!("Prompt with arguments: arg1='{}', arg2='{}'", arg("arg1"), arg("arg2"))}))]))
+                    }
+                    "test_prompt_with_embedded_resource" => Some(json!([
+                        user(
+                            json!({"type": "resource", "resource": {"uri": arg("resourceUri"),
+                            "mimeType": "text/plain", "text": "Embedded resource content for testing."}})
+                        ),
+                        user(
+                            json!({"type": "text", "text": "Please process the embedded resource above."})
+                        )
+                    ])),
+                    "test_prompt_with_image" => Some(json!([
+                        user(json!({"type": "image", "data": IMAGE, "mimeType": "image/png"})),
+                        user(json!({"type": "text", "text": "Please analyze the image above."}))
+                    ])),
+                    _ => None,
+                };
+                match messages {
+                    Some(m) => reply(json!({"messages": m})),
+                    None => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
+                        "code": -32602, "message": "unknown prompt"}})),
+                }
+            }
+            "completion/complete" => {
+                reply(json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
+            }
+            other => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
+                "code": -32601, "message": format!("method not found: {other}")}})),
+        }
+    }
+}
