@@ -6,6 +6,13 @@
 use std::fs::File;
 use std::io::{self, Read};
 
+/// `N` random bytes.
+pub fn bytes<const N: usize>() -> io::Result<[u8; N]> {
+    let mut raw = [0u8; N];
+    File::open("/dev/urandom")?.read_exact(&mut raw)?;
+    Ok(raw)
+}
+
 /// `bytes` random bytes as lowercase hex (`2 * bytes` characters).
 pub fn hex_id(bytes: usize) -> io::Result<String> {
     let mut raw = vec![0u8; bytes];

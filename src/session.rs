@@ -59,6 +59,29 @@ pub enum ForRequest {
     Cancelled,
     /// Stop writing and park the rest: the client resumes on a new GET.
     Yield,
+    /// A 2026-07-28 request only: a backend asks the client something
+    /// while serving it; the front turns it into an input-required result.
+    Input(InputRequest),
+}
+
+/// A backend's request for a 2026-07-28 client (sampling, elicitation,
+/// roots), to be answered through an input-required result and its retry.
+#[derive(Debug)]
+pub struct InputRequest {
+    /// Its key in `inputRequests`: the backend's own request id as text.
+    pub key: String,
+    /// `sampling/createMessage`, `elicitation/create` or `roots/list`.
+    pub method: String,
+    /// Its params, as the backend sent them.
+    pub params: Option<Value>,
+    /// The client capability it needs.
+    pub capability: &'static str,
+    /// The backend that asks, and its id for the request.
+    pub conn: Weak<Connection>,
+    /// The backend's id of this request.
+    pub their_id: RequestId,
+    /// The call it serves, for `Router::attach` on the retry.
+    pub call: crate::backend::Origin,
 }
 
 /// The list-change notifications a session may have queued.
@@ -260,6 +283,13 @@ impl Session {
             }
             None => self.send_general(message),
         }
+    }
+
+    /// Hands a backend's question to the POST that waits for request `id`
+    /// (a 2026-07-28 request); `false` if none waits.
+    pub fn send_input(&self, id: &RequestId, input: InputRequest) -> bool {
+        let stream = lock(&self.request_streams).get(id).cloned();
+        stream.is_some_and(|tx| tx.try_send(ForRequest::Input(input)).is_ok())
     }
 
     /// The client cancelled request `id`: a POST waiting for its answer

@@ -472,3 +472,141 @@ fn browsers_get_cors_for_allowed_origins_only() {
         (204, Some("GET, POST, DELETE, OPTIONS"))
     );
 }
+
+/// A modern `tools/call` of the fixture's `ask` with these client
+/// capabilities and extra params (`inputResponses`, `requestState`).
+fn ask(gw: &Gateway, id: i64, capabilities: Value, extra: Value) -> Resp {
+    let mut params = json!({"name": "ask", "arguments": {"text": "hello?"}});
+    for (k, v) in extra.as_object().unwrap() {
+        params[k] = v.clone();
+    }
+    params["_meta"] = meta();
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = capabilities;
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+    post(
+        gw,
+        "/mcp",
+        &[
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "ask"),
+        ],
+        &body,
+    )
+}
+
+#[test]
+fn a_legacy_backends_question_reaches_a_modern_client_as_input_required() {
+    let dir = crate::support::TempDir::new("bridge");
+    let log = dir.0.join("received.jsonl");
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "a",
+            &[
+                ("FIXTURE_TOOLS", "ask"),
+                ("FIXTURE_LOG", &log.to_string_lossy())
+            ],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let sampling = json!({"sampling": {}});
+    // Round 1: the backend's sampling request comes back as a question.
+    let first = ask(&gw, 1, sampling.clone(), json!({}));
+    assert_eq!(first.status, 200, "{}", first.text());
+    let r = first.json()["result"].clone();
+    assert_eq!(r["resultType"], "input_required", "{r}");
+    let requests = r["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1, "{r}");
+    let (key, question) = requests.iter().next().unwrap();
+    assert_eq!(question["method"], "sampling/createMessage");
+    assert_eq!(
+        question["params"]["messages"][0]["content"]["text"],
+        "hello?"
+    );
+    assert!(
+        r.get("ttlMs").is_none(),
+        "input-required results are never cached"
+    );
+    let state = r["requestState"].as_str().unwrap().to_owned();
+    let answer = json!({key.clone(): {"role": "assistant", "model": "m",
+        "content": {"type": "text", "text": "forty-two"}}});
+
+    // Forged, and bound to another request: refused, the call still waits.
+    let mut forged = state.clone();
+    let last = if forged.ends_with('0') { "1" } else { "0" };
+    forged.replace_range(forged.len() - 1.., last);
+    let bad = ask(
+        &gw,
+        2,
+        sampling.clone(),
+        json!({"inputResponses": answer, "requestState": forged}),
+    );
+    let (status, code, v) = error_of(&bad);
+    assert_eq!((status, code), (400, -32602), "{v}");
+    let mut params = json!({"name": "ask", "arguments": {"text": "other"}, "inputResponses": answer,
+        "requestState": state});
+    params["_meta"] = meta();
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = sampling.clone();
+    let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params});
+    let other = post(
+        &gw,
+        "/mcp",
+        &[
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "ask"),
+        ],
+        &body,
+    );
+    assert_eq!(error_of(&other).1, -32602, "{}", other.text());
+
+    // Round 2: the answer goes to the backend's waiting request, and the
+    // original call (still open at the backend) completes on the retry.
+    let done = ask(
+        &gw,
+        4,
+        sampling.clone(),
+        json!({"inputResponses": answer, "requestState": state}),
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    let r = done.json();
+    assert_eq!(r["id"], 4);
+    assert_eq!(r["result"]["resultType"], "complete", "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("client said") && text.contains("forty-two"),
+        "{text}"
+    );
+    // The backend heard one tools/call, and the answer under its own id.
+    let received = std::fs::read_to_string(&log).unwrap();
+    let calls = received
+        .lines()
+        .filter(|l| l.contains(r#""method":"tools/call""#))
+        .count();
+    assert_eq!(calls, 1, "{received}");
+    // Used once: a replay is refused.
+    let replay = ask(
+        &gw,
+        5,
+        sampling,
+        json!({"inputResponses": answer, "requestState": state}),
+    );
+    assert_eq!(error_of(&replay).1, -32602, "{}", replay.text());
+
+    // A client without the capability: -32021 naming it, and the call is
+    // cancelled at the backend.
+    let refused = ask(&gw, 6, json!({}), json!({}));
+    let (status, code, v) = error_of(&refused);
+    assert_eq!((status, code), (400, -32021), "{v}");
+    assert_eq!(
+        v["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}})
+    );
+    assert!(wait_until(std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("notifications/cancelled")
+    }));
+}

@@ -6,6 +6,7 @@
 //! in `router`; HTTP mechanics in `http`. Never redirects between slash
 //! forms; an unknown path is 404, a wrong method 405 with `Allow`.
 
+mod bridge;
 mod cors;
 mod health;
 mod manage;
@@ -244,6 +245,9 @@ pub struct Gateway {
     /// `POST /manage/v1/shutdown` was accepted: not ready any more.
     shutting_down: AtomicBool,
     control: OnceLock<Control>,
+    /// Calls of 2026-07-28 clients waiting for their retry (`None` if no
+    /// key could be made: such calls are answered with an error).
+    bridge: Option<Arc<bridge::Bridge>>,
 }
 
 impl Gateway {
@@ -272,6 +276,13 @@ impl Gateway {
             stop_wake: Condvar::new(),
             shutting_down: AtomicBool::new(false),
             control: OnceLock::new(),
+            bridge: match bridge::Bridge::new() {
+                Ok(b) => Some(Arc::new(b)),
+                Err(e) => {
+                    log::error!("cannot make the key that seals request state: {e}");
+                    None
+                }
+            },
         }
     }
 

@@ -27,7 +27,9 @@ use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::mcp::{self, meta, method};
 use crate::queue::{Receiver, RecvTimeoutError};
-use crate::session::{ForRequest, Session};
+use crate::session::{ForRequest, InputRequest, Session};
+
+use super::bridge::{self, Bridge};
 use crate::sse::{encode_comment, encode_event};
 
 /// Methods served on the modern path; the rest are 404 / -32601.
@@ -52,6 +54,17 @@ const CACHEABLE: [&str; 6] = [
     method::PROMPTS_LIST,
     method::RESOURCES_READ,
 ];
+
+/// Questions that a backend sends within this of each other go out in one
+/// input-required result (a backend asking several at once sends them
+/// back to back).
+const BURST: Duration = Duration::from_millis(25);
+
+/// The longest a burst of questions is gathered.
+const BURST_MAX: Duration = Duration::from_millis(250);
+
+/// Questions in one input-required result at most.
+const MAX_INPUTS: usize = 64;
 
 /// How long clients may reuse a list: not at all for now. A backend can
 /// change its lists at any time, and until `subscriptions/listen` carries
@@ -311,6 +324,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
     };
     let shape = Shape {
         method: name.clone(),
+        digest: bridge::digest(&name, p),
         scope: if name == method::RESOURCES_READ {
             "private"
         } else {
@@ -318,6 +332,18 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         },
         uri: named("uri").to_owned(),
     };
+    let state = p
+        .and_then(|p| p.get("requestState"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut params = params;
+    if let Some(state) = state {
+        return resume(gateway, session, id, &state, params, shape, req);
+    }
+    // A retry's fields mean nothing to a 2025-era backend.
+    if let Some(Value::Object(p)) = params.as_mut() {
+        p.remove("inputResponses");
+    }
     if name == method::SERVER_DISCOVER {
         let result = gateway.router.discover(&session);
         let answer = json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result});
@@ -353,6 +379,8 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
 /// What a modern answer needs added.
 struct Shape {
     method: String,
+    /// What identifies the request for a retry (`bridge::digest`).
+    digest: String,
     /// `cacheScope` of cacheable results.
     scope: &'static str,
     /// `params.uri` of a `resources/read`.
@@ -422,6 +450,11 @@ fn answer(
             }
             Ok(ForRequest::Message(text)) if sse_ok => break text,
             Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
+            Ok(ForRequest::Input(input)) => {
+                let (status, text) = ask_client(gateway, &session, &id, input, &rx, &shape);
+                finish(gateway, &session);
+                return Response::json_text(status, shape.complete(&text));
+            }
             Ok(ForRequest::Cancelled) | Err(RecvTimeoutError::Disconnected) => {
                 finish(gateway, &session);
                 return no_answer("request ended without an answer");
@@ -434,14 +467,250 @@ fn answer(
     };
     let settings = gateway.config().sse.clone();
     let router = gateway.router.clone();
+    let ask = Asker {
+        bridge: gateway.bridge.clone(),
+        ttl: gateway.answer_wait(),
+    };
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
-            stream(writer, &rx, first, deadline, &shape, &settings);
+            stream(
+                writer,
+                &rx,
+                first,
+                deadline,
+                &shape,
+                &settings,
+                &|input, rx| ask.ask(&session, &id, input, rx, &shape).1,
+            );
             session.close();
             router.session_closed(&session);
         }),
     ))
+}
+
+/// What a stream needs to turn a backend's question into an answer.
+struct Asker {
+    bridge: Option<Arc<Bridge>>,
+    ttl: Duration,
+}
+
+/// Turns the backend's question(s) for request `id` into its answer: an
+/// input-required result whose state parks the call (it goes on at the
+/// backend), or -32021 when the client declared none of the capabilities
+/// asked for. Questions that arrive together (within [`BURST`] of each
+/// other) go out in one result. HTTP status and answer text.
+fn ask_client(
+    gateway: &Gateway,
+    session: &Session,
+    id: &RequestId,
+    first: InputRequest,
+    rx: &Receiver<ForRequest>,
+    shape: &Shape,
+) -> (u16, String) {
+    let asker = Asker {
+        bridge: gateway.bridge.clone(),
+        ttl: gateway.answer_wait(),
+    };
+    asker.ask(session, id, first, rx, shape)
+}
+
+impl Asker {
+    fn ask(
+        &self,
+        session: &Session,
+        id: &RequestId,
+        first: InputRequest,
+        rx: &Receiver<ForRequest>,
+        shape: &Shape,
+    ) -> (u16, String) {
+        let mut inputs = vec![first];
+        let until = Instant::now() + BURST_MAX;
+        while inputs.len() < MAX_INPUTS {
+            let left = until.saturating_duration_since(Instant::now()).min(BURST);
+            match rx.recv_timeout(left) {
+                Ok(ForRequest::Input(more)) => inputs.push(more),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        let capabilities = session.state().client_capabilities.clone();
+        let (allowed, refused): (Vec<InputRequest>, Vec<InputRequest>) = inputs
+            .into_iter()
+            .partition(|i| capabilities.get(i.capability).is_some_and(|c| !c.is_null()));
+        for input in &refused {
+            if let Some(conn) = input.conn.upgrade() {
+                conn.respond(&Message::error(
+                    Some(input.their_id.clone()),
+                    code::METHOD_NOT_FOUND,
+                    format!(
+                        "the client did not declare the \"{}\" capability",
+                        input.capability
+                    ),
+                ));
+            }
+        }
+        let error = |status: u16, code: i64, message: String, data: Option<Value>| {
+            let mut e = json!({"code": code, "message": message});
+            if let Some(d) = data {
+                e["data"] = d;
+            }
+            (
+                status,
+                json!({"jsonrpc": "2.0", "id": id.to_value(), "error": e}).to_string(),
+            )
+        };
+        if allowed.is_empty() {
+            // The call stays tracked on this request's session: ending it
+            // cancels the call at the backend.
+            let mut required = Map::new();
+            for input in &refused {
+                required.insert(input.capability.into(), json!({}));
+            }
+            let names: Vec<&str> = refused.iter().map(|i| i.capability).collect();
+            return error(
+                400,
+                code::MISSING_CAPABILITY,
+                format!(
+                    "this request needs the client capability {}",
+                    names.join(", ")
+                ),
+                Some(json!({"requiredCapabilities": required})),
+            );
+        }
+        let Some(bridge) = &self.bridge else {
+            return error(
+                200,
+                code::INTERNAL_ERROR,
+                "cannot seal request state".into(),
+                None,
+            );
+        };
+        // The call now waits for the retry, not for this request.
+        session.untrack(id);
+        (
+            200,
+            input_required(id, bridge, allowed, shape.digest.clone(), self.ttl),
+        )
+    }
+}
+
+/// The input-required answer to request `id` that parks `pending`.
+fn input_required(
+    id: &RequestId,
+    bridge: &Bridge,
+    pending: Vec<InputRequest>,
+    digest: String,
+    ttl: Duration,
+) -> String {
+    let mut requests = Map::new();
+    for input in &pending {
+        let mut request = json!({"method": input.method});
+        if let Some(params) = &input.params {
+            request["params"] = params.clone();
+        }
+        requests.insert(input.key.clone(), request);
+    }
+    let state = bridge.park(pending, digest, ttl);
+    json!({"jsonrpc": "2.0", "id": id.to_value(), "result": {
+        "resultType": "input_required",
+        "inputRequests": requests,
+        "requestState": state,
+    }})
+    .to_string()
+}
+
+/// A retry with `requestState`: answers the parked call's questions from
+/// `inputResponses`, and the call goes on under this request. Questions
+/// left unanswered (or answered with something that is not an object) are
+/// asked again at once, under a new state.
+fn resume(
+    gateway: &Gateway,
+    session: Arc<Session>,
+    id: RequestId,
+    state: &str,
+    params: Option<Value>,
+    shape: Shape,
+    req: &Request,
+) -> Response {
+    let Some(bridge) = gateway.bridge.clone() else {
+        return fail(
+            200,
+            Some(&id),
+            code::INTERNAL_ERROR,
+            "cannot verify request state",
+            None,
+        );
+    };
+    let parked = match bridge.take(state, &shape.digest) {
+        Ok(p) => p,
+        Err(why) => return fail(400, Some(&id), code::INVALID_PARAMS, why, None),
+    };
+    let Some(rx) = session.open_request_stream(id.clone()) else {
+        return fail(
+            500,
+            Some(&id),
+            code::INTERNAL_ERROR,
+            "request stream already open",
+            None,
+        );
+    };
+    let Some(call) = parked.pending.first().map(|i| i.call.clone()) else {
+        return fail(
+            400,
+            Some(&id),
+            code::INVALID_PARAMS,
+            "requestState names no question",
+            None,
+        );
+    };
+    if !gateway.router.attach(&call, &session, &id) {
+        finish(gateway, &session);
+        return fail(
+            200,
+            Some(&id),
+            code::INTERNAL_ERROR,
+            "the backend of this call is gone",
+            None,
+        );
+    }
+    let responses = params
+        .as_ref()
+        .and_then(|p| p.get("inputResponses"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut missing = Vec::new();
+    for input in parked.pending {
+        match responses.get(&input.key) {
+            Some(answer @ Value::Object(_)) => {
+                if let Some(conn) = input.conn.upgrade() {
+                    conn.respond(&Message::response(input.their_id.clone(), answer.clone()));
+                }
+            }
+            _ => missing.push(input),
+        }
+    }
+    if !missing.is_empty() {
+        session.untrack(&id);
+        let text = input_required(
+            &id,
+            &bridge,
+            missing,
+            shape.digest.clone(),
+            gateway.answer_wait(),
+        );
+        finish(gateway, &session);
+        return Response::json_text(200, shape.complete(&text));
+    }
+    answer(
+        gateway,
+        session,
+        id,
+        rx,
+        shape,
+        super::streamable::accepts_sse(req),
+    )
 }
 
 /// Writes related messages, then the answer, as SSE events without ids
@@ -453,6 +722,7 @@ fn stream(
     deadline: Instant,
     shape: &Shape,
     settings: &crate::config::SseResilience,
+    ask: &dyn Fn(InputRequest, &Receiver<ForRequest>) -> String,
 ) {
     if writer
         .set_write_timeout(Some(settings.send_timeout))
@@ -469,6 +739,13 @@ fn stream(
         match next.take() {
             Some(ForRequest::Message(text)) => encode_event(Some("message"), &text, &mut frame),
             Some(ForRequest::Answer(text)) => {
+                encode_event(Some("message"), &shape.complete(&text), &mut frame);
+                let _ = writer.write_frame(&frame);
+                return;
+            }
+            Some(ForRequest::Input(input)) => {
+                // The stream's last event: the input-required result.
+                let text = ask(input, rx);
                 encode_event(Some("message"), &shape.complete(&text), &mut frame);
                 let _ = writer.write_frame(&frame);
                 return;

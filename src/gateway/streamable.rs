@@ -273,7 +273,8 @@ fn wait_answer(rx: &Receiver<ForRequest>, wait: Duration, mut other: impl FnMut(
             Ok(ForRequest::Cancelled) => return Waited::Cancelled,
             Ok(ForRequest::Message(text)) => other(text),
             // Only an answer stream is ever asked to yield.
-            Ok(ForRequest::Yield) => {}
+            // Input items are for 2026-07-28 requests only.
+            Ok(ForRequest::Yield | ForRequest::Input(_)) => {}
             Err(e) => return Waited::Nothing(e),
         }
     }
@@ -302,7 +303,7 @@ fn single_answer(
     let first = match rx.recv_timeout(wait) {
         Ok(ForRequest::Message(text)) => text,
         // Not an answer stream yet: nothing can ask it to yield.
-        Ok(ForRequest::Yield) => {
+        Ok(ForRequest::Yield | ForRequest::Input(_)) => {
             return no_answer(session, id, &Waited::Nothing(RecvTimeoutError::Timeout));
         }
         Ok(ForRequest::Answer(text)) => {
@@ -391,6 +392,7 @@ fn answer_stream(
             }
             Some(ForRequest::Cancelled) => return StreamEnd::Done,
             Some(ForRequest::Yield) => return StreamEnd::ClientGone,
+            Some(ForRequest::Input(_)) => {}
             None => {
                 if writer.peer_closed() {
                     return StreamEnd::ClientGone;

@@ -20,7 +20,7 @@ mod interest;
 mod stateless;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use log::debug;
@@ -33,7 +33,7 @@ use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
 use crate::metrics;
-use crate::session::Session;
+use crate::session::{InputRequest, Session};
 use crate::supervisor::Supervisor;
 use interest::{Levels, Subscribers};
 
@@ -59,11 +59,33 @@ pub struct Router {
 /// Who asked for a forwarded request: the backend connection keeps it with
 /// the request (an [`Origin`]), and hands it back with any request the
 /// backend sends while serving it.
+///
+/// Where its answer goes can change: a 2026-07-28 client answers a
+/// backend's question by retrying with a new request (and a new session of
+/// its own), and the call then belongs to that one ([`Router::attach`]).
 #[derive(Debug)]
 struct Caller {
+    target: Mutex<Target>,
+    /// The backend connection and its id of the call.
+    conn: Weak<Connection>,
+    backend_id: u64,
+}
+
+/// The session and request a forwarded call answers.
+#[derive(Debug, Clone)]
+struct Target {
     session: Weak<Session>,
     /// The client's id of the request.
     id: RequestId,
+}
+
+impl Caller {
+    fn target(&self) -> Target {
+        self.target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// What to do with a request.
@@ -114,19 +136,34 @@ impl Router {
             "roots/list" => "roots",
             other => return refuse(format!("{other} is not relayed by the gateway")),
         };
-        let caller = origin
-            .and_then(|o| o.downcast::<Caller>().ok())
-            .and_then(|c| c.session.upgrade().map(|s| (s, c.id.clone())));
+        let call = origin.and_then(|o| o.downcast::<Caller>().ok());
+        let caller = call.as_ref().and_then(|c| {
+            let t = c.target();
+            t.session.upgrade().map(|s| (s, t.id))
+        });
         let Some((session, related)) = caller.filter(|(s, _)| !s.is_closed()) else {
             return refuse("no client session to ask".into());
         };
         if session.state().protocol_version == Some(mcp::MODERN_VERSION) {
-            // 2026-07-28 has no server→client requests on a stream; turning
-            // this into an input-required result (the bridge) is not built yet.
-            return refuse(format!(
-                "the client speaks {}: {method} cannot be relayed to it",
-                mcp::MODERN_VERSION
-            ));
+            // 2026-07-28 has no server→client requests on a stream: the
+            // front turns this into an input-required result (the bridge).
+            let key = match &id {
+                RequestId::String(s) => s.clone(),
+                RequestId::Number(n) => n.to_string(),
+            };
+            let input = InputRequest {
+                key,
+                method: method.to_owned(),
+                params,
+                capability,
+                conn: Arc::downgrade(conn),
+                their_id: id.clone(),
+                call: call.map(|c| c as Origin).expect("a caller was found"),
+            };
+            if !session.send_input(&related, input) {
+                refuse("the client's request is no longer waiting".into());
+            }
+            return;
         }
         if session
             .state()
@@ -218,6 +255,24 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// A 2026-07-28 retry takes over the call that `call` (an
+    /// [`InputRequest::call`]) names: its answer, progress and further
+    /// backend questions go to request `id` of `session`, and closing that
+    /// session cancels it. `false` when the backend connection is gone.
+    pub fn attach(&self, call: &Origin, session: &Arc<Session>, id: &RequestId) -> bool {
+        let Some(caller) = call.downcast_ref::<Caller>() else {
+            return false;
+        };
+        let Some(conn) = caller.conn.upgrade() else {
+            return false;
+        };
+        *caller.target.lock().unwrap_or_else(|e| e.into_inner()) = Target {
+            session: Arc::downgrade(session),
+            id: id.clone(),
+        };
+        session.track(id.clone(), &conn, caller.backend_id)
     }
 
     /// Backend `index` came back after a restart: it hears the log level
@@ -512,11 +567,19 @@ impl Router {
                 (&route.backend_name, &group),
             )
         });
-        let weak: Weak<Session> = Arc::downgrade(session);
-        let client_id = id.clone();
+        let backend_id = link.conn.reserve_id();
+        let caller = Arc::new(Caller {
+            target: Mutex::new(Target {
+                session: Arc::downgrade(session),
+                id: id.clone(),
+            }),
+            conn: Arc::downgrade(&link.conn),
+            backend_id,
+        });
         let supervisor = self.supervisor.clone();
         let (transport, method) = (session.transport.as_str(), method_name.to_owned());
         let started = Instant::now();
+        let answers = caller.clone();
         let reply = Box::new(move |outcome: Result<Value, CallError>| {
             supervisor.metrics().request(
                 transport,
@@ -525,7 +588,12 @@ impl Router {
                 audited::metric_outcome(&outcome),
                 Some(started.elapsed()),
             );
-            let Some(session) = weak.upgrade() else {
+            // Read now: a 2026-07-28 retry may have taken the call over.
+            let Target {
+                session,
+                id: client_id,
+            } = answers.target();
+            let Some(session) = session.upgrade() else {
                 return;
             };
             session.untrack(&client_id);
@@ -557,13 +625,13 @@ impl Router {
             session.send(&message);
         });
         let progress = client_token.map(|token| {
-            let weak = Arc::downgrade(session);
-            let request = id.clone();
+            let notes = caller.clone();
             Box::new(move |mut params: Value| {
-                if let Some(session) = weak.upgrade() {
+                let target = notes.target();
+                if let Some(session) = target.session.upgrade() {
                     params["progressToken"] = token.clone();
                     session.send_for(
-                        &request,
+                        &target.id,
                         &Message::Notification {
                             method: "notifications/progress".into(),
                             params: Some(params),
@@ -572,16 +640,12 @@ impl Router {
                 }
             }) as crate::backend::ProgressFn
         });
-        let backend_id = link.conn.reserve_id();
         if !session.track(id.clone(), &link.conn, backend_id) {
             // The same id arrived twice at once (the check in `handle` raced).
             refuse_duplicate(session, id.clone());
             return Outcome::Forwarded;
         }
-        let origin: Origin = Arc::new(Caller {
-            session: Arc::downgrade(session),
-            id: id.clone(),
-        });
+        let origin: Origin = caller;
         link.conn.send_request_as(
             backend_id,
             Outgoing {

@@ -73,16 +73,83 @@ fn tools() -> Value {
             empty()
         ),
         tool(
+            "test_input_required_result_elicitation",
+            "Asks the user's name",
+            empty()
+        ),
+        tool(
+            "test_input_required_result_sampling",
+            "Asks a model",
+            empty()
+        ),
+        tool(
+            "test_input_required_result_list_roots",
+            "Asks for roots",
+            empty()
+        ),
+        tool(
+            "test_input_required_result_request_state",
+            "Asks for a confirmation",
+            empty()
+        ),
+        tool(
+            "test_input_required_result_multiple_inputs",
+            "Asks three things",
+            empty()
+        ),
+        tool(
+            "test_input_required_result_multi_round",
+            "Asks twice",
+            empty()
+        ),
+        tool(
+            "test_input_required_result_tampered_state",
+            "Asks for a confirmation",
+            empty()
+        ),
+        tool(
+            "test_input_required_result_capabilities",
+            "Asks a model and the user",
+            empty()
+        ),
+        tool("test_missing_capability", "Needs sampling", empty()),
+        tool(
+            "test_streaming_elicitation",
+            "Asks the user while it runs",
+            empty()
+        ),
+        tool("test_logging_tool", "Logs once", empty()),
+        tool(
             "json_schema_2020_12_tool",
             "JSON Schema 2020-12 features",
             json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
-                "$defs": {"address": {"type": "object", "properties": {
+                "$defs": {"address": {"$anchor": "addressDef", "type": "object", "properties": {
                     "street": {"type": "string"}, "city": {"type": "string"}}}},
-                "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                "properties": {
+                    "name": {"type": "string"},
+                    "address": {"$ref": "#/$defs/address"},
+                    "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                    "phone": {"type": "string"},
+                    "email": {"type": "string"}
+                },
+                "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+                "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+                "then": {"required": ["phone"]},
+                "else": {"required": ["email"]},
                 "additionalProperties": false
             })
+        ),
+        tool(
+            "test_custom_headers",
+            "Arguments mirrored in Mcp-Param-* headers",
+            json!({"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "count": {"type": "integer", "x-mcp-header": "Count"},
+                "verbose": {"type": "boolean", "x-mcp-header": "Verbose"},
+                "note": {"type": "string"}
+            }, "required": ["region"]})
         ),
     ])
 }
@@ -124,10 +191,103 @@ fn enums_schema() -> Value {
 enum Pending {
     Sampling,
     Elicitation(&'static str),
+    /// One of the questions of a 2026-07-28 fixture, asked the 2025 way
+    /// (our request id is the input key the suite looks for).
+    Gather(u64),
+}
+
+/// A 2026-07-28 fixture call waiting for its questions' answers.
+struct Gathering {
+    id: Value,
+    tool: String,
+    waiting: usize,
+    answers: serde_json::Map<String, Value>,
+}
+
+fn elicit(message: &str, field: &str, kind: &str) -> Value {
+    json!({"message": message, "requestedSchema": {"type": "object",
+        "properties": {field: {"type": kind}}, "required": [field]}})
+}
+
+fn sample(question: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": {"type": "text", "text": question}}], "maxTokens": 50})
+}
+
+/// The questions (key, method, params) a 2026-07-28 fixture asks first.
+fn questions(tool: &str) -> Option<Vec<(&'static str, &'static str, Value)>> {
+    let name = (
+        "user_name",
+        "elicitation/create",
+        elicit("What is your name?", "name", "string"),
+    );
+    let capital = (
+        "capital_question",
+        "sampling/createMessage",
+        sample("What is the capital of France?"),
+    );
+    let roots = ("client_roots", "roots/list", json!({}));
+    let confirm = (
+        "confirm",
+        "elicitation/create",
+        elicit("Please confirm", "ok", "boolean"),
+    );
+    Some(match tool {
+        "test_input_required_result_elicitation" | "test_input_required_result_prompt" => {
+            vec![name]
+        }
+        "test_input_required_result_sampling" | "test_missing_capability" => vec![capital],
+        "test_input_required_result_list_roots" => vec![roots],
+        "test_input_required_result_request_state"
+        | "test_input_required_result_tampered_state"
+        | "test_streaming_elicitation" => vec![confirm],
+        "test_input_required_result_multiple_inputs" => vec![name, capital, roots],
+        "test_input_required_result_capabilities" => vec![capital, name],
+        "test_input_required_result_multi_round" => vec![(
+            "step1",
+            "elicitation/create",
+            elicit("Step 1: What is your name?", "name", "string"),
+        )],
+        _ => return None,
+    })
+}
+
+/// The result of a 2026-07-28 fixture once every question is answered.
+fn gathered(g: &Gathering) -> Value {
+    let a = &g.answers;
+    let content = |k: &str, f: &str| a[k]["content"][f].as_str().unwrap_or("").to_owned();
+    let done = match g.tool.as_str() {
+        "test_input_required_result_elicitation" => {
+            format!("Hello, {}!", content("user_name", "name"))
+        }
+        "test_input_required_result_sampling" => format!(
+            "The answer: {}",
+            a["capital_question"]["content"]["text"]
+                .as_str()
+                .unwrap_or("")
+        ),
+        "test_input_required_result_list_roots" => format!("Roots: {}", a["client_roots"]["roots"]),
+        "test_input_required_result_request_state"
+        | "test_input_required_result_tampered_state" => "state-ok: confirmed".to_owned(),
+        "test_input_required_result_multi_round" => format!(
+            "Done: {} likes {}",
+            content("step1", "name"),
+            content("step2", "color")
+        ),
+        "test_missing_capability" if a["capital_question"].get("code").is_some() => {
+            return json!({"error": {"code": -32021, "message": "sampling is required",
+                "data": {"requiredCapabilities": {"sampling": {}}}}});
+        }
+        _ => "All inputs received".to_owned(),
+    };
+    if g.tool == "test_input_required_result_prompt" {
+        return json!({"result": {"messages": [{"role": "user", "content": {"type": "text", "text": done}}]}});
+    }
+    json!({"result": text(&done)})
 }
 
 fn main() {
     let mut asked: HashMap<String, (Value, Pending)> = HashMap::new();
+    let mut gatherings: HashMap<u64, Gathering> = HashMap::new();
     let mut next = 0u64;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
@@ -137,6 +297,37 @@ fn main() {
         let Some(method) = msg.get("method").and_then(Value::as_str) else {
             // The client's answer to one of our requests.
             if let Some((call, pending)) = msg["id"].as_str().and_then(|id| asked.remove(id)) {
+                if let Pending::Gather(slot) = pending {
+                    let key = msg["id"].as_str().unwrap_or_default().to_owned();
+                    let Some(g) = gatherings.get_mut(&slot) else {
+                        continue;
+                    };
+                    let answer = msg
+                        .get("error")
+                        .cloned()
+                        .unwrap_or_else(|| msg["result"].clone());
+                    g.answers.insert(key.clone(), answer);
+                    g.waiting -= 1;
+                    if key == "step1" {
+                        // The second round of the multi-round fixture.
+                        asked.insert("step2".into(), (call, Pending::Gather(slot)));
+                        g.waiting += 1;
+                        send(
+                            &json!({"jsonrpc": "2.0", "id": "step2", "method": "elicitation/create",
+                            "params": elicit("Step 2: What is your favorite color?", "color", "string")}),
+                        );
+                        continue;
+                    }
+                    if g.waiting == 0
+                        && let Some(g) = gatherings.remove(&slot)
+                    {
+                        let mut out = gathered(&g);
+                        out["jsonrpc"] = json!("2.0");
+                        out["id"] = g.id;
+                        send(&out);
+                    }
+                    continue;
+                }
                 let r = &msg["result"];
                 let answer = match (&pending, msg.get("error")) {
                     (_, Some(e)) => format!("Client error: {}", e["message"]),
@@ -144,6 +335,7 @@ fn main() {
                         "LLM response: {}",
                         r["content"]["text"].as_str().unwrap_or("No response")
                     ),
+                    (Pending::Gather(_), None) => unreachable!("handled above"),
                     (Pending::Elicitation(prefix), None) => format!(
                         "{prefix}: action={}, content={}",
                         r["action"].as_str().unwrap_or(""),
@@ -185,9 +377,37 @@ fn main() {
                 reply(json!({}))
             }
             "tools/list" => reply(json!({"tools": tools()})),
+            "tools/call" | "prompts/get"
+                if questions(params["name"].as_str().unwrap_or_default()).is_some() =>
+            {
+                let tool = params["name"].as_str().unwrap_or_default().to_owned();
+                next += 1;
+                let slot = next;
+                let asks = questions(&tool).unwrap_or_default();
+                gatherings.insert(
+                    slot,
+                    Gathering {
+                        id: id.clone(),
+                        tool,
+                        waiting: asks.len(),
+                        answers: serde_json::Map::new(),
+                    },
+                );
+                for (key, method, request) in asks {
+                    asked.insert(key.to_owned(), (id.clone(), Pending::Gather(slot)));
+                    send(
+                        &json!({"jsonrpc": "2.0", "id": key, "method": method, "params": request}),
+                    );
+                }
+            }
             "tools/call" => {
                 let token = params["_meta"]["progressToken"].clone();
                 match params["name"].as_str().unwrap_or_default() {
+                    "test_logging_tool" => {
+                        send(&json!({"jsonrpc": "2.0", "method": "notifications/message",
+                            "params": {"level": "info", "data": "a log line"}}));
+                        reply(text("logged"))
+                    }
                     "test_simple_text" => {
                         reply(text("This is a simple text response for testing."))
                     }
@@ -259,6 +479,9 @@ fn main() {
                             "requestedSchema": enums_schema()}),
                         Pending::Elicitation("Elicitation completed"),
                     ),
+                    "test_custom_headers" => {
+                        reply(text(&format!("headers ok: {}", params["arguments"])))
+                    }
                     "json_schema_2020_12_tool" => reply(text(&format!(
                         "JSON Schema 2020-12 tool called with: {}",
                         params["arguments"]
@@ -305,7 +528,8 @@ fn main() {
                 {"name": "test_prompt_with_embedded_resource", "description": "A prompt with a resource",
                     "arguments": [{"name": "resourceUri", "description": "URI of the resource to embed",
                         "required": true}]},
-                {"name": "test_prompt_with_image", "description": "A prompt with an image"}
+                {"name": "test_prompt_with_image", "description": "A prompt with an image"},
+                {"name": "test_input_required_result_prompt", "description": "Asks the user's name"}
             ]})),
             "prompts/get" => {
                 let args = &params["arguments"];
