@@ -4,7 +4,7 @@
 //! integration tests reach every layer. Layers, lowest first; a module only
 //! uses modules above it in this list:
 //!
-//! - `limits`, `glob`, `uri_template`, `random`, `queue`, `redact`, `sha256`: constants and small
+//! - `limits`, `glob`, `uri_template`, `random`, `queue`, `redact`, `sha256`, `base64`: constants and small
 //!   helpers (a bounded channel that allocates as it is used; secrets kept
 //!   out of logs and error texts);
 //! - `metrics`, `ops_events`: the `/metrics` counters and the ring of

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_MCP_VERSION=1.29.0        # the Python MCP SDK the real-client tests use
+PY_MCP2_VERSION=2.3.0        # its 2.x line: the 2026-07-28 client (modern and legacy modes)
 ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must work against ours
   "argus-mcp[tui]==0.8.6"
   mcp==1.27.0                # what argus-mcp 0.8.6 was built against (newer ones break its imports)
@@ -38,6 +39,14 @@ if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
   "$venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$PY_MCP_VERSION"
 fi
 export ARGUS_TEST_PYTHON="$PWD/$venv/bin/python"
+
+step "Python mcp SDK $PY_MCP2_VERSION (2026-07-28 client)"
+venv2=.test-env/mcp2
+if ! "$venv2/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$PY_MCP2_VERSION')" 2>/dev/null; then
+  python3 -m venv "$venv2"
+  "$venv2/bin/pip" install --quiet --disable-pip-version-check "mcp==$PY_MCP2_VERSION"
+fi
+export ARGUS_TEST_MCP2_PYTHON="$PWD/$venv2/bin/python"
 
 step "the original Argus: ${ORIGINAL_ARGUS[*]}"
 original=.test-env/original

@@ -617,6 +617,22 @@ pub fn python() -> PathBuf {
     path
 }
 
+/// The Python interpreter that has the pinned `mcp` 2.x SDK (the
+/// 2026-07-28 client).
+pub fn modern_python() -> PathBuf {
+    let path = std::env::var_os("ARGUS_TEST_MCP2_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-env/mcp2/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} not found: run `bash tests/run-all.sh` once (it installs the Python mcp 2.x SDK)",
+        path.display()
+    );
+    path
+}
+
 /// The Python interpreter that has the original Argus (PyPI `argus-mcp`,
 /// pinned, with its TUI).
 pub fn original_python() -> PathBuf {
