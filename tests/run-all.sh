@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check of argus-mcp: formatting, lints, the dependency policy, and
 # all unit and integration tests. Installs what the tests need first, pinned,
-# into .test-env/ (git-ignored): the Python `mcp` SDK in a virtualenv, the
+# into .test-env/ (git-ignored): the Python `mcp` SDK (1.x and 2.x) in virtualenvs, the
 # original Argus (PyPI) in another, the npm packages, cargo-deny and
-# cargo-fuzz; and Debian's prometheus package for promtool. Safe to run
+# cargo-fuzz; and Debian's prometheus (promtool) and chromium. Safe to run
 # again: installed pieces are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,14 +57,18 @@ if [ "$(cat "$original/.installed" 2>/dev/null)" != "${ORIGINAL_ARGUS[*]}" ]; th
 fi
 export ARGUS_TEST_ORIGINAL_PYTHON="$PWD/$original/bin/python"
 
-step "promtool (Debian package prometheus) for the /metrics test"
-if ! command -v promtool >/dev/null; then
+step "Debian packages: prometheus (promtool, for /metrics), chromium (the CORS test)"
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
-  apt_install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+  apt_install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; }
   apt_install || { $sudo apt-get update -q && apt_install; }
 fi
 promtool --version | head -1
+/usr/bin/chromium --version
 
 step "npm packages: ${NPM_PACKAGES[*]}"
 node_dir=.test-env/node

@@ -5,6 +5,8 @@ mod support;
 
 /// The hash-chained audit log: records, restarts, tampering, `audit verify|show`.
 mod audit_log;
+/// CORS in headless Chromium: an allowed origin's page lists and calls tools, another fails.
+mod browser;
 /// Command line: exit codes, banner, signals, port in use.
 mod cli;
 /// Client-safe exposed names: rewritten with `catalog.*`, warned about always.

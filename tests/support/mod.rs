@@ -568,7 +568,16 @@ pub fn children(pid: u32) -> Vec<u32> {
 /// A fake server on 127.0.0.1 (free port): each connection is handed to
 /// `handler`, on a thread of its own, with the server's address.
 pub fn serve_each(handler: impl Fn(TcpStream, SocketAddr) + Send + Sync + 'static) -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_each_on("127.0.0.1", handler)
+}
+
+/// Like [`serve_each`], on another loopback address (`127.0.0.2`: an origin
+/// the gateway's Origin rule does not treat as local).
+pub fn serve_each_on(
+    ip: &str,
+    handler: impl Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
+) -> SocketAddr {
+    let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
     let handler = Arc::new(handler);
     thread::spawn(move || {
