@@ -3,7 +3,7 @@
 # all unit and integration tests. Installs what the tests need first, pinned,
 # into .test-env/ (git-ignored): the Python `mcp` SDK (1.x and 2.x) in virtualenvs, the
 # original Argus (PyPI) in another, the npm packages, cargo-deny and
-# cargo-fuzz; and Debian's prometheus (promtool) and chromium. Safe to run
+# cargo-fuzz; and Debian's prometheus (promtool), chromium and nginx. Safe to run
 # again: installed pieces are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,10 +57,11 @@ if [ "$(cat "$original/.installed" 2>/dev/null)" != "${ORIGINAL_ARGUS[*]}" ]; th
 fi
 export ARGUS_TEST_ORIGINAL_PYTHON="$PWD/$original/bin/python"
 
-step "Debian packages: prometheus (promtool, for /metrics), chromium (the CORS test)"
+step "Debian packages: prometheus (promtool, for /metrics), chromium (the CORS test), nginx (scale-out)"
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
@@ -69,6 +70,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 promtool --version | head -1
 /usr/bin/chromium --version
+/usr/sbin/nginx -v
 
 step "npm packages: ${NPM_PACKAGES[*]}"
 node_dir=.test-env/node

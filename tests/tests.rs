@@ -39,6 +39,8 @@ mod reload;
 mod routing;
 /// No lost or crossed messages: random concurrent clients over all backend transports.
 mod routing_random;
+/// Two instances behind the shipped nginx config: both eras, round-robin, a kill.
+mod scale_out;
 /// Shutdown and signals: bounded even mid-handshake, no orphans.
 mod shutdown;
 /// SSE backends: hostile framing, reconnects, auth, real SDK servers.

@@ -90,6 +90,9 @@ pub struct Server {
     pub session_idle_timeout: Duration,
     /// Bearer token for `/manage/v1`.
     pub management_token: Option<Secret>,
+    /// `instance`: 1–8 hex digits that start every session id this
+    /// instance mints, so a load balancer can pin sessions to it.
+    pub instance: Option<String>,
 }
 
 /// A client-facing transport.

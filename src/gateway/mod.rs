@@ -391,6 +391,16 @@ impl Gateway {
         stdio::serve(self, input, output)
     }
 
+    /// A new session id: 32 random hex digits, the first ones replaced by
+    /// `server.instance` when set (a load balancer pins sessions by it).
+    fn new_session_id(&self) -> std::io::Result<String> {
+        let mut id = crate::random::hex_id(16)?;
+        if let Some(prefix) = &self.config().server.instance {
+            id.replace_range(..prefix.len(), prefix);
+        }
+        Ok(id)
+    }
+
     /// How many client sessions are open.
     pub fn session_count(&self) -> usize {
         self.sessions.len()

@@ -41,7 +41,7 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
     if req.method() == "HEAD" {
         return sse_headers(Response::empty(200));
     }
-    let id = match crate::random::hex_id(16) {
+    let id = match gateway.new_session_id() {
         Ok(id) => id,
         Err(e) => return Response::text(500, format!("cannot create a session id: {e}\n")),
     };

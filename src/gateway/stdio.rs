@@ -30,7 +30,7 @@ pub(super) fn serve(
     input: impl Read,
     output: impl Write + Send + 'static,
 ) -> std::io::Result<()> {
-    let id = crate::random::hex_id(16)?;
+    let id = gateway.new_session_id()?;
     let peer = SocketAddr::from(([127, 0, 0, 1], 0));
     let (session, rx) = Session::new(id, Transport::Stdio, peer, None, SESSION_OUTBOUND_QUEUE);
     let session = Arc::new(session.on_slow(gateway.slow_hook()));

@@ -435,7 +435,7 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
         return error(503, code::INTERNAL_ERROR, &why);
     }
     let id = id.clone();
-    let session_id = match crate::random::hex_id(16) {
+    let session_id = match gateway.new_session_id() {
         Ok(s) => s,
         Err(e) => {
             return error(

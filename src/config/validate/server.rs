@@ -57,6 +57,7 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
         max_sessions: limits::DEFAULT_MAX_SESSIONS,
         session_idle_timeout: Duration::from_secs(1800),
         management_token: None,
+        instance: None,
     };
     let Some(mut f) = top.get("server").and_then(|n| cx.fields(n, &path)) else {
         server.management_token = mgmt_token_env(cx);
@@ -118,6 +119,17 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
         && let Some(v) = cx.seconds(n, &f.child("session_idle_timeout"), 1.0, 86_400.0)
     {
         server.session_idle_timeout = v;
+    }
+    if let Some(n) = f.get("instance") {
+        let p = f.child("instance");
+        if let Some(id) = cx.nonempty(n, &p) {
+            let id = id.to_ascii_lowercase();
+            if (1..=8).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                server.instance = Some(id);
+            } else {
+                cx.err(&p, n.pos, format!("\"{id}\" must be 1-8 hex digits (the prefix of this instance's session ids)"));
+            }
+        }
     }
     if let Some(n) = f.get("management") {
         let p = f.child("management");
