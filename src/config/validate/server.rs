@@ -170,3 +170,23 @@ fn mgmt_token_env(cx: &mut Cx<'_>) -> Option<Secret> {
     }
     Some(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, Vec<crate::config::Problem>> {
+        Config::parse(text, &|_| None)
+    }
+
+    #[test]
+    fn instance_is_a_short_hex_prefix() {
+        let c = parse("server: {instance: A1}\n").unwrap();
+        assert_eq!(c.server.instance.as_deref(), Some("a1"));
+        for bad in ["xyz", "123456789", "a-1"] {
+            let problems = parse(&format!("server: {{instance: \"{bad}\"}}\n")).unwrap_err();
+            assert_eq!(problems[0].path, "server.instance", "{bad}");
+            assert!(problems[0].message.contains("1-8 hex digits"), "{bad}");
+        }
+    }
+}
