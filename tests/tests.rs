@@ -29,7 +29,7 @@ mod management;
 mod mcp_handshake;
 /// MCP 2026-07-28 on /mcp beside the 2025 era: stateless requests, discover, header rules.
 mod modern_front;
-/// The Python mcp 2.x client in each connect mode, through the bridge.
+/// The Python and TypeScript 2.x clients in each connect mode, through the bridge.
 mod modern_sdk;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
 mod real_clients;
