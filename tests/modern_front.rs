@@ -610,3 +610,54 @@ fn a_legacy_backends_question_reaches_a_modern_client_as_input_required() {
             .contains("notifications/cancelled")
     }));
 }
+
+#[test]
+fn a_requests_log_level_brings_its_backends_logs_on_its_stream() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend("a", &[("FIXTURE_TOOLS", "notify")], "")
+    );
+    let gw = Gateway::start(&config);
+    let notify = |id: i64, level: Option<&str>, sent: &str| {
+        let mut params = json!({"name": "notify", "arguments": {"level": sent, "uri": "mem://x"}});
+        params["_meta"] = meta();
+        if let Some(level) = level {
+            params["_meta"]["io.modelcontextprotocol/logLevel"] = json!(level);
+        }
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+        post(
+            &gw,
+            "/mcp",
+            &[
+                ("MCP-Protocol-Version", MODERN),
+                ("Mcp-Method", "tools/call"),
+                ("Mcp-Name", "notify"),
+            ],
+            &body,
+        )
+    };
+    // With a level: the backend's message comes first, on the stream.
+    let resp = notify(1, Some("info"), "warning");
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/event-stream"),
+        "{}",
+        resp.text()
+    );
+    let text = resp.text();
+    let log = text.find("notifications/message").expect("the log message");
+    let answer = text.find(r#""resultType":"complete""#).expect("the answer");
+    assert!(log < answer, "{text}");
+    assert!(text.contains(r#""logger":"a""#), "{text}");
+    // Without one, no message (the MUST NOT of 2026-07-28), and a plain answer.
+    let resp = notify(2, None, "warning");
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    assert!(!resp.text().contains("notifications/message"));
+    // Below the asked level: not sent.
+    let resp = notify(3, Some("error"), "warning");
+    assert!(
+        !resp.text().contains("notifications/message"),
+        "{}",
+        resp.text()
+    );
+}

@@ -76,6 +76,12 @@ pub type ReplyFn = Box<dyn FnOnce(Result<Value, CallError>) + Send>;
 /// gateway's token already replaced by the caller's in the closure.
 pub type ProgressFn = Box<dyn Fn(Value) + Send>;
 
+/// Receives the params of every `notifications/message` the backend sends
+/// while a request is in flight, on the reader thread, in order with the
+/// request's answer (a 2026-07-28 request hears its backend's logs on its
+/// own stream; a 2025 session gets them through the supervisor).
+pub type LogFn = Box<dyn Fn(&Value) + Send>;
+
 /// One message for a transport's writer: the serialized JSON-RPC, and what
 /// it is, so that no writer parses it again to find out.
 #[derive(Debug)]
@@ -106,6 +112,8 @@ pub struct Outgoing {
     pub reply: ReplyFn,
     /// Hears progress notifications for the request.
     pub progress: Option<ProgressFn>,
+    /// Hears the backend's log messages while the request is in flight.
+    pub log: Option<LogFn>,
     /// Who asked.
     pub origin: Option<Origin>,
 }
@@ -143,6 +151,7 @@ struct Pending {
     timeout: Duration,
     reply: ReplyFn,
     progress: Option<ProgressFn>,
+    log: Option<LogFn>,
     origin: Option<Origin>,
 }
 
@@ -239,6 +248,7 @@ impl Connection {
             timeout,
             reply,
             progress,
+            log: None,
             origin: None,
         };
         self.send_request_as(id, request).then_some(id)
@@ -260,6 +270,7 @@ impl Connection {
             timeout,
             reply,
             progress,
+            log,
             origin,
         } = request;
         let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
@@ -319,6 +330,7 @@ impl Connection {
                         timeout,
                         reply,
                         progress,
+                        log,
                         origin,
                     },
                 );
@@ -474,6 +486,13 @@ impl Connection {
             Message::Notification { method, params } => {
                 if method == "notifications/progress" && self.progress(params.as_ref()) {
                     return;
+                }
+                if method == "notifications/message"
+                    && let Some(p) = &params
+                {
+                    for hook in self.lock().pending.values().filter_map(|p| p.log.as_ref()) {
+                        hook(p);
+                    }
                 }
                 self.event(Event::Notification { method, params });
             }
@@ -826,6 +845,7 @@ mod tests {
                     timeout: Duration::from_secs(30),
                     reply: Box::new(|_| {}),
                     progress: token.then(|| Box::new(|_| {}) as ProgressFn),
+                    log: None,
                     origin: Some(Arc::new(tag)),
                 },
             );

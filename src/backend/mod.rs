@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use auth::Credentials;
-pub use connection::{CallError, Connection, Event, Origin, Outgoing, ProgressFn, ReplyFn};
+pub use connection::{CallError, Connection, Event, LogFn, Origin, Outgoing, ProgressFn, ReplyFn};
 pub use discover::Discovered;
 pub use events::{EventReceiver, EventSender, events};
 

@@ -640,6 +640,41 @@ impl Router {
                 }
             }) as crate::backend::ProgressFn
         });
+        // A 2026-07-28 request that asked for logs hears its backend's, on
+        // its own stream, in order with its answer (never without asking).
+        let log = {
+            let state = session.state();
+            let rank = |l: &str| mcp::LOG_LEVELS.iter().position(|x| *x == l);
+            let wanted = state.log_level.as_deref().and_then(rank);
+            (state.protocol_version == Some(mcp::MODERN_VERSION))
+                .then_some(wanted)
+                .flatten()
+                .map(|wanted| {
+                    let hears = caller.clone();
+                    let name = route.backend_name.clone();
+                    Box::new(move |params: &Value| {
+                        let level = params.get("level").and_then(Value::as_str).and_then(rank);
+                        if level.unwrap_or(0) < wanted {
+                            return;
+                        }
+                        let target = hears.target();
+                        let Some(session) = target.session.upgrade() else {
+                            return;
+                        };
+                        let mut params = params.clone();
+                        if let Some(p) = params.as_object_mut() {
+                            p.insert("logger".into(), Value::from(name.as_str()));
+                        }
+                        session.send_for(
+                            &target.id,
+                            &Message::Notification {
+                                method: "notifications/message".into(),
+                                params: Some(params),
+                            },
+                        );
+                    }) as crate::backend::LogFn
+                })
+        };
         if !session.track(id.clone(), &link.conn, backend_id) {
             // The same id arrived twice at once (the check in `handle` raced).
             refuse_duplicate(session, id.clone());
@@ -654,6 +689,7 @@ impl Router {
                 timeout,
                 reply,
                 progress,
+                log,
                 origin: Some(origin),
             },
         );

@@ -6,6 +6,8 @@
 //! long as the request (never in the session table): the rest of the router
 //! (lists, forwarding, progress) then works unchanged, and closing the
 //! request's stream ends that session, which cancels its call at the backend.
+//! A request's `logLevel` counts like a session's `logging/setLevel` for as
+//! long as the request lasts.
 
 use serde_json::{Map, Value, json};
 
@@ -17,7 +19,19 @@ impl Router {
     /// Sets up `session` for one stateless request with this `_meta`: its
     /// capabilities and client info are the request's own.
     pub fn begin_stateless(&self, session: &Session, request_meta: &Map<String, Value>) {
+        let level = request_meta
+            .get(meta::LOG_LEVEL)
+            .and_then(Value::as_str)
+            .filter(|l| mcp::LOG_LEVELS.contains(l))
+            .map(str::to_owned);
+        if let Some(level) = &level
+            && let Some(wanted) = self.levels.change(None, Some(level))
+        {
+            // Released when the request's session closes.
+            self.set_backend_levels(wanted);
+        }
         let mut state = session.state();
+        state.log_level = level;
         state.initialized = true;
         state.client_ready = true;
         state.protocol_version = Some(mcp::MODERN_VERSION);
