@@ -661,3 +661,127 @@ fn a_requests_log_level_brings_its_backends_logs_on_its_stream() {
         resp.text()
     );
 }
+
+/// Opens a `subscriptions/listen` stream asking for `notifications`.
+fn listen(gw: &Gateway, id: i64, notifications: Value) -> std::io::BufReader<std::net::TcpStream> {
+    use std::io::Write;
+    let mut params = json!({"notifications": notifications});
+    params["_meta"] = meta();
+    let body =
+        json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": params})
+            .to_string();
+    let mut stream = crate::support::connect(gw.addr);
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: {MODERN}\r\nMcp-Method: subscriptions/listen\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let head = crate::support::read_response(&mut reader, true);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    reader
+}
+
+/// The next JSON message on a listen stream (keepalives skipped).
+fn next_note(reader: &mut std::io::BufReader<std::net::TcpStream>, pending: &mut String) -> Value {
+    loop {
+        while let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+        let chunk = crate::support::read_chunk(reader).expect("the listen stream ended");
+        pending.push_str(&String::from_utf8(chunk).unwrap());
+    }
+}
+
+#[test]
+fn listen_streams_get_their_acknowledgement_and_only_the_changes_asked_for() {
+    let config = |deny: &str| {
+        format!(
+            "backends:\n{}",
+            fixture_backend(
+                "a",
+                &[("FIXTURE_TOOLS", "toggle"), ("FIXTURE_PROMPTS", "p1,p2")],
+                &format!("    filters: {{prompts: {{deny: [{deny}]}}}}\n")
+            )
+        )
+    };
+    let gw = Gateway::start(&config("none"));
+    let discover = call(&gw, "/mcp", 1, "server/discover", json!({})).json();
+    assert_eq!(
+        discover["result"]["capabilities"]["tools"]["listChanged"],
+        true
+    );
+    let (mut tools, mut tools_buf) = (
+        listen(&gw, 10, json!({"toolsListChanged": true})),
+        String::new(),
+    );
+    let (mut prompts, mut prompts_buf) = (
+        listen(
+            &gw,
+            21,
+            json!({"promptsListChanged": true, "resourceSubscriptions": ["mem://x"]}),
+        ),
+        String::new(),
+    );
+    for (reader, buf, id, accepted) in [
+        (
+            &mut tools,
+            &mut tools_buf,
+            10,
+            json!({"toolsListChanged": true}),
+        ),
+        (
+            &mut prompts,
+            &mut prompts_buf,
+            21,
+            json!({"promptsListChanged": true}),
+        ),
+    ] {
+        let ack = next_note(reader, buf);
+        assert_eq!(
+            ack["method"], "notifications/subscriptions/acknowledged",
+            "{ack}"
+        );
+        assert_eq!(
+            ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            id
+        );
+        assert_eq!(
+            ack["params"]["notifications"], accepted,
+            "resource subscriptions are not taken"
+        );
+    }
+    // A tool list change reaches the tools stream, tagged.
+    let toggled = call(
+        &gw,
+        "/mcp",
+        2,
+        "tools/call",
+        json!({"name": "toggle", "arguments": {}}),
+    );
+    assert_eq!(toggled.status, 200);
+    let note = next_note(&mut tools, &mut tools_buf);
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+    assert_eq!(
+        note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        10
+    );
+    // A prompt change (a reload hides p1): the prompts stream's first
+    // notification, so it never got the tool change.
+    gw.rewrite_config(&config("p1"));
+    assert_eq!(gw.manage("POST", "/manage/v1/reload", None, "").status, 200);
+    let note = next_note(&mut prompts, &mut prompts_buf);
+    assert_eq!(
+        note["method"], "notifications/prompts/list_changed",
+        "{note}"
+    );
+    assert_eq!(
+        note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        21
+    );
+}

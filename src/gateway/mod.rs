@@ -9,6 +9,7 @@
 mod bridge;
 mod cors;
 mod health;
+mod listen;
 mod manage;
 mod modern;
 mod rate;
@@ -155,12 +156,14 @@ impl Sessions {
 #[derive(Debug)]
 struct Relay {
     sessions: Arc<Sessions>,
+    listens: Arc<listen::Listens>,
     router: Arc<Router>,
 }
 
 impl Listener for Relay {
     fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
         self.sessions.catalog_changed(view, kinds);
+        self.listens.catalog_changed(view, kinds);
     }
 
     fn backend_ready(&self, index: usize, conn: &Arc<Connection>) {
@@ -231,6 +234,8 @@ pub struct Gateway {
     supervisor: Arc<Supervisor>,
     router: Arc<Router>,
     sessions: Arc<Sessions>,
+    /// 2026-07-28 `subscriptions/listen` streams.
+    listens: Arc<listen::Listens>,
     started: Instant,
     started_at: SystemTime,
     /// When the config in force was loaded.
@@ -255,8 +260,10 @@ impl Gateway {
     pub fn new(config: Arc<Config>, supervisor: Arc<Supervisor>, local: SocketAddr) -> Gateway {
         let sessions = Arc::new(Sessions::default());
         let router = Arc::new(Router::new(supervisor.clone()));
+        let listens = Arc::new(listen::Listens::default());
         supervisor.set_listener(Arc::new(Relay {
             sessions: sessions.clone(),
+            listens: listens.clone(),
             router: router.clone(),
         }));
         let rate = config.rate_limits.enabled.then(|| {
@@ -267,6 +274,7 @@ impl Gateway {
             router,
             supervisor,
             sessions,
+            listens,
             started: Instant::now(),
             started_at: SystemTime::now(),
             loaded_at: Mutex::new(SystemTime::now()),
@@ -315,8 +323,9 @@ impl Gateway {
     pub fn close_sessions(&self) {
         *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.stop_wake.notify_all();
-        // `events/stream` connections end too.
+        // `events/stream` and `subscriptions/listen` connections end too.
         self.supervisor.events().close();
+        self.listens.close();
         let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
         if !sessions.is_empty() {
             info!("closing {} client session(s)", sessions.len());

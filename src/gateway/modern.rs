@@ -33,8 +33,9 @@ use super::bridge::{self, Bridge};
 use crate::sse::{encode_comment, encode_event};
 
 /// Methods served on the modern path; the rest are 404 / -32601.
-const METHODS: [&str; 9] = [
+const METHODS: [&str; 10] = [
     method::SERVER_DISCOVER,
+    "subscriptions/listen",
     method::TOOLS_LIST,
     method::TOOLS_CALL,
     method::RESOURCES_LIST,
@@ -343,6 +344,9 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
     // A retry's fields mean nothing to a 2025-era backend.
     if let Some(Value::Object(p)) = params.as_mut() {
         p.remove("inputResponses");
+    }
+    if name == "subscriptions/listen" {
+        return super::listen::open(gateway, &id, params.as_ref(), access.group);
     }
     if name == method::SERVER_DISCOVER {
         let result = gateway.router.discover(&session);

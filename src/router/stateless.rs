@@ -46,12 +46,16 @@ impl Router {
     }
 
     /// The `server/discover` result for `session`'s view of the catalog.
-    /// Only what is routed is advertised: no `listChanged` or `subscribe`,
-    /// since list changes and resource updates reach modern clients only
-    /// through `subscriptions/listen`, which is not served yet.
+    /// Only what is routed is advertised: list changes (they reach
+    /// `subscriptions/listen` streams), not resource `subscribe` (listen
+    /// streams do not take resource subscriptions yet).
     pub fn discover(&self, session: &Session) -> Value {
         let catalog = self.catalog_of(session);
-        let mut capabilities = json!({"tools": {}, "resources": {}, "prompts": {}});
+        let mut capabilities = json!({
+            "tools": {"listChanged": true},
+            "resources": {"listChanged": true},
+            "prompts": {"listChanged": true},
+        });
         if catalog.features.completions {
             capabilities["completions"] = json!({});
         }

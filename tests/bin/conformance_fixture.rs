@@ -120,6 +120,16 @@ fn tools() -> Value {
         ),
         tool("test_logging_tool", "Logs once", empty()),
         tool(
+            "test_trigger_tool_change",
+            "Adds a tool and says so",
+            empty()
+        ),
+        tool(
+            "test_trigger_prompt_change",
+            "Adds a prompt and says so",
+            empty()
+        ),
+        tool(
             "json_schema_2020_12_tool",
             "JSON Schema 2020-12 features",
             json!({
@@ -289,6 +299,8 @@ fn main() {
     let mut asked: HashMap<String, (Value, Pending)> = HashMap::new();
     let mut gatherings: HashMap<u64, Gathering> = HashMap::new();
     let mut next = 0u64;
+    // Tools and prompts added by the `test_trigger_*` fixtures.
+    let (mut extra_tools, mut extra_prompts) = (0u32, 0u32);
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
@@ -376,7 +388,19 @@ fn main() {
             "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => {
                 reply(json!({}))
             }
-            "tools/list" => reply(json!({"tools": tools()})),
+            "tools/list" => {
+                let mut all = tools();
+                if let Some(list) = all.as_array_mut() {
+                    for n in 1..=extra_tools {
+                        list.push(tool(
+                            &format!("dynamic_tool_{n}"),
+                            "Added by a trigger",
+                            empty(),
+                        ));
+                    }
+                }
+                reply(json!({"tools": all}))
+            }
             "tools/call" | "prompts/get"
                 if questions(params["name"].as_str().unwrap_or_default()).is_some() =>
             {
@@ -403,6 +427,20 @@ fn main() {
             "tools/call" => {
                 let token = params["_meta"]["progressToken"].clone();
                 match params["name"].as_str().unwrap_or_default() {
+                    "test_trigger_tool_change" => {
+                        extra_tools += 1;
+                        send(
+                            &json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+                        );
+                        reply(text("tool list changed"))
+                    }
+                    "test_trigger_prompt_change" => {
+                        extra_prompts += 1;
+                        send(
+                            &json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}),
+                        );
+                        reply(text("prompt list changed"))
+                    }
                     "test_logging_tool" => {
                         send(&json!({"jsonrpc": "2.0", "method": "notifications/message",
                             "params": {"level": "info", "data": "a log line"}}));
@@ -520,7 +558,9 @@ fn main() {
                         "code": -32002, "message": "Resource not found", "data": {"uri": uri}}})),
                 }
             }
-            "prompts/list" => reply(json!({"prompts": [
+            "prompts/list" => reply(json!({"prompts": (1..=extra_prompts)
+                .map(|n| json!({"name": format!("dynamic_prompt_{n}"), "description": "Added by a trigger"}))
+                .chain(json!([
                 {"name": "test_simple_prompt", "description": "A simple prompt without arguments"},
                 {"name": "test_prompt_with_arguments", "description": "A prompt with required arguments",
                     "arguments": [{"name": "arg1", "description": "First test argument", "required": true},
@@ -530,7 +570,8 @@ fn main() {
                         "required": true}]},
                 {"name": "test_prompt_with_image", "description": "A prompt with an image"},
                 {"name": "test_input_required_result_prompt", "description": "Asks the user's name"}
-            ]})),
+            ]).as_array().cloned().unwrap_or_default())
+                .collect::<Vec<Value>>()})),
             "prompts/get" => {
                 let args = &params["arguments"];
                 let arg = |k: &str| args[k].as_str().unwrap_or("").to_owned();

@@ -1,0 +1,213 @@
+//! `subscriptions/listen` (MCP 2026-07-28, issue 10 §2): the stream that
+//! replaces the 2025 GET stream for list changes. The first message is the
+//! acknowledgement with the accepted subset of what was asked; then each
+//! `notifications/{tools,prompts,resources}/list_changed` of the view (the
+//! whole gateway's or a group's) that was asked for, tagged with the listen
+//! request's id as `subscriptionId`; `: ping` keepalives; the stream ends
+//! when the client leaves or the gateway stops.
+//!
+//! Resource subscriptions are not accepted yet: the acknowledgement leaves
+//! `resourceSubscriptions` out, so the client knows.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::Gateway;
+use super::sse::{sse_headers, timers};
+use crate::catalog::Kind;
+use crate::http::Response;
+use crate::jsonrpc::RequestId;
+use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use crate::sse::{encode_comment, encode_event};
+
+/// Notifications a listen stream holds before it drops the slow client.
+const LISTEN_QUEUE: usize = 256;
+
+/// Open listen streams at most (each holds a connection).
+pub(super) const MAX_LISTENS: usize = 1024;
+
+/// Which list changes a listen stream wants.
+#[derive(Debug, Clone, Copy, Default)]
+struct Wants {
+    tools: bool,
+    prompts: bool,
+    resources: bool,
+}
+
+#[derive(Debug)]
+struct Listen {
+    view: Option<String>,
+    wants: Wants,
+    subscription: Value,
+    tx: Sender<String>,
+    /// Dies with the stream's writer.
+    alive: std::sync::Weak<()>,
+}
+
+/// The open listen streams.
+#[derive(Debug, Default)]
+pub(super) struct Listens(Mutex<Vec<Listen>>);
+
+impl Listens {
+    fn lock(&self) -> MutexGuard<'_, Vec<Listen>> {
+        // Pushes and retains only: a panic cannot tear the list.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the streams of `view` that these lists changed. Called with
+    /// the sessions' `catalog_changed`, on the thread that rebuilt the
+    /// catalog, under no lock.
+    pub(super) fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
+        self.lock().retain(|l| {
+            if l.view.as_deref() != view {
+                return true;
+            }
+            let mut sent = Vec::new();
+            for kind in kinds {
+                let (wanted, method) = match kind {
+                    Kind::Tool => (l.wants.tools, "notifications/tools/list_changed"),
+                    Kind::Prompt => (l.wants.prompts, "notifications/prompts/list_changed"),
+                    Kind::Resource | Kind::Template => {
+                        (l.wants.resources, "notifications/resources/list_changed")
+                    }
+                };
+                if !wanted || sent.contains(&method) {
+                    continue;
+                }
+                sent.push(method);
+                let note = json!({"jsonrpc": "2.0", "method": method, "params": {
+                    "_meta": {"io.modelcontextprotocol/subscriptionId": l.subscription}}});
+                match l.tx.try_send(note.to_string()) {
+                    Ok(()) => {}
+                    // A client that stopped reading loses its stream.
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return false,
+                }
+            }
+            true
+        });
+    }
+
+    /// Ends every stream (shutdown).
+    pub(super) fn close(&self) {
+        self.lock().clear();
+    }
+
+    fn add(&self, listen: Listen) -> bool {
+        let mut all = self.lock();
+        all.retain(|l| l.alive.strong_count() > 0);
+        if all.len() >= MAX_LISTENS {
+            return false;
+        }
+        all.push(listen);
+        true
+    }
+}
+
+/// Answers a `subscriptions/listen` with its stream.
+pub(super) fn open(
+    gateway: &Gateway,
+    id: &RequestId,
+    params: Option<&Value>,
+    group: Option<&str>,
+) -> Response {
+    let asked = params
+        .and_then(|p| p.get("notifications"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let flag = |k: &str| asked.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let wants = Wants {
+        tools: flag("toolsListChanged"),
+        prompts: flag("promptsListChanged"),
+        resources: flag("resourcesListChanged"),
+    };
+    let mut accepted = Map::new();
+    for (key, on) in [
+        ("toolsListChanged", wants.tools),
+        ("promptsListChanged", wants.prompts),
+        ("resourcesListChanged", wants.resources),
+    ] {
+        if on {
+            accepted.insert(key.into(), Value::Bool(true));
+        }
+    }
+    let subscription = id.to_value();
+    let ack = json!({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+        "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": subscription},
+            "notifications": accepted}})
+    .to_string();
+    let (tx, rx) = bounded(LISTEN_QUEUE);
+    let alive = Arc::new(());
+    let added = gateway.listens.add(Listen {
+        view: group.map(str::to_owned),
+        wants,
+        subscription,
+        tx,
+        alive: Arc::downgrade(&alive),
+    });
+    if !added {
+        return Response::json(
+            503,
+            &json!({"jsonrpc": "2.0", "id": id.to_value(), "error": {"code": -32603,
+                "message": format!("too many listen streams (at most {MAX_LISTENS})")}}),
+        );
+    }
+    let settings = gateway.config().sse.clone();
+    sse_headers(Response::stream(
+        200,
+        Box::new(move |writer| {
+            let _alive = alive;
+            stream(writer, &ack, &rx, &settings);
+        }),
+    ))
+}
+
+fn stream(
+    writer: &mut crate::http::StreamWriter<'_>,
+    ack: &str,
+    rx: &Receiver<String>,
+    settings: &crate::config::SseResilience,
+) {
+    if writer
+        .set_write_timeout(Some(settings.send_timeout))
+        .is_err()
+    {
+        return;
+    }
+    let (keepalive, check_every) = timers(settings);
+    // Keep-alives every ~15 s by default, so proxies keep the stream.
+    let keepalive = keepalive.or(Some(Duration::from_secs(15)));
+    let mut frame = Vec::with_capacity(256);
+    encode_event(Some("message"), ack, &mut frame);
+    if writer.write_frame(&frame).is_err() {
+        return;
+    }
+    let mut next_ping = keepalive.map(|k| Instant::now() + k);
+    loop {
+        frame.clear();
+        let wait = next_ping.map_or(check_every, |t| {
+            t.saturating_duration_since(Instant::now()).min(check_every)
+        });
+        match rx.recv_timeout(wait) {
+            Ok(note) => encode_event(Some("message"), &note, &mut frame),
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                if writer.peer_closed() {
+                    return;
+                }
+                match (next_ping, keepalive) {
+                    (Some(at), Some(every)) if Instant::now() >= at => {
+                        encode_comment("ping", &mut frame);
+                        next_ping = Some(Instant::now() + every);
+                    }
+                    _ => continue,
+                }
+            }
+        }
+        if writer.write_frame(&frame).is_err() {
+            return;
+        }
+    }
+}
