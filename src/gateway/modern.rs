@@ -426,6 +426,18 @@ impl Shape {
     }
 }
 
+/// The HTTP status of a JSON answer: 400 for the errors 2026-07-28 ties to
+/// it (-32020, -32021, -32022, a backend's passed through), else 200.
+fn status_of(text: &str) -> u16 {
+    let code = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_i64());
+    match code {
+        Some(code::HEADER_MISMATCH | code::MISSING_CAPABILITY | code::UNSUPPORTED_VERSION) => 400,
+        _ => 200,
+    }
+}
+
 /// Ends a request's session: anything still in flight is cancelled at the
 /// backend (the client closed the stream, or time ran out).
 fn finish(gateway: &Gateway, session: &Session) {
@@ -450,7 +462,7 @@ fn answer(
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(ForRequest::Answer(text)) => {
                 finish(gateway, &session);
-                return Response::json_text(200, shape.complete(&text));
+                return Response::json_text(status_of(&text), shape.complete(&text));
             }
             Ok(ForRequest::Message(text)) if sse_ok => break text,
             Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
@@ -534,6 +546,14 @@ impl Asker {
             let left = until.saturating_duration_since(Instant::now()).min(BURST);
             match rx.recv_timeout(left) {
                 Ok(ForRequest::Input(more)) => inputs.push(more),
+                Ok(ForRequest::Answer(text)) => {
+                    // The backend answered without waiting: its questions
+                    // are moot, and the answer is the answer.
+                    for input in &inputs {
+                        refuse(input, "the call was answered before the client was asked");
+                    }
+                    return (200, text);
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -543,16 +563,11 @@ impl Asker {
             .into_iter()
             .partition(|i| capabilities.get(i.capability).is_some_and(|c| !c.is_null()));
         for input in &refused {
-            if let Some(conn) = input.conn.upgrade() {
-                conn.respond(&Message::error(
-                    Some(input.their_id.clone()),
-                    code::METHOD_NOT_FOUND,
-                    format!(
-                        "the client did not declare the \"{}\" capability",
-                        input.capability
-                    ),
-                ));
-            }
+            let why = format!(
+                "the client did not declare the \"{}\" capability",
+                input.capability
+            );
+            refuse(input, &why);
         }
         let error = |status: u16, code: i64, message: String, data: Option<Value>| {
             let mut e = json!({"code": code, "message": message});
@@ -596,6 +611,17 @@ impl Asker {
             200,
             input_required(id, bridge, allowed, shape.digest.clone(), self.ttl),
         )
+    }
+}
+
+/// Answers a backend's question with an error (-32601), unasked.
+fn refuse(input: &InputRequest, why: &str) {
+    if let Some(conn) = input.conn.upgrade() {
+        conn.respond(&Message::error(
+            Some(input.their_id.clone()),
+            code::METHOD_NOT_FOUND,
+            why,
+        ));
     }
 }
 
