@@ -53,11 +53,14 @@ fn fake_server_json_sse_headers_reinit_and_delete() {
         );
     }
     assert_eq!(text(&c.next_message().unwrap()), "fake streamed");
-    // After the handshake every POST carries the session id and the version.
+    // First the 2026-07-28 probe (no session: this server is 2025-era),
+    // then `initialize`; after it every POST carries the session id and
+    // the version.
     let seen = fake.state.seen.lock().unwrap().clone();
-    assert!(seen[0].0.is_none(), "initialize carries no session id");
+    assert_eq!(seen[0], (None, Some("2026-07-28".into())), "the probe");
+    assert!(seen[1].0.is_none(), "initialize carries no session id");
     assert!(
-        seen[1..]
+        seen[2..]
             .iter()
             .all(|(s, v)| s.as_deref() == Some("fake-session-0")
                 && v.as_deref() == Some("2025-11-25")),

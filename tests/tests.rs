@@ -27,6 +27,8 @@ mod http_server;
 mod management;
 /// The MCP handshake and catalog methods over the SSE transport.
 mod mcp_handshake;
+/// 2026-07-28 backends: probed, called statelessly with their headers, bad annotations dropped.
+mod modern_backends;
 /// MCP 2026-07-28 on /mcp beside the 2025 era: stateless requests, discover, header rules.
 mod modern_front;
 /// The Python and TypeScript 2.x clients in each connect mode, through the bridge.

@@ -16,7 +16,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 
 use super::events::EventSender;
@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::limits::{BACKEND_OUTBOUND_QUEUE, MAX_PENDING_PER_BACKEND, SERVICE_STACK_BYTES};
+use crate::mcp;
 
 /// Why a forwarded request got no result.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +93,9 @@ pub struct Frame {
     pub method: Option<String>,
     /// Our id of a request.
     pub id: Option<u64>,
+    /// HTTP headers a 2026-07-28 backend needs with it (`MCP-Protocol-Version`,
+    /// `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`); empty otherwise.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Who a forwarded request is for, as the layer above records it (the
@@ -116,6 +120,9 @@ pub struct Outgoing {
     pub log: Option<LogFn>,
     /// Who asked.
     pub origin: Option<Origin>,
+    /// `Mcp-Param-*` headers for a 2026-07-28 backend (from the tool's
+    /// `x-mcp-header` arguments); ignored for others.
+    pub headers: Vec<(String, String)>,
 }
 
 /// What the connection reports to whoever supervises it.
@@ -174,6 +181,9 @@ pub struct Connection {
     /// Wakes the timer when the earliest deadline changes or on close.
     timer: Condvar,
     events: EventSender,
+    /// The backend speaks 2026-07-28: every request is stateless, with its
+    /// `_meta` and routing headers.
+    modern: AtomicBool,
 }
 
 impl fmt::Debug for Connection {
@@ -195,6 +205,7 @@ impl Connection {
         let (tx, rx) = queue::bounded(BACKEND_OUTBOUND_QUEUE);
         let conn = Arc::new(Connection {
             name: name.to_owned(),
+            modern: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             state: Mutex::new(State {
                 pending: HashMap::new(),
@@ -250,6 +261,7 @@ impl Connection {
             progress,
             log: None,
             origin: None,
+            headers: Vec::new(),
         };
         self.send_request_as(id, request).then_some(id)
     }
@@ -272,7 +284,13 @@ impl Connection {
             progress,
             log,
             origin,
+            headers: extra_headers,
         } = request;
+        let headers = if self.is_modern() {
+            modernize(&method, &mut params, extra_headers)
+        } else {
+            Vec::new()
+        };
         let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
             (Some(f), Some(slot)) => {
                 *slot = Value::from(id);
@@ -293,6 +311,7 @@ impl Connection {
             bytes,
             method: Some(method.clone()),
             id: Some(id),
+            headers,
         };
         let mut state = self.lock();
         if let Some(cause) = &state.closed {
@@ -381,16 +400,35 @@ impl Connection {
             .unwrap_or(Err(CallError::Timeout(timeout)))
     }
 
+    /// Marks the backend as speaking 2026-07-28 (or not, after a probe).
+    pub fn set_modern(&self, modern: bool) {
+        self.modern.store(modern, Ordering::SeqCst);
+    }
+
+    /// Whether the backend speaks 2026-07-28.
+    pub fn is_modern(&self) -> bool {
+        self.modern.load(Ordering::SeqCst)
+    }
+
     /// Sends a notification. Returns `false` if it could not be queued.
     pub fn notify(&self, method: &str, params: Option<Value>) -> bool {
         let message = Message::Notification {
             method: method.to_owned(),
             params,
         };
+        let headers = if self.is_modern() {
+            vec![(
+                "MCP-Protocol-Version".to_owned(),
+                mcp::MODERN_VERSION.to_owned(),
+            )]
+        } else {
+            Vec::new()
+        };
         self.send_frame(Frame {
             bytes: message.to_value().to_string().into_bytes(),
             method: Some(method.to_owned()),
             id: None,
+            headers,
         })
     }
 
@@ -400,6 +438,7 @@ impl Connection {
             bytes: message.to_value().to_string().into_bytes(),
             method: None,
             id: None,
+            headers: Vec::new(),
         })
     }
 
@@ -704,6 +743,61 @@ fn timer_loop(conn: &Weak<Connection>) {
     }
 }
 
+/// Makes a request stateless for a 2026-07-28 backend: its `_meta` gets
+/// the protocol version, the client capabilities (`{}` unless the caller
+/// set them) and our client info; returns the routing headers, the
+/// caller's `Mcp-Param-*` ones after them.
+fn modernize(
+    method: &str,
+    params: &mut Option<Value>,
+    extra: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let p = params.get_or_insert_with(|| json!({}));
+    if let Some(obj) = p.as_object_mut() {
+        let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.entry(mcp::meta::PROTOCOL_VERSION)
+                .or_insert_with(|| Value::from(mcp::MODERN_VERSION));
+            meta.entry(mcp::meta::CLIENT_CAPABILITIES)
+                .or_insert_with(|| json!({}));
+            meta.entry(mcp::meta::CLIENT_INFO).or_insert_with(
+                || json!({"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION}),
+            );
+        }
+    }
+    let mut headers = vec![
+        (
+            "MCP-Protocol-Version".to_owned(),
+            mcp::MODERN_VERSION.to_owned(),
+        ),
+        ("Mcp-Method".to_owned(), method.to_owned()),
+    ];
+    let name_key = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(name) = name_key.and_then(|k| p.get(k)).and_then(Value::as_str) {
+        headers.push(("Mcp-Name".to_owned(), header_value(name)));
+    }
+    headers.extend(extra);
+    headers
+}
+
+/// A value as a 2026-07-28 header carries it: as it is, or in the
+/// `=?base64?…?=` form when it has non-ASCII or control characters,
+/// surrounding whitespace, or looks like that form itself.
+pub fn header_value(value: &str) -> String {
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && value.trim() == value
+        && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("=?base64?{}?=", crate::base64::encode(value.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -847,6 +941,7 @@ mod tests {
                     progress: token.then(|| Box::new(|_| {}) as ProgressFn),
                     log: None,
                     origin: Some(Arc::new(tag)),
+                    headers: Vec::new(),
                 },
             );
             id

@@ -74,6 +74,51 @@ fn client_capabilities() -> Value {
     json!({"sampling": {}, "elicitation": {}, "roots": {"listChanged": true}})
 }
 
+/// Asks the backend `server/discover` the 2026-07-28 way; `Some` when it
+/// answers with 2026-07-28 among its versions: the connection then stays
+/// modern (every request stateless). Any error means a 2025-era backend.
+pub fn probe(conn: &Connection, timeout: Duration) -> Option<Discovered> {
+    conn.set_modern(true);
+    let params = json!({"_meta": {
+        mcp::meta::CLIENT_CAPABILITIES: client_capabilities(),
+    }});
+    let answer = conn.request(method::SERVER_DISCOVER, Some(params), timeout);
+    let modern = answer.as_ref().ok().filter(|r| {
+        r.get("supportedVersions")
+            .and_then(Value::as_array)
+            .is_some_and(|v| v.iter().any(|v| v == mcp::MODERN_VERSION))
+    });
+    let Some(result) = modern else {
+        conn.set_modern(false);
+        log::debug!(
+            "[{}] not a 2026-07-28 server ({}); initializing",
+            conn.name(),
+            answer
+                .err()
+                .map(|e| crate::redact::text(&e.to_string()).into_owned())
+                .unwrap_or_default()
+        );
+        return None;
+    };
+    log::info!(
+        "[{}] speaks {}: stateless",
+        conn.name(),
+        mcp::MODERN_VERSION
+    );
+    Some(Discovered {
+        protocol_version: mcp::MODERN_VERSION.to_owned(),
+        capabilities: result
+            .get("capabilities")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+        server_info: result
+            .pointer("/_meta/io.modelcontextprotocol~1serverInfo")
+            .cloned()
+            .unwrap_or(Value::Null),
+        ..Discovered::default()
+    })
+}
+
 /// Runs `initialize` and `notifications/initialized`.
 pub fn handshake(conn: &Connection, timeout: Duration) -> Result<Discovered, Error> {
     let params = json!({
@@ -115,7 +160,21 @@ pub fn discover(
     cap_fetch: Duration,
 ) -> Result<(), Error> {
     if found.has("tools") {
-        found.tools = list(conn, method::TOOLS_LIST, "tools", cap_fetch)?;
+        let tools = list(conn, method::TOOLS_LIST, "tools", cap_fetch)?;
+        found.tools = tools
+            .into_iter()
+            .filter(|tool| match invalid_mcp_header(tool) {
+                None => true,
+                Some(why) => {
+                    log::warn!(
+                        "[{}] tool {} left out: its x-mcp-header {why} (MCP 2026-07-28 clients must refuse it)",
+                        conn.name(),
+                        tool.get("name").unwrap_or(&Value::Null)
+                    );
+                    false
+                }
+            })
+            .collect();
     }
     if found.has("resources") {
         found.resources = list(conn, method::RESOURCES_LIST, "resources", cap_fetch)?;
@@ -138,6 +197,40 @@ pub fn discover(
         found.prompts = list(conn, method::PROMPTS_LIST, "prompts", cap_fetch)?;
     }
     Ok(())
+}
+
+/// Why a tool's `x-mcp-header` annotations are invalid, if they are
+/// (2026-07-28 `server/tools`): each must be a non-empty HTTP token, unique
+/// (case-insensitively) within the schema, on a `string`, `integer` or
+/// `boolean` property.
+fn invalid_mcp_header(tool: &Value) -> Option<String> {
+    let properties = tool
+        .pointer("/inputSchema/properties")
+        .and_then(Value::as_object)?;
+    let mut seen: Vec<String> = Vec::new();
+    for (name, schema) in properties {
+        let Some(header) = schema.get("x-mcp-header") else {
+            continue;
+        };
+        let Some(header) = header.as_str() else {
+            return Some(format!("on \"{name}\" is not a string"));
+        };
+        if header.is_empty() || !header.bytes().all(crate::http::is_token_byte) {
+            return Some(format!("\"{header}\" on \"{name}\" is not an HTTP token"));
+        }
+        let kind = schema.get("type").and_then(Value::as_str);
+        if !matches!(kind, Some("string" | "integer" | "boolean")) {
+            return Some(format!(
+                "\"{header}\" is on \"{name}\", which is not a string, integer or boolean"
+            ));
+        }
+        let lower = header.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            return Some(format!("\"{header}\" is used twice"));
+        }
+        seen.push(lower);
+    }
+    None
 }
 
 /// One list, following `nextCursor` to the end within `budget`.

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use auth::Credentials;
-pub use connection::{CallError, Connection, Event, LogFn, Origin, Outgoing, ProgressFn, ReplyFn};
+pub use connection::{
+    CallError, Connection, Event, LogFn, Origin, Outgoing, ProgressFn, ReplyFn, header_value,
+};
 pub use discover::Discovered;
 pub use events::{EventReceiver, EventSender, events};
 
@@ -225,8 +227,17 @@ pub fn start(
         }
     };
     (hooks.connected)(&link.conn);
-    let result = discover::handshake(&link.conn, left(t.init))
-        .and_then(|mut d| discover::discover(&link.conn, &mut d, t.cap_fetch).map(|()| d));
+    // A Streamable HTTP backend is asked for 2026-07-28 first (stateless,
+    // no handshake); anything else, or no, means `initialize`.
+    let modern = match &backend.kind {
+        BackendKind::StreamableHttp { .. } => discover::probe(&link.conn, left(t.init)),
+        _ => None,
+    };
+    let result = match modern {
+        Some(found) => Ok(found),
+        None => discover::handshake(&link.conn, left(t.init)),
+    }
+    .and_then(|mut d| discover::discover(&link.conn, &mut d, t.cap_fetch).map(|()| d));
     match result {
         Ok(discovered) => {
             link.discovered = discovered;

@@ -185,6 +185,7 @@ fn post_loop(
             bytes: message,
             method,
             id: request_id,
+            headers,
         } = frame;
         let method = method.unwrap_or_default();
         if method == "initialize" {
@@ -202,6 +203,7 @@ fn post_loop(
                 message,
                 method,
                 id: request_id,
+                headers,
             };
             let mut workers = shared.workers();
             if workers.busy >= MAX_CONCURRENT_POSTS {
@@ -223,7 +225,13 @@ fn post_loop(
             }
             continue;
         }
-        if !deliver_one(conn, shared, agent, &message, &method, request_id) {
+        let job = Job {
+            message,
+            method,
+            id: request_id,
+            headers,
+        };
+        if !deliver_one(conn, shared, agent, &job) {
             return;
         }
     }
@@ -234,6 +242,8 @@ struct Job {
     message: Vec<u8>,
     method: String,
     id: Option<u64>,
+    /// A 2026-07-28 backend's routing headers.
+    headers: Vec<(String, String)>,
 }
 
 /// The busy workers and the requests waiting for one.
@@ -250,7 +260,7 @@ fn work(conn: &Arc<Connection>, shared: &Arc<Shared>, agent: &Agent, job: Job) {
     let mut job = job;
     loop {
         if !shared.stopping() {
-            deliver_one(conn, shared, agent, &job.message, &job.method, job.id);
+            deliver_one(conn, shared, agent, &job);
         }
         let mut workers = shared.workers();
         match workers.backlog.pop_front() {
@@ -265,15 +275,17 @@ fn work(conn: &Arc<Connection>, shared: &Arc<Shared>, agent: &Agent, job: Job) {
 
 /// POSTs one message and reports a failure to its request; returns `false`
 /// when the server is unreachable (the connection is closed then).
-fn deliver_one(
-    conn: &Arc<Connection>,
-    shared: &Arc<Shared>,
-    agent: &Agent,
-    message: &[u8],
-    method: &str,
-    request_id: Option<u64>,
-) -> bool {
-    match post(conn, shared, agent, message, true, request_id) {
+fn deliver_one(conn: &Arc<Connection>, shared: &Arc<Shared>, agent: &Agent, job: &Job) -> bool {
+    let (method, request_id) = (job.method.as_str(), job.id);
+    match post(
+        conn,
+        shared,
+        agent,
+        &job.message,
+        &job.headers,
+        true,
+        request_id,
+    ) {
         Ok(()) => {
             if method == "notifications/initialized" {
                 open_get_stream(conn, shared);
@@ -316,6 +328,7 @@ fn post(
     shared: &Arc<Shared>,
     agent: &Agent,
     message: &[u8],
+    headers: &[(String, String)],
     may_reinit: bool,
     related: Option<u64>,
 ) -> Result<(), Failure> {
@@ -335,6 +348,10 @@ fn post(
         }
         if let Some(v) = &version {
             request = request.header("MCP-Protocol-Version", v);
+        }
+        // A 2026-07-28 backend: no session, the request's own headers.
+        for (k, v) in headers {
+            request = request.header(k, v);
         }
         for (k, v) in shared.credentials.headers().map_err(Failure::Refused)? {
             request = request.header(k, v);
@@ -498,12 +515,12 @@ fn reinitialize(
         return Err(Failure::Refused("session expired before initialize".into()));
     };
     // `post` reads the answer (JSON or a stream) before it returns.
-    post(conn, shared, agent, &init, false, None)?;
+    post(conn, shared, agent, &init, &[], false, None)?;
     if shared.session().version.is_none() {
         return Err(Failure::Refused("re-initialize was not answered".into()));
     }
     let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    post(conn, shared, agent, note, false, None)?;
+    post(conn, shared, agent, note, &[], false, None)?;
     open_get_stream(conn, shared);
     conn.dispatch(
         serde_json::json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),

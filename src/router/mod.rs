@@ -681,6 +681,12 @@ impl Router {
             return Outcome::Forwarded;
         }
         let origin: Origin = caller;
+        let mut params = params;
+        let headers = if link.conn.is_modern() {
+            self.for_modern_backend(session, &mut params, is_tool, exposed)
+        } else {
+            Vec::new()
+        };
         link.conn.send_request_as(
             backend_id,
             Outgoing {
@@ -691,9 +697,64 @@ impl Router {
                 progress,
                 log,
                 origin: Some(origin),
+                headers,
             },
         );
         Outcome::Forwarded
+    }
+
+    /// Prepares a call for a 2026-07-28 backend: the caller's capabilities
+    /// (and, for a modern caller, its client info) go in `_meta`, since
+    /// the backend may ask for input only within them; returns the
+    /// `Mcp-Param-*` headers of the tool's `x-mcp-header` arguments.
+    fn for_modern_backend(
+        &self,
+        session: &Session,
+        params: &mut Value,
+        is_tool: bool,
+        exposed: &str,
+    ) -> Vec<(String, String)> {
+        {
+            let state = session.state();
+            if let Some(obj) = params.as_object_mut() {
+                let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+                if let Some(meta) = meta.as_object_mut() {
+                    meta.insert(
+                        mcp::meta::CLIENT_CAPABILITIES.into(),
+                        state.client_capabilities.clone(),
+                    );
+                }
+            }
+        }
+        if !is_tool {
+            return Vec::new();
+        }
+        let catalog = self.catalog_of(session);
+        let tool = catalog
+            .list(Kind::Tool)
+            .iter()
+            .find(|t| t.get("name").and_then(Value::as_str) == Some(exposed));
+        let (Some(properties), Some(arguments)) = (
+            tool.and_then(|t| t.pointer("/inputSchema/properties"))
+                .and_then(Value::as_object),
+            params.get("arguments").and_then(Value::as_object),
+        ) else {
+            return Vec::new();
+        };
+        let mut headers = Vec::new();
+        for (name, schema) in properties {
+            let Some(header) = schema.get("x-mcp-header").and_then(Value::as_str) else {
+                continue;
+            };
+            let value = match arguments.get(name) {
+                Some(Value::String(s)) => crate::backend::header_value(s),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => continue,
+            };
+            headers.push((format!("Mcp-Param-{header}"), value));
+        }
+        headers
     }
 
     /// Sets every backend that logs to `level`.

@@ -151,6 +151,14 @@ fn tools() -> Value {
                 "additionalProperties": false
             })
         ),
+        // Invalid on purpose (a space in the header name): the gateway
+        // must leave it out of its catalog.
+        tool(
+            "test_invalid_header_tool",
+            "An x-mcp-header that is not an HTTP token",
+            json!({"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Bad Header"}}})
+        ),
         tool(
             "test_custom_headers",
             "Arguments mirrored in Mcp-Param-* headers",

@@ -1,0 +1,90 @@
+//! 2026-07-28 backends (issue 10 §4): a Streamable HTTP backend is probed
+//! with `server/discover` first and, when it speaks 2026-07-28, called
+//! statelessly with its routing headers (`Mcp-Name` with its own name,
+//! `Mcp-Param-*` from its tools' `x-mcp-header` arguments, which a Python
+//! `mcp` 2.x server checks), for clients of both eras; a 2025-era backend
+//! is initialized as before. Tools whose `x-mcp-header` is invalid are left
+//! out of the catalog with a warning.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    Gateway, LocalServer, free_port, modern_python, python, request, run_with_deadline, wait_until,
+};
+
+#[test]
+fn a_2026_backend_is_called_statelessly_for_clients_of_both_eras() {
+    let port = free_port();
+    let mut server = Command::new(modern_python());
+    server.args([
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/modern_server.py"),
+        &port.to_string(),
+    ]);
+    let _server = LocalServer::start(server, port);
+    let config = format!(
+        "conflict_resolution: {{strategy: prefix}}\nbackends:\n  m:\n    type: streamable-http\n    url: http://127.0.0.1:{port}/mcp\n  old:\n    type: stdio\n    command: {}\n",
+        env!("CARGO_BIN_EXE_argus-conformance-fixture")
+    );
+    let gw = Gateway::start(&config);
+    assert!(wait_until(Duration::from_secs(30), || {
+        request(gw.addr, "GET", "/health", &[], b"").json()["backends"]["connected"] == 2
+    }));
+    assert!(
+        gw.logged("[m] speaks 2026-07-28: stateless"),
+        "{}",
+        gw.stderr()
+    );
+    // Invalid x-mcp-header: left out, said so.
+    assert!(
+        gw.logged("tool \"test_invalid_header_tool\" left out"),
+        "{}",
+        gw.stderr()
+    );
+
+    // A 2025-era client (Python SDK 1.x over SSE): the region, not ASCII,
+    // goes to the backend in the Base64 header form, which it checks.
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/py/mcp_client.py"
+    ))
+    .arg(format!("http://{}/sse", gw.addr))
+    .args([
+        "m_where",
+        r#"{"region": "eu west, ü"}"#,
+        "m_echo",
+        r#"{"text": "hi"}"#,
+    ]);
+    let out = run_with_deadline(cmd, Duration::from_secs(90));
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        v["calls"],
+        json!(["modern:region=eu west, ü", "modern:hi"]),
+        "{v}"
+    );
+    let tools = v["tools"].as_array().unwrap();
+    assert!(tools.contains(&json!("m_where")) && tools.contains(&json!("old_test_custom_headers")));
+    assert!(
+        !tools.contains(&json!("old_test_invalid_header_tool")),
+        "{v}"
+    );
+
+    // A 2026-07-28 client (Python SDK 2.x): the same calls.
+    let mut cmd = Command::new(modern_python());
+    cmd.arg("-c")
+        .arg(concat!(
+            "import asyncio, sys, json\nfrom mcp import Client\n",
+            "async def main():\n",
+            "    async with Client(sys.argv[1], mode='2026-07-28') as c:\n",
+            "        a = await c.call_tool('m_where', {'region': 'us-east'})\n",
+            "        b = await c.call_tool('m_echo', {'text': 'yo'})\n",
+            "        print(json.dumps([a.content[0].text, b.content[0].text]))\n",
+            "asyncio.run(main())\n"
+        ))
+        .arg(format!("http://{}/mcp", gw.addr));
+    let out = run_with_deadline(cmd, Duration::from_secs(90));
+    assert_eq!(out.trim(), r#"["modern:region=us-east", "modern:yo"]"#);
+}
