@@ -73,18 +73,26 @@ fn a_2026_backend_is_called_statelessly_for_clients_of_both_eras() {
     );
 
     // A 2026-07-28 client (Python SDK 2.x): the same calls.
+    // Its own input-required round (the backend's sealed state) passes
+    // through to the client and back.
     let mut cmd = Command::new(modern_python());
     cmd.arg("-c")
         .arg(concat!(
-            "import asyncio, sys, json\nfrom mcp import Client\n",
+            "import asyncio, sys, json\nfrom mcp import Client, types\n",
+            "async def elicit(context, params):\n",
+            "    return types.ElicitResult(action='accept', content={'name': 'Ann'})\n",
             "async def main():\n",
-            "    async with Client(sys.argv[1], mode='2026-07-28') as c:\n",
+            "    async with Client(sys.argv[1], mode='2026-07-28', elicitation_callback=elicit) as c:\n",
             "        a = await c.call_tool('m_where', {'region': 'us-east'})\n",
             "        b = await c.call_tool('m_echo', {'text': 'yo'})\n",
-            "        print(json.dumps([a.content[0].text, b.content[0].text]))\n",
+            "        d = await c.call_tool('m_ask', {})\n",
+            "        print(json.dumps([a.content[0].text, b.content[0].text, d.content[0].text]))\n",
             "asyncio.run(main())\n"
         ))
         .arg(format!("http://{}/mcp", gw.addr));
     let out = run_with_deadline(cmd, Duration::from_secs(90));
-    assert_eq!(out.trim(), r#"["modern:region=us-east", "modern:yo"]"#);
+    assert_eq!(
+        out.trim(),
+        r#"["modern:region=us-east", "modern:yo", "modern:hello Ann"]"#
+    );
 }

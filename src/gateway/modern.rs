@@ -338,11 +338,15 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         .and_then(Value::as_str)
         .map(str::to_owned);
     let mut params = params;
-    if let Some(state) = state {
+    // A 2026-07-28 backend's own rounds pass through: its state is its own.
+    let backend_rounds = gateway
+        .router
+        .serves_modern(&session, &name, params.as_ref());
+    if let Some(state) = state.filter(|_| !backend_rounds) {
         return resume(gateway, session, id, &state, params, shape, req);
     }
     // A retry's fields mean nothing to a 2025-era backend.
-    if let Some(Value::Object(p)) = params.as_mut() {
+    if let Some(Value::Object(p)) = params.as_mut().filter(|_| !backend_rounds) {
         p.remove("inputResponses");
     }
     if name == "subscriptions/listen" {

@@ -12,6 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Router;
+use crate::catalog::Kind;
 use crate::mcp::{self, meta};
 use crate::session::Session;
 
@@ -43,6 +44,29 @@ impl Router {
             .get(meta::CLIENT_INFO)
             .cloned()
             .unwrap_or(Value::Null);
+    }
+
+    /// Whether `method` with `params` (a tool, prompt or resource by name
+    /// or URI) goes to a 2026-07-28 backend in `session`'s view: its own
+    /// input-required rounds then pass through the gateway untouched.
+    pub fn serves_modern(&self, session: &Session, method: &str, params: Option<&Value>) -> bool {
+        let catalog = self.catalog_of(session);
+        let field = |k: &str| params.and_then(|p| p.get(k)).and_then(Value::as_str);
+        let route = match method {
+            crate::mcp::method::TOOLS_CALL => {
+                field("name").and_then(|n| catalog.route(Kind::Tool, n))
+            }
+            crate::mcp::method::PROMPTS_GET => {
+                field("name").and_then(|n| catalog.route(Kind::Prompt, n))
+            }
+            crate::mcp::method::RESOURCES_READ => {
+                field("uri").and_then(|u| catalog.resource_route(u))
+            }
+            _ => None,
+        };
+        route
+            .and_then(|r| self.supervisor.link(r.backend).ok())
+            .is_some_and(|link| link.conn.is_modern())
     }
 
     /// The `server/discover` result for `session`'s view of the catalog.

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
 
 port = int(sys.argv[1])
 server = MCPServer("python-modern")
@@ -25,6 +26,31 @@ def echo(text: str) -> str:
 def where(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
     """Answers with the region it was told, in the body and the header."""
     return f"modern:region={region}"
+
+
+@server.tool()
+async def ask(ctx: Context) -> str | InputRequiredResult:
+    """Asks the client for a name the 2026-07-28 way (an input-required
+    result with its own state), then greets it."""
+    answer = (ctx.input_responses or {}).get("who")
+    if answer is not None and ctx.request_state == "backend-state":
+        content = getattr(answer, "content", None) or {}
+        return f"modern:hello {content.get('name')}"
+    return InputRequiredResult(
+        input_requests={
+            "who": ElicitRequest(
+                params=ElicitRequestFormParams(
+                    message="Who are you?",
+                    requested_schema={
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}},
+                        "required": ["name"],
+                    },
+                )
+            )
+        },
+        request_state="backend-state",
+    )
 
 
 if __name__ == "__main__":
