@@ -357,14 +357,9 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         let answer = json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result});
         return Response::json_text(200, shape.complete(&answer.to_string()));
     }
-    let Some(rx) = session.open_request_stream(id.clone()) else {
-        return fail(
-            500,
-            Some(&id),
-            code::INTERNAL_ERROR,
-            "request stream already open",
-            None,
-        );
+    let rx = match open_stream(&session, &id) {
+        Ok(rx) => rx,
+        Err(refusal) => return refusal,
     };
     gateway.router.handle(
         &session,
@@ -382,6 +377,19 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         shape,
         super::streamable::accepts_sse(req),
     )
+}
+
+/// The answer stream of request `id` on its own session.
+fn open_stream(session: &Session, id: &RequestId) -> Result<Receiver<ForRequest>, Response> {
+    session.open_request_stream(id.clone()).ok_or_else(|| {
+        fail(
+            500,
+            Some(id),
+            code::INTERNAL_ERROR,
+            "request stream already open",
+            None,
+        )
+    })
 }
 
 /// What a modern answer needs added.
@@ -566,6 +574,15 @@ impl Asker {
         let (allowed, refused): (Vec<InputRequest>, Vec<InputRequest>) = inputs
             .into_iter()
             .partition(|i| capabilities.get(i.capability).is_some_and(|c| !c.is_null()));
+        if allowed.is_empty() {
+            // Nothing can be asked: the call is cancelled at the backend
+            // first, so it cannot go on with the refusals below.
+            if let Some(f) = session.untrack(id)
+                && let Some(conn) = f.conn.upgrade()
+            {
+                conn.cancel(f.backend_id, "the client lacks a capability the call needs");
+            }
+        }
         for input in &refused {
             let why = format!(
                 "the client did not declare the \"{}\" capability",
@@ -584,8 +601,6 @@ impl Asker {
             )
         };
         if allowed.is_empty() {
-            // The call stays tracked on this request's session: ending it
-            // cancels the call at the backend.
             let mut required = Map::new();
             for input in &refused {
                 required.insert(input.capability.into(), json!({}));
@@ -680,14 +695,9 @@ fn resume(
         Ok(p) => p,
         Err(why) => return fail(400, Some(&id), code::INVALID_PARAMS, why, None),
     };
-    let Some(rx) = session.open_request_stream(id.clone()) else {
-        return fail(
-            500,
-            Some(&id),
-            code::INTERNAL_ERROR,
-            "request stream already open",
-            None,
-        );
+    let rx = match open_stream(&session, &id) {
+        Ok(rx) => rx,
+        Err(refusal) => return refusal,
     };
     let Some(call) = parked.pending.first().map(|i| i.call.clone()) else {
         return fail(
