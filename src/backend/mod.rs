@@ -227,11 +227,15 @@ pub fn start(
         }
     };
     (hooks.connected)(&link.conn);
-    // A Streamable HTTP backend is asked for 2026-07-28 first (stateless,
-    // no handshake); anything else, or no, means `initialize`.
+    // Streamable HTTP and stdio backends are asked for 2026-07-28 first
+    // (stateless, no handshake); anything else, or no, means `initialize`.
     let modern = match &backend.kind {
         BackendKind::StreamableHttp { .. } => discover::probe(&link.conn, left(t.init)),
-        _ => None,
+        // A 2025-era stdio server answers an unknown request before
+        // `initialize` with an error at once; one that stays silent is
+        // given little time (the spec: silence means 2025-era).
+        BackendKind::Stdio(_) => discover::probe(&link.conn, left(t.init).min(STDIO_PROBE_WAIT)),
+        BackendKind::Sse { .. } => None,
     };
     let result = match modern {
         Some(found) => Ok(found),
@@ -249,6 +253,9 @@ pub fn start(
         }
     }
 }
+
+/// How long a stdio backend has to answer the 2026-07-28 probe.
+const STDIO_PROBE_WAIT: Duration = Duration::from_secs(2);
 
 /// Re-fetches a live backend's lists (after `list_changed`).
 pub fn rediscover(link: &Link, cap_fetch: Duration) -> Result<Discovered, discover::Error> {

@@ -1,8 +1,9 @@
 """A 2026-07-28-only MCP server (Python `mcp` 2.x `MCPServer`) over
-Streamable HTTP on 127.0.0.1:PORT: no `initialize`, every request
-stateless. Its `where` tool takes an `x-mcp-header` argument, which the
-SDK checks against the `Mcp-Param-Region` header. Usage: modern_server.py
-PORT. Used by tests/modern_backends.rs."""
+Streamable HTTP on 127.0.0.1:PORT (2026-07-28 only: no `initialize`, every
+request stateless), or over stdio with PORT `stdio`. Its `where` tool takes
+an `x-mcp-header` argument, which the SDK checks against the
+`Mcp-Param-Region` header. Usage: modern_server.py PORT|stdio. Used by
+tests/modern_backends.rs."""
 
 import sys
 from typing import Annotated
@@ -12,7 +13,6 @@ from pydantic import Field
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
 
-port = int(sys.argv[1])
 server = MCPServer("python-modern")
 
 
@@ -54,4 +54,7 @@ async def ask(ctx: Context) -> str | InputRequiredResult:
 
 
 if __name__ == "__main__":
-    server.run(transport="streamable-http", host="127.0.0.1", port=port)
+    if sys.argv[1] == "stdio":
+        server.run()
+    else:
+        server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
