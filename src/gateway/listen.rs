@@ -10,17 +10,17 @@
 //! `resourceSubscriptions` out, so the client knows.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
-use super::sse::{sse_headers, timers};
+use super::sse::{Keepalive, sse_headers};
 use crate::catalog::Kind;
 use crate::http::Response;
 use crate::jsonrpc::RequestId;
 use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
-use crate::sse::{encode_comment, encode_event};
+use crate::sse::encode_event;
 
 /// Notifications a listen stream holds before it drops the slow client.
 const LISTEN_QUEUE: usize = 256;
@@ -176,33 +176,24 @@ fn stream(
     {
         return;
     }
-    let (keepalive, check_every) = timers(settings);
-    // Keep-alives every ~15 s by default, so proxies keep the stream.
-    let keepalive = keepalive.or(Some(Duration::from_secs(15)));
+    // Keepalives every 15 s at least, so proxies keep the stream.
+    let mut keepalive = Keepalive::at_least(settings, Duration::from_secs(15));
     let mut frame = Vec::with_capacity(256);
     encode_event(Some("message"), ack, &mut frame);
     if writer.write_frame(&frame).is_err() {
         return;
     }
-    let mut next_ping = keepalive.map(|k| Instant::now() + k);
     loop {
         frame.clear();
-        let wait = next_ping.map_or(check_every, |t| {
-            t.saturating_duration_since(Instant::now()).min(check_every)
-        });
-        match rx.recv_timeout(wait) {
+        match rx.recv_timeout(keepalive.wait()) {
             Ok(note) => encode_event(Some("message"), &note, &mut frame),
             Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
                 if writer.peer_closed() {
                     return;
                 }
-                match (next_ping, keepalive) {
-                    (Some(at), Some(every)) if Instant::now() >= at => {
-                        encode_comment("ping", &mut frame);
-                        next_ping = Some(Instant::now() + every);
-                    }
-                    _ => continue,
+                if !keepalive.ping_if_due(&mut frame) {
+                    continue;
                 }
             }
         }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::sse::{sse_headers, timers};
+use super::sse::{Keepalive, sse_headers};
 use super::{Access, Gateway};
 use crate::config::{IncomingAuth, Transport};
 use crate::http::{Request, Response, StreamWriter};
@@ -30,7 +30,7 @@ use crate::queue::{Receiver, RecvTimeoutError};
 use crate::session::{ForRequest, InputRequest, Session};
 
 use super::bridge::{self, Bridge};
-use crate::sse::{encode_comment, encode_event};
+use crate::sse::encode_event;
 
 /// Methods served on the modern path; the rest are 404 / -32601.
 const METHODS: [&str; 10] = [
@@ -774,10 +774,9 @@ fn stream(
     {
         return;
     }
-    let (keepalive, check_every) = timers(settings);
+    let mut keepalive = Keepalive::new(settings);
     let mut frame = Vec::with_capacity(512);
     let mut next = Some(ForRequest::Message(first));
-    let mut next_ping = keepalive.map(|k| Instant::now() + k);
     loop {
         frame.clear();
         match next.take() {
@@ -799,22 +798,13 @@ fn stream(
                 if writer.peer_closed() || Instant::now() >= deadline {
                     return;
                 }
-                match (next_ping, keepalive) {
-                    (Some(at), Some(every)) if Instant::now() >= at => {
-                        encode_comment("ping", &mut frame);
-                        next_ping = Some(Instant::now() + every);
-                    }
-                    _ => {}
-                }
+                keepalive.ping_if_due(&mut frame);
             }
         }
         if writer.write_frame(&frame).is_err() {
             return;
         }
-        let wake = next_ping.map_or(check_every, |t| {
-            t.saturating_duration_since(Instant::now()).min(check_every)
-        });
-        match rx.recv_timeout(wake.min(Duration::from_secs(1))) {
+        match rx.recv_timeout(keepalive.wait().min(Duration::from_secs(1))) {
             Ok(item) => next = Some(item),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,

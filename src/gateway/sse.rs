@@ -103,7 +103,6 @@ pub(super) fn pump(
     start: Start<'_>,
     settings: &SseResilience,
 ) {
-    let (keepalive, check_every) = timers(settings);
     if writer
         .set_write_timeout(Some(settings.send_timeout))
         .is_err()
@@ -133,14 +132,10 @@ pub(super) fn pump(
         }
         encode_event(Some("message"), json, frame);
     };
-    let mut next_ping = keepalive.map(|k| Instant::now() + k);
+    let mut keepalive = Keepalive::new(settings);
     loop {
-        let now = Instant::now();
-        let wait = next_ping.map_or(check_every, |t| {
-            t.saturating_duration_since(now).min(check_every)
-        });
         frame.clear();
-        match rx.recv_timeout(wait) {
+        match rx.recv_timeout(keepalive.wait()) {
             Ok(Outbound::Message(json)) => {
                 if session.is_closed() {
                     return;
@@ -160,12 +155,8 @@ pub(super) fn pump(
                 if session.is_closed() || writer.peer_closed() {
                     return;
                 }
-                match (next_ping, keepalive) {
-                    (Some(at), Some(every)) if Instant::now() >= at => {
-                        encode_comment("ping", &mut frame);
-                        next_ping = Some(Instant::now() + every);
-                    }
-                    _ => continue,
+                if !keepalive.ping_if_due(&mut frame) {
+                    continue;
                 }
             }
         }
@@ -199,15 +190,60 @@ pub(super) fn write_replayed(writer: &mut StreamWriter<'_>, missed: &[(String, S
     })
 }
 
-/// Keepalive interval (if on) and liveness-check period of a stream.
-pub(super) fn timers(settings: &SseResilience) -> (Option<Duration>, Duration) {
-    // `enabled: false` turns off keepalives only: without the send timeout
-    // and the liveness check a dead client could hold its thread forever.
-    let keepalive = settings.keepalive_interval.filter(|_| settings.enabled);
-    (
-        keepalive,
-        (settings.cleanup_deadline / 2).max(Duration::from_millis(50)),
-    )
+/// When a stream writes its `: ping` keepalives (`keepalive_interval`)
+/// and how often it wakes to check that its client is still there (twice
+/// per `cleanup_deadline`). One schedule for every SSE writer.
+pub(super) struct Keepalive {
+    every: Option<Duration>,
+    check: Duration,
+    next: Option<Instant>,
+}
+
+impl Keepalive {
+    /// The schedule of `settings`, starting now. `enabled: false` turns off
+    /// keepalives only: without the send timeout and the liveness check a
+    /// dead client could hold its thread forever.
+    pub(super) fn new(settings: &SseResilience) -> Keepalive {
+        Keepalive::with_every(
+            settings.keepalive_interval.filter(|_| settings.enabled),
+            settings,
+        )
+    }
+
+    /// Like [`Keepalive::new`], with keepalives every `fallback` when the
+    /// settings have none (a stream that must keep proxies open).
+    pub(super) fn at_least(settings: &SseResilience, fallback: Duration) -> Keepalive {
+        let every = settings.keepalive_interval.filter(|_| settings.enabled);
+        Keepalive::with_every(every.or(Some(fallback)), settings)
+    }
+
+    fn with_every(every: Option<Duration>, settings: &SseResilience) -> Keepalive {
+        Keepalive {
+            every,
+            check: (settings.cleanup_deadline / 2).max(Duration::from_millis(50)),
+            next: every.map(|k| Instant::now() + k),
+        }
+    }
+
+    /// How long to wait for the next message: until the next keepalive,
+    /// and never longer than the liveness check interval.
+    pub(super) fn wait(&self) -> Duration {
+        self.next.map_or(self.check, |t| {
+            t.saturating_duration_since(Instant::now()).min(self.check)
+        })
+    }
+
+    /// Appends a `: ping` to `frame` if one is due; returns whether it did.
+    pub(super) fn ping_if_due(&mut self, frame: &mut Vec<u8>) -> bool {
+        match (self.next, self.every) {
+            (Some(at), Some(every)) if Instant::now() >= at => {
+                encode_comment("ping", frame);
+                self.next = Some(Instant::now() + every);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// `POST /messages/`: one client→server message for a session.

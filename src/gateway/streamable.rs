@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::{Value, json};
 
-use super::sse::{Start, pump, sse_headers, timers, write_replayed};
+use super::sse::{Keepalive, Start, pump, sse_headers, write_replayed};
 use super::{Access, Gateway};
 use crate::config::Transport;
 use crate::http::{Request, Response, StreamWriter, header, media_type};
@@ -30,7 +30,7 @@ use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::mcp::{self, method};
 use crate::replay::GENERAL;
 use crate::session::{ForRequest, Session};
-use crate::sse::{encode_comment, encode_event, encode_id};
+use crate::sse::{encode_event, encode_id};
 
 /// The JSON-RPC error code for a request the client cancelled (LSP's
 /// `RequestCancelled`; MCP sends no answer, but a JSON POST must end).
@@ -369,11 +369,10 @@ fn answer_stream(
     {
         return StreamEnd::ClientGone;
     }
-    let (keepalive, check_every) = timers(settings);
+    let mut keepalive = Keepalive::new(settings);
     let deadline = Instant::now() + wait;
     let mut frame = Vec::with_capacity(512);
     let mut next = first;
-    let mut next_ping = keepalive.map(|k| Instant::now() + k);
     loop {
         frame.clear();
         match next.take() {
@@ -400,21 +399,12 @@ fn answer_stream(
                 if Instant::now() >= deadline {
                     return StreamEnd::Done;
                 }
-                if let (Some(at), Some(every)) = (next_ping, keepalive)
-                    && Instant::now() >= at
-                {
-                    encode_comment("ping", &mut frame);
-                    next_ping = Some(Instant::now() + every);
-                    if writer.write_frame(&frame).is_err() {
-                        return StreamEnd::ClientGone;
-                    }
+                if keepalive.ping_if_due(&mut frame) && writer.write_frame(&frame).is_err() {
+                    return StreamEnd::ClientGone;
                 }
             }
         }
-        let wake = next_ping.map_or(check_every, |t| {
-            t.saturating_duration_since(Instant::now()).min(check_every)
-        });
-        match rx.recv_timeout(wake) {
+        match rx.recv_timeout(keepalive.wait()) {
             Ok(item) => next = Some(item),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return StreamEnd::Done,
