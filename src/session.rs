@@ -17,6 +17,7 @@ use log::{debug, warn};
 use serde_json::Value;
 
 use crate::backend::Connection;
+use crate::catalog::Kind;
 use crate::config::Transport;
 use crate::jsonrpc::{Message, RequestId};
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
@@ -90,6 +91,22 @@ pub const LIST_CHANGED: [&str; 3] = [
     "notifications/resources/list_changed",
     "notifications/prompts/list_changed",
 ];
+
+/// The list-change notifications that tell of changes to these kinds,
+/// each once, in [`LIST_CHANGED`] order.
+pub fn list_changes(kinds: &[Kind]) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = kinds
+        .iter()
+        .map(|k| match k {
+            Kind::Tool => LIST_CHANGED[0],
+            Kind::Resource | Kind::Template => LIST_CHANGED[1],
+            Kind::Prompt => LIST_CHANGED[2],
+        })
+        .collect();
+    methods.sort_by_key(|m| LIST_CHANGED.iter().position(|l| l == m));
+    methods.dedup();
+    methods
+}
 
 fn list_changed_bit(method: &str) -> u8 {
     LIST_CHANGED

@@ -16,10 +16,10 @@ use serde_json::{Map, Value, json};
 
 use super::Gateway;
 use super::sse::{Keepalive, sse_headers};
-use crate::catalog::Kind;
 use crate::http::Response;
 use crate::jsonrpc::RequestId;
 use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use crate::session::LIST_CHANGED;
 use crate::sse::encode_event;
 
 /// Notifications a listen stream holds before it drops the slow client.
@@ -56,27 +56,24 @@ impl Listens {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tells the streams of `view` that these lists changed. Called with
-    /// the sessions' `catalog_changed`, on the thread that rebuilt the
-    /// catalog, under no lock.
-    pub(super) fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
+    /// Tells the streams of `view` of these list changes (one of
+    /// `session::LIST_CHANGED` each). Called with the sessions'
+    /// `catalog_changed`, on the thread that rebuilt the catalog, under no
+    /// lock.
+    pub(super) fn catalog_changed(&self, view: Option<&str>, methods: &[&'static str]) {
         self.lock().retain(|l| {
             if l.view.as_deref() != view {
                 return true;
             }
-            let mut sent = Vec::new();
-            for kind in kinds {
-                let (wanted, method) = match kind {
-                    Kind::Tool => (l.wants.tools, "notifications/tools/list_changed"),
-                    Kind::Prompt => (l.wants.prompts, "notifications/prompts/list_changed"),
-                    Kind::Resource | Kind::Template => {
-                        (l.wants.resources, "notifications/resources/list_changed")
-                    }
+            for &method in methods {
+                let wanted = match LIST_CHANGED.iter().position(|m| *m == method) {
+                    Some(0) => l.wants.tools,
+                    Some(1) => l.wants.resources,
+                    _ => l.wants.prompts,
                 };
-                if !wanted || sent.contains(&method) {
+                if !wanted {
                     continue;
                 }
-                sent.push(method);
                 let note = json!({"jsonrpc": "2.0", "method": method, "params": {
                     "_meta": {"io.modelcontextprotocol/subscriptionId": l.subscription}}});
                 match l.tx.try_send(note.to_string()) {

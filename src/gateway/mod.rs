@@ -36,7 +36,7 @@ use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
 use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 use crate::router::Router;
-use crate::session::{LIST_CHANGED, Session, SlowHook};
+use crate::session::{Session, SlowHook, list_changes};
 use crate::supervisor::{Listener, Supervisor};
 
 /// Open client sessions by id.
@@ -74,16 +74,10 @@ impl Sessions {
 
     /// Tells the ready sessions of `view` (`None`: the whole gateway's,
     /// `Some(group)`: that group's) that these lists changed.
-    fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
-        let mut methods: Vec<&'static str> = kinds
-            .iter()
-            .map(|k| match k {
-                Kind::Tool => LIST_CHANGED[0],
-                Kind::Resource | Kind::Template => LIST_CHANGED[1],
-                Kind::Prompt => LIST_CHANGED[2],
-            })
-            .collect();
-        methods.dedup();
+    /// Tells the ready sessions of `view` (`None`: the whole gateway's,
+    /// `Some(group)`: that group's) of these list changes (one of
+    /// `session::LIST_CHANGED` each).
+    fn catalog_changed(&self, view: Option<&str>, methods: &[&'static str]) {
         let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
         // Only sessions past `notifications/initialized`: before it a server
         // should send nothing but pings and logs (MCP lifecycle). A change
@@ -93,7 +87,7 @@ impl Sessions {
             .iter()
             .filter(|s| s.group.as_deref() == view && s.state().client_ready);
         for session in audience {
-            for method in &methods {
+            for method in methods {
                 session.send_list_changed(method);
             }
         }
@@ -162,8 +156,9 @@ struct Relay {
 
 impl Listener for Relay {
     fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
-        self.sessions.catalog_changed(view, kinds);
-        self.listens.catalog_changed(view, kinds);
+        let methods = list_changes(kinds);
+        self.sessions.catalog_changed(view, &methods);
+        self.listens.catalog_changed(view, &methods);
     }
 
     fn backend_ready(&self, index: usize, conn: &Arc<Connection>) {
