@@ -102,12 +102,17 @@ fn fail(
     message: &str,
     data: Option<Value>,
 ) -> Response {
+    Response::json(status, &error_body(id, code, message, data))
+}
+
+/// A JSON-RPC error message.
+fn error_body(id: Option<&RequestId>, code: i64, message: &str, data: Option<Value>) -> Value {
     let mut error = json!({"code": code, "message": message});
     if let Some(data) = data {
         error["data"] = data;
     }
     let id = id.map_or(Value::Null, RequestId::to_value);
-    Response::json(status, &json!({"jsonrpc": "2.0", "id": id, "error": error}))
+    json!({"jsonrpc": "2.0", "id": id, "error": error})
 }
 
 /// A header value in the 2026-07-28 encoding: `=?base64?…?=` is decoded
@@ -479,7 +484,7 @@ fn answer(
             Ok(ForRequest::Message(text)) if sse_ok => break text,
             Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
             Ok(ForRequest::Input(input)) => {
-                let (status, text) = ask_client(gateway, &session, &id, input, &rx, &shape);
+                let (status, text) = Asker::of(gateway).ask(&session, &id, input, &rx, &shape);
                 finish(gateway, &session);
                 return Response::json_text(status, shape.complete(&text));
             }
@@ -495,10 +500,7 @@ fn answer(
     };
     let settings = gateway.config().sse.clone();
     let router = gateway.router.clone();
-    let ask = Asker {
-        bridge: gateway.bridge.clone(),
-        ttl: gateway.answer_wait(),
-    };
+    let ask = Asker::of(gateway);
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
@@ -523,27 +525,20 @@ struct Asker {
     ttl: Duration,
 }
 
-/// Turns the backend's question(s) for request `id` into its answer: an
-/// input-required result whose state parks the call (it goes on at the
-/// backend), or -32021 when the client declared none of the capabilities
-/// asked for. Questions that arrive together (within [`BURST`] of each
-/// other) go out in one result. HTTP status and answer text.
-fn ask_client(
-    gateway: &Gateway,
-    session: &Session,
-    id: &RequestId,
-    first: InputRequest,
-    rx: &Receiver<ForRequest>,
-    shape: &Shape,
-) -> (u16, String) {
-    let asker = Asker {
-        bridge: gateway.bridge.clone(),
-        ttl: gateway.answer_wait(),
-    };
-    asker.ask(session, id, first, rx, shape)
-}
-
 impl Asker {
+    fn of(gateway: &Gateway) -> Asker {
+        Asker {
+            bridge: gateway.bridge.clone(),
+            ttl: gateway.answer_wait(),
+        }
+    }
+
+    /// Turns the backend's question(s) for request `id` into its answer:
+    /// an input-required result whose state parks the call (it goes on at
+    /// the backend), or -32021 when the client declared none of the
+    /// capabilities asked for. Questions that arrive together (within
+    /// [`BURST`] of each other) go out in one result. HTTP status and
+    /// answer text.
     fn ask(
         &self,
         session: &Session,
@@ -591,13 +586,9 @@ impl Asker {
             refuse(input, &why);
         }
         let error = |status: u16, code: i64, message: String, data: Option<Value>| {
-            let mut e = json!({"code": code, "message": message});
-            if let Some(d) = data {
-                e["data"] = d;
-            }
             (
                 status,
-                json!({"jsonrpc": "2.0", "id": id.to_value(), "error": e}).to_string(),
+                error_body(Some(id), code, &message, data).to_string(),
             )
         };
         if allowed.is_empty() {
