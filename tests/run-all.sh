@@ -33,30 +33,29 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://ru
 command -v python3 >/dev/null || { echo "python3 not found: install Python 3.10 or newer" >&2; exit 1; }
 command -v npm >/dev/null || { echo "npm not found: install Node.js 18 or newer" >&2; exit 1; }
 
+# A virtualenv in DIR with exactly these pinned packages; it is made again
+# when the list differs from what it was made with (kept in DIR/.installed).
+venv() {
+  local dir=$1
+  shift
+  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$*" ]; then
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+    echo "$*" > "$dir/.installed"
+  fi
+}
+
 step "Python mcp SDK $PY_MCP_VERSION"
-venv=.test-env/venv
-if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$PY_MCP_VERSION')" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$PY_MCP_VERSION"
-fi
-export ARGUS_TEST_PYTHON="$PWD/$venv/bin/python"
+venv .test-env/venv "mcp==$PY_MCP_VERSION"
+export ARGUS_TEST_PYTHON="$PWD/.test-env/venv/bin/python"
 
 step "Python mcp SDK $PY_MCP2_VERSION (2026-07-28 client)"
-venv2=.test-env/mcp2
-if ! "$venv2/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$PY_MCP2_VERSION')" 2>/dev/null; then
-  python3 -m venv "$venv2"
-  "$venv2/bin/pip" install --quiet --disable-pip-version-check "mcp==$PY_MCP2_VERSION"
-fi
-export ARGUS_TEST_MCP2_PYTHON="$PWD/$venv2/bin/python"
+venv .test-env/mcp2 "mcp==$PY_MCP2_VERSION"
+export ARGUS_TEST_MCP2_PYTHON="$PWD/.test-env/mcp2/bin/python"
 
 step "the original Argus: ${ORIGINAL_ARGUS[*]}"
-original=.test-env/original
-if [ "$(cat "$original/.installed" 2>/dev/null)" != "${ORIGINAL_ARGUS[*]}" ]; then
-  python3 -m venv "$original"
-  "$original/bin/pip" install --quiet --disable-pip-version-check "${ORIGINAL_ARGUS[@]}"
-  echo "${ORIGINAL_ARGUS[*]}" > "$original/.installed"
-fi
-export ARGUS_TEST_ORIGINAL_PYTHON="$PWD/$original/bin/python"
+venv .test-env/original "${ORIGINAL_ARGUS[@]}"
+export ARGUS_TEST_ORIGINAL_PYTHON="$PWD/.test-env/original/bin/python"
 
 step "Debian packages: prometheus (promtool, for /metrics), chromium (the CORS test), nginx (scale-out)"
 missing=()
