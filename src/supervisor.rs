@@ -422,12 +422,12 @@ impl Supervisor {
 
     /// The `group` of a backend, as the config in force has it.
     pub fn group(&self, index: usize) -> String {
-        let name = self.slot(index).config.name.clone();
-        let config = self.config();
-        config.backends.iter().find(|b| b.name == name).map_or_else(
-            || self.slot(index).config.group.clone(),
-            |b| b.group.clone(),
-        )
+        let slot = self.slot(index);
+        self.config()
+            .backends
+            .iter()
+            .find(|b| b.name == slot.config.name)
+            .map_or_else(|| slot.config.group.clone(), |b| b.group.clone())
     }
 
     fn listener(&self) -> Option<Arc<dyn Listener>> {
@@ -618,13 +618,15 @@ impl Supervisor {
                 Some(i) => {
                     report.changed.push(backend.name.clone());
                     retire.push(old_active[i]);
-                    started.push(self.add_slot(backend, Some(old_active[i])));
-                    active.push(*started.last().unwrap_or(&0));
+                    let index = self.add_slot(backend, Some(old_active[i]));
+                    started.push(index);
+                    active.push(index);
                 }
                 None => {
                     report.added.push(backend.name.clone());
-                    started.push(self.add_slot(backend, None));
-                    active.push(*started.last().unwrap_or(&0));
+                    let index = self.add_slot(backend, None);
+                    started.push(index);
+                    active.push(index);
                 }
             }
         }

@@ -104,18 +104,29 @@ fn failed(gateway: &Gateway, trigger: &str, why: String) -> Outcome {
     Metrics::inc(&gateway.supervisor.metrics().reloads_refused);
     Outcome {
         applied: false,
-        body: json!({
-            "reloaded": false,
-            "error": "service_unavailable",
-            "message": why,
-            "details": null,
-            "backends_added": [],
-            "backends_removed": [],
-            "backends_changed": [],
-            "errors": [why],
-            "restart_required": [],
-        }),
+        body: refused_body(
+            "service_unavailable",
+            &why,
+            Value::Null,
+            vec![Value::from(why.clone())],
+        ),
     }
+}
+
+/// The answer to a reload that changed nothing: the error, and a reload
+/// report with nothing in it (the original's fields, for its clients).
+fn refused_body(status: &str, message: &str, details: Value, errors: Vec<Value>) -> Value {
+    json!({
+        "reloaded": false,
+        "error": status,
+        "message": message,
+        "details": details,
+        "backends_added": [],
+        "backends_removed": [],
+        "backends_changed": [],
+        "errors": errors,
+        "restart_required": [],
+    })
 }
 
 fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
@@ -150,17 +161,7 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
             .collect();
         Outcome {
             applied: false,
-            body: json!({
-                "reloaded": false,
-                "error": status,
-                "message": message,
-                "details": {"problems": errors},
-                "backends_added": [],
-                "backends_removed": [],
-                "backends_changed": [],
-                "errors": texts,
-                "restart_required": [],
-            }),
+            body: refused_body(status, &message, json!({"problems": errors}), texts),
         }
     };
     let Some(loader) = gateway.control.get().and_then(|c| c.loader.as_ref()) else {
