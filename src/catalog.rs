@@ -126,6 +126,8 @@ impl std::error::Error for ConflictError {}
 pub struct Catalog {
     lists: [Vec<Value>; 4],
     routes: [HashMap<String, Route>; 4],
+    /// Where each exposed key's item is in `lists`.
+    positions: [HashMap<String, usize>; 4],
     /// Templates in order, for matching URIs.
     templates: Vec<(UriTemplate, Route)>,
     /// Every exposed item, in list order.
@@ -323,6 +325,7 @@ impl Catalog {
             exposed: key.clone(),
             route: route.clone(),
         });
+        self.positions[slot].insert(key.clone(), self.lists[slot].len());
         self.routes[slot].insert(key, route);
         self.lists[slot].push(exposed);
         Ok(())
@@ -331,6 +334,13 @@ impl Catalog {
     /// The exposed items of a kind, in order.
     pub fn list(&self, kind: Kind) -> &[Value] {
         &self.lists[kind as usize]
+    }
+
+    /// The exposed item (as listed) of a tool or prompt name, resource URI
+    /// or URI template.
+    pub fn item(&self, kind: Kind, key: &str) -> Option<&Value> {
+        let position = *self.positions[kind as usize].get(key)?;
+        self.lists[kind as usize].get(position)
     }
 
     /// The route of an exposed tool or prompt name, or resource URI.
@@ -360,6 +370,10 @@ fn dropped(kind: Kind, key: &str, loser: &str, holder: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn exposed_name(cat: &Catalog, i: usize) -> String {
+        cat.list(Kind::Tool)[i]["name"].as_str().unwrap().to_owned()
+    }
     use crate::glob::Glob;
     use serde_json::json;
 
@@ -474,6 +488,11 @@ mod tests {
             Catalog::build(&sources, &conflict(Strategy::FirstWins, &[])).unwrap();
         assert_eq!(names(&cat, Kind::Tool), ["get_user", "say"]);
         assert_eq!(cat.list(Kind::Tool)[1]["description"], "Say it");
+        assert_eq!(
+            cat.item(Kind::Tool, &exposed_name(&cat, 1)),
+            Some(&cat.list(Kind::Tool)[1])
+        );
+        assert_eq!(cat.item(Kind::Tool, "no such tool"), None);
         assert_eq!(cat.route(Kind::Tool, "say").unwrap().original, "echo");
         assert!(warnings.iter().any(|w| w.contains("ghost")));
     }

@@ -314,10 +314,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
     gateway.router.begin_stateless(&session, &request_meta);
     if name == method::TOOLS_CALL {
         let catalog = gateway.router.catalog_for(&session);
-        let tool = catalog
-            .list(crate::catalog::Kind::Tool)
-            .iter()
-            .find(|t| t.get("name").and_then(Value::as_str) == Some(named("name")));
+        let tool = catalog.item(crate::catalog::Kind::Tool, named("name"));
         if let Some(tool) = tool
             && let Err(why) = check_param_headers(req, tool, p.and_then(|p| p.get("arguments")))
         {

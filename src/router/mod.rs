@@ -730,10 +730,7 @@ impl Router {
             return Vec::new();
         }
         let catalog = self.catalog_of(session);
-        let tool = catalog
-            .list(Kind::Tool)
-            .iter()
-            .find(|t| t.get("name").and_then(Value::as_str) == Some(exposed));
+        let tool = catalog.item(Kind::Tool, exposed);
         let (Some(properties), Some(arguments)) = (
             tool.and_then(|t| t.pointer("/inputSchema/properties"))
                 .and_then(Value::as_object),
