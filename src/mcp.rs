@@ -92,6 +92,10 @@ pub mod method {
     pub const LOGGING_SET_LEVEL: &str = "logging/setLevel";
     /// 2026-07-28: what the server offers, without a handshake.
     pub const SERVER_DISCOVER: &str = "server/discover";
+    /// 2026-07-28: opens a stream of the notifications asked for.
+    pub const SUBSCRIPTIONS_LISTEN: &str = "subscriptions/listen";
+    /// 2026-07-28: the first message of a listen stream (notification).
+    pub const SUBSCRIPTIONS_ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
 }
 
 /// Log levels of `logging/setLevel` (syslog order).

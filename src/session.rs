@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::backend::Connection;
 use crate::catalog::Kind;
 use crate::config::Transport;
-use crate::jsonrpc::{Message, RequestId};
+use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
 use crate::replay::Replay;
 
@@ -146,6 +146,26 @@ impl std::fmt::Debug for SlowHook {
     }
 }
 
+/// Who waits for a client's answer to a request sent to it.
+pub enum Asker {
+    /// A backend's request, relayed: its connection and its own id.
+    Backend(Weak<Connection>, RequestId),
+    /// The gateway's own question (a 2026-07-28 backend's input request
+    /// asked of a 2025-era client): hears the answer, once. Runs on the
+    /// thread that read the client's answer (or ended the session), under
+    /// no lock of the session's.
+    Gateway(Box<dyn FnOnce(Result<Value, ErrorObject>) + Send>),
+}
+
+impl std::fmt::Debug for Asker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Asker::Backend(_, theirs) => write!(f, "Backend({theirs})"),
+            Asker::Gateway(_) => f.write_str("Gateway"),
+        }
+    }
+}
+
 /// One client session.
 #[derive(Debug)]
 pub struct Session {
@@ -179,9 +199,9 @@ pub struct Session {
     parked: Mutex<Option<Receiver<Outbound>>>,
     /// Last request or stream activity (idle expiry).
     last_active: Mutex<Instant>,
-    /// Backend requests relayed to this client, by the id we gave them:
-    /// the backend connection and the backend's own id.
-    server_requests: Mutex<HashMap<RequestId, (Weak<Connection>, RequestId)>>,
+    /// Requests sent to this client, by the id we gave them: who waits
+    /// for each answer.
+    server_requests: Mutex<HashMap<RequestId, Asker>>,
     /// Bits of [`LIST_CHANGED`] queued and not yet written.
     list_changed_queued: AtomicU8,
     /// What the session's `/mcp` streams sent, for clients that resume.
@@ -492,18 +512,19 @@ impl Session {
         Some(rx)
     }
 
-    /// Records a backend request relayed to this client as `ours`.
-    pub fn track_server_request(&self, ours: RequestId, conn: &Arc<Connection>, theirs: RequestId) {
-        lock(&self.server_requests).insert(ours, (Arc::downgrade(conn), theirs));
+    /// Records a request sent to this client as `ours`, and who waits for
+    /// its answer.
+    pub fn track_server_request(&self, ours: RequestId, asker: Asker) {
+        lock(&self.server_requests).insert(ours, asker);
     }
 
-    /// Takes the relayed backend request the client answered with `ours`.
-    pub fn take_server_request(&self, ours: &RequestId) -> Option<(Weak<Connection>, RequestId)> {
+    /// Takes who waits for the client's answer `ours`.
+    pub fn take_server_request(&self, ours: &RequestId) -> Option<Asker> {
         lock(&self.server_requests).remove(ours)
     }
 
-    /// Takes every relayed backend request still unanswered (session ending).
-    pub fn take_server_requests(&self) -> Vec<(Weak<Connection>, RequestId)> {
+    /// Takes everyone still waiting for an answer (session ending).
+    pub fn take_server_requests(&self) -> Vec<Asker> {
         lock(&self.server_requests)
             .drain()
             .map(|(_, v)| v)

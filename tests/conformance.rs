@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Gateway, SseClient, TempDir};
+use crate::support::{Gateway, LocalServer, SseClient, TempDir, free_port};
 
 fn node_modules() -> PathBuf {
     std::env::var_os("ARGUS_NODE_MODULES")
@@ -35,8 +35,18 @@ fn suite(package: &str) -> (PathBuf, PathBuf) {
 /// Runs the suite in server mode against `url` with `args`; whether it
 /// exited 0, and its stdout and stderr.
 fn run_suite(package: &str, url: &str, args: &[&str]) -> (bool, String, String) {
-    let (node, suite) = suite(package);
     let out = TempDir::new("conformance");
+    run_suite_into(&out, package, url, args)
+}
+
+/// [`run_suite`] writing the checks of each scenario under `out`.
+fn run_suite_into(
+    out: &TempDir,
+    package: &str,
+    url: &str,
+    args: &[&str],
+) -> (bool, String, String) {
+    let (node, suite) = suite(package);
     let mut child = Command::new(&node)
         .arg(&suite)
         .args(["server", "--url", url])
@@ -183,6 +193,110 @@ fn the_2026_07_28_requirements_pass_whole_with_a_legacy_backend() {
         "json-schema-2020-12",
         "http-header-validation",
         "http-custom-header-server-validation",
+    ] {
+        assert!(
+            summary.contains(&format!("✓ {scenario}:")),
+            "{scenario} did not pass:\n{summary}"
+        );
+    }
+}
+
+/// The status of check `id` in the results under `out`: the statuses of
+/// every scenario that ran it.
+fn check_status(out: &TempDir, id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in std::fs::read_dir(&out.0).unwrap().flatten() {
+        let Ok(text) = std::fs::read_to_string(dir.path().join("checks.json")) else {
+            continue;
+        };
+        let checks: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for check in checks.as_array().into_iter().flatten() {
+            if check["id"] == id {
+                found.push(check["status"].as_str().unwrap_or("").to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// A gateway over the fixture as a 2026-07-28 server over Streamable
+/// HTTP (`--http`); the fixture process is stopped with the returned guard.
+fn modern_fixture_gateway() -> (Gateway, LocalServer) {
+    let port = free_port();
+    let mut fixture = Command::new(env!("CARGO_BIN_EXE_argus-conformance-fixture"));
+    fixture.args(["--http", &port.to_string()]);
+    let server = LocalServer::start(fixture, port);
+    let config = format!(
+        "backends:\n  fixture:\n    type: streamable-http\n    url: http://127.0.0.1:{port}/mcp\n"
+    );
+    let gw = Gateway::start(&config);
+    SseClient::open(gw.addr).initialize(gw.addr, "2025-06-18");
+    assert!(
+        gw.logged("[fixture] speaks 2026-07-28: stateless"),
+        "{}",
+        gw.stderr()
+    );
+    (gw, server)
+}
+
+#[test]
+fn the_2026_07_28_requirements_pass_whole_with_a_modern_backend() {
+    // The fixture itself is a 2026-07-28 server: its input-required
+    // rounds, caching hints, header checks (it refuses headers that
+    // disagree with the body) and list changes (on the listen stream the
+    // gateway opens to it) all go through the gateway.
+    let (gw, _fixture) = modern_fixture_gateway();
+    let url = format!("http://{}/mcp", gw.addr);
+    let out = TempDir::new("conformance");
+    let (ok, stdout, stderr) = run_suite_into(&out, NEXT, &url, &["--requirements", "2026-07-28"]);
+    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
+    assert!(
+        ok && failing(summary).is_empty() && summary.contains("Total: "),
+        "2026-07-28 requirements failed: {:?}\n{summary}\n{stderr}",
+        failing(summary)
+    );
+    for scenario in [
+        "server-stateless",
+        "caching",
+        "input-required-result-multi-round",
+        "input-required-result-tampered-state",
+        "http-custom-header-server-validation",
+    ] {
+        assert!(
+            summary.contains(&format!("✓ {scenario}:")),
+            "{scenario} did not pass:\n{summary}"
+        );
+    }
+    // SHOULD-level, so only warned about by the suite: the backend's list
+    // changes reach the client's listen stream.
+    for check in [
+        "sep-2575-server-sends-tools-list-changed-on-subscription",
+        "sep-2575-server-sends-prompts-list-changed-on-subscription",
+    ] {
+        assert_eq!(check_status(&out, check), ["SUCCESS"], "{check}\n{summary}");
+    }
+}
+
+#[test]
+fn the_2025_11_25_requirements_pass_whole_with_a_modern_backend() {
+    // A 2025-era client through a 2026-07-28 backend: the backend's
+    // input-required results become sampling and elicitation requests on
+    // the client's session, and the call is retried with the answers.
+    let (gw, _fixture) = modern_fixture_gateway();
+    let url = format!("http://{}/mcp", gw.addr);
+    let (ok, stdout, stderr) = run_suite(NEXT, &url, &["--requirements", "2025-11-25"]);
+    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
+    assert!(
+        ok && failing(summary).is_empty() && summary.contains("Total: "),
+        "2025-11-25 requirements failed: {:?}\n{summary}\n{stderr}",
+        failing(summary)
+    );
+    for scenario in [
+        "tools-call-sampling",
+        "tools-call-elicitation",
+        "elicitation-sep1034-defaults",
+        "tools-call-with-logging",
+        "resources-subscribe",
     ] {
         assert!(
             summary.contains(&format!("✓ {scenario}:")),

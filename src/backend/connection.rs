@@ -410,6 +410,26 @@ impl Connection {
         self.modern.load(Ordering::SeqCst)
     }
 
+    /// A 2026-07-28 request that a transport sends and reads itself, outside
+    /// the pending table (a `subscriptions/listen` stream): a fresh id, the
+    /// stamped `_meta` and the routing headers.
+    pub fn stateless_frame(&self, method: &str, params: Value) -> Frame {
+        let id = self.reserve_id();
+        let mut params = Some(params);
+        let headers = modernize(method, &mut params, Vec::new());
+        let message = Message::Request {
+            id: RequestId::Number(id as i64),
+            method: method.to_owned(),
+            params,
+        };
+        Frame {
+            bytes: message.to_value().to_string().into_bytes(),
+            method: Some(method.to_owned()),
+            id: Some(id),
+            headers,
+        }
+    }
+
     /// Sends a notification. Returns `false` if it could not be queued.
     pub fn notify(&self, method: &str, params: Option<Value>) -> bool {
         let message = Message::Notification {
@@ -524,6 +544,17 @@ impl Connection {
             ),
             Message::Notification { method, params } => {
                 if method == "notifications/progress" && self.progress(params.as_ref()) {
+                    return;
+                }
+                if method == mcp::method::SUBSCRIPTIONS_ACKNOWLEDGED {
+                    // Our own `subscriptions/listen` stream is open.
+                    debug!(
+                        "[{}] listening: {}",
+                        self.name,
+                        params
+                            .as_ref()
+                            .map_or(Value::Null, |p| p["notifications"].clone())
+                    );
                     return;
                 }
                 if method == "notifications/message"

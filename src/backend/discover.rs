@@ -119,6 +119,44 @@ pub fn probe(conn: &Connection, timeout: Duration) -> Option<Discovered> {
     })
 }
 
+/// The `subscriptions/listen` params for a 2026-07-28 backend: the list
+/// changes it declared it sends (they travel only on listen streams), or
+/// `None` when it declared none.
+pub fn listen_params(found: &Discovered) -> Option<Value> {
+    let mut wanted = serde_json::Map::new();
+    for (capability, key) in [
+        ("tools", "toolsListChanged"),
+        ("prompts", "promptsListChanged"),
+        ("resources", "resourcesListChanged"),
+    ] {
+        if found.capabilities[capability]["listChanged"] == json!(true) {
+            wanted.insert(key.to_owned(), Value::Bool(true));
+        }
+    }
+    (!wanted.is_empty()).then(|| json!({"notifications": wanted}))
+}
+
+/// How long a `subscriptions/listen` request over stdio stays open at
+/// most: the backend ends it, or the connection does.
+const LISTEN_FOR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Opens a `subscriptions/listen` request on a connection whose one stream
+/// carries every message (stdio): the backend's list changes then arrive
+/// as notifications like a 2025-era backend's.
+pub fn listen(conn: &Connection, params: Value) {
+    let name = conn.name().to_owned();
+    conn.send_request(
+        method::SUBSCRIPTIONS_LISTEN,
+        Some(params),
+        LISTEN_FOR,
+        Box::new(move |outcome| match outcome {
+            Ok(_) => log::debug!("[{name}] the backend ended our listen stream"),
+            Err(e) => log::debug!("[{name}] subscriptions/listen: {e}"),
+        }),
+        None,
+    );
+}
+
 /// Runs `initialize` and `notifications/initialized`.
 pub fn handshake(conn: &Connection, timeout: Duration) -> Result<Discovered, Error> {
     let params = json!({

@@ -244,6 +244,15 @@ pub fn start(
     .and_then(|mut d| discover::discover(&link.conn, &mut d, t.cap_fetch).map(|()| d));
     match result {
         Ok(discovered) => {
+            if link.conn.is_modern()
+                && let Some(params) = discover::listen_params(&discovered)
+            {
+                match &link.http {
+                    Some(http) => http.listen(&link.conn, params),
+                    // stdio: one stream carries everything.
+                    None => discover::listen(&link.conn, params),
+                }
+            }
             link.discovered = discovered;
             Ok(link)
         }

@@ -107,13 +107,8 @@ impl StreamableTransport {
         let id = self.shared.session().id.clone();
         if let Some(id) = id {
             let agent = super::http_agent(Duration::from_secs(2));
-            let mut request = agent.delete(&self.shared.url).header("Mcp-Session-Id", &id);
-            if let Ok(headers) = self.shared.credentials.headers() {
-                for (k, v) in headers {
-                    request = request.header(k, v);
-                }
-            }
-            match request.call() {
+            let request = agent.delete(&self.shared.url).header("Mcp-Session-Id", &id);
+            match with_credentials(request, &self.shared).call() {
                 Ok(r) => debug!("[{}] DELETE session: HTTP {}", self.shared.name, r.status()),
                 Err(e) => debug!("[{}] DELETE session failed: {e}", self.shared.name),
             }
@@ -391,6 +386,15 @@ fn post(
             continue;
         }
         if !(200..300).contains(&status) {
+            // A 2026-07-28 server answers some errors (-32020, -32021,
+            // -32022, -32601) with a 4xx and the JSON-RPC error as the
+            // body: that error is the answer, not the status.
+            if (400..500).contains(&status)
+                && let Some(answer) = rpc_error_body(response, related)
+            {
+                deliver(conn, shared, answer, related);
+                return Ok(());
+            }
             return Err(Failure::Refused(format!(
                 "HTTP {status} from {}",
                 shared.url
@@ -549,12 +553,7 @@ fn get_request(
     if let Some(last) = last_event_id {
         request = request.header("Last-Event-ID", last);
     }
-    if let Ok(headers) = shared.credentials.headers() {
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-    }
-    request
+    with_credentials(request, shared)
 }
 
 /// The server ended the answer stream of our request `id` before the
@@ -623,25 +622,81 @@ fn resume(conn: &Arc<Connection>, shared: &Arc<Shared>, parser: &mut Parser, id:
     }
 }
 
-/// Opens the GET stream for server-initiated messages on a thread that
-/// reopens it with backoff until the transport stops.
-fn open_get_stream(conn: &Arc<Connection>, shared: &Arc<Shared>) {
-    let (conn, shared) = (conn.clone(), shared.clone());
-    let name = shared.name.clone();
-    let spawned = thread::Builder::new()
-        .name(format!("argus-get-{name}"))
-        .stack_size(BACKEND_STACK_BYTES)
-        .spawn(move || get_loop(&conn, &shared));
-    if let Err(e) = spawned {
-        warn!("[{name}] cannot open the GET stream: {e}");
+/// The stream a backend pushes its own messages on.
+enum Push {
+    /// 2025-era: a GET of the endpoint in the session.
+    Get,
+    /// 2026-07-28: a `subscriptions/listen` POST with these params.
+    Listen(Value),
+}
+
+impl Push {
+    fn what(&self) -> &'static str {
+        match self {
+            Push::Get => "GET stream",
+            Push::Listen(_) => "listen stream",
+        }
     }
 }
 
-fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
+impl StreamableTransport {
+    /// Opens a `subscriptions/listen` stream to a 2026-07-28 backend (its
+    /// list changes travel only there) on a thread that reopens it with
+    /// backoff until the transport stops.
+    pub fn listen(&self, conn: &Arc<Connection>, params: Value) {
+        open_push_stream(conn, &self.shared, Push::Listen(params));
+    }
+}
+
+/// Opens the GET stream for server-initiated messages on a thread that
+/// reopens it with backoff until the transport stops.
+fn open_get_stream(conn: &Arc<Connection>, shared: &Arc<Shared>) {
+    open_push_stream(conn, shared, Push::Get);
+}
+
+fn open_push_stream(conn: &Arc<Connection>, shared: &Arc<Shared>, push: Push) {
+    let (conn, shared) = (conn.clone(), shared.clone());
+    let name = shared.name.clone();
+    let what = push.what();
+    let spawned = thread::Builder::new()
+        .name(format!("argus-push-{name}"))
+        .stack_size(BACKEND_STACK_BYTES)
+        .spawn(move || push_loop(&conn, &shared, &push));
+    if let Err(e) = spawned {
+        warn!("[{name}] cannot open the {what}: {e}");
+    }
+}
+
+/// Sends the request that opens `push`.
+fn open_push(
+    conn: &Connection,
+    shared: &Shared,
+    agent: &Agent,
+    push: &Push,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    match push {
+        Push::Get => get_request(agent, shared, None).call(),
+        Push::Listen(params) => {
+            let frame =
+                conn.stateless_frame(crate::mcp::method::SUBSCRIPTIONS_LISTEN, params.clone());
+            let mut request = agent
+                .post(&shared.url)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream");
+            for (k, v) in &frame.headers {
+                request = request.header(k, v);
+            }
+            with_credentials(request, shared).send(&frame.bytes[..])
+        }
+    }
+}
+
+fn push_loop(conn: &Arc<Connection>, shared: &Arc<Shared>, push: &Push) {
+    let what = push.what();
     let mut delay = Duration::from_millis(500);
     let session_at_start = shared.session().id.clone();
     while !shared.stopping() && conn.closed().is_none() {
-        if shared.session().id != session_at_start {
+        if matches!(push, Push::Get) && shared.session().id != session_at_start {
             return; // a re-initialize opened its own stream
         }
         let agent: Agent = Agent::config_builder()
@@ -660,28 +715,38 @@ fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
         if shared.stopping() {
             return;
         }
-        let request = get_request(&agent, shared, None);
         let opened = Instant::now();
-        match request.call() {
-            Ok(response) if response.status().as_u16() == 405 => {
-                debug!("[{}] no GET stream (405)", shared.name);
+        match open_push(conn, shared, &agent, push) {
+            // 405: no GET stream; 404 (-32601): no listen.
+            Ok(response) if matches!(response.status().as_u16(), 404 | 405) => {
+                debug!("[{}] no {what} (HTTP {})", shared.name, response.status());
                 return;
             }
             Ok(response) if response.status().is_success() => {
-                debug!("[{}] GET stream open", shared.name);
+                let is_stream = response
+                    .body()
+                    .mime_type()
+                    .map(media_type)
+                    .is_some_and(|t| t == "text/event-stream");
+                if !is_stream {
+                    // A JSON answer to a listen: an error, so none.
+                    debug!("[{}] no {what} (not an event stream)", shared.name);
+                    return;
+                }
+                debug!("[{}] {what} open", shared.name);
                 let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
                 let reader = response.into_body().into_reader();
                 let why = read_events(conn, shared, &mut parser, reader, None);
-                debug!("[{}] GET stream {why}", shared.name);
+                debug!("[{}] {what} {why}", shared.name);
             }
             Ok(response) => debug!(
-                "[{}] GET stream refused: HTTP {}",
+                "[{}] {what} refused: HTTP {}",
                 shared.name,
                 response.status()
             ),
             Err(e) => {
                 if !shared.stopping() {
-                    debug!("[{}] GET stream failed: {e}", shared.name);
+                    debug!("[{}] {what} failed: {e}", shared.name);
                 }
             }
         }
@@ -696,4 +761,44 @@ fn get_loop(conn: &Arc<Connection>, shared: &Arc<Shared>) {
             .unwrap_or_else(|e| e.into_inner());
         delay = (delay * 2).min(Duration::from_secs(30));
     }
+}
+
+/// `request` with the backend's credentials (none when they cannot be had
+/// now: the server's 401 then says so).
+fn with_credentials<B>(
+    mut request: ureq::RequestBuilder<B>,
+    shared: &Shared,
+) -> ureq::RequestBuilder<B> {
+    if let Ok(headers) = shared.credentials.headers() {
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+    }
+    request
+}
+
+/// The JSON-RPC error answering request `related` in a 4xx response's
+/// body, if that is what the body is.
+fn rpc_error_body(
+    response: ureq::http::Response<ureq::Body>,
+    related: Option<u64>,
+) -> Option<Value> {
+    let related = related?;
+    let is_json = response
+        .body()
+        .mime_type()
+        .map(media_type)
+        .is_some_and(|t| t == "application/json");
+    if !is_json {
+        return None;
+    }
+    let bytes = response
+        .into_body()
+        .into_with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    (value.get("error").is_some() && value.get("id").and_then(Value::as_u64) == Some(related))
+        .then_some(value)
 }

@@ -18,6 +18,7 @@ use super::Gateway;
 use super::sse::{Keepalive, sse_headers};
 use crate::http::Response;
 use crate::jsonrpc::RequestId;
+use crate::mcp::method;
 use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use crate::session::LIST_CHANGED;
 use crate::sse::encode_event;
@@ -131,7 +132,7 @@ pub(super) fn open(
         }
     }
     let subscription = id.to_value();
-    let ack = json!({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+    let ack = json!({"jsonrpc": "2.0", "method": method::SUBSCRIPTIONS_ACKNOWLEDGED,
         "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": subscription},
             "notifications": accepted}})
     .to_string();

@@ -35,7 +35,7 @@ use crate::sse::encode_event;
 /// Methods served on the modern path; the rest are 404 / -32601.
 const METHODS: [&str; 10] = [
     method::SERVER_DISCOVER,
-    "subscriptions/listen",
+    method::SUBSCRIPTIONS_LISTEN,
     method::TOOLS_LIST,
     method::TOOLS_CALL,
     method::RESOURCES_LIST,
@@ -351,7 +351,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
     if let Some(Value::Object(p)) = params.as_mut().filter(|_| !backend_rounds) {
         p.remove("inputResponses");
     }
-    if name == "subscriptions/listen" {
+    if name == method::SUBSCRIPTIONS_LISTEN {
         return super::listen::open(gateway, &id, params.as_ref(), access.group);
     }
     if name == method::SERVER_DISCOVER {

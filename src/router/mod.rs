@@ -17,6 +17,7 @@
 
 mod audited;
 mod interest;
+mod rounds;
 mod stateless;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +34,7 @@ use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
 use crate::metrics;
-use crate::session::{InputRequest, Session};
+use crate::session::{Asker, InputRequest, Session};
 use crate::supervisor::Supervisor;
 use interest::{Levels, Subscribers};
 
@@ -179,7 +180,7 @@ impl Router {
             "argus-{}",
             self.next_relay.fetch_add(1, Ordering::Relaxed)
         ));
-        session.track_server_request(ours.clone(), conn, id);
+        session.track_server_request(ours.clone(), Asker::Backend(Arc::downgrade(conn), id));
         session.send_for(
             &related,
             &Message::Request {
@@ -224,36 +225,8 @@ impl Router {
             Message::Notification { method, params } => {
                 self.notification(session, &method, params.as_ref())
             }
-            Message::Response { id, result } => match session.take_server_request(&id) {
-                Some((conn, theirs)) => {
-                    if let Some(conn) = conn.upgrade() {
-                        conn.respond(&Message::response(theirs, result));
-                    }
-                }
-                None => debug!(
-                    "session {}: response to unknown request {id} dropped",
-                    session.short_id()
-                ),
-            },
-            Message::Error { id, error } => {
-                match id.as_ref().and_then(|id| session.take_server_request(id)) {
-                    Some((conn, theirs)) => {
-                        if let Some(conn) = conn.upgrade() {
-                            conn.respond(&Message::Error {
-                                id: Some(theirs),
-                                error,
-                            });
-                        }
-                    }
-                    None => debug!(
-                        "session {}: error response ({} {}) to unknown request {:?} dropped",
-                        session.short_id(),
-                        error.code,
-                        error.message,
-                        id.as_ref().map(RequestId::to_string)
-                    ),
-                }
-            }
+            Message::Response { id, result } => answered(session, Some(&id), Ok(result)),
+            Message::Error { id, error } => answered(session, id.as_ref(), Err(error)),
         }
     }
 
@@ -325,13 +298,22 @@ impl Router {
                 conn.cancel(f.backend_id, "client session closed");
             }
         }
-        for (conn, theirs) in session.take_server_requests() {
-            if let Some(conn) = conn.upgrade() {
-                conn.respond(&Message::error(
-                    Some(theirs),
-                    code::INTERNAL_ERROR,
-                    "the client session closed",
-                ));
+        for asker in session.take_server_requests() {
+            let closed = ErrorObject {
+                code: code::INTERNAL_ERROR,
+                message: "the client session closed".into(),
+                data: None,
+            };
+            match asker {
+                Asker::Backend(conn, theirs) => {
+                    if let Some(conn) = conn.upgrade() {
+                        conn.respond(&Message::Error {
+                            id: Some(theirs),
+                            error: closed,
+                        });
+                    }
+                }
+                Asker::Gateway(hears) => hears(Err(closed)),
             }
         }
     }
@@ -448,6 +430,17 @@ impl Router {
                 }
                 let catalog = self.catalog_of(session);
                 match catalog.resource_route(&uri) {
+                    // 2026-07-28 has no resources/subscribe: the interest
+                    // is recorded above, and that is all.
+                    Some(route)
+                        if name != method::RESOURCES_READ
+                            && self
+                                .supervisor
+                                .link(route.backend)
+                                .is_ok_and(|l| l.conn.is_modern()) =>
+                    {
+                        reply(Ok(json!({})))
+                    }
                     Some(route) => {
                         let route = route.clone();
                         self.forward(session, id, name, params.unwrap_or_default(), &route, &uri)
@@ -576,57 +569,15 @@ impl Router {
             conn: Arc::downgrade(&link.conn),
             backend_id,
         });
-        let supervisor = self.supervisor.clone();
-        let (transport, method) = (session.transport.as_str(), method_name.to_owned());
-        let started = Instant::now();
-        let answers = caller.clone();
-        let reply = Box::new(move |outcome: Result<Value, CallError>| {
-            supervisor.metrics().request(
-                transport,
-                &method,
-                Some(&backend_name),
-                audited::metric_outcome(&outcome),
-                Some(started.elapsed()),
-            );
-            // Read now: a 2026-07-28 retry may have taken the call over.
-            let Target {
-                session,
-                id: client_id,
-            } = answers.target();
-            let Some(session) = session.upgrade() else {
-                return;
-            };
-            session.untrack(&client_id);
-            if let Some(call) = audit
-                && let Err(why) = call.finish(&audited::outcome(&outcome))
-            {
-                // `audit.required`: nothing goes through unrecorded.
-                session.send(&Message::error(
-                    Some(client_id),
-                    code::INTERNAL_ERROR,
-                    format!("the answer is withheld: {why}"),
-                ));
-                return;
-            }
-            let message = match outcome {
-                Ok(result) => Message::response(client_id, result),
-                Err(CallError::Rpc(error)) => Message::Error {
-                    id: Some(client_id),
-                    error,
-                },
-                Err(e) => match failure(is_tool, &format!("backend \"{backend_name}\" {e}")) {
-                    Ok(result) => Message::response(client_id, result),
-                    Err(error) => Message::Error {
-                        id: Some(client_id),
-                        error,
-                    },
-                },
-            };
-            session.send(&message);
-        });
+        let mut params = params;
+        let headers = if link.conn.is_modern() {
+            self.for_modern_backend(session, &mut params, is_tool, exposed)
+        } else {
+            Vec::new()
+        };
         let progress = client_token.map(|token| {
             let notes = caller.clone();
-            Box::new(move |mut params: Value| {
+            Arc::new(move |mut params: Value| {
                 let target = notes.target();
                 if let Some(session) = target.session.upgrade() {
                     params["progressToken"] = token.clone();
@@ -638,42 +589,65 @@ impl Router {
                         },
                     );
                 }
-            }) as crate::backend::ProgressFn
+            }) as SharedProgress
         });
         // A 2026-07-28 request that asked for logs hears its backend's, on
         // its own stream, in order with its answer (never without asking).
-        let log = {
+        let (log, legacy_caller) = {
             let state = session.state();
             let rank = |l: &str| mcp::LOG_LEVELS.iter().position(|x| *x == l);
             let wanted = state.log_level.as_deref().and_then(rank);
-            (state.protocol_version == Some(mcp::MODERN_VERSION))
-                .then_some(wanted)
-                .flatten()
-                .map(|wanted| {
-                    let hears = caller.clone();
-                    let name = route.backend_name.clone();
-                    Box::new(move |params: &Value| {
-                        let level = params.get("level").and_then(Value::as_str).and_then(rank);
-                        if level.unwrap_or(0) < wanted {
-                            return;
-                        }
-                        let target = hears.target();
-                        let Some(session) = target.session.upgrade() else {
-                            return;
-                        };
-                        let mut params = params.clone();
-                        if let Some(p) = params.as_object_mut() {
-                            p.insert("logger".into(), Value::from(name.as_str()));
-                        }
-                        session.send_for(
-                            &target.id,
-                            &Message::Notification {
-                                method: "notifications/message".into(),
-                                params: Some(params),
-                            },
-                        );
-                    }) as crate::backend::LogFn
-                })
+            let modern_caller = state.protocol_version == Some(mcp::MODERN_VERSION);
+            let log = modern_caller.then_some(wanted).flatten().map(|wanted| {
+                let hears = caller.clone();
+                let name = route.backend_name.clone();
+                Arc::new(move |params: &Value| {
+                    let level = params.get("level").and_then(Value::as_str).and_then(rank);
+                    if level.unwrap_or(0) < wanted {
+                        return;
+                    }
+                    let target = hears.target();
+                    let Some(session) = target.session.upgrade() else {
+                        return;
+                    };
+                    let mut params = params.clone();
+                    if let Some(p) = params.as_object_mut() {
+                        p.insert("logger".into(), Value::from(name.as_str()));
+                    }
+                    session.send_for(
+                        &target.id,
+                        &Message::Notification {
+                            method: "notifications/message".into(),
+                            params: Some(params),
+                        },
+                    );
+                }) as SharedLog
+            });
+            (log, !modern_caller)
+        };
+        // A 2026-07-28 backend may answer a 2025-era client's call with an
+        // input-required result: the gateway asks the client and retries.
+        let rounds =
+            (link.conn.is_modern() && legacy_caller && rounds::METHODS.contains(&method_name))
+                .then(|| rounds::Rounds {
+                    conn: Arc::downgrade(&link.conn),
+                    params: params.clone(),
+                    headers: headers.clone(),
+                    timeout,
+                    progress: progress.clone(),
+                    log: log.clone(),
+                    done: 0,
+                });
+        let answering = Answering {
+            supervisor: self.supervisor.clone(),
+            caller: caller.clone(),
+            audit,
+            transport: session.transport.as_str(),
+            method: method_name.to_owned(),
+            backend_name,
+            is_tool,
+            started: Instant::now(),
+            rounds,
         };
         if !session.track(id.clone(), &link.conn, backend_id) {
             // The same id arrived twice at once (the check in `handle` raced).
@@ -681,21 +655,15 @@ impl Router {
             return Outcome::Forwarded;
         }
         let origin: Origin = caller;
-        let mut params = params;
-        let headers = if link.conn.is_modern() {
-            self.for_modern_backend(session, &mut params, is_tool, exposed)
-        } else {
-            Vec::new()
-        };
         link.conn.send_request_as(
             backend_id,
             Outgoing {
                 method: method_name.to_owned(),
                 params: Some(params),
                 timeout,
-                reply,
-                progress,
-                log,
+                reply: answering.reply_fn(),
+                progress: progress.map(boxed_progress),
+                log: log.map(boxed_log),
                 origin: Some(origin),
                 headers,
             },
@@ -723,6 +691,12 @@ impl Router {
                         mcp::meta::CLIENT_CAPABILITIES.into(),
                         state.client_capabilities.clone(),
                     );
+                    // A 2025-era client's `logging/setLevel` holds for
+                    // its session; a modern backend hears it per request.
+                    if let Some(level) = &state.log_level {
+                        meta.entry(mcp::meta::LOG_LEVEL)
+                            .or_insert_with(|| Value::from(level.as_str()));
+                    }
                 }
             }
         }
@@ -886,7 +860,145 @@ impl Router {
 
 /// Sends a request of the gateway's own (no client waits for it): the
 /// answer is not needed, only that the backend hears it.
+/// A forwarded call's progress hook, kept for its further rounds.
+type SharedProgress = Arc<dyn Fn(Value) + Send + Sync>;
+
+/// A forwarded 2026-07-28 call's log hook, kept for its further rounds.
+type SharedLog = Arc<dyn Fn(&Value) + Send + Sync>;
+
+fn boxed_progress(hook: SharedProgress) -> crate::backend::ProgressFn {
+    Box::new(move |params| hook(params))
+}
+
+fn boxed_log(hook: SharedLog) -> crate::backend::LogFn {
+    Box::new(move |params| hook(params))
+}
+
+/// What the answer of a forwarded call needs: who gets it, what to count
+/// and record, and, for a 2026-07-28 backend serving a 2025-era client,
+/// how to ask again ([`rounds`]).
+struct Answering {
+    supervisor: Arc<Supervisor>,
+    caller: Arc<Caller>,
+    audit: Option<audited::Call>,
+    transport: &'static str,
+    method: String,
+    backend_name: String,
+    is_tool: bool,
+    started: Instant,
+    rounds: Option<rounds::Rounds>,
+}
+
+impl Answering {
+    /// The backend connection's reply hook: runs on the transport's reader
+    /// thread (or the connection's timer), under no lock.
+    fn reply_fn(self) -> crate::backend::ReplyFn {
+        Box::new(move |outcome| self.answer(outcome))
+    }
+
+    /// Sends the call's outcome to its client, or, for an input-required
+    /// result that the gateway fulfils, asks the client first.
+    fn answer(mut self, outcome: Result<Value, CallError>) {
+        let outcome = match (outcome, self.rounds.take()) {
+            (Ok(result), Some(rounds)) if rounds::asks_input(&result) => {
+                return rounds::ask(self, rounds, result);
+            }
+            (outcome, rounds) => {
+                self.rounds = rounds;
+                outcome
+            }
+        };
+        let Answering {
+            supervisor,
+            caller,
+            audit,
+            transport,
+            method,
+            backend_name,
+            is_tool,
+            started,
+            rounds: _,
+        } = self;
+        supervisor.metrics().request(
+            transport,
+            &method,
+            Some(&backend_name),
+            audited::metric_outcome(&outcome),
+            Some(started.elapsed()),
+        );
+        // Read now: a 2026-07-28 retry may have taken the call over.
+        let Target {
+            session,
+            id: client_id,
+        } = caller.target();
+        let Some(session) = session.upgrade() else {
+            return;
+        };
+        session.untrack(&client_id);
+        if let Some(call) = audit
+            && let Err(why) = call.finish(&audited::outcome(&outcome))
+        {
+            // `audit.required`: nothing goes through unrecorded.
+            session.send(&Message::error(
+                Some(client_id),
+                code::INTERNAL_ERROR,
+                format!("the answer is withheld: {why}"),
+            ));
+            return;
+        }
+        let message = match outcome {
+            Ok(result) => Message::response(client_id, result),
+            Err(CallError::Rpc(error)) => Message::Error {
+                id: Some(client_id),
+                error,
+            },
+            Err(e) => match failure(is_tool, &format!("backend \"{backend_name}\" {e}")) {
+                Ok(result) => Message::response(client_id, result),
+                Err(error) => Message::Error {
+                    id: Some(client_id),
+                    error,
+                },
+            },
+        };
+        session.send(&message);
+    }
+}
+
+/// The client's answer (`id`) to a request sent to it goes to whoever
+/// asked: a backend (under its own id) or the gateway.
+fn answered(session: &Session, id: Option<&RequestId>, outcome: Result<Value, ErrorObject>) {
+    match id.and_then(|id| session.take_server_request(id)) {
+        Some(Asker::Backend(conn, theirs)) => {
+            if let Some(conn) = conn.upgrade() {
+                conn.respond(&match outcome {
+                    Ok(result) => Message::response(theirs, result),
+                    Err(error) => Message::Error {
+                        id: Some(theirs),
+                        error,
+                    },
+                });
+            }
+        }
+        Some(Asker::Gateway(hears)) => hears(outcome),
+        None => debug!(
+            "session {}: answer to unknown request {:?} dropped",
+            session.short_id(),
+            id.map(RequestId::to_string)
+        ),
+    }
+}
+
 fn send_own(conn: &Connection, method_name: &str, params: Value) {
+    if conn.is_modern()
+        && matches!(
+            method_name,
+            method::LOGGING_SET_LEVEL | method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE
+        )
+    {
+        // Removed in 2026-07-28: the level goes with each request, and
+        // resource interest stays with the gateway.
+        return;
+    }
     conn.send_request(
         method_name,
         Some(params),

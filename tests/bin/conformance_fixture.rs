@@ -6,6 +6,12 @@
 //!
 //! Server→client requests (sampling, elicitation) are sent with our own id
 //! and the call they serve waits in a table until the client answers.
+//!
+//! With `--http PORT` it is a 2026-07-28 server over Streamable HTTP
+//! instead, with the same fixtures (`modern.rs`).
+
+#[path = "conformance_fixture/modern.rs"]
+mod modern;
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -151,14 +157,6 @@ fn tools() -> Value {
                 "additionalProperties": false
             })
         ),
-        // Invalid on purpose (a space in the header name): the gateway
-        // must leave it out of its catalog.
-        tool(
-            "test_invalid_header_tool",
-            "An x-mcp-header that is not an HTTP token",
-            json!({"type": "object", "properties": {
-                "region": {"type": "string", "x-mcp-header": "Bad Header"}}})
-        ),
         tool(
             "test_custom_headers",
             "Arguments mirrored in Mcp-Param-* headers",
@@ -168,6 +166,15 @@ fn tools() -> Value {
                 "verbose": {"type": "boolean", "x-mcp-header": "Verbose"},
                 "note": {"type": "string"}
             }, "required": ["region"]})
+        ),
+        // After the valid one (the suite takes the first tool with an
+        // x-mcp-header). Invalid on purpose (a space in the header name): the gateway
+        // must leave it out of its catalog.
+        tool(
+            "test_invalid_header_tool",
+            "An x-mcp-header that is not an HTTP token",
+            json!({"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Bad Header"}}})
         ),
     ])
 }
@@ -269,21 +276,24 @@ fn questions(tool: &str) -> Option<Vec<(&'static str, &'static str, Value)>> {
     })
 }
 
-/// The result of a 2026-07-28 fixture once every question is answered.
-fn gathered(g: &Gathering) -> Value {
-    let a = &g.answers;
-    let content = |k: &str, f: &str| a[k]["content"][f].as_str().unwrap_or("").to_owned();
-    let done = match g.tool.as_str() {
+/// The result of a 2026-07-28 fixture once every question is answered:
+/// `{"result": …}` or `{"error": …}`.
+fn gathered(tool: &str, a: &serde_json::Map<String, Value>) -> Value {
+    let at = |k: &str| a.get(k).unwrap_or(&Value::Null);
+    let content = |k: &str, f: &str| at(k)["content"][f].as_str().unwrap_or("").to_owned();
+    let done = match tool {
         "test_input_required_result_elicitation" => {
             format!("Hello, {}!", content("user_name", "name"))
         }
         "test_input_required_result_sampling" => format!(
             "The answer: {}",
-            a["capital_question"]["content"]["text"]
+            at("capital_question")["content"]["text"]
                 .as_str()
                 .unwrap_or("")
         ),
-        "test_input_required_result_list_roots" => format!("Roots: {}", a["client_roots"]["roots"]),
+        "test_input_required_result_list_roots" => {
+            format!("Roots: {}", at("client_roots")["roots"])
+        }
         "test_input_required_result_request_state"
         | "test_input_required_result_tampered_state" => "state-ok: confirmed".to_owned(),
         "test_input_required_result_multi_round" => format!(
@@ -291,19 +301,260 @@ fn gathered(g: &Gathering) -> Value {
             content("step1", "name"),
             content("step2", "color")
         ),
-        "test_missing_capability" if a["capital_question"].get("code").is_some() => {
+        "test_missing_capability" if at("capital_question").get("code").is_some() => {
             return json!({"error": {"code": -32021, "message": "sampling is required",
                 "data": {"requiredCapabilities": {"sampling": {}}}}});
         }
         _ => "All inputs received".to_owned(),
     };
-    if g.tool == "test_input_required_result_prompt" {
+    if tool == "test_input_required_result_prompt" {
         return json!({"result": {"messages": [{"role": "user", "content": {"type": "text", "text": done}}]}});
     }
     json!({"result": text(&done)})
 }
 
+/// Every tool, with those the `test_trigger_tool_change` fixture added.
+fn tool_list(extra: u32) -> Value {
+    let mut all = tools();
+    if let Some(list) = all.as_array_mut() {
+        for n in 1..=extra {
+            list.push(tool(
+                &format!("dynamic_tool_{n}"),
+                "Added by a trigger",
+                empty(),
+            ));
+        }
+    }
+    all
+}
+
+fn resources() -> Value {
+    json!([
+        {"uri": "test://static-text", "name": "static-text", "title": "Static Text Resource",
+            "mimeType": "text/plain"},
+        {"uri": "test://static-binary", "name": "static-binary", "title": "Static Binary Resource",
+            "mimeType": "image/png"},
+        {"uri": "test://watched-resource", "name": "watched-resource", "mimeType": "text/plain"}
+    ])
+}
+
+fn templates() -> Value {
+    json!([{"uriTemplate": "test://template/{id}/data", "name": "template",
+        "title": "Resource Template", "mimeType": "application/json"}])
+}
+
+/// The content of resource `uri`, if there is one.
+fn read(uri: &str) -> Option<Value> {
+    match uri {
+        "test://static-text" => Some(json!({"uri": uri, "mimeType": "text/plain",
+            "text": "This is the content of the static text resource."})),
+        "test://static-binary" => Some(json!({"uri": uri, "mimeType": "image/png", "blob": IMAGE})),
+        "test://watched-resource" => Some(json!({"uri": uri, "mimeType": "text/plain",
+            "text": "Watched resource content"})),
+        _ => uri
+            .strip_prefix("test://template/")
+            .and_then(|rest| rest.strip_suffix("/data"))
+            .map(|id| {
+                json!({"uri": uri, "mimeType": "application/json", "text": json!({
+                "id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string()})
+            }),
+    }
+}
+
+/// Every prompt, with those the `test_trigger_prompt_change` fixture added.
+fn prompts(extra: u32) -> Value {
+    let fixed = json!([
+        {"name": "test_simple_prompt", "description": "A simple prompt without arguments"},
+        {"name": "test_prompt_with_arguments", "description": "A prompt with required arguments",
+            "arguments": [{"name": "arg1", "description": "First test argument", "required": true},
+                {"name": "arg2", "description": "Second test argument", "required": true}]},
+        {"name": "test_prompt_with_embedded_resource", "description": "A prompt with a resource",
+            "arguments": [{"name": "resourceUri", "description": "URI of the resource to embed",
+                "required": true}]},
+        {"name": "test_prompt_with_image", "description": "A prompt with an image"},
+        {"name": "test_input_required_result_prompt", "description": "Asks the user's name"}
+    ]);
+    (1..=extra)
+        .map(
+            |n| json!({"name": format!("dynamic_prompt_{n}"), "description": "Added by a trigger"}),
+        )
+        .chain(fixed.as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// The messages of prompt `name`, if there is one (not the input-required one).
+fn prompt(name: &str, args: &Value) -> Option<Value> {
+    let arg = |k: &str| args[k].as_str().unwrap_or("").to_owned();
+    let user = |content: Value| json!({"role": "user", "content": content});
+    match name {
+        "test_simple_prompt" => Some(json!([user(json!({"type": "text",
+            "text": "This is a simple prompt for testing."}))])),
+        "test_prompt_with_arguments" => Some(json!([user(json!({"type": "text", "text":
+            format!("Prompt with arguments: arg1='{}', arg2='{}'", arg("arg1"), arg("arg2"))}))])),
+        "test_prompt_with_embedded_resource" => Some(json!([
+            user(
+                json!({"type": "resource", "resource": {"uri": arg("resourceUri"),
+                "mimeType": "text/plain", "text": "Embedded resource content for testing."}})
+            ),
+            user(json!({"type": "text", "text": "Please process the embedded resource above."}))
+        ])),
+        "test_prompt_with_image" => Some(json!([
+            user(json!({"type": "image", "data": IMAGE, "mimeType": "image/png"})),
+            user(json!({"type": "text", "text": "Please analyze the image above."}))
+        ])),
+        _ => None,
+    }
+}
+
+/// What a tool that asks nothing produces: the notifications it sends
+/// while it runs (logs, progress), then its result.
+struct Run {
+    notes: Vec<Value>,
+    result: Value,
+}
+
+fn log_note(data: &str) -> Value {
+    json!({"jsonrpc": "2.0", "method": "notifications/message",
+        "params": {"level": "info", "data": data}})
+}
+
+/// Runs tool `name` if it is one that asks the client nothing.
+fn run_tool(name: &str, args: &Value, token: &Value) -> Option<Run> {
+    let done = |result: Value| {
+        Some(Run {
+            notes: Vec::new(),
+            result,
+        })
+    };
+    match name {
+        "test_simple_text" => done(text("This is a simple text response for testing.")),
+        "test_image_content" => done(json!({"content": [
+            {"type": "image", "data": IMAGE, "mimeType": "image/png"}]})),
+        "test_audio_content" => done(json!({"content": [
+            {"type": "audio", "data": AUDIO, "mimeType": "audio/wav"}]})),
+        "test_embedded_resource" => done(json!({"content": [{"type": "resource", "resource": {
+            "uri": "test://embedded-resource", "mimeType": "text/plain",
+            "text": "This is an embedded resource content."}}]})),
+        "test_multiple_content_types" => done(json!({"content": [
+            {"type": "text", "text": "Multiple content types test:"},
+            {"type": "image", "data": IMAGE, "mimeType": "image/png"},
+            {"type": "resource", "resource": {"uri": "test://mixed-content-resource",
+                "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}"}}]})),
+        "test_logging_tool" => Some(Run {
+            notes: vec![log_note("a log line")],
+            result: text("logged"),
+        }),
+        "test_tool_with_logging" => Some(Run {
+            notes: [
+                "Tool execution started",
+                "Tool processing data",
+                "Tool execution completed",
+            ]
+            .into_iter()
+            .map(log_note)
+            .collect(),
+            result: text("Tool with logging executed successfully"),
+        }),
+        "test_tool_with_progress" => {
+            let token = if token.is_null() {
+                json!(0)
+            } else {
+                token.clone()
+            };
+            Some(Run {
+                notes: [0, 50, 100]
+                    .into_iter()
+                    .map(|step| {
+                        json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+                            "progressToken": token, "progress": step, "total": 100,
+                            "message": format!("Completed step {step} of 100")}})
+                    })
+                    .collect(),
+                result: text(&match &token {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+            })
+        }
+        "test_error_handling" => done(json!({"isError": true, "content": [{"type": "text",
+            "text": "This tool intentionally returns an error for testing"}]})),
+        "test_custom_headers" => done(text(&format!("headers ok: {args}"))),
+        "json_schema_2020_12_tool" => done(text(&format!(
+            "JSON Schema 2020-12 tool called with: {args}"
+        ))),
+        _ => None,
+    }
+}
+
+/// The one question a 2025-era sampling or elicitation fixture asks:
+/// method, params, and what to make of the answer.
+fn legacy_question(name: &str, args: &Value) -> Option<(&'static str, Value, Pending)> {
+    Some(match name {
+        "test_sampling" => (
+            "sampling/createMessage",
+            json!({"messages": [{"role": "user", "content": {"type": "text",
+                "text": args["prompt"].as_str().unwrap_or("")}}], "maxTokens": 100}),
+            Pending::Sampling,
+        ),
+        "test_elicitation" => (
+            "elicitation/create",
+            json!({"message": args["message"].as_str().unwrap_or(""),
+                "requestedSchema": {"type": "object", "required": ["response"], "properties": {
+                    "response": {"type": "string", "description": "User's response"}}}}),
+            Pending::Elicitation("User response"),
+        ),
+        "test_elicitation_sep1034_defaults" => (
+            "elicitation/create",
+            json!({"message": "Please review and update the form fields with defaults",
+                "requestedSchema": defaults_schema()}),
+            Pending::Elicitation("Elicitation completed"),
+        ),
+        "test_elicitation_sep1330_enums" => (
+            "elicitation/create",
+            json!({"message": "Please select options from the enum fields",
+                "requestedSchema": enums_schema()}),
+            Pending::Elicitation("Elicitation completed"),
+        ),
+        _ => return None,
+    })
+}
+
+/// The result text of a 2025-era sampling or elicitation fixture, from
+/// the client's answer (`result`) or its error.
+fn legacy_answer(pending: &Pending, result: &Value, error: Option<&Value>) -> String {
+    match (pending, error) {
+        (_, Some(e)) => format!("Client error: {}", e["message"]),
+        (Pending::Sampling, None) => format!(
+            "LLM response: {}",
+            result["content"]["text"].as_str().unwrap_or("No response")
+        ),
+        (Pending::Elicitation(prefix), None) => format!(
+            "{prefix}: action={}, content={}",
+            result["action"].as_str().unwrap_or(""),
+            if result["content"].is_null() {
+                json!({})
+            } else {
+                result["content"].clone()
+            }
+        ),
+        (Pending::Gather(_), None) => String::new(),
+    }
+}
+
 fn main() {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("--http") {
+        let port = args
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("--http PORT");
+        return modern::serve(port);
+    }
+    legacy();
+}
+
+/// The 2025-era server on stdin/stdout.
+fn legacy() {
     let mut asked: HashMap<String, (Value, Pending)> = HashMap::new();
     let mut gatherings: HashMap<u64, Gathering> = HashMap::new();
     let mut next = 0u64;
@@ -341,31 +592,14 @@ fn main() {
                     if g.waiting == 0
                         && let Some(g) = gatherings.remove(&slot)
                     {
-                        let mut out = gathered(&g);
+                        let mut out = gathered(&g.tool, &g.answers);
                         out["jsonrpc"] = json!("2.0");
                         out["id"] = g.id;
                         send(&out);
                     }
                     continue;
                 }
-                let r = &msg["result"];
-                let answer = match (&pending, msg.get("error")) {
-                    (_, Some(e)) => format!("Client error: {}", e["message"]),
-                    (Pending::Sampling, None) => format!(
-                        "LLM response: {}",
-                        r["content"]["text"].as_str().unwrap_or("No response")
-                    ),
-                    (Pending::Gather(_), None) => unreachable!("handled above"),
-                    (Pending::Elicitation(prefix), None) => format!(
-                        "{prefix}: action={}, content={}",
-                        r["action"].as_str().unwrap_or(""),
-                        if r["content"].is_null() {
-                            json!({})
-                        } else {
-                            r["content"].clone()
-                        }
-                    ),
-                };
+                let answer = legacy_answer(&pending, &msg["result"], msg.get("error"));
                 send(&json!({"jsonrpc": "2.0", "id": call, "result": text(&answer)}));
             }
             continue;
@@ -396,19 +630,7 @@ fn main() {
             "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => {
                 reply(json!({}))
             }
-            "tools/list" => {
-                let mut all = tools();
-                if let Some(list) = all.as_array_mut() {
-                    for n in 1..=extra_tools {
-                        list.push(tool(
-                            &format!("dynamic_tool_{n}"),
-                            "Added by a trigger",
-                            empty(),
-                        ));
-                    }
-                }
-                reply(json!({"tools": all}))
-            }
+            "tools/list" => reply(json!({"tools": tool_list(extra_tools)})),
             "tools/call" | "prompts/get"
                 if questions(params["name"].as_str().unwrap_or_default()).is_some() =>
             {
@@ -449,163 +671,38 @@ fn main() {
                         );
                         reply(text("prompt list changed"))
                     }
-                    "test_logging_tool" => {
-                        send(&json!({"jsonrpc": "2.0", "method": "notifications/message",
-                            "params": {"level": "info", "data": "a log line"}}));
-                        reply(text("logged"))
-                    }
-                    "test_simple_text" => {
-                        reply(text("This is a simple text response for testing."))
-                    }
-                    "test_image_content" => reply(json!({"content": [
-                        {"type": "image", "data": IMAGE, "mimeType": "image/png"}]})),
-                    "test_audio_content" => reply(json!({"content": [
-                        {"type": "audio", "data": AUDIO, "mimeType": "audio/wav"}]})),
-                    "test_embedded_resource" => {
-                        reply(json!({"content": [{"type": "resource", "resource": {
-                        "uri": "test://embedded-resource", "mimeType": "text/plain",
-                        "text": "This is an embedded resource content."}}]}))
-                    }
-                    "test_multiple_content_types" => reply(json!({"content": [
-                        {"type": "text", "text": "Multiple content types test:"},
-                        {"type": "image", "data": IMAGE, "mimeType": "image/png"},
-                        {"type": "resource", "resource": {"uri": "test://mixed-content-resource",
-                            "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}"}}]})),
-                    "test_tool_with_logging" => {
-                        for data in [
-                            "Tool execution started",
-                            "Tool processing data",
-                            "Tool execution completed",
-                        ] {
-                            send(&json!({"jsonrpc": "2.0", "method": "notifications/message",
-                                "params": {"level": "info", "data": data}}));
+                    name => match run_tool(name, &params["arguments"], &token) {
+                        Some(run) => {
+                            for note in run.notes {
+                                send(&note);
+                            }
+                            reply(run.result)
                         }
-                        reply(text("Tool with logging executed successfully"))
-                    }
-                    "test_tool_with_progress" => {
-                        let token = if token.is_null() { json!(0) } else { token };
-                        for step in [0, 50, 100] {
-                            send(
-                                &json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
-                                "progressToken": token, "progress": step, "total": 100,
-                                "message": format!("Completed step {step} of 100")}}),
-                            );
-                        }
-                        reply(text(&match &token {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        }))
-                    }
-                    "test_error_handling" => {
-                        reply(json!({"isError": true, "content": [{"type": "text",
-                        "text": "This tool intentionally returns an error for testing"}]}))
-                    }
-                    "test_sampling" => ask(
-                        "sampling/createMessage",
-                        json!({"messages": [{"role": "user", "content": {"type": "text",
-                            "text": params["arguments"]["prompt"].as_str().unwrap_or("")}}], "maxTokens": 100}),
-                        Pending::Sampling,
-                    ),
-                    "test_elicitation" => ask(
-                        "elicitation/create",
-                        json!({"message": params["arguments"]["message"].as_str().unwrap_or(""),
-                            "requestedSchema": {"type": "object", "required": ["response"], "properties": {
-                                "response": {"type": "string", "description": "User's response"}}}}),
-                        Pending::Elicitation("User response"),
-                    ),
-                    "test_elicitation_sep1034_defaults" => ask(
-                        "elicitation/create",
-                        json!({"message": "Please review and update the form fields with defaults",
-                            "requestedSchema": defaults_schema()}),
-                        Pending::Elicitation("Elicitation completed"),
-                    ),
-                    "test_elicitation_sep1330_enums" => ask(
-                        "elicitation/create",
-                        json!({"message": "Please select options from the enum fields",
-                            "requestedSchema": enums_schema()}),
-                        Pending::Elicitation("Elicitation completed"),
-                    ),
-                    "test_custom_headers" => {
-                        reply(text(&format!("headers ok: {}", params["arguments"])))
-                    }
-                    "json_schema_2020_12_tool" => reply(text(&format!(
-                        "JSON Schema 2020-12 tool called with: {}",
-                        params["arguments"]
-                    ))),
-                    other => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
-                        "code": -32602, "message": format!("unknown tool: {other}")}})),
+                        None => match legacy_question(name, &params["arguments"]) {
+                            Some((method, request, pending)) => ask(method, request, pending),
+                            None => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
+                                "code": -32602, "message": format!("unknown tool: {name}")}})),
+                        },
+                    },
                 }
             }
-            "resources/list" => reply(json!({"resources": [
-                {"uri": "test://static-text", "name": "static-text", "title": "Static Text Resource",
-                    "mimeType": "text/plain"},
-                {"uri": "test://static-binary", "name": "static-binary", "title": "Static Binary Resource",
-                    "mimeType": "image/png"},
-                {"uri": "test://watched-resource", "name": "watched-resource", "mimeType": "text/plain"}
-            ]})),
-            "resources/templates/list" => reply(json!({"resourceTemplates": [
-                {"uriTemplate": "test://template/{id}/data", "name": "template",
-                    "title": "Resource Template", "mimeType": "application/json"}]})),
+            "resources/list" => reply(json!({"resources": resources()})),
+            "resources/templates/list" => reply(json!({"resourceTemplates": templates()})),
             "resources/read" => {
                 let uri = params["uri"].as_str().unwrap_or_default();
-                let content = match uri {
-                    "test://static-text" => Some(json!({"uri": uri, "mimeType": "text/plain",
-                        "text": "This is the content of the static text resource."})),
-                    "test://static-binary" => Some(json!({"uri": uri, "mimeType": "image/png", "blob": IMAGE})),
-                    "test://watched-resource" => Some(json!({"uri": uri, "mimeType": "text/plain",
-                        "text": "Watched resource content"})),
-                    _ => uri
-                        .strip_prefix("test://template/")
-                        .and_then(|rest| rest.strip_suffix("/data"))
-                        .map(|id| json!({"uri": uri, "mimeType": "application/json", "text": json!({
-                            "id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string()})),
-                };
+                let content = read(uri);
                 match content {
                     Some(c) => reply(json!({"contents": [c]})),
                     None => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
                         "code": -32002, "message": "Resource not found", "data": {"uri": uri}}})),
                 }
             }
-            "prompts/list" => reply(json!({"prompts": (1..=extra_prompts)
-                .map(|n| json!({"name": format!("dynamic_prompt_{n}"), "description": "Added by a trigger"}))
-                .chain(json!([
-                {"name": "test_simple_prompt", "description": "A simple prompt without arguments"},
-                {"name": "test_prompt_with_arguments", "description": "A prompt with required arguments",
-                    "arguments": [{"name": "arg1", "description": "First test argument", "required": true},
-                        {"name": "arg2", "description": "Second test argument", "required": true}]},
-                {"name": "test_prompt_with_embedded_resource", "description": "A prompt with a resource",
-                    "arguments": [{"name": "resourceUri", "description": "URI of the resource to embed",
-                        "required": true}]},
-                {"name": "test_prompt_with_image", "description": "A prompt with an image"},
-                {"name": "test_input_required_result_prompt", "description": "Asks the user's name"}
-            ]).as_array().cloned().unwrap_or_default())
-                .collect::<Vec<Value>>()})),
+            "prompts/list" => reply(json!({"prompts": prompts(extra_prompts)})),
             "prompts/get" => {
-                let args = &params["arguments"];
-                let arg = |k: &str| args[k].as_str().unwrap_or("").to_owned();
-                let user = |content: Value| json!({"role": "user", "content": content});
-                let messages = match params["name"].as_str().unwrap_or_default() {
-                    "test_simple_prompt" => Some(json!([user(json!({"type": "text",
-                        "text": "This is a simple prompt for testing."}))])),
-                    "test_prompt_with_arguments" => {
-                        Some(json!([user(json!({"type": "text", "text":
-                        format!("Prompt with arguments: arg1='{}', arg2='{}'", arg("arg1"), arg("arg2"))}))]))
-                    }
-                    "test_prompt_with_embedded_resource" => Some(json!([
-                        user(
-                            json!({"type": "resource", "resource": {"uri": arg("resourceUri"),
-                            "mimeType": "text/plain", "text": "Embedded resource content for testing."}})
-                        ),
-                        user(
-                            json!({"type": "text", "text": "Please process the embedded resource above."})
-                        )
-                    ])),
-                    "test_prompt_with_image" => Some(json!([
-                        user(json!({"type": "image", "data": IMAGE, "mimeType": "image/png"})),
-                        user(json!({"type": "text", "text": "Please analyze the image above."}))
-                    ])),
-                    _ => None,
-                };
+                let messages = prompt(
+                    params["name"].as_str().unwrap_or_default(),
+                    &params["arguments"],
+                );
                 match messages {
                     Some(m) => reply(json!({"messages": m})),
                     None => send(&json!({"jsonrpc": "2.0", "id": id, "error": {
