@@ -145,6 +145,12 @@ pub struct Features {
     pub completions: bool,
     /// Some backend supports `resources/subscribe`.
     pub subscribe: bool,
+    /// How long a client may keep the lists: the shortest `ttlMs` of the
+    /// backends with lists, when every one of them gave hints (2026-07-28);
+    /// `None` when one did not (a 2025-era backend).
+    pub cache_ttl_ms: Option<u64>,
+    /// Some backend said its lists are `private` to the caller.
+    pub cache_private: bool,
 }
 
 impl Catalog {
@@ -178,14 +184,20 @@ impl Catalog {
         }
         let mut catalog = Catalog::default();
         let mut warnings = Vec::new();
+        let mut ttl = Some(u64::MAX);
         for source in sources {
             let d = source.discovered;
+            if d.has("tools") || d.has("resources") || d.has("prompts") {
+                ttl = ttl.zip(d.cache.ttl_ms).map(|(a, b)| a.min(b));
+                catalog.features.cache_private |= d.cache.private;
+            }
             if d.has("logging") {
                 catalog.features.logging.push(source.index);
             }
             catalog.features.completions |= d.has("completions");
             catalog.features.subscribe |= d.can_subscribe();
         }
+        catalog.features.cache_ttl_ms = ttl.filter(|t| *t != u64::MAX);
         for source in &ordered {
             for (original, _) in source.overrides {
                 let exists = source

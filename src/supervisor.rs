@@ -988,8 +988,20 @@ impl Supervisor {
     fn connected(&self, index: usize, link: &Link, rx: &EventReceiver) -> String {
         let slot = self.slot(index);
         let name = &slot.config.name;
+        let refresh = refresh_interval(link);
         loop {
-            let Some(event) = rx.recv() else {
+            let next = match refresh {
+                None => rx.recv(),
+                // A 2026-07-28 backend that tells no one of list changes:
+                // its lists are fetched again when its hints expire.
+                Some(every) => rx.recv_timeout(every).unwrap_or_else(|_| {
+                    Some(Event::Notification {
+                        method: "notifications/tools/list_changed".into(),
+                        params: None,
+                    })
+                }),
+            };
+            let Some(event) = next else {
                 return "event channel closed".into();
             };
             // One event that trips a bug is dropped; the backend goes on.
@@ -1370,6 +1382,16 @@ fn halt(slot: &Slot, cause: &str) -> Option<Arc<Link>> {
 
 /// Stops links in parallel (each in stages, up to a few seconds) and
 /// waits for all of them. Their requests in flight hear `Closed`.
+/// How often a connected backend's lists are fetched again unasked: a
+/// 2026-07-28 backend without list-change notifications whose caching
+/// hints let clients keep its lists for a while (at least a second); none
+/// for the rest, whose lists change only when they say so.
+fn refresh_interval(link: &Link) -> Option<Duration> {
+    let ttl = link.discovered.cache.ttl_ms.filter(|t| *t > 0)?;
+    (link.conn.is_modern() && crate::backend::listen_params(&link.discovered).is_none())
+        .then(|| Duration::from_millis(ttl).max(Duration::from_secs(1)))
+}
+
 fn stop_all(links: Vec<Arc<Link>>) {
     let stoppers: Vec<JoinHandle<()>> = links
         .into_iter()

@@ -28,6 +28,27 @@ pub struct Discovered {
     pub templates: Vec<Value>,
     /// Prompts, unchanged.
     pub prompts: Vec<Value>,
+    /// A 2026-07-28 backend's caching hints on those lists.
+    pub cache: CacheHints,
+}
+
+/// The caching hints (2026-07-28) a backend gave on its list pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CacheHints {
+    /// The shortest `ttlMs` of its pages (absent or negative counts as
+    /// 0); `None` from a backend that gives no hints (2025-era).
+    pub ttl_ms: Option<u64>,
+    /// Some page said `cacheScope: "private"`.
+    pub private: bool,
+}
+
+impl CacheHints {
+    /// Takes in the hints of one page of a 2026-07-28 backend.
+    fn page(&mut self, page: &Value) {
+        let ttl = page.get("ttlMs").and_then(Value::as_u64).unwrap_or(0);
+        self.ttl_ms = Some(self.ttl_ms.map_or(ttl, |t| t.min(ttl)));
+        self.private |= page.get("cacheScope").and_then(Value::as_str) == Some("private");
+    }
 }
 
 impl Discovered {
@@ -197,8 +218,27 @@ pub fn discover(
     found: &mut Discovered,
     cap_fetch: Duration,
 ) -> Result<(), Error> {
+    let mut cache = CacheHints::default();
+    let hints = conn.is_modern().then_some(&mut cache);
+    let result = discover_lists(conn, found, cap_fetch, hints);
+    found.cache = cache;
+    result
+}
+
+fn discover_lists(
+    conn: &Connection,
+    found: &mut Discovered,
+    cap_fetch: Duration,
+    mut hints: Option<&mut CacheHints>,
+) -> Result<(), Error> {
     if found.has("tools") {
-        let tools = list(conn, method::TOOLS_LIST, "tools", cap_fetch)?;
+        let tools = list(
+            conn,
+            method::TOOLS_LIST,
+            "tools",
+            cap_fetch,
+            hints.as_deref_mut(),
+        )?;
         found.tools = tools
             .into_iter()
             .filter(|tool| match invalid_mcp_header(tool) {
@@ -215,12 +255,19 @@ pub fn discover(
             .collect();
     }
     if found.has("resources") {
-        found.resources = list(conn, method::RESOURCES_LIST, "resources", cap_fetch)?;
+        found.resources = list(
+            conn,
+            method::RESOURCES_LIST,
+            "resources",
+            cap_fetch,
+            hints.as_deref_mut(),
+        )?;
         found.templates = list(
             conn,
             method::RESOURCE_TEMPLATES_LIST,
             "resourceTemplates",
             cap_fetch,
+            hints.as_deref_mut(),
         )
         .or_else(|e| match e {
             // Templates are optional even with the resources capability.
@@ -232,7 +279,7 @@ pub fn discover(
         })?;
     }
     if found.has("prompts") {
-        found.prompts = list(conn, method::PROMPTS_LIST, "prompts", cap_fetch)?;
+        found.prompts = list(conn, method::PROMPTS_LIST, "prompts", cap_fetch, hints)?;
     }
     Ok(())
 }
@@ -271,12 +318,14 @@ fn invalid_mcp_header(tool: &Value) -> Option<String> {
     None
 }
 
-/// One list, following `nextCursor` to the end within `budget`.
+/// One list, following `nextCursor` to the end within `budget`; each
+/// page's caching hints go into `hints` when given.
 pub fn list(
     conn: &Connection,
     method: &'static str,
     key: &str,
     budget: Duration,
+    mut hints: Option<&mut CacheHints>,
 ) -> Result<Vec<Value>, Error> {
     let deadline = Instant::now() + budget;
     let mut items = Vec::new();
@@ -296,6 +345,9 @@ pub fn list(
                 method,
                 error: budget_error(error, budget),
             })?;
+        if let Some(h) = hints.as_deref_mut() {
+            h.page(&page);
+        }
         match page.get(key) {
             Some(Value::Array(list)) => items.extend(list.iter().cloned()),
             _ => {

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use log::warn;
 
@@ -107,6 +108,10 @@ impl EventSender {
     }
 }
 
+/// No event came in time.
+#[derive(Debug)]
+pub struct TimedOut;
+
 impl EventReceiver {
     /// Waits for the next event; `None` only if the queue can never fill again.
     pub fn recv(&self) -> Option<Event> {
@@ -120,6 +125,30 @@ impl EventReceiver {
                 return None;
             }
             state = queue.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Like [`EventReceiver::recv`], waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, TimedOut> {
+        let queue = &self.0;
+        let deadline = Instant::now() + timeout;
+        let mut state = queue.lock();
+        loop {
+            if let Some(event) = state.events.pop_front() {
+                return Ok(Some(event));
+            }
+            if state.senders == 0 {
+                return Ok(None);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TimedOut);
+            }
+            state = queue
+                .ready
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 

@@ -24,7 +24,7 @@ pub use auth::Credentials;
 pub use connection::{
     CallError, Connection, Event, LogFn, Origin, Outgoing, ProgressFn, ReplyFn, header_value,
 };
-pub use discover::Discovered;
+pub use discover::{CacheHints, Discovered, listen_params};
 pub use events::{EventReceiver, EventSender, events};
 
 use crate::config::{Backend, BackendKind};

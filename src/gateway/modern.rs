@@ -67,10 +67,10 @@ const BURST_MAX: Duration = Duration::from_millis(250);
 /// Questions in one input-required result at most.
 const MAX_INPUTS: usize = 64;
 
-/// How long clients may reuse a list: not at all for now. A backend can
-/// change its lists at any time, and until `subscriptions/listen` carries
-/// list changes to modern clients nothing would tell them a cache is stale.
-const TTL_MS: u64 = 0;
+/// The longest `ttlMs` served: the catalog also changes without its
+/// backends' say (a reload, a backend that goes down), and a client that
+/// does not listen hears of it only when its cache expires.
+const MAX_TTL_MS: u64 = 60_000;
 
 /// Whether a POST to `/mcp` is for the stateless era: a protocol version
 /// header outside the handshake versions, or a request (not `initialize`)
@@ -321,18 +321,22 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
             return fail(400, Some(&id), code::HEADER_MISMATCH, &why, None);
         }
     }
-    let scope = match gateway.config().incoming_auth {
-        IncomingAuth::Anonymous => "public",
-        IncomingAuth::Bearer(_) => "private",
-    };
+    // Lists may be kept as long as every backend behind them allows
+    // (2025-era backends give no hints: 0), and shared across callers
+    // only when every caller of this endpoint sees the same catalog and
+    // no backend said otherwise.
+    let features = &gateway.router.catalog_for(&session).features;
+    let private =
+        features.cache_private || matches!(gateway.config().incoming_auth, IncomingAuth::Bearer(_));
     let shape = Shape {
         method: name.clone(),
         digest: bridge::digest(&name, p),
-        scope: if name == method::RESOURCES_READ {
+        scope: if private || name == method::RESOURCES_READ {
             "private"
         } else {
-            scope
+            "public"
         },
+        ttl_ms: features.cache_ttl_ms.unwrap_or(0).min(MAX_TTL_MS),
         uri: named("uri").to_owned(),
     };
     let state = p
@@ -401,6 +405,8 @@ struct Shape {
     digest: String,
     /// `cacheScope` of cacheable results.
     scope: &'static str,
+    /// `ttlMs` of the lists (a read keeps its backend's).
+    ttl_ms: u64,
     /// `params.uri` of a `resources/read`.
     uri: String,
 }
@@ -425,7 +431,13 @@ impl Shape {
                 );
             }
             if CACHEABLE.contains(&self.method.as_str()) && result["resultType"] == "complete" {
-                result.insert("ttlMs".into(), Value::from(TTL_MS));
+                let ttl = if self.method == method::RESOURCES_READ {
+                    // A 2026-07-28 backend's own hint for this resource.
+                    result.get("ttlMs").and_then(Value::as_u64).unwrap_or(0)
+                } else {
+                    self.ttl_ms
+                };
+                result.insert("ttlMs".into(), Value::from(ttl.min(MAX_TTL_MS)));
                 result.insert("cacheScope".into(), Value::from(self.scope));
             }
         } else if let Some(error) = v.get_mut("error").and_then(Value::as_object_mut)

@@ -7,8 +7,8 @@
 //! Server→client requests (sampling, elicitation) are sent with our own id
 //! and the call they serve waits in a table until the client answers.
 //!
-//! With `--http PORT` it is a 2026-07-28 server over Streamable HTTP
-//! instead, with the same fixtures (`modern.rs`).
+//! With `--http PORT [--ttl MS] [--no-list-changed]` it is a 2026-07-28
+//! server over Streamable HTTP instead, with the same fixtures (`modern.rs`).
 
 #[path = "conformance_fixture/modern.rs"]
 mod modern;
@@ -542,13 +542,13 @@ fn legacy_answer(pending: &Pending, result: &Value, error: Option<&Value>) -> St
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    if args.next().as_deref() == Some("--http") {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--http") {
         let port = args
-            .next()
+            .get(1)
             .and_then(|p| p.parse().ok())
             .expect("--http PORT");
-        return modern::serve(port);
+        return modern::serve(port, &args[2..]);
     }
     legacy();
 }

@@ -1,14 +1,17 @@
 """Connects to an MCP server with the Python `mcp` SDK, lists everything,
 optionally calls a tool, and prints one JSON line. The transport is legacy
 SSE, or Streamable HTTP when the URL's path ends in /mcp.
-Usage: python mcp_client.py URL [TOOL JSON_ARGS]... Used by tests/real_clients.rs."""
+Usage: python mcp_client.py URL [TOOL JSON_ARGS]... Used by tests/real_clients.rs.
+With ARGUS_TEST_ELICIT_NAME set, it declares elicitation and accepts every
+form with {"name": that value}."""
 
 import asyncio
 import contextlib
 import json
+import os
 import sys
 
-from mcp import ClientSession
+from mcp import ClientSession, types
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamablehttp_client
 
@@ -25,7 +28,13 @@ async def connect(url: str):
 
 async def main(url: str, calls: list[tuple[str, dict]]) -> None:
     async with connect(url) as (read, write):
-        async with ClientSession(read, write) as session:
+        name = os.environ.get("ARGUS_TEST_ELICIT_NAME")
+
+        async def elicit(context, params):
+            return types.ElicitResult(action="accept", content={"name": name})
+
+        callback = elicit if name is not None else None
+        async with ClientSession(read, write, elicitation_callback=callback) as session:
             init = await session.initialize()
             out = {
                 "server": init.serverInfo.name,

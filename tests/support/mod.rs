@@ -7,6 +7,7 @@
 
 pub mod fake_http;
 pub mod fake_sse;
+pub mod modern;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

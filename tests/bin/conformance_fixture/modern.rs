@@ -26,7 +26,8 @@ use super::{
 
 const VERSION: &str = "2026-07-28";
 const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
-/// How long the results of the list and read methods may be cached.
+/// How long the results of the list and read methods may be cached,
+/// unless `--ttl MS` says otherwise.
 const TTL_MS: u64 = 30_000;
 /// The longest body we read.
 const MAX_BODY: usize = 4 << 20;
@@ -34,6 +35,11 @@ const MAX_BODY: usize = 4 << 20;
 /// What every connection shares.
 struct Shared {
     key: [u8; 32],
+    /// `ttlMs` of the list and read results.
+    ttl_ms: u64,
+    /// Whether it declares (and sends) list changes; without, a client
+    /// must go by the caching hints (`--no-list-changed`).
+    list_changed: bool,
     extra_tools: AtomicU32,
     extra_prompts: AtomicU32,
     /// Open `subscriptions/listen` streams: the list changes they take.
@@ -83,11 +89,19 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Serves on 127.0.0.1:`port` until killed.
-pub fn serve(port: u16) {
+/// Serves on 127.0.0.1:`port` until killed; `options`: `--ttl MS`,
+/// `--no-list-changed`.
+pub fn serve(port: u16, options: &[String]) {
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let ttl_ms = options
+        .iter()
+        .position(|o| o == "--ttl")
+        .and_then(|i| options.get(i + 1))
+        .map_or(TTL_MS, |t| t.parse().expect("--ttl MS"));
     let shared = Arc::new(Shared {
         key: argus_mcp::random::bytes::<32>().expect("random key"),
+        ttl_ms,
+        list_changed: !options.iter().any(|o| o == "--no-list-changed"),
         extra_tools: AtomicU32::new(0),
         extra_prompts: AtomicU32::new(0),
         listeners: Mutex::new(Vec::new()),
@@ -254,11 +268,12 @@ fn ok(id: &Value, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
-/// A complete result; the list and read methods get caching hints.
-fn complete(mut result: Value, cacheable: bool) -> Value {
+/// A complete result; the list and read methods get caching hints
+/// (`ttl_ms`, `None` for the rest).
+fn complete(mut result: Value, ttl_ms: Option<u64>) -> Value {
     result["resultType"] = json!("complete");
-    if cacheable {
-        result["ttlMs"] = json!(TTL_MS);
+    if let Some(ttl) = ttl_ms {
+        result["ttlMs"] = json!(ttl);
         result["cacheScope"] = json!("public");
     }
     result
@@ -322,16 +337,19 @@ fn handle(shared: &Shared, req: &Request) -> Answer {
         );
     }
     let caps = &meta["io.modelcontextprotocol/clientCapabilities"];
-    let done =
-        |result: Value, cacheable: bool| Answer::Json(200, ok(&id, complete(result, cacheable)));
+    let done = |result: Value, cacheable: bool| {
+        let ttl = cacheable.then_some(shared.ttl_ms);
+        Answer::Json(200, ok(&id, complete(result, ttl)))
+    };
+    let list_changed = json!({"listChanged": shared.list_changed});
     match method {
         "server/discover" => done(
             json!({
                 "supportedVersions": [VERSION],
                 "capabilities": {
-                    "tools": {"listChanged": true},
-                    "resources": {"listChanged": true},
-                    "prompts": {"listChanged": true},
+                    "tools": list_changed,
+                    "resources": list_changed,
+                    "prompts": list_changed,
                     "logging": {},
                     "completions": {}
                 },
@@ -407,12 +425,12 @@ fn call(shared: &Shared, req: &Request, id: &Value, params: &Value, caps: &Value
         "test_trigger_tool_change" => {
             shared.extra_tools.fetch_add(1, Ordering::SeqCst);
             shared.changed("notifications/tools/list_changed");
-            return Answer::Json(200, ok(id, complete(text("tool list changed"), false)));
+            return Answer::Json(200, ok(id, complete(text("tool list changed"), None)));
         }
         "test_trigger_prompt_change" => {
             shared.extra_prompts.fetch_add(1, Ordering::SeqCst);
             shared.changed("notifications/prompts/list_changed");
-            return Answer::Json(200, ok(id, complete(text("prompt list changed"), false)));
+            return Answer::Json(200, ok(id, complete(text("prompt list changed"), None)));
         }
         "test_custom_headers" => {
             for (arg, header) in [
@@ -472,7 +490,7 @@ fn call(shared: &Shared, req: &Request, id: &Value, params: &Value, caps: &Value
             _ => !token.is_null(),
         })
         .collect();
-    let last = ok(id, complete(run.result, false));
+    let last = ok(id, complete(run.result, None));
     if notes.is_empty() {
         Answer::Json(200, last)
     } else {
@@ -566,11 +584,11 @@ fn rounds(shared: &Shared, id: &Value, tool: &str, params: &Value, caps: &Value)
     }
     if let Some((_, _, pending)) = &legacy {
         let answer = legacy_answer(pending, &answers["answer"], None);
-        return Answer::Json(200, ok(id, complete(text(&answer), false)));
+        return Answer::Json(200, ok(id, complete(text(&answer), None)));
     }
     let out = gathered(tool, &answers);
     match out.get("result") {
-        Some(result) => Answer::Json(200, ok(id, complete(result.clone(), false))),
+        Some(result) => Answer::Json(200, ok(id, complete(result.clone(), None))),
         None => Answer::Json(
             400,
             json!({"jsonrpc": "2.0", "id": id, "error": out["error"]}),
