@@ -718,7 +718,7 @@ fn listen_streams_get_their_acknowledgement_and_only_the_changes_asked_for() {
         );
         assert_eq!(
             ack["params"]["notifications"], accepted,
-            "resource subscriptions are not taken"
+            "no backend here takes resource subscriptions"
         );
     }
     // A tool list change reaches the tools stream, tagged.
@@ -749,4 +749,74 @@ fn listen_streams_get_their_acknowledgement_and_only_the_changes_asked_for() {
         note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
         21
     );
+}
+
+#[test]
+fn listen_streams_take_resource_subscriptions_when_a_backend_does() {
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "a",
+            &[
+                ("FIXTURE_TOOLS", "notify"),
+                ("FIXTURE_RESOURCES", "mem://a/1")
+            ],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    assert!(wait_until(std::time::Duration::from_secs(20), || {
+        request(gw.addr, "GET", "/ready", &[], b"").status == 200
+    }));
+    let discover = call(&gw, "/mcp", 1, "server/discover", json!({})).json();
+    assert_eq!(
+        discover["result"]["capabilities"]["resources"]["subscribe"], true,
+        "{discover}"
+    );
+    let (mut stream, mut buf) = (
+        listen(
+            &gw,
+            7,
+            json!({"resourceSubscriptions": ["mem://a/1", "mem://a/1"]}),
+        ),
+        String::new(),
+    );
+    let ack = next_note(&mut stream, &mut buf);
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"resourceSubscriptions": ["mem://a/1"]}),
+        "{ack}"
+    );
+    // An update of another resource is not this stream's; its own is.
+    for uri in ["mem://other", "mem://a/1"] {
+        let r = call(
+            &gw,
+            "/mcp",
+            2,
+            "tools/call",
+            json!({"name": "notify", "arguments": {"level": "debug", "uri": uri}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let note = next_note(&mut stream, &mut buf);
+    assert_eq!(note["method"], "notifications/resources/updated", "{note}");
+    assert_eq!(note["params"]["uri"], "mem://a/1", "{note}");
+    assert_eq!(
+        note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+    // URIs that are not strings are refused.
+    let mut params = json!({"notifications": {"resourceSubscriptions": [1]}});
+    params["_meta"] = meta();
+    let bad = post(
+        &gw,
+        "/mcp",
+        &[
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "subscriptions/listen"),
+        ],
+        &json!({"jsonrpc": "2.0", "id": 8, "method": "subscriptions/listen", "params": params}),
+    );
+    assert_eq!(error_of(&bad).0, 400);
+    assert_eq!(error_of(&bad).1, -32602);
 }

@@ -6,8 +6,13 @@
 //! request's id as `subscriptionId`; `: ping` keepalives; the stream ends
 //! when the client leaves or the gateway stops.
 //!
-//! Resource subscriptions are not accepted yet: the acknowledgement leaves
-//! `resourceSubscriptions` out, so the client knows.
+//!
+//! `resourceSubscriptions` are taken when some backend supports resource
+//! subscriptions: each URI counts as one subscriber for as long as the
+//! stream lives (the backend hears the first subscribe and the last
+//! unsubscribe of all sessions and streams), and its
+//! `notifications/resources/updated` come tagged the same way. Without
+//! such a backend the acknowledgement leaves them out, so the client knows.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -18,6 +23,7 @@ use super::Gateway;
 use super::sse::{Keepalive, sse_headers};
 use crate::http::Response;
 use crate::jsonrpc::RequestId;
+use crate::limits::MAX_SUBSCRIPTIONS_PER_SESSION;
 use crate::mcp::method;
 use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use crate::session::LIST_CHANGED;
@@ -41,6 +47,8 @@ struct Wants {
 struct Listen {
     view: Option<String>,
     wants: Wants,
+    /// The resources whose updates it takes.
+    uris: Vec<String>,
     subscription: Value,
     tx: Sender<String>,
     /// Dies with the stream's writer.
@@ -87,6 +95,24 @@ impl Listens {
         });
     }
 
+    /// Tells the streams that take resource `uri` of its update. Called
+    /// on the backend's supervisor thread, under no lock.
+    pub(super) fn resource_updated(&self, params: Option<&Value>) {
+        let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
+            return;
+        };
+        self.lock().retain(|l| {
+            if !l.uris.iter().any(|u| u == uri) {
+                return true;
+            }
+            let note = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                "params": {"uri": uri,
+                    "_meta": {"io.modelcontextprotocol/subscriptionId": l.subscription}}});
+            // A client that stopped reading loses its stream.
+            l.tx.try_send(note.to_string()).is_ok()
+        });
+    }
+
     /// Ends every stream (shutdown).
     pub(super) fn close(&self) {
         self.lock().clear();
@@ -103,12 +129,14 @@ impl Listens {
     }
 }
 
-/// Answers a `subscriptions/listen` with its stream.
+/// Answers a `subscriptions/listen` with its stream; `can_subscribe`:
+/// some backend of the view takes resource subscriptions.
 pub(super) fn open(
     gateway: &Gateway,
     id: &RequestId,
     params: Option<&Value>,
     group: Option<&str>,
+    can_subscribe: bool,
 ) -> Response {
     let asked = params
         .and_then(|p| p.get("notifications"))
@@ -131,6 +159,32 @@ pub(super) fn open(
             accepted.insert(key.into(), Value::Bool(true));
         }
     }
+    let uris: Vec<String> = match asked.get("resourceSubscriptions") {
+        Some(Value::Array(list)) if can_subscribe => {
+            let mut uris: Vec<String> = Vec::with_capacity(list.len().min(64));
+            for uri in list {
+                let Some(uri) = uri.as_str() else {
+                    return invalid(id, "resourceSubscriptions must be URIs");
+                };
+                if !uris.iter().any(|u| u == uri) {
+                    uris.push(uri.to_owned());
+                }
+            }
+            if uris.len() > MAX_SUBSCRIPTIONS_PER_SESSION {
+                return invalid(
+                    id,
+                    &format!(
+                        "too many resourceSubscriptions: a stream may take {MAX_SUBSCRIPTIONS_PER_SESSION}"
+                    ),
+                );
+            }
+            uris
+        }
+        _ => Vec::new(),
+    };
+    if !uris.is_empty() {
+        accepted.insert("resourceSubscriptions".into(), json!(uris));
+    }
     let subscription = id.to_value();
     let ack = json!({"jsonrpc": "2.0", "method": method::SUBSCRIPTIONS_ACKNOWLEDGED,
         "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": subscription},
@@ -141,6 +195,7 @@ pub(super) fn open(
     let added = gateway.listens.add(Listen {
         view: group.map(str::to_owned),
         wants,
+        uris: uris.clone(),
         subscription,
         tx,
         alive: Arc::downgrade(&alive),
@@ -152,14 +207,29 @@ pub(super) fn open(
                 "message": format!("too many listen streams (at most {MAX_LISTENS})")}}),
         );
     }
+    for uri in &uris {
+        gateway.router.listen_to(uri);
+    }
     let settings = gateway.config().sse.clone();
+    let router = gateway.router.clone();
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
             let _alive = alive;
             stream(writer, &ack, &rx, &settings);
+            for uri in &uris {
+                router.stop_listening_to(uri);
+            }
         }),
     ))
+}
+
+/// A -32602 answer to a listen request.
+fn invalid(id: &RequestId, message: &str) -> Response {
+    Response::json(
+        400,
+        &json!({"jsonrpc": "2.0", "id": id.to_value(), "error": {"code": -32602, "message": message}}),
+    )
 }
 
 fn stream(

@@ -166,6 +166,9 @@ impl Listener for Relay {
     }
 
     fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
+        if method == "notifications/resources/updated" {
+            self.listens.resource_updated(params.as_ref());
+        }
         self.sessions.notification(backend, method, params);
     }
 

@@ -356,7 +356,8 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         p.remove("inputResponses");
     }
     if name == method::SUBSCRIPTIONS_LISTEN {
-        return super::listen::open(gateway, &id, params.as_ref(), access.group);
+        let can_subscribe = features.subscribe;
+        return super::listen::open(gateway, &id, params.as_ref(), access.group, can_subscribe);
     }
     if name == method::SERVER_DISCOVER {
         let result = gateway.router.discover(&session);

@@ -268,6 +268,23 @@ impl Router {
         }
     }
 
+    /// A 2026-07-28 listen stream's interest in resource `uri`; the
+    /// backend hears only the first subscribe of all sessions and streams.
+    /// Runs on the thread that opened the stream, under no lock.
+    pub fn listen_to(&self, uri: &str) {
+        if self.subscribers.add(uri) {
+            self.tell_backend(method::RESOURCES_SUBSCRIBE, uri);
+        }
+    }
+
+    /// The end of a listen stream's interest in `uri`; the backend hears
+    /// the last unsubscribe. Runs on the stream's writer thread, under no lock.
+    pub fn stop_listening_to(&self, uri: &str) {
+        if self.subscribers.remove(uri) {
+            self.tell_backend(method::RESOURCES_UNSUBSCRIBE, uri);
+        }
+    }
+
     /// Cancels everything a closing session still has in flight, and
     /// releases its subscriptions and log level.
     pub fn session_closed(&self, session: &Session) {

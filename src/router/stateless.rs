@@ -69,10 +69,9 @@ impl Router {
             .is_some_and(|link| link.conn.is_modern())
     }
 
-    /// The `server/discover` result for `session`'s view of the catalog.
-    /// Only what is routed is advertised: list changes (they reach
-    /// `subscriptions/listen` streams), not resource `subscribe` (listen
-    /// streams do not take resource subscriptions yet).
+    /// The `server/discover` result for `session`'s view of the catalog:
+    /// list changes (they reach `subscriptions/listen` streams) and, when
+    /// some backend takes them, resource subscriptions (on listen streams).
     pub fn discover(&self, session: &Session) -> Value {
         let catalog = self.catalog_of(session);
         let mut capabilities = json!({
@@ -82,6 +81,9 @@ impl Router {
         });
         if catalog.features.completions {
             capabilities["completions"] = json!({});
+        }
+        if catalog.features.subscribe {
+            capabilities["resources"]["subscribe"] = json!(true);
         }
         json!({
             "supportedVersions": mcp::ALL_VERSIONS,
