@@ -820,3 +820,48 @@ fn listen_streams_take_resource_subscriptions_when_a_backend_does() {
     assert_eq!(error_of(&bad).0, 400);
     assert_eq!(error_of(&bad).1, -32602);
 }
+
+#[test]
+fn a_slow_answer_comes_on_a_stream_whose_closing_cancels_the_call() {
+    use std::io::Write;
+    let dir = crate::support::TempDir::new("slow-cancel");
+    let log = dir.0.join("received.jsonl");
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "a",
+            &[
+                ("FIXTURE_TOOLS", "slow"),
+                ("FIXTURE_LOG", &log.to_string_lossy())
+            ],
+            ""
+        )
+    );
+    let gw = Gateway::start(&config);
+    let mut params = json!({"name": "slow", "arguments": {"ms": 60000}});
+    params["_meta"] = meta();
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).to_string();
+    let mut stream = crate::support::connect(gw.addr);
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: {MODERN}\r\nMcp-Method: tools/call\r\nMcp-Name: slow\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    // No answer within a second: the answer is a stream, open now.
+    let head = crate::support::read_response(&mut reader, true);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    drop(reader);
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("notifications/cancelled")
+        }),
+        "the backend was not told: {}",
+        gw.stderr()
+    );
+}

@@ -481,7 +481,10 @@ fn read_events(
     body: impl Read,
     related: Option<u64>,
 ) -> String {
-    let ended = sse_read::read_events(body, parser, &|| shared.stopping(), |event| {
+    // A request's stream is dropped once nobody waits for it (answered,
+    // cancelled, timed out): closing it is how 2026-07-28 cancels.
+    let done = || shared.stopping() || related.is_some_and(|id| !conn.is_pending(id));
+    let ended = sse_read::read_events(body, parser, &done, |event| {
         if event.event == "message"
             && let Some(value) = sse_read::message_json(&shared.name, &event)
         {

@@ -56,6 +56,10 @@ const CACHEABLE: [&str; 6] = [
     method::RESOURCES_READ,
 ];
 
+/// How long an answer may be held back for a JSON response, when the
+/// client takes SSE too; then the answer comes on a stream.
+const UPGRADE_AFTER: Duration = Duration::from_secs(1);
+
 /// Questions that a backend sends within this of each other go out in one
 /// input-required result (a backend asking several at once sends them
 /// back to back).
@@ -483,15 +487,25 @@ fn answer(
     sse_ok: bool,
 ) -> Response {
     let wait = gateway.answer_wait();
-    let deadline = Instant::now() + wait;
+    let started = Instant::now();
+    let deadline = started + wait;
+    // A client that takes SSE gets a slow answer on a stream: then its
+    // closing the connection is seen (the stream checks) and cancels the
+    // call, which a JSON answer held back would not notice.
+    let upgrade = started + UPGRADE_AFTER;
     let no_answer = |why: &str| fail(200, Some(&id), code::INTERNAL_ERROR, why, None);
     let first = loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let until = if sse_ok {
+            deadline.min(upgrade)
+        } else {
+            deadline
+        };
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
             Ok(ForRequest::Answer(text)) => {
                 finish(gateway, &session);
                 return Response::json_text(status_of(&text), shape.complete(&text));
             }
-            Ok(ForRequest::Message(text)) if sse_ok => break text,
+            Ok(ForRequest::Message(text)) if sse_ok => break Some(text),
             Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
             Ok(ForRequest::Input(input)) => {
                 let (status, text) = Asker::of(gateway).ask(&session, &id, input, &rx, &shape);
@@ -502,6 +516,7 @@ fn answer(
                 finish(gateway, &session);
                 return no_answer("request ended without an answer");
             }
+            Err(RecvTimeoutError::Timeout) if sse_ok && Instant::now() < deadline => break None,
             Err(RecvTimeoutError::Timeout) => {
                 finish(gateway, &session);
                 return no_answer("no answer in time");
@@ -763,7 +778,7 @@ fn resume(
 fn stream(
     writer: &mut StreamWriter<'_>,
     rx: &Receiver<ForRequest>,
-    first: String,
+    first: Option<String>,
     deadline: Instant,
     shape: &Shape,
     settings: &crate::config::SseResilience,
@@ -777,7 +792,7 @@ fn stream(
     }
     let mut keepalive = Keepalive::new(settings);
     let mut frame = Vec::with_capacity(512);
-    let mut next = Some(ForRequest::Message(first));
+    let mut next = first.map(ForRequest::Message);
     loop {
         frame.clear();
         match next.take() {
