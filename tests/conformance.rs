@@ -4,6 +4,10 @@
 //! for lack of the suite's fixture tools are listed, with reasons, in
 //! `tests/conformance-baseline.yml`; any other failure, or a baseline entry
 //! that starts passing, fails this test.
+//!
+//! The 0.2 suite (both eras' requirement sets) runs without a baseline
+//! through the project's fixture (`argus-conformance-fixture`), twice each:
+//! as a 2025-era stdio backend and as a 2026-07-28 Streamable HTTP one.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -7,7 +7,10 @@
 //! POSTed by bounded worker threads, so a long call never blocks the others.
 //! After `notifications/initialized` a GET stream is opened for
 //! server-initiated messages (405 means the server has none) and reopened
-//! with backoff when it ends. A 404 for our session re-initializes and
+//! with backoff when it ends; a 2026-07-28 server gets a
+//! `subscriptions/listen` POST for that instead ([`StreamableTransport::listen`]).
+//! A request's answer stream is dropped once nobody waits for the answer
+//! (the 2026-07-28 cancellation). A 404 for our session re-initializes and
 //! retries once; a 401 refreshes OAuth 2 once; a backend that cannot be
 //! reached closes the connection so the supervisor reconnects. Stopping
 //! DELETEs the session and cuts every open stream.
