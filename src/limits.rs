@@ -126,6 +126,11 @@ pub const BACKEND_STACK_BYTES: usize = 256 * 1024;
 /// serde_json, whose own recursion limit (128 levels) keeps well inside this.
 pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 
+/// Stack of the thread that serves a long-lived stream (an SSE session, a
+/// listen stream): its writer loop and the session's end. Only what it
+/// touches is resident, a few KiB while the stream idles.
+pub const STREAM_STACK_BYTES: usize = 128 * 1024;
+
 /// Stack size of small service threads (signal waiter, stderr drains, timers).
 pub const SERVICE_STACK_BYTES: usize = 128 * 1024;
 

@@ -219,11 +219,11 @@ fn sessions_leave_no_threads_or_fds_behind() {
         let mut c = SseClient::open(gw.addr);
         c.initialize(gw.addr, "2025-03-26");
     }
-    // Baseline: no connection thread left from the warm-up.
+    // Baseline: no connection or stream thread left from the warm-up.
     assert!(wait_until(Duration::from_secs(5), || gw
         .thread_names()
         .iter()
-        .all(|n| n != "argus-conn")));
+        .all(|n| n != "argus-conn" && n != "argus-stream")));
     let (threads, fds) = (gw.threads(), gw.fds());
     let mut clients: Vec<SseClient> = (0..200).map(|_| SseClient::open(gw.addr)).collect();
     for c in clients.iter_mut().step_by(10) {

@@ -20,14 +20,13 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
-use super::sse::{Keepalive, sse_headers};
+use super::sse::{Keepalive, sse_headers, write_event};
 use crate::http::Response;
 use crate::jsonrpc::RequestId;
 use crate::limits::MAX_SUBSCRIPTIONS_PER_SESSION;
 use crate::mcp::method;
 use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use crate::session::LIST_CHANGED;
-use crate::sse::encode_event;
 
 /// Notifications a listen stream holds before it drops the slow client.
 const LISTEN_QUEUE: usize = 256;
@@ -212,7 +211,7 @@ pub(super) fn open(
     }
     let settings = gateway.config().sse.clone();
     let router = gateway.router.clone();
-    sse_headers(Response::stream(
+    sse_headers(Response::long_stream(
         200,
         Box::new(move |writer| {
             let _alive = alive;
@@ -246,15 +245,14 @@ fn stream(
     }
     // Keepalives every 15 s at least, so proxies keep the stream.
     let mut keepalive = Keepalive::at_least(settings, Duration::from_secs(15));
-    let mut frame = Vec::with_capacity(256);
-    encode_event(Some("message"), ack, &mut frame);
-    if writer.write_frame(&frame).is_err() {
+    let mut frame = Vec::new();
+    if write_event(writer, None, ack).is_err() {
         return;
     }
     loop {
         frame.clear();
-        match rx.recv_timeout(keepalive.wait()) {
-            Ok(note) => encode_event(Some("message"), &note, &mut frame),
+        let written = match rx.recv_timeout(keepalive.wait()) {
+            Ok(note) => write_event(writer, None, &note),
             Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
                 if writer.peer_closed() {
@@ -263,9 +261,10 @@ fn stream(
                 if !keepalive.ping_if_due(&mut frame) {
                     continue;
                 }
+                writer.write_frame(&frame)
             }
-        }
-        if writer.write_frame(&frame).is_err() {
+        };
+        if written.is_err() {
             return;
         }
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::sse::{Keepalive, sse_headers};
+use super::sse::{Keepalive, sse_headers, write_event};
 use super::{Access, Gateway};
 use crate::config::{IncomingAuth, Transport};
 use crate::http::{Request, Response, StreamWriter};
@@ -30,7 +30,6 @@ use crate::queue::{Receiver, RecvTimeoutError};
 use crate::session::{ForRequest, InputRequest, Session};
 
 use super::bridge::{self, Bridge};
-use crate::sse::encode_event;
 
 /// Methods served on the modern path; the rest are 404 / -32601.
 const METHODS: [&str; 10] = [
@@ -791,22 +790,20 @@ fn stream(
         return;
     }
     let mut keepalive = Keepalive::new(settings);
-    let mut frame = Vec::with_capacity(512);
+    let mut frame = Vec::new();
     let mut next = first.map(ForRequest::Message);
     loop {
         frame.clear();
-        match next.take() {
-            Some(ForRequest::Message(text)) => encode_event(Some("message"), &text, &mut frame),
+        let written = match next.take() {
+            Some(ForRequest::Message(text)) => write_event(writer, None, &text),
             Some(ForRequest::Answer(text)) => {
-                encode_event(Some("message"), &shape.complete(&text), &mut frame);
-                let _ = writer.write_frame(&frame);
+                let _ = write_event(writer, None, &shape.complete(&text));
                 return;
             }
             Some(ForRequest::Input(input)) => {
                 // The stream's last event: the input-required result.
                 let text = ask(input, rx);
-                encode_event(Some("message"), &shape.complete(&text), &mut frame);
-                let _ = writer.write_frame(&frame);
+                let _ = write_event(writer, None, &shape.complete(&text));
                 return;
             }
             Some(ForRequest::Cancelled | ForRequest::Yield) => return,
@@ -815,9 +812,10 @@ fn stream(
                     return;
                 }
                 keepalive.ping_if_due(&mut frame);
+                writer.write_frame(&frame)
             }
-        }
-        if writer.write_frame(&frame).is_err() {
+        };
+        if written.is_err() {
             return;
         }
         match rx.recv_timeout(keepalive.wait().min(Duration::from_secs(1))) {

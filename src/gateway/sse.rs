@@ -23,7 +23,7 @@ use crate::jsonrpc::{Message, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::replay::GENERAL;
 use crate::session::{Outbound, Session};
-use crate::sse::{encode_comment, encode_event, encode_id};
+use crate::sse::{encode_comment, encode_event, encode_id, event_parts};
 
 /// Query parameter names accepted for the session id (python-sdk and TS SDK spellings).
 const SESSION_PARAMS: [&str; 2] = ["session_id", "sessionId"];
@@ -67,7 +67,7 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
     let settings = gateway.config().sse.clone();
     let sessions = gateway.sessions.clone();
     let router = gateway.router.clone();
-    sse_headers(Response::stream(
+    sse_headers(Response::long_stream(
         200,
         Box::new(move |writer| {
             pump(writer, &session, &rx, Start::Endpoint(&endpoint), &settings);
@@ -109,7 +109,8 @@ pub(super) fn pump(
     {
         return;
     }
-    let mut frame = Vec::with_capacity(512);
+    // Only endpoint events and pings are framed here: small.
+    let mut frame = Vec::new();
     let resumable = match start {
         Start::Endpoint(url) => {
             encode_event(Some("endpoint"), url, &mut frame);
@@ -126,21 +127,19 @@ pub(super) fn pump(
         }
     };
     // Kept for replay (resumable streams), then framed with its id.
-    let message = |json: &str, frame: &mut Vec<u8>| {
-        if resumable {
-            encode_id(&session.replay.record(GENERAL, json), frame);
-        }
-        encode_event(Some("message"), json, frame);
+    let message = |writer: &mut StreamWriter<'_>, json: &str| {
+        let id = resumable.then(|| session.replay.record(GENERAL, json));
+        write_event(writer, id.as_deref(), json)
     };
     let mut keepalive = Keepalive::new(settings);
     loop {
         frame.clear();
-        match rx.recv_timeout(keepalive.wait()) {
+        let written = match rx.recv_timeout(keepalive.wait()) {
             Ok(Outbound::Message(json)) => {
                 if session.is_closed() {
                     return;
                 }
-                message(&json, &mut frame);
+                message(writer, &json)
             }
             Ok(Outbound::ListChanged(method)) => {
                 if session.is_closed() {
@@ -148,7 +147,7 @@ pub(super) fn pump(
                 }
                 session.list_changed_taken(method);
                 let json = format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#);
-                message(&json, &mut frame);
+                message(writer, &json)
             }
             Ok(Outbound::Close | Outbound::Yield) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
@@ -158,9 +157,10 @@ pub(super) fn pump(
                 if !keepalive.ping_if_due(&mut frame) {
                     continue;
                 }
+                writer.write_frame(&frame)
             }
-        }
-        if let Err(e) = writer.write_frame(&frame) {
+        };
+        if let Err(e) = written {
             info!(
                 "session {} ({}): write failed ({e}); dropping the session",
                 session.short_id(),
@@ -181,13 +181,29 @@ pub(super) fn pump(
 /// Writes events a resuming client missed, each with its id, one frame
 /// each; `false` if the client went away.
 pub(super) fn write_replayed(writer: &mut StreamWriter<'_>, missed: &[(String, String)]) -> bool {
-    let mut frame = Vec::with_capacity(512);
-    missed.iter().all(|(id, json)| {
-        frame.clear();
+    missed
+        .iter()
+        .all(|(id, json)| write_event(writer, Some(id), json).is_ok())
+}
+
+/// Writes one `message` event (with its id, if any) in one vectored
+/// write: the JSON is not copied into a frame first.
+pub(super) fn write_event(
+    writer: &mut StreamWriter<'_>,
+    id: Option<&str>,
+    json: &str,
+) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(48);
+    if let Some(parts) = event_parts(id, Some("message"), json, &mut head) {
+        return writer.write_parts(&parts);
+    }
+    // Line breaks (never in compact JSON): several `data:` lines.
+    let mut frame = Vec::with_capacity(json.len() + 64);
+    if let Some(id) = id {
         encode_id(id, &mut frame);
-        encode_event(Some("message"), json, &mut frame);
-        writer.write_frame(&frame).is_ok()
-    })
+    }
+    encode_event(Some("message"), json, &mut frame);
+    writer.write_frame(&frame)
 }
 
 /// When a stream writes its `: ping` keepalives (`keepalive_interval`)

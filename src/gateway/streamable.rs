@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::{Value, json};
 
-use super::sse::{Keepalive, Start, pump, sse_headers, write_replayed};
+use super::sse::{Keepalive, Start, pump, sse_headers, write_event, write_replayed};
 use super::{Access, Gateway};
 use crate::config::Transport;
 use crate::http::{Request, Response, StreamWriter, header, media_type};
@@ -30,7 +30,6 @@ use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::mcp::{self, method};
 use crate::replay::GENERAL;
 use crate::session::{ForRequest, Session};
-use crate::sse::{encode_event, encode_id};
 
 /// The JSON-RPC error code for a request the client cancelled (LSP's
 /// `RequestCancelled`; MCP sends no answer, but a JSON POST must end).
@@ -371,22 +370,20 @@ fn answer_stream(
     }
     let mut keepalive = Keepalive::new(settings);
     let deadline = Instant::now() + wait;
-    let mut frame = Vec::with_capacity(512);
+    let mut frame = Vec::new();
     let mut next = first;
     loop {
         frame.clear();
         match next.take() {
             Some(ForRequest::Message(text)) => {
-                encode_id(&session.replay.record(stream, &text), &mut frame);
-                encode_event(Some("message"), &text, &mut frame);
-                if writer.write_frame(&frame).is_err() {
+                let id = session.replay.record(stream, &text);
+                if write_event(writer, Some(&id), &text).is_err() {
                     return StreamEnd::ClientGone;
                 }
             }
             Some(ForRequest::Answer(text)) => {
-                encode_id(&session.replay.record(stream, &text), &mut frame);
-                encode_event(Some("message"), &text, &mut frame);
-                let _ = writer.write_frame(&frame);
+                let id = session.replay.record(stream, &text);
+                let _ = write_event(writer, Some(&id), &text);
                 return StreamEnd::Done;
             }
             Some(ForRequest::Cancelled) => return StreamEnd::Done,
@@ -524,7 +521,7 @@ fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     let settings = gateway.config().sse.clone();
     let id = session.id.clone();
     with_session_id(
-        sse_headers(Response::stream(
+        sse_headers(Response::long_stream(
             200,
             Box::new(move |writer| {
                 pump(writer, &session, &rx, Start::Resumable(missed), &settings);

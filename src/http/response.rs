@@ -5,9 +5,15 @@
 //! (HTTP/1.1) or raw bytes on a close-delimited body (HTTP/1.0), with one
 //! `write` call per frame. Serialising the head is here too; deciding
 //! keep-alive is the server's job.
+//!
+//! A long-lived stream ([`Response::long_stream`]: an SSE session, a
+//! listen stream) runs on a thread of its own with a small stack instead,
+//! and the connection ends with it: the connection thread, whose stack the
+//! parsing and the handler grew, exits, so an idle stream holds only what
+//! its writer touches.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -24,6 +30,8 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// A body produced over time by the closure (SSE streams).
     Stream(StreamFn),
+    /// The same, long-lived: on a thread of its own, then the connection closes.
+    LongStream(StreamFn),
 }
 
 impl fmt::Debug for Body {
@@ -32,6 +40,7 @@ impl fmt::Debug for Body {
             Body::Empty => f.write_str("Empty"),
             Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Body::Stream(_) => f.write_str("Stream"),
+            Body::LongStream(_) => f.write_str("LongStream"),
         }
     }
 }
@@ -118,6 +127,17 @@ impl Response {
         }
     }
 
+    /// A streamed response that may last for hours (see the module doc).
+    pub fn long_stream(status: u16, f: StreamFn) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::LongStream(f),
+            close: true,
+            after: None,
+        }
+    }
+
     /// Adds a header.
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.headers.push((name.to_owned(), value.into()));
@@ -176,11 +196,23 @@ pub(crate) fn head_bytes(
     out
 }
 
+/// `Write::write_all` for several buffers (std's is unstable).
+fn write_all_vectored(stream: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !slices.is_empty() {
+        match stream.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Writes a streamed body, one frame per `write` call.
 pub struct StreamWriter<'a> {
     stream: &'a mut TcpStream,
     chunked: bool,
-    buf: Vec<u8>,
     sent: u64,
     broken: bool,
 }
@@ -190,7 +222,6 @@ impl<'a> StreamWriter<'a> {
         StreamWriter {
             stream,
             chunked,
-            buf: Vec::new(),
             sent: 0,
             broken: false,
         }
@@ -199,21 +230,39 @@ impl<'a> StreamWriter<'a> {
     /// Writes one frame. An error (including the write timeout) leaves the
     /// stream broken: the connection is closed afterwards.
     pub fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
-        if frame.is_empty() {
+        self.write_parts(&[frame])
+    }
+
+    /// Writes one frame made of `parts` (at most four), with one vectored
+    /// `write` (more only when the kernel takes part of it): the parts are
+    /// not copied together first.
+    pub fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len == 0 {
             return Ok(());
         }
-        let result = if self.chunked {
-            self.buf.clear();
-            let _ = write!(self.buf, "{:x}\r\n", frame.len());
-            self.buf.extend_from_slice(frame);
-            self.buf.extend_from_slice(b"\r\n");
-            self.stream.write_all(&self.buf)
-        } else {
-            self.stream.write_all(frame)
-        };
-        match result {
+        let mut size = [0u8; 20];
+        let mut cursor = io::Cursor::new(&mut size[..]);
+        // 16 hex digits and CRLF fit.
+        let _ = write!(cursor, "{len:x}\r\n");
+        let size_len = cursor.position() as usize;
+        let mut slices = [IoSlice::new(&[]); 6];
+        let mut n = 0;
+        if self.chunked {
+            slices[n] = IoSlice::new(&size[..size_len]);
+            n += 1;
+        }
+        for part in parts.iter().take(4) {
+            slices[n] = IoSlice::new(part);
+            n += 1;
+        }
+        if self.chunked {
+            slices[n] = IoSlice::new(b"\r\n");
+            n += 1;
+        }
+        match write_all_vectored(self.stream, &mut slices[..n]) {
             Ok(()) => {
-                self.sent += frame.len() as u64;
+                self.sent += len as u64;
                 Ok(())
             }
             Err(e) => {

@@ -27,7 +27,7 @@ use super::response::{After, Body, Length, Response, StreamWriter, head_bytes};
 use super::{Head, Request, Version};
 use crate::limits::{
     BODY_IDLE_TIMEOUT, CONNECTION_STACK_BYTES, HEAD_READ_TIMEOUT, KEEPALIVE_IDLE, LINGER_BYTES,
-    LINGER_TIME, RESPONSE_WRITE_TIMEOUT, SHUTDOWN_GRACE,
+    LINGER_TIME, RESPONSE_WRITE_TIMEOUT, SHUTDOWN_GRACE, STREAM_STACK_BYTES,
 };
 
 /// Answers requests. Called on connection threads, concurrently.
@@ -330,6 +330,10 @@ impl Connection {
                 }
             };
             let status = response.status;
+            if matches!(response.body, Body::LongStream(_)) && method != "HEAD" {
+                // The stream's own thread ends the connection.
+                return self.detach(response, version, (method, path), started);
+            }
             let after = response.after.take();
             let (keep, bytes) =
                 self.write_response(response, version, keep_alive, method == "HEAD");
@@ -347,6 +351,64 @@ impl Connection {
         }
         let _ = self.stream.shutdown(Shutdown::Both);
         self.shared.forget(self.id);
+    }
+
+    /// Writes the head of a long-lived stream, then runs the stream on a
+    /// thread of its own (small stack, `STREAM_STACK_BYTES`), which closes
+    /// the connection when the stream ends; this thread returns at once.
+    fn detach(
+        mut self,
+        mut response: Response,
+        version: Version,
+        (method, path): (String, String),
+        started: Instant,
+    ) {
+        let Body::LongStream(f) = std::mem::replace(&mut response.body, Body::Empty) else {
+            unreachable!("only long streams are detached");
+        };
+        let chunked = version == Version::Http11;
+        let length = if chunked {
+            Length::Chunked
+        } else {
+            Length::UntilClose
+        };
+        let head = head_bytes(response.status, &response.headers, length, false);
+        let status = response.status;
+        let after = response.after.take();
+        let (shared, id, peer) = (self.shared.clone(), self.id, self.peer);
+        if self.stream.write_all(&head).is_err() {
+            let _ = self.stream.shutdown(Shutdown::Both);
+            shared.forget(id);
+            return;
+        }
+        self.options.traffic.sent(head.len());
+        let spawned = thread::Builder::new()
+            .name("argus-stream".into())
+            .stack_size(STREAM_STACK_BYTES)
+            .spawn(move || {
+                let mut writer = StreamWriter::new(&mut self.stream, chunked);
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
+                    error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
+                }
+                let (_, sent) = writer.finish();
+                self.options.traffic.sent(sent as usize);
+                if let Some(After(f)) = after {
+                    f();
+                }
+                info!(
+                    "{} {method} {path} {status} {sent}B {:.1}ms",
+                    self.peer,
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                let _ = self.stream.shutdown(Shutdown::Both);
+                self.shared.forget(self.id);
+            });
+        if let Err(e) = spawned {
+            // The closure, and the socket with it, is gone: the client sees
+            // the stream end.
+            error!("{peer}: cannot start a stream thread: {e}");
+            shared.forget(id);
+        }
     }
 
     /// After an error response, reads and discards what the client is still

@@ -6,7 +6,7 @@ pub mod parser;
 pub mod writer;
 
 pub use parser::{EventTooLarge, Parser};
-pub use writer::{encode_comment, encode_event, encode_id};
+pub use writer::{encode_comment, encode_event, encode_id, event_parts};
 
 /// A dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]

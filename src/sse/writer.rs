@@ -26,6 +26,33 @@ pub fn encode_event(event: Option<&str>, data: &str, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// An event's frame in three parts for one vectored write, so `data` is
+/// not copied: the field lines up to `data: ` (built in `head`), `data`,
+/// and the end of the event. `None` when `data` has line breaks (it needs
+/// several `data:` lines: use [`encode_event`]).
+pub fn event_parts<'a>(
+    id: Option<&str>,
+    event: Option<&str>,
+    data: &'a str,
+    head: &'a mut Vec<u8>,
+) -> Option<[&'a [u8]; 3]> {
+    if data.contains(['\r', '\n']) {
+        return None;
+    }
+    head.clear();
+    if let Some(id) = id {
+        encode_id(id, head);
+    }
+    if let Some(event) = event {
+        head.extend_from_slice(b"event: ");
+        head.extend_from_slice(event.as_bytes());
+        head.push(b'\n');
+    }
+    head.extend_from_slice(b"data: ");
+    let head: &'a Vec<u8> = head;
+    Some([head, data.as_bytes(), b"\n\n"])
+}
+
 /// Appends an `id:` line, to go before an event's other fields.
 pub fn encode_id(id: &str, out: &mut Vec<u8>) {
     debug_assert!(!id.contains(['\r', '\n', '\0']), "ids are single-line");
@@ -105,5 +132,16 @@ mod tests {
         let mut out = Vec::new();
         encode_comment("ping\nx", &mut out);
         assert_eq!(out, b": ping x\n\n");
+    }
+
+    #[test]
+    fn event_parts_frame_what_encode_event_frames() {
+        let mut head = Vec::new();
+        let parts = event_parts(Some("7"), Some("message"), r#"{"a":1}"#, &mut head).unwrap();
+        let mut expected = Vec::new();
+        encode_id("7", &mut expected);
+        encode_event(Some("message"), r#"{"a":1}"#, &mut expected);
+        assert_eq!(parts.concat(), expected);
+        assert!(event_parts(None, None, "two\nlines", &mut head).is_none());
     }
 }

@@ -31,7 +31,7 @@ pub(super) fn events(gateway: &Gateway, req: &Request) -> Response {
             "too many event streams are open, or the gateway is stopping",
         );
     };
-    headers(Response::stream(
+    headers(Response::long_stream(
         200,
         Box::new(move |writer| {
             if writer.set_write_timeout(Some(SEND_TIMEOUT)).is_err() {
