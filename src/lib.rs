@@ -58,3 +58,4 @@ pub mod sha256;
 pub mod sse;
 pub mod supervisor;
 pub mod uri_template;
+pub mod workers;

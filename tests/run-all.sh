@@ -110,6 +110,9 @@ fi
 cargo fmt --manifest-path fuzz/Cargo.toml --check
 bash fuzz/run.sh "$FUZZ_SECONDS"
 
+step "bench/run --quick (a smoke test that the benchmark completes)"
+bench/run --quick
+
 step "cargo test"
 # --all-targets: unit tests, the integration binary, examples; no doc tests
 # (the crate has none, and an empty doc-test run would end the log).

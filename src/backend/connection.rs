@@ -171,6 +171,11 @@ struct State {
     closed: Option<String>,
     /// The writer queue; dropped on close so the writer thread ends.
     tx: Option<queue::Sender<Frame>>,
+    /// When the timer thread looks at the deadlines next (`None`: only
+    /// when woken). A request due before it wakes the timer; the others
+    /// (nearly all: calls share their timeout) do not, so a call costs the
+    /// timer nothing, and the check is O(1).
+    timer_at: Option<Instant>,
 }
 
 /// One live connection to a backend.
@@ -212,6 +217,7 @@ impl Connection {
                 last_origin: None,
                 closed: None,
                 tx: Some(tx),
+                timer_at: None,
             }),
             timer: Condvar::new(),
             events,
@@ -336,7 +342,10 @@ impl Connection {
         };
         match sent {
             Ok(()) => {
-                let earliest = state.pending.values().all(|p| p.deadline > deadline);
+                let earliest = state.timer_at.is_none_or(|t| deadline < t);
+                if earliest {
+                    state.timer_at = Some(deadline);
+                }
                 if origin.is_some() {
                     state.last_origin.clone_from(&origin);
                 }
@@ -730,12 +739,11 @@ fn timer_loop(conn: &Weak<Connection>) {
         if expired.is_empty() {
             // Sleep until the earliest deadline, or a while if none: the
             // Weak must be re-checked now and then so the thread can end.
-            let wait = state
-                .pending
-                .values()
-                .map(|p| p.deadline.saturating_duration_since(now))
-                .min()
-                .unwrap_or(Duration::from_secs(60));
+            let next = state.pending.values().map(|p| p.deadline).min();
+            state.timer_at = next;
+            let wait = next.map_or(Duration::from_secs(60), |d| {
+                d.saturating_duration_since(now)
+            });
             let (guard, _) = conn
                 .timer
                 .wait_timeout(state, wait)

@@ -69,6 +69,8 @@ struct Shared {
     /// Requests being POSTed by worker threads (at most
     /// `MAX_CONCURRENT_POSTS`) and those waiting for a free one.
     workers: Mutex<Workers>,
+    /// The worker threads, kept a moment for the next request.
+    threads: Arc<crate::workers::Workers>,
 }
 
 impl Shared {
@@ -154,6 +156,7 @@ pub fn connect(
         agents: Mutex::new(vec![post_agent.clone()]),
         reinit: Mutex::new(()),
         workers: Mutex::new(Workers::default()),
+        threads: crate::workers::Workers::new(&format!("argus-call-{name}"), BACKEND_STACK_BYTES),
     });
     let writer = {
         let (conn, shared) = (conn.clone(), shared.clone());
@@ -211,10 +214,9 @@ fn post_loop(
             workers.busy += 1;
             drop(workers);
             let (task_conn, task_shared, agent) = (conn.clone(), shared.clone(), agent.clone());
-            let spawned = thread::Builder::new()
-                .name(format!("argus-call-{}", shared.name))
-                .stack_size(BACKEND_STACK_BYTES)
-                .spawn(move || work(&task_conn, &task_shared, &agent, job));
+            let spawned = shared.threads.run(Box::new(move || {
+                work(&task_conn, &task_shared, &agent, job)
+            }));
             if let Err(e) = spawned {
                 shared.workers().busy -= 1;
                 if let Some(id) = request_id {

@@ -197,7 +197,7 @@ pub(crate) fn head_bytes(
 }
 
 /// `Write::write_all` for several buffers (std's is unstable).
-fn write_all_vectored(stream: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+fn write_all_vectored(mut stream: &TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
     while !slices.is_empty() {
         match stream.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -211,14 +211,14 @@ fn write_all_vectored(stream: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) ->
 
 /// Writes a streamed body, one frame per `write` call.
 pub struct StreamWriter<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a TcpStream,
     chunked: bool,
     sent: u64,
     broken: bool,
 }
 
 impl<'a> StreamWriter<'a> {
-    pub(crate) fn new(stream: &'a mut TcpStream, chunked: bool) -> StreamWriter<'a> {
+    pub(crate) fn new(stream: &'a TcpStream, chunked: bool) -> StreamWriter<'a> {
         StreamWriter {
             stream,
             chunked,
@@ -307,7 +307,7 @@ impl<'a> StreamWriter<'a> {
         let ok = if self.broken {
             false
         } else if self.chunked {
-            self.stream.write_all(b"0\r\n\r\n").is_ok()
+            (&mut &*self.stream).write_all(b"0\r\n\r\n").is_ok()
         } else {
             false
         };

@@ -29,6 +29,7 @@ use crate::limits::{
     BODY_IDLE_TIMEOUT, CONNECTION_STACK_BYTES, HEAD_READ_TIMEOUT, KEEPALIVE_IDLE, LINGER_BYTES,
     LINGER_TIME, RESPONSE_WRITE_TIMEOUT, SHUTDOWN_GRACE, STREAM_STACK_BYTES,
 };
+use crate::workers::Workers;
 
 /// Answers requests. Called on connection threads, concurrently.
 pub trait Handler: Send + Sync + 'static {
@@ -78,7 +79,7 @@ struct Shared {
     addr: SocketAddr,
     /// Live connections, by id: a clone of each socket so shutdown can
     /// half-close it. The map's length is the live-connection count.
-    live: Mutex<HashMap<u64, TcpStream>>,
+    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
     drained: Condvar,
     next_id: AtomicU64,
 }
@@ -123,6 +124,8 @@ pub struct Server {
     handler: Arc<dyn Handler>,
     options: ServerOptions,
     shared: Arc<Shared>,
+    /// The connection threads, kept a moment for the next connection.
+    workers: Arc<Workers>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -143,6 +146,7 @@ impl Server {
             listener,
             handler,
             options,
+            workers: Workers::new("argus-conn", CONNECTION_STACK_BYTES),
             shared: Arc::new(Shared {
                 stopping: AtomicBool::new(false),
                 addr,
@@ -198,7 +202,7 @@ impl Server {
             return;
         };
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        {
+        let stream = {
             let mut live = lock(&self.shared.live);
             if live.len() >= self.options.max_connections {
                 drop(live);
@@ -209,14 +213,11 @@ impl Server {
                 reject(stream);
                 return;
             }
-            match stream.try_clone() {
-                Ok(clone) => live.insert(id, clone),
-                Err(e) => {
-                    warn!("{peer}: cannot track connection: {e}");
-                    return;
-                }
-            };
-        }
+            // Shared, not duplicated: one descriptor per connection.
+            let stream = Arc::new(stream);
+            live.insert(id, stream.clone());
+            stream
+        };
         let conn = Connection {
             id,
             stream,
@@ -226,11 +227,7 @@ impl Server {
             options: self.options.clone(),
             shared: self.shared.clone(),
         };
-        let spawned = thread::Builder::new()
-            .name("argus-conn".into())
-            .stack_size(CONNECTION_STACK_BYTES)
-            .spawn(move || conn.run());
-        if let Err(e) = spawned {
+        if let Err(e) = self.workers.run(Box::new(move || conn.run())) {
             error!("{peer}: cannot start a connection thread: {e}");
             self.shared.forget(id);
         }
@@ -272,7 +269,9 @@ fn reject(mut stream: TcpStream) {
 
 struct Connection {
     id: u64,
-    stream: TcpStream,
+    /// Shared with the live-connection table (for shutdown); all IO goes
+    /// through `&TcpStream`.
+    stream: Arc<TcpStream>,
     peer: SocketAddr,
     local: SocketAddr,
     handler: Arc<dyn Handler>,
@@ -357,7 +356,7 @@ impl Connection {
     /// thread of its own (small stack, `STREAM_STACK_BYTES`), which closes
     /// the connection when the stream ends; this thread returns at once.
     fn detach(
-        mut self,
+        self,
         mut response: Response,
         version: Version,
         (method, path): (String, String),
@@ -376,7 +375,7 @@ impl Connection {
         let status = response.status;
         let after = response.after.take();
         let (shared, id, peer) = (self.shared.clone(), self.id, self.peer);
-        if self.stream.write_all(&head).is_err() {
+        if (&mut &*self.stream).write_all(&head).is_err() {
             let _ = self.stream.shutdown(Shutdown::Both);
             shared.forget(id);
             return;
@@ -386,7 +385,7 @@ impl Connection {
             .name("argus-stream".into())
             .stack_size(STREAM_STACK_BYTES)
             .spawn(move || {
-                let mut writer = StreamWriter::new(&mut self.stream, chunked);
+                let mut writer = StreamWriter::new(&self.stream, chunked);
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
                     error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
                 }
@@ -425,7 +424,7 @@ impl Connection {
             if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
                 break;
             }
-            match self.stream.read(&mut sink) {
+            match (&mut &*self.stream).read(&mut sink) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => discarded += n,
             }
@@ -489,7 +488,7 @@ impl Connection {
                 ));
             }
             if framing != Framing::None && buf.is_empty() {
-                let _ = self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+                let _ = (&mut &*self.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
         }
         let body_deadline = Instant::now() + self.options.body_timeout;
@@ -553,7 +552,7 @@ impl Connection {
         self.stream
             .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk)?;
+        let n = (&mut &*self.stream).read(&mut chunk)?;
         self.options
             .traffic
             .received
@@ -582,11 +581,11 @@ impl Connection {
                     Length::UntilClose
                 };
                 let head = head_bytes(response.status, &response.headers, length, keep);
-                if self.stream.write_all(&head).is_err() {
+                if (&mut &*self.stream).write_all(&head).is_err() {
                     return (false, 0);
                 }
                 self.options.traffic.sent(head.len());
-                let mut writer = StreamWriter::new(&mut self.stream, chunked);
+                let mut writer = StreamWriter::new(&self.stream, chunked);
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
                     error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
                     return (false, writer.bytes_sent());
@@ -612,7 +611,7 @@ impl Connection {
                     out.extend_from_slice(&bytes);
                 }
                 let sent = if no_body { 0 } else { bytes.len() as u64 };
-                match self.stream.write_all(&out) {
+                match (&mut &*self.stream).write_all(&out) {
                     Ok(()) => {
                         self.options.traffic.sent(out.len());
                         (keep, sent)
