@@ -42,6 +42,16 @@ pub fn http_agent(total: Duration) -> ureq::Agent {
         .into()
 }
 
+/// The media type of a backend's response (`text/event-stream`, ...,
+/// lower case, without parameters; empty when it names none).
+pub(crate) fn content_type(response: &ureq::http::Response<ureq::Body>) -> String {
+    response
+        .body()
+        .mime_type()
+        .map(crate::http::media_type)
+        .unwrap_or_default()
+}
+
 /// Credentials for a backend (remote types; stdio has none). Kept across
 /// reconnects so an OAuth 2 token is reused while it is valid.
 pub fn credentials(backend: &Backend) -> Arc<Credentials> {

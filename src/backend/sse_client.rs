@@ -27,7 +27,6 @@ use super::auth::Credentials;
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
 use super::sse_read::{Ended, message_json, read_events};
-use crate::http::media_type;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
 use crate::queue::Receiver;
 use crate::redact;
@@ -94,11 +93,7 @@ pub fn connect(
             if status != 200 {
                 return Err(format!("GET {url}: HTTP {status}"));
             }
-            let kind = response
-                .body()
-                .mime_type()
-                .map(media_type)
-                .unwrap_or_default();
+            let kind = super::content_type(&response);
             if kind != "text/event-stream" {
                 return Err(format!(
                     "GET {url}: expected text/event-stream, got \"{kind}\""
@@ -275,8 +270,7 @@ fn post_one(
             return Err(format!("HTTP {status} from the message endpoint"));
         }
         // Tolerate servers that answer in the POST body (mcp-protocol.md §9.4).
-        let json =
-            response.body().mime_type().map(media_type).as_deref() == Some("application/json");
+        let json = super::content_type(&response) == "application/json";
         if json {
             let body = response
                 .body_mut()

@@ -30,7 +30,6 @@ use super::auth::Credentials;
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
 use super::sse_read::{self, Ended};
-use crate::http::media_type;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
 };
@@ -416,11 +415,7 @@ fn post(
                 s.id = Some(id.to_owned());
             }
         }
-        let kind = response
-            .body()
-            .mime_type()
-            .map(media_type)
-            .unwrap_or_default();
+        let kind = super::content_type(&response);
         let body = response.into_body();
         match kind.as_str() {
             "application/json" => {
@@ -600,11 +595,7 @@ fn resume(conn: &Arc<Connection>, shared: &Arc<Shared>, parser: &mut Parser, id:
             }
         };
         let status = response.status().as_u16();
-        let is_stream = response
-            .body()
-            .mime_type()
-            .map(media_type)
-            .is_some_and(|t| t == "text/event-stream");
+        let is_stream = super::content_type(&response) == "text/event-stream";
         if !(200..300).contains(&status) || !is_stream {
             conn.fail(
                 id,
@@ -731,12 +722,7 @@ fn push_loop(conn: &Arc<Connection>, shared: &Arc<Shared>, push: &Push) {
                 return;
             }
             Ok(response) if response.status().is_success() => {
-                let is_stream = response
-                    .body()
-                    .mime_type()
-                    .map(media_type)
-                    .is_some_and(|t| t == "text/event-stream");
-                if !is_stream {
+                if super::content_type(&response) != "text/event-stream" {
                     // A JSON answer to a listen: an error, so none.
                     debug!("[{}] no {what} (not an event stream)", shared.name);
                     return;
@@ -792,12 +778,7 @@ fn rpc_error_body(
     related: Option<u64>,
 ) -> Option<Value> {
     let related = related?;
-    let is_json = response
-        .body()
-        .mime_type()
-        .map(media_type)
-        .is_some_and(|t| t == "application/json");
-    if !is_json {
+    if super::content_type(&response) != "application/json" {
         return None;
     }
     let bytes = response

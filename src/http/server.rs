@@ -336,14 +336,7 @@ impl Connection {
             let after = response.after.take();
             let (keep, bytes) =
                 self.write_response(response, version, keep_alive, method == "HEAD");
-            if let Some(After(f)) = after {
-                f();
-            }
-            info!(
-                "{} {method} {path} {status} {bytes}B {:.1}ms",
-                self.peer,
-                started.elapsed().as_secs_f64() * 1000.0
-            );
+            finished(self.peer, (&method, &path, status), bytes, started, after);
             if !keep {
                 break;
             }
@@ -391,14 +384,7 @@ impl Connection {
                 }
                 let (_, sent) = writer.finish();
                 self.options.traffic.sent(sent as usize);
-                if let Some(After(f)) = after {
-                    f();
-                }
-                info!(
-                    "{} {method} {path} {status} {sent}B {:.1}ms",
-                    self.peer,
-                    started.elapsed().as_secs_f64() * 1000.0
-                );
+                finished(self.peer, (&method, &path, status), sent, started, after);
                 let _ = self.stream.shutdown(Shutdown::Both);
                 self.shared.forget(self.id);
             });
@@ -621,6 +607,24 @@ impl Connection {
             }
         }
     }
+}
+
+/// A response is out (or could not be written): its `after` hook runs,
+/// and the access line is logged.
+fn finished(
+    peer: SocketAddr,
+    (method, path, status): (&str, &str, u16),
+    bytes: u64,
+    started: Instant,
+    after: Option<After>,
+) {
+    if let Some(After(f)) = after {
+        f();
+    }
+    info!(
+        "{peer} {method} {path} {status} {bytes}B {:.1}ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 fn body_fail(e: BodyError) -> ReadEnd {
