@@ -101,23 +101,21 @@ fn official_conformance_suite_passes_with_the_baseline() {
         ok && stdout.contains("Baseline check passed"),
         "conformance failed:\n{summary}\n{stderr}"
     );
-    for scenario in [
-        "server-initialize",
-        "ping",
-        "logging-set-level",
-        "tools-list",
-        "resources-list",
-        "resources-subscribe",
-        "resources-unsubscribe",
-        "prompts-list",
-        "dns-rebinding-protection",
-        "server-sse-multiple-streams",
-    ] {
-        assert!(
-            summary.contains(&format!("✓ {scenario}:")),
-            "{scenario} did not pass:\n{summary}"
-        );
-    }
+    assert_passed(
+        summary,
+        &[
+            "server-initialize",
+            "ping",
+            "logging-set-level",
+            "tools-list",
+            "resources-list",
+            "resources-subscribe",
+            "resources-unsubscribe",
+            "prompts-list",
+            "dns-rebinding-protection",
+            "server-sse-multiple-streams",
+        ],
+    );
 }
 
 /// A gateway over the conformance fixture (a 2025-era stdio server with
@@ -154,19 +152,36 @@ fn failing(summary: &str) -> Vec<&str> {
 /// under an alias beside the 0.1 one.
 const NEXT: &str = "conformance-next";
 
+/// Runs that suite against `url` with `--requirements requirements`,
+/// writing its checks under `out`, and asserts that it exits 0 with no
+/// scored scenario failing; returns the summary.
+fn passes_whole(out: &TempDir, url: &str, requirements: &str) -> String {
+    let (ok, stdout, stderr) = run_suite_into(out, NEXT, url, &["--requirements", requirements]);
+    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
+    assert!(
+        ok && failing(summary).is_empty() && summary.contains("Total: "),
+        "{requirements} requirements failed: {:?}\n{summary}\n{stderr}",
+        failing(summary)
+    );
+    summary.to_owned()
+}
+
+/// Asserts that each of `scenarios` passed in `summary`.
+fn assert_passed(summary: &str, scenarios: &[&str]) {
+    for scenario in scenarios {
+        assert!(
+            summary.contains(&format!("✓ {scenario}:")),
+            "{scenario} did not pass:\n{summary}"
+        );
+    }
+}
+
 #[test]
 fn the_2025_11_25_requirements_pass_whole_through_the_gateway() {
     let gw = fixture_gateway();
     let url = format!("http://{}/mcp", gw.addr);
-    let (ok, stdout, stderr) = run_suite(NEXT, &url, &["--requirements", "2025-11-25"]);
-    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
-    assert!(
-        ok && failing(summary).is_empty() && summary.contains("Total: "),
-        "2025-11-25 requirements failed: {:?}\n{summary}\n{stderr}",
-        failing(summary)
-    );
-    assert!(summary.contains("✓ tools-call-elicitation:"), "{summary}");
-    assert!(summary.contains("✓ tools-call-sampling:"), "{summary}");
+    let summary = passes_whole(&TempDir::new("conformance"), &url, "2025-11-25");
+    assert_passed(&summary, &["tools-call-elicitation", "tools-call-sampling"]);
 }
 
 #[test]
@@ -176,33 +191,25 @@ fn the_2026_07_28_requirements_pass_whole_with_a_legacy_backend() {
     // its questions as 2025-era server→client requests).
     let gw = fixture_gateway();
     let url = format!("http://{}/mcp", gw.addr);
-    let (ok, stdout, stderr) = run_suite(NEXT, &url, &["--requirements", "2026-07-28"]);
-    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
-    assert!(
-        ok && failing(summary).is_empty() && summary.contains("Total: "),
-        "2026-07-28 requirements failed: {:?}\n{summary}\n{stderr}",
-        failing(summary)
+    let summary = passes_whole(&TempDir::new("conformance"), &url, "2026-07-28");
+    assert_passed(
+        &summary,
+        &[
+            "server-stateless",
+            "caching",
+            "sep-2164-resource-not-found",
+            "input-required-result-basic-elicitation",
+            "input-required-result-multiple-input-requests",
+            "input-required-result-multi-round",
+            "input-required-result-tampered-state",
+            "input-required-result-capability-check",
+            "input-required-result-non-tool-request",
+            // pending in the suite, passed all the same
+            "json-schema-2020-12",
+            "http-header-validation",
+            "http-custom-header-server-validation",
+        ],
     );
-    for scenario in [
-        "server-stateless",
-        "caching",
-        "sep-2164-resource-not-found",
-        "input-required-result-basic-elicitation",
-        "input-required-result-multiple-input-requests",
-        "input-required-result-multi-round",
-        "input-required-result-tampered-state",
-        "input-required-result-capability-check",
-        "input-required-result-non-tool-request",
-        // pending in the suite, passed all the same
-        "json-schema-2020-12",
-        "http-header-validation",
-        "http-custom-header-server-validation",
-    ] {
-        assert!(
-            summary.contains(&format!("✓ {scenario}:")),
-            "{scenario} did not pass:\n{summary}"
-        );
-    }
 }
 
 /// The status of check `id` in the results under `out`: the statuses of
@@ -252,25 +259,17 @@ fn the_2026_07_28_requirements_pass_whole_with_a_modern_backend() {
     let (gw, _fixture) = modern_fixture_gateway();
     let url = format!("http://{}/mcp", gw.addr);
     let out = TempDir::new("conformance");
-    let (ok, stdout, stderr) = run_suite_into(&out, NEXT, &url, &["--requirements", "2026-07-28"]);
-    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
-    assert!(
-        ok && failing(summary).is_empty() && summary.contains("Total: "),
-        "2026-07-28 requirements failed: {:?}\n{summary}\n{stderr}",
-        failing(summary)
+    let summary = passes_whole(&out, &url, "2026-07-28");
+    assert_passed(
+        &summary,
+        &[
+            "server-stateless",
+            "caching",
+            "input-required-result-multi-round",
+            "input-required-result-tampered-state",
+            "http-custom-header-server-validation",
+        ],
     );
-    for scenario in [
-        "server-stateless",
-        "caching",
-        "input-required-result-multi-round",
-        "input-required-result-tampered-state",
-        "http-custom-header-server-validation",
-    ] {
-        assert!(
-            summary.contains(&format!("✓ {scenario}:")),
-            "{scenario} did not pass:\n{summary}"
-        );
-    }
     // SHOULD-level, so only warned about by the suite: the backend's list
     // changes reach the client's listen stream.
     for check in [
@@ -288,23 +287,15 @@ fn the_2025_11_25_requirements_pass_whole_with_a_modern_backend() {
     // the client's session, and the call is retried with the answers.
     let (gw, _fixture) = modern_fixture_gateway();
     let url = format!("http://{}/mcp", gw.addr);
-    let (ok, stdout, stderr) = run_suite(NEXT, &url, &["--requirements", "2025-11-25"]);
-    let summary = stdout.rsplit("=== SUMMARY ===").next().unwrap_or(&stdout);
-    assert!(
-        ok && failing(summary).is_empty() && summary.contains("Total: "),
-        "2025-11-25 requirements failed: {:?}\n{summary}\n{stderr}",
-        failing(summary)
+    let summary = passes_whole(&TempDir::new("conformance"), &url, "2025-11-25");
+    assert_passed(
+        &summary,
+        &[
+            "tools-call-sampling",
+            "tools-call-elicitation",
+            "elicitation-sep1034-defaults",
+            "tools-call-with-logging",
+            "resources-subscribe",
+        ],
     );
-    for scenario in [
-        "tools-call-sampling",
-        "tools-call-elicitation",
-        "elicitation-sep1034-defaults",
-        "tools-call-with-logging",
-        "resources-subscribe",
-    ] {
-        assert!(
-            summary.contains(&format!("✓ {scenario}:")),
-            "{scenario} did not pass:\n{summary}"
-        );
-    }
 }

@@ -462,20 +462,7 @@ fn ask(gw: &Gateway, id: i64, capabilities: Value, extra: Value) -> Resp {
 
 #[test]
 fn a_legacy_backends_question_reaches_a_modern_client_as_input_required() {
-    let dir = crate::support::TempDir::new("bridge");
-    let log = dir.0.join("received.jsonl");
-    let config = format!(
-        "backends:\n{}",
-        fixture_backend(
-            "a",
-            &[
-                ("FIXTURE_TOOLS", "ask"),
-                ("FIXTURE_LOG", &log.to_string_lossy())
-            ],
-            ""
-        )
-    );
-    let gw = Gateway::start(&config);
+    let (gw, _dir, log) = logging_fixture("ask");
     let sampling = json!({"sampling": {}});
     // Round 1: the backend's sampling request comes back as a question.
     let first = ask(&gw, 1, sampling.clone(), json!({}));
@@ -569,11 +556,7 @@ fn a_legacy_backends_question_reaches_a_modern_client_as_input_required() {
         v["error"]["data"]["requiredCapabilities"],
         json!({"sampling": {}})
     );
-    assert!(wait_until(std::time::Duration::from_secs(10), || {
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("notifications/cancelled")
-    }));
+    assert!(told_cancelled(&log), "{}", gw.stderr());
 }
 
 #[test]
@@ -628,21 +611,63 @@ fn a_requests_log_level_brings_its_backends_logs_on_its_stream() {
 }
 
 /// Opens a `subscriptions/listen` stream asking for `notifications`.
-fn listen(gw: &Gateway, id: i64, notifications: Value) -> std::io::BufReader<std::net::TcpStream> {
+/// A modern POST on a connection of its own, left open to read from:
+/// streams are read as they come.
+fn raw_post(
+    gw: &Gateway,
+    method: &str,
+    name: Option<&str>,
+    body: &Value,
+) -> std::io::BufReader<std::net::TcpStream> {
     use std::io::Write;
-    let mut params = json!({"notifications": notifications});
-    params["_meta"] = meta();
-    let body =
-        json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": params})
-            .to_string();
+    let body = body.to_string();
+    let name = name
+        .map(|n| format!("Mcp-Name: {n}\r\n"))
+        .unwrap_or_default();
     let mut stream = crate::support::connect(gw.addr);
     write!(
         stream,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: {MODERN}\r\nMcp-Method: subscriptions/listen\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: {MODERN}\r\nMcp-Method: {method}\r\n{name}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
-    let mut reader = std::io::BufReader::new(stream);
+    std::io::BufReader::new(stream)
+}
+
+/// A gateway over the fixture with these tools, logging every message the
+/// fixture receives to the returned file (in the returned directory).
+fn logging_fixture(tools: &str) -> (Gateway, crate::support::TempDir, std::path::PathBuf) {
+    let dir = crate::support::TempDir::new("fixture-log");
+    let log = dir.0.join("received.jsonl");
+    let config = format!(
+        "backends:\n{}",
+        fixture_backend(
+            "a",
+            &[
+                ("FIXTURE_TOOLS", tools),
+                ("FIXTURE_LOG", &log.to_string_lossy())
+            ],
+            ""
+        )
+    );
+    (Gateway::start(&config), dir, log)
+}
+
+/// Whether the fixture heard `notifications/cancelled` within 10 s.
+fn told_cancelled(log: &std::path::Path) -> bool {
+    wait_until(std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("notifications/cancelled")
+    })
+}
+
+fn listen(gw: &Gateway, id: i64, notifications: Value) -> std::io::BufReader<std::net::TcpStream> {
+    let mut params = json!({"notifications": notifications});
+    params["_meta"] = meta();
+    let body =
+        json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": params});
+    let mut reader = raw_post(gw, "subscriptions/listen", None, &body);
     let head = crate::support::read_response(&mut reader, true);
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-type"), Some("text/event-stream"));
@@ -823,44 +848,18 @@ fn listen_streams_take_resource_subscriptions_when_a_backend_does() {
 
 #[test]
 fn a_slow_answer_comes_on_a_stream_whose_closing_cancels_the_call() {
-    use std::io::Write;
-    let dir = crate::support::TempDir::new("slow-cancel");
-    let log = dir.0.join("received.jsonl");
-    let config = format!(
-        "backends:\n{}",
-        fixture_backend(
-            "a",
-            &[
-                ("FIXTURE_TOOLS", "slow"),
-                ("FIXTURE_LOG", &log.to_string_lossy())
-            ],
-            ""
-        )
-    );
-    let gw = Gateway::start(&config);
+    let (gw, _dir, log) = logging_fixture("slow");
     let mut params = json!({"name": "slow", "arguments": {"ms": 60000}});
     params["_meta"] = meta();
-    let body =
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).to_string();
-    let mut stream = crate::support::connect(gw.addr);
-    write!(
-        stream,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: {MODERN}\r\nMcp-Method: tools/call\r\nMcp-Name: slow\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reader = std::io::BufReader::new(stream);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+    let mut reader = raw_post(&gw, "tools/call", Some("slow"), &body);
     // No answer within a second: the answer is a stream, open now.
     let head = crate::support::read_response(&mut reader, true);
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-type"), Some("text/event-stream"));
     drop(reader);
     assert!(
-        wait_until(std::time::Duration::from_secs(10), || {
-            std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("notifications/cancelled")
-        }),
+        told_cancelled(&log),
         "the backend was not told: {}",
         gw.stderr()
     );
