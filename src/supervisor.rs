@@ -1398,7 +1398,8 @@ fn stop_all(links: Vec<Arc<Link>>) {
         .filter_map(|link| {
             thread::Builder::new()
                 .name("argus-stop".into())
-                .stack_size(SERVICE_STACK_BYTES)
+                // A stop may speak TLS (the DELETE of a Streamable HTTP session).
+                .stack_size(crate::limits::BACKEND_STACK_BYTES)
                 .spawn(move || link.stop())
                 .ok()
         })

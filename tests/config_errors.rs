@@ -78,6 +78,30 @@ const ERROR_CLASSES: &[(&str, &str, u32, &str)] = &[
         "bad glob",
     ),
     ("not-a-mapping.yaml", "", 1, "must be a mapping"),
+    (
+        "tls-missing-file.yaml",
+        "backends.web.tls.ca_file",
+        6,
+        "cannot read \"fixtures/config/no-such-ca.pem\"",
+    ),
+    (
+        "tls-not-pem.yaml",
+        "tls.ca_file",
+        2,
+        "holds no PEM certificate",
+    ),
+    (
+        "tls-cert-without-key.yaml",
+        "backends.web.tls.cert_file",
+        6,
+        "needs \"key_file\" too",
+    ),
+    (
+        "tls-no-roots.yaml",
+        "backends.web.url",
+        5,
+        "needs a root to trust",
+    ),
 ];
 
 #[test]

@@ -57,11 +57,12 @@ step "the original Argus: ${ORIGINAL_ARGUS[*]}"
 venv .test-env/original "${ORIGINAL_ARGUS[@]}"
 export ARGUS_TEST_ORIGINAL_PYTHON="$PWD/.test-env/original/bin/python"
 
-step "Debian packages: prometheus (promtool, for /metrics), chromium (the CORS test), nginx (scale-out)"
+step "Debian packages: prometheus (promtool, for /metrics), chromium (the CORS test), nginx (scale-out), openssl (the TLS backends' certificates)"
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
@@ -71,6 +72,7 @@ fi
 promtool --version | head -1
 /usr/bin/chromium --version
 /usr/sbin/nginx -v
+openssl version
 
 step "npm packages: ${NPM_PACKAGES[*]}"
 node_dir=.test-env/node

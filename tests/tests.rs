@@ -57,3 +57,5 @@ mod stdio_front;
 mod streamable_backends;
 /// The Streamable HTTP front transport at /mcp.
 mod streamable_front;
+/// HTTPS backends on a private CA: `tls.ca_file`, refusals, mTLS, bad key pairs.
+mod tls_backends;

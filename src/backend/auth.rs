@@ -1,5 +1,6 @@
 //! Outgoing credentials for remote backends: configured `headers` plus
-//! `auth` (PRODUCT §3.3). Static headers are fixed; OAuth 2 client
+//! `auth` (PRODUCT §3.3), and the backend's `tls` settings (roots and a
+//! client certificate) that every agent made for it carries. Static headers are fixed; OAuth 2 client
 //! credentials are fetched from `token_url` with a form POST, cached until
 //! `expires_in - token_expiry_buffer_seconds`, and refreshed once on a 401.
 //! Auth headers win over `headers` of the same name. Values never reach the
@@ -13,7 +14,8 @@ use log::{debug, info};
 use serde_json::Value;
 use ureq::Agent;
 
-use crate::config::{Auth, OAuth2, Secret};
+use super::agent::{self, Limits};
+use crate::config::{Auth, OAuth2, Secret, Tls};
 use crate::limits::MAX_BACKEND_MESSAGE_BYTES;
 
 /// How long an OAuth 2 token without `expires_in` is trusted before refetching.
@@ -23,11 +25,14 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// least that often, and no server-sent number can overflow a deadline.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-/// Headers for one backend, with a token cache when OAuth 2 is used.
+/// Headers and TLS settings for one backend, with a token cache when
+/// OAuth 2 is used.
 pub struct Credentials {
     headers: Vec<(String, Secret)>,
     auth: Option<Auth>,
+    tls: Tls,
     token: Mutex<Option<(Secret, Instant)>>,
+    /// For token requests.
     agent: Agent,
 }
 
@@ -41,14 +46,20 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Credentials from a backend's `headers` and `auth`.
-    pub fn new(headers: &[(String, Secret)], auth: Option<&Auth>) -> Credentials {
+    /// Credentials from a backend's `headers`, `auth` and `tls`.
+    pub fn new(headers: &[(String, Secret)], auth: Option<&Auth>, tls: &Tls) -> Credentials {
         Credentials {
             headers: headers.to_vec(),
             auth: auth.cloned(),
+            tls: tls.clone(),
             token: Mutex::new(None),
-            agent: super::http_agent(Duration::from_secs(30)),
+            agent: agent::agent(tls, Limits::exchange(Duration::from_secs(30))),
         }
+    }
+
+    /// An agent for this backend with the role's `limits`.
+    pub fn agent(&self, limits: Limits) -> Agent {
+        agent::agent(&self.tls, limits)
     }
 
     fn token(&self) -> MutexGuard<'_, Option<(Secret, Instant)>> {
@@ -222,6 +233,7 @@ mod tests {
                 "Authorization".into(),
                 Secret("Bearer new".into()),
             )])),
+            &Tls::default(),
         );
         assert_eq!(
             c.headers().unwrap(),

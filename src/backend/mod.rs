@@ -7,6 +7,7 @@
 //! [`start`], which returns a live, initialized [`Link`]. Nothing here knows
 //! about client sessions or the merged catalog.
 
+pub mod agent;
 pub mod auth;
 pub mod connection;
 pub mod discover;
@@ -29,19 +30,6 @@ pub use events::{EventReceiver, EventSender, events};
 
 use crate::config::{Backend, BackendKind};
 
-/// An agent for short HTTP exchanges (POSTs, token requests): bounded in
-/// total, statuses returned rather than turned into errors, and no proxy
-/// from the environment (the gateway talks only to configured backends).
-pub fn http_agent(total: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_connect(Some(total.min(Duration::from_secs(10))))
-        .timeout_global(Some(total))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into()
-}
-
 /// The media type of a backend's response (`text/event-stream`, ...,
 /// lower case, without parameters; empty when it names none).
 pub(crate) fn content_type(response: &ureq::http::Response<ureq::Body>) -> String {
@@ -56,11 +44,13 @@ pub(crate) fn content_type(response: &ureq::http::Response<ureq::Body>) -> Strin
 /// reconnects so an OAuth 2 token is reused while it is valid.
 pub fn credentials(backend: &Backend) -> Arc<Credentials> {
     Arc::new(match &backend.kind {
-        BackendKind::Sse { headers, auth, .. }
-        | BackendKind::StreamableHttp { headers, auth, .. } => {
-            Credentials::new(headers, auth.as_ref())
+        BackendKind::Sse {
+            headers, auth, tls, ..
         }
-        BackendKind::Stdio(_) => Credentials::new(&[], None),
+        | BackendKind::StreamableHttp {
+            headers, auth, tls, ..
+        } => Credentials::new(headers, auth.as_ref(), tls),
+        BackendKind::Stdio(_) => Credentials::new(&[], None, &crate::config::Tls::default()),
     })
 }
 

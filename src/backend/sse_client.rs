@@ -23,6 +23,7 @@ use log::{debug, info, warn};
 use serde_json::Value;
 use ureq::Agent;
 
+use super::agent::Limits;
 use super::auth::Credentials;
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
@@ -65,15 +66,7 @@ pub fn connect(
     timeout: Duration,
     events: EventSender,
 ) -> Result<(Arc<Connection>, SseTransport), String> {
-    let stream_agent: Agent = Agent::config_builder()
-        .timeout_resolve(Some(timeout.min(Duration::from_secs(10))))
-        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
-        .timeout_recv_response(Some(timeout))
-        .timeout_per_read(Some(SSE_IDLE_TIMEOUT))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into();
+    let stream_agent = credentials.agent(Limits::stream(timeout, SSE_IDLE_TIMEOUT));
     let response = {
         let mut retried = false;
         loop {
@@ -223,7 +216,7 @@ fn post_loop(
     outbound: &Receiver<Frame>,
     stopping: &AtomicBool,
 ) {
-    let agent = super::http_agent(Duration::from_secs(30));
+    let agent = credentials.agent(Limits::exchange(Duration::from_secs(30)));
     while let Ok(frame) = outbound.recv() {
         if stopping.load(Ordering::SeqCst) {
             return;

@@ -26,6 +26,7 @@ use log::{debug, info, warn};
 use serde_json::Value;
 use ureq::Agent;
 
+use super::agent::Limits;
 use super::auth::Credentials;
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
@@ -110,7 +111,10 @@ impl StreamableTransport {
         self.shared.stop_wake.1.notify_all();
         let id = self.shared.session().id.clone();
         if let Some(id) = id {
-            let agent = super::http_agent(Duration::from_secs(2));
+            let agent = self
+                .shared
+                .credentials
+                .agent(Limits::exchange(Duration::from_secs(2)));
             let request = agent.delete(&self.shared.url).header("Mcp-Session-Id", &id);
             match with_credentials(request, &self.shared).call() {
                 Ok(r) => debug!("[{}] DELETE session: HTTP {}", self.shared.name, r.status()),
@@ -137,14 +141,10 @@ pub fn connect(
     // A JSON-mode server holds the POST until the result is ready, so the
     // answer head may take as long as the call; the connection's timer
     // answers the caller at `call` anyway, this only frees the thread.
-    let post_agent: Agent = Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_recv_response(Some(call_timeout + Duration::from_secs(10)))
-        .timeout_per_read(Some(SSE_IDLE_TIMEOUT))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into();
+    let post_agent = credentials.agent(Limits::stream(
+        call_timeout + Duration::from_secs(10),
+        SSE_IDLE_TIMEOUT,
+    ));
     let shared = Arc::new(Shared {
         name: name.to_owned(),
         url: url.to_owned(),
@@ -583,7 +583,9 @@ fn resume(conn: &Arc<Connection>, shared: &Arc<Shared>, parser: &mut Parser, id:
             "[{}] request {id}: resuming its stream after event {last}",
             shared.name
         );
-        let agent = super::http_agent(conn.timeout_of(id).unwrap_or(Duration::from_secs(60)));
+        let agent = shared.credentials.agent(Limits::exchange(
+            conn.timeout_of(id).unwrap_or(Duration::from_secs(60)),
+        ));
         let response = match get_request(&agent, shared, Some(&last)).call() {
             Ok(r) => r,
             Err(e) => {
@@ -698,14 +700,9 @@ fn push_loop(conn: &Arc<Connection>, shared: &Arc<Shared>, push: &Push) {
         if matches!(push, Push::Get) && shared.session().id != session_at_start {
             return; // a re-initialize opened its own stream
         }
-        let agent: Agent = Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_recv_response(Some(Duration::from_secs(30)))
-            .timeout_per_read(Some(SSE_IDLE_TIMEOUT))
-            .http_status_as_error(false)
-            .proxy(None)
-            .build()
-            .into();
+        let agent = shared
+            .credentials
+            .agent(Limits::stream(Duration::from_secs(30), SSE_IDLE_TIMEOUT));
         shared
             .agents
             .lock()

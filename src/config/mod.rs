@@ -9,6 +9,7 @@
 //! "did you mean" hints. This module does not start anything.
 
 mod expand;
+pub mod tls;
 mod validate;
 pub mod yaml;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use expand::{ExpandError, expand};
+pub use tls::Tls;
 pub use yaml::Pos;
 
 use crate::glob::Glob;
@@ -148,6 +150,8 @@ pub enum BackendKind {
         headers: Vec<(String, Secret)>,
         /// Outgoing auth.
         auth: Option<Auth>,
+        /// `tls` over the global one.
+        tls: Tls,
         /// A local process to start first.
         launch: Option<Launch>,
     },
@@ -159,6 +163,8 @@ pub enum BackendKind {
         headers: Vec<(String, Secret)>,
         /// Outgoing auth.
         auth: Option<Auth>,
+        /// `tls` over the global one.
+        tls: Tls,
     },
 }
 

@@ -19,6 +19,7 @@ use crate::glob::Glob;
 use crate::limits;
 
 mod server;
+mod tls;
 use server::server;
 
 type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
@@ -110,7 +111,8 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
 
     let server = server(&mut cx, &mut top);
     let lifecycle = lifecycle(&mut cx);
-    let backends = backends(&mut cx, &mut top, &lifecycle);
+    let tls = tls::global(&mut cx, &mut top);
+    let backends = backends(&mut cx, &mut top, &lifecycle, &tls);
     let conflict = conflict(&mut cx, &mut top, &backends);
     let incoming_auth = incoming_auth(&mut cx, &mut top);
     let security = security(&mut cx, &mut top);
@@ -536,7 +538,12 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Backends in config order, each with the position of its name.
-fn backends(cx: &mut Cx<'_>, top: &mut Fields<'_>, globals: &Globals) -> Vec<(Backend, Pos)> {
+fn backends(
+    cx: &mut Cx<'_>,
+    top: &mut Fields<'_>,
+    globals: &Globals,
+    tls: &tls::Global,
+) -> Vec<(Backend, Pos)> {
     let Some(node) = top.get("backends") else {
         return Vec::new();
     };
@@ -557,7 +564,7 @@ fn backends(cx: &mut Cx<'_>, top: &mut Fields<'_>, globals: &Globals) -> Vec<(Ba
                 ),
             );
         }
-        if let Some(backend) = backend(cx, &key.name, value, &path, globals) {
+        if let Some(backend) = backend(cx, &key.name, value, &path, globals, tls) {
             out.push((backend, key.pos));
         }
     }
@@ -570,6 +577,7 @@ fn backend(
     node: &Node,
     path: &str,
     globals: &Globals,
+    global_tls: &tls::Global,
 ) -> Option<Backend> {
     let mut f = cx.fields(node, path)?;
     let kind_name = match f.get("type") {
@@ -634,36 +642,35 @@ fn backend(
     let tool_overrides = tool_overrides(cx, &mut f);
     let kind = match kind_name.as_deref() {
         Some("stdio") => launch(cx, &mut f, true).map(BackendKind::Stdio),
-        Some("sse") => {
-            let url = f.get("url");
-            let url = match url {
-                Some(n) => cx.url(n, &f.child("url")),
+        Some(kind) => {
+            let (url, url_pos) = match f.get("url") {
+                Some(n) => (cx.url(n, &f.child("url")), n.pos),
                 None => {
                     cx.err(path, node.pos, "missing required field \"url\"");
-                    None
+                    (None, node.pos)
                 }
             };
             let headers = headers(cx, &mut f);
             let auth = auth(cx, &mut f);
-            let launch = launch(cx, &mut f, false);
-            url.map(|url| BackendKind::Sse {
-                url,
-                headers,
-                auth,
-                launch,
-            })
-        }
-        Some(_) => {
-            let url = match f.get("url") {
-                Some(n) => cx.url(n, &f.child("url")),
-                None => {
-                    cx.err(path, node.pos, "missing required field \"url\"");
-                    None
-                }
-            };
-            let headers = headers(cx, &mut f);
-            let auth = auth(cx, &mut f);
-            url.map(|url| BackendKind::StreamableHttp { url, headers, auth })
+            let located = url.as_deref().map(|u| (u, url_pos, f.child("url")));
+            let tls = tls::backend(cx, &mut f, global_tls, located);
+            if kind == "sse" {
+                let launch = launch(cx, &mut f, false);
+                url.zip(tls).map(|(url, tls)| BackendKind::Sse {
+                    url,
+                    headers,
+                    auth,
+                    tls,
+                    launch,
+                })
+            } else {
+                url.zip(tls).map(|(url, tls)| BackendKind::StreamableHttp {
+                    url,
+                    headers,
+                    auth,
+                    tls,
+                })
+            }
         }
         None => {
             // The type is unknown: its fields cannot be judged.
