@@ -97,10 +97,125 @@ impl Workers {
     }
 }
 
+/// Jobs run on [`Workers`] at most `limit` at a time; the rest wait in
+/// order and are taken by the next thread that finishes. A submitter never
+/// blocks: the jobs running may be waiting for what it submits next.
+pub struct Bounded {
+    workers: Arc<Workers>,
+    limit: usize,
+    /// (jobs running, jobs waiting), changed together.
+    state: Mutex<(usize, VecDeque<Job>)>,
+}
+
+impl std::fmt::Debug for Bounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bounded")
+            .field("workers", &self.workers)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bounded {
+    /// At most `limit` jobs at once on threads named `name`.
+    pub fn new(name: &str, stack: usize, limit: usize) -> Arc<Bounded> {
+        Arc::new(Bounded {
+            workers: Workers::new(name, stack),
+            limit: limit.max(1),
+            state: Mutex::new((0, VecDeque::new())),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (usize, VecDeque<Job>)> {
+        // A count and a queue, changed in one step.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `job` now if fewer than `limit` run, else after those ahead of
+    /// it. An error (no thread could be made) means `job` was dropped.
+    pub fn run(self: &Arc<Self>, job: Job) -> io::Result<()> {
+        {
+            let mut state = self.lock();
+            if state.0 >= self.limit {
+                state.1.push_back(job);
+                return Ok(());
+            }
+            state.0 += 1;
+        }
+        let me = self.clone();
+        let ran = self.workers.run(Box::new(move || me.drain(job)));
+        if ran.is_err() {
+            self.lock().0 -= 1;
+        }
+        ran
+    }
+
+    /// Runs `job`, then whatever waits; the count drops under the same lock
+    /// that `run` checks, so no job is left behind.
+    fn drain(&self, mut job: Job) {
+        loop {
+            // A job that panics must not keep its slot.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            let mut state = self.lock();
+            match state.1.pop_front() {
+                Some(next) => job = next,
+                None => {
+                    state.0 -= 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::mpsc;
+
+    #[test]
+    fn bounded_runs_at_most_its_limit_and_then_the_rest_in_order() {
+        let bounded = Bounded::new("argus-test-bounded", 64 * 1024, 2);
+        let (started, starts) = mpsc::channel();
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        for i in 0..5 {
+            let (started, gate) = (started.clone(), gate.clone());
+            bounded
+                .run(Box::new(move || {
+                    started.send(i).unwrap();
+                    let (open, cv) = &*gate;
+                    let guard = open.lock().unwrap();
+                    drop(cv.wait_while(guard, |open| !*open).unwrap());
+                    assert!(i != 1, "a panicking job gives its slot back");
+                }))
+                .unwrap();
+        }
+        // Two start and block; the other three wait, whatever the timing.
+        let mut first = [
+            starts.recv_timeout(Duration::from_secs(5)).unwrap(),
+            starts.recv_timeout(Duration::from_secs(5)).unwrap(),
+        ];
+        first.sort();
+        assert_eq!(first, [0, 1]);
+        assert_eq!(bounded.lock().0, 2);
+        assert_eq!(bounded.lock().1.len(), 3);
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+        let mut rest: Vec<i32> = (0..3)
+            .map(|_| starts.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        rest.sort();
+        assert_eq!(rest, [2, 3, 4]);
+        let waited = std::time::Instant::now();
+        while bounded.lock().0 > 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "slots given back"
+            );
+            thread::yield_now();
+        }
+    }
 
     #[test]
     fn an_idle_thread_takes_the_next_job() {

@@ -2,6 +2,7 @@
 //! servers, launched servers, reconnects and outgoing auth. A stdio fixture
 //! backend runs beside each SSE backend to show the gateway keeps serving it.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -53,7 +54,14 @@ fn hostile_framing_relative_and_absolute_endpoints() {
         c.initialize(gw.addr, "2025-06-18");
         assert_eq!(
             tools(&mut c, &gw),
-            ["hostile_echo", "drop", "huge", "hang", "local_tool"],
+            [
+                "hostile_echo",
+                "drop",
+                "huge",
+                "hang",
+                "stall_post",
+                "local_tool"
+            ],
             "{endpoint:?}"
         );
         assert_eq!(
@@ -151,6 +159,38 @@ fn post_errors_fail_the_request_naming_the_backend() {
         text(&call(&mut c, &gw, "hostile_echo")),
         "hostile:{\"n\":1}"
     );
+}
+
+/// A server slow to take one POST (it holds the request before its 202)
+/// must not hold up the calls behind it: requests are POSTed concurrently.
+#[test]
+fn a_post_the_server_is_slow_to_take_does_not_hold_up_the_next_calls() {
+    let fake = FakeSse::start(Endpoint::Relative);
+    let gw = Gateway::start(&config_with(&sse_entry("slow", &fake.url(), "")));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    let stall =
+        json!({"jsonrpc":"2.0","id":"stall","method":"tools/call","params":{"name":"stall_post"}});
+    assert_eq!(c.post(gw.addr, &stall.to_string()).status, 202);
+    assert!(
+        wait_until(Duration::from_secs(10), || fake
+            .state
+            .stalled
+            .load(Ordering::SeqCst)
+            == 1),
+        "the stalled POST reached the server"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            text(&call(&mut c, &gw, "hostile_echo")),
+            "hostile:{\"n\":1}",
+            "answered while the first POST is still held"
+        );
+    }
+    assert_eq!(fake.state.stalled.load(Ordering::SeqCst), 1, "still held");
+    fake.state.release();
+    let answer = c.next_message().expect("the stalled call's answer");
+    assert_eq!(answer["id"], "stall", "{answer}");
 }
 
 #[test]

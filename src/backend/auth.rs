@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 use serde_json::Value;
-use ureq::Agent;
+use ureq::http::Response;
+use ureq::{Agent, Body};
 
 use super::agent::{self, Limits};
 use crate::config::{Auth, OAuth2, Secret, Tls};
@@ -93,9 +94,29 @@ impl Credentials {
         Ok(out)
     }
 
+    /// Sends the request `send` makes with these headers (see
+    /// [`with_headers`]), and once more with fresh ones when the answer is
+    /// a 401 that a new OAuth 2 token may cure. Every request to a backend
+    /// goes through here.
+    pub fn send<F>(&self, mut send: F) -> Result<Response<Body>, SendError>
+    where
+        F: FnMut(Vec<(String, String)>) -> Result<Response<Body>, ureq::Error>,
+    {
+        let mut retried = false;
+        loop {
+            let headers = self.headers().map_err(SendError::Credentials)?;
+            let response = send(headers).map_err(SendError::Request)?;
+            if response.status() == 401 && !retried && self.unauthorized() {
+                retried = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
     /// After a 401: drops a cached OAuth 2 token and says whether to retry
     /// (OAuth 2 with `auth_retry_on_401`).
-    pub fn unauthorized(&self) -> bool {
+    fn unauthorized(&self) -> bool {
         match &self.auth {
             Some(Auth::OAuth2(oauth)) if oauth.retry_on_401 => {
                 *self.token() = None;
@@ -120,6 +141,44 @@ impl Credentials {
 }
 
 /// The client-credentials grant (RFC 6749 §4.4), client authentication in the body.
+/// `request` with `headers` added.
+pub fn with_headers<B>(
+    mut request: ureq::RequestBuilder<B>,
+    headers: &[(String, String)],
+) -> ureq::RequestBuilder<B> {
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    request
+}
+
+/// Why [`Credentials::send`] got no response.
+#[derive(Debug)]
+pub enum SendError {
+    /// The credentials could not be had (the OAuth 2 token request failed).
+    Credentials(String),
+    /// The request failed: connect, TLS, timeout.
+    Request(ureq::Error),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Credentials(e) => f.write_str(e),
+            SendError::Request(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Credentials(_) => None,
+            SendError::Request(e) => Some(e),
+        }
+    }
+}
+
 fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), String> {
     let mut form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",

@@ -24,14 +24,17 @@ use serde_json::Value;
 use ureq::Agent;
 
 use super::agent::Limits;
-use super::auth::Credentials;
+use super::auth::{Credentials, with_headers};
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
 use super::sse_read::{Ended, message_json, read_events};
-use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
+use crate::limits::{
+    BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
+};
 use crate::queue::Receiver;
 use crate::redact;
 use crate::sse::Parser;
+use crate::workers::Bounded;
 
 /// A running SSE stream; stopping it closes the connection.
 #[derive(Debug)]
@@ -67,34 +70,25 @@ pub fn connect(
     events: EventSender,
 ) -> Result<(Arc<Connection>, SseTransport), String> {
     let stream_agent = credentials.agent(Limits::stream(timeout, SSE_IDLE_TIMEOUT));
-    let response = {
-        let mut retried = false;
-        loop {
-            let mut request = stream_agent
+    let response = credentials
+        .send(|headers| {
+            let request = stream_agent
                 .get(url)
                 .header("Accept", "text/event-stream")
                 .header("Cache-Control", "no-cache");
-            for (k, v) in credentials.headers()? {
-                request = request.header(k, v);
-            }
-            let response = request.call().map_err(|e| format!("GET {url}: {e}"))?;
-            let status = response.status().as_u16();
-            if status == 401 && !retried && credentials.unauthorized() {
-                retried = true;
-                continue;
-            }
-            if status != 200 {
-                return Err(format!("GET {url}: HTTP {status}"));
-            }
-            let kind = super::content_type(&response);
-            if kind != "text/event-stream" {
-                return Err(format!(
-                    "GET {url}: expected text/event-stream, got \"{kind}\""
-                ));
-            }
-            break response;
-        }
-    };
+            with_headers(request, &headers).call()
+        })
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(format!("GET {url}: HTTP {status}"));
+    }
+    let kind = super::content_type(&response);
+    if kind != "text/event-stream" {
+        return Err(format!(
+            "GET {url}: expected text/event-stream, got \"{kind}\""
+        ));
+    }
     info!("[{name}] SSE stream open: {}", redact::url(url));
     let (conn, outbound) = Connection::new(name, events).map_err(|e| e.to_string())?;
     let stopping = Arc::new(AtomicBool::new(false));
@@ -208,29 +202,68 @@ fn read_stream(
     conn.close(&cause);
 }
 
-/// POSTs every outgoing message to the endpoint, in order.
+/// POSTs every outgoing message to the endpoint: requests on workers (at
+/// most `MAX_CONCURRENT_POSTS` at once), so one the server is slow to take
+/// never holds up the rest; notifications and answers in order, here.
 fn post_loop(
-    conn: &Connection,
+    conn: &Arc<Connection>,
     endpoint: &str,
-    credentials: &Credentials,
+    credentials: &Arc<Credentials>,
     outbound: &Receiver<Frame>,
-    stopping: &AtomicBool,
+    stopping: &Arc<AtomicBool>,
 ) {
     let agent = credentials.agent(Limits::exchange(Duration::from_secs(30)));
+    let posts = Bounded::new(
+        &format!("argus-call-{}", conn.name()),
+        BACKEND_STACK_BYTES,
+        MAX_CONCURRENT_POSTS,
+    );
+    let endpoint: Arc<str> = endpoint.into();
     while let Ok(frame) = outbound.recv() {
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        if let Err(why) = post_one(&agent, conn, endpoint, credentials, &frame.bytes) {
-            // Only requests can be failed.
-            match frame.id {
-                Some(id) => conn.fail(id, CallError::Send(why)),
-                None => warn!(
-                    "[{}] message not delivered: {}",
-                    conn.name(),
-                    redact::text(&why)
-                ),
+        let request = frame
+            .id
+            .filter(|_| frame.method.as_deref() != Some("initialize"));
+        if let Some(id) = request {
+            let (task_conn, agent, endpoint, credentials, stopping) = (
+                conn.clone(),
+                agent.clone(),
+                endpoint.clone(),
+                credentials.clone(),
+                stopping.clone(),
+            );
+            let spawned = posts.run(Box::new(move || {
+                if !stopping.load(Ordering::SeqCst) {
+                    deliver(&agent, &task_conn, &endpoint, &credentials, &frame);
+                }
+            }));
+            if let Err(e) = spawned {
+                conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
             }
+            continue;
+        }
+        deliver(&agent, conn, &endpoint, credentials, &frame);
+    }
+}
+
+/// POSTs one message; a failure goes to its request, or to the log.
+fn deliver(
+    agent: &Agent,
+    conn: &Connection,
+    endpoint: &str,
+    credentials: &Credentials,
+    frame: &Frame,
+) {
+    if let Err(why) = post_one(agent, conn, endpoint, credentials, &frame.bytes) {
+        match frame.id {
+            Some(id) => conn.fail(id, CallError::Send(why)),
+            None => warn!(
+                "[{}] message not delivered: {}",
+                conn.name(),
+                redact::text(&why)
+            ),
         }
     }
 }
@@ -242,43 +275,34 @@ fn post_one(
     credentials: &Credentials,
     message: &[u8],
 ) -> Result<(), String> {
-    let mut retried = false;
-    loop {
-        let mut request = agent
-            .post(endpoint)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream");
-        for (k, v) in credentials.headers()? {
-            request = request.header(k, v);
-        }
-        let mut response = request
-            .send(message)
-            .map_err(|e| format!("POST failed: {e}"))?;
-        let status = response.status().as_u16();
-        if status == 401 && !retried && credentials.unauthorized() {
-            retried = true;
-            continue;
-        }
-        if !(200..300).contains(&status) {
-            return Err(format!("HTTP {status} from the message endpoint"));
-        }
-        // Tolerate servers that answer in the POST body (mcp-protocol.md §9.4).
-        let json = super::content_type(&response) == "application/json";
-        if json {
-            let body = response
-                .body_mut()
-                .with_config()
-                .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
-                .read_to_vec()
-                .map_err(|e| format!("reading the POST answer: {e}"))?;
-            if let Ok(value) = serde_json::from_slice::<Value>(&body)
-                && value.get("jsonrpc").is_some()
-            {
-                conn.dispatch(value);
-            }
-        }
-        return Ok(());
+    let mut response = credentials
+        .send(|headers| {
+            let request = agent
+                .post(endpoint)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream");
+            with_headers(request, &headers).send(message)
+        })
+        .map_err(|e| format!("POST failed: {e}"))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(format!("HTTP {status} from the message endpoint"));
     }
+    // Tolerate servers that answer in the POST body (mcp-protocol.md §9.4).
+    if super::content_type(&response) == "application/json" {
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
+            .read_to_vec()
+            .map_err(|e| format!("reading the POST answer: {e}"))?;
+        if let Ok(value) = serde_json::from_slice::<Value>(&body)
+            && value.get("jsonrpc").is_some()
+        {
+            conn.dispatch(value);
+        }
+    }
+    Ok(())
 }
 
 /// `scheme://authority` and the path of an absolute http(s) URL.

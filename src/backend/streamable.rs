@@ -27,7 +27,7 @@ use serde_json::Value;
 use ureq::Agent;
 
 use super::agent::Limits;
-use super::auth::Credentials;
+use super::auth::{Credentials, SendError, with_headers};
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
 use super::sse_read::{self, Ended};
@@ -42,6 +42,7 @@ const MAX_RESUMPTIONS: usize = 10;
 const MAX_RESUME_DELAY: Duration = Duration::from_secs(10);
 use crate::queue::Receiver;
 use crate::sse::Parser;
+use crate::workers::Bounded;
 
 /// What the transport learned from the handshake.
 #[derive(Debug, Default)]
@@ -66,11 +67,8 @@ struct Shared {
     agents: Mutex<Vec<Agent>>,
     /// Held while re-initializing, so concurrent 404s re-initialize once.
     reinit: Mutex<()>,
-    /// Requests being POSTed by worker threads (at most
-    /// `MAX_CONCURRENT_POSTS`) and those waiting for a free one.
-    workers: Mutex<Workers>,
-    /// The worker threads, kept a moment for the next request.
-    threads: Arc<crate::workers::Workers>,
+    /// POSTs requests, at most `MAX_CONCURRENT_POSTS` at once.
+    posts: Arc<Bounded>,
 }
 
 impl Shared {
@@ -81,11 +79,6 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
-    }
-
-    fn workers(&self) -> MutexGuard<'_, Workers> {
-        // A count and a queue, each changed in one step.
-        self.workers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -115,8 +108,11 @@ impl StreamableTransport {
                 .shared
                 .credentials
                 .agent(Limits::exchange(Duration::from_secs(2)));
-            let request = agent.delete(&self.shared.url).header("Mcp-Session-Id", &id);
-            match with_credentials(request, &self.shared).call() {
+            let sent = self.shared.credentials.send(|credentials| {
+                let request = agent.delete(&self.shared.url).header("Mcp-Session-Id", &id);
+                with_headers(request, &credentials).call()
+            });
+            match sent {
                 Ok(r) => debug!("[{}] DELETE session: HTTP {}", self.shared.name, r.status()),
                 Err(e) => debug!("[{}] DELETE session failed: {e}", self.shared.name),
             }
@@ -154,8 +150,11 @@ pub fn connect(
         stop_wake: (Mutex::new(()), std::sync::Condvar::new()),
         agents: Mutex::new(vec![post_agent.clone()]),
         reinit: Mutex::new(()),
-        workers: Mutex::new(Workers::default()),
-        threads: crate::workers::Workers::new(&format!("argus-call-{name}"), BACKEND_STACK_BYTES),
+        posts: Bounded::new(
+            &format!("argus-call-{name}"),
+            BACKEND_STACK_BYTES,
+            MAX_CONCURRENT_POSTS,
+        ),
     });
     let writer = {
         let (conn, shared) = (conn.clone(), shared.clone());
@@ -193,83 +192,42 @@ fn post_loop(
             s.init = Some(message.clone());
             s.init_id = request_id;
         }
-        if request_id.is_some() && method != "initialize" {
-            // A request may take as long as the call: POST it on a worker so
-            // the next messages (answers to the backend's own requests,
-            // cancellations, other calls) are never held up behind it. With
-            // every worker busy it waits in the backlog, not in this loop:
-            // those busy calls may be waiting for exactly what comes next.
-            let job = Job {
-                message,
-                method,
-                id: request_id,
-                headers,
-            };
-            let mut workers = shared.workers();
-            if workers.busy >= MAX_CONCURRENT_POSTS {
-                workers.backlog.push_back(job);
-                continue;
-            }
-            workers.busy += 1;
-            drop(workers);
-            let (task_conn, task_shared, agent) = (conn.clone(), shared.clone(), agent.clone());
-            let spawned = shared.threads.run(Box::new(move || {
-                work(&task_conn, &task_shared, &agent, job)
-            }));
-            if let Err(e) = spawned {
-                shared.workers().busy -= 1;
-                if let Some(id) = request_id {
-                    conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
-                }
-            }
-            continue;
-        }
         let job = Job {
             message,
             method,
             id: request_id,
             headers,
         };
+        if request_id.is_some() && job.method != "initialize" {
+            // A request may take as long as the call: POST it on a worker so
+            // the next messages (answers to the backend's own requests,
+            // cancellations, other calls) are never held up behind it. With
+            // every worker busy it waits in the backlog, not in this loop:
+            // those busy calls may be waiting for exactly what comes next.
+            let (task_conn, task_shared, agent) = (conn.clone(), shared.clone(), agent.clone());
+            let spawned = shared.posts.run(Box::new(move || {
+                if !task_shared.stopping() {
+                    deliver_one(&task_conn, &task_shared, &agent, &job);
+                }
+            }));
+            if let (Err(e), Some(id)) = (spawned, request_id) {
+                conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
+            }
+            continue;
+        }
         if !deliver_one(conn, shared, agent, &job) {
             return;
         }
     }
 }
 
-/// A request for a worker to POST.
+/// A message for `deliver_one` to POST.
 struct Job {
     message: Vec<u8>,
     method: String,
     id: Option<u64>,
     /// A 2026-07-28 backend's routing headers.
     headers: Vec<(String, String)>,
-}
-
-/// The busy workers and the requests waiting for one.
-#[derive(Default)]
-struct Workers {
-    busy: usize,
-    backlog: std::collections::VecDeque<Job>,
-}
-
-/// A worker: POSTs `job`, then whatever waits in the backlog, and ends
-/// when the backlog is empty (the count drops under the same lock that the
-/// writer checks, so no job is left behind).
-fn work(conn: &Arc<Connection>, shared: &Arc<Shared>, agent: &Agent, job: Job) {
-    let mut job = job;
-    loop {
-        if !shared.stopping() {
-            deliver_one(conn, shared, agent, &job);
-        }
-        let mut workers = shared.workers();
-        match workers.backlog.pop_front() {
-            Some(next) => job = next,
-            None => {
-                workers.busy -= 1;
-                return;
-            }
-        }
-    }
 }
 
 /// POSTs one message and reports a failure to its request; returns `false`
@@ -331,39 +289,35 @@ fn post(
     may_reinit: bool,
     related: Option<u64>,
 ) -> Result<(), Failure> {
-    let mut retried_auth = false;
     let mut reinitialized = !may_reinit;
     loop {
         let (session_id, version) = {
             let s = shared.session();
             (s.id.clone(), s.version.clone())
         };
-        let mut request = agent
-            .post(&shared.url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream");
-        if let Some(id) = &session_id {
-            request = request.header("Mcp-Session-Id", id);
-        }
-        if let Some(v) = &version {
-            request = request.header("MCP-Protocol-Version", v);
-        }
-        // A 2026-07-28 backend: no session, the request's own headers.
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        for (k, v) in shared.credentials.headers().map_err(Failure::Refused)? {
-            request = request.header(k, v);
-        }
-        let response = match request.send(message) {
+        let sent = shared.credentials.send(|credentials| {
+            let mut request = agent
+                .post(&shared.url)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream");
+            if let Some(id) = &session_id {
+                request = request.header("Mcp-Session-Id", id);
+            }
+            if let Some(v) = &version {
+                request = request.header("MCP-Protocol-Version", v);
+            }
+            // A 2026-07-28 backend: no session, the request's own headers.
+            request = with_headers(request, headers);
+            with_headers(request, &credentials).send(message)
+        });
+        let response = match sent {
             Ok(r) => r,
-            Err(e) => return Err(Failure::Unreachable(format!("POST {}: {e}", shared.url))),
+            Err(SendError::Credentials(e)) => return Err(Failure::Refused(e)),
+            Err(SendError::Request(e)) => {
+                return Err(Failure::Unreachable(format!("POST {}: {e}", shared.url)));
+            }
         };
         let status = response.status().as_u16();
-        if status == 401 && !retried_auth && shared.credentials.unauthorized() {
-            retried_auth = true;
-            continue;
-        }
         // The spec says 404 for an unknown session; TypeScript SDK servers
         // answer 400 "No valid session ID" (mcp-protocol.md §9.8).
         let mut response = response;
@@ -537,26 +491,28 @@ fn reinitialize(
 
 /// A GET of the endpoint for an event stream, with the session's headers
 /// and credentials, resuming after `last_event_id` if given.
-fn get_request(
+fn get(
     agent: &Agent,
     shared: &Shared,
     last_event_id: Option<&str>,
-) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+) -> Result<ureq::http::Response<ureq::Body>, SendError> {
     let (session_id, version) = {
         let s = shared.session();
         (s.id.clone(), s.version.clone())
     };
-    let mut request = agent.get(&shared.url).header("Accept", "text/event-stream");
-    if let Some(id) = &session_id {
-        request = request.header("Mcp-Session-Id", id);
-    }
-    if let Some(v) = &version {
-        request = request.header("MCP-Protocol-Version", v);
-    }
-    if let Some(last) = last_event_id {
-        request = request.header("Last-Event-ID", last);
-    }
-    with_credentials(request, shared)
+    shared.credentials.send(|credentials| {
+        let mut request = agent.get(&shared.url).header("Accept", "text/event-stream");
+        if let Some(id) = &session_id {
+            request = request.header("Mcp-Session-Id", id);
+        }
+        if let Some(v) = &version {
+            request = request.header("MCP-Protocol-Version", v);
+        }
+        if let Some(last) = last_event_id {
+            request = request.header("Last-Event-ID", last);
+        }
+        with_headers(request, &credentials).call()
+    })
 }
 
 /// The server ended the answer stream of our request `id` before the
@@ -586,7 +542,7 @@ fn resume(conn: &Arc<Connection>, shared: &Arc<Shared>, parser: &mut Parser, id:
         let agent = shared.credentials.agent(Limits::exchange(
             conn.timeout_of(id).unwrap_or(Duration::from_secs(60)),
         ));
-        let response = match get_request(&agent, shared, Some(&last)).call() {
+        let response = match get(&agent, shared, Some(&last)) {
             Ok(r) => r,
             Err(e) => {
                 conn.fail(
@@ -674,20 +630,20 @@ fn open_push(
     shared: &Shared,
     agent: &Agent,
     push: &Push,
-) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+) -> Result<ureq::http::Response<ureq::Body>, SendError> {
     match push {
-        Push::Get => get_request(agent, shared, None).call(),
+        Push::Get => get(agent, shared, None),
         Push::Listen(params) => {
             let frame =
                 conn.stateless_frame(crate::mcp::method::SUBSCRIPTIONS_LISTEN, params.clone());
-            let mut request = agent
-                .post(&shared.url)
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json, text/event-stream");
-            for (k, v) in &frame.headers {
-                request = request.header(k, v);
-            }
-            with_credentials(request, shared).send(&frame.bytes[..])
+            shared.credentials.send(|credentials| {
+                let request = agent
+                    .post(&shared.url)
+                    .header("Content-Type", "application/json")
+                    .header("Accept", "application/json, text/event-stream");
+                let request = with_headers(request, &frame.headers);
+                with_headers(request, &credentials).send(&frame.bytes[..])
+            })
         }
     }
 }
@@ -752,20 +708,6 @@ fn push_loop(conn: &Arc<Connection>, shared: &Arc<Shared>, push: &Push) {
             .unwrap_or_else(|e| e.into_inner());
         delay = (delay * 2).min(Duration::from_secs(30));
     }
-}
-
-/// `request` with the backend's credentials (none when they cannot be had
-/// now: the server's 401 then says so).
-fn with_credentials<B>(
-    mut request: ureq::RequestBuilder<B>,
-    shared: &Shared,
-) -> ureq::RequestBuilder<B> {
-    if let Ok(headers) = shared.credentials.headers() {
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-    }
-    request
 }
 
 /// The JSON-RPC error answering request `related` in a 4xx response's

@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -46,6 +46,19 @@ pub struct State {
     pub post_status: Mutex<Option<u16>>,
     /// Requests refused with 401.
     pub unauthorized: AtomicUsize,
+    /// The POST of a `stall_post` call is held (no status yet) until this
+    /// is set (20 s at most): a server slow to take one message.
+    pub released: (Mutex<bool>, Condvar),
+    /// POSTs being held now.
+    pub stalled: AtomicUsize,
+}
+
+impl State {
+    /// Lets held `stall_post` POSTs be answered.
+    pub fn release(&self) {
+        *self.released.0.lock().unwrap() = true;
+        self.released.1.notify_all();
+    }
 }
 
 /// A running fake server.
@@ -139,8 +152,21 @@ fn serve(stream: TcpStream, addr: SocketAddr, endpoint: Endpoint, state: &State)
                 respond(&mut writer, 404, "no session");
                 return;
             };
+            let msg = serde_json::from_slice::<Value>(&body);
+            if let Ok(msg) = &msg
+                && msg["params"]["name"] == "stall_post"
+            {
+                state.stalled.fetch_add(1, Ordering::SeqCst);
+                let guard = state.released.0.lock().unwrap();
+                let _ = state
+                    .released
+                    .1
+                    .wait_timeout_while(guard, Duration::from_secs(20), |released| !*released)
+                    .unwrap();
+                state.stalled.fetch_sub(1, Ordering::SeqCst);
+            }
             respond(&mut writer, 202, "Accepted");
-            if let Ok(msg) = serde_json::from_slice::<Value>(&body) {
+            if let Ok(msg) = msg {
                 for event in answer(&msg) {
                     let _ = tx.send(event);
                 }
@@ -167,6 +193,7 @@ fn answer(msg: &Value) -> Vec<Vec<u8>> {
             {"name": "drop", "inputSchema": {"type": "object"}},
             {"name": "huge", "inputSchema": {"type": "object"}},
             {"name": "hang", "inputSchema": {"type": "object"}},
+            {"name": "stall_post", "inputSchema": {"type": "object"}},
         ]}),
         "tools/call" => match msg["params"]["name"].as_str() {
             // Never answered.
