@@ -7,6 +7,7 @@
 //! argus-bench open-mcp ADDR N HOLD_SECS   N Streamable HTTP sessions (no stream)
 //! argus-bench calls TARGET INFLIGHT SECS TOOL ARGS_JSON
 //! argus-bench health ADDR COMMAND...     ms from exec of COMMAND to /health
+//! argus-bench soak TARGETS SESSIONS SECS  churning sessions, continuous calls
 //! ```
 //!
 //! `open-*` print `opened N SECS RATE_FIRST_1000 RATE_LAST_1000` once every
@@ -16,6 +17,13 @@
 //! `sse:ADDR` (`GET /sse` + `POST /messages/`), `mcp:ADDR` (`/mcp` with a
 //! session), `modern:ADDR` (2026-07-28 stateless `/mcp`) or
 //! `stdio:COMMAND` (the backend itself, spawned per worker).
+//!
+//! `soak` keeps SESSIONS workers busy for SECS, worker *i* on the *i*-th of
+//! the comma-separated TARGETS (round robin): each opens a session, makes
+//! 20–99 calls of `echo`, closes it (`DELETE` for `/mcp`) and opens the
+//! next. It prints `progress SECS CALLS LOST SESSIONS` every 10 s and
+//! `soak CALLS LOST SESSIONS FAILED_OPENS` at the end; a call is lost when
+//! it gets no result.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -36,13 +44,14 @@ fn main() {
         Some("open-mcp") => open(&arg(1), parse(&arg(2)), parse(&arg(3)), true),
         Some("calls") => calls(&arg(1), parse(&arg(2)), parse(&arg(3)), &arg(4), &arg(5)),
         Some("health") => health(&arg(1), &args[2..]),
+        Some("soak") => soak(&arg(1), parse(&arg(2)), parse(&arg(3))),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: argus-bench open-sse|open-mcp ADDR N HOLD_SECS | calls TARGET INFLIGHT SECS TOOL ARGS_JSON"
+        "usage: argus-bench open-sse|open-mcp ADDR N HOLD_SECS | calls TARGET INFLIGHT SECS TOOL ARGS_JSON | health ADDR COMMAND... | soak TARGETS SESSIONS SECS"
     );
     std::process::exit(2)
 }
@@ -387,6 +396,93 @@ impl Caller {
         };
         answer.is_some_and(|a| a.contains("\"result\""))
     }
+}
+
+impl Caller {
+    /// Ends the session as a well-behaved client does.
+    fn close(self) {
+        if let Caller::Mcp { mut conn, session } = self {
+            let host = conn
+                .get_ref()
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let request = format!(
+                "DELETE /mcp HTTP/1.1\r\nHost: {host}\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-06-18\r\nContent-Length: 0\r\n\r\n"
+            );
+            if conn.get_mut().write_all(request.as_bytes()).is_ok() {
+                let _ = read_reply(&mut conn, false);
+            }
+        }
+    }
+}
+
+fn soak(targets: &str, sessions: usize, secs: u64) {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let targets: Vec<String> = targets.split(',').map(str::to_owned).collect();
+    let totals = Arc::new([
+        AtomicU64::new(0), // calls answered
+        AtomicU64::new(0), // calls lost
+        AtomicU64::new(0), // sessions opened
+        AtomicU64::new(0), // sessions that failed to open
+    ]);
+    let started = Instant::now();
+    let end = started + Duration::from_secs(secs);
+    let workers: Vec<_> = (0..sessions)
+        .map(|w| {
+            let (target, totals) = (targets[w % targets.len()].clone(), totals.clone());
+            thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let mut round = 0u64;
+                    let mut id = (w as u64) << 32;
+                    while Instant::now() < end {
+                        round += 1;
+                        let Some(mut caller) = Caller::new(&target) else {
+                            totals[3].fetch_add(1, Relaxed);
+                            thread::sleep(Duration::from_millis(100));
+                            continue;
+                        };
+                        totals[2].fetch_add(1, Relaxed);
+                        let n = 20 + (w as u64 * 7 + round * 13) % 80;
+                        for _ in 0..n {
+                            id += 1;
+                            let ok = caller.call(id, "echo", r#"{"text":"soak"}"#);
+                            totals[usize::from(!ok)].fetch_add(1, Relaxed);
+                            if !ok || Instant::now() >= end {
+                                break;
+                            }
+                        }
+                        caller.close();
+                    }
+                })
+                .expect("a soak worker")
+        })
+        .collect();
+    let report = |tag: &str| {
+        println!(
+            "{tag} {} {} {} {}",
+            started.elapsed().as_secs(),
+            totals[0].load(Relaxed),
+            totals[1].load(Relaxed),
+            totals[2].load(Relaxed),
+        );
+        let _ = std::io::stdout().flush();
+    };
+    while Instant::now() + Duration::from_secs(10) < end {
+        thread::sleep(Duration::from_secs(10));
+        report("progress");
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    println!(
+        "soak {} {} {} {}",
+        totals[0].load(Relaxed),
+        totals[1].load(Relaxed),
+        totals[2].load(Relaxed),
+        totals[3].load(Relaxed)
+    );
 }
 
 fn calls(target: &str, inflight: usize, secs: u64, tool: &str, args: &str) {
