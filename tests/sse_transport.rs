@@ -164,6 +164,47 @@ fn closing_the_stream_ends_the_session_within_the_deadline() {
     assert!(closed_at.elapsed() < Duration::from_secs(3));
 }
 
+/// With a long `cleanup_deadline` (the writer peeks every 30 s) and no
+/// keepalives, a client that leaves still ends its session, its thread and
+/// its socket at once: the hang-up watcher tells the writer.
+#[test]
+fn a_client_that_hangs_up_frees_its_session_at_once_not_at_the_next_check() {
+    let gw = Gateway::start("sse_resilience: {keepalive_interval: 0, cleanup_deadline: 60}\n");
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    // The first session starts the watcher (a thread and an epoll descriptor).
+    let first = SseClient::open(gw.addr);
+    let endpoint = first.endpoint.clone();
+    drop(first);
+    assert!(wait_until(Duration::from_secs(10), || post_json(
+        gw.addr, &endpoint, ping
+    )
+    .status
+        == 404));
+    let (threads, fds) = (gw.threads(), gw.fds());
+    let clients: Vec<SseClient> = (0..20).map(|_| SseClient::open(gw.addr)).collect();
+    let endpoints: Vec<String> = clients.iter().map(|c| c.endpoint.clone()).collect();
+    for endpoint in &endpoints {
+        assert_eq!(post_json(gw.addr, endpoint, ping).status, 202);
+    }
+    assert!(gw.threads() >= threads + 20, "a thread per open session");
+    drop(clients);
+    // Nothing is written to those streams meanwhile (a write would notice).
+    assert!(
+        wait_until(Duration::from_secs(10), || gw.threads() <= threads
+            && gw.fds() <= fds),
+        "threads {} (were {threads}), descriptors {} (were {fds})",
+        gw.threads(),
+        gw.fds()
+    );
+    for endpoint in &endpoints {
+        assert_eq!(
+            post_json(gw.addr, endpoint, ping).status,
+            404,
+            "session ended"
+        );
+    }
+}
+
 #[test]
 fn a_client_that_stops_reading_is_dropped_and_others_keep_working() {
     let gw = Gateway::start(FAST);

@@ -70,6 +70,10 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
     sse_headers(Response::long_stream(
         200,
         Box::new(move |writer| {
+            // A client that leaves ends its session at once, not at the
+            // writer's next check: under churn those add up.
+            let leaving = session.clone();
+            let _watch = writer.watch_hangup(Box::new(move || leaving.close()));
             pump(writer, &session, &rx, Start::Endpoint(&endpoint), &settings);
             sessions.remove(&session.id);
             session.close();

@@ -7,6 +7,7 @@
 //! Follows RFC 9110 / RFC 9112, with the limits of PRODUCT §10.
 
 pub mod body;
+pub mod hangup;
 pub mod parse;
 pub mod response;
 pub mod server;

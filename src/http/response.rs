@@ -277,6 +277,16 @@ impl<'a> StreamWriter<'a> {
         self.stream.set_write_timeout(timeout)
     }
 
+    /// Runs `on_hangup` (on the watcher thread, holding no lock) as soon
+    /// as the client hangs up, while the returned watch lives; see
+    /// [`super::hangup`].
+    pub fn watch_hangup(
+        &self,
+        on_hangup: super::hangup::OnHangup,
+    ) -> Option<super::hangup::Watch<'a>> {
+        super::hangup::watch(self.stream, on_hangup)
+    }
+
     /// Whether the client has closed its end. Never blocks: a peek in
     /// non-blocking mode sees EOF (closed), data, or "would block" (open).
     pub fn peer_closed(&mut self) -> bool {
