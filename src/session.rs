@@ -115,6 +115,27 @@ fn list_changed_bit(method: &str) -> u8 {
         .map_or(0, |i| 1 << i)
 }
 
+/// A JSON value a session keeps and seldom reads, as its compact text: a
+/// parsed object costs a B-tree node (~700 bytes) per session, the text
+/// tens of bytes (issue 11: an idle `/mcp` session).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct JsonText(Option<Box<str>>);
+
+impl JsonText {
+    /// Keeps `value`.
+    pub fn of(value: &Value) -> JsonText {
+        JsonText(Some(value.to_string().into_boxed_str()))
+    }
+
+    /// The value kept; `null` when none was.
+    pub fn value(&self) -> Value {
+        self.0
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
 /// The MCP lifecycle state of a session (MCP lifecycle, PRODUCT §6.1).
 #[derive(Debug, Default)]
 pub struct McpState {
@@ -124,10 +145,10 @@ pub struct McpState {
     pub client_ready: bool,
     /// The negotiated protocol version.
     pub protocol_version: Option<&'static str>,
-    /// The client's declared capabilities.
-    pub client_capabilities: Value,
+    /// The client's declared capabilities (`{}` when it sent none).
+    pub client_capabilities: JsonText,
     /// The client's `clientInfo`.
-    pub client_info: Value,
+    pub client_info: JsonText,
     /// The level set by `logging/setLevel`, if any.
     pub log_level: Option<String>,
     /// Resource URIs the client subscribed to.
@@ -633,6 +654,17 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_gives_back_what_it_kept() {
+        let caps = serde_json::json!({"sampling": {}, "roots": {"listChanged": true}});
+        assert_eq!(JsonText::of(&caps).value(), caps);
+        assert_eq!(JsonText::default().value(), Value::Null);
+        assert_eq!(
+            JsonText::of(&serde_json::json!({})).value(),
+            serde_json::json!({})
+        );
+    }
 
     #[test]
     fn list_changes_coalesce_until_written() {

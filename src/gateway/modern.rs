@@ -589,7 +589,7 @@ impl Asker {
                 Err(_) => break,
             }
         }
-        let capabilities = session.state().client_capabilities.clone();
+        let capabilities = session.state().client_capabilities.value();
         let (allowed, refused): (Vec<InputRequest>, Vec<InputRequest>) = inputs
             .into_iter()
             .partition(|i| capabilities.get(i.capability).is_some_and(|c| !c.is_null()));

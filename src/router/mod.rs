@@ -34,7 +34,7 @@ use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
 use crate::metrics;
-use crate::session::{Asker, InputRequest, Session};
+use crate::session::{Asker, InputRequest, JsonText, Session};
 use crate::supervisor::Supervisor;
 use interest::{Levels, Subscribers};
 
@@ -169,6 +169,7 @@ impl Router {
         if session
             .state()
             .client_capabilities
+            .value()
             .get(capability)
             .is_none_or(Value::is_null)
         {
@@ -706,7 +707,7 @@ impl Router {
                 if let Some(meta) = meta.as_object_mut() {
                     meta.insert(
                         mcp::meta::CLIENT_CAPABILITIES.into(),
-                        state.client_capabilities.clone(),
+                        state.client_capabilities.value(),
                     );
                     // A 2025-era client's `logging/setLevel` holds for
                     // its session; a modern backend hears it per request.
@@ -807,14 +808,15 @@ impl Router {
         let version = mcp::negotiate(requested);
         state.initialized = true;
         state.protocol_version = Some(version);
-        state.client_capabilities = params
-            .and_then(|p| p.get("capabilities"))
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        state.client_capabilities = JsonText::of(
+            params
+                .and_then(|p| p.get("capabilities"))
+                .unwrap_or(&json!({})),
+        );
         state.client_info = params
             .and_then(|p| p.get("clientInfo"))
-            .cloned()
-            .unwrap_or(Value::Null);
+            .map(JsonText::of)
+            .unwrap_or_default();
         let mut capabilities = json!({
             "tools": {"listChanged": true},
             "resources": {"listChanged": true},

@@ -89,7 +89,7 @@ pub(super) fn ask(call: Answering, rounds: Rounds, result: Value) {
         }
     };
     let state = result.remove("requestState");
-    let capabilities = session.state().client_capabilities.clone();
+    let capabilities = session.state().client_capabilities.value();
     let mut asks = Vec::with_capacity(questions.len());
     for (key, question) in questions {
         let method = question.get("method").and_then(Value::as_str).unwrap_or("");

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::Router;
 use crate::catalog::Kind;
 use crate::mcp::{self, meta};
-use crate::session::Session;
+use crate::session::{JsonText, Session};
 
 impl Router {
     /// Sets up `session` for one stateless request with this `_meta`: its
@@ -36,14 +36,15 @@ impl Router {
         state.initialized = true;
         state.client_ready = true;
         state.protocol_version = Some(mcp::MODERN_VERSION);
-        state.client_capabilities = request_meta
-            .get(meta::CLIENT_CAPABILITIES)
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        state.client_capabilities = JsonText::of(
+            request_meta
+                .get(meta::CLIENT_CAPABILITIES)
+                .unwrap_or(&json!({})),
+        );
         state.client_info = request_meta
             .get(meta::CLIENT_INFO)
-            .cloned()
-            .unwrap_or(Value::Null);
+            .map(JsonText::of)
+            .unwrap_or_default();
     }
 
     /// Whether `method` with `params` (a tool, prompt or resource by name
