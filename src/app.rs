@@ -403,11 +403,22 @@ pub fn plan(config: &Config) -> String {
                 }
                 line
             }
-            BackendKind::Sse { url, launch, .. } => match launch {
-                Some(l) => format!("{} (launches {})", redact::url(url), l.command),
+            BackendKind::Sse {
+                url, launch, tls, ..
+            } => {
+                let mut line = match launch {
+                    Some(l) => format!("{} (launches {})", redact::url(url), l.command),
+                    None => redact::url(url),
+                };
+                if let Some(tls) = tls.summary() {
+                    line = format!("{line} ({tls})");
+                }
+                line
+            }
+            BackendKind::StreamableHttp { url, tls, .. } => match tls.summary() {
+                Some(tls) => format!("{} ({tls})", redact::url(url)),
                 None => redact::url(url),
             },
-            BackendKind::StreamableHttp { url, .. } => redact::url(url),
         };
         let _ = writeln!(
             out,

@@ -216,6 +216,11 @@ fn a_certificate_from_an_untrusted_ca_is_refused() {
     let (code, out) = check_connect(&dir, &backend(&format!("    tls: {{ca_file: {ca}}}\n")));
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("multiply -> private / multiply"), "{out}");
+    // The plan says what the backend trusts.
+    assert!(
+        out.contains(&format!("(tls: ca_file {ca} and the bundled roots)")),
+        "{out}"
+    );
 }
 
 #[test]

@@ -76,6 +76,29 @@ impl Tls {
     pub fn has_roots(&self) -> bool {
         self.bundled_roots || self.ca_file.is_some()
     }
+
+    /// What differs from the default, for `check`'s plan: `None` for
+    /// the bundled roots alone and no client certificate.
+    pub fn summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(ca) = &self.ca_file {
+            parts.push(format!("ca_file {}", ca.display()));
+            parts.push(
+                if self.bundled_roots {
+                    "and the bundled roots"
+                } else {
+                    "only"
+                }
+                .to_owned(),
+            );
+        } else if !self.bundled_roots {
+            parts.push("no roots".to_owned());
+        }
+        if let Some(cert) = &self.cert_file {
+            parts.push(format!("client certificate {}", cert.display()));
+        }
+        (!parts.is_empty()).then(|| format!("tls: {}", parts.join(" ")))
+    }
 }
 
 /// What [`load`] reads: paths as configured (relative to the working
