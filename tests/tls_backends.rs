@@ -284,3 +284,33 @@ fn a_key_that_is_not_the_certificates_is_a_config_error_at_its_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_reload_rereads_the_files_and_restarts_a_backend_whose_roots_changed() {
+    let pki = Pki::new();
+    let (_server, port) = pki.server("streamable-http", false);
+    // The trust file names the wrong CA first; the config never changes.
+    let trust = pki.path("trust.pem");
+    std::fs::copy(pki.path("other-ca.pem"), &trust).unwrap();
+    let config = format!(
+        "backends:\n  private:\n    type: streamable-http\n    url: https://127.0.0.1:{port}/mcp\n    timeouts: {{retries: 0}}\n    tls: {{ca_file: {}, bundled_roots: false}}\n",
+        display(&trust)
+    );
+    let gw = Gateway::start(&config);
+    let tools = |gw: &Gateway| {
+        let mut c = SseClient::open(gw.addr);
+        c.initialize(gw.addr, "2025-06-18");
+        c.names(gw.addr, "tools/list", "tools")
+    };
+    assert!(tools(&gw).is_empty(), "not trusted yet");
+
+    std::fs::copy(pki.path("ca.pem"), &trust).unwrap();
+    let resp = gw.manage("POST", "/manage/v1/reload", None, "");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(20), || tools(&gw)
+            == ["multiply"]),
+        "the backend was not restarted with the new roots: {}",
+        gw.stderr()
+    );
+}
