@@ -1,7 +1,8 @@
 //! Outgoing credentials for remote backends: configured `headers` plus
 //! `auth` (PRODUCT §3.3), and the backend's `tls` settings (roots and a
-//! client certificate) that every agent made for it carries. Static headers are fixed; OAuth 2 client
-//! credentials are fetched from `token_url` with a form POST, cached until
+//! client certificate) that every agent made for it carries. Static
+//! headers are fixed; OAuth 2 client credentials are fetched from
+//! `token_url` with a form POST, cached until
 //! `expires_in - token_expiry_buffer_seconds`, and refreshed once on a 401.
 //! Auth headers win over `headers` of the same name. Values never reach the
 //! log: callers log header names only.
@@ -140,7 +141,6 @@ impl Credentials {
     }
 }
 
-/// The client-credentials grant (RFC 6749 §4.4), client authentication in the body.
 /// `request` with `headers` added.
 pub fn with_headers<B>(
     mut request: ureq::RequestBuilder<B>,
@@ -179,6 +179,7 @@ impl std::error::Error for SendError {
     }
 }
 
+/// The client-credentials grant (RFC 6749 §4.4), client authentication in the body.
 fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), String> {
     let mut form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",

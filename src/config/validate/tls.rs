@@ -23,7 +23,7 @@ struct Named {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Section {
     ca_file: Option<Named>,
-    bundled_roots: Option<(bool, String, Pos)>,
+    bundled_roots: Option<bool>,
     client: Option<(Named, Named)>,
     /// Whether the mapping was there at all.
     present: bool,
@@ -34,10 +34,7 @@ impl Section {
     fn under(&self, own: &Section) -> Section {
         Section {
             ca_file: own.ca_file.clone().or_else(|| self.ca_file.clone()),
-            bundled_roots: own
-                .bundled_roots
-                .clone()
-                .or_else(|| self.bundled_roots.clone()),
+            bundled_roots: own.bundled_roots.or(self.bundled_roots),
             client: own.client.clone().or_else(|| self.client.clone()),
             present: own.present || self.present,
         }
@@ -87,7 +84,7 @@ fn section(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Section {
                  \"bundled-roots\" feature); trust roots through ca_file",
             );
         }
-        Some((value, key, n.pos))
+        Some(value)
     });
     let client = match (cert_file, key_file) {
         (Some(cert), Some(key)) => Some((cert, key)),
@@ -116,10 +113,7 @@ fn section(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Section {
 
 /// Loads a section's files; problems go to `cx` at the keys that named them.
 fn load(cx: &mut Cx<'_>, section: &Section) -> Option<Tls> {
-    let bundled_roots = section
-        .bundled_roots
-        .as_ref()
-        .map_or(HAS_BUNDLED_ROOTS, |(b, _, _)| *b);
+    let bundled_roots = section.bundled_roots.unwrap_or(HAS_BUNDLED_ROOTS);
     let files = Files {
         ca_file: section.ca_file.as_ref().map(|n| n.path.clone()),
         bundled_roots,
