@@ -82,9 +82,6 @@ struct Shared {
     live: Mutex<HashMap<u64, Arc<TcpStream>>>,
     drained: Condvar,
     next_id: AtomicU64,
-    /// The long-lived streams' threads, kept a moment for the next stream:
-    /// under session churn a stream thread is reused, not created.
-    streams: Arc<Workers>,
 }
 
 /// Stops a running [`Server`] from another thread.
@@ -155,7 +152,6 @@ impl Server {
                 addr,
                 live: Mutex::new(HashMap::new()),
                 drained: Condvar::new(),
-                streams: Workers::new("argus-stream", STREAM_STACK_BYTES),
                 next_id: AtomicU64::new(0),
             }),
         })
@@ -378,18 +374,20 @@ impl Connection {
             return;
         }
         self.options.traffic.sent(head.len());
-        let streams = shared.streams.clone();
-        let spawned = streams.run(Box::new(move || {
-            let mut writer = StreamWriter::new(&self.stream, chunked);
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
-                error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
-            }
-            let (_, sent) = writer.finish();
-            self.options.traffic.sent(sent as usize);
-            finished(self.peer, (&method, &path, status), sent, started, after);
-            let _ = self.stream.shutdown(Shutdown::Both);
-            self.shared.forget(self.id);
-        }));
+        let spawned = thread::Builder::new()
+            .name("argus-stream".into())
+            .stack_size(STREAM_STACK_BYTES)
+            .spawn(move || {
+                let mut writer = StreamWriter::new(&self.stream, chunked);
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
+                    error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
+                }
+                let (_, sent) = writer.finish();
+                self.options.traffic.sent(sent as usize);
+                finished(self.peer, (&method, &path, status), sent, started, after);
+                let _ = self.stream.shutdown(Shutdown::Both);
+                self.shared.forget(self.id);
+            });
         if let Err(e) = spawned {
             // The closure, and the socket with it, is gone: the client sees
             // the stream end.
