@@ -180,7 +180,7 @@ pub fn load(files: &Files) -> Result<Tls, LoadError> {
                     ),
                 })?;
         }
-        digest_input.extend_from_slice(&bytes);
+        add_file(&mut digest_input, &bytes);
         roots.extend(certificates);
     }
     let mut builder = TlsConfig::builder().root_certs(RootCerts::Specific(Arc::new(roots)));
@@ -190,8 +190,8 @@ pub fn load(files: &Files) -> Result<Tls, LoadError> {
         let key_bytes = read(key_path, Which::Key)?;
         let key = private_key(&key_bytes, key_path)?;
         check_pair(&chain, &key_bytes, cert_path, key_path)?;
-        digest_input.extend_from_slice(&cert_bytes);
-        digest_input.extend_from_slice(&key_bytes);
+        add_file(&mut digest_input, &cert_bytes);
+        add_file(&mut digest_input, &key_bytes);
         builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
     }
     Ok(Tls {
@@ -201,6 +201,13 @@ pub fn load(files: &Files) -> Result<Tls, LoadError> {
         client: builder.build(),
         digest: crate::sha256::digest(&digest_input),
     })
+}
+
+/// A file's bytes into the digest's input, its length first (so no two
+/// sets of files give the same input).
+fn add_file(input: &mut Vec<u8>, bytes: &[u8]) {
+    input.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    input.extend_from_slice(bytes);
 }
 
 fn read(path: &Path, which: Which) -> Result<Vec<u8>, LoadError> {
