@@ -7,7 +7,9 @@
 //! over a thousand. One watcher thread instead waits in `epoll` for the
 //! hang-ups (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`) of every watched socket
 //! and runs the stream's callback, which wakes its writer. Registrations are
-//! one-shot; data from the client does not wake the watcher.
+//! one-shot; data from the client does not wake the watcher. A client that
+//! shuts down only its sending side counts as gone, as it always has for
+//! the writer's own peek (which reads end-of-file).
 
 use std::collections::HashMap;
 use std::net::TcpStream;
