@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, Resp, SseClient, fixture_backend, raw, request, wait_until};
+use crate::support::{Gateway, Resp, SseClient, fixture_backend, raw, request, text, wait_until};
 
 /// Backends a (group one: tools t, u), b (group two: tool t), c (group one:
 /// tool v); first-wins, so the whole gateway's `t` is a's.
@@ -30,13 +30,6 @@ fn start(top: &str) -> Gateway {
         gw.manage("GET", "/manage/v1/ready", None, "").status == 200
     }));
     gw
-}
-
-fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {reply}"))
-        .to_owned()
 }
 
 fn mcp_post(gw: &Gateway, path: &str, session: Option<&str>, body: &str) -> Resp {

@@ -3,14 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, SseClient, fixture_backend};
-
-fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {reply}"))
-        .to_owned()
-}
+use crate::support::{Gateway, SseClient, fixture_backend, text};
 
 /// Has the fixture write `line` to its stdout as it is.
 fn raw_line(c: &mut SseClient, gw: &Gateway, id: i64, line: &str) {

@@ -4,14 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, SseClient, TempDir, fixture_backend};
-
-fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {reply}"))
-        .to_owned()
-}
+use crate::support::{Gateway, SseClient, TempDir, fixture_backend, text};
 
 /// A gateway (config preceded by `top`) over fixture backend "a" with
 /// `env` (and `extra` backend lines), which logs what it receives; the

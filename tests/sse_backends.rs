@@ -9,15 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::fake_sse::{Endpoint, FakeSse, TokenServer};
 use crate::support::{
-    Gateway, SseClient, children, fixture_backend, free_port, python, wait_until,
+    Gateway, SseClient, children, fixture_backend, free_port, python, text, wait_until,
 };
-
-fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {reply}"))
-        .to_owned()
-}
 
 fn config_with(sse_backend: &str) -> String {
     format!(

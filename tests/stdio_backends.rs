@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, SseClient, TempDir, children, fixture_backend, wait_until};
+use crate::support::{Gateway, SseClient, TempDir, children, fixture_backend, text, wait_until};
 
 fn three_backends(strategy: &str) -> String {
     format!(
@@ -16,13 +16,6 @@ fn three_backends(strategy: &str) -> String {
         fixture_backend("b", &[("FIXTURE_TOOLS", "search,b_only")], ""),
         fixture_backend("c", &[("FIXTURE_TOOLS", "search,fetch")], ""),
     )
-}
-
-fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {reply}"))
-        .to_owned()
 }
 
 fn call_tool(c: &mut SseClient, gw: &Gateway, name: &str) -> Value {

@@ -10,15 +10,8 @@ use serde_json::{Value, json};
 
 use crate::support::fake_http::FakeHttp;
 use crate::support::{
-    Gateway, LocalServer, SseClient, fixture_backend, free_port, python, wait_until,
+    Gateway, LocalServer, SseClient, fixture_backend, free_port, python, text, wait_until,
 };
-
-fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {reply}"))
-        .to_owned()
-}
 
 fn config(url: &str) -> String {
     format!(

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{Gateway, LocalServer, SseClient, TempDir, binary, free_port, python};
+use crate::support::{Gateway, LocalServer, SseClient, TempDir, binary, free_port, python, text};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate it
 /// issued, and a second CA that issued nothing the servers use.
@@ -48,29 +48,41 @@ impl Pki {
         );
     }
 
-    /// `NAME.pem` (self-signed CA) and `NAME.key`.
-    fn ca(&self, name: &str) {
-        self.openssl(&[
+    /// `openssl req` with a new unencrypted P-256 key in `NAME.key`, then `rest`.
+    fn request_with_new_key(&self, name: &str, rest: &[&str]) {
+        let key = format!("{name}.key");
+        let mut args = vec![
             "req",
-            "-x509",
             "-newkey",
             "ec",
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
             "-nodes",
             "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=argus test {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
+            &key,
+        ];
+        args.extend_from_slice(rest);
+        self.openssl(&args);
+    }
+
+    /// `NAME.pem` (self-signed CA) and `NAME.key`.
+    fn ca(&self, name: &str) {
+        self.request_with_new_key(
+            name,
+            &[
+                "-x509",
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN=argus test {name}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
     }
 
     /// `NAME.pem` and `NAME.key`, issued by `ca`, with `extensions`.
@@ -79,20 +91,15 @@ impl Pki {
             &format!("{name}.ext"),
             &format!("basicConstraints=CA:FALSE\n{extensions}"),
         );
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={cn}"),
-        ]);
+        self.request_with_new_key(
+            name,
+            &[
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
         self.openssl(&[
             "x509",
             "-req",
@@ -130,13 +137,6 @@ impl Pki {
         }
         (LocalServer::start(cmd, port), port)
     }
-}
-
-fn text(reply: &Value) -> String {
-    reply["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {reply}"))
-        .to_owned()
 }
 
 fn display(path: &Path) -> String {

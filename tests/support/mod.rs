@@ -523,6 +523,15 @@ impl SseClient {
     }
 }
 
+/// The first text content of a `tools/call` reply; panics naming the
+/// reply when there is none.
+pub fn text(reply: &serde_json::Value) -> String {
+    reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {reply}"))
+        .to_owned()
+}
+
 /// The fixture MCP server built from `tests/bin/fixture_server.rs`.
 pub fn fixture() -> String {
     env!("CARGO_BIN_EXE_argus-test-fixture").to_owned()
