@@ -140,7 +140,7 @@ fn bundled() -> &'static Arc<Vec<Certificate<'static>>> {
         #[cfg(feature = "bundled-roots")]
         let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .map(|der| Certificate::from_der(der.as_ref()))
             .collect();
         #[cfg(not(feature = "bundled-roots"))]
         let roots = Vec::new();
