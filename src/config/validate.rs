@@ -1331,6 +1331,21 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_top_level_tls_file_is_reported_once_however_many_backends_use_it() {
+        let problems = from_text(
+            "tls: {ca_file: /surely/missing/ca.pem}\nbackends:\n  a:\n    type: sse\n    url: https://a.example/sse\n  b:\n    type: streamable-http\n    url: https://b.example/mcp\n    tls: {bundled_roots: true}\n",
+            &no_env,
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "tls.ca_file");
+        assert!(
+            problems[0].message.starts_with("cannot read"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn errors_never_echo_an_expanded_value() {
         let env = |n: &str| match n {
             "URL" => Some("ftp://user:s3cr3t@h/x".to_owned()),

@@ -131,6 +131,13 @@ fn load(cx: &mut Cx<'_>, section: &Section) -> Option<Tls> {
                 Which::Key => section.client.as_ref().map(|(_, k)| k),
             };
             match named {
+                // A top-level file under a backend's own section was
+                // loaded (and reported) with the top level already.
+                Some(n)
+                    if cx
+                        .problems
+                        .iter()
+                        .any(|p| p.path == n.key && p.pos == Some(n.pos)) => {}
                 Some(n) => cx.err(&n.key.clone(), n.pos, e.message),
                 None => cx.problems.push(crate::config::Problem {
                     path: "tls".into(),
