@@ -47,6 +47,127 @@ OPTIONS:
 Exit codes: 0 clean shutdown, 1 startup failure, 2 usage error.
 ";
 
+/// The commands, in the order messages list them; [`HELP`] describes each
+/// (a unit test keeps the two in step).
+pub const COMMANDS: [&str; 4] = ["server", "check", "stdio", "audit"];
+
+/// The command (with its subcommand, for `audit`) whose arguments are being read.
+fn context(command: Option<&str>, audit_sub: Option<&str>) -> Option<String> {
+    match (command, audit_sub) {
+        (Some(c), Some(sub)) => Some(format!("{c} {sub}")),
+        (Some(c), None) => Some(c.to_owned()),
+        (None, _) => None,
+    }
+}
+
+/// Every context that takes options of its own, for "that is an option of …".
+const CONTEXTS: [&str; 4] = ["server", "check", "stdio", "audit show"];
+
+/// The long options (without `--`) and short ones a context takes, besides
+/// `--help` and `--version`.
+fn options_of(context: Option<&str>) -> (&'static [&'static str], &'static [char]) {
+    match context {
+        Some("server") => (&["config", "host", "port", "quiet"], &['c', 'v', 'q']),
+        Some("stdio") => (&["config", "quiet"], &['c', 'v', 'q']),
+        Some("check") => (&["config", "connect"], &['c']),
+        Some("audit show") => (&["since", "backend"], &[]),
+        _ => (&[], &[]),
+    }
+}
+
+/// `"a", "b" or "c"`.
+fn quoted_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The known name closest to `typed`: at most two edits away, or one that
+/// `typed` begins (`--con` → `--config`); the fewest edits win, then the
+/// first listed.
+fn closest<'k>(typed: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(typed, k), *k))
+        .filter(|(d, k)| *d <= 2 || (!typed.is_empty() && k.starts_with(typed)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// The message for an argument the command does not take: names it,
+/// suggests the closest option of the command (or says which command has
+/// it) and points at `--help`.
+fn unexpected(arg: lexopt::Arg<'_>, command: Option<&str>, audit_sub: Option<&str>) -> Error {
+    use lexopt::Arg::{Long, Short, Value};
+    let here = context(command, audit_sub);
+    let help = match command {
+        Some(c) => format!("see argus-mcp {c} --help"),
+        None => "see argus-mcp --help".to_owned(),
+    };
+    let (typed, elsewhere, near) = match arg {
+        Long(name) => {
+            let (long, _) = options_of(here.as_deref());
+            let mut known: Vec<&str> = long.to_vec();
+            known.extend(["help", "version"]);
+            (
+                format!("--{name}"),
+                CONTEXTS
+                    .iter()
+                    .find(|x| options_of(Some(x)).0.contains(&name))
+                    .copied(),
+                closest(name, &known).map(|k| format!("--{k}")),
+            )
+        }
+        Short(c) => (
+            format!("-{c}"),
+            CONTEXTS
+                .iter()
+                .find(|x| options_of(Some(x)).1.contains(&c))
+                .copied(),
+            None,
+        ),
+        Value(value) => {
+            let value = value.to_string_lossy();
+            return Error(format!("unexpected argument \"{value}\" ({help})"));
+        }
+    };
+    match (elsewhere, here) {
+        (Some(other), None) => Error(format!(
+            "\"{typed}\" goes after the command, as in \"argus-mcp {other} {typed}\" ({help})"
+        )),
+        (Some(other), Some(here)) if other != here => Error(format!(
+            "\"{typed}\" is an option of \"argus-mcp {other}\", not of \"argus-mcp {here}\" ({help})"
+        )),
+        _ => match near {
+            Some(near) if near != typed => Error(format!(
+                "unknown option \"{typed}\"; did you mean \"{near}\"? ({help})"
+            )),
+            _ => Error(format!("unknown option \"{typed}\" ({help})")),
+        },
+    }
+}
+
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -129,9 +250,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Short('V') | Long("version") => return Ok(Command::Version),
             Value(value) if command.is_none() => {
                 let name = value.string()?;
-                if !["server", "check", "stdio", "audit"].contains(&name.as_str()) {
+                if !COMMANDS.contains(&name.as_str()) {
+                    let hint = closest(&name, &COMMANDS)
+                        .map(|c| format!("did you mean \"{c}\"? "))
+                        .unwrap_or_default();
                     return Err(Error(format!(
-                        "unknown command \"{name}\" (expected \"server\", \"check\", \"stdio\" or \"audit\"; see --help)"
+                        "unknown command \"{name}\" ({hint}expected {}; see argus-mcp --help)",
+                        quoted_list(&COMMANDS)
                     )));
                 }
                 command = Some(name);
@@ -182,7 +307,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                 quiet = true
             }
             Long("connect") if command.as_deref() == Some("check") => connect = true,
-            _ => return Err(arg.unexpected().into()),
+            _ => return Err(unexpected(arg, command.as_deref(), audit_sub.as_deref())),
         }
     }
     if quiet && verbose > 0 {
@@ -208,9 +333,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             config: server.config,
             connect,
         }),
-        _ => Err(Error(
-            "missing command: \"server\", \"check\" or \"stdio\" (see --help)".into(),
-        )),
+        _ => Err(Error(format!(
+            "missing command: {} (see argus-mcp --help)",
+            quoted_list(&COMMANDS)
+        ))),
     }
 }
 
@@ -324,6 +450,102 @@ mod tests {
             })
         );
         assert!(p(&["stdio", "--port", "1"]).is_err(), "no listener to set");
+    }
+
+    fn message(args: &[&str]) -> String {
+        p(args).map(|c| format!("{c:?}")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("connect", "connect"), 0);
+        assert_eq!(edit_distance("conect", "connect"), 1);
+        assert_eq!(edit_distance("conncet", "connect"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("héllo", "hello"), 1, "counts characters");
+    }
+
+    #[test]
+    fn the_closest_option_is_near_or_begun() {
+        let known = ["config", "connect", "help", "version"];
+        assert_eq!(closest("conect", &known), Some("connect"));
+        assert_eq!(closest("confg", &known), Some("config"));
+        assert_eq!(closest("conn", &known), Some("connect"), "a prefix");
+        assert_eq!(closest("verbose", &known), None);
+        assert_eq!(closest("xyz", &known), None);
+    }
+
+    #[test]
+    fn unknown_options_get_a_suggestion_and_a_pointer_to_help() {
+        assert_eq!(
+            message(&["check", "--conect"]),
+            "unknown option \"--conect\"; did you mean \"--connect\"? (see argus-mcp check --help)"
+        );
+        assert_eq!(
+            message(&["server", "--prot", "1"]),
+            "unknown option \"--prot\"; did you mean \"--port\"? (see argus-mcp server --help)"
+        );
+        assert_eq!(
+            message(&["server", "--nope"]),
+            "unknown option \"--nope\" (see argus-mcp server --help)"
+        );
+        assert_eq!(
+            message(&["check", "--port", "1"]),
+            "\"--port\" is an option of \"argus-mcp server\", not of \"argus-mcp check\" (see argus-mcp check --help)"
+        );
+        assert_eq!(
+            message(&["audit", "verify", "x", "--since", "t"]),
+            "\"--since\" is an option of \"argus-mcp audit show\", not of \"argus-mcp audit verify\" (see argus-mcp audit --help)"
+        );
+        assert_eq!(
+            message(&["-c", "x", "server"]),
+            "\"-c\" goes after the command, as in \"argus-mcp server -c\" (see argus-mcp --help)"
+        );
+        assert_eq!(
+            message(&["--verison"]),
+            "unknown option \"--verison\"; did you mean \"--version\"? (see argus-mcp --help)"
+        );
+        assert_eq!(
+            message(&["server", "extra"]),
+            "unexpected argument \"extra\" (see argus-mcp server --help)"
+        );
+    }
+
+    #[test]
+    fn command_messages_list_every_command() {
+        let all = "\"server\", \"check\", \"stdio\" or \"audit\"";
+        assert_eq!(
+            message(&[]),
+            format!("missing command: {all} (see argus-mcp --help)")
+        );
+        assert_eq!(
+            message(&["serve"]),
+            format!(
+                "unknown command \"serve\" (did you mean \"server\"? expected {all}; see argus-mcp --help)"
+            )
+        );
+    }
+
+    #[test]
+    fn help_describes_every_command_and_no_other() {
+        let section = HELP
+            .split("COMMANDS:\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").next())
+            .unwrap();
+        let described: Vec<&str> = section
+            .lines()
+            .filter(|l| l.starts_with("    ") && !l.starts_with("     "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let mut expected = COMMANDS.to_vec();
+        let mut described_sorted = described.clone();
+        expected.sort_unstable();
+        described_sorted.sort_unstable();
+        assert_eq!(described_sorted, expected, "{section}");
+        for command in COMMANDS {
+            assert!(HELP.contains(&format!("argus-mcp {command} ")), "{command}");
+        }
     }
 
     #[test]

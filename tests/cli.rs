@@ -166,3 +166,53 @@ fn config_is_found_in_the_working_directory_and_env() {
         "{stderr}"
     );
 }
+
+/// Runs the binary with `args`; its exit code and stderr.
+fn usage(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(binary()).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_mistyped_option_suggests_the_closest_one_and_points_at_help() {
+    assert_eq!(
+        usage(&["check", "--conect"]),
+        (
+            Some(2),
+            "argus-mcp: unknown option \"--conect\"; did you mean \"--connect\"? (see argus-mcp check --help)\n"
+                .to_owned()
+        )
+    );
+    // An option of another command says whose it is.
+    assert_eq!(
+        usage(&["check", "--port", "1"]),
+        (
+            Some(2),
+            "argus-mcp: \"--port\" is an option of \"argus-mcp server\", not of \"argus-mcp check\" (see argus-mcp check --help)\n"
+                .to_owned()
+        )
+    );
+    // Nothing close: still the pointer.
+    assert_eq!(
+        usage(&["server", "--nope"]),
+        (
+            Some(2),
+            "argus-mcp: unknown option \"--nope\" (see argus-mcp server --help)\n".to_owned()
+        )
+    );
+}
+
+#[test]
+fn the_missing_command_message_lists_every_command() {
+    assert_eq!(
+        usage(&[]),
+        (
+            Some(2),
+            "argus-mcp: missing command: \"server\", \"check\", \"stdio\" or \"audit\" (see argus-mcp --help)\n"
+                .to_owned()
+        )
+    );
+}
