@@ -26,7 +26,6 @@ type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
 
 /// Top-level keys of the original Argus that we accept and ignore.
 const TOP_EXTRAS: &[&str] = &[
-    "version",
     "secrets",
     "retry",
     "http_pool",
@@ -120,6 +119,9 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let rate_limits = rate_limits(&mut cx, &mut top);
     let audit = audit(&mut cx, &mut top);
     let names = catalog_names(&mut cx, &mut top);
+    // The original's schema version: nothing to configure, so accepted
+    // silently, whatever its value.
+    let _ = top.get("version");
     top.finish(&mut cx, TOP_EXTRAS);
 
     if !cx.problems.is_empty() {
