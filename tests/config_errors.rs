@@ -102,6 +102,12 @@ const ERROR_CLASSES: &[(&str, &str, u32, &str)] = &[
         5,
         "needs a root to trust",
     ),
+    (
+        "duplicate-key.yaml",
+        "backends",
+        10,
+        "duplicate key \"backends\" (first at line 4, column 1)",
+    ),
 ];
 
 #[test]
@@ -206,6 +212,39 @@ fn argus_extras_are_accepted_with_warnings() {
     }
     // The original's schema version is harmless: accepted silently.
     assert!(!stdout.contains("\"version\""), "{stdout}");
+}
+
+/// `argus-mcp check` on config text written to a scratch folder, run there.
+fn check_in(dir: &crate::support::TempDir, config: &str) -> (Option<i32>, String) {
+    let path = dir.write("argus.yaml", config);
+    let out = Command::new(binary())
+        .args(["check", "-c"])
+        .arg(&path)
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_repeated_key_inside_a_section_names_its_path_and_both_places() {
+    let dir = crate::support::TempDir::new("dup");
+    let (code, stderr) = check_in(
+        &dir,
+        "backends:\n  a:\n    type: stdio\n    command: cat\n    type: sse\n",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr.lines().nth(1),
+        Some(
+            "  backends.a.type: duplicate key \"type\" (first at line 3, column 5) (line 5, column 5)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("DuplicateKeyPolicy"), "{stderr}");
 }
 
 #[test]

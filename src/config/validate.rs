@@ -90,6 +90,19 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
             message: format!("invalid YAML: {}", e.message),
         }]
     })?;
+    // A repeated key would be read once and reported as unknown the second
+    // time; say what it is, once per repetition, and nothing else.
+    let repeated = yaml::duplicates(&root);
+    if !repeated.is_empty() {
+        return Err(repeated
+            .into_iter()
+            .map(|d| Problem {
+                path: d.path,
+                pos: Some(d.again),
+                message: format!("duplicate key \"{}\" (first at {})", d.key, d.first),
+            })
+            .collect());
+    }
     let mut cx = Cx {
         env,
         problems: Vec::new(),

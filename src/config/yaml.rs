@@ -1,9 +1,11 @@
 //! A YAML document as a tree of nodes that remember their line and column.
 //!
-//! `serde-saphyr` parses the text (and reports syntax errors, duplicate keys
-//! and alias bombs with a position); this module turns it into a [`Node`]
-//! tree so that `validate` can walk it by hand, collect *every* problem of a
-//! file in one pass, and name the line of each. It does no validation itself.
+//! `serde-saphyr` parses the text (and reports syntax errors and alias bombs
+//! with a position); this module turns it into a [`Node`] tree so that
+//! `validate` can walk it by hand, collect *every* problem of a file in one
+//! pass, and name the line of each. Repeated keys are kept in the tree (the
+//! library's own error names only the second one) and [`duplicates`] finds
+//! them with both positions. It does no validation itself.
 
 use std::fmt;
 
@@ -86,9 +88,12 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Parses YAML text into a node tree.
+/// Parses YAML text into a node tree; a repeated key stays in its mapping
+/// (see [`duplicates`]).
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    match serde_saphyr::from_str::<Spanned<Value>>(text) {
+    let mut options = serde_saphyr::Options::default();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    match serde_saphyr::from_str_with_options::<Spanned<Value>>(text, options) {
         Ok(spanned) => Ok(node(spanned)),
         Err(err) => {
             let pos = err.location().map(|l| Pos {
@@ -108,6 +113,60 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 .to_owned();
             Err(SyntaxError { pos, message })
         }
+    }
+}
+
+/// A key that appears twice in one mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// Dotted key path of the repeated key, e.g. `backends.a.type`
+    /// (`[i]` for list items).
+    pub path: String,
+    /// The key.
+    pub key: String,
+    /// Where it first appears.
+    pub first: Pos,
+    /// Where it appears again.
+    pub again: Pos,
+}
+
+/// Every repeated key in the tree, in document order of the repetition;
+/// a key repeated twice more is reported twice, each against the first.
+pub fn duplicates(root: &Node) -> Vec<Duplicate> {
+    let mut found = Vec::new();
+    collect_duplicates(root, "", &mut found);
+    found.sort_by_key(|d| (d.again.line, d.again.column));
+    // An aliased mapping replays its anchor's keys with their positions.
+    found.dedup_by_key(|d| d.again);
+    found
+}
+
+fn collect_duplicates(node: &Node, path: &str, found: &mut Vec<Duplicate>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (i, (key, value)) in entries.iter().enumerate() {
+                let child = if path.is_empty() {
+                    key.name.clone()
+                } else {
+                    format!("{path}.{}", key.name)
+                };
+                if let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.name == key.name) {
+                    found.push(Duplicate {
+                        path: child.clone(),
+                        key: key.name.clone(),
+                        first: first.pos,
+                        again: key.pos,
+                    });
+                }
+                collect_duplicates(value, &child, found);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                collect_duplicates(item, &format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -225,10 +284,35 @@ mod tests {
         assert!(!err.message.contains('\n'));
     }
 
+    fn dups(text: &str) -> Vec<(String, (u32, u32), (u32, u32))> {
+        duplicates(&parse(text).unwrap())
+            .into_iter()
+            .map(|d| {
+                assert!(d.path.ends_with(&d.key), "{d:?}");
+                (
+                    d.path,
+                    (d.first.line, d.first.column),
+                    (d.again.line, d.again.column),
+                )
+            })
+            .collect()
+    }
+
     #[test]
-    fn duplicate_key_is_an_error() {
-        let err = parse("a: 1\na: 2\n").unwrap_err();
-        assert!(err.message.contains("duplicate"), "{}", err.message);
-        assert_eq!(err.pos.unwrap().line, 2);
+    fn duplicate_keys_are_found_with_both_positions() {
+        let top = "backends: {}\nserver: {}\n\nbackends:\n  a: 1\n";
+        assert_eq!(dups(top), [("backends".into(), (1, 1), (4, 1))]);
+        let nested = "backends:\n  a:\n    type: stdio\n  b:\n    type: sse\n    env: {type: x}\n    type: sse\n";
+        assert_eq!(dups(nested), [("backends.b.type".into(), (5, 5), (7, 5))]);
+        let flow = "a: {k: 1, b: {k: 2}, k: 3}\n";
+        assert_eq!(dups(flow), [("a.k".into(), (1, 5), (1, 22))]);
+        let listed = "allow:\n  - name: x\n    name: y\n";
+        assert_eq!(dups(listed), [("allow[0].name".into(), (2, 5), (3, 5))]);
+        let quoted = "a: 1\n\"a\": 2\na: 3\n";
+        assert_eq!(
+            dups(quoted),
+            [("a".into(), (1, 1), (2, 1)), ("a".into(), (1, 1), (3, 1))]
+        );
+        assert!(dups("a: {k: 1}\nb: {k: 1}\n").is_empty(), "other mappings");
     }
 }
