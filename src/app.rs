@@ -42,7 +42,7 @@ pub enum Error {
     /// The backends cannot be combined (conflict strategy `error`).
     Backends(String),
     /// The audit log cannot be opened.
-    Audit(PathBuf, io::Error),
+    Audit(PathBuf, crate::audit::OpenError),
 }
 
 impl fmt::Display for Error {
@@ -65,7 +65,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Bind { source, .. } => Some(source),
-            Error::Setup(e) | Error::Audit(_, e) => Some(e),
+            Error::Setup(e) => Some(e),
+            Error::Audit(_, e) => Some(e),
             Error::Backends(_) => None,
         }
     }

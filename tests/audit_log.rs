@@ -199,3 +199,31 @@ fn a_required_log_that_cannot_be_written_withholds_the_answer() {
     );
     assert!(gw.logged("cannot write the audit log"));
 }
+
+#[test]
+fn the_server_creates_the_audit_logs_missing_folder() {
+    let dir = TempDir::new("audit-folder");
+    let config = dir.write(
+        "argus.yaml",
+        "audit: {enabled: true, file: logs/today/audit.jsonl}\n",
+    );
+    let mut child = Command::new(binary())
+        .args(["server", "--port", "0", "-c"])
+        .arg(&config)
+        .current_dir(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let banner = crate::support::lines_of(child.stdout.take().unwrap())
+        .recv_timeout(crate::support::READ_TIMEOUT);
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        banner.is_ok_and(|line| line.starts_with("argus-mcp ")),
+        "no banner; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Opened before the banner is printed.
+    assert!(dir.0.join("logs/today/audit.jsonl").is_file());
+}

@@ -248,6 +248,40 @@ fn a_repeated_key_inside_a_section_names_its_path_and_both_places() {
 }
 
 #[test]
+fn check_refuses_an_audit_log_the_server_could_not_open() {
+    let dir = crate::support::TempDir::new("audit-check");
+    let config = "audit: {enabled: true, file: logs/audit.jsonl}\n";
+    // A missing folder is fine (the server creates it); check creates nothing.
+    let (code, stderr) = check_in(&dir, config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!dir.0.join("logs").exists(), "check created the folder");
+    // A file where the folder should be.
+    std::fs::write(dir.0.join("logs"), "").unwrap();
+    let (code, stderr) = check_in(&dir, config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "\n  audit.file: cannot open the audit log \"logs/audit.jsonl\": \"logs\" is not a directory (line 1, column 30)"
+        ),
+        "{stderr}"
+    );
+    // A folder where the file should be.
+    std::fs::remove_file(dir.0.join("logs")).unwrap();
+    std::fs::create_dir_all(dir.0.join("logs/audit.jsonl")).unwrap();
+    let (code, stderr) = check_in(&dir, config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "\n  audit.file: cannot open the audit log \"logs/audit.jsonl\": it is a directory (line 1, column 30)"
+        ),
+        "{stderr}"
+    );
+    // The same file with the log off: nothing to open, nothing to refuse.
+    let (code, stderr) = check_in(&dir, "audit: {enabled: false, file: logs/audit.jsonl}\n");
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
 fn management_tokens_and_groups_are_served_so_not_warned_about() {
     let dir = crate::support::TempDir::new("served");
     let path = dir.write(

@@ -1206,15 +1206,19 @@ fn audit(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Audit {
     let Some(mut f) = top.get("audit").and_then(|n| cx.fields(n, "audit")) else {
         return a;
     };
-    if let Some(n) = f.get("enabled")
+    let enabled = f.get("enabled");
+    if let Some(n) = enabled
         && let Some(v) = cx.boolean(n, "audit.enabled")
     {
         a.enabled = v;
     }
-    if let Some(n) = f.get("file")
-        && let Some(v) = cx.nonempty(n, "audit.file")
-    {
-        a.file = PathBuf::from(v);
+    let file = f.get("file");
+    let mut file_ok = true;
+    if let Some(n) = file {
+        match cx.nonempty(n, "audit.file") {
+            Some(v) => a.file = PathBuf::from(v),
+            None => file_ok = false,
+        }
     }
     if let Some(n) = f.get("required")
         && let Some(v) = cx.boolean(n, "audit.required")
@@ -1222,6 +1226,20 @@ fn audit(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Audit {
         a.required = v;
     }
     f.finish(cx, AUDIT_EXTRAS);
+    // What the server would refuse at start, found without creating
+    // anything: a folder on the way that is a file, a directory we may not
+    // write to, an existing file that does not open for appending.
+    if a.enabled
+        && file_ok
+        && let Some(pos) = file.or(enabled).map(|n| n.pos)
+        && let Err(e) = crate::audit::can_open(&a.file)
+    {
+        cx.err(
+            "audit.file",
+            pos,
+            format!("cannot open the audit log \"{}\": {e}", a.file.display()),
+        );
+    }
     a
 }
 
