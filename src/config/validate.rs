@@ -4,7 +4,10 @@
 //! [`Fields`] view; whatever is left over at the end is an unknown key (an
 //! error with a "did you mean" hint) or a known Argus extra (a warning,
 //! PRODUCT §3.4). String values get `${VAR}` expansion as they are read.
-//! Numbers accept numeric strings too, so `port: "${PORT}"` works.
+//! Numbers accept numeric strings too, so `port: "${PORT}"` works. Files the
+//! config names are checked here too, without creating anything (TLS files
+//! read, the audit log's folder and file looked at), so that `check`
+//! refuses what the server would refuse at start.
 
 use std::path::PathBuf;
 use std::time::Duration;

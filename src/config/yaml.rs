@@ -136,8 +136,6 @@ pub fn duplicates(root: &Node) -> Vec<Duplicate> {
     let mut found = Vec::new();
     collect_duplicates(root, "", &mut found);
     found.sort_by_key(|d| (d.again.line, d.again.column));
-    // An aliased mapping replays its anchor's keys with their positions.
-    found.dedup_by_key(|d| d.again);
     found
 }
 
@@ -150,7 +148,13 @@ fn collect_duplicates(node: &Node, path: &str, found: &mut Vec<Duplicate>) {
                 } else {
                     format!("{path}.{}", key.name)
                 };
-                if let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.name == key.name) {
+                // An alias replays its anchor's keys, all at the alias's
+                // position: that repetition is reported at the anchor.
+                if let Some((first, _)) = entries[..i]
+                    .iter()
+                    .find(|(k, _)| k.name == key.name)
+                    .filter(|(k, _)| k.pos != key.pos)
+                {
                     found.push(Duplicate {
                         path: child.clone(),
                         key: key.name.clone(),
@@ -284,7 +288,10 @@ mod tests {
         assert!(!err.message.contains('\n'));
     }
 
-    fn dups(text: &str) -> Vec<(String, (u32, u32), (u32, u32))> {
+    /// (path, first line and column, repeated line and column)
+    type Found = (String, (u32, u32), (u32, u32));
+
+    fn dups(text: &str) -> Vec<Found> {
         duplicates(&parse(text).unwrap())
             .into_iter()
             .map(|d| {
@@ -314,5 +321,15 @@ mod tests {
             [("a".into(), (1, 1), (2, 1)), ("a".into(), (1, 1), (3, 1))]
         );
         assert!(dups("a: {k: 1}\nb: {k: 1}\n").is_empty(), "other mappings");
+        let aliased = "a: &x\n  k: 1\n  k: 2\nb: *x\nc: {<<: *x, j: 3}\n";
+        assert_eq!(
+            dups(aliased),
+            [("a.k".into(), (2, 3), (3, 3))],
+            "once, at the anchor"
+        );
+        assert!(
+            dups("a: &x {k: 1}\nb: {<<: *x, k: 2}\n").is_empty(),
+            "a merge overrides"
+        );
     }
 }
