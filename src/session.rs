@@ -151,8 +151,12 @@ pub struct McpState {
     pub client_info: JsonText,
     /// The level set by `logging/setLevel`, if any.
     pub log_level: Option<String>,
-    /// Resource URIs the client subscribed to.
-    pub subscriptions: std::collections::HashSet<String>,
+    /// The backends that level is counted at: those of the session's
+    /// virtual server when it was set.
+    pub log_backends: Vec<String>,
+    /// Resource URIs the client subscribed to, each with the backend that
+    /// serves it in the session's virtual server.
+    pub subscriptions: HashMap<String, String>,
 }
 
 /// Told when a session's client stopped reading (its queue filled up, or

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::modern::{MODERN, call, meta, post};
+use crate::support::modern::{MODERN, call, meta, next_note, post};
 use crate::support::{Gateway, Resp, fixture_backend, request, wait_until};
 
 fn start() -> Gateway {
@@ -610,28 +610,15 @@ fn a_requests_log_level_brings_its_backends_logs_on_its_stream() {
     );
 }
 
-/// Opens a `subscriptions/listen` stream asking for `notifications`.
-/// A modern POST on a connection of its own, left open to read from:
-/// streams are read as they come.
+/// A modern POST to `/mcp` on a connection of its own, left open to read
+/// from: streams are read as they come.
 fn raw_post(
     gw: &Gateway,
     method: &str,
     name: Option<&str>,
     body: &Value,
 ) -> std::io::BufReader<std::net::TcpStream> {
-    use std::io::Write;
-    let body = body.to_string();
-    let name = name
-        .map(|n| format!("Mcp-Name: {n}\r\n"))
-        .unwrap_or_default();
-    let mut stream = crate::support::connect(gw.addr);
-    write!(
-        stream,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: {MODERN}\r\nMcp-Method: {method}\r\n{name}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    std::io::BufReader::new(stream)
+    crate::support::modern::raw_post(gw, "/mcp", &[], method, name, body)
 }
 
 /// A gateway over the fixture with these tools, logging every message the
@@ -662,30 +649,9 @@ fn told_cancelled(log: &std::path::Path) -> bool {
     })
 }
 
+/// Opens a `subscriptions/listen` stream on `/mcp` asking for `notifications`.
 fn listen(gw: &Gateway, id: i64, notifications: Value) -> std::io::BufReader<std::net::TcpStream> {
-    let mut params = json!({"notifications": notifications});
-    params["_meta"] = meta();
-    let body =
-        json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": params});
-    let mut reader = raw_post(gw, "subscriptions/listen", None, &body);
-    let head = crate::support::read_response(&mut reader, true);
-    assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-type"), Some("text/event-stream"));
-    reader
-}
-
-/// The next JSON message on a listen stream (keepalives skipped).
-fn next_note(reader: &mut std::io::BufReader<std::net::TcpStream>, pending: &mut String) -> Value {
-    loop {
-        while let Some(end) = pending.find("\n\n") {
-            let block: String = pending.drain(..end + 2).collect();
-            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
-                return serde_json::from_str(data).unwrap();
-            }
-        }
-        let chunk = crate::support::read_chunk(reader).expect("the listen stream ended");
-        pending.push_str(&String::from_utf8(chunk).unwrap());
-    }
+    crate::support::modern::listen(gw, "/mcp", &[], id, notifications)
 }
 
 #[test]

@@ -339,3 +339,40 @@ fn a_restarted_backend_hears_the_sessions_level_and_subscriptions_again() {
         "file:///kept"
     );
 }
+
+#[test]
+fn subscriptions_per_session_are_capped() {
+    // Every `file:///<n>` is the fixture's, through its template.
+    let (gw, _dir, _log) = logged_gateway("", &[("FIXTURE_TEMPLATES", "file:///{n}")], "");
+    let mut c = sampling_client(&gw);
+    const MAX: usize = 1000;
+    let sub = |c: &mut SseClient, n: usize| {
+        c.call(
+            gw.addr,
+            json!(n),
+            "resources/subscribe",
+            json!({"uri": format!("file:///{n}")}),
+        )
+    };
+    for n in 0..MAX {
+        assert_eq!(sub(&mut c, n)["result"], json!({}), "subscription {n}");
+    }
+    let over = sub(&mut c, MAX);
+    assert_eq!(over["error"]["code"], -32602, "{over}");
+    assert!(
+        over["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many subscriptions")
+    );
+    // Subscribing again to one it holds is fine; so is one more after a release.
+    assert_eq!(sub(&mut c, 0)["result"], json!({}));
+    let unsub = c.call(
+        gw.addr,
+        json!("u"),
+        "resources/unsubscribe",
+        json!({"uri": "file:///1"}),
+    );
+    assert_eq!(unsub["result"], json!({}));
+    assert_eq!(sub(&mut c, MAX)["result"], json!({}));
+}

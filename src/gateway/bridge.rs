@@ -7,8 +7,10 @@
 //! The call waits here between the two requests, under a random id. The
 //! client gets `requestState` = id, expiry and an HMAC-SHA256 (per-process
 //! random key) over both and a digest of the request (method, name or URI,
-//! arguments), so state that is tampered with, expired, replayed (an entry
-//! is taken once) or used for another request is refused.
+//! arguments) and of its caller (the virtual server it was sent to and the
+//! caller's identity), so state that is tampered with, expired, replayed
+//! (an entry is taken once), used for another request, sent to another
+//! endpoint or by another caller is refused, all with the same error.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,17 +41,28 @@ pub(super) struct Bridge {
     parked: Mutex<HashMap<String, Parked>>,
 }
 
-/// What identifies a request for its retry: method, name or URI, arguments.
-pub(super) fn digest(method: &str, params: Option<&Value>) -> String {
+/// What identifies a request for its retry: the caller (`group`: the
+/// virtual server, `None` for the whole gateway; `identity`: who called,
+/// today the index of the bearer token) and the request (method, name or
+/// URI, arguments).
+pub(super) fn digest(
+    group: Option<&str>,
+    identity: Option<usize>,
+    method: &str,
+    params: Option<&Value>,
+) -> String {
     let field = |k: &str| {
         params
             .and_then(|p| p.get(k))
             .cloned()
             .unwrap_or(Value::Null)
     };
-    // serde_json's maps are sorted: the text is canonical.
+    // serde_json's maps are sorted: the text is canonical. Group names
+    // and methods hold no NUL, so the fields cannot run into each other.
+    let group = group.map_or_else(|| "*".to_owned(), |g| format!("g/{g}"));
+    let identity = identity.map_or_else(|| "-".to_owned(), |i| i.to_string());
     let text = format!(
-        "{method}\0{}\0{}\0{}",
+        "{group}\0{identity}\0{method}\0{}\0{}\0{}",
         field("name"),
         field("uri"),
         field("arguments")
@@ -147,16 +160,31 @@ mod tests {
     #[test]
     fn state_is_sealed_single_use_and_bound_to_its_request() {
         let bridge = Bridge::new().unwrap();
-        let d = digest(
-            "tools/call",
-            Some(&serde_json::json!({"name": "t", "arguments": {"a": 1}})),
-        );
+        let params = serde_json::json!({"name": "t", "arguments": {"a": 1}});
+        let d = digest(Some("a"), Some(0), "tools/call", Some(&params));
         let state = bridge.park(Vec::new(), d.clone(), Duration::from_secs(60));
         let other = digest(
+            Some("a"),
+            Some(0),
             "tools/call",
             Some(&serde_json::json!({"name": "t", "arguments": {"a": 2}})),
         );
         assert!(bridge.take(&state, &other).is_err(), "another request");
+        let tampered = bridge.take(&state, &other).unwrap_err();
+        // Another endpoint or another caller: the same refusal as tampering.
+        for (group, identity) in [
+            (Some("b"), Some(0)),
+            (None, Some(0)),
+            (Some("a"), Some(1)),
+            (Some("a"), None),
+        ] {
+            let elsewhere = digest(group, identity, "tools/call", Some(&params));
+            assert_eq!(
+                bridge.take(&state, &elsewhere).unwrap_err(),
+                tampered,
+                "{group:?} {identity:?}"
+            );
+        }
         let mut forged = state.clone();
         forged.replace_range(
             forged.len() - 1..,

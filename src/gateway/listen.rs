@@ -8,11 +8,13 @@
 //!
 //!
 //! `resourceSubscriptions` are taken when some backend supports resource
-//! subscriptions: each URI counts as one subscriber for as long as the
-//! stream lives (the backend hears the first subscribe and the last
-//! unsubscribe of all sessions and streams), and its
-//! `notifications/resources/updated` come tagged the same way. Without
-//! such a backend the acknowledgement leaves them out, so the client knows.
+//! subscriptions, for the resources of the stream's virtual server only:
+//! each URI counts as one subscriber at the backend that serves it there
+//! for as long as the stream lives (the backend hears the first subscribe
+//! and the last unsubscribe of all sessions and streams), and that
+//! backend's `notifications/resources/updated` come tagged the same way.
+//! What is not taken is left out of the acknowledgement, so the client
+//! knows.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -46,8 +48,9 @@ struct Wants {
 struct Listen {
     view: Option<String>,
     wants: Wants,
-    /// The resources whose updates it takes.
-    uris: Vec<String>,
+    /// The resources whose updates it takes, each with the backend that
+    /// serves it in the stream's virtual server.
+    uris: Vec<(String, String)>,
     subscription: Value,
     tx: Sender<String>,
     /// Dies with the stream's writer.
@@ -94,14 +97,23 @@ impl Listens {
         });
     }
 
-    /// Tells the streams that take resource `uri` of its update. Called
-    /// on the backend's supervisor thread, under no lock.
-    pub(super) fn resource_updated(&self, params: Option<&Value>) {
+    /// Tells the streams that take resource `uri` of `backend` of its
+    /// update, if their virtual server still has it from that backend
+    /// (`exposes`, asked with the stream's view). Called on the backend's
+    /// supervisor thread, under no lock.
+    pub(super) fn resource_updated(
+        &self,
+        backend: &str,
+        params: Option<&Value>,
+        exposes: impl Fn(Option<&str>, &str) -> bool,
+    ) {
         let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
             return;
         };
         self.lock().retain(|l| {
-            if !l.uris.iter().any(|u| u == uri) {
+            if !l.uris.iter().any(|(u, b)| u == uri && b == backend)
+                || !exposes(l.view.as_deref(), uri)
+            {
                 return true;
             }
             let note = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
@@ -158,15 +170,20 @@ pub(super) fn open(
             accepted.insert(key.into(), Value::Bool(true));
         }
     }
-    let uris: Vec<String> = match asked.get("resourceSubscriptions") {
+    // Only the resources of the stream's virtual server are accepted; the
+    // acknowledgement leaves the rest out, so the client knows.
+    let uris: Vec<(String, String)> = match asked.get("resourceSubscriptions") {
         Some(Value::Array(list)) if can_subscribe => {
-            let mut uris: Vec<String> = Vec::with_capacity(list.len().min(64));
+            let mut uris: Vec<(String, String)> = Vec::with_capacity(list.len().min(64));
             for uri in list {
                 let Some(uri) = uri.as_str() else {
                     return invalid(id, "resourceSubscriptions must be URIs");
                 };
-                if !uris.iter().any(|u| u == uri) {
-                    uris.push(uri.to_owned());
+                if uris.iter().any(|(u, _)| u == uri) {
+                    continue;
+                }
+                if let Some(backend) = gateway.router.resource_backend(group, uri) {
+                    uris.push((uri.to_owned(), backend));
                 }
             }
             if uris.len() > MAX_SUBSCRIPTIONS_PER_SESSION {
@@ -182,7 +199,8 @@ pub(super) fn open(
         _ => Vec::new(),
     };
     if !uris.is_empty() {
-        accepted.insert("resourceSubscriptions".into(), json!(uris));
+        let listed: Vec<&str> = uris.iter().map(|(u, _)| u.as_str()).collect();
+        accepted.insert("resourceSubscriptions".into(), json!(listed));
     }
     let subscription = id.to_value();
     let ack = json!({"jsonrpc": "2.0", "method": method::SUBSCRIPTIONS_ACKNOWLEDGED,
@@ -206,8 +224,8 @@ pub(super) fn open(
                 "message": format!("too many listen streams (at most {MAX_LISTENS})")}}),
         );
     }
-    for uri in &uris {
-        gateway.router.listen_to(uri);
+    for (uri, backend) in &uris {
+        gateway.router.listen_to(backend, uri);
     }
     let settings = gateway.config().sse.clone();
     let router = gateway.router.clone();
@@ -216,8 +234,8 @@ pub(super) fn open(
         Box::new(move |writer| {
             let _alive = alive;
             stream(writer, &ack, &rx, &settings);
-            for uri in &uris {
-                router.stop_listening_to(uri);
+            for (uri, backend) in &uris {
+                router.stop_listening_to(backend, uri);
             }
         }),
     ))

@@ -93,10 +93,13 @@ impl Sessions {
         }
     }
 
-    /// Relays backend notifications that have an audience (PRODUCT §6.8):
-    /// resource updates to the sessions subscribed to that URI, log messages
-    /// to the sessions that asked for that level, named by backend.
-    fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
+    /// Relays backend notifications that have an audience: resource
+    /// updates to the sessions subscribed to that URI of that backend, log
+    /// messages to the sessions that asked for that level, named by
+    /// backend; in both cases only to sessions whose virtual server
+    /// (`router` knows the views) has that backend's resource, or that
+    /// backend.
+    fn notification(&self, router: &Router, backend: &str, method: &str, params: Option<Value>) {
         let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
         let ready = sessions.iter().filter(|s| s.state().client_ready);
         match method {
@@ -108,7 +111,12 @@ impl Sessions {
                 else {
                     return;
                 };
-                for session in ready.filter(|s| s.state().subscriptions.contains(uri)) {
+                let subscribed = |s: &Session| {
+                    s.state().subscriptions.get(uri).map(String::as_str) == Some(backend)
+                        && router.resource_backend(s.group.as_deref(), uri).as_deref()
+                            == Some(backend)
+                };
+                for session in ready.filter(|s| subscribed(s)) {
                     session.send(&Message::Notification {
                         method: method.to_owned(),
                         params: params.clone(),
@@ -130,7 +138,10 @@ impl Sessions {
                     .unwrap_or(0);
                 params.insert("logger".into(), Value::from(backend));
                 let params = Value::Object(params);
-                for session in ready {
+                // The whole gateway's sessions, and its own group's.
+                let group = router.group_of(backend);
+                let sees = |s: &Session| s.group.is_none() || s.group == group;
+                for session in ready.filter(|s| sees(s)) {
                     let wanted = session.state().log_level.as_deref().and_then(rank);
                     if wanted.is_some_and(|w| level >= w) {
                         session.send(&Message::Notification {
@@ -167,9 +178,14 @@ impl Listener for Relay {
 
     fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
         if method == "notifications/resources/updated" {
-            self.listens.resource_updated(params.as_ref());
+            let exposes = |view: Option<&str>, uri: &str| {
+                self.router.resource_backend(view, uri).as_deref() == Some(backend)
+            };
+            self.listens
+                .resource_updated(backend, params.as_ref(), exposes);
         }
-        self.sessions.notification(backend, method, params);
+        self.sessions
+            .notification(&self.router, backend, method, params);
     }
 
     fn request(

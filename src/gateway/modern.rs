@@ -333,7 +333,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         features.cache_private || matches!(gateway.config().incoming_auth, IncomingAuth::Bearer(_));
     let shape = Shape {
         method: name.clone(),
-        digest: bridge::digest(&name, p),
+        digest: bridge::digest(access.group, access.token, &name, p),
         scope: if private || name == method::RESOURCES_READ {
             "private"
         } else {

@@ -1,8 +1,9 @@
-//! Interest that many client sessions share in one backend connection
-//! (issue 8 §1): resource subscriptions, reference-counted per URI so that
+//! Interest that many client sessions share in one backend connection:
+//! resource subscriptions, reference-counted per backend and URI so that
 //! one session's `resources/unsubscribe` never ends another's updates, and
-//! log levels, where the backends run at the most verbose level any session
-//! asked for while each session still gets only what it asked for.
+//! log levels, where each backend runs at the most verbose level that any
+//! session able to see it asked for, while each session still gets only
+//! what it asked for.
 //!
 //! Pure bookkeeping: the router asks these tables whether to forward, and
 //! forwards. Each method takes its table's lock for one step.
@@ -17,36 +18,44 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// How many sessions are subscribed to each resource URI.
+/// How many sessions and listen streams are subscribed to each resource
+/// URI of each backend. Keyed by backend too: two virtual servers may
+/// route one URI to two backends, and each backend hears only the
+/// interest of the sessions that can see its resource.
 #[derive(Debug, Default)]
-pub struct Subscribers(Mutex<HashMap<String, usize>>);
+pub struct Subscribers(Mutex<HashMap<(String, String), usize>>);
 
 impl Subscribers {
-    /// Counts one more session subscribed to `uri`; `true` when it is the
-    /// first (the backend must be subscribed).
-    pub fn add(&self, uri: &str) -> bool {
+    /// Counts one more subscriber to `uri` of `backend`; `true` when it is
+    /// the first (the backend must be subscribed).
+    pub fn add(&self, backend: &str, uri: &str) -> bool {
         let mut map = lock(&self.0);
-        let n = map.entry(uri.to_owned()).or_default();
+        let n = map.entry((backend.to_owned(), uri.to_owned())).or_default();
         *n += 1;
         *n == 1
     }
 
-    /// Every URI some session is subscribed to.
-    pub fn uris(&self) -> Vec<String> {
-        lock(&self.0).keys().cloned().collect()
+    /// Every URI of `backend` that something is subscribed to.
+    pub fn uris_of(&self, backend: &str) -> Vec<String> {
+        lock(&self.0)
+            .keys()
+            .filter(|(b, _)| b == backend)
+            .map(|(_, uri)| uri.clone())
+            .collect()
     }
 
-    /// Counts one session fewer subscribed to `uri`; `true` when it was the
-    /// last (the backend must be unsubscribed).
-    pub fn remove(&self, uri: &str) -> bool {
+    /// Counts one subscriber fewer to `uri` of `backend`; `true` when it
+    /// was the last (the backend must be unsubscribed).
+    pub fn remove(&self, backend: &str, uri: &str) -> bool {
         let mut map = lock(&self.0);
-        match map.get_mut(uri) {
+        let key = (backend.to_owned(), uri.to_owned());
+        match map.get_mut(&key) {
             Some(n) if *n > 1 => {
                 *n -= 1;
                 false
             }
             Some(_) => {
-                map.remove(uri);
+                map.remove(&key);
                 true
             }
             None => false,
@@ -54,16 +63,18 @@ impl Subscribers {
     }
 }
 
-/// How many sessions asked for each log level, and the level the backends
-/// were last set to.
+/// How many sessions asked for each log level, per backend, and the level
+/// each backend was last set to. Per backend: a session counts only at the
+/// backends of its virtual server, so a group's session never changes how
+/// verbose another group's backends are.
 #[derive(Debug, Default)]
-pub struct Levels(Mutex<LevelCounts>);
+pub struct Levels(Mutex<HashMap<String, LevelCounts>>);
 
 #[derive(Debug, Default)]
 struct LevelCounts {
     /// Sessions per level, indexed like [`LOG_LEVELS`].
     sessions: [usize; LOG_LEVELS.len()],
-    /// What the backends were set to (an index), if anything.
+    /// What the backend was set to (an index), if anything.
     applied: Option<usize>,
 }
 
@@ -72,24 +83,34 @@ fn rank(level: &str) -> Option<usize> {
 }
 
 impl Levels {
-    /// The level the backends were last set to, if any.
-    pub fn applied(&self) -> Option<&'static str> {
-        lock(&self.0).applied.map(|i| LOG_LEVELS[i])
+    /// The level `backend` was last set to, if any.
+    pub fn applied(&self, backend: &str) -> Option<&'static str> {
+        lock(&self.0)
+            .get(backend)
+            .and_then(|c| c.applied)
+            .map(|i| LOG_LEVELS[i])
     }
 
-    /// A session's level changes from `old` to `new` (`None`: no level, or
-    /// the session ended). Returns the level every backend must be set to
-    /// now, when that changed: the most verbose any session wants.
-    pub fn change(&self, old: Option<&str>, new: Option<&str>) -> Option<&'static str> {
-        let mut counts = lock(&self.0);
+    /// A session's level at `backend` changes from `old` to `new` (`None`:
+    /// no level, or the session ended or no longer sees the backend).
+    /// Returns the level the backend must be set to now, when that
+    /// changed: the most verbose any of its sessions wants.
+    pub fn change(
+        &self,
+        backend: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Option<&'static str> {
+        let mut all = lock(&self.0);
+        let counts = all.entry(backend.to_owned()).or_default();
         if let Some(old) = old.and_then(rank) {
             counts.sessions[old] = counts.sessions[old].saturating_sub(1);
         }
         if let Some(new) = new.and_then(rank) {
             counts.sessions[new] += 1;
         }
-        // With no session left wanting logs the backends keep their level:
-        // nobody receives what they send.
+        // With no session left wanting logs the backend keeps its level:
+        // nobody receives what it sends.
         let wanted = counts.sessions.iter().position(|n| *n > 0)?;
         if counts.applied == Some(wanted) {
             return None;
@@ -106,27 +127,36 @@ mod tests {
     #[test]
     fn subscriptions_are_counted_per_uri() {
         let s = Subscribers::default();
-        assert!(s.add("file:///a"));
-        assert!(!s.add("file:///a"));
-        assert!(s.add("file:///b"));
-        assert!(!s.remove("file:///a"));
-        assert!(s.remove("file:///a"));
-        assert!(!s.remove("file:///a"), "no count below zero");
-        assert!(s.add("file:///a"), "first again");
+        assert!(s.add("x", "file:///a"));
+        assert!(!s.add("x", "file:///a"));
+        assert!(s.add("x", "file:///b"));
+        assert!(!s.remove("x", "file:///a"));
+        assert!(s.remove("x", "file:///a"));
+        assert!(!s.remove("x", "file:///a"), "no count below zero");
+        assert!(s.add("x", "file:///a"), "first again");
+        // Another backend's count of the same URI is its own.
+        assert!(s.add("y", "file:///b"), "first at y");
+        assert!(s.remove("x", "file:///b"), "last at x");
+        assert_eq!(s.uris_of("y"), ["file:///b"]);
     }
 
     #[test]
     fn backends_run_at_the_most_verbose_level_wanted() {
         let l = Levels::default();
-        assert_eq!(l.change(None, Some("warning")), Some("warning"));
-        assert_eq!(l.change(None, Some("debug")), Some("debug"));
+        let b = "b";
+        assert_eq!(l.change(b, None, Some("warning")), Some("warning"));
+        assert_eq!(l.change(b, None, Some("debug")), Some("debug"));
         // A third, less verbose session changes nothing.
-        assert_eq!(l.change(None, Some("error")), None);
+        assert_eq!(l.change(b, None, Some("error")), None);
         // The debug session moves to info: info is now the most verbose.
-        assert_eq!(l.change(Some("debug"), Some("info")), Some("info"));
-        assert_eq!(l.change(Some("info"), None), Some("warning"));
-        assert_eq!(l.change(Some("warning"), None), Some("error"));
-        assert_eq!(l.change(Some("error"), None), None);
-        assert_eq!(l.change(None, Some("bogus")), None);
+        assert_eq!(l.change(b, Some("debug"), Some("info")), Some("info"));
+        assert_eq!(l.change(b, Some("info"), None), Some("warning"));
+        assert_eq!(l.change(b, Some("warning"), None), Some("error"));
+        assert_eq!(l.change(b, Some("error"), None), None);
+        assert_eq!(l.change(b, None, Some("bogus")), None);
+        // Another backend's sessions are counted apart.
+        assert_eq!(l.change("c", None, Some("debug")), Some("debug"));
+        assert_eq!(l.applied(b), Some("error"));
+        assert_eq!(l.applied("c"), Some("debug"));
     }
 }

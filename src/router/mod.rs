@@ -250,39 +250,54 @@ impl Router {
     }
 
     /// Backend `index` came back after a restart: it hears the log level
-    /// and the subscriptions that sessions set before it went down.
-    /// Runs on its supervisor thread.
+    /// and the subscriptions that sessions able to see it set before it
+    /// went down. Runs on its supervisor thread.
     pub fn backend_ready(&self, index: usize, conn: &Connection) {
         let catalog = self.supervisor.catalog();
-        if let Some(level) = self.levels.applied()
+        if let Some(level) = self.levels.applied(conn.name())
             && catalog.features.logging.contains(&index)
         {
             send_own(conn, method::LOGGING_SET_LEVEL, json!({"level": level}));
         }
-        for uri in self.subscribers.uris() {
-            if catalog
-                .resource_route(&uri)
-                .is_some_and(|r| r.backend == index)
-            {
-                send_own(conn, method::RESOURCES_SUBSCRIBE, json!({"uri": uri}));
-            }
+        for uri in self.subscribers.uris_of(conn.name()) {
+            send_own(conn, method::RESOURCES_SUBSCRIBE, json!({"uri": uri}));
         }
     }
 
-    /// A 2026-07-28 listen stream's interest in resource `uri`; the
-    /// backend hears only the first subscribe of all sessions and streams.
-    /// Runs on the thread that opened the stream, under no lock.
-    pub fn listen_to(&self, uri: &str) {
-        if self.subscribers.add(uri) {
-            self.tell_backend(method::RESOURCES_SUBSCRIBE, uri);
+    /// The backend that serves resource `uri` in `view` (`None`: the whole
+    /// gateway, `Some(group)`: that group's virtual server), if any.
+    pub fn resource_backend(&self, view: Option<&str>, uri: &str) -> Option<String> {
+        let views = self.supervisor.views();
+        let route = views.get(view)?.resource_route(uri)?;
+        Some(route.backend_name.clone())
+    }
+
+    /// The group of backend `backend`, as the config in force has it.
+    pub fn group_of(&self, backend: &str) -> Option<String> {
+        self.supervisor
+            .config()
+            .backends
+            .iter()
+            .find(|b| b.name == backend)
+            .map(|b| b.group.clone())
+    }
+
+    /// A 2026-07-28 listen stream's interest in resource `uri` of
+    /// `backend`; the backend hears only the first subscribe of all
+    /// sessions and streams. Runs on the thread that opened the stream,
+    /// under no lock.
+    pub fn listen_to(&self, backend: &str, uri: &str) {
+        if self.subscribers.add(backend, uri) {
+            self.tell_backend(backend, method::RESOURCES_SUBSCRIBE, uri);
         }
     }
 
-    /// The end of a listen stream's interest in `uri`; the backend hears
-    /// the last unsubscribe. Runs on the stream's writer thread, under no lock.
-    pub fn stop_listening_to(&self, uri: &str) {
-        if self.subscribers.remove(uri) {
-            self.tell_backend(method::RESOURCES_UNSUBSCRIBE, uri);
+    /// The end of a listen stream's interest in `uri` of `backend`; the
+    /// backend hears the last unsubscribe. Runs on the stream's writer
+    /// thread, under no lock.
+    pub fn stop_listening_to(&self, backend: &str, uri: &str) {
+        if self.subscribers.remove(backend, uri) {
+            self.tell_backend(backend, method::RESOURCES_UNSUBSCRIBE, uri);
         }
     }
 
@@ -296,21 +311,18 @@ impl Router {
                 }
             }
         }
-        let (subscriptions, level) = {
+        let (subscriptions, level, log_backends) = {
             let mut state = session.state();
             (
                 std::mem::take(&mut state.subscriptions),
                 state.log_level.take(),
+                std::mem::take(&mut state.log_backends),
             )
         };
-        for uri in subscriptions {
-            if self.subscribers.remove(&uri) {
-                self.tell_backend(method::RESOURCES_UNSUBSCRIBE, &uri);
-            }
+        for (uri, backend) in subscriptions {
+            self.stop_listening_to(&backend, &uri);
         }
-        if let Some(level) = self.levels.change(level.as_deref(), None) {
-            self.set_backend_levels(level);
-        }
+        self.count_level(level.as_deref(), &log_backends, None, &[]);
         for f in session.take_in_flight() {
             if let Some(conn) = f.conn.upgrade() {
                 conn.cancel(f.backend_id, "client session closed");
@@ -416,61 +428,21 @@ impl Router {
                 params["name"] = Value::from(route.original.as_str());
                 self.forward(session, id, name, params, route, &exposed)
             }
-            method::RESOURCES_READ
-            | method::RESOURCES_SUBSCRIBE
-            | method::RESOURCES_UNSUBSCRIBE => {
+            method::RESOURCES_READ => {
                 let uri = match string_param(p, "uri") {
                     Ok(u) => u,
                     Err(e) => return reply(Err(e)),
                 };
-                // Subscriptions are interest in notifications: recorded even
-                // for a URI no backend offers right now (it may appear later,
-                // or its backend may be restarting), so they never fail. The
-                // backend hears only the first subscribe and the last
-                // unsubscribe of all sessions; the rest is answered here.
-                if name != method::RESOURCES_READ {
-                    let mut state = session.state();
-                    let changed = if name == method::RESOURCES_SUBSCRIBE {
-                        if state.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_SESSION
-                            && !state.subscriptions.contains(&uri)
-                        {
-                            return reply(Err(invalid(format!(
-                                "too many subscriptions: a session may hold {MAX_SUBSCRIPTIONS_PER_SESSION}"
-                            ))));
-                        }
-                        state.subscriptions.insert(uri.clone()) && self.subscribers.add(&uri)
-                    } else {
-                        state.subscriptions.remove(&uri) && self.subscribers.remove(&uri)
-                    };
-                    if !changed {
-                        return reply(Ok(json!({})));
-                    }
-                }
-                let catalog = self.catalog_of(session);
-                match catalog.resource_route(&uri) {
-                    // 2026-07-28 has no resources/subscribe: the interest
-                    // is recorded above, and that is all.
-                    Some(route)
-                        if name != method::RESOURCES_READ
-                            && self
-                                .supervisor
-                                .link(route.backend)
-                                .is_ok_and(|l| l.conn.is_modern()) =>
-                    {
-                        reply(Ok(json!({})))
-                    }
+                match self.catalog_of(session).resource_route(&uri) {
                     Some(route) => {
                         let route = route.clone();
                         self.forward(session, id, name, params.unwrap_or_default(), &route, &uri)
                     }
-                    None if name != method::RESOURCES_READ => reply(Ok(json!({}))),
-                    None => reply(Err(ErrorObject {
-                        code: code::RESOURCE_NOT_FOUND,
-                        message: format!("resource not found: \"{uri}\""),
-                        data: Some(json!({"uri": uri})),
-                    })),
+                    None => reply(Err(resource_not_found(&uri))),
                 }
             }
+            method::RESOURCES_SUBSCRIBE => self.subscribe(session, id, params),
+            method::RESOURCES_UNSUBSCRIBE => self.unsubscribe(session, id, params),
             method::COMPLETION_COMPLETE => {
                 let reference = p.and_then(|p| p.get("ref"));
                 let catalog = self.catalog_of(session);
@@ -534,10 +506,16 @@ impl Router {
                 if !mcp::LOG_LEVELS.contains(&level.as_str()) {
                     return reply(Err(invalid(format!("unknown log level \"{level}\""))));
                 }
-                let old = session.state().log_level.replace(level.clone());
-                if let Some(wanted) = self.levels.change(old.as_deref(), Some(&level)) {
-                    self.set_backend_levels(wanted);
-                }
+                // Counted at the backends this session can see, now.
+                let backends = self.backends_of(session.group.as_deref());
+                let (old, old_backends) = {
+                    let mut state = session.state();
+                    (
+                        state.log_level.replace(level.clone()),
+                        std::mem::replace(&mut state.log_backends, backends.clone()),
+                    )
+                };
+                self.count_level(old.as_deref(), &old_backends, Some(&level), &backends);
                 reply(Ok(json!({})))
             }
             other => reply(Err(ErrorObject::new(
@@ -746,12 +724,50 @@ impl Router {
         headers
     }
 
-    /// Sets every backend that logs to `level`.
-    fn set_backend_levels(&self, level: &str) {
-        debug!("backends' log level: {level}");
+    /// The names of the backends of `view` (`None`: every backend), as
+    /// the config in force has them.
+    fn backends_of(&self, view: Option<&str>) -> Vec<String> {
+        self.supervisor
+            .config()
+            .backends
+            .iter()
+            .filter(|b| view.is_none_or(|group| b.group == group))
+            .map(|b| b.name.clone())
+            .collect()
+    }
+
+    /// A session's log level moves from `old`, counted at `old_backends`,
+    /// to `new`, counted at `new_backends`; each backend whose most
+    /// verbose wanted level changed is set to it (if it logs and is up).
+    fn count_level(
+        &self,
+        old: Option<&str>,
+        old_backends: &[String],
+        new: Option<&str>,
+        new_backends: &[String],
+    ) {
+        let mut changed = Vec::new();
+        for backend in old_backends {
+            let now = new_backends.contains(backend).then_some(new).flatten();
+            if let Some(level) = self.levels.change(backend, old, now) {
+                changed.push((backend.as_str(), level));
+            }
+        }
+        for backend in new_backends.iter().filter(|b| !old_backends.contains(b)) {
+            if let Some(level) = self.levels.change(backend, None, new) {
+                changed.push((backend.as_str(), level));
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
         let catalog = self.catalog();
-        for &backend in &catalog.features.logging {
-            if let Ok(link) = self.supervisor.link(backend) {
+        for &index in &catalog.features.logging {
+            let Ok(link) = self.supervisor.link(index) else {
+                continue;
+            };
+            if let Some((_, level)) = changed.iter().find(|(b, _)| *b == link.conn.name()) {
+                debug!("[{}] log level: {level}", link.conn.name());
                 send_own(
                     &link.conn,
                     method::LOGGING_SET_LEVEL,
@@ -761,12 +777,116 @@ impl Router {
         }
     }
 
-    /// Sends the backend that serves `uri` a `resources/(un)subscribe` of
-    /// our own (its session released the last interest).
-    fn tell_backend(&self, method_name: &str, uri: &str) {
-        let route = self.supervisor.catalog().resource_route(uri).cloned();
-        if let Some(route) = route
-            && let Ok(link) = self.supervisor.link(route.backend)
+    /// `resources/subscribe`: only to a resource of the session's virtual
+    /// server (anything else is not found, as for `resources/read`). The
+    /// backend hears only the first subscribe of all sessions and streams
+    /// that see it; the rest is answered here.
+    fn subscribe(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Outcome {
+        let uri = match string_param(params.as_ref(), "uri") {
+            Ok(u) => u,
+            Err(e) => return Outcome::Reply(Err(e)),
+        };
+        let catalog = self.catalog_of(session);
+        let Some(route) = catalog.resource_route(&uri).cloned() else {
+            return Outcome::Reply(Err(resource_not_found(&uri)));
+        };
+        let previous = {
+            let mut state = session.state();
+            match state.subscriptions.get(&uri) {
+                Some(backend) if *backend == route.backend_name => {
+                    return Outcome::Reply(Ok(json!({})));
+                }
+                Some(_) => {}
+                None if state.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_SESSION => {
+                    return Outcome::Reply(Err(invalid(format!(
+                        "too many subscriptions: a session may hold {MAX_SUBSCRIPTIONS_PER_SESSION}"
+                    ))));
+                }
+                None => {}
+            }
+            state
+                .subscriptions
+                .insert(uri.clone(), route.backend_name.clone())
+        };
+        // Held through another backend (a reload moved the resource).
+        if let Some(old) = previous {
+            self.stop_listening_to(&old, &uri);
+        }
+        if !self.subscribers.add(&route.backend_name, &uri)
+            // 2026-07-28 has no resources/subscribe: the interest is
+            // recorded here, and that is all.
+            || self
+                .supervisor
+                .link(route.backend)
+                .is_ok_and(|l| l.conn.is_modern())
+        {
+            return Outcome::Reply(Ok(json!({})));
+        }
+        let params = params.unwrap_or_default();
+        self.forward(
+            session,
+            id,
+            method::RESOURCES_SUBSCRIBE,
+            params,
+            &route,
+            &uri,
+        )
+    }
+
+    /// `resources/unsubscribe`: releases what the session holds; the
+    /// backend hears the last unsubscribe. A URI the session does not hold
+    /// is answered `{}`.
+    fn unsubscribe(
+        &self,
+        session: &Arc<Session>,
+        id: &RequestId,
+        params: Option<Value>,
+    ) -> Outcome {
+        let uri = match string_param(params.as_ref(), "uri") {
+            Ok(u) => u,
+            Err(e) => return Outcome::Reply(Err(e)),
+        };
+        let Some(backend) = session.state().subscriptions.remove(&uri) else {
+            return Outcome::Reply(Ok(json!({})));
+        };
+        if !self.subscribers.remove(&backend, &uri) {
+            return Outcome::Reply(Ok(json!({})));
+        }
+        let catalog = self.catalog_of(session);
+        match catalog.resource_route(&uri) {
+            Some(route)
+                if route.backend_name == backend
+                    && self
+                        .supervisor
+                        .link(route.backend)
+                        .is_ok_and(|l| !l.conn.is_modern()) =>
+            {
+                let route = route.clone();
+                let params = params.unwrap_or_default();
+                self.forward(
+                    session,
+                    id,
+                    method::RESOURCES_UNSUBSCRIBE,
+                    params,
+                    &route,
+                    &uri,
+                )
+            }
+            _ => {
+                self.tell_backend(&backend, method::RESOURCES_UNSUBSCRIBE, &uri);
+                Outcome::Reply(Ok(json!({})))
+            }
+        }
+    }
+
+    /// Sends `backend` a `resources/(un)subscribe` of our own for `uri`
+    /// (no client waits for the answer), if it is up.
+    fn tell_backend(&self, backend: &str, method_name: &str, uri: &str) {
+        if let Some(link) = self
+            .supervisor
+            .links()
+            .into_iter()
+            .find(|l| l.conn.name() == backend)
         {
             send_own(&link.conn, method_name, json!({"uri": uri}));
         }
@@ -1076,6 +1196,16 @@ fn string_param(params: Option<&Value>, key: &str) -> Result<String, ErrorObject
         .ok_or_else(|| invalid(format!("missing string parameter \"{key}\"")))
 }
 
+/// What a request for a resource the caller's virtual server does not
+/// serve gets: the same as for a resource nobody serves.
+fn resource_not_found(uri: &str) -> ErrorObject {
+    ErrorObject {
+        code: code::RESOURCE_NOT_FOUND,
+        message: format!("resource not found: \"{uri}\""),
+        data: Some(json!({"uri": uri})),
+    }
+}
+
 fn invalid(message: impl Into<String>) -> ErrorObject {
     ErrorObject::new(code::INVALID_PARAMS, message)
 }
@@ -1173,41 +1303,6 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"cursor":"abc"}}"#,
         );
         assert_eq!(v["error"]["code"], code::INVALID_PARAMS);
-    }
-
-    #[test]
-    fn subscriptions_per_session_are_capped() {
-        let (s, rx) = session();
-        let r = router();
-        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#;
-        assert!(ask(&r, &s, &rx, init).get("result").is_some());
-        let sub = |n: usize| {
-            json!({"jsonrpc":"2.0","id":n,"method":"resources/subscribe","params":{"uri":format!("file:///{n}")}})
-                .to_string()
-        };
-        for n in 0..MAX_SUBSCRIPTIONS_PER_SESSION {
-            assert_eq!(
-                ask(&r, &s, &rx, &sub(n))["result"],
-                json!({}),
-                "subscription {n}"
-            );
-        }
-        let over = ask(&r, &s, &rx, &sub(MAX_SUBSCRIPTIONS_PER_SESSION));
-        assert_eq!(over["error"]["code"], code::INVALID_PARAMS, "{over}");
-        assert!(
-            over["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("too many subscriptions")
-        );
-        // Subscribing again to one it holds is fine; so is one more after a release.
-        assert_eq!(ask(&r, &s, &rx, &sub(0))["result"], json!({}));
-        let unsub = r#"{"jsonrpc":"2.0","id":"u","method":"resources/unsubscribe","params":{"uri":"file:///1"}}"#;
-        assert_eq!(ask(&r, &s, &rx, unsub)["result"], json!({}));
-        assert_eq!(
-            ask(&r, &s, &rx, &sub(MAX_SUBSCRIPTIONS_PER_SESSION))["result"],
-            json!({})
-        );
     }
 
     #[test]

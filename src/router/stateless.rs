@@ -25,14 +25,16 @@ impl Router {
             .and_then(Value::as_str)
             .filter(|l| mcp::LOG_LEVELS.contains(l))
             .map(str::to_owned);
-        if let Some(level) = &level
-            && let Some(wanted) = self.levels.change(None, Some(level))
-        {
-            // Released when the request's session closes.
-            self.set_backend_levels(wanted);
-        }
+        // Counted at the backends of the request's virtual server, and
+        // released when the request's session closes.
+        let backends = match &level {
+            Some(_) => self.backends_of(session.group.as_deref()),
+            None => Vec::new(),
+        };
+        self.count_level(None, &[], level.as_deref(), &backends);
         let mut state = session.state();
         state.log_level = level;
+        state.log_backends = backends;
         state.initialized = true;
         state.client_ready = true;
         state.protocol_version = Some(mcp::MODERN_VERSION);
