@@ -512,3 +512,148 @@ fn rate_limits_count_exactly_and_never_cut_an_open_stream() {
         }
     }
 }
+
+#[test]
+fn a_refused_client_is_told_why_in_json_and_each_refusal_is_logged_within_a_budget() {
+    let mut gw = Gateway::start_plain("incoming_auth:\n  type: bearer\n  tokens: [t0k3n-secret]\n");
+    let refused = |authorization: Option<&str>| {
+        let headers: Vec<(&str, &str)> = authorization
+            .map(|a| ("Authorization", a))
+            .into_iter()
+            .collect();
+        let resp = request(gw.addr, "GET", "/sse", &headers, b"");
+        assert_eq!(resp.status, 401, "{authorization:?}");
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        let body = resp.json();
+        assert!(
+            !resp.text().contains("wr0ng-secret"),
+            "the token is echoed: {}",
+            resp.text()
+        );
+        (
+            resp.header("www-authenticate").map(str::to_owned),
+            body["error"].as_str().unwrap().to_owned(),
+            body["message"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (challenge, error, message) = refused(None);
+    assert_eq!(
+        (challenge.as_deref(), error.as_str()),
+        (Some("Bearer"), "unauthorized")
+    );
+    assert!(message.starts_with("missing bearer token"), "{message}");
+    let (challenge, error, message) = refused(Some("Basic dTpw"));
+    assert_eq!(
+        (challenge.as_deref(), error.as_str()),
+        (Some("Bearer error=\"invalid_request\""), "invalid_request")
+    );
+    assert!(
+        message.starts_with("malformed Authorization header"),
+        "{message}"
+    );
+    let (challenge, error, message) = refused(Some("Bearer wr0ng-secret"));
+    assert_eq!(
+        (challenge.as_deref(), error.as_str()),
+        (Some("Bearer error=\"invalid_token\""), "invalid_token")
+    );
+    assert!(message.starts_with("unknown bearer token"), "{message}");
+    // A scanner: the log takes ten lines a minute, not thirty.
+    for _ in 0..30 {
+        refused(Some("Bearer wr0ng-secret"));
+    }
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(10)), Some(0));
+    // Our reader of its stderr has seen the end once it lets go of the log.
+    assert!(crate::support::wait_until(Duration::from_secs(5), || {
+        Arc::strong_count(&gw.stderr) == 1
+    }));
+    let log = gw.stderr();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("refused GET /sse from 127.0.0.1:"))
+        .collect();
+    assert_eq!(lines.len(), 10, "{log}");
+    assert!(lines[0].contains("WARN") && lines[0].ends_with("missing bearer token: send \"Authorization: Bearer <token>\" with one of incoming_auth.tokens"), "{}", lines[0]);
+    assert!(
+        lines[1].contains(": malformed Authorization header"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].contains(": unknown bearer token"), "{}", lines[2]);
+    assert!(
+        !log.contains("wr0ng-secret"),
+        "a token reached the log: {log}"
+    );
+}
+
+#[test]
+fn well_known_paths_answer_json_404s() {
+    for (auth, protected_error) in [
+        ("", "no_auth_configured"),
+        (
+            "incoming_auth: {type: bearer, tokens: [t0k3n-secret]}\n",
+            "no_oauth_server",
+        ),
+    ] {
+        let gw = Gateway::start(auth);
+        for (path, error) in [
+            ("/.well-known/oauth-protected-resource", protected_error),
+            ("/.well-known/oauth-protected-resource/mcp", protected_error),
+            (
+                "/.well-known/oauth-protected-resource/g/one/sse",
+                protected_error,
+            ),
+            ("/.well-known/oauth-authorization-server", "not_found"),
+            ("/.well-known/openid-configuration", "not_found"),
+            ("/mcp/.well-known/oauth-authorization-server", "not_found"),
+        ] {
+            let resp = request(gw.addr, "GET", path, &[], b"");
+            assert_eq!(resp.status, 404, "{path}");
+            assert_eq!(
+                resp.header("content-type"),
+                Some("application/json"),
+                "{path}"
+            );
+            assert_eq!(resp.json()["error"], error, "{path}: {}", resp.text());
+            assert!(resp.json()["error_description"].is_string(), "{path}");
+        }
+    }
+}
+
+#[test]
+fn an_sse_open_that_takes_only_json_gets_406() {
+    let gw = Gateway::start("backends: {}\n");
+    for accept in [
+        "application/json",
+        "application/json, text/plain",
+        "text/html;q=0.9",
+    ] {
+        let resp = request(gw.addr, "GET", "/sse", &[("Accept", accept)], b"");
+        assert_eq!(resp.status, 406, "{accept}");
+        assert!(resp.text().contains("text/event-stream"), "{}", resp.text());
+    }
+    // No Accept at all, the event stream, or a wildcard that covers it: a stream.
+    for accept in [
+        None,
+        Some("text/event-stream"),
+        Some("*/*"),
+        Some("application/json, text/*"),
+    ] {
+        let mut stream = connect(gw.addr);
+        let accept = accept
+            .map(|a| format!("Accept: {a}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\n{accept}\r\n"
+        )
+        .unwrap();
+        let head = read_response(&mut BufReader::new(stream), true);
+        assert_eq!(head.status, 200, "{accept}");
+        assert_eq!(
+            head.header("content-type"),
+            Some("text/event-stream"),
+            "{accept}"
+        );
+    }
+}

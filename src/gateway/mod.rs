@@ -13,12 +13,14 @@ mod listen;
 mod manage;
 mod modern;
 mod rate;
+mod refusals;
 mod reload;
 mod scrape;
 mod security;
 mod sse;
 mod stdio;
 mod streamable;
+mod well_known;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -258,6 +260,8 @@ pub struct Gateway {
     loopback_bind: bool,
     /// `rate_limits`, when enabled.
     rate: Option<rate::RateLimiter>,
+    /// The budget of log lines for refused clients.
+    refusals: refusals::RefusalLog,
     /// Set by `close_sessions`; ends the idle-expiry loop.
     stopped: Mutex<bool>,
     stop_wake: Condvar,
@@ -285,6 +289,7 @@ impl Gateway {
         });
         Gateway {
             rate,
+            refusals: refusals::RefusalLog::new(Instant::now()),
             router,
             supervisor,
             sessions,
@@ -460,11 +465,15 @@ impl Gateway {
         {
             return Err(refusal);
         }
-        let checked = security::check_bearer(req, &config.incoming_auth);
-        if checked.is_err() {
+        security::check_bearer(req, &config.incoming_auth).map_err(|why| {
             self.auth_failed(req, "mcp");
-        }
-        checked
+            if let Some(held_back) = self.refusals.admit(Instant::now()) {
+                let what = format!("{} {}", req.method(), req.path());
+                let peer = req.peer.to_string();
+                log::warn!("{}", refusals::line(&what, &peer, why.message(), held_back));
+            }
+            why.response()
+        })
     }
 
     /// What a new session calls when its client stops reading: a metric
@@ -540,6 +549,9 @@ fn method_not_allowed(allow: &str) -> Response {
 impl Handler for Gateway {
     fn handle(&self, req: Request) -> Response {
         let path = req.path().to_owned();
+        if well_known::is_well_known(&path) {
+            return well_known::answer(&path, &self.config().incoming_auth);
+        }
         if let Some(rest) = path.strip_prefix("/g/") {
             let (group, endpoint) = rest.split_once('/').unwrap_or((rest, ""));
             let known = self.config().backends.iter().any(|b| b.group == group);

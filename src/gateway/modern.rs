@@ -385,7 +385,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         id,
         rx,
         shape,
-        super::streamable::accepts_sse(req),
+        super::sse::accepts_sse(req),
     )
 }
 
@@ -768,7 +768,7 @@ fn resume(
         id,
         rx,
         shape,
-        super::streamable::accepts_sse(req),
+        super::sse::accepts_sse(req),
     )
 }
 

@@ -71,31 +71,73 @@ pub(super) fn origin_allowed(origin: &str, host_header: Option<&str>, allowed: &
         || host_header.is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
+/// Why a request to an MCP endpoint was refused by incoming bearer auth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerRefusal {
+    /// No `Authorization` header.
+    Missing,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    Malformed,
+    /// A bearer token that is not one of the configured ones.
+    Unknown,
+}
+
+impl BearerRefusal {
+    /// What the client and the log are told; never the token itself.
+    pub fn message(self) -> &'static str {
+        match self {
+            BearerRefusal::Missing => {
+                "missing bearer token: send \"Authorization: Bearer <token>\" with one of incoming_auth.tokens"
+            }
+            BearerRefusal::Malformed => {
+                "malformed Authorization header: expected \"Bearer <token>\""
+            }
+            BearerRefusal::Unknown => "unknown bearer token: it is not one of incoming_auth.tokens",
+        }
+    }
+
+    /// The 401: a JSON body `{"error", "message"}` and the RFC 6750 §3
+    /// challenge, with the error code only when the request carried
+    /// something to judge (a client without credentials gets the bare
+    /// challenge).
+    pub fn response(self) -> Response {
+        let (error, challenge) = match self {
+            BearerRefusal::Missing => ("unauthorized", "Bearer"),
+            BearerRefusal::Malformed => ("invalid_request", "Bearer error=\"invalid_request\""),
+            BearerRefusal::Unknown => ("invalid_token", "Bearer error=\"invalid_token\""),
+        };
+        Response::json(
+            401,
+            &serde_json::json!({"error": error, "message": self.message()}),
+        )
+        .with_header("WWW-Authenticate", challenge)
+    }
+}
+
 /// Checks `Authorization: Bearer <token>`. `Ok(None)` with anonymous auth,
-/// `Ok(Some(i))` for the i-th configured token, else the 401 response.
-pub fn check_bearer(req: &Request, auth: &IncomingAuth) -> Result<Option<usize>, Response> {
+/// `Ok(Some(i))` for the i-th configured token, else why not.
+pub fn check_bearer(req: &Request, auth: &IncomingAuth) -> Result<Option<usize>, BearerRefusal> {
     let IncomingAuth::Bearer(tokens) = auth else {
         return Ok(None);
     };
-    let presented = req
+    let header = req
         .header(header::AUTHORIZATION)
-        .and_then(|v| v.split_once(' '))
+        .ok_or(BearerRefusal::Missing)?;
+    let presented = header
+        .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    let found = presented.and_then(|p| {
-        // Compare against every token so timing does not reveal which matched.
-        tokens.iter().enumerate().fold(None, |found, (i, t)| {
-            if constant_time_eq(p.as_bytes(), t.0.as_bytes()) {
-                Some(i)
-            } else {
-                found
-            }
-        })
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or(BearerRefusal::Malformed)?;
+    // Compare against every token so timing does not reveal which matched.
+    let found = tokens.iter().enumerate().fold(None, |found, (i, t)| {
+        if constant_time_eq(presented.as_bytes(), t.0.as_bytes()) {
+            Some(i)
+        } else {
+            found
+        }
     });
-    found.map(Some).ok_or_else(|| {
-        Response::text(401, "unauthorized: a valid bearer token is required\n")
-            .with_header("WWW-Authenticate", "Bearer")
-    })
+    found.map(Some).ok_or(BearerRefusal::Unknown)
 }
 
 /// Why a management request was refused.
@@ -246,6 +288,41 @@ mod tests {
             check_management(&local, token),
             Err(ManagementRefusal::Unauthorized(_))
         ));
+    }
+
+    #[test]
+    fn bearer_refusals_say_what_was_wrong() {
+        let auth = IncomingAuth::Bearer(vec![
+            crate::config::Secret("t0k3n".into()),
+            crate::config::Secret("other".into()),
+        ]);
+        let check =
+            |authorization| check_bearer(&request_from("127.0.0.1:1", authorization), &auth);
+        assert_eq!(check(Some("Bearer other")), Ok(Some(1)));
+        assert_eq!(check(Some("bearer  t0k3n ")), Ok(Some(0)));
+        assert_eq!(check(None), Err(BearerRefusal::Missing));
+        for malformed in ["Basic dTpw", "Bearer", "Bearer   ", "t0k3n"] {
+            assert_eq!(
+                check(Some(malformed)),
+                Err(BearerRefusal::Malformed),
+                "{malformed}"
+            );
+        }
+        assert_eq!(check(Some("Bearer t0k3n-not")), Err(BearerRefusal::Unknown));
+        let r = BearerRefusal::Unknown.response();
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+                .map(|(_, v)| v.as_str()),
+            Some("Bearer error=\"invalid_token\"")
+        );
+        assert_eq!(check(None).map_err(|r| r.response().status), Err(401));
+        assert_eq!(
+            check_bearer(&request_from("127.0.0.1:1", None), &IncomingAuth::Anonymous),
+            Ok(None)
+        );
     }
 
     #[test]

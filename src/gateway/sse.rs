@@ -37,7 +37,25 @@ pub(super) fn sse_headers(response: Response) -> Response {
 }
 
 /// `GET /sse`: opens a session and streams it.
+/// Whether the request's `Accept` takes an event stream: no `Accept` at
+/// all, or one that names `text/event-stream` or a wildcard that covers it.
+pub(super) fn accepts_sse(req: &Request) -> bool {
+    req.header(header::ACCEPT).is_none_or(|accept| {
+        accept.split(',').any(|t| {
+            let t = media_type(t);
+            t == "text/event-stream" || t == "*/*" || t == "text/*"
+        })
+    })
+}
+
 pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
+    if !accepts_sse(req) {
+        // An auth probe that takes JSON only must not wait on a stream.
+        return Response::text(
+            406,
+            "not acceptable: GET /sse answers with an event stream (text/event-stream), which the request's Accept does not take\n",
+        );
+    }
     if req.method() == "HEAD" {
         return sse_headers(Response::empty(200));
     }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::{Value, json};
 
-use super::sse::{Keepalive, Start, pump, sse_headers, write_event, write_replayed};
+use super::sse::{Keepalive, Start, accepts_sse, pump, sse_headers, write_event, write_replayed};
 use super::{Access, Gateway};
 use crate::config::Transport;
 use crate::http::{Request, Response, StreamWriter, header, media_type};
@@ -113,15 +113,6 @@ fn version_of(req: &Request, session: Option<&Session>) -> Result<&'static str, 
             .and_then(|s| s.state().protocol_version)
             .unwrap_or(DEFAULT_VERSION)),
     }
-}
-
-pub(super) fn accepts_sse(req: &Request) -> bool {
-    req.header(header::ACCEPT).is_none_or(|accept| {
-        accept.split(',').any(|t| {
-            let t = media_type(t);
-            t == "text/event-stream" || t == "*/*" || t == "text/*"
-        })
-    })
 }
 
 fn with_session_id(response: Response, id: &str) -> Response {

@@ -66,13 +66,24 @@ impl Gateway {
 
     /// Like `start`, with extra arguments and environment variables.
     pub fn start_with(config: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
+        Gateway::launch(config, &["-v"], args, env)
+    }
+
+    /// Like `start`, at the default verbosity (no `-v`): the log a user
+    /// sees.
+    pub fn start_plain(config: &str) -> Gateway {
+        Gateway::launch(config, &[], &[], &[])
+    }
+
+    fn launch(config: &str, verbosity: &[&str], args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = TempDir::new("gw");
         let path = dir.write("argus.yaml", config);
         let mut child = Command::new(binary())
             .arg("server")
             .arg("-c")
             .arg(&path)
-            .args(["--port", "0", "-v"])
+            .args(["--port", "0"])
+            .args(verbosity)
             .args(args)
             .envs(env.iter().copied())
             .current_dir(&dir.0)
