@@ -107,6 +107,21 @@ pub struct Snapshot {
     pub uptime: f64,
 }
 
+/// Messages from backends that could not be read, by backend and fault.
+/// Kept for the process, not in [`Metrics`]: they are counted by a
+/// backend's reader thread, which has no way to the gateway's `Metrics`;
+/// a process serves one gateway, whose every `Metrics` renders them.
+static UNREADABLE: Mutex<BTreeMap<(String, &'static str), u64>> = Mutex::new(BTreeMap::new());
+
+/// Counts one message from `backend` that could not be read (`fault`:
+/// `invalid_utf8`, `too_long`, `too_deep`, `not_json`), whether or not it
+/// could be matched to the call it answers.
+pub fn count_unreadable(backend: &str, fault: &'static str) {
+    *lock(&UNREADABLE)
+        .entry((backend.to_owned(), fault))
+        .or_insert(0) += 1;
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Counters are added to in one step: a panic cannot tear them.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -283,6 +298,21 @@ impl Metrics {
             "Times the backend connected again after its first connection.",
             &restarts,
         );
+        let unreadable: Vec<(String, String)> = lock(&UNREADABLE)
+            .iter()
+            .map(|((backend, fault), count)| {
+                (
+                    format!("{{backend=\"{}\",fault=\"{fault}\"}}", escape(backend)),
+                    count.to_string(),
+                )
+            })
+            .collect();
+        counter(
+            &mut out,
+            "argus_backend_unreadable_messages_total",
+            "Messages from a backend that could not be read, by fault; each failed the call it answered when its id could be found.",
+            &unreadable,
+        );
         let plain = |v: &AtomicU64| vec![(String::new(), v.load(Ordering::Relaxed).to_string())];
         counter(
             &mut out,
@@ -359,6 +389,7 @@ mod tests {
         );
         m.request("streamable-http", "weird/x", None, Outcome::Error, None);
         Metrics::inc(&m.rate_limited);
+        count_unreadable("u\"v", "too_deep");
         let text = m.render(&Snapshot {
             sessions: vec![("sse", 2)],
             backends: vec![("a\"b".into(), "connected", 1)],
@@ -378,6 +409,9 @@ mod tests {
         ));
         assert!(text.contains("argus_backend_state{backend=\"a\\\"b\",state=\"retrying\"} 0"));
         assert!(text.contains("argus_rate_limited_total 1\n"));
+        assert!(text.contains(
+            "argus_backend_unreadable_messages_total{backend=\"u\\\"v\",fault=\"too_deep\"} 1\n"
+        ));
         assert!(text.contains("argus_sessions_open{transport=\"sse\"} 2"));
         // Every family is declared once.
         let types = text.lines().filter(|l| l.starts_with("# TYPE")).count();

@@ -5,6 +5,8 @@ mod support;
 
 /// The hash-chained audit log: records, restarts, tampering, `audit verify|show`.
 mod audit_log;
+/// Unreadable answers from stdio, SSE and Streamable HTTP backends fail their call at once.
+mod bad_lines;
 /// CORS in headless Chromium: an allowed origin's page lists and calls tools, another fails.
 mod browser;
 /// Command line: exit codes, banner, signals, port in use.

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 
 use super::events::EventSender;
+use super::salvage::Unreadable;
 use crate::queue::{self, Receiver, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
@@ -189,6 +190,9 @@ pub struct Connection {
     /// The backend speaks 2026-07-28: every request is stateless, with its
     /// `_meta` and routing headers.
     modern: AtomicBool,
+    /// Unreadable messages that answered none of our requests, for the
+    /// log's rate limit ([`Connection::unreadable`]).
+    unmatched: AtomicU64,
 }
 
 impl fmt::Debug for Connection {
@@ -211,6 +215,7 @@ impl Connection {
         let conn = Arc::new(Connection {
             name: name.to_owned(),
             modern: AtomicBool::new(false),
+            unmatched: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
             state: Mutex::new(State {
                 pending: HashMap::new(),
@@ -497,17 +502,48 @@ impl Connection {
 
     /// Fails a pending request the transport could not deliver.
     pub fn fail(&self, id: u64, error: CallError) {
+        self.fail_pending(id, error);
+    }
+
+    /// Fails request `id` if it is pending; whether it was.
+    fn fail_pending(&self, id: u64, error: CallError) -> bool {
         let pending = self.lock().pending.remove(&id);
-        if let Some(p) = pending {
-            let why = error.to_string();
-            warn!(
-                "[{}] request {id} {} failed: {}",
-                self.name,
-                p.method,
-                crate::redact::text(&why)
-            );
-            (p.reply)(Err(error));
+        let Some(p) = pending else { return false };
+        let why = error.to_string();
+        warn!(
+            "[{}] request {id} {} failed: {}",
+            self.name,
+            p.method,
+            crate::redact::text(&why)
+        );
+        (p.reply)(Err(error));
+        true
+    }
+
+    /// Handles a message the transport read but could not parse. Runs on
+    /// the transport's reader thread, under no lock. It is counted (metric
+    /// `argus_backend_unreadable_messages_total`); if it answers a pending
+    /// request (its salvaged `id`; failing that, `related`: the request on
+    /// whose answer stream or in whose POST response it came, unless it is
+    /// a request itself) that request fails at once with an error naming
+    /// this backend and the fault, instead of waiting for its timeout.
+    /// Otherwise it is handed back for the transport to log in its own
+    /// words, with the count of such messages so far: the first
+    /// [`UNMATCHED_LOGGED`], then every thousandth (`None` in between).
+    pub fn unreadable(&self, bad: Unreadable, related: Option<u64>) -> Option<(Unreadable, u64)> {
+        crate::metrics::count_unreadable(&self.name, bad.fault.label());
+        let target = match &bad.id {
+            _ if bad.request => None,
+            Some(id) => backend_id(id),
+            None => related,
+        };
+        if let Some(id) = target
+            && self.fail_pending(id, CallError::Rpc(bad.error(&self.name)))
+        {
+            return None;
         }
+        let n = self.unmatched.fetch_add(1, Ordering::Relaxed) + 1;
+        (n <= UNMATCHED_LOGGED || n.is_multiple_of(1000)).then_some((bad, n))
     }
 
     /// Handles one message read from the backend. Runs on the transport's
@@ -703,6 +739,10 @@ impl Connection {
         self.lock().pending.len()
     }
 }
+
+/// Unreadable messages of a backend that answer no request and are all
+/// logged; after them, every thousandth is.
+const UNMATCHED_LOGGED: u64 = 10;
 
 /// The `_meta` key by which a backend may name the request it serves.
 pub const RELATED_REQUEST_META: &str = "io.modelcontextprotocol/related-request-id";
@@ -1009,6 +1049,55 @@ mod tests {
         c.dispatch(json!({"jsonrpc":"2.0","id":b,"result":{}}));
         c.dispatch(ask(json!({})));
         assert_eq!(origin_tag(events.recv().unwrap()), Some("c"));
+    }
+
+    #[test]
+    fn an_unreadable_answer_fails_its_call_at_once() {
+        use super::super::salvage;
+        let (c, _rx, _e) = conn();
+        let (tx, results) = channel();
+        let send = || {
+            let tx = tx.clone();
+            c.send_request(
+                "tools/call",
+                None,
+                Duration::from_secs(60),
+                Box::new(move |r| tx.send(r).unwrap()),
+                None,
+            )
+            .unwrap()
+        };
+        let (a, b) = (send(), send());
+        let line = format!("{{\"id\":\"{a}\",\"result\":\"caf\u{fffd}\"}}");
+        assert!(c.unreadable(salvage::invalid_utf8(&line), None).is_none());
+        let Err(CallError::Rpc(e)) = results.recv_timeout(Duration::from_secs(5)).unwrap() else {
+            panic!("not an error");
+        };
+        assert_eq!(
+            e.message,
+            "backend \"t\" sent an unreadable answer: invalid UTF-8"
+        );
+        // A request of the backend's with our id is not an answer; no id
+        // at all falls back to the request it came for.
+        let request = salvage::parse(format!("{{\"id\":{b},\"method\":\"x\",").as_bytes());
+        assert!(c.unreadable(request.unwrap_err(), Some(b)).is_some());
+        assert!(c.is_pending(b));
+        let noise = salvage::parse(b"garbage").unwrap_err();
+        assert!(c.unreadable(noise, Some(b)).is_none());
+        assert!(
+            results
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap()
+                .is_err()
+        );
+        assert_eq!(c.in_flight(), 0);
+        // What answers nothing is handed back to be logged, at a rate.
+        let logged: Vec<u64> = (0..2000)
+            .filter_map(|_| c.unreadable(salvage::parse(b"x").unwrap_err(), None))
+            .map(|(_, n)| n)
+            .collect();
+        assert_eq!(logged.len(), 11, "{logged:?}");
+        assert_eq!(logged[10], 2000);
     }
 
     #[test]

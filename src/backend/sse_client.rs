@@ -5,7 +5,10 @@
 //! `Agent::shutdown`), read by our SSE parser on a reader thread. The first
 //! `endpoint` event's data is resolved against `url` (RFC 3986); another
 //! origin is refused. `message` events carry JSON-RPC for
-//! `Connection::dispatch`; empty data (priming) is skipped. A writer thread
+//! `Connection::dispatch`; empty data (priming) is skipped; one that cannot
+//! be read (not UTF-8, not JSON, nested too deep) fails the call it answers
+//! at once when `salvage` finds its id, and so does an event over the size
+//! limit before the stream is dropped for it. A writer thread
 //! POSTs each outgoing message to the endpoint on a second agent; a non-2xx
 //! answer fails that request, a JSON body in the answer is taken as a reply
 //! (some servers answer in the POST), a 401 refreshes OAuth 2 once. When the
@@ -27,7 +30,8 @@ use super::agent::Limits;
 use super::auth::{Credentials, with_headers};
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
-use super::sse_read::{Ended, message_json, read_events};
+use super::salvage;
+use super::sse_read::{Ended, read_events};
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
 };
@@ -171,11 +175,18 @@ fn read_stream(
                         return ControlFlow::Break(());
                     }
                 }
-                "message" => {
-                    if let Some(value) = message_json(&name, &event) {
-                        conn.dispatch(value);
+                "message" => match salvage::event_message(&event) {
+                    Some(Ok(value)) => conn.dispatch(value),
+                    Some(Err(bad)) => {
+                        if let Some((bad, n)) = conn.unreadable(bad, None) {
+                            warn!(
+                                "[{name}] unreadable SSE message skipped ({}; {n} so far): {}",
+                                bad.fault, bad.preview
+                            );
+                        }
                     }
-                }
+                    None => {}
+                },
                 other => debug!("[{name}] SSE event \"{other}\" ignored"),
             }
             ControlFlow::Continue(())
@@ -190,6 +201,10 @@ fn read_stream(
         Ended::Idle => format!("SSE stream idle for {}s", SSE_IDLE_TIMEOUT.as_secs()),
         Ended::Failed(e) => format!("SSE stream failed: {e}"),
         Ended::TooLarge(e) => {
+            // Its call hears why now; the others, that the stream closed.
+            let head = parser.oversized_head();
+            let bad = salvage::too_long(head, None, MAX_BACKEND_MESSAGE_BYTES);
+            let _ = conn.unreadable(bad, None);
             format!("{e} (limit {MAX_BACKEND_MESSAGE_BYTES} bytes); dropping the stream")
         }
     };

@@ -3,9 +3,11 @@
 //! The child is spawned without a shell, in its own process group, with only
 //! the allowlisted environment plus the backend's `env` (PRODUCT §3.3). Four
 //! threads serve it: a writer (queue → stdin, one `write` per message), a
-//! reader (stdout lines → `Connection::dispatch`; non-JSON lines are logged
-//! and skipped, a line over `MAX_BACKEND_MESSAGE_BYTES` is an error and is
-//! discarded without buffering it), a stderr drain (lines → debug log), and
+//! reader (stdout lines → `Connection::dispatch`; a line that cannot be
+//! read — not UTF-8, not JSON, nested too deep, or over
+//! `MAX_BACKEND_MESSAGE_BYTES`, of which only the start is kept — fails the
+//! call it answers when `salvage` finds its id, and is otherwise counted,
+//! logged and skipped), a stderr drain (lines → debug log), and
 //! a reaper that `wait`s for the child so it never lingers as a zombie and
 //! closes the connection when it exits. [`Process::stop`] shuts down in
 //! stages: close stdin, wait, SIGTERM the group, wait, SIGKILL the group.
@@ -23,6 +25,7 @@ use rustix::process::{Pid, Signal, kill_process_group};
 
 use super::connection::{Connection, Frame};
 use super::events::EventSender;
+use super::salvage;
 use crate::child_guard;
 use crate::config::Launch;
 use crate::limits::{
@@ -319,12 +322,16 @@ fn writer_loop(name: &str, mut stdin: impl Write, outbound: &Receiver<Frame>) {
 /// One line of a stdout stream, read with a size limit.
 enum Line {
     Text(Vec<u8>),
+    /// A line over the limit, of this many bytes; its first
+    /// [`salvage::HEAD_BYTES`] are left in the buffer.
     TooLong(usize),
     Eof,
 }
 
 /// Reads up to the next `\n`; a line longer than `max` is skipped (not
-/// buffered) and reported with its length.
+/// buffered: only its first [`salvage::HEAD_BYTES`] stay in `buf`, where
+/// the reader looks for the id of the request it answers) and reported
+/// with its length.
 fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
     buf.clear();
     let mut skipped = 0usize;
@@ -341,9 +348,14 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Re
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };
-        if skipped > 0 || buf.len() + chunk.len() > max {
-            skipped += buf.len() + chunk.len();
-            buf.clear();
+        if skipped > 0 {
+            skipped += chunk.len();
+        } else if buf.len() + chunk.len() > max {
+            skipped = buf.len() + chunk.len();
+            let room = salvage::HEAD_BYTES.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            buf.truncate(salvage::HEAD_BYTES);
+            buf.shrink_to(salvage::HEAD_BYTES);
         } else {
             buf.extend_from_slice(chunk);
         }
@@ -370,17 +382,26 @@ fn reader_loop(conn: &Connection, stdout: ChildStdout) {
                 if text.is_empty() {
                     continue;
                 }
-                match serde_json::from_slice(text) {
+                match salvage::parse(text) {
                     Ok(value) => conn.dispatch(value),
-                    Err(e) => warn!(
-                        "[{name}] non-JSON line on stdout skipped ({e}): {}",
-                        String::from_utf8_lossy(&text[..text.len().min(200)])
-                    ),
+                    Err(bad) => {
+                        if let Some((bad, n)) = conn.unreadable(bad, None) {
+                            warn!(
+                                "[{name}] non-JSON line on stdout skipped ({}; {n} so far): {}",
+                                bad.fault, bad.preview
+                            );
+                        }
+                    }
                 }
             }
-            Ok(Line::TooLong(n)) => warn!(
-                "[{name}] stdout line of {n} bytes exceeds the {MAX_BACKEND_MESSAGE_BYTES}-byte message limit; discarded"
-            ),
+            Ok(Line::TooLong(n)) => {
+                let bad = salvage::too_long(&buf, Some(n), MAX_BACKEND_MESSAGE_BYTES);
+                if conn.unreadable(bad, None).is_some() {
+                    warn!(
+                        "[{name}] stdout line of {n} bytes exceeds the {MAX_BACKEND_MESSAGE_BYTES}-byte message limit; discarded"
+                    );
+                }
+            }
             Ok(Line::Eof) => break "stdout closed".to_owned(),
             Err(e) => break format!("stdout read failed: {e}"),
         }
@@ -455,6 +476,25 @@ mod tests {
         assert_eq!(lines(b"a\nbb\n\nccc", 10), ["a", "bb", ""]);
         assert_eq!(lines(b"0123456789AB\nok\n", 10), ["<12>", "ok"]);
         assert_eq!(lines(b"0123456789\n", 10), ["0123456789"]);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_leaves_its_head_only() {
+        let mut line = b"{\"id\":1,\"result\":\"".to_vec();
+        line.extend(std::iter::repeat_n(b'x', 3 * salvage::HEAD_BYTES));
+        line.extend(b"\"}\nnext\n");
+        let mut reader = BufReader::with_capacity(1000, &line[..]);
+        let mut buf = Vec::new();
+        let limit = 2 * salvage::HEAD_BYTES;
+        let Line::TooLong(n) = read_line(&mut reader, &mut buf, limit).unwrap() else {
+            panic!("not too long");
+        };
+        assert_eq!(n, line.len() - "\nnext\n".len());
+        assert_eq!(buf, line[..salvage::HEAD_BYTES]);
+        assert!(buf.capacity() < limit, "the buffer is shrunk to the head");
+        assert!(
+            matches!(read_line(&mut reader, &mut buf, limit).unwrap(), Line::Text(t) if t == b"next")
+        );
     }
 
     #[test]

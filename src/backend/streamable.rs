@@ -3,7 +3,12 @@
 //! A writer thread POSTs each outgoing message with `Accept:
 //! application/json, text/event-stream`, the session id once the server
 //! gave one, and `MCP-Protocol-Version` once negotiated. A JSON answer is
-//! dispatched at once; an SSE answer is read to its end. Requests are
+//! dispatched at once; an SSE answer is read to its end. An answer that
+//! cannot be read (not UTF-8, not JSON, nested too deep, over the size
+//! limit) fails its call at once: a JSON body, the request POSTed; an
+//! event, the request whose id `salvage` finds in it (one over the size
+//! limit ends its stream, so failing that, the request the stream
+//! answers). Requests are
 //! POSTed by bounded worker threads, so a long call never blocks the others.
 //! After `notifications/initialized` a GET stream is opened for
 //! server-initiated messages (405 means the server has none) and reopened
@@ -30,6 +35,7 @@ use super::agent::Limits;
 use super::auth::{Credentials, SendError, with_headers};
 use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
+use super::salvage::{self, Unreadable};
 use super::sse_read::{self, Ended};
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
@@ -373,17 +379,25 @@ fn post(
         let body = response.into_body();
         match kind.as_str() {
             "application/json" => {
-                let bytes = body
+                let read = body
                     .into_with_config()
                     .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
-                    .read_to_vec()
-                    .map_err(|e| Failure::Refused(format!("reading the answer: {e}")))?;
+                    .read_to_vec();
+                let bytes = match read {
+                    Ok(bytes) => bytes,
+                    // ureq reads no further, so there is no head to look
+                    // in: the body answers the request POSTed, if any.
+                    Err(ureq::Error::BodyExceedsLimit(_)) => {
+                        let bad = salvage::too_long(&[], None, MAX_BACKEND_MESSAGE_BYTES);
+                        unreadable(conn, shared, bad, related);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(Failure::Refused(format!("reading the answer: {e}"))),
+                };
                 if !bytes.is_empty() {
-                    match serde_json::from_slice::<Value>(&bytes) {
+                    match salvage::parse(&bytes) {
                         Ok(value) => deliver(conn, shared, value, related),
-                        Err(e) => {
-                            return Err(Failure::Refused(format!("the answer is not JSON: {e}")));
-                        }
+                        Err(bad) => unreadable(conn, shared, bad, related),
                     }
                 }
             }
@@ -427,6 +441,18 @@ fn deliver(conn: &Connection, shared: &Shared, value: Value, related: Option<u64
     }
 }
 
+/// Hands a message that cannot be read to the connection (`related`: the
+/// request POSTed, or on whose answer stream it came); logs it if it
+/// answered no request.
+fn unreadable(conn: &Connection, shared: &Shared, bad: Unreadable, related: Option<u64>) {
+    if let Some((bad, n)) = conn.unreadable(bad, related) {
+        warn!(
+            "[{}] unreadable message skipped ({}; {n} so far): {}",
+            shared.name, bad.fault, bad.preview
+        );
+    }
+}
+
 /// Reads an SSE body to its end, delivering each message; returns why it ended.
 fn read_events(
     conn: &Connection,
@@ -439,10 +465,14 @@ fn read_events(
     // cancelled, timed out): closing it is how 2026-07-28 cancels.
     let done = || shared.stopping() || related.is_some_and(|id| !conn.is_pending(id));
     let ended = sse_read::read_events(body, parser, &done, |event| {
-        if event.event == "message"
-            && let Some(value) = sse_read::message_json(&shared.name, &event)
-        {
-            deliver(conn, shared, value, related);
+        if event.event == "message" {
+            match salvage::event_message(&event) {
+                Some(Ok(value)) => deliver(conn, shared, value, related),
+                // The stream may carry other messages than the answer:
+                // only the id tells which request this one was for.
+                Some(Err(bad)) => unreadable(conn, shared, bad, None),
+                None => {}
+            }
         }
         ControlFlow::Continue(())
     });
@@ -453,6 +483,9 @@ fn read_events(
         Ended::Failed(e) => format!("failed: {e}"),
         Ended::TooLarge(e) => {
             warn!("[{}] {e}; dropping the stream", shared.name);
+            let head = parser.oversized_head();
+            let bad = salvage::too_long(head, None, MAX_BACKEND_MESSAGE_BYTES);
+            unreadable(conn, shared, bad, related);
             e
         }
     }

@@ -17,4 +17,6 @@ pub struct Event {
     pub data: String,
     /// The last event ID at dispatch.
     pub id: String,
+    /// A data line was not UTF-8: its bad bytes are U+FFFD in `data`.
+    pub invalid_utf8: bool,
 }

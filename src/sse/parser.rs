@@ -10,9 +10,12 @@
 //! takes digits only; a blank line dispatches, and an event with an empty
 //! data buffer is not dispatched. An unterminated event at EOF is dropped
 //! simply by never being completed. Invalid UTF-8 becomes U+FFFD per line,
-//! which is exact because line terminators are ASCII. One event (data
-//! buffer plus the line being read) is capped; past the cap the parser
-//! returns [`EventTooLarge`] and stays failed.
+//! which is exact because line terminators are ASCII; an event whose data
+//! had any says so (`Event::invalid_utf8`), for a reader that must not take
+//! altered data. One event (data buffer plus the line being read) is capped;
+//! past the cap the parser returns [`EventTooLarge`] and stays failed,
+//! keeping the start of that event's data ([`Parser::oversized_head`]) so
+//! the reader can tell what it was.
 
 use std::fmt;
 
@@ -20,6 +23,9 @@ use super::Event;
 
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Bytes kept of the data of an event over the limit.
+const OVERSIZED_HEAD_BYTES: usize = 64 * 1024;
 
 /// An event exceeded the parser's size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +54,10 @@ pub struct Parser {
     last_id: String,
     retry: Option<u64>,
     failed: bool,
+    /// A data line of the event being read was not UTF-8.
+    invalid_utf8: bool,
+    /// The start of the data of the event that was over the limit.
+    oversized_head: Vec<u8>,
 }
 
 impl Parser {
@@ -64,6 +74,8 @@ impl Parser {
             last_id: String::new(),
             retry: None,
             failed: false,
+            invalid_utf8: false,
+            oversized_head: Vec::new(),
         }
     }
 
@@ -78,6 +90,15 @@ impl Parser {
         self.event_type.clear();
         self.last_id_buffer = self.last_id.clone();
         self.failed = false;
+        self.invalid_utf8 = false;
+        self.oversized_head = Vec::new();
+    }
+
+    /// After [`EventTooLarge`]: the start of that event's data (at most
+    /// 64 KiB; the data lines read so far, then the one being read). Empty
+    /// otherwise.
+    pub fn oversized_head(&self) -> &[u8] {
+        &self.oversized_head
     }
 
     /// The reconnection time the stream asked for (`retry:`), in ms.
@@ -136,12 +157,33 @@ impl Parser {
     fn push_line_bytes(&mut self, bytes: &[u8]) -> Result<(), EventTooLarge> {
         if self.data.len() + self.line.len() + bytes.len() > self.max_event {
             self.failed = true;
+            self.keep_oversized_head(bytes);
             self.line = Vec::new();
             self.data = String::new();
             return Err(EventTooLarge(self.max_event));
         }
         self.line.extend_from_slice(bytes);
         Ok(())
+    }
+
+    /// Keeps the start of the data of the event that is over the limit:
+    /// the data so far, and the line being read (`line` + `bytes`) if it
+    /// is a data line.
+    fn keep_oversized_head(&mut self, bytes: &[u8]) {
+        let data = self.data.as_bytes();
+        let mut head = data[..data.len().min(OVERSIZED_HEAD_BYTES)].to_vec();
+        // Enough of the line for its field name and the head's remainder.
+        let want = OVERSIZED_HEAD_BYTES + b"data: ".len();
+        let mut line = self.line[..self.line.len().min(want)].to_vec();
+        let more = want.saturating_sub(line.len()).min(bytes.len());
+        line.extend_from_slice(&bytes[..more]);
+        let value = match line.strip_prefix(b"data:") {
+            Some(v) => v.strip_prefix(b" ").unwrap_or(v),
+            None => &[],
+        };
+        let room = OVERSIZED_HEAD_BYTES - head.len();
+        head.extend_from_slice(&value[..value.len().min(room)]);
+        self.oversized_head = head;
     }
 
     fn process_line(&mut self, raw: &[u8], out: &mut Vec<Event>) {
@@ -163,6 +205,7 @@ impl Parser {
         match field {
             "event" => self.event_type = value.to_owned(),
             "data" => {
+                self.invalid_utf8 |= matches!(line, std::borrow::Cow::Owned(_));
                 self.data.push_str(value);
                 self.data.push('\n');
             }
@@ -177,6 +220,7 @@ impl Parser {
 
     fn dispatch(&mut self, out: &mut Vec<Event>) {
         self.last_id = self.last_id_buffer.clone();
+        let invalid_utf8 = std::mem::take(&mut self.invalid_utf8);
         if self.data.is_empty() {
             self.event_type.clear();
             return;
@@ -193,6 +237,7 @@ impl Parser {
             event,
             data,
             id: self.last_id.clone(),
+            invalid_utf8,
         });
     }
 }
@@ -405,6 +450,43 @@ mod tests {
         }
         assert!(failed);
         assert!(p.line.capacity() <= 2 << 20);
+        assert_eq!(p.oversized_head(), &chunk[..]);
+    }
+
+    #[test]
+    fn an_oversized_event_leaves_the_start_of_its_data() {
+        let mut out = Vec::new();
+        let mut p = Parser::new(100);
+        p.feed(b"event: message\ndata: {\"id\":1,\n", &mut out)
+            .unwrap();
+        assert!(p.feed(&[b'x'; 200], &mut out).is_err());
+        // Not a data line: the data read so far only.
+        assert_eq!(p.oversized_head(), b"{\"id\":1,\n");
+        let mut p = Parser::new(100);
+        p.feed(b"data: {\"id\":2,", &mut out).unwrap();
+        assert!(p.feed(&[b'y'; 200], &mut out).is_err());
+        let mut expected = b"{\"id\":2,".to_vec();
+        expected.extend([b'y'; 200]);
+        assert_eq!(p.oversized_head(), &expected[..]);
+        p.restart();
+        assert!(p.oversized_head().is_empty());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_in_data_is_flagged_per_event() {
+        let mut p = Parser::new(1 << 20);
+        let mut out = Vec::new();
+        p.feed(
+            b"event: caf\xe9\ndata: ok\n\ndata: caf\xe9\n\ndata: ok\n\n",
+            &mut out,
+        )
+        .unwrap();
+        let flags: Vec<(&str, bool)> = out
+            .iter()
+            .map(|e| (e.data.as_str(), e.invalid_utf8))
+            .collect();
+        assert_eq!(flags, [("ok", false), ("caf\u{fffd}", true), ("ok", false)]);
     }
 
     struct Rng(u64);

@@ -26,7 +26,10 @@
 //! level error as fast as it can, then answers); with `arguments.after_go` it sends its request only
 //! once a `go` call has been answered, and with `arguments.tag` it names its
 //! call in the request's `_meta.progressToken`), `go`, `raw` (writes `arguments.line`, a string, to stdout
-//! as it is, then answers); any other
+//! as it is, then answers), `bad` (answers with a line the gateway cannot
+//! read, of `arguments.kind`: `utf8` (invalid UTF-8), `deep` (JSON nested
+//! 200 deep), `long` (17 MiB); `noise` writes a non-JSON line without an id
+//! first, then answers `after noise`); any other
 //! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
 
 use std::io::{BufRead, Write};
@@ -304,6 +307,18 @@ fn main() {
                         }
                         reply(json!({"content": [{"type": "text", "text": "raw sent"}]}));
                     }
+                    "bad" => {
+                        let kind = params["arguments"]["kind"].as_str().unwrap_or("");
+                        {
+                            let mut o = out.lock().unwrap();
+                            let _ = o.write_all(&bad_answer(&id, kind));
+                            let _ = o.write_all(b"\n");
+                            let _ = o.flush();
+                        }
+                        if kind == "noise" {
+                            reply(json!({"content": [{"type": "text", "text": "after noise"}]}));
+                        }
+                    }
                     "getenv" => {
                         let key = params["arguments"]["name"].as_str().unwrap_or("");
                         let value = std::env::var(key).unwrap_or_else(|_| "<unset>".into());
@@ -329,4 +344,24 @@ fn main() {
         }
     }
     eprintln!("fixture {label} stdin closed, exiting");
+}
+
+/// An answer to request `id` that cannot be read, of `kind` (see `bad`).
+fn bad_answer(id: &Value, kind: &str) -> Vec<u8> {
+    let start = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"#);
+    let mut line = start.into_bytes();
+    match kind {
+        "utf8" => line.extend(b"{\"content\":[{\"type\":\"text\",\"text\":\"caf\xe9\"}]}}"),
+        "deep" => {
+            line.extend(b"{\"deep\":".iter().chain(&[b'['; 200]).chain(&[b']'; 200]));
+            line.extend(b"}}");
+        }
+        "long" => {
+            line.extend(b"{\"content\":[{\"type\":\"text\",\"text\":\"");
+            line.resize(line.len() + 17 * 1024 * 1024, b'x');
+            line.extend(b"\"}]}}");
+        }
+        _ => return b"this is not JSON".to_vec(),
+    }
+    line
 }
