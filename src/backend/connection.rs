@@ -521,7 +521,8 @@ impl Connection {
     }
 
     /// Handles a message the transport read but could not parse. Runs on
-    /// the transport's reader thread, under no lock. It is counted (metric
+    /// the thread that read it (the transport's reader, or the worker of a
+    /// Streamable HTTP POST), under no lock. It is counted (metric
     /// `argus_backend_unreadable_messages_total`); if it answers a pending
     /// request (its salvaged `id`; failing that, `related`: the request on
     /// whose answer stream or in whose POST response it came, unless it is
