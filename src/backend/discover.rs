@@ -1,8 +1,9 @@
 //! The MCP client side of a backend: the `initialize` handshake and the
 //! discovery of its tools, resources, templates and prompts (PRODUCT §6.1,
-//! §6.2). Transport-independent: it only uses [`Connection::request`].
+//! §6.2). Transport-independent: it only sends requests on a [`Connection`].
 
 use std::fmt;
+use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -97,13 +98,15 @@ fn client_capabilities() -> Value {
 
 /// Asks the backend `server/discover` the 2026-07-28 way; `Some` when it
 /// answers with 2026-07-28 among its versions: the connection then stays
-/// modern (every request stateless). Any error means a 2025-era backend.
+/// modern (every request stateless). Any error means a 2025-era backend,
+/// and so does silence: many 2025-era stdio servers ignore a request
+/// before `initialize`, so the miss is a debug line, never a warning.
 pub fn probe(conn: &Connection, timeout: Duration) -> Option<Discovered> {
     conn.set_modern(true);
     let params = json!({"_meta": {
         mcp::meta::CLIENT_CAPABILITIES: client_capabilities(),
     }});
-    let answer = conn.request(method::SERVER_DISCOVER, Some(params), timeout);
+    let answer = ask_quietly(conn, method::SERVER_DISCOVER, params, timeout);
     let modern = answer.as_ref().ok().filter(|r| {
         r.get("supportedVersions")
             .and_then(Value::as_array)
@@ -138,6 +141,48 @@ pub fn probe(conn: &Connection, timeout: Duration) -> Option<Discovered> {
             .unwrap_or(Value::Null),
         ..Discovered::default()
     })
+}
+
+/// How much later than its caller the connection's timer would expire a
+/// request that [`ask_quietly`] waits for: the caller gives up first.
+const QUIET_TIMER_MARGIN: Duration = Duration::from_secs(5);
+
+/// Sends a request for which silence is an expected answer and waits up to
+/// `timeout` for it; then cancels it (the backend hears
+/// `notifications/cancelled`, as from the timer) and reports the timeout.
+/// The connection's timer, which warns of every request it expires, is
+/// set later and never sees this one.
+fn ask_quietly(
+    conn: &Connection,
+    method: &str,
+    params: Value,
+    timeout: Duration,
+) -> Result<Value, CallError> {
+    let (tx, rx) = channel();
+    let id = conn.send_request(
+        method,
+        Some(params),
+        timeout + QUIET_TIMER_MARGIN,
+        // Runs on whichever thread settles the request (the reader's, the
+        // one that closes the connection, or this one if it is not sent),
+        // under no lock.
+        Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+        }),
+        None,
+    );
+    match rx.recv_timeout(timeout) {
+        Ok(outcome) => outcome,
+        Err(RecvTimeoutError::Timeout) => {
+            if let Some(id) = id {
+                conn.cancel(id, "no answer in time: taken as a 2025-era server");
+            }
+            // An answer that came in just before the cancel still counts.
+            rx.try_recv().unwrap_or(Err(CallError::Timeout(timeout)))
+        }
+        // The reply is always called unless cancelled; a dropped one is a miss.
+        Err(RecvTimeoutError::Disconnected) => Err(CallError::Timeout(timeout)),
+    }
 }
 
 /// The `subscriptions/listen` params for a 2026-07-28 backend: the list
