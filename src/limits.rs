@@ -96,6 +96,19 @@ pub const MAX_BACKEND_EVENTS: usize = 4096;
 /// Longest stderr line of a stdio backend kept for the log; the rest is cut.
 pub const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
 
+/// Last stderr lines of a local backend process kept for its failure
+/// message (a crashing server says why there, and nowhere else).
+pub const STDERR_TAIL_LINES: usize = 5;
+
+/// Longest stderr line kept in that tail, in characters; the rest is cut
+/// and marked with `…`.
+pub const STDERR_TAIL_LINE_CHARS: usize = 200;
+
+/// How long a failure message waits for the stderr drain to reach the end
+/// of the pipe, so the tail holds the child's last words; a pipe that a
+/// stray grandchild keeps open costs no more than this.
+pub const STDERR_TAIL_WAIT: Duration = Duration::from_millis(500);
+
 /// Stdio shutdown: how long a child gets to exit after its stdin closes,
 /// and again after SIGTERM, before SIGKILL (PRODUCT §4.5).
 pub const STDIO_EXIT_GRACE: Duration = Duration::from_secs(2);

@@ -818,7 +818,12 @@ impl Supervisor {
                     // Only now, with the catalog rebuilt: a reload waits for it.
                     self.attempted(index);
                     let up_since = Instant::now();
-                    let cause = redact::text(&self.connected(index, &link, &rx)).into_owned();
+                    let mut cause = self.connected(index, &link, &rx);
+                    // Gone by itself (not stopped by us): it may have said why.
+                    if !self.stopping() && lock(&slot.state).status != Status::Stopped {
+                        cause = backend::stdio::with_stderr(&cause, link.stderr_tail().as_deref());
+                    }
+                    let cause = redact::text(&cause).into_owned();
                     let ended = {
                         let mut s = lock(&slot.state);
                         s.link = None;

@@ -63,7 +63,13 @@ pub enum Error {
     /// The transport could not connect.
     Connect(String),
     /// The handshake or discovery failed.
-    Mcp(discover::Error),
+    Mcp {
+        /// Why.
+        error: discover::Error,
+        /// The last lines its local process wrote to stderr, if any: why
+        /// a crashing server died is there and nowhere else.
+        stderr: Option<String>,
+    },
     /// The transport is not available in this build yet.
     Unsupported(&'static str),
 }
@@ -73,7 +79,9 @@ impl fmt::Display for Error {
         match self {
             Error::Spawn(e) => write!(f, "{e}"),
             Error::Connect(e) => f.write_str(e),
-            Error::Mcp(e) => write!(f, "{e}"),
+            Error::Mcp { error, stderr } => {
+                f.write_str(&stdio::with_stderr(error, stderr.as_deref()))
+            }
             Error::Unsupported(kind) => write!(f, "{kind} backends are not supported yet"),
         }
     }
@@ -83,7 +91,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Spawn(e) => Some(e),
-            Error::Mcp(e) => Some(e),
+            Error::Mcp { error, .. } => Some(error),
             Error::Connect(_) | Error::Unsupported(_) => None,
         }
     }
@@ -135,6 +143,15 @@ impl Link {
     pub fn pid(&self) -> Option<u32> {
         match &self.process {
             Some(Local::Stdio(p) | Local::Server(p)) => Some(p.pid()),
+            None => None,
+        }
+    }
+
+    /// The last lines the local process wrote to stderr, if it has one and
+    /// wrote any (see [`stdio::Process::stderr_tail`]: waits briefly).
+    pub fn stderr_tail(&self) -> Option<String> {
+        match &self.process {
+            Some(Local::Stdio(p) | Local::Server(p)) => p.stderr_tail(),
             None => None,
         }
     }
@@ -257,9 +274,14 @@ pub fn start(
             link.discovered = discovered;
             Ok(link)
         }
-        Err(e) => {
+        Err(error) => {
             link.stop();
-            Err(Error::Mcp(e))
+            // Stopped, the process has exited: its last stderr lines are
+            // (nearly always) all read.
+            Err(Error::Mcp {
+                error,
+                stderr: link.stderr_tail(),
+            })
         }
     }
 }

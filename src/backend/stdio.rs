@@ -7,11 +7,14 @@
 //! read — not UTF-8, not JSON, nested too deep, or over
 //! `MAX_BACKEND_MESSAGE_BYTES`, of which only the start is kept — fails the
 //! call it answers when `salvage` finds its id, and is otherwise counted,
-//! logged and skipped), a stderr drain (lines → debug log), and
-//! a reaper that `wait`s for the child so it never lingers as a zombie and
+//! logged and skipped), a stderr drain (lines → debug log, the
+//! last few also kept as the [`StderrTail`] that failure messages quote),
+//! and a reaper that `wait`s for the child so it never lingers as a zombie and
 //! closes the connection when it exits. [`Process::stop`] shuts down in
 //! stages: close stdin, wait, SIGTERM the group, wait, SIGKILL the group.
 
+use std::collections::VecDeque;
+use std::fmt;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ use crate::child_guard;
 use crate::config::Launch;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_STDERR_LINE_BYTES, SERVICE_STACK_BYTES,
-    STDIO_EXIT_GRACE,
+    STDERR_TAIL_LINE_CHARS, STDERR_TAIL_LINES, STDERR_TAIL_WAIT, STDIO_EXIT_GRACE,
 };
 use crate::queue::Receiver;
 
@@ -86,11 +89,82 @@ fn resolve(program: &str, path: Option<&str>) -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not found in PATH"))
 }
 
+/// The last lines a child wrote to stderr, newest last: at most
+/// [`STDERR_TAIL_LINES`], each cut at [`STDERR_TAIL_LINE_CHARS`]. The
+/// stderr drain fills it; a failure message quotes it.
+#[derive(Debug, Default)]
+pub struct StderrTail {
+    state: Mutex<TailState>,
+    /// Signalled when the drain has read the end of the pipe.
+    ended: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TailState {
+    lines: VecDeque<String>,
+    /// The drain has read the end of the pipe (or failed to read on).
+    ended: bool,
+}
+
+impl StderrTail {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TailState> {
+        // A line is pushed whole or not at all; a panic cannot tear it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `line` (trimmed; blank lines are not kept), forgetting the
+    /// oldest beyond [`STDERR_TAIL_LINES`].
+    fn push(&self, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        let line = match line.char_indices().nth(STDERR_TAIL_LINE_CHARS) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_owned(),
+        };
+        let mut state = self.lock();
+        if state.lines.len() == STDERR_TAIL_LINES {
+            state.lines.pop_front();
+        }
+        state.lines.push_back(line);
+    }
+
+    /// The drain is done: nothing more will come.
+    fn end(&self) {
+        self.lock().ended = true;
+        self.ended.notify_all();
+    }
+
+    /// The kept lines joined with ` | `, once the drain has read the end of
+    /// the pipe or `wait` has passed (a child that just died may still
+    /// have its last words in the pipe); `None` if it wrote nothing.
+    pub fn text(&self, wait: Duration) -> Option<String> {
+        let state = self
+            .ended
+            .wait_timeout_while(self.lock(), wait, |s| !s.ended)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        (!state.lines.is_empty()).then(|| Vec::from(state.lines.clone()).join(" | "))
+    }
+}
+
+/// `why`, followed by what the child last wrote to stderr if it wrote
+/// anything: `initialize: disconnected (stdout closed); stderr:
+/// ModuleNotFoundError: No module named 'foo'`.
+pub fn with_stderr(why: impl fmt::Display, tail: Option<&str>) -> String {
+    match tail {
+        Some(tail) => format!("{why}; stderr: {tail}"),
+        None => why.to_string(),
+    }
+}
+
 /// A running child process.
 pub struct Process {
     pid: u32,
     name: String,
     exit: Arc<(Mutex<Option<ExitStatus>>, Condvar)>,
+    stderr: Arc<StderrTail>,
 }
 
 impl std::fmt::Debug for Process {
@@ -148,15 +222,17 @@ pub fn launch_server(name: &str, launch: &Launch) -> io::Result<Process> {
         threads.push(service(
             format!("argus-out-{name}"),
             SERVICE_STACK_BYTES,
-            move || log_lines(&n, out),
+            move || log_lines(&n, out, None),
         ));
     }
+    let tail = Arc::new(StderrTail::default());
     if let Some(err) = child.stderr.take() {
         let n = name.to_owned();
+        let t = tail.clone();
         threads.push(service(
             format!("argus-err-{name}"),
             SERVICE_STACK_BYTES,
-            move || log_lines(&n, err),
+            move || drain_stderr(&n, err, &t),
         ));
     }
     let e = exit.clone();
@@ -170,6 +246,7 @@ pub fn launch_server(name: &str, launch: &Launch) -> io::Result<Process> {
         pid,
         name: name.to_owned(),
         exit,
+        stderr: tail,
     };
     if let Some(Err(e)) = threads.into_iter().find(Result::is_err) {
         process.terminate();
@@ -216,12 +293,14 @@ pub fn spawn(
             move || reader_loop(&c, stdout),
         ));
     }
+    let tail = Arc::new(StderrTail::default());
     if let Some(stderr) = stderr {
         let n = name.to_owned();
+        let t = tail.clone();
         threads.push(service(
             format!("argus-err-{name}"),
             SERVICE_STACK_BYTES,
-            move || log_lines(&n, stderr),
+            move || drain_stderr(&n, stderr, &t),
         ));
     }
     {
@@ -238,6 +317,7 @@ pub fn spawn(
         pid,
         name: name.to_owned(),
         exit,
+        stderr: tail,
     };
     if let Some(Err(e)) = threads.into_iter().find(Result::is_err) {
         conn.close("start-up failed");
@@ -259,6 +339,13 @@ impl Process {
     /// The child's pid.
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// The last lines it wrote to stderr, joined with ` | `; waits up to
+    /// [`STDERR_TAIL_WAIT`] for the drain to read them all. `None` if it
+    /// wrote nothing.
+    pub fn stderr_tail(&self) -> Option<String> {
+        self.stderr.text(STDERR_TAIL_WAIT)
     }
 
     /// Stops the child in stages and reaps it (PRODUCT §4.5), once its
@@ -409,19 +496,37 @@ fn reader_loop(conn: &Connection, stdout: ChildStdout) {
     conn.close(&cause);
 }
 
-/// Copies a pipe's lines to the debug log, prefixed with the backend name.
-fn log_lines(name: &str, pipe: impl std::io::Read) {
+/// Copies a pipe's lines to the debug log, prefixed with the backend name;
+/// each also goes to `tail` when given.
+fn log_lines(name: &str, pipe: impl std::io::Read, tail: Option<&StderrTail>) {
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
     loop {
         match read_line(&mut reader, &mut buf, MAX_STDERR_LINE_BYTES) {
             Ok(Line::Text(line)) => {
-                debug!("[{name}] {}", String::from_utf8_lossy(&line).trim_end())
+                let line = String::from_utf8_lossy(&line);
+                debug!("[{name}] {}", line.trim_end());
+                if let Some(tail) = tail {
+                    tail.push(&line);
+                }
             }
-            Ok(Line::TooLong(n)) => debug!("[{name}] (stderr line of {n} bytes not shown)"),
+            Ok(Line::TooLong(n)) => {
+                let note = format!("(stderr line of {n} bytes not shown)");
+                debug!("[{name}] {note}");
+                if let Some(tail) = tail {
+                    tail.push(&note);
+                }
+            }
             Ok(Line::Eof) | Err(_) => return,
         }
     }
+}
+
+/// The stderr drain: [`log_lines`] into `tail`, which then hears that
+/// nothing more will come (however the loop ended).
+fn drain_stderr(name: &str, pipe: impl std::io::Read, tail: &StderrTail) {
+    log_lines(name, pipe, Some(tail));
+    tail.end();
 }
 
 fn reaper(
@@ -495,6 +600,46 @@ mod tests {
         assert!(
             matches!(read_line(&mut reader, &mut buf, limit).unwrap(), Line::Text(t) if t == b"next")
         );
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_last_lines_cut_short() {
+        let tail = StderrTail::default();
+        let long = "é".repeat(STDERR_TAIL_LINE_CHARS + 1);
+        let input = format!("one\n\n  two  \nthree\nfour\nfive\n{long}\nseven\n");
+        log_lines("t", input.as_bytes(), Some(&tail));
+        // Not at the end yet: the wait passes, and what there is comes back.
+        let cut = format!("{}…", "é".repeat(STDERR_TAIL_LINE_CHARS));
+        let want = format!("three | four | five | {cut} | seven");
+        assert_eq!(tail.text(Duration::ZERO).as_deref(), Some(want.as_str()));
+        tail.end();
+        assert_eq!(tail.text(Duration::from_secs(60)), Some(want));
+        assert_eq!(StderrTail::default().text(Duration::ZERO), None);
+        assert_eq!(with_stderr("closed", None), "closed");
+        assert_eq!(
+            with_stderr("closed", Some("a | b")),
+            "closed; stderr: a | b"
+        );
+    }
+
+    #[test]
+    fn stderr_tail_wait_ends_when_the_drain_does() {
+        let tail = Arc::new(StderrTail::default());
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let drain = {
+            let tail = tail.clone();
+            thread::spawn(move || drain_stderr("t", reader, &tail))
+        };
+        writer
+            .write_all(b"ModuleNotFoundError: No module named 'foo'\n")
+            .unwrap();
+        drop(writer);
+        // Returns when the drain reads the end, long before the bound.
+        assert_eq!(
+            tail.text(Duration::from_secs(60)).as_deref(),
+            Some("ModuleNotFoundError: No module named 'foo'")
+        );
+        drain.join().unwrap();
     }
 
     #[test]
