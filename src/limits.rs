@@ -109,6 +109,10 @@ pub const STDERR_TAIL_LINE_CHARS: usize = 200;
 /// stray grandchild keeps open costs no more than this.
 pub const STDERR_TAIL_WAIT: Duration = Duration::from_millis(500);
 
+/// A backend still starting after this long gets one INFO line saying so
+/// (a first `npx` or `uvx` run downloads the server and looks stuck).
+pub const STILL_STARTING_AFTER: Duration = Duration::from_secs(5);
+
 /// Stdio shutdown: how long a child gets to exit after its stdin closes,
 /// and again after SIGTERM, before SIGKILL (PRODUCT §4.5).
 pub const STDIO_EXIT_GRACE: Duration = Duration::from_secs(2);

@@ -10,6 +10,13 @@
 //! an immutable [`Views`] swapped under a short write lock, so readers never
 //! wait for a rebuild.
 //!
+//! Whoever waits for backends to start (the first pass, a reload, a
+//! reconnect) also tells of the slow ones: a backend still on its first
+//! attempt after [`STILL_STARTING_AFTER`] gets one INFO line, so a first
+//! `npx` download does not look like a hang. A backend that fails or goes
+//! away by itself has the last lines of its process's stderr in its
+//! failure text (the log line, `last_error`, `check --connect`).
+//!
 //! Slots are numbered once and never reused: a backend that a reload
 //! removes or changes is retired (stopped, its thread ends) and a changed or
 //! added one gets a new slot, so a catalog route or an in-flight call can
@@ -31,9 +38,11 @@ use serde_json::Value;
 use crate::audit::AuditLog;
 use crate::backend::{self, Connection, Discovered, Event, EventReceiver, Link, Origin};
 use crate::catalog::{Catalog, Kind, Source};
-use crate::config::{Backend, Config};
+use crate::config::{Backend, BackendKind, Config};
 use crate::jsonrpc::{Message, RequestId, code};
-use crate::limits::{MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION};
+use crate::limits::{
+    MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION, STILL_STARTING_AFTER,
+};
 use crate::metrics::Metrics;
 use crate::ops_events::{OpsEvents, Severity};
 use crate::redact;
@@ -238,6 +247,7 @@ impl Slot {
                 connected_at: None,
                 connections: 0,
                 conditions: VecDeque::new(),
+                slow_noted: false,
             }),
             wake: Condvar::new(),
         }
@@ -258,6 +268,8 @@ struct SlotState {
     connections: u64,
     /// Newest first, at most [`CONDITIONS_KEPT`].
     conditions: VecDeque<Condition>,
+    /// Its slow first attempt was logged ("still starting").
+    slow_noted: bool,
 }
 
 impl SlotState {
@@ -478,15 +490,74 @@ impl Supervisor {
         self.views.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Waits until every backend had its first attempt, at most `timeout`.
-    /// Returns whether the first pass is complete.
+    /// Waits until every backend had its first attempt, at most `timeout`;
+    /// a backend still starting after [`STILL_STARTING_AFTER`] gets one
+    /// INFO line meanwhile. Returns whether the first pass is complete.
     pub fn wait_first_pass(&self, timeout: Duration) -> bool {
-        let pass = self
-            .first_pass_done
-            .wait_timeout_while(lock(&self.first_pass), timeout, |p| !p.complete)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-        pass.complete
+        let watch: Vec<usize> = self.active_slots().into_iter().map(|(i, _)| i).collect();
+        self.wait_noting_slow(timeout, &watch, |p| p.complete)
+    }
+
+    /// Waits on `first_pass_done` until `done` holds, at most `timeout`.
+    /// Meanwhile each slot of `watch` still on its first attempt after
+    /// [`STILL_STARTING_AFTER`] gets one INFO line: the wait wakes when the
+    /// next one is due (never more often), so no thread polls. Returns
+    /// whether `done` holds.
+    fn wait_noting_slow(
+        &self,
+        timeout: Duration,
+        watch: &[usize],
+        done: impl Fn(&FirstPass) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let until = self
+                .note_slow_starts(watch)
+                .map_or(deadline, |due| due.min(deadline));
+            let wait = until.saturating_duration_since(Instant::now());
+            let pass = self
+                .first_pass_done
+                .wait_timeout_while(lock(&self.first_pass), wait, |p| !done(p))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            if done(&pass) {
+                return true;
+            }
+            drop(pass);
+            if Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+
+    /// Logs, once per slot, each slot of `watch` whose first attempt has
+    /// run for [`STILL_STARTING_AFTER`]; returns when the next such line is
+    /// due, if any is still to come.
+    fn note_slow_starts(&self, watch: &[usize]) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        for &index in watch {
+            let slot = self.slot(index);
+            let elapsed = {
+                let mut s = lock(&slot.state);
+                if s.status != Status::Starting || s.slow_noted {
+                    continue;
+                }
+                let due = s.since + STILL_STARTING_AFTER;
+                if Instant::now() < due {
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                    continue;
+                }
+                s.slow_noted = true;
+                s.since.elapsed()
+            };
+            info!(
+                "[{}] still starting after {}s: {}",
+                slot.config.name,
+                elapsed.as_secs(),
+                still_starting(&slot.config)
+            );
+        }
+        next
     }
 
     /// Whether the first pass is complete.
@@ -1178,18 +1249,14 @@ impl Supervisor {
     }
 
     /// Waits until every slot in `indices` finished its first attempt, at
-    /// most `timeout`; returns whether they all did.
+    /// most `timeout` (telling of slow ones as [`Supervisor::wait_first_pass`]
+    /// does); returns whether they all did.
     fn wait_attempted(&self, indices: &[usize], timeout: Duration) -> bool {
-        let done = |_: &mut FirstPass| {
+        self.wait_noting_slow(timeout, indices, |_| {
             indices
                 .iter()
                 .all(|&i| self.slot(i).first_done.load(Ordering::SeqCst))
-        };
-        let (mut pass, _) = self
-            .first_pass_done
-            .wait_timeout_while(lock(&self.first_pass), timeout, |p| !done(p))
-            .unwrap_or_else(|e| e.into_inner());
-        done(&mut pass)
+        })
     }
 
     /// Rebuilds the catalog after the first pass; a conflict under strategy
@@ -1358,6 +1425,34 @@ fn record_catalog(log: &AuditLog, before: &Catalog, after: &Catalog) {
     fields.insert("added".into(), Value::from(added));
     fields.insert("removed".into(), Value::from(removed));
     let _ = log.record("catalog", fields);
+}
+
+/// Launchers that fetch the server they run on first use (and say
+/// nothing on stdout meanwhile).
+const DOWNLOADERS: [&str; 7] = ["npx", "uvx", "bunx", "pnpx", "pipx", "docker", "podman"];
+
+/// What a backend still on its first attempt is waiting for, after
+/// "still starting after 5s: ".
+fn still_starting(backend: &Backend) -> String {
+    let init = backend.timeouts.init.as_secs_f64();
+    match &backend.kind {
+        BackendKind::Stdio(launch) => {
+            let program = launch.command.rsplit('/').next().unwrap_or_default();
+            let hint = if DOWNLOADERS.contains(&program) {
+                "a first run may be downloading it; "
+            } else {
+                ""
+            };
+            format!(
+                "\"{}\" has not answered yet ({hint}initialize times out after {init}s)",
+                launch.command
+            )
+        }
+        BackendKind::Sse { url, .. } | BackendKind::StreamableHttp { url, .. } => format!(
+            "{} has not answered yet (initialize times out after {init}s)",
+            redact::url(url)
+        ),
+    }
 }
 
 /// Whether a reload must restart a backend: its transport, launch,

@@ -19,6 +19,8 @@ mod config_errors;
 mod conformance;
 /// Fault injection: a backend killed under load, floods, connection storms, signals.
 mod faults;
+/// The first minutes at default verbosity: a crashing backend's stderr, a quiet probe, a slow start.
+mod first_start;
 /// Groups as virtual servers: their own catalogs, list_changed, guards and sessions.
 mod groups;
 /// Hostile and broken input from backends and clients: no panic, no deafness, bounds.
