@@ -178,8 +178,15 @@ fn init_logging(verbosity: i8) {
         _ => LevelFilter::Debug,
     };
     let dependencies = level.min(LevelFilter::Warn);
+    // How each backend's start goes is shown unless `-q` asks for errors only.
+    let progress = if verbosity >= 0 {
+        level.max(LevelFilter::Info)
+    } else {
+        level
+    };
     let result = simple_logger::SimpleLogger::new()
         .with_level(level)
+        .with_module_level(argus_mcp::supervisor::PROGRESS_LOG, progress)
         .with_module_level("ureq", dependencies)
         .with_module_level("rustls", dependencies)
         .init();

@@ -54,6 +54,12 @@ pub const RELOAD_CONNECT_WAIT: Duration = Duration::from_secs(30);
 /// Phase transitions kept per backend (`conditions` in the management API).
 const CONDITIONS_KEPT: usize = 10;
 
+/// The log target of the lines that tell a user, at the default
+/// verbosity, how each backend's start goes: connected (with what it
+/// serves), or still starting. The rest of the supervisor's INFO lines
+/// need `-v`.
+pub const PROGRESS_LOG: &str = "argus_mcp::backends";
+
 /// The delay before retry number `failures` (1-based): `first`, then ×`backoff`
 /// each time, never more than [`MAX_RETRY_DELAY`].
 fn retry_delay(first: Duration, backoff: f64, failures: u32) -> Duration {
@@ -551,6 +557,7 @@ impl Supervisor {
                 s.since.elapsed()
             };
             info!(
+                target: PROGRESS_LOG,
                 "[{}] still starting after {}s: {}",
                 slot.config.name,
                 elapsed.as_secs(),
@@ -859,7 +866,7 @@ impl Supervisor {
                         d.templates.len(),
                         d.prompts.len()
                     );
-                    info!("[{name}] connected: {summary}");
+                    info!(target: PROGRESS_LOG, "[{name}] connected: {summary}");
                     {
                         let mut s = lock(&slot.state);
                         if s.status == Status::Stopped {

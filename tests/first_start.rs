@@ -5,12 +5,9 @@
 //! `server/discover` probe raises no warning; a slow first start is said to
 //! be one.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -88,83 +85,23 @@ fn py_config(dir: &TempDir, name: &str, mode: &str, timeouts: &str) -> String {
     )
 }
 
-/// `argus-mcp server` at default verbosity (no `-v`), on a free port.
-struct Plain {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-    _dir: TempDir,
+/// The first stderr line of `gw` containing `needle`, waiting up to 10 s
+/// for it.
+fn line_with(gw: &Gateway, needle: &str) -> String {
+    let found = |log: String| log.lines().find(|l| l.contains(needle)).map(str::to_owned);
+    assert!(
+        wait_until(READ_TIMEOUT, || found(gw.stderr()).is_some()),
+        "no line with {needle:?}; stderr:\n{}",
+        gw.stderr()
+    );
+    found(gw.stderr()).unwrap()
 }
 
-impl Plain {
-    fn start(config: &str) -> Plain {
-        let dir = TempDir::new("first");
-        let path = dir.write("argus.yaml", config);
-        let mut child = Command::new(binary())
-            .args(["server", "--port", "0", "-c"])
-            .arg(&path)
-            .current_dir(&dir.0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn argus-mcp");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let err = lines_of(child.stderr.take().unwrap());
-        thread::spawn(move || {
-            while let Ok(line) = err.recv() {
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
-        let out = lines_of(child.stdout.take().unwrap());
-        let banner = out
-            .recv_timeout(READ_TIMEOUT)
-            .unwrap_or_else(|_| panic!("no banner; stderr: {}", stderr.lock().unwrap()));
-        let addr = banner
-            .rsplit(' ')
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("bad banner line {banner:?}"));
-        thread::spawn(move || while out.recv().is_ok() {});
-        Plain {
-            child,
-            addr,
-            stderr,
-            _dir: dir,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// The first stderr line containing `needle`, waiting up to 10 s for it.
-    fn line_with(&self, needle: &str) -> String {
-        let found = |log: String| log.lines().find(|l| l.contains(needle)).map(str::to_owned);
-        assert!(
-            wait_until(READ_TIMEOUT, || found(self.stderr()).is_some()),
-            "no line with {needle:?}; stderr:\n{}",
-            self.stderr()
-        );
-        found(self.stderr()).unwrap()
-    }
-
-    /// The one backend's entry in `/manage/v1/backends`.
-    fn backend(&self) -> Value {
-        let resp = request(self.addr, "GET", "/manage/v1/backends", &[], b"");
-        assert_eq!(resp.status, 200, "{}", resp.text());
-        resp.json()["backends"][0].clone()
-    }
-}
-
-impl Drop for Plain {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The one backend's entry in `/manage/v1/backends`.
+fn backend(gw: &Gateway) -> Value {
+    let resp = request(gw.addr, "GET", "/manage/v1/backends", &[], b"");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    resp.json()["backends"][0].clone()
 }
 
 /// Asserts that `actual` is `expected(cause)` for one of [`CRASH_CAUSES`].
@@ -180,18 +117,18 @@ fn assert_one_of(actual: &str, expected: impl Fn(&str) -> String) {
 fn a_crashing_stdio_backend_says_why_in_its_failure_line_and_the_management_api() {
     let dir = TempDir::new("crash");
     let script = crash_script(&dir);
-    let gw = Plain::start(&format!(
+    let gw = Gateway::start_plain(&format!(
         "backends:\n  broken:\n    type: stdio\n    command: {}\n    timeouts: {{retries: 0}}\n",
         script.display()
     ));
-    let line = gw.line_with("[broken] failed: ");
+    let line = line_with(&gw, "[broken] failed: ");
     assert_one_of(&line, |cause| {
         format!(
             "ERROR [argus_mcp::supervisor] [broken] failed: initialize: disconnected ({cause}); \
              stderr: {CRASH_TAIL}; giving up after 1 attempt(s)"
         )
     });
-    let backend = gw.backend();
+    let backend = backend(&gw);
     assert_eq!(backend["status"], "failed", "{backend}");
     let error = backend["error"].as_str().unwrap_or_default();
     assert_one_of(error, |cause| {
@@ -245,8 +182,8 @@ fn check_connect_shows_a_crashing_backends_stderr() {
 #[test]
 fn a_backend_that_dies_after_connecting_says_why() {
     let dir = TempDir::new("dies");
-    let gw = Plain::start(&py_config(&dir, "dies", "dies", "{retries: 0}"));
-    let line = gw.line_with("[dies] failed: ");
+    let gw = Gateway::start_plain(&py_config(&dir, "dies", "dies", "{retries: 0}"));
+    let line = line_with(&gw, "[dies] failed: ");
     let prefix = "ERROR [argus_mcp::supervisor] [dies] failed: disconnected ";
     let (elapsed, rest) = line
         .strip_prefix(prefix)
@@ -258,7 +195,7 @@ fn a_backend_that_dies_after_connecting_says_why() {
             "{cause}; stderr: serving | fatal: lost the database); giving up after 1 attempt(s)"
         )
     });
-    let error = gw.backend()["error"]
+    let error = backend(&gw)["error"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -271,11 +208,11 @@ fn a_backend_that_dies_after_connecting_says_why() {
 #[test]
 fn a_silent_discover_probe_is_no_warning() {
     let dir = TempDir::new("quiet");
-    let gw = Plain::start(&py_config(&dir, "quiet", "quiet", "{retries: 0}"));
+    let gw = Gateway::start_plain(&py_config(&dir, "quiet", "quiet", "{retries: 0}"));
     assert!(
-        wait_until(READ_TIMEOUT, || gw.backend()["status"] == "connected"),
+        wait_until(READ_TIMEOUT, || backend(&gw)["status"] == "connected"),
         "{}\nstderr:\n{}",
-        gw.backend(),
+        backend(&gw),
         gw.stderr()
     );
     // The probe's two seconds of silence were the expected answer of a
@@ -290,8 +227,8 @@ fn a_silent_discover_probe_is_no_warning() {
 #[test]
 fn a_slow_first_start_is_said_to_be_one_then_connected() {
     let dir = TempDir::new("slow");
-    let gw = Gateway::start(&py_config(&dir, "slow", "slow", "{init: 30}"));
-    let connected = "INFO  [argus_mcp::supervisor] [slow] connected: 1 tools, 0 resources, 0 templates, 0 prompts";
+    let gw = Gateway::start_plain(&py_config(&dir, "slow", "slow", "{init: 30}"));
+    let connected = "INFO  [argus_mcp::backends] [slow] connected: 1 tools, 0 resources, 0 templates, 0 prompts";
     assert!(
         wait_until(Duration::from_secs(15), || gw.stderr().contains(connected)),
         "{}",
@@ -305,7 +242,7 @@ fn a_slow_first_start_is_said_to_be_one_then_connected() {
     // Due 5 s after the start; a loaded machine may wake it a second late.
     let expected = |secs: u64| {
         format!(
-            "INFO  [argus_mcp::supervisor] [slow] still starting after {secs}s: \"python3\" has not answered yet (initialize times out after 30s)"
+            "INFO  [argus_mcp::backends] [slow] still starting after {secs}s: \"python3\" has not answered yet (initialize times out after 30s)"
         )
     };
     assert!(
