@@ -1,13 +1,11 @@
 //! The one SSE read loop of the backend transports: the legacy SSE stream
 //! (`sse_client`) and Streamable HTTP answer and GET streams (`streamable`)
-//! read their bodies through [`read_events`], and take JSON-RPC out of
-//! `message` events with [`message_json`].
+//! read their bodies through [`read_events`]; [`super::salvage::event_message`]
+//! takes JSON-RPC out of their `message` events.
 
 use std::io::Read;
 use std::ops::ControlFlow;
 
-use log::warn;
-use serde_json::Value;
 
 use crate::sse::{Event, Parser};
 
@@ -60,22 +58,6 @@ pub fn read_events(
             if on_event(event).is_break() {
                 return Ended::Handler;
             }
-        }
-    }
-}
-
-/// The JSON-RPC value of a `message` event; `None` for an empty one, or
-/// (logged) one that is not JSON.
-pub fn message_json(backend: &str, event: &Event) -> Option<Value> {
-    let data = event.data.trim();
-    if data.is_empty() {
-        return None;
-    }
-    match serde_json::from_str::<Value>(data) {
-        Ok(value) => Some(value),
-        Err(e) => {
-            warn!("[{backend}] SSE message is not JSON ({e}); skipped");
-            None
         }
     }
 }
