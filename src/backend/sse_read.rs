@@ -6,7 +6,6 @@
 use std::io::Read;
 use std::ops::ControlFlow;
 
-
 use crate::sse::{Event, Parser};
 
 /// Why a stream's reading ended.
