@@ -36,7 +36,7 @@ use log::{debug, error, info, warn};
 use serde_json::Value;
 
 use crate::audit::AuditLog;
-use crate::backend::{self, Connection, Discovered, Event, EventReceiver, Link, Origin};
+use crate::backend::{self, BackendEvent, Connection, Discovered, EventReceiver, Link, Origin};
 use crate::catalog::{Catalog, Kind, Source};
 use crate::config::{Backend, BackendKind, Config};
 use crate::jsonrpc::{Message, RequestId, code};
@@ -1078,7 +1078,7 @@ impl Supervisor {
                 // A 2026-07-28 backend that tells no one of list changes:
                 // its lists are fetched again when its hints expire.
                 Some(every) => rx.recv_timeout(every).unwrap_or_else(|_| {
-                    Some(Event::Notification {
+                    Some(BackendEvent::Notification {
                         method: "notifications/tools/list_changed".into(),
                         params: None,
                     })
@@ -1103,32 +1103,32 @@ impl Supervisor {
         index: usize,
         link: &Link,
         rx: &EventReceiver,
-        event: Event,
+        event: BackendEvent,
     ) -> Option<String> {
         let slot = self.slot(index);
         let name = &slot.config.name;
         match event {
-            Event::Closed(cause) => return Some(cause),
-            Event::Request {
+            BackendEvent::Closed(cause) => return Some(cause),
+            BackendEvent::Request {
                 id,
                 method,
                 params,
                 origin,
             } => self.ask(name, &link.conn, id, &method, params, origin),
-            Event::Notification { method, params } => {
+            BackendEvent::Notification { method, params } => {
                 if method.ends_with("/list_changed") {
                     // Coalesce a burst into one re-discovery.
                     let mut closed = None;
                     while let Some(next) = rx.try_recv() {
                         match next {
-                            Event::Closed(cause) => closed = Some(cause),
-                            Event::Notification { method, params }
+                            BackendEvent::Closed(cause) => closed = Some(cause),
+                            BackendEvent::Notification { method, params }
                                 if !method.ends_with("/list_changed") =>
                             {
                                 self.forward(name, &method, params)
                             }
-                            Event::Notification { .. } => {}
-                            Event::Request {
+                            BackendEvent::Notification { .. } => {}
+                            BackendEvent::Request {
                                 id,
                                 method,
                                 params,

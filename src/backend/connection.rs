@@ -12,14 +12,13 @@
 //! When the connection closes, every pending request hears `Closed` at once.
 //! Nothing here knows about client sessions.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 
-use super::events::EventSender;
+use super::events::{BackendEvent, EventSender, Origin};
 use super::salvage::Unreadable;
 use crate::queue::{self, Receiver, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -99,12 +98,6 @@ pub struct Frame {
     pub headers: Vec<(String, String)>,
 }
 
-/// Who a forwarded request is for, as the layer above records it (the
-/// router's caller: a session and the client's id). Opaque here: the
-/// connection only keeps it with the request, so that a request the backend
-/// sends while serving it can be traced back (see [`Event::Request`]).
-pub type Origin = Arc<dyn Any + Send + Sync>;
-
 /// A request to forward to the backend, with what comes back for it.
 pub struct Outgoing {
     /// Method name.
@@ -126,33 +119,6 @@ pub struct Outgoing {
     pub headers: Vec<(String, String)>,
 }
 
-/// What the connection reports to whoever supervises it.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// The backend sent a notification the connection does not handle itself
-    /// (`list_changed`, logs, resource updates, ...).
-    Notification {
-        /// Method name.
-        method: String,
-        /// Params.
-        params: Option<Value>,
-    },
-    /// The backend sent a request for the client (sampling, elicitation,
-    /// roots); whoever handles it answers with [`Connection::respond`].
-    Request {
-        /// The backend's id for it.
-        id: RequestId,
-        /// Method name.
-        method: String,
-        /// Params.
-        params: Option<Value>,
-        /// Whose request it serves, by the rule of [`Connection::origin_of`].
-        origin: Option<Origin>,
-    },
-    /// The connection closed; the cause.
-    Closed(String),
-}
-
 struct Pending {
     method: String,
     deadline: Instant,
@@ -163,7 +129,9 @@ struct Pending {
     origin: Option<Origin>,
 }
 
-struct State {
+/// A connection's mutable half, under one lock: the requests in flight,
+/// the writer queue and whether the connection closed.
+struct ConnectionState {
     pending: HashMap<u64, Pending>,
     /// The origin of the last request sent with one: who a backend request
     /// is for when none is in flight. One per connection, gone with it.
@@ -183,7 +151,7 @@ struct State {
 pub struct Connection {
     name: String,
     next_id: AtomicU64,
-    state: Mutex<State>,
+    state: Mutex<ConnectionState>,
     /// Wakes the timer when the earliest deadline changes or on close.
     timer: Condvar,
     events: EventSender,
@@ -217,7 +185,7 @@ impl Connection {
             modern: AtomicBool::new(false),
             unmatched: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
-            state: Mutex::new(State {
+            state: Mutex::new(ConnectionState {
                 pending: HashMap::new(),
                 last_origin: None,
                 closed: None,
@@ -240,7 +208,7 @@ impl Connection {
         &self.name
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, ConnectionState> {
         // The state is a table of independent entries; a panic elsewhere
         // cannot leave it half-updated.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -610,7 +578,7 @@ impl Connection {
                         hook(p);
                     }
                 }
-                self.event(Event::Notification { method, params });
+                self.event(BackendEvent::Notification { method, params });
             }
             Message::Request { id, method, .. } if method == "ping" => {
                 // Liveness checks are ours to answer (MCP basic/utilities/ping).
@@ -619,7 +587,7 @@ impl Connection {
             Message::Request { id, method, params } => {
                 debug!("[{}] <- request {id} {method} for a client", self.name);
                 let origin = self.origin_of(params.as_ref(), related);
-                self.event(Event::Request {
+                self.event(BackendEvent::Request {
                     id,
                     method,
                     params,
@@ -694,10 +662,10 @@ impl Connection {
         }
     }
 
-    fn event(&self, event: Event) {
+    fn event(&self, event: BackendEvent) {
         // A full queue drops its oldest message: a request of the backend
         // among them still gets an answer.
-        if let Some(Event::Request { id, method, .. }) = self.events.send(event) {
+        if let Some(BackendEvent::Request { id, method, .. }) = self.events.send(event) {
             self.respond(&Message::error(
                 Some(id),
                 crate::jsonrpc::code::INTERNAL_ERROR,
@@ -707,7 +675,7 @@ impl Connection {
     }
 
     /// Closes the connection: the writer stops, every pending request hears
-    /// `Closed(cause)`, and the supervisor gets `Event::Closed`. Idempotent.
+    /// `Closed(cause)`, and the supervisor gets `BackendEvent::Closed`. Idempotent.
     pub fn close(&self, cause: &str) {
         let pending = {
             let mut state = self.lock();
@@ -722,7 +690,7 @@ impl Connection {
         for (_, p) in pending {
             (p.reply)(Err(CallError::Closed(cause.to_owned())));
         }
-        self.event(Event::Closed(cause.to_owned()));
+        self.event(BackendEvent::Closed(cause.to_owned()));
     }
 
     /// Whether request `id` still waits for its answer.
@@ -858,7 +826,7 @@ fn modernize(
         _ => None,
     };
     if let Some(name) = name_key.and_then(|k| p.get(k)).and_then(Value::as_str) {
-        headers.push(("Mcp-Name".to_owned(), header_value(name)));
+        headers.push(("Mcp-Name".to_owned(), encode_header_value(name)));
     }
     headers.extend(extra);
     headers
@@ -867,7 +835,7 @@ fn modernize(
 /// A value as a 2026-07-28 header carries it: as it is, or in the
 /// `=?base64?…?=` form when it has non-ASCII or control characters,
 /// surrounding whitespace, or looks like that form itself.
-pub fn header_value(value: &str) -> String {
+pub fn encode_header_value(value: &str) -> String {
     let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
         && value.trim() == value
         && !(value.starts_with("=?base64?") && value.ends_with("?="));
@@ -962,7 +930,7 @@ mod tests {
         );
         assert!(matches!(
             events.recv().unwrap(),
-            Event::Closed(cause) if cause == "process exited with status 1"
+            BackendEvent::Closed(cause) if cause == "process exited with status 1"
         ));
         assert!(matches!(
             c.request("b", None, Duration::from_secs(1)),
@@ -991,14 +959,14 @@ mod tests {
         assert_eq!(prx.recv().unwrap()["progress"], 1);
         c.dispatch(json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}));
         assert!(
-            matches!(events.recv().unwrap(), Event::Notification { method, .. } if method == "notifications/tools/list_changed")
+            matches!(events.recv().unwrap(), BackendEvent::Notification { method, .. } if method == "notifications/tools/list_changed")
         );
     }
 
     /// The origin a backend request is traced to, as the test tag.
-    fn origin_tag(event: Event) -> Option<&'static str> {
+    fn origin_tag(event: BackendEvent) -> Option<&'static str> {
         match event {
-            Event::Request { origin, .. } => {
+            BackendEvent::Request { origin, .. } => {
                 origin.and_then(|o| o.downcast::<&'static str>().ok().map(|t| *t))
             }
             other => panic!("not a request: {other:?}"),
@@ -1136,7 +1104,7 @@ mod tests {
         c.dispatch(
             json!({"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{"x":1}}),
         );
-        let Event::Request {
+        let BackendEvent::Request {
             id, method, params, ..
         } = events.recv().unwrap()
         else {

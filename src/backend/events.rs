@@ -1,6 +1,6 @@
-//! The bounded queue of what a backend connection reports to its
-//! supervisor ([`Event`]s): notifications, the backend's requests for
-//! clients, and the close.
+//! What a backend connection reports to its supervisor ([`BackendEvent`]:
+//! notifications, the backend's requests for clients, and the close) and
+//! the bounded queue that carries it there.
 //!
 //! A backend can send notifications faster than they are relayed. Past
 //! [`MAX_BACKEND_EVENTS`] the oldest notification or request waiting is
@@ -8,26 +8,65 @@
 //! it with an error), counted, and logged at the first drop and every
 //! thousandth after. The close is never dropped, and responses never come
 //! here: they are routed on the reader thread by id.
+//!
+//! This file sits under `connection`: it imports nothing from it.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use log::warn;
+use serde_json::Value;
 
-use super::connection::Event;
+use crate::jsonrpc::RequestId;
 use crate::limits::MAX_BACKEND_EVENTS;
 
+/// Who a forwarded request is for, as the layer above records it (the
+/// router's caller: a session and the client's id). Opaque here: the
+/// connection only keeps it with the request, so that a request the backend
+/// sends while serving it can be traced back (see [`BackendEvent::Request`]).
+pub type Origin = Arc<dyn Any + Send + Sync>;
+
+/// What a backend connection reports to whoever supervises it.
+#[derive(Debug, Clone)]
+pub enum BackendEvent {
+    /// The backend sent a notification the connection does not handle itself
+    /// (`list_changed`, logs, resource updates, ...).
+    Notification {
+        /// Method name.
+        method: String,
+        /// Params.
+        params: Option<Value>,
+    },
+    /// The backend sent a request for the client (sampling, elicitation,
+    /// roots); whoever handles it answers with `Connection::respond`.
+    Request {
+        /// The backend's id for it.
+        id: RequestId,
+        /// Method name.
+        method: String,
+        /// Params.
+        params: Option<Value>,
+        /// Whose request it serves, by the rule of `Connection::origin_of`.
+        origin: Option<Origin>,
+    },
+    /// The connection closed; the cause.
+    Closed(String),
+}
+
+/// One backend's queue, shared by its senders and its receiver.
 #[derive(Debug)]
-struct Queue {
+struct EventQueue {
     name: String,
-    state: Mutex<State>,
+    backlog: Mutex<EventBacklog>,
     ready: Condvar,
 }
 
+/// The events waiting for the supervisor, and the queue's bookkeeping.
 #[derive(Debug, Default)]
-struct State {
-    events: VecDeque<Event>,
+struct EventBacklog {
+    events: VecDeque<BackendEvent>,
     dropped: u64,
     senders: usize,
     receiver_gone: bool,
@@ -35,7 +74,7 @@ struct State {
 
 /// The connection's end: never blocks.
 #[derive(Debug)]
-pub struct EventSender(Arc<Queue>);
+pub struct EventSender(Arc<EventQueue>);
 
 impl Clone for EventSender {
     fn clone(&self) -> Self {
@@ -46,25 +85,25 @@ impl Clone for EventSender {
 
 /// The supervisor's end.
 #[derive(Debug)]
-pub struct EventReceiver(Arc<Queue>);
+pub struct EventReceiver(Arc<EventQueue>);
 
 /// A queue for backend `name`'s events.
 pub fn events(name: &str) -> (EventSender, EventReceiver) {
-    let queue = Arc::new(Queue {
+    let queue = Arc::new(EventQueue {
         name: name.to_owned(),
-        state: Mutex::new(State {
+        backlog: Mutex::new(EventBacklog {
             senders: 1,
-            ..State::default()
+            ..EventBacklog::default()
         }),
         ready: Condvar::new(),
     });
     (EventSender(queue.clone()), EventReceiver(queue))
 }
 
-impl Queue {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl EventQueue {
+    fn lock(&self) -> MutexGuard<'_, EventBacklog> {
         // A deque and counters, each changed in one step.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.backlog.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -72,7 +111,7 @@ impl EventSender {
     /// Queues `event`. When the queue is full, the oldest notification or
     /// request waiting makes room and is returned (so that a request can
     /// be answered with an error); the close always gets in.
-    pub fn send(&self, event: Event) -> Option<Event> {
+    pub fn send(&self, event: BackendEvent) -> Option<BackendEvent> {
         let queue = &self.0;
         let mut state = queue.lock();
         if state.receiver_gone {
@@ -83,11 +122,11 @@ impl EventSender {
             let oldest = state
                 .events
                 .iter()
-                .position(|e| !matches!(e, Event::Closed(_)));
+                .position(|e| !matches!(e, BackendEvent::Closed(_)));
             match oldest {
                 Some(i) => dropped = state.events.remove(i),
                 // Only closes are queued: a new close still gets in.
-                None if matches!(event, Event::Closed(_)) => {}
+                None if matches!(event, BackendEvent::Closed(_)) => {}
                 None => dropped = Some(event.clone()),
             }
             if dropped.is_some() {
@@ -100,7 +139,7 @@ impl EventSender {
                 }
             }
         }
-        if state.events.len() < MAX_BACKEND_EVENTS || matches!(event, Event::Closed(_)) {
+        if state.events.len() < MAX_BACKEND_EVENTS || matches!(event, BackendEvent::Closed(_)) {
             state.events.push_back(event);
             queue.ready.notify_one();
         }
@@ -114,7 +153,7 @@ pub struct TimedOut;
 
 impl EventReceiver {
     /// Waits for the next event; `None` only if the queue can never fill again.
-    pub fn recv(&self) -> Option<Event> {
+    pub fn recv(&self) -> Option<BackendEvent> {
         let queue = &self.0;
         let mut state = queue.lock();
         loop {
@@ -129,7 +168,7 @@ impl EventReceiver {
     }
 
     /// Like [`EventReceiver::recv`], waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, TimedOut> {
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<BackendEvent>, TimedOut> {
         let queue = &self.0;
         let deadline = Instant::now() + timeout;
         let mut state = queue.lock();
@@ -153,7 +192,7 @@ impl EventReceiver {
     }
 
     /// The next event if one is waiting.
-    pub fn try_recv(&self) -> Option<Event> {
+    pub fn try_recv(&self) -> Option<BackendEvent> {
         self.0.lock().events.pop_front()
     }
 
@@ -187,16 +226,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn note(n: usize) -> Event {
-        Event::Notification {
+    fn note(n: usize) -> BackendEvent {
+        BackendEvent::Notification {
             method: "notifications/message".into(),
             params: Some(json!({"n": n})),
         }
     }
 
-    fn n_of(event: &Event) -> Option<u64> {
+    fn n_of(event: &BackendEvent) -> Option<u64> {
         match event {
-            Event::Notification { params, .. } => params.as_ref()?.get("n")?.as_u64(),
+            BackendEvent::Notification { params, .. } => params.as_ref()?.get("n")?.as_u64(),
             _ => None,
         }
     }
@@ -208,7 +247,7 @@ mod tests {
             let dropped = tx.send(note(n));
             assert_eq!(dropped.is_some(), n >= MAX_BACKEND_EVENTS, "at {n}");
         }
-        assert!(tx.send(Event::Closed("gone".into())).is_some());
+        assert!(tx.send(BackendEvent::Closed("gone".into())).is_some());
         assert_eq!(rx.dropped(), 11);
         // The oldest eleven are gone; the close is last.
         assert_eq!(rx.recv().as_ref().and_then(n_of), Some(11));
@@ -216,7 +255,7 @@ mod tests {
         while let Some(e) = rx.try_recv() {
             last = Some(e);
         }
-        assert!(matches!(last, Some(Event::Closed(_))));
+        assert!(matches!(last, Some(BackendEvent::Closed(_))));
     }
 
     #[test]

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 pub use auth::Credentials;
 pub use connection::{
-    CallError, Connection, Event, LogFn, Origin, Outgoing, ProgressFn, ReplyFn, header_value,
+    CallError, Connection, LogFn, Outgoing, ProgressFn, ReplyFn, encode_header_value,
 };
 pub use discover::{CacheHints, Discovered, listen_params};
-pub use events::{EventReceiver, EventSender, events};
+pub use events::{BackendEvent, EventReceiver, EventSender, Origin, events};
 
 use crate::config::{Backend, BackendKind};
 

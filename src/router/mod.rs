@@ -714,7 +714,7 @@ impl Router {
                 continue;
             };
             let value = match arguments.get(name) {
-                Some(Value::String(s)) => crate::backend::header_value(s),
+                Some(Value::String(s)) => crate::backend::encode_header_value(s),
                 Some(Value::Bool(b)) => b.to_string(),
                 Some(Value::Number(n)) => n.to_string(),
                 _ => continue,
