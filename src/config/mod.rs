@@ -32,7 +32,7 @@ pub struct Config {
     /// The file it came from; `None` when started without one.
     pub source: Option<PathBuf>,
     /// `server`.
-    pub server: Server,
+    pub server: ServerSettings,
     /// `backends`, in config order.
     pub backends: Vec<Backend>,
     /// `conflict_resolution`.
@@ -76,7 +76,7 @@ pub enum NameCharset {
 
 /// `server` (PRODUCT §3.2).
 #[derive(Debug, Clone)]
-pub struct Server {
+pub struct ServerSettings {
     /// Bind address.
     pub host: String,
     /// Bind port. Only the `--port` flag may set 0 (any free port).

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::yaml::{self, Key, Node, Pos, Value};
+use super::yaml::{self, Key, Node, Pos, YamlValue};
 use super::{
     Audit, Auth, Backend, BackendKind, CatalogNames, Config, Conflict, Filter, Filters,
     IncomingAuth, Launch, Lifecycle, NameCharset, OAuth2, Problem, RateLimits, Secret, Security,
@@ -113,7 +113,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         expanded: Vec::new(),
     };
     let mut top = match &root.value {
-        Value::Map(_) | Value::Null => cx.fields(&root, ""),
+        YamlValue::Map(_) | YamlValue::Null => cx.fields(&root, ""),
         other => {
             return Err(vec![Problem {
                 path: String::new(),
@@ -191,7 +191,7 @@ impl<'n> Fields<'n> {
         let index = entries.iter().position(|(k, _)| k.name == key)?;
         self.used[index] = true;
         let node = &entries[index].1;
-        (!matches!(node.value, Value::Null)).then_some(node)
+        (!matches!(node.value, YamlValue::Null)).then_some(node)
     }
 
     /// The dotted path of a child key.
@@ -288,8 +288,8 @@ impl<'e> Cx<'e> {
     /// A mapping's fields; `null` is an empty mapping.
     fn fields<'n>(&mut self, node: &'n Node, path: &str) -> Option<Fields<'n>> {
         let entries: &'n [(Key, Node)] = match &node.value {
-            Value::Map(entries) => entries,
-            Value::Null => &[],
+            YamlValue::Map(entries) => entries,
+            YamlValue::Null => &[],
             _ => {
                 self.wrong_type(node, path, "a mapping");
                 return None;
@@ -307,7 +307,7 @@ impl<'e> Cx<'e> {
     /// not strings: a config that means a string should quote it.
     fn string(&mut self, node: &Node, path: &str) -> Option<String> {
         match &node.value {
-            Value::Str(s) => match expand(s, self.env) {
+            YamlValue::Str(s) => match expand(s, self.env) {
                 Ok(v) => {
                     if s.contains("${") && v != *s {
                         self.expanded.push((v.clone(), s.clone()));
@@ -319,7 +319,7 @@ impl<'e> Cx<'e> {
                     None
                 }
             },
-            Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            YamlValue::Int(_) | YamlValue::Float(_) | YamlValue::Bool(_) => {
                 self.err(
                     path,
                     node.pos,
@@ -346,8 +346,8 @@ impl<'e> Cx<'e> {
 
     fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
         match &node.value {
-            Value::Bool(b) => Some(*b),
-            Value::Str(_) => match self.string(node, path)?.trim() {
+            YamlValue::Bool(b) => Some(*b),
+            YamlValue::Str(_) => match self.string(node, path)?.trim() {
                 "true" => Some(true),
                 "false" => Some(false),
                 other => {
@@ -369,9 +369,9 @@ impl<'e> Cx<'e> {
     /// A number (integer or float), also from a numeric string.
     fn number(&mut self, node: &Node, path: &str) -> Option<f64> {
         let value = match &node.value {
-            Value::Int(i) => *i as f64,
-            Value::Float(f) => *f,
-            Value::Str(_) => {
+            YamlValue::Int(i) => *i as f64,
+            YamlValue::Float(f) => *f,
+            YamlValue::Str(_) => {
                 let s = self.string(node, path)?;
                 match s.trim().parse::<f64>() {
                     Ok(v) => v,
@@ -429,7 +429,7 @@ impl<'e> Cx<'e> {
     }
 
     fn string_list(&mut self, node: &Node, path: &str) -> Vec<String> {
-        let Value::Seq(items) = &node.value else {
+        let YamlValue::Seq(items) = &node.value else {
             self.wrong_type(node, path, "a list");
             return Vec::new();
         };
@@ -441,7 +441,7 @@ impl<'e> Cx<'e> {
     }
 
     fn string_map(&mut self, node: &Node, path: &str) -> Vec<(String, Secret)> {
-        let Value::Map(entries) = &node.value else {
+        let YamlValue::Map(entries) = &node.value else {
             self.wrong_type(node, path, "a mapping");
             return Vec::new();
         };
@@ -481,7 +481,7 @@ impl<'e> Cx<'e> {
 
     fn headers(&mut self, node: &Node, path: &str) -> Vec<(String, Secret)> {
         let headers = self.string_map(node, path);
-        let Value::Map(entries) = &node.value else {
+        let YamlValue::Map(entries) = &node.value else {
             return headers;
         };
         for (key, value) in entries {
@@ -565,7 +565,7 @@ fn backends(
     let Some(node) = top.get("backends") else {
         return Vec::new();
     };
-    let Value::Map(entries) = &node.value else {
+    let YamlValue::Map(entries) = &node.value else {
         cx.wrong_type(node, "backends", "a mapping of backend name to backend");
         return Vec::new();
     };
@@ -764,7 +764,7 @@ fn auth(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Auth> {
         Some("static") => match a.get("headers") {
             Some(n) => {
                 let headers = cx.headers(n, &a.child("headers"));
-                if headers.is_empty() && matches!(n.value, Value::Map(_)) {
+                if headers.is_empty() && matches!(n.value, YamlValue::Map(_)) {
                     cx.err(&a.child("headers"), n.pos, "needs at least one header");
                 }
                 Some(Auth::Static(headers))
@@ -935,7 +935,7 @@ fn globs(cx: &mut Cx<'_>, lists: &mut Fields<'_>, key: &'static str) -> Vec<Glob
         return Vec::new();
     };
     let path = lists.child(key);
-    let Value::Seq(items) = &n.value else {
+    let YamlValue::Seq(items) = &n.value else {
         cx.wrong_type(n, &path, "a list of glob patterns");
         return Vec::new();
     };
@@ -961,7 +961,7 @@ fn tool_overrides(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Vec<(String, ToolOverr
         return Vec::new();
     };
     let path = f.child("tool_overrides");
-    let Value::Map(entries) = &node.value else {
+    let YamlValue::Map(entries) = &node.value else {
         cx.wrong_type(node, &path, "a mapping of tool name to {name, description}");
         return Vec::new();
     };
@@ -1024,7 +1024,7 @@ fn conflict(cx: &mut Cx<'_>, top: &mut Fields<'_>, backends: &[(Backend, Pos)]) 
     if let Some(n) = f.get("order") {
         let p = f.child("order");
         c.order = cx.string_list(n, &p);
-        if let Value::Seq(items) = &n.value {
+        if let YamlValue::Seq(items) = &n.value {
             for (name, item) in c.order.iter().zip(items) {
                 if !backends.iter().any(|(b, _)| &b.name == name) {
                     cx.err(

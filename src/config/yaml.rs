@@ -31,14 +31,16 @@ impl fmt::Display for Pos {
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The value.
-    pub value: Value,
+    pub value: YamlValue,
     /// Where the value starts.
     pub pos: Pos,
 }
 
 /// A YAML value. Map entries keep document order: config order matters.
+/// Named apart from `serde_json::Value`, which the rest of the crate means
+/// by a bare `Value`.
 #[derive(Debug, Clone)]
-pub enum Value {
+pub enum YamlValue {
     /// `~`, `null` or an empty value.
     Null,
     /// `true` / `false`.
@@ -64,17 +66,17 @@ pub struct Key {
     pub pos: Pos,
 }
 
-impl Value {
+impl YamlValue {
     /// What kind of value this is, for error messages ("expected a string, found a list").
     pub fn kind(&self) -> &'static str {
         match self {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Int(_) => "an integer",
-            Value::Float(_) => "a number",
-            Value::Str(_) => "a string",
-            Value::Seq(_) => "a list",
-            Value::Map(_) => "a mapping",
+            YamlValue::Null => "null",
+            YamlValue::Bool(_) => "a boolean",
+            YamlValue::Int(_) => "an integer",
+            YamlValue::Float(_) => "a number",
+            YamlValue::Str(_) => "a string",
+            YamlValue::Seq(_) => "a list",
+            YamlValue::Map(_) => "a mapping",
         }
     }
 }
@@ -93,7 +95,7 @@ pub struct SyntaxError {
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut options = serde_saphyr::Options::default();
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
-    match serde_saphyr::from_str_with_options::<Spanned<Value>>(text, options) {
+    match serde_saphyr::from_str_with_options::<Spanned<YamlValue>>(text, options) {
         Ok(spanned) => Ok(node(spanned)),
         Err(err) => {
             let pos = err.location().map(|l| Pos {
@@ -141,7 +143,7 @@ pub fn duplicates(root: &Node) -> Vec<Duplicate> {
 
 fn collect_duplicates(node: &Node, path: &str, found: &mut Vec<Duplicate>) {
     match &node.value {
-        Value::Map(entries) => {
+        YamlValue::Map(entries) => {
             for (i, (key, value)) in entries.iter().enumerate() {
                 let child = if path.is_empty() {
                     key.name.clone()
@@ -165,7 +167,7 @@ fn collect_duplicates(node: &Node, path: &str, found: &mut Vec<Duplicate>) {
                 collect_duplicates(value, &child, found);
             }
         }
-        Value::Seq(items) => {
+        YamlValue::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 collect_duplicates(item, &format!("{path}[{i}]"), found);
             }
@@ -174,7 +176,7 @@ fn collect_duplicates(node: &Node, path: &str, found: &mut Vec<Duplicate>) {
     }
 }
 
-fn node(spanned: Spanned<Value>) -> Node {
+fn node(spanned: Spanned<YamlValue>) -> Node {
     Node {
         value: spanned.value,
         pos: Pos {
@@ -184,70 +186,70 @@ fn node(spanned: Spanned<Value>) -> Node {
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
+impl<'de> Deserialize<'de> for YamlValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
+        deserializer.deserialize_any(YamlValueVisitor)
     }
 }
 
-struct ValueVisitor;
+struct YamlValueVisitor;
 
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
+impl<'de> Visitor<'de> for YamlValueVisitor {
+    type Value = YamlValue;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<YamlValue, E> {
+        Ok(YamlValue::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E>(self) -> Result<YamlValue, E> {
+        Ok(YamlValue::Null)
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<YamlValue, D::Error> {
+        YamlValue::deserialize(d)
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<YamlValue, E> {
+        Ok(YamlValue::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
+    fn visit_i64<E>(self, v: i64) -> Result<YamlValue, E> {
+        Ok(YamlValue::Int(v))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<YamlValue, E> {
         i64::try_from(v)
-            .map(Value::Int)
+            .map(YamlValue::Int)
             .map_err(|_| E::custom("integer too large"))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
+    fn visit_f64<E>(self, v: f64) -> Result<YamlValue, E> {
+        Ok(YamlValue::Float(v))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<YamlValue, E> {
+        Ok(YamlValue::Str(v.to_owned()))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
+    fn visit_string<E>(self, v: String) -> Result<YamlValue, E> {
+        Ok(YamlValue::Str(v))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<YamlValue, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Value>>()? {
+        while let Some(item) = seq.next_element::<Spanned<YamlValue>>()? {
             items.push(node(item));
         }
-        Ok(Value::Seq(items))
+        Ok(YamlValue::Seq(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YamlValue, A::Error> {
         let mut entries = Vec::new();
-        while let Some((key, value)) = map.next_entry::<Spanned<String>, Spanned<Value>>()? {
+        while let Some((key, value)) = map.next_entry::<Spanned<String>, Spanned<YamlValue>>()? {
             let key = Key {
                 name: key.value,
                 pos: Pos {
@@ -257,7 +259,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             };
             entries.push((key, node(value)));
         }
-        Ok(Value::Map(entries))
+        Ok(YamlValue::Map(entries))
     }
 }
 
@@ -268,17 +270,17 @@ mod tests {
     #[test]
     fn keeps_order_and_positions() {
         let doc = parse("b: 1\na:\n  - x\n  - 2\n").unwrap();
-        let Value::Map(entries) = doc.value else {
+        let YamlValue::Map(entries) = doc.value else {
             panic!("not a map")
         };
         assert_eq!(entries[0].0.name, "b");
         assert_eq!(entries[1].0.name, "a");
         assert_eq!(entries[1].0.pos, Pos { line: 2, column: 1 });
-        let Value::Seq(items) = &entries[1].1.value else {
+        let YamlValue::Seq(items) = &entries[1].1.value else {
             panic!("not a seq")
         };
         assert_eq!(items[1].pos, Pos { line: 4, column: 5 });
-        assert!(matches!(items[1].value, Value::Int(2)));
+        assert!(matches!(items[1].value, YamlValue::Int(2)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Cx, Fields};
-use crate::config::{Secret, Server, Transport};
+use crate::config::{Secret, ServerSettings, Transport};
 use crate::limits;
 
 const SERVER_EXTRAS: &[&str] = &[
@@ -47,9 +47,9 @@ fn weak_token(token: &str) -> Option<String> {
     })
 }
 
-pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Server {
+pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> ServerSettings {
     let path = top.child("server");
-    let mut server = Server {
+    let mut server = ServerSettings {
         host: "127.0.0.1".into(),
         port: 9000,
         transport: Transport::Sse,
