@@ -71,7 +71,7 @@ impl Credentials {
 
     /// Every header to send: configured ones, then auth ones replacing any
     /// of the same name. Fetches an OAuth 2 token if none is cached.
-    pub fn headers(&self) -> Result<Vec<(String, String)>, String> {
+    pub fn headers(&self) -> Result<Vec<(String, String)>, TokenError> {
         let mut out: Vec<(String, String)> = self
             .headers
             .iter()
@@ -127,7 +127,7 @@ impl Credentials {
         }
     }
 
-    fn access_token(&self, oauth: &OAuth2) -> Result<String, String> {
+    fn access_token(&self, oauth: &OAuth2) -> Result<String, TokenError> {
         let mut cached = self.token();
         if let Some((token, until)) = &*cached
             && Instant::now() < *until
@@ -156,7 +156,7 @@ pub fn with_headers<B>(
 #[derive(Debug)]
 pub enum SendError {
     /// The credentials could not be had (the OAuth 2 token request failed).
-    Credentials(String),
+    Credentials(TokenError),
     /// The request failed: connect, TLS, timeout.
     Request(ureq::Error),
 }
@@ -164,7 +164,7 @@ pub enum SendError {
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::Credentials(e) => f.write_str(e),
+            SendError::Credentials(e) => write!(f, "{e}"),
             SendError::Request(e) => write!(f, "{e}"),
         }
     }
@@ -173,14 +173,69 @@ impl fmt::Display for SendError {
 impl std::error::Error for SendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SendError::Credentials(_) => None,
+            SendError::Credentials(e) => Some(e),
             SendError::Request(e) => Some(e),
         }
     }
 }
 
+/// Why no OAuth 2 token could be had from a token endpoint.
+#[derive(Debug)]
+pub struct TokenError {
+    /// The token endpoint, as configured.
+    url: String,
+    /// What went wrong there.
+    fault: TokenFault,
+}
+
+/// What went wrong at a token endpoint.
+#[derive(Debug)]
+enum TokenFault {
+    /// The request got no response (connect, TLS, timeout).
+    Request(ureq::Error),
+    /// The response body could not be read (too long, cut off).
+    Read(ureq::Error),
+    /// The endpoint answered with a non-2xx status.
+    Status(u16),
+    /// The body is not JSON.
+    NotJson(serde_json::Error),
+    /// The JSON has no string `access_token`.
+    NoAccessToken,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.url;
+        match &self.fault {
+            TokenFault::Request(e) => write!(f, "token request to {url} failed: {e}"),
+            TokenFault::Read(e) => write!(f, "token response from {url}: {e}"),
+            TokenFault::Status(status) => {
+                write!(f, "token endpoint {url} answered HTTP {status}")
+            }
+            TokenFault::NotJson(e) => write!(f, "token response from {url} is not JSON: {e}"),
+            TokenFault::NoAccessToken => {
+                write!(f, "token response from {url} has no access_token")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TokenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.fault {
+            TokenFault::Request(e) | TokenFault::Read(e) => Some(e),
+            TokenFault::NotJson(e) => Some(e),
+            TokenFault::Status(_) | TokenFault::NoAccessToken => None,
+        }
+    }
+}
+
 /// The client-credentials grant (RFC 6749 §4.4), client authentication in the body.
-fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), String> {
+fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), TokenError> {
+    let error = |fault| TokenError {
+        url: oauth.token_url.clone(),
+        fault,
+    };
     let mut form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",
         form_encode(&oauth.client_id),
@@ -199,38 +254,35 @@ fn fetch_token(agent: &Agent, oauth: &OAuth2) -> Result<(String, Duration), Stri
         .header("Content-Type", "application/x-www-form-urlencoded")
         .header("Accept", "application/json")
         .send(form)
-        .map_err(|e| format!("token request to {} failed: {e}", oauth.token_url))?;
+        .map_err(|e| error(TokenFault::Request(e)))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
         .with_config()
         .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
         .read_to_string()
-        .map_err(|e| format!("token response from {}: {e}", oauth.token_url))?;
-    if !(200..300).contains(&status) {
-        return Err(format!(
-            "token endpoint {} answered HTTP {status}",
-            oauth.token_url
-        ));
-    }
-    let value: Value = serde_json::from_str(&body)
-        .map_err(|e| format!("token response from {} is not JSON: {e}", oauth.token_url))?;
-    let token = value
-        .get("access_token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            format!(
-                "token response from {} has no access_token",
-                oauth.token_url
-            )
-        })?;
-    let lifetime = token_lifetime(&value);
+        .map_err(|e| error(TokenFault::Read(e)))?;
+    let (token, lifetime) = token_response(status, &body).map_err(error)?;
     info!(
         "OAuth 2 token obtained from {} (valid {:.0}s)",
         crate::redact::url(&oauth.token_url),
         lifetime.as_secs_f64()
     );
-    Ok((token.to_owned(), lifetime))
+    Ok((token, lifetime))
+}
+
+/// The token and its lifetime in a token endpoint's answer (RFC 6749
+/// §5.1), or what is wrong with the answer.
+fn token_response(status: u16, body: &str) -> Result<(String, Duration), TokenFault> {
+    if !(200..300).contains(&status) {
+        return Err(TokenFault::Status(status));
+    }
+    let value: Value = serde_json::from_str(body).map_err(TokenFault::NotJson)?;
+    let token = value
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or(TokenFault::NoAccessToken)?;
+    Ok((token.to_owned(), token_lifetime(&value)))
 }
 
 /// A token response's `expires_in`, bounded: missing, non-numeric, zero or
@@ -275,6 +327,32 @@ mod tests {
         assert_eq!(life(Value::from(-5)), DEFAULT_TOKEN_LIFETIME);
         assert_eq!(life(Value::from("3600")), DEFAULT_TOKEN_LIFETIME);
         assert_eq!(token_lifetime(&Value::Null), DEFAULT_TOKEN_LIFETIME);
+    }
+
+    #[test]
+    fn token_responses() {
+        let ok = token_response(200, r#"{"access_token":"t","expires_in":60}"#).unwrap();
+        assert_eq!(ok, ("t".to_owned(), Duration::from_secs(60)));
+        assert!(matches!(
+            token_response(401, r#"{"access_token":"t"}"#),
+            Err(TokenFault::Status(401))
+        ));
+        assert!(matches!(
+            token_response(200, "<html>"),
+            Err(TokenFault::NotJson(_))
+        ));
+        assert!(matches!(
+            token_response(200, r#"{"access_token":7}"#),
+            Err(TokenFault::NoAccessToken)
+        ));
+        let e = TokenError {
+            url: "https://auth.example/token".into(),
+            fault: TokenFault::Status(503),
+        };
+        assert_eq!(
+            e.to_string(),
+            "token endpoint https://auth.example/token answered HTTP 503"
+        );
     }
 
     #[test]

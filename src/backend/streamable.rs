@@ -318,7 +318,7 @@ fn post(
         });
         let response = match sent {
             Ok(r) => r,
-            Err(SendError::Credentials(e)) => return Err(Failure::Refused(e)),
+            Err(SendError::Credentials(e)) => return Err(Failure::Refused(e.to_string())),
             Err(SendError::Request(e)) => {
                 return Err(Failure::Unreachable(format!("POST {}: {e}", shared.url)));
             }
