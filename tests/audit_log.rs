@@ -1,4 +1,4 @@
-//! The audit log (issue 9 §5): records of calls through both transports,
+//! The audit log: records of calls through both transports,
 //! catalog changes and auth failures; the chain verifies, survives a
 //! restart, and catches tampering; no argument value is ever written;
 //! `audit.required` withholds an answer it cannot record.

@@ -1,4 +1,4 @@
-//! CORS in a real browser (issue 10 §5): headless Chromium (Debian's
+//! CORS in a real browser: headless Chromium (Debian's
 //! `chromium`) loads a page from an allowed origin that talks 2026-07-28 to
 //! the gateway with `fetch` (a cross-origin POST with MCP headers, so a
 //! preflight first), lists the tools and calls one; from an origin the

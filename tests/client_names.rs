@@ -1,4 +1,4 @@
-//! Names every popular client accepts (issue 9 §7): `catalog.max_name_length`
+//! Names every popular client accepts: `catalog.max_name_length`
 //! and `catalog.name_charset` rewrite exposed names deterministically while
 //! calls reach the original; startup warns about names clients would refuse.
 

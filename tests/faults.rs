@@ -1,4 +1,4 @@
-//! Fault injection (issue 8 §4), each bounded in time: a backend killed
+//! Fault injection, each bounded in time: a backend killed
 //! under load, a flooding backend with a slow client, a connection storm
 //! past `max_connections`, signals during load. (Elsewhere: a backend that
 //! never answers, `stdio_backends::a_timed_out_call_is_answered_and_cancelled_at_the_backend`;

@@ -1,5 +1,5 @@
 //! Hostile and broken input from backends and clients: nothing they send
-//! panics a thread, deafens a backend or grows without bound (issue 8 §2).
+//! panics a thread, deafens a backend or grows without bound.
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,6 @@
-//! The HTTP/1.1 front door over raw sockets: every limit of PRODUCT §10 with
-//! its own status, keep-alive, pipelining, HTTP/1.0, HEAD, routing, panics.
+//! The HTTP/1.1 front door over raw sockets: every limit (README, "HTTP
+//! endpoints") with its own status, keep-alive, pipelining, HTTP/1.0,
+//! HEAD, routing, panics.
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;

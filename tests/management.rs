@@ -1,4 +1,4 @@
-//! The management API and `/metrics` (issue 9 §1): the original's paths and
+//! The management API and `/metrics`: the original Argus's paths and
 //! JSON shapes, its token rules and 401 bodies, lifecycle events and their
 //! SSE stream, reconnect and shutdown, Prometheus text that `promtool`
 //! accepts, and the original's own client and TUI against ours.

@@ -1,4 +1,5 @@
-//! The MCP handshake answered by the gateway (PRODUCT §6.1) and the catalog
+//! The MCP handshake answered by the gateway (MCP 2025-06-18, Basic ›
+//! Lifecycle: `initialize`, version negotiation, `ping`) and the catalog
 //! methods with no backends, over the SSE transport.
 
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
-//! 2026-07-28 backends (issue 10 §4): a Streamable HTTP or stdio backend is probed
-//! with `server/discover` first and, when it speaks 2026-07-28, called
+//! 2026-07-28 backends: a Streamable HTTP or stdio backend is probed with
+//! `server/discover` first and, when it speaks 2026-07-28, called
 //! statelessly with its routing headers (`Mcp-Name` with its own name,
 //! `Mcp-Param-*` from its tools' `x-mcp-header` arguments, which a Python
 //! `mcp` 2.x server checks), for clients of both eras; a 2025-era backend

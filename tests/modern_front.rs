@@ -1,4 +1,4 @@
-//! MCP 2026-07-28 on `/mcp` beside the 2025 era (issue 10 §1–2): stateless
+//! MCP 2026-07-28 on `/mcp` beside the 2025 era: stateless
 //! requests with per-request `_meta`, `server/discover`, the routing-header
 //! rules with their error codes and HTTP statuses, caching hints,
 //! `resultType`, and the 2025-era sessions unchanged on the same endpoint.

@@ -1,4 +1,4 @@
-//! The 2026-07-28 SDKs through the gateway in each connect mode (issue 10):
+//! The 2026-07-28 SDKs through the gateway in each connect mode:
 //! the Python `mcp` 2.x `Client` (pinned 2.3.0) and the TypeScript
 //! `@modelcontextprotocol/client` 2.x (pinned 2.4.0), each in `2026-07-28`,
 //! `auto` (which must take the modern path: no `initialize` on the wire)

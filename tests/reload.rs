@@ -1,4 +1,4 @@
-//! Live reload (issue 9 §2): `POST /manage/v1/reload` and SIGHUP apply the
+//! Live reload: `POST /manage/v1/reload` and SIGHUP apply the
 //! difference without dropping a session; a file with errors is refused
 //! whole; listener settings need a restart; a Python SDK client under load
 //! sees `list_changed` and the new tool while its calls on an unchanged

@@ -1,4 +1,4 @@
-//! Every message reaches exactly the right client (issue 8 §1): backend
+//! Every message reaches exactly the right client: backend
 //! requests go to the client whose call they serve, subscriptions and log
 //! levels are per session, ids reused in flight are refused.
 

@@ -1,4 +1,4 @@
-//! No lost or crossed messages (issue 8 §4): several clients at once, each
+//! No lost or crossed messages: several clients at once, each
 //! a random sequence of calls, calls with progress, sampling answered by the
 //! client, cancellations, log levels and subscriptions, over backends of
 //! all three transports. Every request gets exactly one answer with its own

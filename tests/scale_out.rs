@@ -1,4 +1,4 @@
-//! Several instances behind nginx (issue 10 §6): the shipped
+//! Several instances behind nginx: the shipped
 //! `deploy/nginx.conf` (Debian's nginx) in front of two gateways. Modern
 //! (2026-07-28) requests go round-robin and keep working when an instance
 //! is killed; 2025-era sessions of the Python SDK, over SSE and Streamable

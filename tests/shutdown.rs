@@ -1,4 +1,4 @@
-//! Shutdown and signals (issue 8 §2): SIGTERM within 5 s even while a
+//! Shutdown and signals: SIGTERM within 5 s even while a
 //! backend is still in its handshake; children never outlive the gateway.
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
-//! The SSE front transport (PRODUCT §5.1): the stream, POST statuses,
-//! keepalives, vanished and slow clients, and that sessions leak nothing.
+//! The SSE front transport (the "HTTP with SSE" transport of MCP
+//! 2024-11-05, Basic › Transports): the stream, POST statuses, keepalives,
+//! vanished and slow clients, and that sessions leak nothing.
 
 use std::io::Write;
 use std::time::{Duration, Instant};

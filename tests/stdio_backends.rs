@@ -1,4 +1,4 @@
-//! Stdio backends behind the gateway (issue: stdio, catalog, routing), with
+//! Stdio backends behind the gateway (the catalog and routing), with
 //! the fixture server of `tests/bin/fixture_server.rs`: conflict strategies,
 //! filters and overrides, id isolation between sessions, crashes and
 //! restarts, call timeouts with cancellation, hostile output, shutdown.

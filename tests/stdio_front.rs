@@ -1,4 +1,4 @@
-//! `argus-mcp stdio` (issue 9 §6): the gateway served to one client over
+//! `argus-mcp stdio`: the gateway served to one client over
 //! stdin/stdout; nothing but messages on stdout; ends when stdin closes,
 //! leaving no process behind. Raw, and with both SDKs' stdio clients.
 

@@ -1,6 +1,7 @@
-//! The Streamable HTTP front transport, `/mcp` (PRODUCT §5.2): every status
-//! and header rule over raw HTTP, the session lifecycle, batches, the GET
-//! stream, answers upgraded to SSE, idle expiry.
+//! The Streamable HTTP front transport, `/mcp` (MCP 2025-06-18, Basic ›
+//! Transports › Streamable HTTP): every status and header rule over raw
+//! HTTP, the session lifecycle, batches, the GET stream, answers upgraded
+//! to SSE, idle expiry.
 
 use std::io::{BufReader, Write};
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! HTTPS backends on a private PKI (`tls`, PRODUCT §12): a CA made here
+//! HTTPS backends on a private PKI (`tls`, README "Configuration"): a CA made here
 //! with openssl, a Python SDK server behind uvicorn's TLS, trusted through
 //! `tls.ca_file` (top level and per backend, instead of or beside the
 //! bundled roots), refused without it, and mTLS with `cert_file`/`key_file`.

@@ -1,4 +1,4 @@
-"""A Python SDK client through a live reload, under load (issue 9 §2).
+"""A Python SDK client through a live reload, under load.
 
 Usage: reload_client.py SSE_URL MANAGE_BASE TOKEN CONFIG_PATH NEW_CONFIG_PATH
 
