@@ -60,8 +60,12 @@ pub fn credentials(backend: &Backend) -> Arc<Credentials> {
 pub enum Error {
     /// Its process could not be started.
     Spawn(std::io::Error),
-    /// The transport could not connect.
-    Connect(String),
+    /// A launched SSE server's URL never answered.
+    Launch(sse_client::ListenError),
+    /// The SSE stream could not be opened, or named no endpoint.
+    Sse(sse_client::ConnectError),
+    /// A thread of the Streamable HTTP transport could not be started.
+    Thread(std::io::Error),
     /// The handshake or discovery failed.
     Mcp {
         /// Why.
@@ -78,7 +82,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Spawn(e) => write!(f, "{e}"),
-            Error::Connect(e) => f.write_str(e),
+            Error::Launch(e) => write!(f, "{e}"),
+            Error::Sse(e) => write!(f, "{e}"),
+            Error::Thread(e) => write!(f, "{e}"),
             Error::Mcp { error, stderr } => {
                 f.write_str(&stdio::with_stderr(error, stderr.as_deref()))
             }
@@ -90,9 +96,11 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Spawn(e) => Some(e),
+            Error::Spawn(e) | Error::Thread(e) => Some(e),
+            Error::Launch(e) => Some(e),
+            Error::Sse(e) => Some(e),
             Error::Mcp { error, .. } => Some(error),
-            Error::Connect(_) | Error::Unsupported(_) => None,
+            Error::Unsupported(_) => None,
         }
     }
 }
@@ -203,7 +211,7 @@ pub fn start(
                         })
                     {
                         p.terminate();
-                        return Err(Error::Connect(e));
+                        return Err(Error::Launch(e));
                     }
                     Some(Local::Server(p))
                 }
@@ -227,14 +235,14 @@ pub fn start(
                     if let Some(Local::Server(p)) = &process {
                         p.terminate();
                     }
-                    return Err(Error::Connect(e));
+                    return Err(Error::Sse(e));
                 }
             }
         }
         BackendKind::StreamableHttp { url, .. } => {
             let (conn, http) =
                 streamable::connect(&backend.name, url, credentials.clone(), t.call, events)
-                    .map_err(Error::Connect)?;
+                    .map_err(Error::Thread)?;
             Link {
                 conn,
                 discovered: Discovered::default(),

@@ -138,8 +138,8 @@ pub fn connect(
     credentials: Arc<Credentials>,
     call_timeout: Duration,
     events: EventSender,
-) -> Result<(Arc<Connection>, StreamableTransport), String> {
-    let (conn, outbound) = Connection::new(name, events).map_err(|e| e.to_string())?;
+) -> std::io::Result<(Arc<Connection>, StreamableTransport)> {
+    let (conn, outbound) = Connection::new(name, events)?;
     // A JSON-mode server holds the POST until the result is ready, so the
     // answer head may take as long as the call; the connection's timer
     // answers the caller at `call` anyway, this only frees the thread.
@@ -171,7 +171,7 @@ pub fn connect(
     };
     if let Err(e) = writer {
         conn.close("cannot start the writer");
-        return Err(e.to_string());
+        return Err(e);
     }
     Ok((conn, StreamableTransport { shared }))
 }
