@@ -1,4 +1,4 @@
-//! `${NAME}` and `${NAME:-default}` expansion in config string values (PRODUCT §3.1).
+//! `${NAME}` and `${NAME:-default}` expansion in config string values.
 //!
 //! One pass, no recursion: a substituted value is never scanned again. `$x`
 //! without braces and a lone `$` are literal. An unset variable without a

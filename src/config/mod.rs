@@ -1,4 +1,4 @@
-//! The validated configuration (PRODUCT §3) and how it is found and loaded.
+//! The validated configuration and how it is found and loaded.
 //!
 //! Loading is two stages: `yaml` turns the text into a tree of positioned
 //! nodes, then `validate` walks that tree by hand into the typed [`Config`],
@@ -55,8 +55,9 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// `catalog` (issue 9 §7): how exposed names are made safe for clients;
-/// both off by default (names unchanged).
+/// `catalog`: how exposed names are made safe for clients whose naming
+/// rules are stricter than the backends'; both off by default (names
+/// unchanged).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CatalogNames {
     /// `max_name_length`: longest exposed tool or prompt name, in characters.
@@ -74,7 +75,7 @@ pub enum NameCharset {
     Mcp,
 }
 
-/// `server` (PRODUCT §3.2).
+/// `server`: where and how the gateway listens for clients.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     /// Bind address.
@@ -120,7 +121,7 @@ impl Transport {
     }
 }
 
-/// One backend (PRODUCT §3.3).
+/// One entry of `backends`.
 #[derive(Debug, Clone)]
 pub struct Backend {
     /// The map key: 1–64 of `A-Z a-z 0-9 _ - .`.
@@ -216,7 +217,7 @@ pub struct OAuth2 {
     pub retry_on_401: bool,
 }
 
-/// Per-backend timeouts and retry policy (PRODUCT §3.3), defaults applied.
+/// Per-backend timeouts and retry policy, defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeouts {
     /// `initialize` handshake.
@@ -235,7 +236,8 @@ pub struct Timeouts {
     pub retry_delay: Duration,
 }
 
-/// Visibility filters for the three item kinds (PRODUCT §6.3).
+/// Visibility filters for the three item kinds; each is checked on the
+/// backend's original item name, before any rename.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     /// Tools, matched on name.
@@ -285,7 +287,7 @@ pub struct Conflict {
     pub order: Vec<String>,
 }
 
-/// A conflict strategy (PRODUCT §6.5).
+/// A conflict strategy: who keeps a name that two backends expose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// The earlier backend keeps the name.
@@ -365,7 +367,7 @@ pub struct Audit {
     pub required: bool,
 }
 
-/// Start-up tuning read from the environment (PRODUCT §3.3).
+/// Start-up tuning read from the environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lifecycle {
     /// `ARGUS_STARTUP_CONCURRENCY`: backends connecting at once.
@@ -458,7 +460,7 @@ impl std::error::Error for Error {
     }
 }
 
-/// Where the config file comes from (PRODUCT §2).
+/// Where the config file comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A named file (`--config` or `$ARGUS_CONFIG`).

@@ -1,4 +1,4 @@
-//! TLS material for HTTPS backends (`tls`, PRODUCT §12): which roots a
+//! TLS material for HTTPS backends (`tls`): which roots a
 //! backend's certificate must chain to, and the client certificate the
 //! gateway shows to mTLS backends.
 //!

@@ -1,5 +1,7 @@
-//! The `server` section (PRODUCT §3.2): bind address, primary transport,
-//! connection and session caps, idle expiry, the management token.
+//! The `server` section: bind address, primary transport, connection and
+//! session caps, idle expiry, the instance prefix of session ids, and the
+//! management token (also from `$ARGUS_MGMT_TOKEN`), refused when it is a
+//! known placeholder or too short. Serving is `http` and `gateway`'s.
 
 use std::time::Duration;
 
@@ -47,6 +49,8 @@ fn weak_token(token: &str) -> Option<String> {
     })
 }
 
+/// `server`, defaults applied; `$ARGUS_MGMT_TOKEN` wins over the file's
+/// management token.
 pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> ServerSettings {
     let path = top.child("server");
     let mut server = ServerSettings {
@@ -63,48 +67,75 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> ServerSettings {
         server.management_token = mgmt_token_env(cx);
         return server;
     };
-    if let Some(n) = f.get("host") {
-        let p = f.child("host");
-        if let Some(host) = cx.nonempty(n, &p) {
-            if host.parse::<std::net::IpAddr>().is_ok()
-                || host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            {
-                server.host = host;
-            } else {
-                cx.err(
-                    &p,
-                    n.pos,
-                    format!("\"{host}\" is not an IP address or host name"),
-                );
-            }
-        }
+    // The keys in this order: the first known key close to a typo is the hint.
+    if let Some(host) = host(cx, &mut f) {
+        server.host = host;
     }
     if let Some(n) = f.get("port")
         && let Some(port) = cx.int(n, &f.child("port"), 1, 65535)
     {
         server.port = port as u16;
     }
-    if let Some(n) = f.get("transport") {
-        let p = f.child("transport");
-        if let Some(t) = cx.string(n, &p) {
-            match t.trim() {
-                "sse" => server.transport = Transport::Sse,
-                "streamable-http" => server.transport = Transport::StreamableHttp,
-                "http" | "streamable_http" | "streamablehttp" => cx.err(
-                    &p,
-                    n.pos,
-                    format!("unknown transport \"{t}\"; did you mean \"streamable-http\"?"),
-                ),
-                other => cx.err(
-                    &p,
-                    n.pos,
-                    format!("unknown transport \"{other}\" (expected sse or streamable-http)"),
-                ),
-            }
-        }
+    if let Some(transport) = transport(cx, &mut f) {
+        server.transport = transport;
     }
+    limits_and_expiry(cx, &mut f, &mut server);
+    server.instance = instance(cx, &mut f);
+    if let Some(token) = management_token(cx, &mut f) {
+        server.management_token = Some(token);
+    }
+    if let Some(token) = mgmt_token_env(cx) {
+        server.management_token = Some(token);
+    }
+    f.finish(cx, SERVER_EXTRAS);
+    server
+}
+
+/// `host`: an IP address or a host name.
+fn host(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<String> {
+    let n = f.get("host")?;
+    let p = f.child("host");
+    let host = cx.nonempty(n, &p)?;
+    if host.parse::<std::net::IpAddr>().is_ok()
+        || host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Some(host);
+    }
+    cx.err(
+        &p,
+        n.pos,
+        format!("\"{host}\" is not an IP address or host name"),
+    );
+    None
+}
+
+/// `transport`: `sse` or `streamable-http` (`stdio` is a command, not a
+/// server transport).
+fn transport(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Transport> {
+    let n = f.get("transport")?;
+    let p = f.child("transport");
+    let t = cx.string(n, &p)?;
+    match t.trim() {
+        "sse" => return Some(Transport::Sse),
+        "streamable-http" => return Some(Transport::StreamableHttp),
+        "http" | "streamable_http" | "streamablehttp" => cx.err(
+            &p,
+            n.pos,
+            format!("unknown transport \"{t}\"; did you mean \"streamable-http\"?"),
+        ),
+        other => cx.err(
+            &p,
+            n.pos,
+            format!("unknown transport \"{other}\" (expected sse or streamable-http)"),
+        ),
+    }
+    None
+}
+
+/// `max_connections`, `max_sessions` and `session_idle_timeout`.
+fn limits_and_expiry(cx: &mut Cx<'_>, f: &mut Fields<'_>, server: &mut ServerSettings) {
     if let Some(n) = f.get("max_connections")
         && let Some(v) = cx.int(n, &f.child("max_connections"), 1, 100_000)
     {
@@ -120,39 +151,40 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> ServerSettings {
     {
         server.session_idle_timeout = v;
     }
-    if let Some(n) = f.get("instance") {
-        let p = f.child("instance");
-        if let Some(id) = cx.nonempty(n, &p) {
-            let id = id.to_ascii_lowercase();
-            if (1..=8).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                server.instance = Some(id);
-            } else {
-                cx.err(&p, n.pos, format!("\"{id}\" must be 1-8 hex digits (the prefix of this instance's session ids)"));
-            }
+}
+
+/// `instance`: 1–8 hex digits, lower-cased.
+fn instance(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<String> {
+    let n = f.get("instance")?;
+    let p = f.child("instance");
+    let id = cx.nonempty(n, &p)?.to_ascii_lowercase();
+    if (1..=8).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(id);
+    }
+    cx.err(
+        &p,
+        n.pos,
+        format!("\"{id}\" must be 1-8 hex digits (the prefix of this instance's session ids)"),
+    );
+    None
+}
+
+/// `management.token`, trimmed; a weak one is reported (and kept, so the
+/// environment's may still replace it).
+fn management_token(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Secret> {
+    let n = f.get("management")?;
+    let p = f.child("management");
+    let mut m = cx.fields(n, &p)?;
+    let mut token = None;
+    if let Some(t) = m.get("token") {
+        let p = m.child("token");
+        token = cx.nonempty(t, &p).map(|t| Secret(t.trim().to_owned()));
+        if let Some(why) = token.as_ref().and_then(|t| weak_token(&t.0)) {
+            cx.err(&p, t.pos, why);
         }
     }
-    if let Some(n) = f.get("management") {
-        let p = f.child("management");
-        if let Some(mut m) = cx.fields(n, &p) {
-            if let Some(t) = m.get("token") {
-                let p = m.child("token");
-                server.management_token = cx.nonempty(t, &p).map(|t| Secret(t.trim().to_owned()));
-                if let Some(why) = server
-                    .management_token
-                    .as_ref()
-                    .and_then(|t| weak_token(&t.0))
-                {
-                    cx.err(&p, t.pos, why);
-                }
-            }
-            m.finish(cx, MANAGEMENT_EXTRAS);
-        }
-    }
-    if let Some(token) = mgmt_token_env(cx) {
-        server.management_token = Some(token);
-    }
-    f.finish(cx, SERVER_EXTRAS);
-    server
+    m.finish(cx, MANAGEMENT_EXTRAS);
+    token
 }
 
 /// `$ARGUS_MGMT_TOKEN`, trimmed; it wins over the file. A weak one is an

@@ -1,7 +1,7 @@
-//! The `tls` section, at the top level and per remote backend (PRODUCT
-//! §12): `ca_file` (PEM roots, several certificates), `bundled_roots`
-//! (Mozilla's roots beside them; default true), `cert_file` + `key_file`
-//! (a client certificate for mTLS backends). A backend's keys override the
+//! The `tls` section, at the top level and per remote backend: `ca_file`
+//! (PEM roots, several certificates), `bundled_roots` (Mozilla's roots
+//! beside them; default true), `cert_file` + `key_file` (a client
+//! certificate for mTLS backends). A backend's keys override the
 //! top-level ones key by key; the files are read and checked here (see
 //! `config::tls`), each problem reported at the key that named the file.
 
@@ -194,4 +194,28 @@ pub(super) fn backend(
         }
     }
     tls
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::validate::from_text;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_bad_top_level_tls_file_is_reported_once_however_many_backends_use_it() {
+        let problems = from_text(
+            "tls: {ca_file: /surely/missing/ca.pem}\nbackends:\n  a:\n    type: sse\n    url: https://a.example/sse\n  b:\n    type: streamable-http\n    url: https://b.example/mcp\n    tls: {bundled_roots: true}\n",
+            &no_env,
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "tls.ca_file");
+        assert!(
+            problems[0].message.starts_with("cannot read"),
+            "{problems:?}"
+        );
+    }
 }
