@@ -25,6 +25,7 @@ use crate::gateway::{ConfigLoader, Control, Gateway};
 use crate::http::{Server, ServerOptions, Traffic};
 use crate::limits::SERVICE_STACK_BYTES;
 use crate::redact;
+use crate::runtime::Runtime;
 use crate::supervisor::{Status, Supervisor};
 
 /// Why the gateway could not start.
@@ -155,10 +156,10 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
-    let config = Arc::new(config);
-    let supervisor = Supervisor::new(config.clone());
-    open_audit(&config, &supervisor)?;
-    let gateway = Arc::new(Gateway::new(config, supervisor.clone(), local));
+    let runtime = Runtime::new(Arc::new(config));
+    open_audit(&runtime)?;
+    let supervisor = Supervisor::with_runtime(runtime.clone());
+    let gateway = Arc::new(Gateway::new(runtime, supervisor.clone(), local));
     let server = Server::new(listener, gateway.clone(), options).map_err(Error::Setup)?;
     let stop = server.shutdown_handle();
     gateway.set_control(Control {
@@ -237,8 +238,9 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
     Ok(())
 }
 
-/// Opens the audit log when `audit.enabled`, and hands it to the supervisor.
-fn open_audit(config: &Config, supervisor: &Supervisor) -> Result<(), Error> {
+/// Opens the audit log when `audit.enabled`, and hands it to the runtime.
+fn open_audit(runtime: &Runtime) -> Result<(), Error> {
+    let config = runtime.config();
     if !config.audit.enabled {
         return Ok(());
     }
@@ -246,7 +248,7 @@ fn open_audit(config: &Config, supervisor: &Supervisor) -> Result<(), Error> {
     let log = crate::audit::AuditLog::open(&a.file, a.required)
         .map_err(|e| Error::Audit(a.file.clone(), e))?;
     info!("audit log: {}", a.file.display());
-    supervisor.set_audit(Arc::new(log));
+    runtime.set_audit(Arc::new(log));
     Ok(())
 }
 
@@ -258,11 +260,11 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
     for warning in &config.warnings {
         warn!("{warning}");
     }
-    let config = Arc::new(config);
-    let supervisor = Supervisor::new(config.clone());
-    open_audit(&config, &supervisor)?;
+    let runtime = Runtime::new(Arc::new(config));
+    open_audit(&runtime)?;
+    let supervisor = Supervisor::with_runtime(runtime.clone());
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let gateway = Arc::new(Gateway::new(config, supervisor.clone(), local));
+    let gateway = Arc::new(Gateway::new(runtime, supervisor.clone(), local));
     let signal_handle = signals.handle();
     let (on_signal, stop_backends) = (gateway.clone(), supervisor.clone());
     spawn_service("argus-signals", move || {
@@ -312,8 +314,7 @@ fn spawn_service(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), Er
 /// the resulting catalog (exposed name → backend and original name), stops
 /// them again. Returns the text and whether every backend connected.
 pub fn connect_plan(config: Config) -> (String, bool) {
-    let config = Arc::new(config);
-    let supervisor = Supervisor::new(config.clone());
+    let supervisor = Supervisor::new(Arc::new(config));
     if let Err(e) = supervisor.start() {
         return (format!("cannot start backends: {e}\n"), false);
     }

@@ -234,7 +234,7 @@ impl AuditLog {
 
     /// Appends one record of `kind` with `fields`; an error says why it
     /// could not be written (and is logged).
-    pub fn record(&self, kind: &str, fields: Map<String, Value>) -> Result<(), String> {
+    pub fn record(&self, kind: &str, fields: Map<String, Value>) -> Result<(), WriteError> {
         let mut chain = self.lock();
         let mut line = fields;
         line.insert("seq".into(), Value::from(chain.seq + 1));
@@ -252,11 +252,40 @@ impl AuditLog {
                 Ok(())
             }
             Err(e) => {
-                let why = format!("cannot write the audit log {}: {e}", self.path.display());
+                let why = WriteError {
+                    path: self.path.clone(),
+                    cause: e,
+                };
                 error!("{why}");
                 Err(why)
             }
         }
+    }
+}
+
+/// A record that could not be written.
+#[derive(Debug)]
+pub struct WriteError {
+    /// The audit log's path.
+    pub path: PathBuf,
+    /// Why.
+    pub cause: io::Error,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot write the audit log {}: {}",
+            self.path.display(),
+            self.cause
+        )
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
     }
 }
 

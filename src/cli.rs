@@ -149,21 +149,21 @@ fn unexpected(arg: lexopt::Arg<'_>, command: Option<&str>, audit_sub: Option<&st
         ),
         Value(value) => {
             let value = value.to_string_lossy();
-            return Error(format!("unexpected argument \"{value}\" ({help})"));
+            return Error::Usage(format!("unexpected argument \"{value}\" ({help})"));
         }
     };
     match (elsewhere, here) {
-        (Some(other), None) => Error(format!(
+        (Some(other), None) => Error::Usage(format!(
             "\"{typed}\" goes after the command, as in \"argus-mcp {other} {typed}\" ({help})"
         )),
-        (Some(other), Some(here)) if other != here => Error(format!(
+        (Some(other), Some(here)) if other != here => Error::Usage(format!(
             "\"{typed}\" is an option of \"argus-mcp {other}\", not of \"argus-mcp {here}\" ({help})"
         )),
         _ => match near {
-            Some(near) if near != typed => Error(format!(
+            Some(near) if near != typed => Error::Usage(format!(
                 "unknown option \"{typed}\"; did you mean \"{near}\"? ({help})"
             )),
-            _ => Error(format!("unknown option \"{typed}\" ({help})")),
+            _ => Error::Usage(format!("unknown option \"{typed}\" ({help})")),
         },
     }
 }
@@ -214,19 +214,36 @@ pub struct ServerArgs {
 
 /// A usage error.
 #[derive(Debug)]
-pub struct Error(String);
+pub enum Error {
+    /// What lexopt found (a missing or non-UTF-8 value, a value where none
+    /// is taken), kept whole.
+    Parse(lexopt::Error),
+    /// A rule of ours, with the message the user sees (it names what is
+    /// wrong and where the help is).
+    Usage(String),
+}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Error::Parse(e) => write!(f, "{e}"),
+            Error::Usage(message) => f.write_str(message),
+        }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Parse(e) => Some(e),
+            Error::Usage(_) => None,
+        }
+    }
+}
 
 impl From<lexopt::Error> for Error {
     fn from(e: lexopt::Error) -> Error {
-        Error(e.to_string())
+        Error::Parse(e)
     }
 }
 
@@ -254,7 +271,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                     let hint = closest(&name, &COMMANDS)
                         .map(|c| format!("did you mean \"{c}\"? "))
                         .unwrap_or_default();
-                    return Err(Error(format!(
+                    return Err(Error::Usage(format!(
                         "unknown command \"{name}\" ({hint}expected {}; see argus-mcp --help)",
                         quoted_list(&COMMANDS)
                     )));
@@ -264,7 +281,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Value(value) if command.as_deref() == Some("audit") && audit_sub.is_none() => {
                 let sub = value.string()?;
                 if sub != "verify" && sub != "show" {
-                    return Err(Error(format!(
+                    return Err(Error::Usage(format!(
                         "unknown audit command \"{sub}\" (expected \"verify\" or \"show\")"
                     )));
                 }
@@ -287,14 +304,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Long("host") if command.as_deref() == Some("server") => {
                 let host = parser.value()?.string()?;
                 if host.trim().is_empty() {
-                    return Err(Error("--host must not be empty".into()));
+                    return Err(Error::Usage("--host must not be empty".into()));
                 }
                 server.host = Some(host);
             }
             Long("port") if command.as_deref() == Some("server") => {
                 let raw = parser.value()?.string()?;
                 let port = raw.parse::<u16>().map_err(|_| {
-                    Error(format!("--port: \"{raw}\" is not a port number (0-65535)"))
+                    Error::Usage(format!("--port: \"{raw}\" is not a port number (0-65535)"))
                 })?;
                 server.port = Some(port);
             }
@@ -311,7 +328,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         }
     }
     if quiet && verbose > 0 {
-        return Err(Error("-q and -v cannot be used together".into()));
+        return Err(Error::Usage("-q and -v cannot be used together".into()));
     }
     server.verbosity = if quiet { -1 } else { verbose };
     match command.as_deref() {
@@ -324,7 +341,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                 since,
                 backend,
             }),
-            _ => Err(Error(
+            _ => Err(Error::Usage(
                 "usage: argus-mcp audit verify FILE | audit show FILE [--since T] [--backend B]"
                     .into(),
             )),
@@ -333,7 +350,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             config: server.config,
             connect,
         }),
-        _ => Err(Error(format!(
+        _ => Err(Error::Usage(format!(
             "missing command: {} (see argus-mcp --help)",
             quoted_list(&COMMANDS)
         ))),

@@ -53,6 +53,7 @@ pub mod random;
 pub mod redact;
 pub mod replay;
 pub mod router;
+pub mod runtime;
 pub mod session;
 pub mod sha256;
 pub mod sse;

@@ -148,13 +148,46 @@ fn enable_child_guard() {
     }
 }
 
+/// Why no config could be loaded.
+#[derive(Debug)]
+enum LoadError {
+    /// The working directory (where the config is looked for) is unreadable.
+    WorkingDirectory(std::io::Error),
+    /// The config file is unreadable or invalid.
+    Config(config::Error),
+    /// No file, and the environment's overrides of the defaults are invalid.
+    Environment(Vec<config::Problem>),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::WorkingDirectory(e) => write!(f, "cannot read the working directory: {e}"),
+            LoadError::Config(e) => write!(f, "{e}"),
+            LoadError::Environment(problems) => {
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                write!(f, "invalid environment: {}", lines.join("; "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::WorkingDirectory(e) => Some(e),
+            LoadError::Config(e) => Some(e),
+            LoadError::Environment(_) => None,
+        }
+    }
+}
+
 /// Loads the config the command line, `$ARGUS_CONFIG` or the working directory names.
-fn load(flag: Option<&Path>) -> Result<Config, String> {
+fn load(flag: Option<&Path>) -> Result<Config, LoadError> {
     let env_config = std::env::var("ARGUS_CONFIG").ok();
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+    let cwd = std::env::current_dir().map_err(LoadError::WorkingDirectory)?;
     match config::locate(flag, env_config.as_deref(), &cwd) {
-        Location::File(path) => Config::load(&path).map_err(|e| e.to_string()),
+        Location::File(path) => Config::load(&path).map_err(LoadError::Config),
         Location::NotFound(tried) => {
             let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
             warn!(
@@ -162,10 +195,7 @@ fn load(flag: Option<&Path>) -> Result<Config, String> {
                 tried.join(", ")
             );
             let env = |name: &str| std::env::var(name).ok();
-            Config::empty(&env).map_err(|problems| {
-                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                format!("invalid environment: {}", lines.join("; "))
-            })
+            Config::empty(&env).map_err(LoadError::Environment)
         }
     }
 }

@@ -35,16 +35,15 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{debug, error, info, warn};
 use serde_json::Value;
 
-use crate::audit::AuditLog;
 use crate::backend::{self, BackendEvent, Connection, Discovered, EventReceiver, Link, Origin};
-use crate::catalog::{Catalog, Kind, Source};
+use crate::catalog::{Catalog, ConflictError, Kind, Source};
 use crate::config::{Backend, BackendKind, Config};
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::{
     MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION, STILL_STARTING_AFTER,
 };
-use crate::metrics::Metrics;
-use crate::ops_events::{OpsEvents, Severity};
+use crate::ops_events::Severity;
+use crate::runtime::Runtime;
 use crate::redact;
 
 /// How long a reload (or a reconnect) waits for the backends it starts to
@@ -204,6 +203,63 @@ impl Views {
     }
 }
 
+/// Why a backend cannot take a call now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    /// Its name.
+    pub backend: String,
+    /// Where it is in its life.
+    pub status: Status,
+    /// Its last error, if any.
+    pub last_error: Option<String>,
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "backend \"{}\" is unavailable ({}", self.backend, self.status)?;
+        if let Some(e) = &self.last_error {
+            write!(f, ": {e}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+/// Why a reload or a reconnect was not done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotDone {
+    /// The gateway is still starting, or is stopping.
+    NotRunning,
+    /// No backend of that name is configured.
+    UnknownBackend(String),
+}
+
+impl fmt::Display for NotDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotDone::NotRunning => f.write_str("the gateway is still starting or is stopping"),
+            // The original's wording, which its clients show.
+            NotDone::UnknownBackend(name) => write!(f, "Backend '{name}' not found."),
+        }
+    }
+}
+
+impl std::error::Error for NotDone {}
+
+/// Why a backend restarted on request did not connect: its last error,
+/// or that it did not finish its attempt in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotConnected(pub String);
+
+impl fmt::Display for NotConnected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotConnected {}
+
 /// The config in force and its live slots, in config order.
 #[derive(Debug)]
 struct Current {
@@ -312,17 +368,14 @@ pub struct Supervisor {
     first_pass_done: Condvar,
     /// One reload (or reconnect) at a time.
     reloading: Mutex<()>,
-    /// Counters for `/metrics`.
-    metrics: Metrics,
-    /// Lifecycle events for `/manage/v1/events`.
-    events: OpsEvents,
+    /// The config in force, counters, events and the audit log, shared
+    /// with the router and the gateway.
+    runtime: Arc<Runtime>,
     /// Connection attempts in progress (bounded by `startup_concurrency`).
     starting: Mutex<usize>,
     starting_freed: Condvar,
     rebuild: Mutex<HashSet<String>>,
     listener: RwLock<Option<Arc<dyn Listener>>>,
-    /// The audit log, when `audit.enabled`.
-    audit: RwLock<Option<Arc<AuditLog>>>,
     stopping: AtomicBool,
     /// The first catalog went into the audit log (later ones when changed).
     catalog_recorded: AtomicBool,
@@ -343,8 +396,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Supervisor {
-    /// A supervisor for `config`'s backends; nothing starts until [`Supervisor::start`].
+    /// A supervisor for `config`'s backends with a runtime of its own (a
+    /// `check --connect`, a test); nothing starts until
+    /// [`Supervisor::start`].
     pub fn new(config: Arc<Config>) -> Arc<Supervisor> {
+        Supervisor::with_runtime(Runtime::new(config))
+    }
+
+    /// A supervisor for the backends of `runtime`'s config, recording in
+    /// `runtime`; nothing starts until [`Supervisor::start`].
+    pub fn with_runtime(runtime: Arc<Runtime>) -> Arc<Supervisor> {
+        let config = runtime.config();
         let slots: Vec<Arc<Slot>> = config
             .backends
             .iter()
@@ -365,13 +427,11 @@ impl Supervisor {
             views: RwLock::new(Arc::new(Views::default())),
             first_pass_done: Condvar::new(),
             reloading: Mutex::new(()),
-            metrics: Metrics::default(),
-            events: OpsEvents::default(),
+            runtime,
             starting: Mutex::new(0),
             starting_freed: Condvar::new(),
             rebuild: Mutex::new(HashSet::new()),
             listener: RwLock::new(None),
-            audit: RwLock::new(None),
             stopping: AtomicBool::new(false),
             catalog_recorded: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
@@ -386,8 +446,9 @@ impl Supervisor {
         self.slots.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// The config in force (the last one applied).
-    pub fn config(&self) -> Arc<Config> {
+    /// The config of the backends it runs (the last one applied; the
+    /// runtime's config in force is the same one).
+    fn config(&self) -> Arc<Config> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -412,30 +473,9 @@ impl Supervisor {
         current.active.iter().map(|&i| (i, self.slot(i))).collect()
     }
 
-    /// The gateway's counters.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
-    /// The lifecycle events.
-    pub fn events(&self) -> &OpsEvents {
-        &self.events
-    }
-
     /// Sets who hears about catalog changes and notifications.
     pub fn set_listener(&self, listener: Arc<dyn Listener>) {
         *self.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(listener);
-    }
-
-    /// Sets the audit log that catalog changes (and, through the router,
-    /// forwarded requests) are recorded in.
-    pub fn set_audit(&self, log: Arc<AuditLog>) {
-        *self.audit.write().unwrap_or_else(|e| e.into_inner()) = Some(log);
-    }
-
-    /// The audit log, if one is on.
-    pub fn audit(&self) -> Option<Arc<AuditLog>> {
-        self.audit.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The `group` of a backend, as the config in force has it.
@@ -578,21 +618,16 @@ impl Supervisor {
     }
 
     /// The live link of a backend, or why there is none.
-    pub fn link(&self, index: usize) -> Result<Arc<Link>, String> {
+    pub fn link(&self, index: usize) -> Result<Arc<Link>, Unavailable> {
         let slot = self.slot(index);
         let state = lock(&slot.state);
         match (&state.link, state.status) {
             (Some(link), Status::Connected) => Ok(link.clone()),
-            _ => Err(format!(
-                "backend \"{}\" is unavailable ({}{})",
-                slot.config.name,
-                state.status,
-                state
-                    .last_error
-                    .as_ref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
-            )),
+            _ => Err(Unavailable {
+                backend: slot.config.name.clone(),
+                status: state.status,
+                last_error: state.last_error.clone(),
+            }),
         }
     }
 
@@ -650,7 +685,7 @@ impl Supervisor {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.events.close();
+        self.runtime.events().close();
         let slots: Vec<Arc<Slot>> = self.slots.read().unwrap_or_else(|e| e.into_inner()).clone();
         let links: Vec<Arc<Link>> = slots
             .iter()
@@ -671,10 +706,10 @@ impl Supervisor {
     /// catalogs, and every view that changed tells its sessions. Waits up
     /// to [`RELOAD_CONNECT_WAIT`] for the started backends' first attempts.
     /// `Err` when the gateway is still starting or stopping.
-    pub fn apply(self: &Arc<Self>, new: Config) -> Result<ReloadReport, String> {
+    pub fn apply(self: &Arc<Self>, new: Config) -> Result<ReloadReport, NotDone> {
         let _one = lock(&self.reloading);
         if !self.first_pass_complete() || self.stopping() {
-            return Err("the gateway is still starting or is stopping".into());
+            return Err(NotDone::NotRunning);
         }
         let old = self.config();
         let old_active = self
@@ -714,10 +749,12 @@ impl Supervisor {
                 retire.push(old_active[i]);
             }
         }
+        let new = Arc::new(new);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Current {
-            config: Arc::new(new),
+            config: new.clone(),
             active,
         };
+        self.runtime.set_config(new);
         self.retire(&retire, "removed or changed by a config reload");
         for &index in &started {
             if let Err(e) = self.spawn(index) {
@@ -751,15 +788,15 @@ impl Supervisor {
         self: &Arc<Self>,
         name: &str,
         wait: Duration,
-    ) -> Result<Result<(), String>, String> {
+    ) -> Result<Result<(), NotConnected>, NotDone> {
         let _one = lock(&self.reloading);
         if !self.first_pass_complete() || self.stopping() {
-            return Err("the gateway is still starting or is stopping".into());
+            return Err(NotDone::NotRunning);
         }
         let (position, old) = {
             let current = self.current.read().unwrap_or_else(|e| e.into_inner());
             let Some(p) = current.config.backends.iter().position(|b| b.name == name) else {
-                return Err(format!("Backend '{name}' not found."));
+                return Err(NotDone::UnknownBackend(name.to_owned()));
             };
             (p, current.active[p])
         };
@@ -770,20 +807,22 @@ impl Supervisor {
             .active[position] = index;
         self.retire(&[old], "reconnect requested");
         if let Err(e) = self.spawn(index) {
-            return Ok(Err(format!("cannot start: {e}")));
+            return Ok(Err(NotConnected(format!("cannot start: {e}"))));
         }
         self.rebuild();
         if !self.wait_attempted(&[index], wait) {
-            return Ok(Err(format!(
+            return Ok(Err(NotConnected(format!(
                 "Reconnect timed out after {}s.",
                 wait.as_secs()
-            )));
+            ))));
         }
         let slot = self.slot(index);
         let s = lock(&slot.state);
         Ok(match s.status {
             Status::Connected => Ok(()),
-            _ => Err(s.last_error.clone().unwrap_or_else(|| s.status.to_string())),
+            _ => Err(NotConnected(
+                s.last_error.clone().unwrap_or_else(|| s.status.to_string()),
+            )),
         })
     }
 
@@ -880,7 +919,7 @@ impl Supervisor {
                         s.discovered = Some(link.discovered.clone());
                         s.link = Some(link.clone());
                     }
-                    self.events.record(
+                    self.runtime.events().record(
                         "backend_connected",
                         Severity::Info,
                         Some(&name),
@@ -921,7 +960,7 @@ impl Supervisor {
                     if ended {
                         break;
                     }
-                    self.events.record(
+                    self.runtime.events().record(
                         "backend_disconnected",
                         Severity::Warning,
                         Some(&name),
@@ -964,7 +1003,7 @@ impl Supervisor {
             }
             if exhausted {
                 error!("[{name}] failed: {message}; giving up after {failures} attempt(s)");
-                self.events.record(
+                self.runtime.events().record(
                     "backend_failed",
                     Severity::Error,
                     Some(&name),
@@ -979,7 +1018,7 @@ impl Supervisor {
                 t.retries,
                 delay.as_secs_f64()
             );
-            self.events.record(
+            self.runtime.events().record(
                 "backend_retrying",
                 Severity::Warning,
                 Some(&name),
@@ -1214,7 +1253,7 @@ impl Supervisor {
         // first answers see every backend of the first pass.
         // Whatever happens in it, the first pass completes: requests wait for it.
         let fatal = match panic::catch_unwind(AssertUnwindSafe(|| self.try_rebuild())) {
-            Ok(outcome) => outcome.err(),
+            Ok(outcome) => outcome.err().map(|e| e.to_string()),
             Err(_) => {
                 error!("building the first catalog panicked");
                 None
@@ -1236,7 +1275,7 @@ impl Supervisor {
         }
         let (total, connected) = self.counts();
         info!("first pass complete: {connected} of {total} backend(s) connected");
-        self.events.record(
+        self.runtime.events().record(
             "status",
             Severity::Info,
             None,
@@ -1274,7 +1313,7 @@ impl Supervisor {
         }
         if let Err(e) = self.try_rebuild() {
             error!("{e}; keeping the previous catalog");
-            self.events.record(
+            self.runtime.events().record(
                 "capability_change",
                 Severity::Error,
                 None,
@@ -1286,7 +1325,7 @@ impl Supervisor {
 
     /// Builds every view from what the live slots offer now and swaps it
     /// in; tells the listener which lists changed in which view.
-    fn try_rebuild(&self) -> Result<(), String> {
+    fn try_rebuild(&self) -> Result<(), ConflictError> {
         // Also serializes rebuilds: views are swapped in build order.
         let mut seen_warnings = lock(&self.rebuild);
         let config = self.config();
@@ -1322,7 +1361,7 @@ impl Supervisor {
                 .filter(|(_, g)| group.is_none_or(|want| want == *g))
                 .map(|(s, _)| *s)
                 .collect();
-            Catalog::build_with(&chosen, &config.conflict, &config.names).map_err(|e| e.to_string())
+            Catalog::build_with(&chosen, &config.conflict, &config.names)
         };
         let (all, warnings) = build(None)?;
         let mut groups = BTreeMap::new();
@@ -1362,7 +1401,7 @@ impl Supervisor {
         }
         let first = !self.catalog_recorded.swap(true, Ordering::SeqCst);
         if first || !changes[0].1.is_empty() {
-            if let Some(log) = self.audit() {
+            if let Some(log) = self.runtime.audit() {
                 record_catalog(&log, &previous.all, &fresh.all);
             }
             if !first {
@@ -1370,7 +1409,7 @@ impl Supervisor {
                 let mut details = serde_json::Map::new();
                 details.insert("added".into(), Value::from(added));
                 details.insert("removed".into(), Value::from(removed));
-                self.events.record(
+                self.runtime.events().record(
                     "capability_change",
                     Severity::Info,
                     None,
@@ -1420,7 +1459,7 @@ fn catalog_diff(before: &Catalog, after: &Catalog) -> (Vec<String>, Vec<String>)
 /// Records the effective catalog in the audit log: the SHA-256 of every
 /// exposed name → backend and original name, sorted, and what was added
 /// and removed since `before`.
-fn record_catalog(log: &AuditLog, before: &Catalog, after: &Catalog) {
+fn record_catalog(log: &crate::audit::AuditLog, before: &Catalog, after: &Catalog) {
     let new = catalog_lines(after);
     let (added, removed) = catalog_diff(before, after);
     let mut fields = serde_json::Map::new();

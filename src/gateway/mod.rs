@@ -39,6 +39,7 @@ use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 use crate::router::Router;
 use crate::session::{Session, SlowHook, list_changes};
+use crate::runtime::Runtime;
 use crate::supervisor::{Listener, Supervisor};
 
 /// Open client sessions by id.
@@ -247,6 +248,8 @@ impl std::fmt::Debug for Control {
 /// The gateway: configuration, router and sessions behind one HTTP handler.
 #[derive(Debug)]
 pub struct Gateway {
+    /// The config in force, counters, events and the audit log.
+    runtime: Arc<Runtime>,
     supervisor: Arc<Supervisor>,
     router: Arc<Router>,
     sessions: Arc<Sessions>,
@@ -274,10 +277,12 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway for `config`'s backends, serving on `local`.
-    pub fn new(config: Arc<Config>, supervisor: Arc<Supervisor>, local: SocketAddr) -> Gateway {
+    /// A gateway for the backends of `supervisor`, with the services of
+    /// `runtime`, serving on `local`.
+    pub fn new(runtime: Arc<Runtime>, supervisor: Arc<Supervisor>, local: SocketAddr) -> Gateway {
+        let config = runtime.config();
         let sessions = Arc::new(Sessions::default());
-        let router = Arc::new(Router::new(supervisor.clone()));
+        let router = Arc::new(Router::new(runtime.clone(), supervisor.clone()));
         let listens = Arc::new(listen::Listens::default());
         supervisor.set_listener(Arc::new(Relay {
             sessions: sessions.clone(),
@@ -291,6 +296,7 @@ impl Gateway {
             rate,
             refusals: refusals::RefusalLog::new(Instant::now()),
             router,
+            runtime,
             supervisor,
             sessions,
             listens,
@@ -322,7 +328,7 @@ impl Gateway {
 
     /// The config in force (it changes with a reload).
     fn config(&self) -> Arc<Config> {
-        self.supervisor.config()
+        self.runtime.config()
     }
 
     /// Re-reads the config file and applies it (SIGHUP). Runs on the
@@ -343,7 +349,7 @@ impl Gateway {
         *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.stop_wake.notify_all();
         // `events/stream` and `subscriptions/listen` connections end too.
-        self.supervisor.events().close();
+        self.runtime.events().close();
         self.listens.close();
         let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
         if !sessions.is_empty() {
@@ -439,8 +445,8 @@ impl Gateway {
         self.sessions.len() < self.config().server.max_sessions
     }
 
-    /// Adds a session to the table, or says why not (503 text).
-    fn admit(&self, session: &Arc<Session>) -> Result<(), String> {
+    /// Adds a session to the table, or says why not (a 503).
+    fn admit(&self, session: &Arc<Session>) -> Result<(), SessionsFull> {
         let max = self.config().server.max_sessions;
         if self.sessions.admit(session.clone(), max) {
             return Ok(());
@@ -449,14 +455,14 @@ impl Gateway {
             "session refused from {}: {max} sessions open (server.max_sessions)",
             session.peer
         );
-        Err(too_many_sessions(max))
+        Err(SessionsFull { max })
     }
 
     fn mcp_guard(&self, req: &Request) -> Result<Option<usize>, Response> {
         if let Some(rate) = &self.rate
             && let Err(wait) = rate.check(req.peer.ip(), Instant::now())
         {
-            crate::metrics::Metrics::inc(&self.supervisor.metrics().rate_limited);
+            crate::metrics::Metrics::inc(&self.runtime.metrics().rate_limited);
             return Err(too_many_requests(req, wait));
         }
         let config = self.config();
@@ -479,10 +485,10 @@ impl Gateway {
     /// What a new session calls when its client stops reading: a metric
     /// and an event.
     fn slow_hook(&self) -> SlowHook {
-        let supervisor = self.supervisor.clone();
+        let runtime = self.runtime.clone();
         SlowHook(Arc::new(move |session: &Session| {
-            crate::metrics::Metrics::inc(&supervisor.metrics().slow_clients_dropped);
-            supervisor.events().record(
+            crate::metrics::Metrics::inc(&runtime.metrics().slow_clients_dropped);
+            runtime.events().record(
                 "session_dropped",
                 crate::ops_events::Severity::Warning,
                 None,
@@ -498,8 +504,8 @@ impl Gateway {
 
     /// Records a refused bearer token: metric, event, audit line.
     fn auth_failed(&self, req: &Request, surface: &str) {
-        crate::metrics::Metrics::inc(&self.supervisor.metrics().auth_failures);
-        self.supervisor.events().record(
+        crate::metrics::Metrics::inc(&self.runtime.metrics().auth_failures);
+        self.runtime.events().record(
             "auth_failure",
             crate::ops_events::Severity::Warning,
             None,
@@ -511,7 +517,7 @@ impl Gateway {
             ),
             None,
         );
-        if let Some(log) = self.supervisor.audit() {
+        if let Some(log) = self.runtime.audit() {
             let mut fields = serde_json::Map::new();
             fields.insert("peer".into(), Value::from(req.peer.to_string()));
             fields.insert("path".into(), Value::from(req.path()));
@@ -537,10 +543,24 @@ fn too_many_requests(req: &Request, wait: Duration) -> Response {
     response.with_header("Retry-After", seconds.max(1).to_string())
 }
 
-/// Why a session cannot open when the table is full.
-fn too_many_sessions(max: usize) -> String {
-    format!("too many sessions: the gateway holds at most {max} (server.max_sessions)")
+/// Why a session cannot open: the table is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SessionsFull {
+    /// `server.max_sessions`.
+    max: usize,
 }
+
+impl std::fmt::Display for SessionsFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "too many sessions: the gateway holds at most {} (server.max_sessions)",
+            self.max
+        )
+    }
+}
+
+impl std::error::Error for SessionsFull {}
 
 fn method_not_allowed(allow: &str) -> Response {
     Response::text(405, "method not allowed\n").with_header("Allow", allow)

@@ -132,24 +132,78 @@ pub(crate) fn header_value(raw: &str) -> Option<String> {
     }
 }
 
-/// Checks one routing header against the body's value; the -32020 text
-/// if it is missing, duplicated, badly encoded or different.
-fn check_header(req: &Request, name: &str, expected: &str) -> Result<(), String> {
+/// Why a routing header does not stand for the body (-32020); `Display`
+/// is the error's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HeaderMismatch {
+    /// A header the body needs is absent (for argument `property`, if it
+    /// is an `Mcp-Param-*` one).
+    Missing {
+        name: String,
+        property: Option<String>,
+    },
+    /// The header came twice.
+    Repeated { name: String },
+    /// Its value is not the body's (`body` as the message quotes it).
+    Differs {
+        name: String,
+        header: String,
+        body: String,
+    },
+    /// Its `=?base64?…?=` value does not decode to UTF-8.
+    NotBase64 { name: String },
+}
+
+impl std::fmt::Display for HeaderMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Header mismatch: ")?;
+        match self {
+            HeaderMismatch::Missing {
+                name,
+                property: None,
+            } => write!(f, "{name} header is required"),
+            HeaderMismatch::Missing {
+                name,
+                property: Some(p),
+            } => write!(f, "{name} header is required for argument '{p}'"),
+            HeaderMismatch::Repeated { name } => write!(f, "{name} header is repeated"),
+            HeaderMismatch::Differs { name, header, body } => write!(
+                f,
+                "{name} header value '{header}' does not match body value {body}"
+            ),
+            HeaderMismatch::NotBase64 { name } => {
+                write!(f, "{name} header value is not valid Base64 UTF-8")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeaderMismatch {}
+
+/// Checks one routing header against the body's value: missing,
+/// duplicated, badly encoded or different is a mismatch.
+fn check_header(req: &Request, name: &str, expected: &str) -> Result<(), HeaderMismatch> {
     let mut values = req.head.header_all(name);
     let (Some(first), None) = (values.next(), values.next()) else {
-        return Err(match req.header(name) {
-            None => format!("Header mismatch: {name} header is required"),
-            Some(_) => format!("Header mismatch: {name} header is repeated"),
+        let name = name.to_owned();
+        return Err(match req.header(&name) {
+            None => HeaderMismatch::Missing {
+                name,
+                property: None,
+            },
+            Some(_) => HeaderMismatch::Repeated { name },
         });
     };
     match header_value(first) {
         Some(v) if v == expected => Ok(()),
-        Some(v) => Err(format!(
-            "Header mismatch: {name} header value '{v}' does not match body value '{expected}'"
-        )),
-        None => Err(format!(
-            "Header mismatch: {name} header value is not valid Base64 UTF-8"
-        )),
+        Some(v) => Err(HeaderMismatch::Differs {
+            name: name.to_owned(),
+            header: v,
+            body: format!("'{expected}'"),
+        }),
+        None => Err(HeaderMismatch::NotBase64 {
+            name: name.to_owned(),
+        }),
     }
 }
 
@@ -174,7 +228,7 @@ fn check_param_headers(
     req: &Request,
     tool: &Value,
     arguments: Option<&Value>,
-) -> Result<(), String> {
+) -> Result<(), HeaderMismatch> {
     let Some(properties) = tool
         .get("inputSchema")
         .and_then(|s| s.get("properties"))
@@ -192,22 +246,21 @@ fn check_param_headers(
         };
         let name = format!("Mcp-Param-{header}");
         let Some(raw) = req.header(&name) else {
-            return Err(format!(
-                "Header mismatch: {name} header is required for argument '{property}'"
-            ));
+            return Err(HeaderMismatch::Missing {
+                name,
+                property: Some(property.clone()),
+            });
         };
         match header_value(raw) {
             Some(decoded) if same_value(&decoded, value) => {}
             Some(decoded) => {
-                return Err(format!(
-                    "Header mismatch: {name} header value '{decoded}' does not match body value {value}"
-                ));
+                return Err(HeaderMismatch::Differs {
+                    name,
+                    header: decoded,
+                    body: value.to_string(),
+                });
             }
-            None => {
-                return Err(format!(
-                    "Header mismatch: {name} header value is not valid Base64 UTF-8"
-                ));
-            }
+            None => return Err(HeaderMismatch::NotBase64 { name }),
         }
     }
     Ok(())
@@ -279,7 +332,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
     }
     for (header, expected) in checks {
         if let Err(why) = check_header(req, header, expected) {
-            return fail(400, Some(&id), code::HEADER_MISMATCH, &why, None);
+            return fail(400, Some(&id), code::HEADER_MISMATCH, &why.to_string(), None);
         }
     }
     if version != mcp::MODERN_VERSION {
@@ -321,7 +374,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
         if let Some(tool) = tool
             && let Err(why) = check_param_headers(req, tool, p.and_then(|p| p.get("arguments")))
         {
-            return fail(400, Some(&id), code::HEADER_MISMATCH, &why, None);
+            return fail(400, Some(&id), code::HEADER_MISMATCH, &why.to_string(), None);
         }
     }
     // Lists may be kept as long as every backend behind them allows

@@ -19,11 +19,42 @@ use crate::limits::RELOAD_STACK_BYTES;
 use crate::metrics::Metrics;
 use crate::ops_events::Severity;
 
+/// Why a reload changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// The gateway started without a config file.
+    NoConfigFile,
+    /// The file has errors (every one is in the answer).
+    InvalidConfig,
+    /// The gateway is still starting or is stopping, or the reload could
+    /// not run.
+    Unavailable,
+}
+
+impl Refusal {
+    /// The `error` word of the answer (the original's).
+    fn word(self) -> &'static str {
+        match self {
+            Refusal::NoConfigFile => "no_config_file",
+            Refusal::InvalidConfig => "invalid_config",
+            Refusal::Unavailable => "service_unavailable",
+        }
+    }
+
+    /// The HTTP status of `POST /manage/v1/reload` that answers it.
+    pub(super) fn status(self) -> u16 {
+        match self {
+            Refusal::Unavailable => 503,
+            Refusal::NoConfigFile | Refusal::InvalidConfig => 422,
+        }
+    }
+}
+
 /// How a reload ended.
 #[derive(Debug)]
 pub(super) struct Outcome {
-    /// Whether the new config is in force.
-    pub applied: bool,
+    /// Why the new config is not in force; `None`: it is.
+    pub refused: Option<Refusal>,
     /// The answer of `POST /manage/v1/reload`.
     pub body: Value,
 }
@@ -101,11 +132,11 @@ pub(super) fn reload(gateway: &Gateway, trigger: &str) -> Outcome {
 /// A reload that could not run: nothing changed.
 fn failed(gateway: &Gateway, trigger: &str, why: String) -> Outcome {
     error!("reload ({trigger}) failed: {why}");
-    Metrics::inc(&gateway.supervisor.metrics().reloads_refused);
+    Metrics::inc(&gateway.runtime.metrics().reloads_refused);
     Outcome {
-        applied: false,
+        refused: Some(Refusal::Unavailable),
         body: refused_body(
-            "service_unavailable",
+            Refusal::Unavailable.word(),
             &why,
             Value::Null,
             vec![Value::from(why.clone())],
@@ -130,20 +161,21 @@ fn refused_body(status: &str, message: &str, details: Value, errors: Vec<Value>)
 }
 
 fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
-    let supervisor = &gateway.supervisor;
-    let refuse = |status: &str, message: String, errors: Vec<Value>| {
+    let (supervisor, runtime) = (&gateway.supervisor, &gateway.runtime);
+    let refuse = |refusal: Refusal, message: String, errors: Vec<Value>| {
+        let status = refusal.word();
         error!("reload ({trigger}) refused: {message}");
-        Metrics::inc(&supervisor.metrics().reloads_refused);
+        Metrics::inc(&runtime.metrics().reloads_refused);
         let mut details = Map::new();
         details.insert("errors".into(), Value::from(errors.clone()));
-        supervisor.events().record(
+        runtime.events().record(
             "config",
             Severity::Error,
             None,
             format!("reload refused: {message}"),
             Some(details),
         );
-        if let Some(log) = supervisor.audit() {
+        if let Some(log) = runtime.audit() {
             let mut fields = Map::new();
             fields.insert("trigger".into(), Value::from(trigger));
             fields.insert("outcome".into(), Value::from(status));
@@ -160,13 +192,13 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
             })
             .collect();
         Outcome {
-            applied: false,
+            refused: Some(refusal),
             body: refused_body(status, &message, json!({"problems": errors}), texts),
         }
     };
     let Some(loader) = gateway.control.get().and_then(|c| c.loader.as_ref()) else {
         return refuse(
-            "no_config_file",
+            Refusal::NoConfigFile,
             "the gateway started without a config file: nothing to reload".into(),
             Vec::new(),
         );
@@ -175,7 +207,11 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
         Ok(config) => config,
         Err(e) => {
             let list = problems(&e);
-            return refuse("invalid_config", e.to_string().replace("\n  ", "; "), list);
+            return refuse(
+                Refusal::InvalidConfig,
+                e.to_string().replace("\n  ", "; "),
+                list,
+            );
         }
     };
     let running = gateway.config();
@@ -185,10 +221,10 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
     }
     let report = match supervisor.apply(new) {
         Ok(report) => report,
-        Err(why) => return refuse("service_unavailable", why, Vec::new()),
+        Err(why) => return refuse(Refusal::Unavailable, why.to_string(), Vec::new()),
     };
     *gateway.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
-    Metrics::inc(&supervisor.metrics().reloads);
+    Metrics::inc(&runtime.metrics().reloads);
     let summary = format!(
         "config reloaded ({trigger}): {} added, {} removed, {} changed",
         report.added.len(),
@@ -208,21 +244,21 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
         "restart_required": restart_required,
     });
     let details = body.as_object().cloned();
-    supervisor.events().record(
+    runtime.events().record(
         "config_reloaded",
         Severity::Info,
         None,
         summary,
         details.clone(),
     );
-    if let Some(log) = supervisor.audit() {
+    if let Some(log) = runtime.audit() {
         let mut fields = details.unwrap_or_default();
         fields.insert("trigger".into(), Value::from(trigger));
         fields.insert("outcome".into(), Value::from("applied"));
         let _ = log.record("reload", fields);
     }
     Outcome {
-        applied: true,
+        refused: None,
         body,
     }
 }

@@ -40,7 +40,7 @@ pub(super) fn metrics(gateway: &Gateway) -> Response {
             .unwrap_or_default(),
         uptime: gateway.started.elapsed().as_secs_f64(),
     };
-    let text = gateway.supervisor.metrics().render(&snapshot);
+    let text = gateway.runtime.metrics().render(&snapshot);
     let mut response = Response::text(200, text);
     response.headers.clear();
     response

@@ -409,8 +409,10 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
         return error(400, code::INVALID_REQUEST, "Invalid Request");
     };
     if !gateway.session_room() {
-        let why = super::too_many_sessions(gateway.config().server.max_sessions);
-        return error(503, code::INTERNAL_ERROR, &why);
+        let why = super::SessionsFull {
+            max: gateway.config().server.max_sessions,
+        };
+        return error(503, code::INTERNAL_ERROR, &why.to_string());
     }
     let id = id.clone();
     let session_id = match gateway.new_session_id() {
@@ -453,7 +455,7 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
     if let Err(why) = gateway.admit(&session) {
         // Filled up while this one initialized.
         session.close();
-        return error(503, code::INTERNAL_ERROR, &why);
+        return error(503, code::INTERNAL_ERROR, &why.to_string());
     }
     info!(
         "session {} opened over Streamable HTTP by {}",

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, WriteError};
 use crate::backend::CallError;
 use crate::metrics::Outcome;
 use crate::session::Session;
@@ -51,7 +51,7 @@ impl Call {
 
     /// Records how the request ended; `Err` when the record could not be
     /// written and the log is `required` (the answer must then be withheld).
-    pub(super) fn finish(mut self, outcome: &str) -> Result<(), String> {
+    pub(super) fn finish(mut self, outcome: &str) -> Result<(), WriteError> {
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         self.fields.insert(
             "duration_ms".into(),

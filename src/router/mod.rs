@@ -35,6 +35,7 @@ use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
 use crate::metrics;
 use crate::session::{Asker, InputRequest, JsonText, Session};
+use crate::runtime::Runtime;
 use crate::supervisor::Supervisor;
 use interest::{Levels, Subscribers};
 
@@ -49,6 +50,8 @@ const FIRST_PASS_WAIT: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub struct Router {
     supervisor: Arc<Supervisor>,
+    /// The config in force, counters and the audit log.
+    runtime: Arc<Runtime>,
     /// Numbers the ids of relayed backend requests.
     next_relay: AtomicU64,
     /// Sessions subscribed per resource URI.
@@ -98,10 +101,11 @@ enum Outcome {
 }
 
 impl Router {
-    /// A router over the backends of `supervisor`.
-    pub fn new(supervisor: Arc<Supervisor>) -> Router {
+    /// A router over the backends of `supervisor`, recording in `runtime`.
+    pub fn new(runtime: Arc<Runtime>, supervisor: Arc<Supervisor>) -> Router {
         Router {
             supervisor,
+            runtime,
             next_relay: AtomicU64::new(1),
             subscribers: Subscribers::default(),
             levels: Levels::default(),
@@ -200,7 +204,7 @@ impl Router {
             }
             Message::Request { id, method, params } => {
                 let answered = |outcome| {
-                    self.supervisor.metrics().request(
+                    self.runtime.metrics().request(
                         session.transport.as_str(),
                         &method,
                         None,
@@ -274,7 +278,7 @@ impl Router {
 
     /// The group of backend `backend`, as the config in force has it.
     pub fn group_of(&self, backend: &str) -> Option<String> {
-        self.supervisor
+        self.runtime
             .config()
             .backends
             .iter()
@@ -304,7 +308,7 @@ impl Router {
     /// Cancels everything a closing session still has in flight, and
     /// releases its subscriptions and log level.
     pub fn session_closed(&self, session: &Session) {
-        if let Some(log) = self.supervisor.audit() {
+        if let Some(log) = self.runtime.audit() {
             for f in session.in_flight_calls() {
                 if let Some(conn) = f.conn.upgrade() {
                     audited::cancelled(&log, session, conn.name(), "the session ended");
@@ -538,7 +542,7 @@ impl Router {
         let is_tool = method_name == method::TOOLS_CALL;
         let link = match self.supervisor.link(route.backend) {
             Ok(link) => link,
-            Err(cause) => return Outcome::Reply(failure(is_tool, &cause)),
+            Err(cause) => return Outcome::Reply(failure(is_tool, &cause.to_string())),
         };
         let timeout = self.supervisor_timeout(route.backend);
         let client_token = params
@@ -546,7 +550,7 @@ impl Router {
             .and_then(|m| m.get("progressToken"))
             .cloned();
         let backend_name = route.backend_name.clone();
-        let audit = self.supervisor.audit().map(|log| {
+        let audit = self.runtime.audit().map(|log| {
             let group = self.supervisor.group(route.backend);
             audited::Call::start(
                 log,
@@ -635,7 +639,7 @@ impl Router {
                     done: 0,
                 });
         let answering = Answering {
-            supervisor: self.supervisor.clone(),
+            runtime: self.runtime.clone(),
             caller: caller.clone(),
             audit,
             transport: session.transport.as_str(),
@@ -727,7 +731,7 @@ impl Router {
     /// The names of the backends of `view` (`None`: every backend), as
     /// the config in force has them.
     fn backends_of(&self, view: Option<&str>) -> Vec<String> {
-        self.supervisor
+        self.runtime
             .config()
             .backends
             .iter()
@@ -972,7 +976,7 @@ impl Router {
                 if let Some(f) = session.untrack(&id)
                     && let Some(conn) = f.conn.upgrade()
                 {
-                    if let Some(log) = self.supervisor.audit() {
+                    if let Some(log) = self.runtime.audit() {
                         audited::cancelled(&log, session, conn.name(), "cancelled by the client");
                     }
                     let reason = params
@@ -1017,7 +1021,7 @@ fn boxed_log(hook: SharedLog) -> crate::backend::LogFn {
 /// and record, and, for a 2026-07-28 backend serving a 2025-era client,
 /// how to ask again ([`rounds`]).
 struct Answering {
-    supervisor: Arc<Supervisor>,
+    runtime: Arc<Runtime>,
     caller: Arc<Caller>,
     audit: Option<audited::Call>,
     transport: &'static str,
@@ -1048,7 +1052,7 @@ impl Answering {
             }
         };
         let Answering {
-            supervisor,
+            runtime,
             caller,
             audit,
             transport,
@@ -1058,7 +1062,7 @@ impl Answering {
             started,
             rounds: _,
         } = self;
-        supervisor.metrics().request(
+        runtime.metrics().request(
             transport,
             &method,
             Some(&backend_name),
@@ -1230,9 +1234,10 @@ mod tests {
 
     fn router() -> Router {
         let config = Config::empty(&|_| None).unwrap();
-        let supervisor = Supervisor::new(Arc::new(config));
+        let runtime = Runtime::new(Arc::new(config));
+        let supervisor = Supervisor::with_runtime(runtime.clone());
         supervisor.start().unwrap();
-        Router::new(supervisor)
+        Router::new(runtime, supervisor)
     }
 
     fn ask(router: &Router, s: &Arc<Session>, rx: &Receiver<Outbound>, text: &str) -> Value {

@@ -6,19 +6,13 @@ use serde_json::{Value, json};
 use super::{Gateway, error};
 use crate::http::{Request, Response};
 use crate::ops_events::Severity;
-use crate::supervisor::RELOAD_CONNECT_WAIT;
+use crate::supervisor::{NotDone, RELOAD_CONNECT_WAIT};
 
 /// `POST reload`: 200 with what changed; 422 with every problem when the
 /// file is refused; 503 while starting or stopping.
 pub(super) fn reload(gateway: &Gateway) -> Response {
     let outcome = super::super::reload::reload(gateway, "management API");
-    let status = if outcome.applied {
-        200
-    } else if outcome.body["error"] == "service_unavailable" {
-        503
-    } else {
-        422
-    };
+    let status = outcome.refused.map_or(200, |r| r.status());
     Response::json(status, &outcome.body)
 }
 
@@ -33,16 +27,16 @@ pub(super) fn reconnect(gateway: &Gateway, name: &str) -> Response {
         return error(400, "bad_request", "Invalid backend name.");
     }
     match gateway.supervisor.reconnect(name, RELOAD_CONNECT_WAIT) {
-        Err(why) if why.ends_with("not found.") => error(404, "not_found", why),
-        Err(why) => error(503, "service_unavailable", why),
+        Err(why @ NotDone::UnknownBackend(_)) => error(404, "not_found", why.to_string()),
+        Err(why @ NotDone::NotRunning) => error(503, "service_unavailable", why.to_string()),
         Ok(result) => {
             let (status, severity) = if result.is_ok() {
                 (200, Severity::Info)
             } else {
                 (500, Severity::Error)
             };
-            let why = result.as_ref().err().cloned();
-            gateway.supervisor.events().record(
+            let why = result.as_ref().err().map(ToString::to_string);
+            gateway.runtime.events().record(
                 "backend_reconnect",
                 severity,
                 Some(name),
@@ -89,7 +83,7 @@ pub(super) fn shutdown(gateway: &Gateway, req: &Request) -> Response {
         "shutdown requested through the management API (from {})",
         req.peer
     );
-    gateway.supervisor.events().record(
+    gateway.runtime.events().record(
         "status",
         Severity::Warning,
         None,

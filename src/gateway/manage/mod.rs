@@ -115,7 +115,7 @@ pub(super) fn handle(gateway: &Gateway, req: &Request) -> Response {
     } else {
         route_call(gateway, req, route, get)
     };
-    if let Some(log) = gateway.supervisor.audit() {
+    if let Some(log) = gateway.runtime.audit() {
         let mut fields = Map::new();
         fields.insert("peer".into(), Value::from(req.peer.to_string()));
         fields.insert("method".into(), Value::from(method));

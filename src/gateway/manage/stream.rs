@@ -24,7 +24,7 @@ pub(super) fn events(gateway: &Gateway, req: &Request) -> Response {
     if req.method() == "HEAD" {
         return headers(Response::empty(200));
     }
-    let Some(subscription) = gateway.supervisor.events().subscribe() else {
+    let Some(subscription) = gateway.runtime.events().subscribe() else {
         return error(
             503,
             "service_unavailable",

@@ -420,9 +420,7 @@ pub(super) fn events(gateway: &Gateway, req: &crate::http::Request) -> Response 
     match query {
         Ok((limit, since, severity)) => {
             let events =
-                gateway
-                    .supervisor
-                    .events()
+                gateway.runtime.events()
                     .list(limit, since.as_deref(), severity.as_deref());
             Response::json(200, &json!({ "events": events }))
         }
@@ -436,7 +434,7 @@ pub(super) fn batch(gateway: &Gateway, req: &crate::http::Request) -> Response {
         .query_param("events_limit")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .map_or(20, |n| n.clamp(1, 10_000) as usize);
-    let events = gateway.supervisor.events().list(events_limit, None, None);
+    let events = gateway.runtime.events().list(events_limit, None, None);
     Response::json(
         200,
         &json!({
