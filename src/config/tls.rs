@@ -133,6 +133,14 @@ pub struct LoadError {
     pub message: String,
 }
 
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
 /// Mozilla's roots, parsed once per process and shared by every backend.
 fn bundled() -> &'static Arc<Vec<Certificate<'static>>> {
     static ROOTS: OnceLock<Arc<Vec<Certificate<'static>>>> = OnceLock::new();

@@ -127,7 +127,7 @@ fn tree(text: &str) -> Result<Node, Vec<Problem>> {
         vec![Problem {
             path: String::new(),
             pos: e.pos,
-            message: format!("invalid YAML: {}", e.message),
+            message: e.to_string(),
         }]
     })?;
     // A repeated key would be read once and reported as unknown the second

@@ -90,6 +90,14 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid YAML: {}", self.message)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
 /// Parses YAML text into a node tree; a repeated key stays in its mapping
 /// (see [`duplicates`]).
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
