@@ -1,5 +1,5 @@
 //! Outgoing credentials for remote backends: configured `headers` plus
-//! `auth` (PRODUCT §3.3), and the backend's `tls` settings (roots and a
+//! `auth` (static headers or OAuth 2 client credentials), and the backend's `tls` settings (roots and a
 //! client certificate) that every agent made for it carries. Static
 //! headers are fixed; OAuth 2 client credentials are fetched from
 //! `token_url` with a form POST, cached until

@@ -597,8 +597,8 @@ impl Connection {
         }
     }
 
-    /// Whose request a backend's request serves (issue 8 §1, DESIGN.md
-    /// "Routing backend requests"), first match wins:
+    /// Whose request a backend's request serves (DESIGN.md "Routing
+    /// backend requests"), first match wins:
     /// 1. the request its `_meta` names (our rewritten `progressToken`, or
     ///    `io.modelcontextprotocol/related-request-id`), if still in flight;
     /// 2. the request on whose answer stream it came (`related`), if in flight;

@@ -1,6 +1,6 @@
 //! The MCP client side of a backend: the `initialize` handshake and the
-//! discovery of its tools, resources, templates and prompts (PRODUCT §6.1,
-//! §6.2). Transport-independent: it only sends requests on a [`Connection`].
+//! discovery of its tools, resources, templates and prompts (MCP 2025-06-18,
+//! Lifecycle §Initialization and Server Features). Transport-independent: it only sends requests on a [`Connection`].
 
 use std::fmt;
 use std::sync::mpsc::{RecvTimeoutError, channel};
@@ -91,7 +91,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The client capabilities the gateway declares to backends (it relays them, PRODUCT §6.8).
+/// The client capabilities the gateway declares to backends: it relays
+/// sampling, elicitation and roots requests to its clients.
 fn client_capabilities() -> Value {
     json!({"sampling": {}, "elicitation": {}, "roots": {"listChanged": true}})
 }

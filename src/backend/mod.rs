@@ -1,5 +1,5 @@
 //! Connections to backends: one shared connection per backend, whatever its
-//! transport (PRODUCT §7).
+//! transport; every client session's calls to a backend go over it.
 //!
 //! `connection` is the transport-independent core (ids, pending requests,
 //! timeouts, dispatch); `stdio` runs a child process; `discover` speaks the

@@ -1,7 +1,8 @@
 //! The stdio transport: a child process speaking newline-delimited JSON.
 //!
 //! The child is spawned without a shell, in its own process group, with only
-//! the allowlisted environment plus the backend's `env` (PRODUCT §3.3). Four
+//! the allowlisted environment plus the backend's `env` (no secret of the
+//! gateway's own environment leaks into a child). Four
 //! threads serve it: a writer (queue → stdin, one `write` per message), a
 //! reader (stdout lines → `Connection::dispatch`; a line that cannot be
 //! read — not UTF-8, not JSON, nested too deep, or over
@@ -37,7 +38,7 @@ use crate::limits::{
 };
 use crate::queue::Receiver;
 
-/// Variables a child inherits from the gateway's environment (PRODUCT §3.3).
+/// Variables a child inherits from the gateway's environment; no others.
 const ENV_ALLOWLIST: [&str; 8] = [
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "TMPDIR",
 ];
@@ -348,7 +349,7 @@ impl Process {
         self.stderr.text(STDERR_TAIL_WAIT)
     }
 
-    /// Stops the child in stages and reaps it (PRODUCT §4.5), once its
+    /// Stops the child in stages and reaps it, once its
     /// stdin is closed (the caller closes the connection first): wait
     /// `STDIO_EXIT_GRACE`, SIGTERM the process group, wait again, SIGKILL
     /// the group. Safe to call more than once.
