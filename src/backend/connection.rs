@@ -257,41 +257,15 @@ impl Connection {
     pub fn send_request_as(&self, id: u64, request: Outgoing) -> bool {
         let Outgoing {
             method,
-            mut params,
+            params,
             timeout,
             reply,
             progress,
             log,
             origin,
-            headers: extra_headers,
-        } = request;
-        let headers = if self.is_modern() {
-            modernize(&method, &mut params, extra_headers)
-        } else {
-            Vec::new()
-        };
-        let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
-            (Some(f), Some(slot)) => {
-                *slot = Value::from(id);
-                Some(f)
-            }
-            _ => None,
-        };
-        let message = Message::Request {
-            id: RequestId::Number(id as i64),
-            method,
-            params,
-        };
-        let bytes = message.to_value().to_string().into_bytes();
-        let Message::Request { method, .. } = message else {
-            unreachable!("built as a request above")
-        };
-        let frame = Frame {
-            bytes,
-            method: Some(method.clone()),
-            id: Some(id),
             headers,
-        };
+        } = request;
+        let (frame, progress) = self.request_frame(id, &method, params, progress, headers);
         let mut state = self.lock();
         if let Some(cause) = &state.closed {
             let cause = cause.clone();
@@ -357,6 +331,44 @@ impl Connection {
                 false
             }
         }
+    }
+
+    /// The frame of request `id`: stamped for a 2026-07-28 backend (with
+    /// `extra_headers` after its routing headers), its progress token
+    /// replaced by `id` when `progress` is to hear it. Returns `progress`
+    /// only when the params carry a token.
+    fn request_frame(
+        &self,
+        id: u64,
+        method: &str,
+        mut params: Option<Value>,
+        progress: Option<ProgressFn>,
+        extra_headers: Vec<(String, String)>,
+    ) -> (Frame, Option<ProgressFn>) {
+        let headers = if self.is_modern() {
+            modernize(method, &mut params, extra_headers)
+        } else {
+            Vec::new()
+        };
+        let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
+            (Some(f), Some(slot)) => {
+                *slot = Value::from(id);
+                Some(f)
+            }
+            _ => None,
+        };
+        let message = Message::Request {
+            id: RequestId::Number(id as i64),
+            method: method.to_owned(),
+            params,
+        };
+        let frame = Frame {
+            bytes: message.to_value().to_string().into_bytes(),
+            method: Some(method.to_owned()),
+            id: Some(id),
+            headers,
+        };
+        (frame, progress)
     }
 
     /// Sends a request and waits for its outcome.

@@ -1,6 +1,7 @@
 //! The MCP client side of a backend: the `initialize` handshake and the
 //! discovery of its tools, resources, templates and prompts (MCP 2025-06-18,
-//! Lifecycle §Initialization and Server Features). Transport-independent: it only sends requests on a [`Connection`].
+//! Lifecycle §Initialization and Server Features). Transport-independent:
+//! it only sends requests on a [`Connection`].
 
 use std::fmt;
 use std::sync::mpsc::{RecvTimeoutError, channel};

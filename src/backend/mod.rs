@@ -189,17 +189,47 @@ pub fn start(
             d.min(end.saturating_duration_since(Instant::now()))
         })
     };
-    let mut link = match &backend.kind {
+    let mut link = open(backend, credentials, events, hooks, &left)?;
+    (hooks.connected)(&link.conn);
+    match initialize(&link, backend, &left) {
+        Ok(discovered) => {
+            link.discovered = discovered;
+            Ok(link)
+        }
+        Err(error) => {
+            link.stop();
+            // Stopped, the process has exited: its last stderr lines are
+            // (nearly always) all read.
+            Err(Error::Mcp {
+                error,
+                stderr: link.stderr_tail(),
+            })
+        }
+    }
+}
+
+/// Spawns or connects the backend's transport (`left`: how much of a
+/// timeout the startup deadline leaves); the link is not initialized yet.
+fn open(
+    backend: &Backend,
+    credentials: &Arc<Credentials>,
+    events: EventSender,
+    hooks: &Startup<'_>,
+    left: &dyn Fn(Duration) -> Duration,
+) -> Result<Link, Error> {
+    let t = &backend.timeouts;
+    let link = |conn, process, stream, http| Link {
+        conn,
+        discovered: Discovered::default(),
+        process,
+        stream,
+        http,
+    };
+    match &backend.kind {
         BackendKind::Stdio(launch) => {
             let (conn, process) =
                 stdio::spawn(&backend.name, launch, events).map_err(Error::Spawn)?;
-            Link {
-                conn,
-                discovered: Discovered::default(),
-                process: Some(Local::Stdio(process)),
-                stream: None,
-                http: None,
-            }
+            Ok(link(conn, Some(Local::Stdio(process)), None, None))
         }
         BackendKind::Sse { url, launch, .. } => {
             let process = match launch {
@@ -224,18 +254,12 @@ pub fn start(
                 left(t.init),
                 events,
             ) {
-                Ok((conn, stream)) => Link {
-                    conn,
-                    discovered: Discovered::default(),
-                    process,
-                    stream: Some(stream),
-                    http: None,
-                },
+                Ok((conn, stream)) => Ok(link(conn, process, Some(stream), None)),
                 Err(e) => {
                     if let Some(Local::Server(p)) = &process {
                         p.terminate();
                     }
-                    return Err(Error::Sse(e));
+                    Err(Error::Sse(e))
                 }
             }
         }
@@ -243,16 +267,19 @@ pub fn start(
             let (conn, http) =
                 streamable::connect(&backend.name, url, credentials.clone(), t.call, events)
                     .map_err(Error::Thread)?;
-            Link {
-                conn,
-                discovered: Discovered::default(),
-                process: None,
-                stream: None,
-                http: Some(http),
-            }
+            Ok(link(conn, None, None, Some(http)))
         }
-    };
-    (hooks.connected)(&link.conn);
+    }
+}
+
+/// The handshake (or the 2026-07-28 probe) and discovery on an open link;
+/// opens a 2026-07-28 backend's listen stream.
+fn initialize(
+    link: &Link,
+    backend: &Backend,
+    left: &dyn Fn(Duration) -> Duration,
+) -> Result<Discovered, discover::Error> {
+    let t = &backend.timeouts;
     // Streamable HTTP and stdio backends are asked for 2026-07-28 first
     // (stateless, no handshake); anything else, or no, means `initialize`.
     let modern = match &backend.kind {
@@ -263,35 +290,21 @@ pub fn start(
         BackendKind::Stdio(_) => discover::probe(&link.conn, left(t.init).min(STDIO_PROBE_WAIT)),
         BackendKind::Sse { .. } => None,
     };
-    let result = match modern {
-        Some(found) => Ok(found),
-        None => discover::handshake(&link.conn, left(t.init)),
-    }
-    .and_then(|mut d| discover::discover(&link.conn, &mut d, t.cap_fetch).map(|()| d));
-    match result {
-        Ok(discovered) => {
-            if link.conn.is_modern()
-                && let Some(params) = discover::listen_params(&discovered)
-            {
-                match &link.http {
-                    Some(http) => http.listen(&link.conn, params),
-                    // stdio: one stream carries everything.
-                    None => discover::listen(&link.conn, params),
-                }
-            }
-            link.discovered = discovered;
-            Ok(link)
-        }
-        Err(error) => {
-            link.stop();
-            // Stopped, the process has exited: its last stderr lines are
-            // (nearly always) all read.
-            Err(Error::Mcp {
-                error,
-                stderr: link.stderr_tail(),
-            })
+    let mut discovered = match modern {
+        Some(found) => found,
+        None => discover::handshake(&link.conn, left(t.init))?,
+    };
+    discover::discover(&link.conn, &mut discovered, t.cap_fetch)?;
+    if link.conn.is_modern()
+        && let Some(params) = discover::listen_params(&discovered)
+    {
+        match &link.http {
+            Some(http) => http.listen(&link.conn, params),
+            // stdio: one stream carries everything.
+            None => discover::listen(&link.conn, params),
         }
     }
+    Ok(discovered)
 }
 
 /// How long a stdio backend has to answer the 2026-07-28 probe.
