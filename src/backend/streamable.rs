@@ -215,6 +215,8 @@ pub fn connect(
     Ok((conn, StreamableTransport { shared }))
 }
 
+/// POSTs every outgoing message: requests on workers, the rest in order
+/// here. Runs on the transport's writer thread (`argus-post-<name>`).
 fn post_loop(
     conn: &Arc<Connection>,
     shared: &Arc<StreamableState>,
@@ -249,6 +251,8 @@ fn post_loop(
             // cancellations, other calls) are never held up behind it. With
             // every worker busy it waits in the backlog, not in this loop:
             // those busy calls may be waiting for exactly what comes next.
+            // The task runs on a worker of `posts` (`argus-call-<name>`),
+            // under no lock.
             let (task_conn, task_shared, agent) = (conn.clone(), shared.clone(), agent.clone());
             let spawned = shared.posts.run(Box::new(move || {
                 if !task_shared.stopping() {
@@ -571,7 +575,9 @@ fn unreadable(conn: &Connection, shared: &StreamableState, bad: Unreadable, rela
     }
 }
 
-/// Reads an SSE body to its end, delivering each message; returns why it ended.
+/// Reads an SSE body to its end, delivering each message; returns why it
+/// ended. Runs on the thread that opened the stream (a POST worker, the
+/// writer, or a push thread), under no lock; so do its event callbacks.
 fn read_events(
     conn: &Connection,
     shared: &StreamableState,
