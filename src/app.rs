@@ -26,7 +26,7 @@ use crate::http::{Server, ServerOptions, Traffic};
 use crate::limits::SERVICE_STACK_BYTES;
 use crate::redact;
 use crate::runtime::Runtime;
-use crate::supervisor::{Status, Supervisor};
+use crate::supervisor::{BackendStatus, Supervisor};
 
 /// Why the gateway could not start.
 #[derive(Debug)]
@@ -323,7 +323,7 @@ pub fn connect_plan(config: Config) -> (String, bool) {
     let mut ok = true;
     let _ = writeln!(out, "backends:");
     for (name, state) in supervisor.states() {
-        ok &= state.status == Status::Connected;
+        ok &= state.status == BackendStatus::Connected;
         let error = state
             .last_error
             .map(|e| format!(": {e}"))

@@ -80,7 +80,7 @@ fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
     use argus_mcp::catalog::Kind;
     use argus_mcp::config::Config;
     use argus_mcp::jsonrpc::RequestId;
-    use argus_mcp::supervisor::{Listener, Status, Supervisor};
+    use argus_mcp::supervisor::{BackendStatus, Listener, Supervisor};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
@@ -131,7 +131,7 @@ fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
     );
     let back = crate::support::wait_until(Duration::from_secs(10), || {
         let (_, state) = &supervisor.states()[0];
-        state.status == Status::Connected && state.pid != pid_before
+        state.status == BackendStatus::Connected && state.pid != pid_before
     });
     assert!(
         back,

@@ -6,7 +6,7 @@ use super::Gateway;
 use crate::config::Transport;
 use crate::http::Response;
 use crate::metrics::Snapshot;
-use crate::supervisor::Status;
+use crate::supervisor::BackendStatus;
 
 /// The exposition, `text/plain; version=0.0.4`.
 pub(super) fn metrics(gateway: &Gateway) -> Response {
@@ -32,7 +32,7 @@ pub(super) fn metrics(gateway: &Gateway) -> Response {
     let snapshot = Snapshot {
         sessions: sessions.to_vec(),
         backends,
-        states: &Status::ALL,
+        states: &BackendStatus::ALL,
         bytes: gateway
             .control
             .get()

@@ -15,7 +15,7 @@ use crate::catalog::{Catalog, Kind};
 use crate::config::Transport;
 use crate::http::Response;
 use crate::mcp;
-use crate::supervisor::Status;
+use crate::supervisor::BackendStatus;
 
 /// Longest accepted query value.
 const MAX_PARAM: usize = 255;
@@ -115,20 +115,20 @@ pub(super) fn backends(gateway: &Gateway) -> Value {
         .into_iter()
         .map(|(name, s)| {
             let (tools, resources, prompts) = counts(&catalog, s.index);
-            let connected = s.status == Status::Connected;
+            let connected = s.status == BackendStatus::Connected;
             let health = match s.status {
-                Status::Connected => "healthy",
-                Status::Retrying | Status::Failed => "unhealthy",
-                Status::Starting | Status::Stopped => "unknown",
+                BackendStatus::Connected => "healthy",
+                BackendStatus::Retrying | BackendStatus::Failed => "unhealthy",
+                BackendStatus::Starting | BackendStatus::Stopped => "unknown",
             };
             let conditions: Vec<Value> = s
                 .conditions
                 .iter()
                 .map(|c| {
                     let level = match c.status {
-                        Status::Connected => "OK",
-                        Status::Starting | Status::Stopped => "Warning",
-                        Status::Retrying | Status::Failed => "Error",
+                        BackendStatus::Connected => "OK",
+                        BackendStatus::Starting | BackendStatus::Stopped => "Warning",
+                        BackendStatus::Retrying | BackendStatus::Failed => "Error",
                     };
                     json!({
                         "timestamp": iso(c.at),

@@ -1,0 +1,197 @@
+//! The catalogs clients see, rebuilt from what the live backends offer:
+//! the whole one and one per group, each de-conflicted on its own and
+//! swapped whole, so readers never wait for a rebuild. A change that
+//! reaches a view tells its sessions, and the whole catalog's changes go
+//! into the events and the audit log.
+
+use super::*;
+
+/// The catalogs clients see: the whole one (`/sse`, `/mcp`) and one per
+/// group (`/g/<group>/...`), each de-conflicted on its own.
+#[derive(Debug, Default)]
+pub struct Views {
+    /// Every backend.
+    pub all: Arc<Catalog>,
+    /// Each configured group's backends, by group name.
+    pub groups: BTreeMap<String, Arc<Catalog>>,
+}
+
+impl Views {
+    /// The catalog of `view` (`None`: the whole one); `None` for an
+    /// unknown group.
+    pub fn get(&self, view: Option<&str>) -> Option<&Arc<Catalog>> {
+        match view {
+            None => Some(&self.all),
+            Some(group) => self.groups.get(group),
+        }
+    }
+}
+
+impl Supervisor {
+    /// Rebuilds the catalog after the first pass; a conflict under strategy
+    /// `error` keeps the previous catalog and is logged.
+    pub(super) fn rebuild(&self) {
+        if !self.first_pass_complete() {
+            return;
+        }
+        if let Err(e) = self.try_rebuild() {
+            error!("{e}; keeping the previous catalog");
+            self.runtime.events().record(
+                "capability_change",
+                Severity::Error,
+                None,
+                format!("{e}; keeping the previous catalog"),
+                None,
+            );
+        }
+    }
+
+    /// Builds every view from what the live slots offer now and swaps it
+    /// in; tells the listener which lists changed in which view.
+    pub(super) fn try_rebuild(&self) -> Result<(), ConflictError> {
+        // Also serializes rebuilds: views are swapped in build order.
+        let mut seen_warnings = lock(&self.rebuild);
+        let config = self.config();
+        let active = self.active();
+        let discovered: Vec<Option<Discovered>> = active
+            .iter()
+            .map(|(_, slot, _)| {
+                let s = lock(&slot.state);
+                (s.status == BackendStatus::Connected)
+                    .then(|| s.discovered.clone())
+                    .flatten()
+            })
+            .collect();
+        let sources: Vec<(Source<'_>, &str)> = active
+            .iter()
+            .zip(&discovered)
+            .filter_map(|((index, _, backend), d)| {
+                d.as_ref().map(|discovered| {
+                    let source = Source {
+                        index: *index,
+                        name: &backend.name,
+                        filters: &backend.filters,
+                        overrides: &backend.tool_overrides,
+                        discovered,
+                    };
+                    (source, backend.group.as_str())
+                })
+            })
+            .collect();
+        let build = |group: Option<&str>| {
+            let chosen: Vec<Source<'_>> = sources
+                .iter()
+                .filter(|(_, g)| group.is_none_or(|want| want == *g))
+                .map(|(s, _)| *s)
+                .collect();
+            Catalog::build_with(&chosen, &config.conflict, &config.names)
+        };
+        let (all, warnings) = build(None)?;
+        let mut groups = BTreeMap::new();
+        for backend in &config.backends {
+            if !groups.contains_key(&backend.group) {
+                // A subset of a catalog that built cannot conflict under
+                // `error`; a panic-free fallback all the same.
+                let (catalog, _) = build(Some(&backend.group)).unwrap_or_default();
+                groups.insert(backend.group.clone(), Arc::new(catalog));
+            }
+        }
+        for w in warnings {
+            if seen_warnings.insert(w.clone()) {
+                warn!("{w}");
+            }
+        }
+        let fresh = Arc::new(Views {
+            all: Arc::new(all),
+            groups,
+        });
+        let previous = {
+            let mut views = self.views.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *views, fresh.clone())
+        };
+        let changed_in = |view: Option<&str>| -> Vec<Kind> {
+            let (Some(new), old) = (fresh.get(view), previous.get(view)) else {
+                return Vec::new();
+            };
+            Kind::ALL
+                .into_iter()
+                .filter(|k| old.is_none_or(|old| old.list(*k) != new.list(*k)))
+                .collect()
+        };
+        let mut changes = vec![(None, changed_in(None))];
+        for group in fresh.groups.keys() {
+            changes.push((Some(group.as_str()), changed_in(Some(group))));
+        }
+        let first = !self.catalog_recorded.swap(true, Ordering::SeqCst);
+        if first || !changes[0].1.is_empty() {
+            if let Some(log) = self.runtime.audit() {
+                record_catalog(&log, &previous.all, &fresh.all);
+            }
+            if !first {
+                let (added, removed) = catalog_diff(&previous.all, &fresh.all);
+                let mut details = serde_json::Map::new();
+                details.insert("added".into(), Value::from(added));
+                details.insert("removed".into(), Value::from(removed));
+                self.runtime.events().record(
+                    "capability_change",
+                    Severity::Info,
+                    None,
+                    format!("catalog changed: {} entries", fresh.all.entries.len()),
+                    Some(details),
+                );
+            }
+        }
+        drop(seen_warnings);
+        if let Some(l) = self.listener() {
+            for (view, kinds) in changes.iter().filter(|(_, k)| !k.is_empty()) {
+                l.catalog_changed(*view, kinds);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every exposed name → backend and original name, one line each, sorted.
+pub(super) fn catalog_lines(c: &Catalog) -> Vec<String> {
+    let mut lines: Vec<String> = c
+        .entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} -> {} {}",
+                e.kind.noun(),
+                e.exposed,
+                e.route.backend_name,
+                e.route.original
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The exposed names (`<kind> <name>`) added and removed from `before` to `after`.
+pub(super) fn catalog_diff(before: &Catalog, after: &Catalog) -> (Vec<String>, Vec<String>) {
+    let (old, new) = (catalog_lines(before), catalog_lines(after));
+    let name = |line: &String| line.split(" -> ").next().unwrap_or_default().to_owned();
+    let added = new.iter().filter(|l| !old.contains(l)).map(name).collect();
+    let removed = old.iter().filter(|l| !new.contains(l)).map(name).collect();
+    (added, removed)
+}
+
+/// Records the effective catalog in the audit log: the SHA-256 of every
+/// exposed name → backend and original name, sorted, and what was added
+/// and removed since `before`.
+pub(super) fn record_catalog(log: &crate::audit::AuditLog, before: &Catalog, after: &Catalog) {
+    let new = catalog_lines(after);
+    let (added, removed) = catalog_diff(before, after);
+    let mut fields = serde_json::Map::new();
+    fields.insert(
+        "catalog_sha256".into(),
+        Value::from(crate::sha256::hex(new.join("\n").as_bytes())),
+    );
+    fields.insert("entries".into(), Value::from(new.len()));
+    fields.insert("added".into(), Value::from(added));
+    fields.insert("removed".into(), Value::from(removed));
+    let _ = log.record("catalog", fields);
+}
