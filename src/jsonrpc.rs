@@ -1,15 +1,20 @@
-//! JSON-RPC 2.0 messages as MCP narrows them (mcp-protocol.md §2). No IO.
+//! JSON-RPC 2.0 messages as MCP narrows them (MCP specification, "Base
+//! Protocol": ids are strings or integers, never null; params are an object
+//! or an array; a response has a result or an error, not both). No IO.
 //!
 //! Params and results stay `serde_json::Value` so that everything the
 //! gateway does not read passes through unchanged. [`Message::parse`]
 //! classifies a decoded JSON value and says precisely why one is invalid,
 //! keeping the request id when it could be read so the error can name it.
+//! A [`Message`] is written with [`Message::to_json_text`] (or any serde
+//! serializer); nothing else in the crate builds an envelope by hand.
 
 use std::fmt;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
-/// JSON-RPC and MCP error codes.
+/// JSON-RPC and MCP error codes, by name: the `code` of an [`ErrorObject`].
 pub mod code {
     /// Invalid JSON.
     pub const PARSE_ERROR: i64 = -32700;
@@ -29,6 +34,18 @@ pub mod code {
     pub const MISSING_CAPABILITY: i64 = -32021;
     /// MCP 2026-07-28: the protocol version is not served.
     pub const UNSUPPORTED_VERSION: i64 = -32022;
+    /// Server error (JSON-RPC's implementation-defined range, -32000 to
+    /// -32099): an HTTP-level refusal on `/mcp` that has no request to
+    /// answer — missing or bad session or version header, wrong
+    /// `Content-Type`, a second GET stream, over `rate_limits`.
+    pub const SERVER_ERROR: i64 = -32000;
+    /// Server error range: the `Mcp-Session-Id` names no live session of
+    /// this client (with 404, so the client starts a new one, as MCP's
+    /// "Session Management" asks).
+    pub const SESSION_NOT_FOUND: i64 = -32001;
+    /// LSP's `RequestCancelled`: the client cancelled the request. MCP sends
+    /// no answer to a cancelled request, but a JSON POST must still end.
+    pub const REQUEST_CANCELLED: i64 = -32800;
 }
 
 /// A request id: MCP allows a string or an integer, never null.
@@ -68,6 +85,16 @@ impl fmt::Display for RequestId {
     }
 }
 
+/// A number or a string, as [`RequestId::to_value`] gives it.
+impl Serialize for RequestId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RequestId::Number(n) => serializer.serialize_i64(*n),
+            RequestId::String(s) => serializer.serialize_str(s),
+        }
+    }
+}
+
 /// The error member of an error response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorObject {
@@ -95,6 +122,20 @@ impl ErrorObject {
             error["data"] = data.clone();
         }
         error
+    }
+}
+
+/// Members in key order (`code`, `data`, `message`), as the sorted
+/// `serde_json::Map` of [`ErrorObject::to_value`] writes them.
+impl Serialize for ErrorObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("code", &self.code)?;
+        if let Some(data) = &self.data {
+            map.serialize_entry("data", data)?;
+        }
+        map.serialize_entry("message", &self.message)?;
+        map.end()
     }
 }
 
@@ -237,6 +278,22 @@ impl Message {
         Value::Object(obj)
     }
 
+    /// The message as JSON text, byte for byte what
+    /// `self.to_value().to_string()` gives, without building the tree.
+    pub fn to_json_text(&self) -> String {
+        // Cannot fail: every map key is a string and no `Serialize` here
+        // returns an error of its own.
+        serde_json::to_string(self).expect("a JSON-RPC message serializes")
+    }
+
+    /// A notification.
+    pub fn notification(method: impl Into<String>, params: Option<Value>) -> Message {
+        Message::Notification {
+            method: method.into(),
+            params,
+        }
+    }
+
     /// A success response.
     pub fn response(id: RequestId, result: Value) -> Message {
         Message::Response { id, result }
@@ -244,10 +301,62 @@ impl Message {
 
     /// An error response.
     pub fn error(id: Option<RequestId>, code: i64, message: impl Into<String>) -> Message {
+        Message::error_with_data(id, code, message, None)
+    }
+
+    /// An error response whose error may carry `data`.
+    pub fn error_with_data(
+        id: Option<RequestId>,
+        code: i64,
+        message: impl Into<String>,
+        data: Option<Value>,
+    ) -> Message {
         Message::Error {
             id,
-            error: ErrorObject::new(code, message),
+            error: ErrorObject {
+                code,
+                message: message.into(),
+                data,
+            },
         }
+    }
+}
+
+/// Members in key order, as the sorted `serde_json::Map` of
+/// [`Message::to_value`] writes them (serde_json's `preserve_order` is
+/// off), so the text is byte for byte `to_value().to_string()`; the wire
+/// tests compare bodies exactly.
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Message::Request { id, method, params } => {
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("jsonrpc", "2.0")?;
+                map.serialize_entry("method", method)?;
+                if let Some(p) = params {
+                    map.serialize_entry("params", p)?;
+                }
+            }
+            Message::Notification { method, params } => {
+                map.serialize_entry("jsonrpc", "2.0")?;
+                map.serialize_entry("method", method)?;
+                if let Some(p) = params {
+                    map.serialize_entry("params", p)?;
+                }
+            }
+            Message::Response { id, result } => {
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("jsonrpc", "2.0")?;
+                map.serialize_entry("result", result)?;
+            }
+            Message::Error { id, error } => {
+                map.serialize_entry("error", error)?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("jsonrpc", "2.0")?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -318,6 +427,50 @@ mod tests {
         let message = parse(text).unwrap();
         let again = parse(&message.to_value().to_string()).unwrap();
         assert_eq!(again, message);
+    }
+
+    /// The serde text equals `to_value().to_string()` for every variant,
+    /// with params/data absent and present and a null error id, with keys
+    /// that sort before and after the envelope's own.
+    #[test]
+    fn serialize_writes_what_to_value_writes() {
+        let params = json!({"z": [1, 2.5, "x"], "a": {"b": null}, "_meta": {"k": "\u{1F600}\n"}});
+        let messages = [
+            Message::Request {
+                id: RequestId::Number(-3),
+                method: "tools/call".into(),
+                params: None,
+            },
+            Message::Request {
+                id: RequestId::String("a\"b".into()),
+                method: "x".into(),
+                params: Some(params.clone()),
+            },
+            Message::Request {
+                id: RequestId::Number(1),
+                method: "m".into(),
+                params: Some(json!([1, {"b": 2, "a": 1}])),
+            },
+            Message::notification("notifications/initialized", None),
+            Message::notification("notifications/progress", Some(params.clone())),
+            Message::response(RequestId::Number(i64::MAX), json!({})),
+            Message::response(RequestId::String(String::new()), params.clone()),
+            Message::error(None, code::PARSE_ERROR, "Parse error"),
+            Message::error(Some(RequestId::Number(7)), code::INVALID_PARAMS, "bad"),
+            Message::error_with_data(
+                Some(RequestId::String("s".into())),
+                code::UNSUPPORTED_VERSION,
+                "version",
+                Some(json!({"supported": ["a"], "requested": "b"})),
+            ),
+            Message::error_with_data(None, -1, "m", Some(Value::Null)),
+            Message::error_with_data(None, 5, "m", Some(json!(1e308))),
+        ];
+        for message in messages {
+            let expected = message.to_value().to_string();
+            assert_eq!(message.to_json_text(), expected);
+            assert_eq!(serde_json::to_string(&message).unwrap(), expected);
+        }
     }
 
     #[test]
