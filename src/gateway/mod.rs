@@ -1,4 +1,4 @@
-//! The gateway's HTTP surface: routes, guards, client sessions (PRODUCT §5).
+//! The gateway's HTTP surface: routes, guards, client sessions.
 //!
 //! [`Gateway`] implements `http::Handler`: it maps each path to its
 //! transport, applies the Origin/Host and bearer guards to the MCP
@@ -38,8 +38,8 @@ use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
 use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 use crate::router::Router;
-use crate::session::{Session, SlowHook, list_changes};
 use crate::runtime::Runtime;
+use crate::session::{Session, SlowHook, list_changes};
 use crate::supervisor::{Listener, Supervisor};
 
 /// Open client sessions by id.

@@ -1,4 +1,4 @@
-//! What the audit log records of a forwarded request (PRODUCT §9): who,
+//! What the audit log records of a forwarded request: who,
 //! through which transport, what (method, exposed and original name,
 //! backend and its group), how long, and how it ended. Never arguments,
 //! results or secrets; the session appears as a hash of its id (the id is

@@ -1,24 +1,27 @@
 //! Answers client messages: the MCP handshake, the merged lists, and the
-//! routing of every other request to the backend that owns it (PRODUCT §6).
+//! routing of every other request to the backend that owns it.
 //!
-//! The gateway answers `initialize` and `ping` itself. Lists come from the
-//! current catalog snapshot. Calls are forwarded with the original name and a
-//! fresh backend-side id; the reply comes back asynchronously through a
-//! closure that restores the client's id and queues the answer on the
-//! session, so no thread waits for a backend. This module is the one place
-//! where backend failures become wire errors ([`failure`]): for `tools/call`
-//! a result with `isError: true`, otherwise -32603, each naming the backend
-//! and the cause; a backend's own JSON-RPC error passes through unchanged.
-//! The other direction too: a backend's request for a client (sampling,
-//! elicitation, roots) goes to the session whose call it serves (the backend
-//! connection traces it, see `Connection::origin_of`), and the client's
-//! answer back to the backend ([`Router::server_request`]). Interest shared
-//! by sessions (subscriptions, log levels) is counted in `interest`.
+//! The gateway answers `initialize` and `ping` itself (here). Lists come
+//! from the current catalog snapshot of the session's view. Calls are
+//! forwarded with the original name and a fresh backend-side id
+//! (`forward`); the reply comes back asynchronously through a closure that
+//! restores the client's id and queues the answer on the session, so no
+//! thread waits for a backend, and `forward` is the one place where a
+//! backend failure becomes a wire error. A backend's request for a client
+//! goes to the session whose call it serves, and the client's answer back
+//! (`relay`). Interest shared by sessions (subscriptions, log levels) is
+//! kept in `subscriptions` over the tables of `interest`; `rounds` fulfils
+//! a 2026-07-28 backend's input requests for a 2025-era client; `stateless`
+//! gives a 2026-07-28 request its context and answers `server/discover`;
+//! `audited` writes what the audit log records of a call.
 
 mod audited;
+mod forward;
 mod interest;
+mod relay;
 mod rounds;
 mod stateless;
+mod subscriptions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -34,10 +37,11 @@ use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
 use crate::metrics;
-use crate::session::{Asker, InputRequest, JsonText, Session};
 use crate::runtime::Runtime;
+use crate::session::{Asker, InputRequest, JsonText, Session};
 use crate::supervisor::Supervisor;
 use interest::{Levels, Subscribers};
+use relay::answered;
 
 /// How long a request of the gateway's own (`logging/setLevel`,
 /// `resources/unsubscribe` on a session's end) may stay pending.
@@ -60,38 +64,6 @@ pub struct Router {
     levels: Levels,
 }
 
-/// Who asked for a forwarded request: the backend connection keeps it with
-/// the request (an [`Origin`]), and hands it back with any request the
-/// backend sends while serving it.
-///
-/// Where its answer goes can change: a 2026-07-28 client answers a
-/// backend's question by retrying with a new request (and a new session of
-/// its own), and the call then belongs to that one ([`Router::attach`]).
-#[derive(Debug)]
-struct Caller {
-    target: Mutex<Target>,
-    /// The backend connection and its id of the call.
-    conn: Weak<Connection>,
-    backend_id: u64,
-}
-
-/// The session and request a forwarded call answers.
-#[derive(Debug, Clone)]
-struct Target {
-    session: Weak<Session>,
-    /// The client's id of the request.
-    id: RequestId,
-}
-
-impl Caller {
-    fn target(&self) -> Target {
-        self.target
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
 /// What to do with a request.
 enum Outcome {
     /// Answer now.
@@ -110,90 +82,6 @@ impl Router {
             subscribers: Subscribers::default(),
             levels: Levels::default(),
         }
-    }
-
-    /// Relays a backend's request (`sampling/createMessage`,
-    /// `elicitation/create`, `roots/list`) to the client whose request it
-    /// serves (`origin`, found by the connection's rule), under an id of
-    /// ours, on the stream of that request, if the client declared the
-    /// capability; otherwise answers the backend -32601 (PRODUCT §6.8).
-    /// Runs on the backend's supervisor thread, under no lock.
-    pub fn server_request(
-        &self,
-        backend: &str,
-        conn: &Arc<Connection>,
-        id: RequestId,
-        method: &str,
-        params: Option<Value>,
-        origin: Option<Origin>,
-    ) {
-        let refuse = |why: String| {
-            debug!("[{backend}] {method} refused: {why}");
-            conn.respond(&Message::error(
-                Some(id.clone()),
-                code::METHOD_NOT_FOUND,
-                why,
-            ));
-        };
-        let capability = match method {
-            "sampling/createMessage" => "sampling",
-            "elicitation/create" => "elicitation",
-            "roots/list" => "roots",
-            other => return refuse(format!("{other} is not relayed by the gateway")),
-        };
-        let call = origin.and_then(|o| o.downcast::<Caller>().ok());
-        let caller = call.as_ref().and_then(|c| {
-            let t = c.target();
-            t.session.upgrade().map(|s| (s, t.id))
-        });
-        let Some((session, related)) = caller.filter(|(s, _)| !s.is_closed()) else {
-            return refuse("no client session to ask".into());
-        };
-        if session.state().protocol_version == Some(mcp::MODERN_VERSION) {
-            // 2026-07-28 has no server→client requests on a stream: the
-            // front turns this into an input-required result (the bridge).
-            let key = match &id {
-                RequestId::String(s) => s.clone(),
-                RequestId::Number(n) => n.to_string(),
-            };
-            let input = InputRequest {
-                key,
-                method: method.to_owned(),
-                params,
-                capability,
-                conn: Arc::downgrade(conn),
-                their_id: id.clone(),
-                call: call.map(|c| c as Origin).expect("a caller was found"),
-            };
-            if !session.send_input(&related, input) {
-                refuse("the client's request is no longer waiting".into());
-            }
-            return;
-        }
-        if session
-            .state()
-            .client_capabilities
-            .value()
-            .get(capability)
-            .is_none_or(Value::is_null)
-        {
-            return refuse(format!(
-                "the client did not declare the \"{capability}\" capability"
-            ));
-        }
-        let ours = RequestId::String(format!(
-            "argus-{}",
-            self.next_relay.fetch_add(1, Ordering::Relaxed)
-        ));
-        session.track_server_request(ours.clone(), Asker::Backend(Arc::downgrade(conn), id));
-        session.send_for(
-            &related,
-            &Message::Request {
-                id: ours,
-                method: method.to_owned(),
-                params,
-            },
-        );
     }
 
     /// Handles one message from `session`; any reply is queued on it.
@@ -232,76 +120,6 @@ impl Router {
             }
             Message::Response { id, result } => answered(session, Some(&id), Ok(result)),
             Message::Error { id, error } => answered(session, id.as_ref(), Err(error)),
-        }
-    }
-
-    /// A 2026-07-28 retry takes over the call that `call` (an
-    /// [`InputRequest::call`]) names: its answer, progress and further
-    /// backend questions go to request `id` of `session`, and closing that
-    /// session cancels it. `false` when the backend connection is gone.
-    pub fn attach(&self, call: &Origin, session: &Arc<Session>, id: &RequestId) -> bool {
-        let Some(caller) = call.downcast_ref::<Caller>() else {
-            return false;
-        };
-        let Some(conn) = caller.conn.upgrade() else {
-            return false;
-        };
-        *caller.target.lock().unwrap_or_else(|e| e.into_inner()) = Target {
-            session: Arc::downgrade(session),
-            id: id.clone(),
-        };
-        session.track(id.clone(), &conn, caller.backend_id)
-    }
-
-    /// Backend `index` came back after a restart: it hears the log level
-    /// and the subscriptions that sessions able to see it set before it
-    /// went down. Runs on its supervisor thread.
-    pub fn backend_ready(&self, index: usize, conn: &Connection) {
-        let catalog = self.supervisor.catalog();
-        if let Some(level) = self.levels.applied(conn.name())
-            && catalog.features.logging.contains(&index)
-        {
-            send_own(conn, method::LOGGING_SET_LEVEL, json!({"level": level}));
-        }
-        for uri in self.subscribers.uris_of(conn.name()) {
-            send_own(conn, method::RESOURCES_SUBSCRIBE, json!({"uri": uri}));
-        }
-    }
-
-    /// The backend that serves resource `uri` in `view` (`None`: the whole
-    /// gateway, `Some(group)`: that group's virtual server), if any.
-    pub fn resource_backend(&self, view: Option<&str>, uri: &str) -> Option<String> {
-        let views = self.supervisor.views();
-        let route = views.get(view)?.resource_route(uri)?;
-        Some(route.backend_name.clone())
-    }
-
-    /// The group of backend `backend`, as the config in force has it.
-    pub fn group_of(&self, backend: &str) -> Option<String> {
-        self.runtime
-            .config()
-            .backends
-            .iter()
-            .find(|b| b.name == backend)
-            .map(|b| b.group.clone())
-    }
-
-    /// A 2026-07-28 listen stream's interest in resource `uri` of
-    /// `backend`; the backend hears only the first subscribe of all
-    /// sessions and streams. Runs on the thread that opened the stream,
-    /// under no lock.
-    pub fn listen_to(&self, backend: &str, uri: &str) {
-        if self.subscribers.add(backend, uri) {
-            self.tell_backend(backend, method::RESOURCES_SUBSCRIBE, uri);
-        }
-    }
-
-    /// The end of a listen stream's interest in `uri` of `backend`; the
-    /// backend hears the last unsubscribe. Runs on the stream's writer
-    /// thread, under no lock.
-    pub fn stop_listening_to(&self, backend: &str, uri: &str) {
-        if self.subscribers.remove(backend, uri) {
-            self.tell_backend(backend, method::RESOURCES_UNSUBSCRIBE, uri);
         }
     }
 
@@ -411,117 +229,13 @@ impl Router {
             method::PROMPTS_LIST => {
                 reply(list(&self.catalog_of(session), p, Kind::Prompt, "prompts"))
             }
-            method::TOOLS_CALL | method::PROMPTS_GET => {
-                let kind = if name == method::TOOLS_CALL {
-                    Kind::Tool
-                } else {
-                    Kind::Prompt
-                };
-                let exposed = match string_param(p, "name") {
-                    Ok(n) => n,
-                    Err(e) => return reply(Err(e)),
-                };
-                let catalog = self.catalog_of(session);
-                let Some(route) = catalog.route(kind, &exposed) else {
-                    return reply(Err(invalid(format!(
-                        "unknown {}: \"{exposed}\"",
-                        kind.noun()
-                    ))));
-                };
-                let mut params = params.unwrap_or_else(|| json!({}));
-                params["name"] = Value::from(route.original.as_str());
-                self.forward(session, id, name, params, route, &exposed)
-            }
-            method::RESOURCES_READ => {
-                let uri = match string_param(p, "uri") {
-                    Ok(u) => u,
-                    Err(e) => return reply(Err(e)),
-                };
-                match self.catalog_of(session).resource_route(&uri) {
-                    Some(route) => {
-                        let route = route.clone();
-                        self.forward(session, id, name, params.unwrap_or_default(), &route, &uri)
-                    }
-                    None => reply(Err(resource_not_found(&uri))),
-                }
-            }
+            method::TOOLS_CALL => self.call_named(session, id, name, Kind::Tool, params),
+            method::PROMPTS_GET => self.call_named(session, id, name, Kind::Prompt, params),
+            method::RESOURCES_READ => self.read(session, id, params),
             method::RESOURCES_SUBSCRIBE => self.subscribe(session, id, params),
             method::RESOURCES_UNSUBSCRIBE => self.unsubscribe(session, id, params),
-            method::COMPLETION_COMPLETE => {
-                let reference = p.and_then(|p| p.get("ref"));
-                let catalog = self.catalog_of(session);
-                let route = match reference
-                    .and_then(|r| r.get("type"))
-                    .and_then(Value::as_str)
-                {
-                    Some("ref/prompt") => {
-                        let Some(n) = reference
-                            .and_then(|r| r.get("name"))
-                            .and_then(Value::as_str)
-                        else {
-                            return reply(Err(invalid("ref/prompt needs a name")));
-                        };
-                        match catalog.route(Kind::Prompt, n) {
-                            Some(r) => {
-                                let mut params = params.clone().unwrap_or_default();
-                                params["ref"]["name"] = Value::from(r.original.as_str());
-                                return self.forward(session, id, name, params, &r.clone(), n);
-                            }
-                            None => return reply(Err(invalid(format!("unknown prompt: \"{n}\"")))),
-                        }
-                    }
-                    Some("ref/resource") => {
-                        let Some(uri) =
-                            reference.and_then(|r| r.get("uri")).and_then(Value::as_str)
-                        else {
-                            return reply(Err(invalid("ref/resource needs a uri")));
-                        };
-                        catalog
-                            .entries
-                            .iter()
-                            .find(|e| e.kind == Kind::Template && e.exposed == uri)
-                            .map(|e| e.route.clone())
-                            .or_else(|| catalog.resource_route(uri).cloned())
-                    }
-                    _ => {
-                        return reply(Err(invalid(
-                            "completion/complete needs params.ref of type ref/prompt or ref/resource",
-                        )));
-                    }
-                };
-                let about = reference.map(Value::to_string).unwrap_or_default();
-                match route {
-                    Some(route) => self.forward(
-                        session,
-                        id,
-                        name,
-                        params.unwrap_or_default(),
-                        &route,
-                        &about,
-                    ),
-                    None => reply(Err(invalid("unknown completion reference"))),
-                }
-            }
-            method::LOGGING_SET_LEVEL => {
-                let level = match string_param(p, "level") {
-                    Ok(l) => l,
-                    Err(e) => return reply(Err(e)),
-                };
-                if !mcp::LOG_LEVELS.contains(&level.as_str()) {
-                    return reply(Err(invalid(format!("unknown log level \"{level}\""))));
-                }
-                // Counted at the backends this session can see, now.
-                let backends = self.backends_of(session.group.as_deref());
-                let (old, old_backends) = {
-                    let mut state = session.state();
-                    (
-                        state.log_level.replace(level.clone()),
-                        std::mem::replace(&mut state.log_backends, backends.clone()),
-                    )
-                };
-                self.count_level(old.as_deref(), &old_backends, Some(&level), &backends);
-                reply(Ok(json!({})))
-            }
+            method::COMPLETION_COMPLETE => self.complete(session, id, params),
+            method::LOGGING_SET_LEVEL => reply(self.set_level(session, p)),
             other => reply(Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
                 format!("method not found: \"{other}\""),
@@ -529,371 +243,125 @@ impl Router {
         }
     }
 
-    /// Sends a request to the backend of `route`; the answer goes to `session`.
-    fn forward(
+    /// `tools/call` or `prompts/get` (`kind`): forwarded under the item's
+    /// original name to the backend that owns it in the session's view.
+    fn call_named(
         &self,
         session: &Arc<Session>,
         id: &RequestId,
-        method_name: &str,
-        params: Value,
-        route: &Route,
-        exposed: &str,
-    ) -> Outcome {
-        let is_tool = method_name == method::TOOLS_CALL;
-        let link = match self.supervisor.link(route.backend) {
-            Ok(link) => link,
-            Err(cause) => return Outcome::Reply(failure(is_tool, &cause.to_string())),
-        };
-        let timeout = self.supervisor_timeout(route.backend);
-        let client_token = params
-            .get("_meta")
-            .and_then(|m| m.get("progressToken"))
-            .cloned();
-        let backend_name = route.backend_name.clone();
-        let audit = self.runtime.audit().map(|log| {
-            let group = self.supervisor.group(route.backend);
-            audited::Call::start(
-                log,
-                session,
-                method_name,
-                (exposed, &route.original),
-                (&route.backend_name, &group),
-            )
-        });
-        let backend_id = link.conn.reserve_id();
-        let caller = Arc::new(Caller {
-            target: Mutex::new(Target {
-                session: Arc::downgrade(session),
-                id: id.clone(),
-            }),
-            conn: Arc::downgrade(&link.conn),
-            backend_id,
-        });
-        let mut params = params;
-        let headers = if link.conn.is_modern() {
-            self.for_modern_backend(session, &mut params, is_tool, exposed)
-        } else {
-            Vec::new()
-        };
-        let progress = client_token.map(|token| {
-            let notes = caller.clone();
-            Arc::new(move |mut params: Value| {
-                let target = notes.target();
-                if let Some(session) = target.session.upgrade() {
-                    params["progressToken"] = token.clone();
-                    session.send_for(
-                        &target.id,
-                        &Message::Notification {
-                            method: "notifications/progress".into(),
-                            params: Some(params),
-                        },
-                    );
-                }
-            }) as SharedProgress
-        });
-        // A 2026-07-28 request that asked for logs hears its backend's, on
-        // its own stream, in order with its answer (never without asking).
-        let (log, legacy_caller) = {
-            let state = session.state();
-            let rank = |l: &str| mcp::LOG_LEVELS.iter().position(|x| *x == l);
-            let wanted = state.log_level.as_deref().and_then(rank);
-            let modern_caller = state.protocol_version == Some(mcp::MODERN_VERSION);
-            let log = modern_caller.then_some(wanted).flatten().map(|wanted| {
-                let hears = caller.clone();
-                let name = route.backend_name.clone();
-                Arc::new(move |params: &Value| {
-                    let level = params.get("level").and_then(Value::as_str).and_then(rank);
-                    if level.unwrap_or(0) < wanted {
-                        return;
-                    }
-                    let target = hears.target();
-                    let Some(session) = target.session.upgrade() else {
-                        return;
-                    };
-                    let mut params = params.clone();
-                    if let Some(p) = params.as_object_mut() {
-                        p.insert("logger".into(), Value::from(name.as_str()));
-                    }
-                    session.send_for(
-                        &target.id,
-                        &Message::Notification {
-                            method: "notifications/message".into(),
-                            params: Some(params),
-                        },
-                    );
-                }) as SharedLog
-            });
-            (log, !modern_caller)
-        };
-        // A 2026-07-28 backend may answer a 2025-era client's call with an
-        // input-required result: the gateway asks the client and retries.
-        let rounds =
-            (link.conn.is_modern() && legacy_caller && rounds::METHODS.contains(&method_name))
-                .then(|| rounds::Rounds {
-                    conn: Arc::downgrade(&link.conn),
-                    params: params.clone(),
-                    headers: headers.clone(),
-                    timeout,
-                    progress: progress.clone(),
-                    log: log.clone(),
-                    done: 0,
-                });
-        let answering = Answering {
-            runtime: self.runtime.clone(),
-            caller: caller.clone(),
-            audit,
-            transport: session.transport.as_str(),
-            method: method_name.to_owned(),
-            backend_name,
-            is_tool,
-            started: Instant::now(),
-            rounds,
-        };
-        if !session.track(id.clone(), &link.conn, backend_id) {
-            // The same id arrived twice at once (the check in `handle` raced).
-            refuse_duplicate(session, id.clone());
-            return Outcome::Forwarded;
-        }
-        let origin: Origin = caller;
-        link.conn.send_request_as(
-            backend_id,
-            Outgoing {
-                method: method_name.to_owned(),
-                params: Some(params),
-                timeout,
-                reply: answering.reply_fn(),
-                progress: progress.map(boxed_progress),
-                log: log.map(boxed_log),
-                origin: Some(origin),
-                headers,
-            },
-        );
-        Outcome::Forwarded
-    }
-
-    /// Prepares a call for a 2026-07-28 backend: the caller's capabilities
-    /// (and, for a modern caller, its client info) go in `_meta`, since
-    /// the backend may ask for input only within them; returns the
-    /// `Mcp-Param-*` headers of the tool's `x-mcp-header` arguments.
-    fn for_modern_backend(
-        &self,
-        session: &Session,
-        params: &mut Value,
-        is_tool: bool,
-        exposed: &str,
-    ) -> Vec<(String, String)> {
-        {
-            let state = session.state();
-            if let Some(obj) = params.as_object_mut() {
-                let meta = obj.entry("_meta").or_insert_with(|| json!({}));
-                if let Some(meta) = meta.as_object_mut() {
-                    meta.insert(
-                        mcp::meta::CLIENT_CAPABILITIES.into(),
-                        state.client_capabilities.value(),
-                    );
-                    // A 2025-era client's `logging/setLevel` holds for
-                    // its session; a modern backend hears it per request.
-                    if let Some(level) = &state.log_level {
-                        meta.entry(mcp::meta::LOG_LEVEL)
-                            .or_insert_with(|| Value::from(level.as_str()));
-                    }
-                }
-            }
-        }
-        if !is_tool {
-            return Vec::new();
-        }
-        let catalog = self.catalog_of(session);
-        let tool = catalog.item(Kind::Tool, exposed);
-        let (Some(properties), Some(arguments)) = (
-            tool.and_then(|t| t.pointer("/inputSchema/properties"))
-                .and_then(Value::as_object),
-            params.get("arguments").and_then(Value::as_object),
-        ) else {
-            return Vec::new();
-        };
-        let mut headers = Vec::new();
-        for (name, schema) in properties {
-            let Some(header) = schema.get("x-mcp-header").and_then(Value::as_str) else {
-                continue;
-            };
-            let value = match arguments.get(name) {
-                Some(Value::String(s)) => crate::backend::encode_header_value(s),
-                Some(Value::Bool(b)) => b.to_string(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => continue,
-            };
-            headers.push((format!("Mcp-Param-{header}"), value));
-        }
-        headers
-    }
-
-    /// The names of the backends of `view` (`None`: every backend), as
-    /// the config in force has them.
-    fn backends_of(&self, view: Option<&str>) -> Vec<String> {
-        self.runtime
-            .config()
-            .backends
-            .iter()
-            .filter(|b| view.is_none_or(|group| b.group == group))
-            .map(|b| b.name.clone())
-            .collect()
-    }
-
-    /// A session's log level moves from `old`, counted at `old_backends`,
-    /// to `new`, counted at `new_backends`; each backend whose most
-    /// verbose wanted level changed is set to it (if it logs and is up).
-    fn count_level(
-        &self,
-        old: Option<&str>,
-        old_backends: &[String],
-        new: Option<&str>,
-        new_backends: &[String],
-    ) {
-        let mut changed = Vec::new();
-        for backend in old_backends {
-            let now = new_backends.contains(backend).then_some(new).flatten();
-            if let Some(level) = self.levels.change(backend, old, now) {
-                changed.push((backend.as_str(), level));
-            }
-        }
-        for backend in new_backends.iter().filter(|b| !old_backends.contains(b)) {
-            if let Some(level) = self.levels.change(backend, None, new) {
-                changed.push((backend.as_str(), level));
-            }
-        }
-        if changed.is_empty() {
-            return;
-        }
-        let catalog = self.catalog();
-        for &index in &catalog.features.logging {
-            let Ok(link) = self.supervisor.link(index) else {
-                continue;
-            };
-            if let Some((_, level)) = changed.iter().find(|(b, _)| *b == link.conn.name()) {
-                debug!("[{}] log level: {level}", link.conn.name());
-                send_own(
-                    &link.conn,
-                    method::LOGGING_SET_LEVEL,
-                    json!({"level": level}),
-                );
-            }
-        }
-    }
-
-    /// `resources/subscribe`: only to a resource of the session's virtual
-    /// server (anything else is not found, as for `resources/read`). The
-    /// backend hears only the first subscribe of all sessions and streams
-    /// that see it; the rest is answered here.
-    fn subscribe(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Outcome {
-        let uri = match string_param(params.as_ref(), "uri") {
-            Ok(u) => u,
-            Err(e) => return Outcome::Reply(Err(e)),
-        };
-        let catalog = self.catalog_of(session);
-        let Some(route) = catalog.resource_route(&uri).cloned() else {
-            return Outcome::Reply(Err(resource_not_found(&uri)));
-        };
-        let previous = {
-            let mut state = session.state();
-            match state.subscriptions.get(&uri) {
-                Some(backend) if *backend == route.backend_name => {
-                    return Outcome::Reply(Ok(json!({})));
-                }
-                Some(_) => {}
-                None if state.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_SESSION => {
-                    return Outcome::Reply(Err(invalid(format!(
-                        "too many subscriptions: a session may hold {MAX_SUBSCRIPTIONS_PER_SESSION}"
-                    ))));
-                }
-                None => {}
-            }
-            state
-                .subscriptions
-                .insert(uri.clone(), route.backend_name.clone())
-        };
-        // Held through another backend (a reload moved the resource).
-        if let Some(old) = previous {
-            self.stop_listening_to(&old, &uri);
-        }
-        if !self.subscribers.add(&route.backend_name, &uri)
-            // 2026-07-28 has no resources/subscribe: the interest is
-            // recorded here, and that is all.
-            || self
-                .supervisor
-                .link(route.backend)
-                .is_ok_and(|l| l.conn.is_modern())
-        {
-            return Outcome::Reply(Ok(json!({})));
-        }
-        let params = params.unwrap_or_default();
-        self.forward(
-            session,
-            id,
-            method::RESOURCES_SUBSCRIBE,
-            params,
-            &route,
-            &uri,
-        )
-    }
-
-    /// `resources/unsubscribe`: releases what the session holds; the
-    /// backend hears the last unsubscribe. A URI the session does not hold
-    /// is answered `{}`.
-    fn unsubscribe(
-        &self,
-        session: &Arc<Session>,
-        id: &RequestId,
+        name: &str,
+        kind: Kind,
         params: Option<Value>,
     ) -> Outcome {
+        let exposed = match string_param(params.as_ref(), "name") {
+            Ok(n) => n,
+            Err(e) => return Outcome::Reply(Err(e)),
+        };
+        let catalog = self.catalog_of(session);
+        let Some(route) = catalog.route(kind, &exposed) else {
+            return Outcome::Reply(Err(invalid(format!(
+                "unknown {}: \"{exposed}\"",
+                kind.noun()
+            ))));
+        };
+        let mut params = params.unwrap_or_else(|| json!({}));
+        params["name"] = Value::from(route.original.as_str());
+        self.forward(session, id, name, params, route, &exposed)
+    }
+
+    /// `resources/read`: forwarded to the backend that serves the URI in
+    /// the session's view (listed, or by template).
+    fn read(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Outcome {
         let uri = match string_param(params.as_ref(), "uri") {
             Ok(u) => u,
             Err(e) => return Outcome::Reply(Err(e)),
         };
-        let Some(backend) = session.state().subscriptions.remove(&uri) else {
-            return Outcome::Reply(Ok(json!({})));
-        };
-        if !self.subscribers.remove(&backend, &uri) {
-            return Outcome::Reply(Ok(json!({})));
-        }
-        let catalog = self.catalog_of(session);
-        match catalog.resource_route(&uri) {
-            Some(route)
-                if route.backend_name == backend
-                    && self
-                        .supervisor
-                        .link(route.backend)
-                        .is_ok_and(|l| !l.conn.is_modern()) =>
-            {
+        match self.catalog_of(session).resource_route(&uri) {
+            Some(route) => {
                 let route = route.clone();
                 let params = params.unwrap_or_default();
-                self.forward(
-                    session,
-                    id,
-                    method::RESOURCES_UNSUBSCRIBE,
-                    params,
-                    &route,
-                    &uri,
-                )
+                self.forward(session, id, method::RESOURCES_READ, params, &route, &uri)
             }
-            _ => {
-                self.tell_backend(&backend, method::RESOURCES_UNSUBSCRIBE, &uri);
-                Outcome::Reply(Ok(json!({})))
-            }
+            None => Outcome::Reply(Err(resource_not_found(&uri))),
         }
     }
 
-    /// Sends `backend` a `resources/(un)subscribe` of our own for `uri`
-    /// (no client waits for the answer), if it is up.
-    fn tell_backend(&self, backend: &str, method_name: &str, uri: &str) {
-        if let Some(link) = self
-            .supervisor
-            .links()
-            .into_iter()
-            .find(|l| l.conn.name() == backend)
+    /// `completion/complete`: to the backend of the prompt (by its
+    /// original name) or of the resource template or URI it completes.
+    fn complete(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Outcome {
+        let name = method::COMPLETION_COMPLETE;
+        let reply = |r| Outcome::Reply(r);
+        let p = params.as_ref();
+        let reference = p.and_then(|p| p.get("ref"));
+        let catalog = self.catalog_of(session);
+        let route = match reference
+            .and_then(|r| r.get("type"))
+            .and_then(Value::as_str)
         {
-            send_own(&link.conn, method_name, json!({"uri": uri}));
+            Some("ref/prompt") => {
+                let Some(n) = reference
+                    .and_then(|r| r.get("name"))
+                    .and_then(Value::as_str)
+                else {
+                    return reply(Err(invalid("ref/prompt needs a name")));
+                };
+                match catalog.route(Kind::Prompt, n) {
+                    Some(r) => {
+                        let mut params = params.clone().unwrap_or_default();
+                        params["ref"]["name"] = Value::from(r.original.as_str());
+                        return self.forward(session, id, name, params, &r.clone(), n);
+                    }
+                    None => return reply(Err(invalid(format!("unknown prompt: \"{n}\"")))),
+                }
+            }
+            Some("ref/resource") => {
+                let Some(uri) = reference.and_then(|r| r.get("uri")).and_then(Value::as_str) else {
+                    return reply(Err(invalid("ref/resource needs a uri")));
+                };
+                catalog
+                    .entries
+                    .iter()
+                    .find(|e| e.kind == Kind::Template && e.exposed == uri)
+                    .map(|e| e.route.clone())
+                    .or_else(|| catalog.resource_route(uri).cloned())
+            }
+            _ => {
+                return reply(Err(invalid(
+                    "completion/complete needs params.ref of type ref/prompt or ref/resource",
+                )));
+            }
+        };
+        let about = reference.map(Value::to_string).unwrap_or_default();
+        match route {
+            Some(route) => self.forward(
+                session,
+                id,
+                name,
+                params.unwrap_or_default(),
+                &route,
+                &about,
+            ),
+            None => reply(Err(invalid("unknown completion reference"))),
         }
+    }
+
+    /// `logging/setLevel`: the session's level, counted at the backends it
+    /// can see now.
+    fn set_level(&self, session: &Session, params: Option<&Value>) -> Result<Value, ErrorObject> {
+        let level = string_param(params, "level")?;
+        if !mcp::LOG_LEVELS.contains(&level.as_str()) {
+            return Err(invalid(format!("unknown log level \"{level}\"")));
+        }
+        let backends = self.backends_of(session.group.as_deref());
+        let (old, old_backends) = {
+            let mut state = session.state();
+            (
+                state.log_level.replace(level.clone()),
+                std::mem::replace(&mut state.log_backends, backends.clone()),
+            )
+        };
+        self.count_level(old.as_deref(), &old_backends, Some(&level), &backends);
+        Ok(json!({}))
     }
 
     fn supervisor_timeout(&self, backend: usize) -> Duration {
@@ -1001,156 +469,6 @@ impl Router {
     }
 }
 
-/// Sends a request of the gateway's own (no client waits for it): the
-/// answer is not needed, only that the backend hears it.
-/// A forwarded call's progress hook, kept for its further rounds.
-type SharedProgress = Arc<dyn Fn(Value) + Send + Sync>;
-
-/// A forwarded 2026-07-28 call's log hook, kept for its further rounds.
-type SharedLog = Arc<dyn Fn(&Value) + Send + Sync>;
-
-fn boxed_progress(hook: SharedProgress) -> crate::backend::ProgressFn {
-    Box::new(move |params| hook(params))
-}
-
-fn boxed_log(hook: SharedLog) -> crate::backend::LogFn {
-    Box::new(move |params| hook(params))
-}
-
-/// What the answer of a forwarded call needs: who gets it, what to count
-/// and record, and, for a 2026-07-28 backend serving a 2025-era client,
-/// how to ask again ([`rounds`]).
-struct Answering {
-    runtime: Arc<Runtime>,
-    caller: Arc<Caller>,
-    audit: Option<audited::Call>,
-    transport: &'static str,
-    method: String,
-    backend_name: String,
-    is_tool: bool,
-    started: Instant,
-    rounds: Option<rounds::Rounds>,
-}
-
-impl Answering {
-    /// The backend connection's reply hook: runs on the transport's reader
-    /// thread (or the connection's timer), under no lock.
-    fn reply_fn(self) -> crate::backend::ReplyFn {
-        Box::new(move |outcome| self.answer(outcome))
-    }
-
-    /// Sends the call's outcome to its client, or, for an input-required
-    /// result that the gateway fulfils, asks the client first.
-    fn answer(mut self, outcome: Result<Value, CallError>) {
-        let outcome = match (outcome, self.rounds.take()) {
-            (Ok(result), Some(rounds)) if rounds::asks_input(&result) => {
-                return rounds::ask(self, rounds, result);
-            }
-            (outcome, rounds) => {
-                self.rounds = rounds;
-                outcome
-            }
-        };
-        let Answering {
-            runtime,
-            caller,
-            audit,
-            transport,
-            method,
-            backend_name,
-            is_tool,
-            started,
-            rounds: _,
-        } = self;
-        runtime.metrics().request(
-            transport,
-            &method,
-            Some(&backend_name),
-            audited::metric_outcome(&outcome),
-            Some(started.elapsed()),
-        );
-        // Read now: a 2026-07-28 retry may have taken the call over.
-        let Target {
-            session,
-            id: client_id,
-        } = caller.target();
-        let Some(session) = session.upgrade() else {
-            return;
-        };
-        session.untrack(&client_id);
-        if let Some(call) = audit
-            && let Err(why) = call.finish(&audited::outcome(&outcome))
-        {
-            // `audit.required`: nothing goes through unrecorded.
-            session.send(&Message::error(
-                Some(client_id),
-                code::INTERNAL_ERROR,
-                format!("the answer is withheld: {why}"),
-            ));
-            return;
-        }
-        let message = match outcome {
-            Ok(result) => Message::response(client_id, result),
-            Err(CallError::Rpc(error)) => Message::Error {
-                id: Some(client_id),
-                error,
-            },
-            Err(e) => match failure(is_tool, &format!("backend \"{backend_name}\" {e}")) {
-                Ok(result) => Message::response(client_id, result),
-                Err(error) => Message::Error {
-                    id: Some(client_id),
-                    error,
-                },
-            },
-        };
-        session.send(&message);
-    }
-}
-
-/// The client's answer (`id`) to a request sent to it goes to whoever
-/// asked: a backend (under its own id) or the gateway.
-fn answered(session: &Session, id: Option<&RequestId>, outcome: Result<Value, ErrorObject>) {
-    match id.and_then(|id| session.take_server_request(id)) {
-        Some(Asker::Backend(conn, theirs)) => {
-            if let Some(conn) = conn.upgrade() {
-                conn.respond(&match outcome {
-                    Ok(result) => Message::response(theirs, result),
-                    Err(error) => Message::Error {
-                        id: Some(theirs),
-                        error,
-                    },
-                });
-            }
-        }
-        Some(Asker::Gateway(hears)) => hears(outcome),
-        None => debug!(
-            "session {}: answer to unknown request {:?} dropped",
-            session.short_id(),
-            id.map(RequestId::to_string)
-        ),
-    }
-}
-
-fn send_own(conn: &Connection, method_name: &str, params: Value) {
-    if conn.is_modern()
-        && matches!(
-            method_name,
-            method::LOGGING_SET_LEVEL | method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE
-        )
-    {
-        // Removed in 2026-07-28: the level goes with each request, and
-        // resource interest stays with the gateway.
-        return;
-    }
-    conn.send_request(
-        method_name,
-        Some(params),
-        OWN_REQUEST_TIMEOUT,
-        Box::new(|_| {}),
-        None,
-    );
-}
-
 /// Refuses a request whose id the session has in flight already: the two
 /// answers could not be told apart. Over SSE and stdio the refusal carries
 /// no id (it would be taken for the first request's answer); over
@@ -1160,19 +478,6 @@ fn refuse_duplicate(session: &Session, id: RequestId) {
     // One stream (SSE, stdio): no id, or it would pass for the first one's answer.
     let id = (session.transport == Transport::StreamableHttp).then_some(id);
     session.send(&Message::error(id, code::INVALID_REQUEST, message));
-}
-
-/// The one translation of a backend failure into what the client sees
-/// (STYLE 6): a tool error result for `tools/call`, -32603 otherwise.
-fn failure(is_tool: bool, text: &str) -> Result<Value, ErrorObject> {
-    // Causes may quote a backend URL: never its credentials.
-    let text = crate::redact::text(text);
-    let text = text.as_ref();
-    if is_tool {
-        Ok(json!({"content": [{"type": "text", "text": text}], "isError": true}))
-    } else {
-        Err(ErrorObject::new(code::INTERNAL_ERROR, text))
-    }
 }
 
 /// A list method's answer: the whole list in one page. We never hand out
@@ -1331,17 +636,5 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01"}}"#,
         );
         assert_eq!(v["result"]["protocolVersion"], mcp::LATEST_VERSION);
-    }
-
-    #[test]
-    fn failures_become_tool_errors_or_internal_errors() {
-        let tool = failure(true, "backend \"b\" timed out after 1.0s").unwrap();
-        assert_eq!(tool["isError"], true);
-        assert_eq!(
-            tool["content"][0]["text"],
-            "backend \"b\" timed out after 1.0s"
-        );
-        let other = failure(false, "x").unwrap_err();
-        assert_eq!(other.code, code::INTERNAL_ERROR);
     }
 }

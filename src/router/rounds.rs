@@ -1,5 +1,5 @@
 //! A 2026-07-28 backend's input-required result for a 2025-era client
-//! (issue 10 §3, the other direction of the bridge): the gateway asks the
+//! (the other direction of the bridge): the gateway asks the
 //! client each of the backend's `inputRequests` as a server→client request
 //! on the call's stream (`elicitation/create`, `sampling/createMessage`,
 //! `roots/list`), gathers the answers, and retries the call upstream with
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{Answering, SharedLog, SharedProgress, boxed_log, boxed_progress};
+use super::forward::{Answering, SharedLog, SharedProgress, boxed_log, boxed_progress};
 use crate::backend::{CallError, Connection, Origin, Outgoing};
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::mcp::method;

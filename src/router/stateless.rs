@@ -1,6 +1,6 @@
 //! The 2026-07-28 (stateless) side of the router: a request's context comes
 //! from its own `_meta`, never from earlier requests, and `server/discover`
-//! replaces the handshake (`../shared/reference/mcp-2026-07-28.md` §1–2).
+//! replaces the handshake (MCP 2026-07-28, Basic › Lifecycle).
 //!
 //! The front gives each modern request a session of its own that lives as
 //! long as the request (never in the session table): the rest of the router

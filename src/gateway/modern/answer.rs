@@ -1,0 +1,251 @@
+//! A modern request's answer: waited for as JSON, or on an SSE stream when
+//! something related to the request comes first (or it is slow and the
+//! client takes streams), and shaped once for a modern client
+//! (`resultType`, `serverInfo`, caching hints, -32602 for a missing
+//! resource).
+
+use super::inputs::Asker;
+use super::*;
+
+/// How long an answer may be held back for a JSON response, when the
+/// client takes SSE too; then the answer comes on a stream.
+pub(super) const UPGRADE_AFTER: Duration = Duration::from_secs(1);
+
+/// Questions that a backend sends within this of each other go out in one
+/// input-required result (a backend asking several at once sends them
+/// back to back).
+pub(super) const BURST: Duration = Duration::from_millis(25);
+
+/// The longest a burst of questions is gathered.
+pub(super) const BURST_MAX: Duration = Duration::from_millis(250);
+
+/// The longest `ttlMs` served: the catalog also changes without its
+/// backends' say (a reload, a backend that goes down), and a client that
+/// does not listen hears of it only when its cache expires.
+pub(super) const MAX_TTL_MS: u64 = 60_000;
+
+/// What a modern answer needs added.
+pub(super) struct Shape {
+    pub(super) method: String,
+    /// What identifies the request for a retry (`bridge::digest`).
+    pub(super) digest: String,
+    /// `cacheScope` of cacheable results.
+    pub(super) scope: &'static str,
+    /// `ttlMs` of the lists (a read keeps its backend's).
+    pub(super) ttl_ms: u64,
+    /// `params.uri` of a `resources/read`.
+    pub(super) uri: String,
+}
+
+impl Shape {
+    /// What request `name` (with `params`) from `access`'s caller needs
+    /// added to its answer. Lists may be kept as long as every backend
+    /// behind them allows (2025-era backends give no hints: 0), and shared
+    /// across callers only when every caller of this endpoint sees the
+    /// same catalog and no backend said otherwise.
+    pub(super) fn of(
+        gateway: &Gateway,
+        access: Access<'_>,
+        features: &crate::catalog::Features,
+        name: &str,
+        params: Option<&Value>,
+    ) -> Shape {
+        let private = features.cache_private
+            || matches!(gateway.config().incoming_auth, IncomingAuth::Bearer(_));
+        let uri = params
+            .and_then(|p| p.get("uri"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Shape {
+            method: name.to_owned(),
+            digest: bridge::digest(access.group, access.token, name, params),
+            scope: if private || name == method::RESOURCES_READ {
+                "private"
+            } else {
+                "public"
+            },
+            ttl_ms: features.cache_ttl_ms.unwrap_or(0).min(MAX_TTL_MS),
+            uri: uri.to_owned(),
+        }
+    }
+
+    /// The answer as a modern client expects it.
+    pub(super) fn complete(&self, text: &str) -> String {
+        let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+            return text.to_owned();
+        };
+        if let Some(result) = v.get_mut("result").and_then(Value::as_object_mut) {
+            result
+                .entry("resultType")
+                .or_insert_with(|| Value::from("complete"));
+            let meta = result
+                .entry("_meta")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert(
+                    meta::SERVER_INFO.into(),
+                    json!({"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION}),
+                );
+            }
+            if CACHEABLE.contains(&self.method.as_str()) && result["resultType"] == "complete" {
+                let ttl = if self.method == method::RESOURCES_READ {
+                    // A 2026-07-28 backend's own hint for this resource.
+                    result.get("ttlMs").and_then(Value::as_u64).unwrap_or(0)
+                } else {
+                    self.ttl_ms
+                };
+                result.insert("ttlMs".into(), Value::from(ttl.min(MAX_TTL_MS)));
+                result.insert("cacheScope".into(), Value::from(self.scope));
+            }
+        } else if let Some(error) = v.get_mut("error").and_then(Value::as_object_mut)
+            && self.method == method::RESOURCES_READ
+            && error.get("code").and_then(Value::as_i64) == Some(code::RESOURCE_NOT_FOUND)
+        {
+            // 2026-07-28 (SEP-2164): not found is -32602 with the URI asked for.
+            error.insert("code".into(), Value::from(code::INVALID_PARAMS));
+            error.insert("data".into(), json!({"uri": self.uri}));
+        }
+        v.to_string()
+    }
+}
+
+/// The HTTP status of a JSON answer: 400 for the errors 2026-07-28 ties to
+/// it (-32020, -32021, -32022, a backend's passed through), else 200.
+pub(super) fn status_of(text: &str) -> u16 {
+    let code = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_i64());
+    match code {
+        Some(code::HEADER_MISMATCH | code::MISSING_CAPABILITY | code::UNSUPPORTED_VERSION) => 400,
+        _ => 200,
+    }
+}
+
+/// Ends a request's session: anything still in flight is cancelled at the
+/// backend (the client closed the stream, or time ran out).
+pub(super) fn finish(gateway: &Gateway, session: &Session) {
+    session.close();
+    gateway.router.session_closed(session);
+}
+
+/// Waits for the answer: JSON, or an SSE stream when something related to
+/// the request (progress) comes first and the client takes streams.
+pub(super) fn answer(
+    gateway: &Gateway,
+    session: Arc<Session>,
+    id: RequestId,
+    rx: Receiver<ForRequest>,
+    shape: Shape,
+    sse_ok: bool,
+) -> Response {
+    let wait = gateway.answer_wait();
+    let started = Instant::now();
+    let deadline = started + wait;
+    // A client that takes SSE gets a slow answer on a stream: then its
+    // closing the connection is seen (the stream checks) and cancels the
+    // call, which a JSON answer held back would not notice.
+    let upgrade = started + UPGRADE_AFTER;
+    let no_answer = |why: &str| fail(200, Some(&id), code::INTERNAL_ERROR, why, None);
+    let first = loop {
+        let until = if sse_ok {
+            deadline.min(upgrade)
+        } else {
+            deadline
+        };
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(ForRequest::Answer(text)) => {
+                finish(gateway, &session);
+                return Response::json_text(status_of(&text), shape.complete(&text));
+            }
+            Ok(ForRequest::Message(text)) if sse_ok => break Some(text),
+            Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
+            Ok(ForRequest::Input(input)) => {
+                let (status, text) = Asker::of(gateway).ask(&session, &id, input, &rx, &shape);
+                finish(gateway, &session);
+                return Response::json_text(status, shape.complete(&text));
+            }
+            Ok(ForRequest::Cancelled) | Err(RecvTimeoutError::Disconnected) => {
+                finish(gateway, &session);
+                return no_answer("request ended without an answer");
+            }
+            Err(RecvTimeoutError::Timeout) if sse_ok && Instant::now() < deadline => break None,
+            Err(RecvTimeoutError::Timeout) => {
+                finish(gateway, &session);
+                return no_answer("no answer in time");
+            }
+        }
+    };
+    let settings = gateway.config().sse.clone();
+    let router = gateway.router.clone();
+    let ask = Asker::of(gateway);
+    sse_headers(Response::stream(
+        200,
+        Box::new(move |writer| {
+            stream(
+                writer,
+                &rx,
+                first,
+                deadline,
+                &shape,
+                &settings,
+                &|input, rx| ask.ask(&session, &id, input, rx, &shape).1,
+            );
+            session.close();
+            router.session_closed(&session);
+        }),
+    ))
+}
+
+/// Writes related messages, then the answer, as SSE events without ids
+/// (2026-07-28 streams cannot be resumed); ends when the client leaves.
+pub(super) fn stream(
+    writer: &mut StreamWriter<'_>,
+    rx: &Receiver<ForRequest>,
+    first: Option<String>,
+    deadline: Instant,
+    shape: &Shape,
+    settings: &crate::config::SseResilience,
+    ask: &dyn Fn(InputRequest, &Receiver<ForRequest>) -> String,
+) {
+    if writer
+        .set_write_timeout(Some(settings.send_timeout))
+        .is_err()
+    {
+        return;
+    }
+    let mut keepalive = Keepalive::new(settings);
+    let mut frame = Vec::new();
+    let mut next = first.map(ForRequest::Message);
+    loop {
+        frame.clear();
+        let written = match next.take() {
+            Some(ForRequest::Message(text)) => write_event(writer, None, &text),
+            Some(ForRequest::Answer(text)) => {
+                let _ = write_event(writer, None, &shape.complete(&text));
+                return;
+            }
+            Some(ForRequest::Input(input)) => {
+                // The stream's last event: the input-required result.
+                let text = ask(input, rx);
+                let _ = write_event(writer, None, &shape.complete(&text));
+                return;
+            }
+            Some(ForRequest::Cancelled | ForRequest::Yield) => return,
+            None => {
+                if writer.peer_closed() || Instant::now() >= deadline {
+                    return;
+                }
+                keepalive.ping_if_due(&mut frame);
+                writer.write_frame(&frame)
+            }
+        };
+        if written.is_err() {
+            return;
+        }
+        match rx.recv_timeout(keepalive.wait().min(Duration::from_secs(1))) {
+            Ok(item) => next = Some(item),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! MCP 2026-07-28 on `/mcp` and `/g/<group>/mcp`, beside the 2025 era
+//! (MCP 2026-07-28, Basic › Transports): a request that carries the
+//! modern per-request `_meta` (or a non-handshake `MCP-Protocol-Version`)
+//! is served statelessly; `initialize` keeps selecting sessions.
+//!
+//! Checks, first failure wins (the reference's §1.3): `_meta` (400 /
+//! -32602); the routing headers `MCP-Protocol-Version`, `Mcp-Method`,
+//! `Mcp-Name` and the `Mcp-Param-*` of a tool's `x-mcp-header` arguments
+//! against the body, Base64 form decoded (400 / -32020); the version (400 /
+//! -32022 with what we serve); the method (404 / -32601 for removed and
+//! unknown ones). Then `server/discover` is answered from the catalog and
+//! everything else goes through the router on a session that lives as long
+//! as the request. Every result gets `resultType`, `serverInfo` in `_meta`,
+//! and on lists and reads the caching hints; a backend's "resource not
+//! found" (-32002) becomes -32602 with the URI.
+
+mod answer;
+mod headers;
+mod inputs;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::sse::{Keepalive, sse_headers, write_event};
+use super::{Access, Gateway};
+use crate::config::{IncomingAuth, Transport};
+use crate::http::{Request, Response, StreamWriter};
+use crate::jsonrpc::{Message, RequestId, code};
+use crate::limits::SESSION_OUTBOUND_QUEUE;
+use crate::mcp::{self, meta, method};
+use crate::queue::{Receiver, RecvTimeoutError};
+use crate::session::{ForRequest, InputRequest, Session};
+
+use super::bridge::{self, Bridge};
+
+/// Methods served on the modern path; the rest are 404 / -32601.
+const METHODS: [&str; 10] = [
+    method::SERVER_DISCOVER,
+    method::SUBSCRIPTIONS_LISTEN,
+    method::TOOLS_LIST,
+    method::TOOLS_CALL,
+    method::RESOURCES_LIST,
+    method::RESOURCES_READ,
+    method::RESOURCE_TEMPLATES_LIST,
+    method::PROMPTS_LIST,
+    method::PROMPTS_GET,
+    method::COMPLETION_COMPLETE,
+];
+
+/// Results that must carry caching hints.
+const CACHEABLE: [&str; 6] = [
+    method::SERVER_DISCOVER,
+    method::TOOLS_LIST,
+    method::RESOURCES_LIST,
+    method::RESOURCE_TEMPLATES_LIST,
+    method::PROMPTS_LIST,
+    method::RESOURCES_READ,
+];
+
+/// Whether a POST to `/mcp` is for the stateless era: a protocol version
+/// header outside the handshake versions, or a request (not `initialize`)
+/// whose `_meta` names a protocol version.
+pub(super) fn wants(req: &Request, body: &Value) -> bool {
+    if let Some(v) = req.header("mcp-protocol-version")
+        && !mcp::is_handshake_version(v.trim())
+    {
+        return true;
+    }
+    let modern = |m: &Value| {
+        m.get("method").and_then(Value::as_str) != Some(method::INITIALIZE)
+            && m.get("params")
+                .and_then(|p| p.get("_meta"))
+                .and_then(|p| p.get(meta::PROTOCOL_VERSION))
+                .is_some()
+    };
+    match body {
+        Value::Array(items) => items.iter().any(modern),
+        single => modern(single),
+    }
+}
+
+/// A JSON-RPC error answer with an HTTP status.
+fn fail(
+    status: u16,
+    id: Option<&RequestId>,
+    code: i64,
+    message: &str,
+    data: Option<Value>,
+) -> Response {
+    Response::json(status, &error_body(id, code, message, data))
+}
+
+/// A JSON-RPC error message.
+fn error_body(id: Option<&RequestId>, code: i64, message: &str, data: Option<Value>) -> Value {
+    let mut error = json!({"code": code, "message": message});
+    if let Some(data) = data {
+        error["data"] = data;
+    }
+    let id = id.map_or(Value::Null, RequestId::to_value);
+    json!({"jsonrpc": "2.0", "id": id, "error": error})
+}
+
+/// A modern request whose envelope and headers passed [`check`].
+struct Checked {
+    id: RequestId,
+    name: String,
+    params: Option<Value>,
+    /// Its `_meta`: the caller's protocol version, capabilities, info and
+    /// log level.
+    request_meta: Map<String, Value>,
+}
+
+/// `POST /mcp` of a modern request.
+pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: Value) -> Response {
+    match check(req, body) {
+        Ok(checked) => serve(gateway, req, access, checked),
+        Err(refusal) => refusal,
+    }
+}
+
+/// Serves a checked modern request: on a session of its own that lives as
+/// long as the request.
+fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked) -> Response {
+    let Checked {
+        id,
+        name,
+        params,
+        request_meta,
+    } = checked;
+    let p = params.as_ref();
+    let named = |key: &str| {
+        p.and_then(|p| p.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let (session, _general) = Session::new(
+        String::new(),
+        Transport::StreamableHttp,
+        req.peer,
+        access.token,
+        SESSION_OUTBOUND_QUEUE,
+    );
+    let session = Arc::new(session.in_group(access.group));
+    gateway.router.begin_stateless(&session, &request_meta);
+    if name == method::TOOLS_CALL {
+        let catalog = gateway.router.catalog_for(&session);
+        let tool = catalog.item(crate::catalog::Kind::Tool, named("name"));
+        if let Some(tool) = tool
+            && let Err(why) = check_param_headers(req, tool, p.and_then(|p| p.get("arguments")))
+        {
+            return fail(
+                400,
+                Some(&id),
+                code::HEADER_MISMATCH,
+                &why.to_string(),
+                None,
+            );
+        }
+    }
+    let features = gateway.router.catalog_for(&session).features.clone();
+    let shape = Shape::of(gateway, access, &features, &name, p);
+    let state = p
+        .and_then(|p| p.get("requestState"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut params = params;
+    // A 2026-07-28 backend's own rounds pass through: its state is its own.
+    let backend_rounds = gateway
+        .router
+        .serves_modern(&session, &name, params.as_ref());
+    if let Some(state) = state.filter(|_| !backend_rounds) {
+        return resume(gateway, session, id, &state, params, shape, req);
+    }
+    // A retry's fields mean nothing to a 2025-era backend.
+    if let Some(Value::Object(p)) = params.as_mut().filter(|_| !backend_rounds) {
+        p.remove("inputResponses");
+    }
+    if name == method::SUBSCRIPTIONS_LISTEN {
+        let can_subscribe = features.subscribe;
+        return super::listen::open(gateway, &id, params.as_ref(), access.group, can_subscribe);
+    }
+    if name == method::SERVER_DISCOVER {
+        let result = gateway.router.discover(&session);
+        let answer = json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result});
+        return Response::json_text(200, shape.complete(&answer.to_string()));
+    }
+    let rx = match open_stream(&session, &id) {
+        Ok(rx) => rx,
+        Err(refusal) => return refusal,
+    };
+    gateway.router.handle(
+        &session,
+        Message::Request {
+            id: id.clone(),
+            method: name,
+            params,
+        },
+    );
+    answer(
+        gateway,
+        session,
+        id,
+        rx,
+        shape,
+        super::sse::accepts_sse(req),
+    )
+}
+
+/// Checks a modern request's envelope, `_meta`, routing headers, version
+/// and method, in that order (the first failure is the answer).
+fn check(req: &Request, body: Value) -> Result<Checked, Response> {
+    if body.is_array() {
+        return Err(fail(
+            400,
+            None,
+            code::INVALID_REQUEST,
+            "Invalid Request: batches are not supported",
+            None,
+        ));
+    }
+    let message = match Message::parse(body) {
+        Ok(m) => m,
+        Err(invalid) => {
+            let text = format!("Invalid Request: {}", invalid.reason);
+            return Err(fail(400, None, code::INVALID_REQUEST, &text, None));
+        }
+    };
+    let Message::Request {
+        id,
+        method: name,
+        params,
+    } = message
+    else {
+        // Notifications (and stray responses) have nothing to answer.
+        return Err(Response::empty(202));
+    };
+    let request_meta = match params
+        .as_ref()
+        .and_then(|p| p.get("_meta"))
+        .and_then(Value::as_object)
+        .filter(|m| m.get(meta::PROTOCOL_VERSION).is_some_and(Value::is_string))
+        .filter(|m| {
+            m.get(meta::CLIENT_CAPABILITIES)
+                .is_some_and(Value::is_object)
+        }) {
+        Some(m) => m.clone(),
+        None => {
+            let text = format!(
+                "Invalid params: _meta must carry \"{}\" (a string) and \"{}\" (an object)",
+                meta::PROTOCOL_VERSION,
+                meta::CLIENT_CAPABILITIES
+            );
+            return Err(fail(400, Some(&id), code::INVALID_PARAMS, &text, None));
+        }
+    };
+    let version = request_meta[meta::PROTOCOL_VERSION]
+        .as_str()
+        .unwrap_or_default();
+    let p = params.as_ref();
+    let named = |key: &str| {
+        p.and_then(|p| p.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let mut checks = vec![
+        ("MCP-Protocol-Version", version),
+        ("Mcp-Method", name.as_str()),
+    ];
+    match name.as_str() {
+        method::TOOLS_CALL | method::PROMPTS_GET => checks.push(("Mcp-Name", named("name"))),
+        method::RESOURCES_READ => checks.push(("Mcp-Name", named("uri"))),
+        _ => {}
+    }
+    for (header, expected) in checks {
+        if let Err(why) = check_header(req, header, expected) {
+            return Err(fail(
+                400,
+                Some(&id),
+                code::HEADER_MISMATCH,
+                &why.to_string(),
+                None,
+            ));
+        }
+    }
+    served(&id, version, &name, &request_meta)?;
+    Ok(Checked {
+        id,
+        name,
+        params,
+        request_meta,
+    })
+}
+
+/// The last checks of a modern request: a version we serve, a method of
+/// the modern path, a known log level.
+fn served(
+    id: &RequestId,
+    version: &str,
+    name: &str,
+    request_meta: &Map<String, Value>,
+) -> Result<(), Response> {
+    if version != mcp::MODERN_VERSION {
+        return Err(fail(
+            400,
+            Some(id),
+            code::UNSUPPORTED_VERSION,
+            "Unsupported protocol version",
+            Some(json!({"supported": mcp::ALL_VERSIONS, "requested": version})),
+        ));
+    }
+    if !METHODS.contains(&name) {
+        return Err(fail(
+            404,
+            Some(id),
+            code::METHOD_NOT_FOUND,
+            &format!("Method not found: {name}"),
+            None,
+        ));
+    }
+    if let Some(level) = request_meta.get(meta::LOG_LEVEL)
+        && !level.as_str().is_some_and(|l| mcp::LOG_LEVELS.contains(&l))
+    {
+        let text = format!("Invalid params: {} must be a log level", meta::LOG_LEVEL);
+        return Err(fail(400, Some(id), code::INVALID_PARAMS, &text, None));
+    }
+    Ok(())
+}
+
+/// The answer stream of request `id` on its own session.
+fn open_stream(session: &Session, id: &RequestId) -> Result<Receiver<ForRequest>, Response> {
+    session.open_request_stream(id.clone()).ok_or_else(|| {
+        fail(
+            500,
+            Some(id),
+            code::INTERNAL_ERROR,
+            "request stream already open",
+            None,
+        )
+    })
+}
+
+use answer::{Shape, answer, finish};
+use headers::{check_header, check_param_headers};
+use inputs::resume;
