@@ -326,12 +326,20 @@ fn resource_subscriptions_and_log_levels_stay_within_their_group() {
     whole.initialize(gw.addr, "2025-06-18");
     let uri = |u: &str| json!({"uri": u});
 
-    // Group two's resource is unknown in group one: the same error as a
-    // read of it, and nothing is counted.
-    let sub = one.call(gw.addr, json!(1), "resources/subscribe", uri("file:///b"));
+    // Group two's resource is unknown in group one: a read of it is not
+    // found, and a subscription gets what one to a URI nobody serves gets,
+    // and nothing is counted.
     let read = one.call(gw.addr, json!(2), "resources/read", uri("file:///b"));
-    assert_eq!(sub["error"]["code"], -32002, "{sub}");
-    assert_eq!(sub["error"], read["error"]);
+    assert_eq!(read["error"]["code"], -32002, "{read}");
+    let nowhere = one.call(
+        gw.addr,
+        json!(0),
+        "resources/subscribe",
+        uri("file:///nowhere"),
+    );
+    let sub = one.call(gw.addr, json!(1), "resources/subscribe", uri("file:///b"));
+    assert_eq!(sub["result"], nowhere["result"], "{sub}");
+    assert_eq!(sub.get("error"), nowhere.get("error"), "{sub}");
     // So group two's own subscription reaches b.
     let sub = two.call(gw.addr, json!(1), "resources/subscribe", uri("file:///b"));
     assert_eq!(sub["result"], json!({}), "{sub}");

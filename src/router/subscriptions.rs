@@ -112,10 +112,10 @@ impl Router {
         }
     }
 
-    /// `resources/subscribe`: only to a resource of the session's virtual
-    /// server (anything else is not found, as for `resources/read`). The
-    /// backend hears only the first subscribe of all sessions and streams
-    /// that see it; the rest is answered here.
+    /// `resources/subscribe`: counted only for a resource of the session's
+    /// virtual server, at the backend that serves it there. The backend
+    /// hears only the first subscribe of all sessions and streams that see
+    /// it; the rest is answered here.
     pub(super) fn subscribe(
         &self,
         session: &Arc<Session>,
@@ -128,7 +128,12 @@ impl Router {
         };
         let catalog = self.catalog_of(session);
         let Some(route) = catalog.resource_route(&uri).cloned() else {
-            return Outcome::Reply(Err(resource_not_found(&uri)));
+            // No backend of the session's view serves it: answered like a
+            // URI nobody serves (`{}`, as MCP clients and the conformance
+            // suite expect of a subscription), but counted nowhere and
+            // told to no backend, so another view's backend never hears
+            // of it and its updates never reach this session.
+            return Outcome::Reply(Ok(json!({})));
         };
         let previous = {
             let mut state = session.state();
