@@ -12,7 +12,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use log::{error, info, warn};
@@ -27,6 +26,7 @@ use crate::limits::SERVICE_STACK_BYTES;
 use crate::redact;
 use crate::runtime::Runtime;
 use crate::supervisor::{BackendStatus, Supervisor};
+use crate::sync::spawn_named;
 
 /// Why the gateway could not start.
 #[derive(Debug)]
@@ -177,10 +177,9 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
                 // Not on this thread: a reload waits (bounded) for the
                 // backends it starts, and SIGTERM must not wait for that.
                 let gateway = on_signal.clone();
-                let spawned = thread::Builder::new()
-                    .name("argus-sighup".into())
-                    .stack_size(SERVICE_STACK_BYTES)
-                    .spawn(move || gateway.reload("SIGHUP"));
+                let spawned = spawn_named("argus-sighup", SERVICE_STACK_BYTES, move || {
+                    gateway.reload("SIGHUP")
+                });
                 if let Err(e) = spawned {
                     error!("cannot start the reload: {e}");
                 }
@@ -302,10 +301,7 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
 }
 
 fn spawn_service(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), Error> {
-    thread::Builder::new()
-        .name(name.into())
-        .stack_size(SERVICE_STACK_BYTES)
-        .spawn(f)
+    spawn_named(name, SERVICE_STACK_BYTES, f)
         .map(drop)
         .map_err(Error::Setup)
 }

@@ -33,6 +33,9 @@ use rustix::process::{Signal, getpgrp, getppid, kill_process_group};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::limits::SERVICE_STACK_BYTES;
+use crate::sync::spawn_named;
+
 /// The first argument that makes `argus-mcp` a guard.
 pub const GUARD_ARG: &str = "__child-guard";
 
@@ -111,20 +114,17 @@ fn guard(parent: Option<i32>, program: &OsString, args: &[OsString]) -> i32 {
             return CANNOT_START;
         }
     };
-    let watcher = std::thread::Builder::new()
-        .name("argus-guard".into())
-        .stack_size(crate::limits::SERVICE_STACK_BYTES)
-        .spawn(move || {
-            let mut signals = signals;
-            for _ in signals.forever() {
-                if !parent_is(parent) {
-                    // Orphaned: take the whole group down, ourselves too.
-                    let _ = kill_process_group(getpgrp(), Signal::KILL);
-                    std::process::exit(1);
-                }
-                // The gateway's own staged stop: the program got it too.
+    let watcher = spawn_named("argus-guard", SERVICE_STACK_BYTES, move || {
+        let mut signals = signals;
+        for _ in signals.forever() {
+            if !parent_is(parent) {
+                // Orphaned: take the whole group down, ourselves too.
+                let _ = kill_process_group(getpgrp(), Signal::KILL);
+                std::process::exit(1);
             }
-        });
+            // The gateway's own staged stop: the program got it too.
+        }
+    });
     if watcher.is_err() {
         let _ = child.kill();
     }

@@ -4,9 +4,10 @@
 //! integration tests reach every layer. Layers, lowest first; a module only
 //! uses modules above it in this list:
 //!
-//! - `limits`, `glob`, `uri_template`, `random`, `queue`, `redact`, `sha256`, `base64`: constants and small
-//!   helpers (a bounded channel that allocates as it is used; secrets kept
-//!   out of logs and error texts);
+//! - `limits`, `sync`, `glob`, `uri_template`, `random`, `queue`, `redact`, `sha256`, `base64`: constants and small
+//!   helpers (locks that ignore poisoning and named threads; a bounded
+//!   channel that allocates as it is used; secrets kept out of logs and
+//!   error texts);
 //! - `metrics`, `ops_events`: the `/metrics` counters and the ring of
 //!   lifecycle events for the management API;
 //! - `child_guard`: the re-exec that keeps local processes from outliving us;
@@ -58,5 +59,6 @@ pub mod session;
 pub mod sha256;
 pub mod sse;
 pub mod supervisor;
+pub mod sync;
 pub mod uri_template;
 pub mod workers;

@@ -9,25 +9,28 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use crate::mcp::method;
+use crate::sync::lock;
 
 /// Methods that get their own label value; the rest count as `other`.
 pub const METHODS: &[&str] = &[
-    "initialize",
-    "ping",
-    "tools/list",
-    "tools/call",
-    "resources/list",
-    "resources/read",
-    "resources/templates/list",
-    "resources/subscribe",
-    "resources/unsubscribe",
-    "prompts/list",
-    "prompts/get",
-    "completion/complete",
-    "logging/setLevel",
+    method::INITIALIZE,
+    method::PING,
+    method::TOOLS_LIST,
+    method::TOOLS_CALL,
+    method::RESOURCES_LIST,
+    method::RESOURCES_READ,
+    method::RESOURCE_TEMPLATES_LIST,
+    method::RESOURCES_SUBSCRIBE,
+    method::RESOURCES_UNSUBSCRIBE,
+    method::PROMPTS_LIST,
+    method::PROMPTS_GET,
+    method::COMPLETION_COMPLETE,
+    method::LOGGING_SET_LEVEL,
 ];
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
@@ -37,7 +40,7 @@ pub const LATENCY_BUCKETS: [f64; 13] = [
 
 /// How a request ended, as a label value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
+pub enum CallOutcome {
     /// A result.
     Ok,
     /// A JSON-RPC error.
@@ -52,15 +55,15 @@ pub enum Outcome {
     Disconnected,
 }
 
-impl Outcome {
+impl CallOutcome {
     fn as_str(self) -> &'static str {
         match self {
-            Outcome::Ok => "ok",
-            Outcome::Error => "error",
-            Outcome::IsError => "is_error",
-            Outcome::Timeout => "timeout",
-            Outcome::Undelivered => "undelivered",
-            Outcome::Disconnected => "disconnected",
+            CallOutcome::Ok => "ok",
+            CallOutcome::Error => "error",
+            CallOutcome::IsError => "is_error",
+            CallOutcome::Timeout => "timeout",
+            CallOutcome::Undelivered => "undelivered",
+            CallOutcome::Disconnected => "disconnected",
         }
     }
 }
@@ -73,7 +76,7 @@ struct Histogram {
 }
 
 /// (transport, method, backend, outcome).
-type RequestKey = (&'static str, &'static str, String, Outcome);
+type RequestKey = (&'static str, &'static str, String, CallOutcome);
 
 /// The gateway's counters.
 #[derive(Debug, Default)]
@@ -120,11 +123,6 @@ pub fn count_unreadable(backend: &str, fault: &'static str) {
     *lock(&UNREADABLE)
         .entry((backend.to_owned(), fault))
         .or_insert(0) += 1;
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Counters are added to in one step: a panic cannot tear them.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `method` as a label value.
@@ -181,7 +179,7 @@ impl Metrics {
         transport: &'static str,
         method: &str,
         backend: Option<&str>,
-        outcome: Outcome,
+        outcome: CallOutcome,
         duration: Option<Duration>,
     ) {
         let key = (
@@ -377,17 +375,17 @@ mod tests {
             "sse",
             "tools/call",
             Some("a\"b"),
-            Outcome::Ok,
+            CallOutcome::Ok,
             Some(Duration::from_millis(30)),
         );
         m.request(
             "sse",
             "tools/call",
             Some("a\"b"),
-            Outcome::Timeout,
+            CallOutcome::Timeout,
             Some(Duration::from_secs(90)),
         );
-        m.request("streamable-http", "weird/x", None, Outcome::Error, None);
+        m.request("streamable-http", "weird/x", None, CallOutcome::Error, None);
         Metrics::inc(&m.rate_limited);
         count_unreadable("u\"v", "too_deep");
         let text = m.render(&Snapshot {

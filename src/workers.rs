@@ -8,8 +8,9 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::Duration;
+
+use crate::sync;
 
 /// Idle threads kept at most.
 const MAX_IDLE: usize = 16;
@@ -53,7 +54,7 @@ impl Workers {
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A queue and a count, each changed in one step.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.queue)
     }
 
     /// Runs `job` on an idle thread, or on a new one.
@@ -68,11 +69,7 @@ impl Workers {
             }
         }
         let workers = self.clone();
-        thread::Builder::new()
-            .name(self.name.clone())
-            .stack_size(self.stack)
-            .spawn(move || workers.work(job))
-            .map(drop)
+        sync::spawn_named(self.name.clone(), self.stack, move || workers.work(job)).map(drop)
     }
 
     fn work(&self, first: Job) {
@@ -128,7 +125,7 @@ impl Bounded {
 
     fn lock(&self) -> MutexGuard<'_, (usize, VecDeque<Job>)> {
         // A count and a queue, changed in one step.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     /// Runs `job` now if fewer than `limit` run, else after those ahead of
@@ -172,6 +169,7 @@ impl Bounded {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+    use std::thread;
 
     #[test]
     fn bounded_runs_at_most_its_limit_and_then_the_rest_in_order() {

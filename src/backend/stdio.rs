@@ -21,7 +21,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use log::{debug, info, warn};
@@ -37,6 +36,7 @@ use crate::limits::{
     STDERR_TAIL_LINE_CHARS, STDERR_TAIL_LINES, STDERR_TAIL_WAIT, STDIO_EXIT_GRACE,
 };
 use crate::queue::Receiver;
+use crate::sync::spawn_named;
 
 /// Variables a child inherits from the gateway's environment; no others.
 const ENV_ALLOWLIST: [&str; 8] = [
@@ -329,11 +329,7 @@ pub fn spawn(
 }
 
 fn service(name: String, stack: usize, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    thread::Builder::new()
-        .name(name)
-        .stack_size(stack)
-        .spawn(f)
-        .map(drop)
+    spawn_named(name, stack, f).map(drop)
 }
 
 impl Process {
@@ -576,6 +572,7 @@ fn lines(input: &[u8], max: usize) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use std::thread;
 
     #[test]
     fn line_reader_limits() {

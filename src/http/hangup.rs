@@ -16,12 +16,12 @@ use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::thread;
 
 use log::{debug, warn};
 use rustix::event::epoll;
 
 use crate::limits::SERVICE_STACK_BYTES;
+use crate::sync::{lock, spawn_named};
 
 /// Run on the watcher thread (`argus-hangup`), holding no lock, once the
 /// client has hung up.
@@ -38,8 +38,7 @@ struct Watcher {
 
 impl Watcher {
     fn callbacks(&self) -> MutexGuard<'_, HashMap<u64, OnHangup>> {
-        // Single inserts and removes: consistent even after a panic elsewhere.
-        self.callbacks.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.callbacks)
     }
 
     fn run(&self) {
@@ -87,10 +86,7 @@ fn watcher() -> Option<&'static Arc<Watcher>> {
                 callbacks: Mutex::new(HashMap::new()),
             });
             let running = watcher.clone();
-            let started = thread::Builder::new()
-                .name("argus-hangup".into())
-                .stack_size(SERVICE_STACK_BYTES)
-                .spawn(move || running.run());
+            let started = spawn_named("argus-hangup", SERVICE_STACK_BYTES, move || running.run());
             match started {
                 Ok(_) => Some(watcher),
                 Err(e) => {

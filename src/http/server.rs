@@ -29,6 +29,7 @@ use crate::limits::{
     BODY_IDLE_TIMEOUT, CONNECTION_STACK_BYTES, HEAD_READ_TIMEOUT, KEEPALIVE_IDLE, LINGER_BYTES,
     LINGER_TIME, RESPONSE_WRITE_TIMEOUT, SHUTDOWN_GRACE, STREAM_STACK_BYTES,
 };
+use crate::sync::{lock, spawn_named};
 use crate::workers::Workers;
 
 /// Answers requests. Called on connection threads, concurrently.
@@ -126,12 +127,6 @@ pub struct Server {
     shared: Arc<Shared>,
     /// The connection threads, kept a moment for the next connection.
     workers: Arc<Workers>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned lock means a thread panicked while holding it; the map
-    // itself is still consistent (inserts and removes are single calls).
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Server {
@@ -374,20 +369,17 @@ impl Connection {
             return;
         }
         self.options.traffic.sent(head.len());
-        let spawned = thread::Builder::new()
-            .name("argus-stream".into())
-            .stack_size(STREAM_STACK_BYTES)
-            .spawn(move || {
-                let mut writer = StreamWriter::new(&self.stream, chunked);
-                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
-                    error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
-                }
-                let (_, sent) = writer.finish();
-                self.options.traffic.sent(sent as usize);
-                finished(self.peer, (&method, &path, status), sent, started, after);
-                let _ = self.stream.shutdown(Shutdown::Both);
-                self.shared.forget(self.id);
-            });
+        let spawned = spawn_named("argus-stream", STREAM_STACK_BYTES, move || {
+            let mut writer = StreamWriter::new(&self.stream, chunked);
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(&mut writer))) {
+                error!("{}: stream panicked: {}", self.peer, panic_text(&panic));
+            }
+            let (_, sent) = writer.finish();
+            self.options.traffic.sent(sent as usize);
+            finished(self.peer, (&method, &path, status), sent, started, after);
+            let _ = self.stream.shutdown(Shutdown::Both);
+            self.shared.forget(self.id);
+        });
         if let Err(e) = spawned {
             // The closure, and the socket with it, is gone: the client sees
             // the stream end.

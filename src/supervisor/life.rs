@@ -523,12 +523,8 @@ pub(super) fn stop_all(links: Vec<Arc<Link>>) {
     let stoppers: Vec<JoinHandle<()>> = links
         .into_iter()
         .filter_map(|link| {
-            thread::Builder::new()
-                .name("argus-stop".into())
-                // A stop may speak TLS (the DELETE of a Streamable HTTP session).
-                .stack_size(crate::limits::BACKEND_STACK_BYTES)
-                .spawn(move || link.stop())
-                .ok()
+            // A stop may speak TLS (the DELETE of a Streamable HTTP session).
+            spawn_named("argus-stop", BACKEND_STACK_BYTES, move || link.stop()).ok()
         })
         .collect();
     for t in stoppers {

@@ -34,8 +34,8 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, error, info, warn};
@@ -46,11 +46,13 @@ use crate::catalog::{Catalog, ConflictError, Kind, Source};
 use crate::config::{Backend, BackendKind, Config};
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::{
-    MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION, STILL_STARTING_AFTER,
+    BACKEND_STACK_BYTES, MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION,
+    STILL_STARTING_AFTER,
 };
 use crate::ops_events::Severity;
 use crate::redact;
 use crate::runtime::Runtime;
+use crate::sync::{lock, read, spawn_named, write};
 
 /// How long a reload (or a reconnect) waits for the backends it starts to
 /// finish their first attempt before it answers.
@@ -144,11 +146,6 @@ impl fmt::Debug for Supervisor {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every guarded value here is replaced whole; a panic cannot tear it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Supervisor {
     /// A supervisor for `config`'s backends with a runtime of its own (a
     /// `check --connect`, a test); nothing starts until
@@ -193,26 +190,22 @@ impl Supervisor {
     }
 
     fn slot(&self, index: usize) -> Arc<Slot> {
-        self.slots.read().unwrap_or_else(|e| e.into_inner())[index].clone()
+        read(&self.slots)[index].clone()
     }
 
     fn slots_len(&self) -> usize {
-        self.slots.read().unwrap_or_else(|e| e.into_inner()).len()
+        read(&self.slots).len()
     }
 
     /// The config of the backends it runs (the last one applied; the
     /// runtime's config in force is the same one).
     fn config(&self) -> Arc<Config> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .config
-            .clone()
+        read(&self.current).config.clone()
     }
 
     /// The live slots, in config order, with their backend's current config.
     fn active(&self) -> Vec<(usize, Arc<Slot>, Backend)> {
-        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        let current = read(&self.current);
         current
             .active
             .iter()
@@ -223,13 +216,13 @@ impl Supervisor {
 
     /// The live slots, in config order, without their configs (cheap).
     fn active_slots(&self) -> Vec<(usize, Arc<Slot>)> {
-        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        let current = read(&self.current);
         current.active.iter().map(|&i| (i, self.slot(i))).collect()
     }
 
     /// Sets who hears about catalog changes and notifications.
     pub fn set_listener(&self, listener: Arc<dyn Listener>) {
-        *self.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+        *write(&self.listener) = Some(listener);
     }
 
     /// The `group` of a backend, as the config in force has it.
@@ -243,10 +236,7 @@ impl Supervisor {
     }
 
     fn listener(&self) -> Option<Arc<dyn Listener>> {
-        self.listener
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read(&self.listener).clone()
     }
 
     /// Starts one supervisor thread per backend. A panic in a backend's
@@ -263,16 +253,14 @@ impl Supervisor {
     /// Starts the supervisor thread of slot `index`.
     fn spawn(self: &Arc<Self>, index: usize) -> std::io::Result<()> {
         let me = self.clone();
-        let handle = thread::Builder::new()
-            .name(format!("argus-sup-{}", self.slot(index).config.name))
-            .stack_size(SERVICE_STACK_BYTES * 2)
-            .spawn(move || {
-                while panic::catch_unwind(AssertUnwindSafe(|| me.clone().run(index))).is_err() {
-                    if !me.recover(index) {
-                        break;
-                    }
+        let name = format!("argus-sup-{}", self.slot(index).config.name);
+        let handle = spawn_named(name, SERVICE_STACK_BYTES * 2, move || {
+            while panic::catch_unwind(AssertUnwindSafe(|| me.clone().run(index))).is_err() {
+                if !me.recover(index) {
+                    break;
                 }
-            })?;
+            }
+        })?;
         let mut threads = lock(&self.threads);
         // Threads of retired slots have ended: forget them.
         threads.retain(|t| !t.is_finished());
@@ -287,7 +275,7 @@ impl Supervisor {
 
     /// Every view's catalog.
     pub fn views(&self) -> Arc<Views> {
-        self.views.read().unwrap_or_else(|e| e.into_inner()).clone()
+        read(&self.views).clone()
     }
 
     /// Waits until every backend had its first attempt, at most `timeout`;
@@ -440,7 +428,7 @@ impl Supervisor {
             return;
         }
         self.runtime.events().close();
-        let slots: Vec<Arc<Slot>> = self.slots.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let slots: Vec<Arc<Slot>> = read(&self.slots).clone();
         let links: Vec<Arc<Link>> = slots
             .iter()
             .filter_map(|slot| halt(slot, "the gateway is shutting down"))

@@ -32,12 +32,7 @@ impl Supervisor {
             return Err(NotDone::NotRunning);
         }
         let old = self.config();
-        let old_active = self
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .active
-            .clone();
+        let old_active = read(&self.current).active.clone();
         let mut report = ReloadReport::default();
         let mut retire = Vec::new();
         let mut active = Vec::with_capacity(new.backends.len());
@@ -70,7 +65,7 @@ impl Supervisor {
             }
         }
         let new = Arc::new(new);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Current {
+        *write(&self.current) = Current {
             config: new.clone(),
             active,
         };
@@ -114,17 +109,14 @@ impl Supervisor {
             return Err(NotDone::NotRunning);
         }
         let (position, old) = {
-            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            let current = read(&self.current);
             let Some(p) = current.config.backends.iter().position(|b| b.name == name) else {
                 return Err(NotDone::UnknownBackend(name.to_owned()));
             };
             (p, current.active[p])
         };
         let index = self.add_slot(&self.slot(old).config.clone(), Some(old));
-        self.current
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .active[position] = index;
+        write(&self.current).active[position] = index;
         self.retire(&[old], "reconnect requested");
         if let Err(e) = self.spawn(index) {
             return Ok(Err(NotConnected(format!("cannot start: {e}"))));
@@ -157,7 +149,7 @@ impl Supervisor {
             s.connections = old.connections;
             s.conditions = old.conditions.clone();
         }
-        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        let mut slots = write(&self.slots);
         slots.push(Arc::new(slot));
         slots.len() - 1
     }

@@ -106,7 +106,7 @@ impl Supervisor {
             groups,
         });
         let previous = {
-            let mut views = self.views.write().unwrap_or_else(|e| e.into_inner());
+            let mut views = write(&self.views);
             std::mem::replace(&mut *views, fresh.clone())
         };
         let changed_in = |view: Option<&str>| -> Vec<Kind> {
