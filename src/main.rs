@@ -150,7 +150,7 @@ fn enable_child_guard() {
 
 /// Why no config could be loaded.
 #[derive(Debug)]
-enum LoadError {
+enum NoConfig {
     /// The working directory (where the config is looked for) is unreadable.
     WorkingDirectory(std::io::Error),
     /// The config file is unreadable or invalid.
@@ -159,12 +159,12 @@ enum LoadError {
     Environment(Vec<config::Problem>),
 }
 
-impl std::fmt::Display for LoadError {
+impl std::fmt::Display for NoConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoadError::WorkingDirectory(e) => write!(f, "cannot read the working directory: {e}"),
-            LoadError::Config(e) => write!(f, "{e}"),
-            LoadError::Environment(problems) => {
+            NoConfig::WorkingDirectory(e) => write!(f, "cannot read the working directory: {e}"),
+            NoConfig::Config(e) => write!(f, "{e}"),
+            NoConfig::Environment(problems) => {
                 let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 write!(f, "invalid environment: {}", lines.join("; "))
             }
@@ -172,22 +172,22 @@ impl std::fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {
+impl std::error::Error for NoConfig {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            LoadError::WorkingDirectory(e) => Some(e),
-            LoadError::Config(e) => Some(e),
-            LoadError::Environment(_) => None,
+            NoConfig::WorkingDirectory(e) => Some(e),
+            NoConfig::Config(e) => Some(e),
+            NoConfig::Environment(_) => None,
         }
     }
 }
 
 /// Loads the config the command line, `$ARGUS_CONFIG` or the working directory names.
-fn load(flag: Option<&Path>) -> Result<Config, LoadError> {
+fn load(flag: Option<&Path>) -> Result<Config, NoConfig> {
     let env_config = std::env::var("ARGUS_CONFIG").ok();
-    let cwd = std::env::current_dir().map_err(LoadError::WorkingDirectory)?;
+    let cwd = std::env::current_dir().map_err(NoConfig::WorkingDirectory)?;
     match config::locate(flag, env_config.as_deref(), &cwd) {
-        Location::File(path) => Config::load(&path).map_err(LoadError::Config),
+        Location::File(path) => Config::load(&path).map_err(NoConfig::Config),
         Location::NotFound(tried) => {
             let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
             warn!(
@@ -195,7 +195,7 @@ fn load(flag: Option<&Path>) -> Result<Config, LoadError> {
                 tried.join(", ")
             );
             let env = |name: &str| std::env::var(name).ok();
-            Config::empty(&env).map_err(LoadError::Environment)
+            Config::empty(&env).map_err(NoConfig::Environment)
         }
     }
 }

@@ -52,7 +52,7 @@ impl Refusal {
 
 /// How a reload ended.
 #[derive(Debug)]
-pub(super) struct Outcome {
+pub(super) struct ReloadOutcome {
     /// Why the new config is not in force; `None`: it is.
     pub refused: Option<Refusal>,
     /// The answer of `POST /manage/v1/reload`.
@@ -115,7 +115,7 @@ fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
 /// [`RELOAD_STACK_BYTES`] stack (parsing recurses; a connection thread's
 /// stack is small) while the caller waits; returns once the started
 /// backends had their first attempt (bounded).
-pub(super) fn reload(gateway: &Gateway, trigger: &str) -> Outcome {
+pub(super) fn reload(gateway: &Gateway, trigger: &str) -> ReloadOutcome {
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("argus-reload".into())
@@ -130,10 +130,10 @@ pub(super) fn reload(gateway: &Gateway, trigger: &str) -> Outcome {
 }
 
 /// A reload that could not run: nothing changed.
-fn failed(gateway: &Gateway, trigger: &str, why: String) -> Outcome {
+fn failed(gateway: &Gateway, trigger: &str, why: String) -> ReloadOutcome {
     error!("reload ({trigger}) failed: {why}");
     Metrics::inc(&gateway.runtime.metrics().reloads_refused);
-    Outcome {
+    ReloadOutcome {
         refused: Some(Refusal::Unavailable),
         body: refused_body(
             Refusal::Unavailable.word(),
@@ -160,7 +160,7 @@ fn refused_body(status: &str, message: &str, details: Value, errors: Vec<Value>)
     })
 }
 
-fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
+fn reload_here(gateway: &Gateway, trigger: &str) -> ReloadOutcome {
     let (supervisor, runtime) = (&gateway.supervisor, &gateway.runtime);
     let refuse = |refusal: Refusal, message: String, errors: Vec<Value>| {
         let status = refusal.word();
@@ -191,7 +191,7 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
                     .unwrap_or_default()
             })
             .collect();
-        Outcome {
+        ReloadOutcome {
             refused: Some(refusal),
             body: refused_body(status, &message, json!({"problems": errors}), texts),
         }
@@ -257,7 +257,7 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> Outcome {
         fields.insert("outcome".into(), Value::from("applied"));
         let _ = log.record("reload", fields);
     }
-    Outcome {
+    ReloadOutcome {
         refused: None,
         body,
     }

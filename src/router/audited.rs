@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::{AuditLog, WriteError};
 use crate::backend::CallError;
-use crate::metrics::Outcome;
+use crate::metrics::CallOutcome;
 use crate::session::Session;
 
 /// A request on its way, to be recorded when it ends.
@@ -79,15 +79,15 @@ pub(super) fn outcome(result: &Result<Value, CallError>) -> String {
 }
 
 /// The metrics label of a backend's answer.
-pub(super) fn metric_outcome(result: &Result<Value, CallError>) -> Outcome {
+pub(super) fn metric_outcome(result: &Result<Value, CallError>) -> CallOutcome {
     match result {
-        Ok(v) if v.get("isError") == Some(&Value::Bool(true)) => Outcome::IsError,
-        Ok(_) => Outcome::Ok,
-        Err(CallError::Rpc(_)) => Outcome::Error,
-        Err(CallError::Timeout(_)) => Outcome::Timeout,
-        Err(CallError::Closed(_)) => Outcome::Disconnected,
+        Ok(v) if v.get("isError") == Some(&Value::Bool(true)) => CallOutcome::IsError,
+        Ok(_) => CallOutcome::Ok,
+        Err(CallError::Rpc(_)) => CallOutcome::Error,
+        Err(CallError::Timeout(_)) => CallOutcome::Timeout,
+        Err(CallError::Closed(_)) => CallOutcome::Disconnected,
         Err(CallError::Overloaded | CallError::TooManyPending | CallError::Send(_)) => {
-            Outcome::Undelivered
+            CallOutcome::Undelivered
         }
     }
 }

@@ -50,11 +50,11 @@ impl Router {
         params: Value,
         route: &Route,
         exposed: &str,
-    ) -> Outcome {
+    ) -> Handled {
         let is_tool = method_name == method::TOOLS_CALL;
         let link = match self.supervisor.link(route.backend) {
             Ok(link) => link,
-            Err(cause) => return Outcome::Reply(failure(is_tool, &cause.to_string())),
+            Err(cause) => return Handled::Reply(failure(is_tool, &cause.to_string())),
         };
         let timeout = self.supervisor_timeout(route.backend);
         let client_token = params
@@ -164,7 +164,7 @@ impl Router {
         if !session.track(id.clone(), &link.conn, backend_id) {
             // The same id arrived twice at once (the check in `handle` raced).
             refuse_duplicate(session, id.clone());
-            return Outcome::Forwarded;
+            return Handled::Forwarded;
         }
         let origin: Origin = caller;
         link.conn.send_request_as(
@@ -180,7 +180,7 @@ impl Router {
                 headers,
             },
         );
-        Outcome::Forwarded
+        Handled::Forwarded
     }
 
     /// Prepares a call for a 2026-07-28 backend: the caller's capabilities

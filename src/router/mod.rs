@@ -65,7 +65,7 @@ pub struct Router {
 }
 
 /// What to do with a request.
-enum Outcome {
+enum Handled {
     /// Answer now.
     Reply(Result<Value, ErrorObject>),
     /// Forwarded; the answer comes later.
@@ -101,18 +101,18 @@ impl Router {
                     )
                 };
                 match self.request(session, &id, &method, params) {
-                    Outcome::Reply(Ok(result)) => {
-                        answered(metrics::Outcome::Ok);
+                    Handled::Reply(Ok(result)) => {
+                        answered(metrics::CallOutcome::Ok);
                         session.send(&Message::response(id, result));
                     }
-                    Outcome::Reply(Err(error)) => {
-                        answered(metrics::Outcome::Error);
+                    Handled::Reply(Err(error)) => {
+                        answered(metrics::CallOutcome::Error);
                         session.send(&Message::Error {
                             id: Some(id),
                             error,
                         });
                     }
-                    Outcome::Forwarded => {}
+                    Handled::Forwarded => {}
                 }
             }
             Message::Notification { method, params } => {
@@ -197,21 +197,21 @@ impl Router {
         id: &RequestId,
         name: &str,
         params: Option<Value>,
-    ) -> Outcome {
+    ) -> Handled {
         if name == method::PING {
-            return Outcome::Reply(Ok(json!({})));
+            return Handled::Reply(Ok(json!({})));
         }
         if name == method::INITIALIZE {
-            return Outcome::Reply(self.initialize(session, params.as_ref()));
+            return Handled::Reply(self.initialize(session, params.as_ref()));
         }
         if !session.state().initialized {
-            return Outcome::Reply(Err(ErrorObject::new(
+            return Handled::Reply(Err(ErrorObject::new(
                 code::INVALID_REQUEST,
                 format!("session not initialized: send \"initialize\" before \"{name}\""),
             )));
         }
         let p = params.as_ref();
-        let reply = |r| Outcome::Reply(r);
+        let reply = |r| Handled::Reply(r);
         match name {
             method::TOOLS_LIST => reply(list(&self.catalog_of(session), p, Kind::Tool, "tools")),
             method::RESOURCES_LIST => reply(list(
@@ -252,14 +252,14 @@ impl Router {
         name: &str,
         kind: Kind,
         params: Option<Value>,
-    ) -> Outcome {
+    ) -> Handled {
         let exposed = match string_param(params.as_ref(), "name") {
             Ok(n) => n,
-            Err(e) => return Outcome::Reply(Err(e)),
+            Err(e) => return Handled::Reply(Err(e)),
         };
         let catalog = self.catalog_of(session);
         let Some(route) = catalog.route(kind, &exposed) else {
-            return Outcome::Reply(Err(invalid(format!(
+            return Handled::Reply(Err(invalid(format!(
                 "unknown {}: \"{exposed}\"",
                 kind.noun()
             ))));
@@ -271,10 +271,10 @@ impl Router {
 
     /// `resources/read`: forwarded to the backend that serves the URI in
     /// the session's view (listed, or by template).
-    fn read(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Outcome {
+    fn read(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Handled {
         let uri = match string_param(params.as_ref(), "uri") {
             Ok(u) => u,
-            Err(e) => return Outcome::Reply(Err(e)),
+            Err(e) => return Handled::Reply(Err(e)),
         };
         match self.catalog_of(session).resource_route(&uri) {
             Some(route) => {
@@ -282,15 +282,15 @@ impl Router {
                 let params = params.unwrap_or_default();
                 self.forward(session, id, method::RESOURCES_READ, params, &route, &uri)
             }
-            None => Outcome::Reply(Err(resource_not_found(&uri))),
+            None => Handled::Reply(Err(resource_not_found(&uri))),
         }
     }
 
     /// `completion/complete`: to the backend of the prompt (by its
     /// original name) or of the resource template or URI it completes.
-    fn complete(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Outcome {
+    fn complete(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Handled {
         let name = method::COMPLETION_COMPLETE;
-        let reply = |r| Outcome::Reply(r);
+        let reply = |r| Handled::Reply(r);
         let p = params.as_ref();
         let reference = p.and_then(|p| p.get("ref"));
         let catalog = self.catalog_of(session);

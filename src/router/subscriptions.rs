@@ -121,10 +121,10 @@ impl Router {
         session: &Arc<Session>,
         id: &RequestId,
         params: Option<Value>,
-    ) -> Outcome {
+    ) -> Handled {
         let uri = match string_param(params.as_ref(), "uri") {
             Ok(u) => u,
-            Err(e) => return Outcome::Reply(Err(e)),
+            Err(e) => return Handled::Reply(Err(e)),
         };
         let catalog = self.catalog_of(session);
         let Some(route) = catalog.resource_route(&uri).cloned() else {
@@ -133,17 +133,17 @@ impl Router {
             // suite expect of a subscription), but counted nowhere and
             // told to no backend, so another view's backend never hears
             // of it and its updates never reach this session.
-            return Outcome::Reply(Ok(json!({})));
+            return Handled::Reply(Ok(json!({})));
         };
         let previous = {
             let mut state = session.state();
             match state.subscriptions.get(&uri) {
                 Some(backend) if *backend == route.backend_name => {
-                    return Outcome::Reply(Ok(json!({})));
+                    return Handled::Reply(Ok(json!({})));
                 }
                 Some(_) => {}
                 None if state.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_SESSION => {
-                    return Outcome::Reply(Err(invalid(format!(
+                    return Handled::Reply(Err(invalid(format!(
                         "too many subscriptions: a session may hold {MAX_SUBSCRIPTIONS_PER_SESSION}"
                     ))));
                 }
@@ -165,7 +165,7 @@ impl Router {
                 .link(route.backend)
                 .is_ok_and(|l| l.conn.is_modern())
         {
-            return Outcome::Reply(Ok(json!({})));
+            return Handled::Reply(Ok(json!({})));
         }
         let params = params.unwrap_or_default();
         self.forward(
@@ -186,16 +186,16 @@ impl Router {
         session: &Arc<Session>,
         id: &RequestId,
         params: Option<Value>,
-    ) -> Outcome {
+    ) -> Handled {
         let uri = match string_param(params.as_ref(), "uri") {
             Ok(u) => u,
-            Err(e) => return Outcome::Reply(Err(e)),
+            Err(e) => return Handled::Reply(Err(e)),
         };
         let Some(backend) = session.state().subscriptions.remove(&uri) else {
-            return Outcome::Reply(Ok(json!({})));
+            return Handled::Reply(Ok(json!({})));
         };
         if !self.subscribers.remove(&backend, &uri) {
-            return Outcome::Reply(Ok(json!({})));
+            return Handled::Reply(Ok(json!({})));
         }
         let catalog = self.catalog_of(session);
         match catalog.resource_route(&uri) {
@@ -219,7 +219,7 @@ impl Router {
             }
             _ => {
                 self.tell_backend(&backend, method::RESOURCES_UNSUBSCRIBE, &uri);
-                Outcome::Reply(Ok(json!({})))
+                Handled::Reply(Ok(json!({})))
             }
         }
     }

@@ -4,7 +4,7 @@
 //! (`resultType`, `serverInfo`, caching hints, -32602 for a missing
 //! resource).
 
-use super::inputs::Asker;
+use super::inputs::Gatherer;
 use super::*;
 
 /// How long an answer may be held back for a JSON response, when the
@@ -160,7 +160,7 @@ pub(super) fn answer(
             Ok(ForRequest::Message(text)) if sse_ok => break Some(text),
             Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
             Ok(ForRequest::Input(input)) => {
-                let (status, text) = Asker::of(gateway).ask(&session, &id, input, &rx, &shape);
+                let (status, text) = Gatherer::of(gateway).ask(&session, &id, input, &rx, &shape);
                 finish(gateway, &session);
                 return Response::json_text(status, shape.complete(&text));
             }
@@ -177,7 +177,7 @@ pub(super) fn answer(
     };
     let settings = gateway.config().sse.clone();
     let router = gateway.router.clone();
-    let ask = Asker::of(gateway);
+    let ask = Gatherer::of(gateway);
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {

@@ -10,14 +10,14 @@ use super::*;
 pub(super) const MAX_INPUTS: usize = 64;
 
 /// What a stream needs to turn a backend's question into an answer.
-pub(super) struct Asker {
+pub(super) struct Gatherer {
     bridge: Option<Arc<Bridge>>,
     ttl: Duration,
 }
 
-impl Asker {
-    pub(super) fn of(gateway: &Gateway) -> Asker {
-        Asker {
+impl Gatherer {
+    pub(super) fn of(gateway: &Gateway) -> Gatherer {
+        Gatherer {
             bridge: gateway.bridge.clone(),
             ttl: gateway.answer_wait(),
         }
