@@ -1,5 +1,7 @@
-//! MCP names and versions the gateway reads or writes (mcp-protocol.md §1, §5).
-//! Constants only; no IO, no state.
+//! MCP names and versions the gateway reads or writes: protocol versions
+//! (MCP specification, "Lifecycle": version negotiation), method names,
+//! the `_meta` keys of the 2026-07-28 revision and the HTTP header names of
+//! the Streamable HTTP transport. Constants only; no IO, no state.
 
 /// Protocol versions the gateway speaks, oldest first.
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -96,6 +98,43 @@ pub mod method {
     pub const SUBSCRIPTIONS_LISTEN: &str = "subscriptions/listen";
     /// 2026-07-28: the first message of a listen stream (notification).
     pub const SUBSCRIPTIONS_ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
+    /// Progress of a request that asked for it (notification).
+    pub const PROGRESS: &str = "notifications/progress";
+    /// A log message from a server (notification).
+    pub const MESSAGE: &str = "notifications/message";
+    /// A subscribed resource changed (notification).
+    pub const RESOURCES_UPDATED: &str = "notifications/resources/updated";
+    /// The tool list changed (notification).
+    pub const TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
+    /// The resource list changed (notification).
+    pub const RESOURCES_LIST_CHANGED: &str = "notifications/resources/list_changed";
+    /// The prompt list changed (notification).
+    pub const PROMPTS_LIST_CHANGED: &str = "notifications/prompts/list_changed";
+    /// Server to client: asks the client's model for a completion.
+    pub const SAMPLING_CREATE_MESSAGE: &str = "sampling/createMessage";
+    /// Server to client: asks the user for input.
+    pub const ELICITATION_CREATE: &str = "elicitation/create";
+    /// Server to client: asks for the client's roots.
+    pub const ROOTS_LIST: &str = "roots/list";
+}
+
+/// HTTP header names of the Streamable HTTP transport (MCP specification,
+/// "Transports"), in the case the specification writes them. Header names
+/// are case-insensitive: lookups compare them so, and what is written
+/// keeps this spelling.
+pub mod header {
+    /// The session a request belongs to; assigned in the `initialize` answer.
+    pub const SESSION_ID: &str = "Mcp-Session-Id";
+    /// The protocol version negotiated (or, 2026-07-28, of this request).
+    pub const PROTOCOL_VERSION: &str = "MCP-Protocol-Version";
+    /// 2026-07-28: the request's method, for routing without the body.
+    pub const METHOD: &str = "Mcp-Method";
+    /// 2026-07-28: the tool or prompt name, or the resource URI.
+    pub const NAME: &str = "Mcp-Name";
+    /// 2026-07-28: prefix of the headers that mirror chosen params.
+    pub const PARAM_PREFIX: &str = "Mcp-Param-";
+    /// The last SSE event id seen, to resume a stream (SSE standard).
+    pub const LAST_EVENT_ID: &str = "Last-Event-ID";
 }
 
 /// Log levels of `logging/setLevel` (syslog order).

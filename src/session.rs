@@ -20,6 +20,7 @@ use crate::backend::Connection;
 use crate::catalog::Kind;
 use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
+use crate::mcp::method;
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
 use crate::replay::Replay;
 
@@ -87,9 +88,9 @@ pub struct InputRequest {
 
 /// The list-change notifications a session may have queued.
 pub const LIST_CHANGED: [&str; 3] = [
-    "notifications/tools/list_changed",
-    "notifications/resources/list_changed",
-    "notifications/prompts/list_changed",
+    method::TOOLS_LIST_CHANGED,
+    method::RESOURCES_LIST_CHANGED,
+    method::PROMPTS_LIST_CHANGED,
 ];
 
 /// The list-change notifications that tell of changes to these kinds,
@@ -332,7 +333,7 @@ impl Session {
         let stream = lock(&self.request_streams).get(id).cloned();
         match stream {
             Some(tx) => {
-                let text = message.to_value().to_string();
+                let text = message.to_json_text();
                 debug!("session {}: -> (request {id}) {}", self.short_id(), text);
                 let answer = matches!(message,
                     Message::Response { id: a, .. } | Message::Error { id: Some(a), .. } if a == id);
@@ -366,7 +367,7 @@ impl Session {
         if !self.can_send() {
             return false;
         }
-        let text = message.to_value().to_string();
+        let text = message.to_json_text();
         debug!("session {}: -> {}", self.short_id(), text);
         self.enqueue(Outbound::Message(text))
     }

@@ -363,7 +363,7 @@ impl Connection {
             params,
         };
         let frame = Frame {
-            bytes: message.to_value().to_string().into_bytes(),
+            bytes: message.to_json_text().into_bytes(),
             method: Some(method.to_owned()),
             id: Some(id),
             headers,
@@ -417,7 +417,7 @@ impl Connection {
             params,
         };
         Frame {
-            bytes: message.to_value().to_string().into_bytes(),
+            bytes: message.to_json_text().into_bytes(),
             method: Some(method.to_owned()),
             id: Some(id),
             headers,
@@ -432,14 +432,14 @@ impl Connection {
         };
         let headers = if self.is_modern() {
             vec![(
-                "MCP-Protocol-Version".to_owned(),
+                mcp::header::PROTOCOL_VERSION.to_owned(),
                 mcp::MODERN_VERSION.to_owned(),
             )]
         } else {
             Vec::new()
         };
         self.send_frame(Frame {
-            bytes: message.to_value().to_string().into_bytes(),
+            bytes: message.to_json_text().into_bytes(),
             method: Some(method.to_owned()),
             id: None,
             headers,
@@ -449,7 +449,7 @@ impl Connection {
     /// Answers a request the backend sent.
     pub fn respond(&self, message: &Message) -> bool {
         self.send_frame(Frame {
-            bytes: message.to_value().to_string().into_bytes(),
+            bytes: message.to_json_text().into_bytes(),
             method: None,
             id: None,
             headers: Vec::new(),
@@ -474,7 +474,7 @@ impl Connection {
                 self.name, pending.method
             );
             self.notify(
-                "notifications/cancelled",
+                mcp::method::CANCELLED,
                 Some(json!({"requestId": id, "reason": reason})),
             );
         }
@@ -569,7 +569,7 @@ impl Connection {
                 self.name, error.code, error.message
             ),
             Message::Notification { method, params } => {
-                if method == "notifications/progress" && self.progress(params.as_ref()) {
+                if method == mcp::method::PROGRESS && self.progress(params.as_ref()) {
                     return;
                 }
                 if method == mcp::method::SUBSCRIPTIONS_ACKNOWLEDGED {
@@ -583,7 +583,7 @@ impl Connection {
                     );
                     return;
                 }
-                if method == "notifications/message"
+                if method == mcp::method::MESSAGE
                     && let Some(p) = &params
                 {
                     for hook in self.lock().pending.values().filter_map(|p| p.log.as_ref()) {
@@ -592,7 +592,7 @@ impl Connection {
                 }
                 self.event(BackendEvent::Notification { method, params });
             }
-            Message::Request { id, method, .. } if method == "ping" => {
+            Message::Request { id, method, .. } if method == mcp::method::PING => {
                 // Liveness checks are ours to answer (MCP basic/utilities/ping).
                 self.respond(&Message::response(id, json!({})));
             }
@@ -784,9 +784,9 @@ fn timer_loop(conn: &Weak<Connection>) {
                 p.method,
                 p.timeout.as_secs_f64()
             );
-            if p.method != "initialize" {
+            if p.method != mcp::method::INITIALIZE {
                 conn.notify(
-                    "notifications/cancelled",
+                    mcp::method::CANCELLED,
                     Some(json!({"requestId": id, "reason": "timed out in the gateway"})),
                 );
             }
@@ -827,18 +827,18 @@ fn modernize(
     }
     let mut headers = vec![
         (
-            "MCP-Protocol-Version".to_owned(),
+            mcp::header::PROTOCOL_VERSION.to_owned(),
             mcp::MODERN_VERSION.to_owned(),
         ),
-        ("Mcp-Method".to_owned(), method.to_owned()),
+        (mcp::header::METHOD.to_owned(), method.to_owned()),
     ];
     let name_key = match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
+        mcp::method::TOOLS_CALL | mcp::method::PROMPTS_GET => Some("name"),
+        mcp::method::RESOURCES_READ => Some("uri"),
         _ => None,
     };
     if let Some(name) = name_key.and_then(|k| p.get(k)).and_then(Value::as_str) {
-        headers.push(("Mcp-Name".to_owned(), encode_header_value(name)));
+        headers.push((mcp::header::NAME.to_owned(), encode_header_value(name)));
     }
     headers.extend(extra);
     headers

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::connection::{CallError, Connection};
+use crate::jsonrpc::code;
 use crate::limits::MAX_LIST_PAGES;
 use crate::mcp::{self, method};
 
@@ -321,7 +322,7 @@ fn discover_lists(
             Error::Call {
                 error: CallError::Rpc(ref rpc),
                 ..
-            } if rpc.code == -32601 => Ok(Vec::new()),
+            } if rpc.code == code::METHOD_NOT_FOUND => Ok(Vec::new()),
             other => Err(other),
         })?;
     }

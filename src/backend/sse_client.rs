@@ -41,6 +41,7 @@ use super::sse_read::{Ended, read_events};
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
 };
+use crate::mcp::method;
 use crate::queue::Receiver;
 use crate::redact;
 use crate::sse::Parser;
@@ -426,7 +427,7 @@ fn post_loop(
         }
         let request = frame
             .id
-            .filter(|_| frame.method.as_deref() != Some("initialize"));
+            .filter(|_| frame.method.as_deref() != Some(method::INITIALIZE));
         if let Some(id) = request {
             let (task_conn, agent, endpoint, credentials, stopping) = (
                 conn.clone(),

@@ -45,9 +45,11 @@ use super::connection::{CallError, Connection, Frame};
 use super::events::EventSender;
 use super::salvage::{self, Unreadable};
 use super::sse_read::{self, Ended};
+use crate::jsonrpc::Message;
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT,
 };
+use crate::mcp::{self, method};
 use crate::queue::Receiver;
 use crate::sse::Parser;
 use crate::workers::Bounded;
@@ -154,7 +156,9 @@ impl StreamableTransport {
                 .credentials
                 .agent(Limits::exchange(DELETE_TIMEOUT));
             let sent = self.shared.credentials.send(|credentials| {
-                let request = agent.delete(&self.shared.url).header("Mcp-Session-Id", &id);
+                let request = agent
+                    .delete(&self.shared.url)
+                    .header(mcp::header::SESSION_ID, &id);
                 with_headers(request, &credentials).call()
             });
             match sent {
@@ -234,7 +238,7 @@ fn post_loop(
             headers,
         } = frame;
         let method = method.unwrap_or_default();
-        if method == "initialize" {
+        if method == method::INITIALIZE {
             let mut s = shared.session();
             s.init = Some(message.clone());
             s.init_id = request_id;
@@ -245,7 +249,7 @@ fn post_loop(
             id: request_id,
             headers,
         };
-        if request_id.is_some() && job.method != "initialize" {
+        if request_id.is_some() && job.method != method::INITIALIZE {
             // A request may take as long as the call: POST it on a worker so
             // the next messages (answers to the backend's own requests,
             // cancellations, other calls) are never held up behind it. With
@@ -298,7 +302,7 @@ fn deliver_one(
         request_id,
     ) {
         Ok(()) => {
-            if method == "notifications/initialized" {
+            if method == method::INITIALIZED {
                 open_get_stream(conn, shared);
             }
             true
@@ -447,7 +451,7 @@ fn post(
                 });
             }
             answer => {
-                let header = response.headers().get("mcp-session-id");
+                let header = response.headers().get(mcp::header::SESSION_ID);
                 if let Some(id) = header.and_then(|v| v.to_str().ok()) {
                     let mut s = shared.session();
                     if let Some(new) = assigned_session(id, s.id.as_deref()) {
@@ -477,10 +481,10 @@ fn send_post(
             .header("Content-Type", "application/json")
             .header("Accept", "application/json, text/event-stream");
         if let Some(id) = session_id {
-            request = request.header("Mcp-Session-Id", id);
+            request = request.header(mcp::header::SESSION_ID, id);
         }
         if let Some(v) = version {
-            request = request.header("MCP-Protocol-Version", v);
+            request = request.header(mcp::header::PROTOCOL_VERSION, v);
         }
         // A 2026-07-28 backend: no session, the request's own headers.
         request = with_headers(request, headers);
@@ -637,12 +641,10 @@ fn reinitialize(
     if shared.session().version.is_none() {
         return Err(PostFailure::ReinitUnanswered);
     }
-    let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    post(conn, shared, agent, note, &[], false, None)?;
+    let note = Message::notification(method::INITIALIZED, None).to_json_text();
+    post(conn, shared, agent, note.as_bytes(), &[], false, None)?;
     open_get_stream(conn, shared);
-    conn.dispatch(
-        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
-    );
+    conn.dispatch(Message::notification(method::TOOLS_LIST_CHANGED, None).to_value());
     Ok(())
 }
 
@@ -660,13 +662,13 @@ fn get(
     shared.credentials.send(|credentials| {
         let mut request = agent.get(&shared.url).header("Accept", "text/event-stream");
         if let Some(id) = &session_id {
-            request = request.header("Mcp-Session-Id", id);
+            request = request.header(mcp::header::SESSION_ID, id);
         }
         if let Some(v) = &version {
-            request = request.header("MCP-Protocol-Version", v);
+            request = request.header(mcp::header::PROTOCOL_VERSION, v);
         }
         if let Some(last) = last_event_id {
-            request = request.header("Last-Event-ID", last);
+            request = request.header(mcp::header::LAST_EVENT_ID, last);
         }
         with_headers(request, &credentials).call()
     })

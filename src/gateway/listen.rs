@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use super::Gateway;
 use super::sse::{Keepalive, sse_headers, write_event};
 use crate::http::Response;
-use crate::jsonrpc::RequestId;
+use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::MAX_SUBSCRIPTIONS_PER_SESSION;
 use crate::mcp::method;
 use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
@@ -85,9 +85,10 @@ impl Listens {
                 if !wanted {
                     continue;
                 }
-                let note = json!({"jsonrpc": "2.0", "method": method, "params": {
-                    "_meta": {"io.modelcontextprotocol/subscriptionId": l.subscription}}});
-                match l.tx.try_send(note.to_string()) {
+                let params = json!({
+                    "_meta": {"io.modelcontextprotocol/subscriptionId": l.subscription}});
+                let note = Message::notification(method, Some(params));
+                match l.tx.try_send(note.to_json_text()) {
                     Ok(()) => {}
                     // A client that stopped reading loses its stream.
                     Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return false,
@@ -116,11 +117,11 @@ impl Listens {
             {
                 return true;
             }
-            let note = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
-                "params": {"uri": uri,
-                    "_meta": {"io.modelcontextprotocol/subscriptionId": l.subscription}}});
+            let params = json!({"uri": uri,
+                "_meta": {"io.modelcontextprotocol/subscriptionId": l.subscription}});
+            let note = Message::notification(method::RESOURCES_UPDATED, Some(params));
             // A client that stopped reading loses its stream.
-            l.tx.try_send(note.to_string()).is_ok()
+            l.tx.try_send(note.to_json_text()).is_ok()
         });
     }
 
@@ -203,10 +204,10 @@ pub(super) fn open(
         accepted.insert("resourceSubscriptions".into(), json!(listed));
     }
     let subscription = id.to_value();
-    let ack = json!({"jsonrpc": "2.0", "method": method::SUBSCRIPTIONS_ACKNOWLEDGED,
-        "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": subscription},
-            "notifications": accepted}})
-    .to_string();
+    let params = json!({"_meta": {"io.modelcontextprotocol/subscriptionId": subscription},
+        "notifications": accepted});
+    let ack =
+        Message::notification(method::SUBSCRIPTIONS_ACKNOWLEDGED, Some(params)).to_json_text();
     let (tx, rx) = bounded(LISTEN_QUEUE);
     let alive = Arc::new(());
     let added = gateway.listens.add(Listen {
@@ -218,11 +219,9 @@ pub(super) fn open(
         alive: Arc::downgrade(&alive),
     });
     if !added {
-        return Response::json(
-            503,
-            &json!({"jsonrpc": "2.0", "id": id.to_value(), "error": {"code": -32603,
-                "message": format!("too many listen streams (at most {MAX_LISTENS})")}}),
-        );
+        let message = format!("too many listen streams (at most {MAX_LISTENS})");
+        let answer = Message::error(Some(id.clone()), code::INTERNAL_ERROR, message);
+        return Response::json_text(503, answer.to_json_text());
     }
     for (uri, backend) in &uris {
         gateway.router.listen_to(backend, uri);
@@ -243,10 +242,8 @@ pub(super) fn open(
 
 /// A -32602 answer to a listen request.
 fn invalid(id: &RequestId, message: &str) -> Response {
-    Response::json(
-        400,
-        &json!({"jsonrpc": "2.0", "id": id.to_value(), "error": {"code": -32602, "message": message}}),
-    )
+    let answer = Message::error(Some(id.clone()), code::INVALID_PARAMS, message);
+    Response::json_text(400, answer.to_json_text())
 }
 
 fn stream(

@@ -35,7 +35,7 @@ use crate::backend::{Connection, Origin};
 use crate::catalog::Kind;
 use crate::config::{self, Config};
 use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
-use crate::jsonrpc::{Message, RequestId};
+use crate::jsonrpc::{Message, RequestId, code};
 use crate::mcp;
 use crate::router::Router;
 use crate::runtime::Runtime;
@@ -106,7 +106,7 @@ impl Sessions {
         let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
         let ready = sessions.iter().filter(|s| s.state().client_ready);
         match method {
-            "notifications/resources/updated" => {
+            mcp::method::RESOURCES_UPDATED => {
                 let Some(uri) = params
                     .as_ref()
                     .and_then(|p| p.get("uri"))
@@ -126,7 +126,7 @@ impl Sessions {
                     });
                 }
             }
-            "notifications/message" => {
+            mcp::method::MESSAGE => {
                 // Only an object can carry a level and take our `logger`
                 // (an array here once killed the supervisor thread).
                 let Some(Value::Object(mut params)) = params else {
@@ -180,7 +180,7 @@ impl Listener for Relay {
     }
 
     fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
-        if method == "notifications/resources/updated" {
+        if method == mcp::method::RESOURCES_UPDATED {
             let exposes = |view: Option<&str>, uri: &str| {
                 self.router.resource_backend(view, uri).as_deref() == Some(backend)
             };
@@ -533,9 +533,9 @@ fn too_many_requests(req: &Request, wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let message = format!("Too Many Requests: over rate_limits; retry in {seconds}s");
     let response = if req.path().starts_with("/mcp") {
-        Response::json(
+        Response::json_text(
             429,
-            &serde_json::json!({"jsonrpc": "2.0", "error": {"code": -32000, "message": message}, "id": null}),
+            Message::error(None, code::SERVER_ERROR, message).to_json_text(),
         )
     } else {
         Response::text(429, format!("{message}\n"))

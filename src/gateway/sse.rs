@@ -168,7 +168,7 @@ pub(super) fn pump(
                     return;
                 }
                 session.list_changed_taken(method);
-                let json = format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#);
+                let json = Message::notification(method, None).to_json_text();
                 message(writer, &json)
             }
             Ok(Outbound::Close | Outbound::Yield) | Err(RecvTimeoutError::Disconnected) => return,

@@ -141,7 +141,7 @@ fn write_loop(session: &Session, rx: &Receiver<Outbound>, mut output: impl Write
             Outbound::Message(json) => json,
             Outbound::ListChanged(method) => {
                 session.list_changed_taken(method);
-                format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#)
+                Message::notification(method, None).to_json_text()
             }
             Outbound::Close | Outbound::Yield => return,
         };

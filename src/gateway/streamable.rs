@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::sse::{Keepalive, Start, accepts_sse, pump, sse_headers, write_event, write_replayed};
 use super::{Access, Gateway};
@@ -31,37 +31,26 @@ use crate::mcp::{self, method};
 use crate::replay::GENERAL;
 use crate::session::{ForRequest, Session};
 
-/// The JSON-RPC error code for a request the client cancelled (LSP's
-/// `RequestCancelled`; MCP sends no answer, but a JSON POST must end).
-const REQUEST_CANCELLED: i64 = -32800;
-
 /// How long a resuming GET waits for the writer of the stream it resumes
 /// to yield (a writer whose client vanished notices only at its next check).
 const TAKEOVER_WAIT: Duration = Duration::from_secs(2);
 
-/// The session header (case-insensitive on the wire).
-const SESSION_HEADER: &str = "mcp-session-id";
-/// The protocol version header.
-const VERSION_HEADER: &str = "mcp-protocol-version";
 /// The version assumed when a request does not say (mcp-protocol.md §4.5),
 /// and the only one that allows JSON-RPC batches.
 const DEFAULT_VERSION: &str = "2025-03-26";
 
 /// A JSON-RPC error body without id, as HTTP-level errors carry.
 fn error(status: u16, code: i64, message: &str) -> Response {
-    Response::json(
-        status,
-        &json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": null}),
-    )
+    Response::json_text(status, Message::error(None, code, message).to_json_text())
 }
 
 /// Answers `/mcp` and `/mcp/`.
 pub(super) fn handle(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     // 2026-07-28 has no sessions, so no GET stream and no DELETE.
     let modern = req
-        .header(VERSION_HEADER)
+        .header(mcp::header::PROTOCOL_VERSION)
         .is_some_and(|v| !mcp::is_handshake_version(v.trim()));
-    if modern && req.method() != "POST" && req.header(SESSION_HEADER).is_none() {
+    if modern && req.method() != "POST" && req.header(mcp::header::SESSION_ID).is_none() {
         return super::method_not_allowed("POST");
     }
     match req.method() {
@@ -79,22 +68,22 @@ fn session_of(
     req: &Request,
     access: Access<'_>,
 ) -> Result<Arc<Session>, Response> {
-    let Some(id) = req.header(SESSION_HEADER) else {
+    let Some(id) = req.header(mcp::header::SESSION_ID) else {
         return Err(error(
             400,
-            -32000,
+            code::SERVER_ERROR,
             "Bad Request: Mcp-Session-Id header is required",
         ));
     };
     match gateway.sessions.get(id) {
         Some(s) if s.transport == Transport::StreamableHttp && access.owns(&s) => Ok(s),
-        _ => Err(error(404, -32001, "Session not found")),
+        _ => Err(error(404, code::SESSION_NOT_FOUND, "Session not found")),
     }
 }
 
 /// Checks `MCP-Protocol-Version` (absent: the session's version, else 2025-03-26).
 fn version_of(req: &Request, session: Option<&Session>) -> Result<&'static str, Response> {
-    match req.header(VERSION_HEADER) {
+    match req.header(mcp::header::PROTOCOL_VERSION) {
         Some(v) => mcp::SUPPORTED_VERSIONS
             .iter()
             .find(|s| **s == v.trim())
@@ -102,7 +91,7 @@ fn version_of(req: &Request, session: Option<&Session>) -> Result<&'static str, 
             .ok_or_else(|| {
                 error(
                     400,
-                    -32000,
+                    code::SERVER_ERROR,
                     &format!(
                         "Bad Request: Unsupported protocol version: {v} (supported versions: {})",
                         mcp::SUPPORTED_VERSIONS.join(", ")
@@ -116,14 +105,14 @@ fn version_of(req: &Request, session: Option<&Session>) -> Result<&'static str, 
 }
 
 fn with_session_id(response: Response, id: &str) -> Response {
-    response.with_header("Mcp-Session-Id", id)
+    response.with_header(mcp::header::SESSION_ID, id)
 }
 
 fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     if req.header(header::CONTENT_TYPE).map(media_type).as_deref() != Some("application/json") {
         return error(
             415,
-            -32000,
+            code::SERVER_ERROR,
             "Unsupported Media Type: Content-Type must be application/json",
         );
     }
@@ -165,7 +154,7 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
                 "Invalid Request: initialize must not be batched",
             );
         }
-        if req.header(SESSION_HEADER).is_some() {
+        if req.header(mcp::header::SESSION_ID).is_some() {
             return error(
                 400,
                 code::INVALID_REQUEST,
@@ -273,12 +262,12 @@ fn wait_answer(rx: &Receiver<ForRequest>, wait: Duration, mut other: impl FnMut(
 /// The JSON body for a request that got no answer.
 fn no_answer(session: &Session, id: RequestId, waited: &Waited) -> Response {
     let (code, message) = match waited {
-        Waited::Cancelled => (REQUEST_CANCELLED, "request cancelled by the client"),
+        Waited::Cancelled => (code::REQUEST_CANCELLED, "request cancelled by the client"),
         Waited::Nothing(RecvTimeoutError::Disconnected) => (code::INTERNAL_ERROR, "session ended"),
         _ if session.is_closed() => (code::INTERNAL_ERROR, "session ended"),
         _ => (code::INTERNAL_ERROR, "no answer in time"),
     };
-    Response::json(200, &Message::error(Some(id), code, message).to_value())
+    Response::json_text(200, Message::error(Some(id), code, message).to_json_text())
 }
 
 /// The answer to one request: JSON, or SSE when something must go first.
@@ -479,7 +468,7 @@ fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     }
     // A client resuming a stream it lost (MCP resumability): replay what
     // it missed; an answer stream also goes on to its answer.
-    let last = req.header("last-event-id").map(str::to_owned);
+    let last = req.header(mcp::header::LAST_EVENT_ID).map(str::to_owned);
     let resumed = last.as_deref().and_then(|l| session.replay.since(l));
     if let (Some(last), Some((stream, _))) = (&last, &resumed)
         && stream != GENERAL
@@ -498,7 +487,7 @@ fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
         return with_session_id(
             error(
                 409,
-                -32000,
+                code::SERVER_ERROR,
                 "Conflict: Only one SSE stream is allowed per session",
             ),
             &session.id,
@@ -528,7 +517,9 @@ fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
 
 /// The session id a request named (it was checked by `session_of`).
 fn req_session_id(req: &Request) -> String {
-    req.header(SESSION_HEADER).unwrap_or_default().to_owned()
+    req.header(mcp::header::SESSION_ID)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// `GET /mcp` with `Last-Event-ID: last` of answer stream `stream`: the
