@@ -62,16 +62,7 @@ impl Router {
             .and_then(|m| m.get("progressToken"))
             .cloned();
         let backend_name = route.backend_name.clone();
-        let audit = self.runtime.audit().map(|log| {
-            let group = self.supervisor.group(route.backend);
-            audited::Call::start(
-                log,
-                session,
-                method_name,
-                (exposed, &route.original),
-                (&route.backend_name, &group),
-            )
-        });
+        let audit = self.audit_start(session, method_name, route, exposed);
         let backend_id = link.conn.reserve_id();
         let caller = Arc::new(Caller {
             target: Mutex::new(Target {
@@ -87,54 +78,17 @@ impl Router {
         } else {
             Vec::new()
         };
-        let progress = client_token.map(|token| {
-            let notes = caller.clone();
-            Arc::new(move |mut params: Value| {
-                let target = notes.target();
-                if let Some(session) = target.session.upgrade() {
-                    params["progressToken"] = token.clone();
-                    session.send_for(
-                        &target.id,
-                        &Message::Notification {
-                            method: "notifications/progress".into(),
-                            params: Some(params),
-                        },
-                    );
-                }
-            }) as SharedProgress
-        });
+        let progress = client_token.map(|token| progress_hook(&caller, token));
         // A 2026-07-28 request that asked for logs hears its backend's, on
         // its own stream, in order with its answer (never without asking).
         let (log, legacy_caller) = {
             let state = session.state();
-            let rank = |l: &str| mcp::LOG_LEVELS.iter().position(|x| *x == l);
-            let wanted = state.log_level.as_deref().and_then(rank);
+            let wanted = state.log_level.as_deref().and_then(log_rank);
             let modern_caller = state.protocol_version == Some(mcp::MODERN_VERSION);
-            let log = modern_caller.then_some(wanted).flatten().map(|wanted| {
-                let hears = caller.clone();
-                let name = route.backend_name.clone();
-                Arc::new(move |params: &Value| {
-                    let level = params.get("level").and_then(Value::as_str).and_then(rank);
-                    if level.unwrap_or(0) < wanted {
-                        return;
-                    }
-                    let target = hears.target();
-                    let Some(session) = target.session.upgrade() else {
-                        return;
-                    };
-                    let mut params = params.clone();
-                    if let Some(p) = params.as_object_mut() {
-                        p.insert("logger".into(), Value::from(name.as_str()));
-                    }
-                    session.send_for(
-                        &target.id,
-                        &Message::Notification {
-                            method: "notifications/message".into(),
-                            params: Some(params),
-                        },
-                    );
-                }) as SharedLog
-            });
+            let log = modern_caller
+                .then_some(wanted)
+                .flatten()
+                .map(|wanted| log_hook(&caller, &route.backend_name, wanted));
             (log, !modern_caller)
         };
         // A 2026-07-28 backend may answer a 2025-era client's call with an
@@ -181,6 +135,26 @@ impl Router {
             },
         );
         Handled::Forwarded
+    }
+
+    /// The audit record of a call that starts now, if the log is on.
+    fn audit_start(
+        &self,
+        session: &Session,
+        method_name: &str,
+        route: &Route,
+        exposed: &str,
+    ) -> Option<audited::Call> {
+        self.runtime.audit().map(|log| {
+            let group = self.supervisor.group(route.backend);
+            audited::Call::start(
+                log,
+                session,
+                method_name,
+                (exposed, &route.original),
+                (&route.backend_name, &group),
+            )
+        })
     }
 
     /// Prepares a call for a 2026-07-28 backend: the caller's capabilities
@@ -253,6 +227,63 @@ pub(super) fn boxed_progress(hook: SharedProgress) -> crate::backend::ProgressFn
 
 pub(super) fn boxed_log(hook: SharedLog) -> crate::backend::LogFn {
     Box::new(move |params| hook(params))
+}
+
+/// Where `level` is in [`mcp::LOG_LEVELS`] (more verbose first).
+fn log_rank(level: &str) -> Option<usize> {
+    mcp::LOG_LEVELS.iter().position(|x| *x == level)
+}
+
+/// A call's progress hook: the backend's progress goes to the call's
+/// client under the client's own token. Runs on the backend's reader
+/// thread, under no lock.
+fn progress_hook(caller: &Arc<Caller>, token: Value) -> SharedProgress {
+    let notes = caller.clone();
+    Arc::new(move |mut params: Value| {
+        let target = notes.target();
+        if let Some(session) = target.session.upgrade() {
+            params["progressToken"] = token.clone();
+            session.send_for(
+                &target.id,
+                &Message::Notification {
+                    method: "notifications/progress".into(),
+                    params: Some(params),
+                },
+            );
+        }
+    })
+}
+
+/// A 2026-07-28 call's log hook: the backend's log messages at `wanted`
+/// or above go to the call's client on its stream, named by `backend`.
+/// Runs on the backend's reader thread, under no lock.
+fn log_hook(caller: &Arc<Caller>, backend: &str, wanted: usize) -> SharedLog {
+    let hears = caller.clone();
+    let name = backend.to_owned();
+    Arc::new(move |params: &Value| {
+        let level = params
+            .get("level")
+            .and_then(Value::as_str)
+            .and_then(log_rank);
+        if level.unwrap_or(0) < wanted {
+            return;
+        }
+        let target = hears.target();
+        let Some(session) = target.session.upgrade() else {
+            return;
+        };
+        let mut params = params.clone();
+        if let Some(p) = params.as_object_mut() {
+            p.insert("logger".into(), Value::from(name.as_str()));
+        }
+        session.send_for(
+            &target.id,
+            &Message::Notification {
+                method: "notifications/message".into(),
+                params: Some(params),
+            },
+        );
+    })
 }
 
 /// What the answer of a forwarded call needs: who gets it, what to count
