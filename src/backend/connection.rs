@@ -22,7 +22,6 @@ use super::events::{BackendEvent, EventSender, Origin};
 use super::salvage::Unreadable;
 use crate::queue::{self, Receiver, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, error, warn};
@@ -31,6 +30,7 @@ use serde_json::{Value, json};
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::limits::{BACKEND_OUTBOUND_QUEUE, MAX_PENDING_PER_BACKEND, SERVICE_STACK_BYTES};
 use crate::mcp;
+use crate::sync::spawn_named;
 
 /// Why a forwarded request got no result.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,10 +196,11 @@ impl Connection {
             events,
         });
         let weak = Arc::downgrade(&conn);
-        thread::Builder::new()
-            .name(format!("argus-timer-{name}"))
-            .stack_size(SERVICE_STACK_BYTES)
-            .spawn(move || timer_loop(&weak))?;
+        spawn_named(
+            format!("argus-timer-{name}"),
+            SERVICE_STACK_BYTES,
+            move || timer_loop(&weak),
+        )?;
         Ok((conn, rx))
     }
 
@@ -862,6 +863,7 @@ pub fn encode_header_value(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::jsonrpc::code;
+    use std::thread;
 
     fn conn() -> (
         Arc<Connection>,

@@ -45,6 +45,7 @@ use crate::mcp::method;
 use crate::queue::Receiver;
 use crate::redact;
 use crate::sse::Parser;
+use crate::sync::spawn_named;
 use crate::workers::Bounded;
 
 /// The whole-exchange timeout of a POST to the message endpoint.
@@ -290,10 +291,11 @@ pub fn connect(
         let stopping = stopping.clone();
         let base = url.to_owned();
         let body = response.into_body().into_reader();
-        thread::Builder::new()
-            .name(format!("argus-sse-{name}"))
-            .stack_size(BACKEND_STACK_BYTES)
-            .spawn(move || read_stream(&conn, body, &base, &endpoint_tx, &stopping))
+        spawn_named(
+            format!("argus-sse-{name}"),
+            BACKEND_STACK_BYTES,
+            move || read_stream(&conn, body, &base, &endpoint_tx, &stopping),
+        )
     };
     let transport = SseTransport {
         name: name.to_owned(),
@@ -322,10 +324,11 @@ pub fn connect(
     let writer = {
         let conn = conn.clone();
         let credentials = credentials.clone();
-        thread::Builder::new()
-            .name(format!("argus-post-{name}"))
-            .stack_size(BACKEND_STACK_BYTES)
-            .spawn(move || post_loop(&conn, &endpoint, &credentials, &outbound, &stopping))
+        spawn_named(
+            format!("argus-post-{name}"),
+            BACKEND_STACK_BYTES,
+            move || post_loop(&conn, &endpoint, &credentials, &outbound, &stopping),
+        )
     };
     if let Err(e) = writer {
         transport.stop();

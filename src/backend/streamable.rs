@@ -32,7 +32,6 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -52,6 +51,7 @@ use crate::limits::{
 use crate::mcp::{self, method};
 use crate::queue::Receiver;
 use crate::sse::Parser;
+use crate::sync::spawn_named;
 use crate::workers::Bounded;
 
 /// How often one answer stream is resumed at most.
@@ -207,10 +207,11 @@ pub fn connect(
     });
     let writer = {
         let (conn, shared) = (conn.clone(), shared.clone());
-        thread::Builder::new()
-            .name(format!("argus-post-{name}"))
-            .stack_size(BACKEND_STACK_BYTES)
-            .spawn(move || post_loop(&conn, &shared, &post_agent, &outbound))
+        spawn_named(
+            format!("argus-post-{name}"),
+            BACKEND_STACK_BYTES,
+            move || post_loop(&conn, &shared, &post_agent, &outbound),
+        )
     };
     if let Err(e) = writer {
         conn.close("cannot start the writer");
@@ -773,10 +774,11 @@ fn open_push_stream(conn: &Arc<Connection>, shared: &Arc<StreamableState>, push:
     let (conn, shared) = (conn.clone(), shared.clone());
     let name = shared.name.clone();
     let what = push.what();
-    let spawned = thread::Builder::new()
-        .name(format!("argus-push-{name}"))
-        .stack_size(BACKEND_STACK_BYTES)
-        .spawn(move || push_loop(&conn, &shared, &push));
+    let spawned = spawn_named(
+        format!("argus-push-{name}"),
+        BACKEND_STACK_BYTES,
+        move || push_loop(&conn, &shared, &push),
+    );
     if let Err(e) = spawned {
         warn!("[{name}] cannot open the {what}: {e}");
     }
