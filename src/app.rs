@@ -1,5 +1,5 @@
-//! Running the gateway: bind, banner, serve, signals, shutdown (PRODUCT §4),
-//! and the plan that `argus-mcp check` prints.
+//! Running the gateway: bind, banner, serve, signals, shutdown, and the plan
+//! that `argus-mcp check` prints.
 //!
 //! The listener is bound before anything else starts, so "port in use" is
 //! one clear error and exit 1. SIGINT/SIGTERM are waited for on a dedicated

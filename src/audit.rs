@@ -1,7 +1,6 @@
-//! The audit log (PRODUCT §9, issue 9 §5): one JSON line per forwarded
-//! request, per catalog change and per auth failure, never arguments,
-//! results or secrets, chained by SHA-256 so that an edited, deleted,
-//! reordered or truncated line is detected.
+//! The audit log: one JSON line per forwarded request, per catalog change and
+//! per auth failure, never arguments, results or secrets, chained by SHA-256 so
+//! that an edited, deleted, reordered or truncated line is detected.
 //!
 //! Every line is an object with `seq` (1, 2, … across restarts), `time`
 //! (RFC 3339, UTC, milliseconds), `kind`, the kind's fields, and `prev`: the

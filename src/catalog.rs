@@ -1,7 +1,7 @@
-//! The merged catalog: every backend's tools, resources, templates and
-//! prompts, filtered, renamed and de-conflicted (PRODUCT §6.2–§6.5). Pure:
-//! [`Catalog::build`] takes what backends offered and the config, and
-//! returns an immutable value that the supervisor swaps in atomically.
+//! The merged catalog: every backend's tools, resources, templates and prompts,
+//! filtered, renamed and de-conflicted. Pure: [`Catalog::build`] takes what
+//! backends offered and the config, and returns an immutable value that the
+//! supervisor swaps in atomically.
 //!
 //! Per item, in order: filter on the original name → tool override →
 //! strategy rename (`prefix`: `<backend><sep><name>`; resources and

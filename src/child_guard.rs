@@ -1,5 +1,5 @@
-//! Children never outlive the gateway, however it ends (issue 8 §2): even
-//! after SIGKILL, when no cleanup of ours runs.
+//! Children never outlive the gateway, however it ends: even after SIGKILL,
+//! when no cleanup of ours runs.
 //!
 //! Local processes (stdio backends, servers that SSE backends launch) are
 //! started through a small re-exec of our own binary,

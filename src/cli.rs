@@ -1,4 +1,4 @@
-//! The command line (PRODUCT §2), parsed with lexopt into a [`Command`].
+//! The command line, parsed with lexopt into a [`Command`].
 //!
 //! `--help` and `--version` win wherever they appear and return before any
 //! config is read. Every usage error is a [`Error`] whose one-line message

@@ -1,4 +1,4 @@
-//! Whole-name, case-sensitive glob patterns for backend filters (PRODUCT §6.3).
+//! Whole-name, case-sensitive glob patterns for backend filters.
 //!
 //! Supports `*`, `?`, `[abc]`, `[a-z]` and `[!abc]`. A pattern is checked
 //! once when the config is loaded; matching never allocates and runs in

@@ -11,7 +11,7 @@
 //! - `metrics`, `ops_events`: the `/metrics` counters and the ring of
 //!   lifecycle events for the management API;
 //! - `child_guard`: the re-exec that keeps local processes from outliving us;
-//! - `config`: the YAML config, validated into typed structs (PRODUCT §3);
+//! - `config`: the YAML config, validated into typed structs;
 //! - `audit`: the hash-chained audit log and its verifier;
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;

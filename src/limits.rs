@@ -1,10 +1,9 @@
 //! Every size and time limit of the gateway, as a named constant with its unit.
 //!
-//! PRODUCT §10 lists the defaults. Limits that a user can change live in the
-//! config (`security.max_body_bytes`, `server.max_connections`,
-//! `sse_resilience.*`); their defaults are here too so there is one place to
-//! read them. Each limit has its own error and, on the HTTP side, its own
-//! status code (see `http::ParseError::status`).
+//! Limits that a user can change live in the config (`security.max_body_bytes`,
+//! `server.max_connections`, `sse_resilience.*`); their defaults are here too
+//! so there is one place to read them. Each limit has its own error and, on the
+//! HTTP side, its own status code (see `http::ParseError::status`).
 
 use std::time::Duration;
 
@@ -114,7 +113,7 @@ pub const STDERR_TAIL_WAIT: Duration = Duration::from_millis(500);
 pub const STILL_STARTING_AFTER: Duration = Duration::from_secs(5);
 
 /// Stdio shutdown: how long a child gets to exit after its stdin closes,
-/// and again after SIGTERM, before SIGKILL (PRODUCT §4.5).
+/// and again after SIGTERM, before SIGKILL.
 pub const STDIO_EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// An SSE backend stream with no bytes (not even a comment) for this long is

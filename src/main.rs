@@ -1,6 +1,6 @@
 //! The `argus-mcp` binary: command line → logger → config → run.
 //! Maps every failure to one clear line on stderr and an exit code:
-//! 0 clean shutdown, 1 startup failure, 2 usage error (PRODUCT §2).
+//! 0 clean shutdown, 1 startup failure, 2 usage error.
 
 #![forbid(unsafe_code)]
 

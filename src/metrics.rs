@@ -1,5 +1,5 @@
-//! Counters for `GET /metrics` (issue 9 §1), and their rendering in the
-//! Prometheus text format (version 0.0.4).
+//! Counters for `GET /metrics`, and their rendering in the Prometheus text
+//! format (version 0.0.4).
 //!
 //! Counting is an atomic add, or one short lock for labelled counters. The
 //! labels are bounded: methods outside [`METHODS`] count as `other`,
@@ -211,9 +211,21 @@ impl Metrics {
     /// The text exposition of every metric.
     pub fn render(&self, snapshot: &Snapshot) -> String {
         let mut out = String::with_capacity(4096);
+        self.render_requests(&mut out);
+        self.render_latency(&mut out);
+        render_sessions(&mut out, snapshot);
+        render_backends(&mut out, snapshot);
+        render_unreadable(&mut out);
+        self.render_totals(&mut out, snapshot);
+        out
+    }
+
+    /// `argus_requests_total`: client requests by transport, method,
+    /// backend and outcome.
+    fn render_requests(&self, out: &mut String) {
         let n = "argus_requests_total";
         header(
-            &mut out,
+            out,
             n,
             "counter",
             "Client requests by front transport, method, backend (empty: answered by the gateway) and outcome.",
@@ -226,9 +238,13 @@ impl Metrics {
                 outcome.as_str()
             );
         }
+    }
+
+    /// `argus_backend_request_duration_seconds`: one histogram per backend.
+    fn render_latency(&self, out: &mut String) {
         let n = "argus_backend_request_duration_seconds";
         header(
-            &mut out,
+            out,
             n,
             "histogram",
             "Time from forwarding a request to a backend to its answer.",
@@ -246,122 +262,143 @@ impl Metrics {
             let _ = writeln!(out, "{n}_sum{{backend=\"{b}\"}} {}", number(h.sum));
             let _ = writeln!(out, "{n}_count{{backend=\"{b}\"}} {}", h.count);
         }
-        let gauge = |out: &mut String, name: &str, help: &str, rows: &[(String, String)]| {
-            family(out, name, "gauge", help, rows)
-        };
-        let counter = |out: &mut String, name: &str, help: &str, rows: &[(String, String)]| {
-            family(out, name, "counter", help, rows)
-        };
-        let sessions: Vec<(String, String)> = snapshot
-            .sessions
-            .iter()
-            .map(|(t, n)| (format!("{{transport=\"{t}\"}}"), n.to_string()))
-            .collect();
-        gauge(
-            &mut out,
-            "argus_sessions_open",
-            "Open client sessions per front transport.",
-            &sessions,
-        );
-        let mut states = Vec::new();
-        let mut up = Vec::new();
-        let mut restarts = Vec::new();
-        for (name, state, restarted) in &snapshot.backends {
-            let b = escape(name);
-            for s in snapshot.states {
-                let on = u8::from(s == state);
-                states.push((format!("{{backend=\"{b}\",state=\"{s}\"}}"), on.to_string()));
-            }
-            up.push((
-                format!("{{backend=\"{b}\"}}"),
-                u8::from(*state == "connected").to_string(),
-            ));
-            restarts.push((format!("{{backend=\"{b}\"}}"), restarted.to_string()));
-        }
-        gauge(
-            &mut out,
-            "argus_backend_up",
-            "1 when the backend is connected and in the catalog.",
-            &up,
-        );
-        gauge(
-            &mut out,
-            "argus_backend_state",
-            "The backend's state: 1 for the state it is in.",
-            &states,
-        );
-        counter(
-            &mut out,
-            "argus_backend_restarts_total",
-            "Times the backend connected again after its first connection.",
-            &restarts,
-        );
-        let unreadable: Vec<(String, String)> = lock(&UNREADABLE)
-            .iter()
-            .map(|((backend, fault), count)| {
-                (
-                    format!("{{backend=\"{}\",fault=\"{fault}\"}}", escape(backend)),
-                    count.to_string(),
-                )
-            })
-            .collect();
-        counter(
-            &mut out,
-            "argus_backend_unreadable_messages_total",
-            "Messages from a backend that could not be read, by fault; each failed the call it answered when its id could be found.",
-            &unreadable,
-        );
+    }
+
+    /// The plain counters (bytes, dropped clients, refusals, reloads) and
+    /// the uptime gauge.
+    fn render_totals(&self, out: &mut String, snapshot: &Snapshot) {
         let plain = |v: &AtomicU64| vec![(String::new(), v.load(Ordering::Relaxed).to_string())];
         counter(
-            &mut out,
+            out,
             "argus_http_received_bytes_total",
             "Bytes read from client connections.",
             &[(String::new(), snapshot.bytes.0.to_string())],
         );
         counter(
-            &mut out,
+            out,
             "argus_http_sent_bytes_total",
             "Bytes written to client connections.",
             &[(String::new(), snapshot.bytes.1.to_string())],
         );
         counter(
-            &mut out,
+            out,
             "argus_slow_clients_dropped_total",
             "Sessions closed because their client stopped reading.",
             &plain(&self.slow_clients_dropped),
         );
         counter(
-            &mut out,
+            out,
             "argus_rate_limited_total",
             "Requests refused by rate_limits.",
             &plain(&self.rate_limited),
         );
         counter(
-            &mut out,
+            out,
             "argus_auth_failures_total",
             "Requests refused for a missing or wrong bearer token.",
             &plain(&self.auth_failures),
         );
         counter(
-            &mut out,
+            out,
             "argus_config_reloads_total",
             "Config reloads applied.",
             &plain(&self.reloads),
         );
         counter(
-            &mut out,
+            out,
             "argus_config_reloads_refused_total",
             "Config reloads refused because the file had errors.",
             &plain(&self.reloads_refused),
         );
         gauge(
-            &mut out,
+            out,
             "argus_uptime_seconds",
             "Seconds since the gateway started.",
             &[(String::new(), number(snapshot.uptime))],
         );
-        out
     }
+}
+
+/// A gauge family and its samples.
+fn gauge(out: &mut String, name: &str, help: &str, rows: &[(String, String)]) {
+    family(out, name, "gauge", help, rows)
+}
+
+/// A counter family and its samples.
+fn counter(out: &mut String, name: &str, help: &str, rows: &[(String, String)]) {
+    family(out, name, "counter", help, rows)
+}
+
+/// `argus_sessions_open`: open sessions per front transport.
+fn render_sessions(out: &mut String, snapshot: &Snapshot) {
+    let sessions: Vec<(String, String)> = snapshot
+        .sessions
+        .iter()
+        .map(|(t, n)| (format!("{{transport=\"{t}\"}}"), n.to_string()))
+        .collect();
+    gauge(
+        out,
+        "argus_sessions_open",
+        "Open client sessions per front transport.",
+        &sessions,
+    );
+}
+
+/// Per backend: `argus_backend_up`, `argus_backend_state` (one series per
+/// state) and `argus_backend_restarts_total`.
+fn render_backends(out: &mut String, snapshot: &Snapshot) {
+    let mut states = Vec::new();
+    let mut up = Vec::new();
+    let mut restarts = Vec::new();
+    for (name, state, restarted) in &snapshot.backends {
+        let b = escape(name);
+        for s in snapshot.states {
+            let on = u8::from(s == state);
+            states.push((format!("{{backend=\"{b}\",state=\"{s}\"}}"), on.to_string()));
+        }
+        up.push((
+            format!("{{backend=\"{b}\"}}"),
+            u8::from(*state == "connected").to_string(),
+        ));
+        restarts.push((format!("{{backend=\"{b}\"}}"), restarted.to_string()));
+    }
+    gauge(
+        out,
+        "argus_backend_up",
+        "1 when the backend is connected and in the catalog.",
+        &up,
+    );
+    gauge(
+        out,
+        "argus_backend_state",
+        "The backend's state: 1 for the state it is in.",
+        &states,
+    );
+    counter(
+        out,
+        "argus_backend_restarts_total",
+        "Times the backend connected again after its first connection.",
+        &restarts,
+    );
+}
+
+/// `argus_backend_unreadable_messages_total`, by backend and fault.
+fn render_unreadable(out: &mut String) {
+    let unreadable: Vec<(String, String)> = lock(&UNREADABLE)
+        .iter()
+        .map(|((backend, fault), count)| {
+            (
+                format!("{{backend=\"{}\",fault=\"{fault}\"}}", escape(backend)),
+                count.to_string(),
+            )
+        })
+        .collect();
+    counter(
+        out,
+        "argus_backend_unreadable_messages_total",
+        "Messages from a backend that could not be read, by fault; each failed the call it answered when its id could be found.",
+        &unreadable,
+    );
 }
 
 #[cfg(test)]

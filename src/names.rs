@@ -1,7 +1,6 @@
-//! Exposed names every popular client accepts (issue 9 §7): some clients
-//! refuse or silently drop tools whose names are long or use characters
-//! outside `^[a-zA-Z0-9_-]+$` (OpenAI-style function names), and some cap
-//! the number of tools.
+//! Exposed names every popular client accepts: some clients refuse or silently
+//! drop tools whose names are long or use characters outside `^[a-zA-Z0-9_-]+$`
+//! (OpenAI-style function names), and some cap the number of tools.
 //!
 //! With `catalog: {max_name_length, name_charset}` set, an exposed name
 //! that breaks the rule is rewritten deterministically: characters outside

@@ -1,11 +1,11 @@
-//! Lifecycle events for operators (issue 9 §1): backend up, down, retrying
-//! and failed, catalog changes, reloads, config errors, auth failures,
-//! sessions dropped as slow. A bounded ring that `GET /manage/v1/events`
-//! reads and that pushes each new event to the `events/stream` subscribers.
+//! Lifecycle events for operators: backend up, down, retrying and failed,
+//! catalog changes, reloads, config errors, auth failures, sessions dropped as
+//! slow. A bounded ring that `GET /manage/v1/events` reads and that pushes each
+//! new event to the `events/stream` subscribers.
 //!
 //! Recording never blocks: the ring drops its oldest entry when full, and a
-//! subscriber whose queue is full misses the event (counted in the log),
-//! like the original (`argus-original.md` §11.2).
+//! subscriber whose queue is full misses the event (counted in the log), as the
+//! original Argus does.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};

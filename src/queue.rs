@@ -1,10 +1,10 @@
 //! A bounded channel that allocates only as it is used.
 //!
-//! `std::sync::mpsc::sync_channel(n)` reserves all `n` slots when it is
-//! made: 1024 slots per client session (and per Streamable HTTP request)
-//! cost ~32 KB each before a single message is queued (issue 11). This
-//! wraps the unbounded `channel()` (which grows in small blocks) with a
-//! shared count, so the bound holds and memory follows the messages queued.
+//! `std::sync::mpsc::sync_channel(n)` reserves all `n` slots when it is made:
+//! 1024 slots per client session (and per Streamable HTTP request) cost ~32 KB
+//! each before a single message is queued. This wraps the unbounded `channel()`
+//! (which grows in small blocks) with a shared count, so the bound holds and
+//! memory follows the messages queued.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,8 +7,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::sync::OnceLock;
 
-/// `/dev/urandom`, opened once: a session id is then one `read`, not an
-/// `open`, a `read` and a `close` (opening a session, issue 11).
+/// `/dev/urandom`, opened once: a session id is then one `read`, not an `open`,
+/// a `read` and a `close`.
 fn urandom() -> io::Result<&'static File> {
     static FILE: OnceLock<File> = OnceLock::new();
     if let Some(file) = FILE.get() {

@@ -1,6 +1,6 @@
-//! Keeps secrets out of everything we print or send (issue 8 §3): log
-//! lines, error texts that reach clients, a backend's `last_error`, and the
-//! plan that `check` prints.
+//! Keeps secrets out of everything we print or send: log lines, error texts
+//! that reach clients, a backend's `last_error`, and the plan that `check`
+//! prints.
 //!
 //! A URL loses its user info (`https://***@host/`) and the values of query
 //! parameters whose names look like credentials (`?token=***`). Free text

@@ -1,6 +1,6 @@
 //! What a resumable stream sent, so that a client that lost its connection
-//! gets the rest (MCP 2025-11-25 Streamable HTTP "resumability and
-//! redelivery"; issue 8 §2).
+//! gets the rest (MCP 2025-11-25, Basic › Transports › Streamable HTTP ›
+//! Resumability and Redelivery).
 //!
 //! Every event on a session's `/mcp` streams carries an id `<stream>-<n>`:
 //! stream `g` is the GET stream, `r<k>` the answer stream of one POST. The

@@ -5,7 +5,7 @@
 //! [`Session::send`]; the transport's writer thread drains the queue. `send`
 //! never blocks: a full queue (a client that stopped reading) closes the
 //! session instead, so a slow client can never stall a backend's reader or
-//! another client (PRODUCT §5.1).
+//! another client.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +23,7 @@ use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::mcp::method;
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
 use crate::replay::Replay;
+use crate::sync::lock;
 
 /// A request of this session being served by a backend.
 #[derive(Debug, Clone)]
@@ -118,7 +119,7 @@ fn list_changed_bit(method: &str) -> u8 {
 
 /// A JSON value a session keeps and seldom reads, as its compact text: a
 /// parsed object costs a B-tree node (~700 bytes) per session, the text
-/// tens of bytes (issue 11: an idle `/mcp` session).
+/// tens of bytes, and an idle `/mcp` session keeps several.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct JsonText(Option<Box<str>>);
 
@@ -137,7 +138,7 @@ impl JsonText {
     }
 }
 
-/// The MCP lifecycle state of a session (MCP lifecycle, PRODUCT §6.1).
+/// The MCP lifecycle state of a session (MCP 2025-06-18, Basic › Lifecycle).
 #[derive(Debug, Default)]
 pub struct McpState {
     /// `initialize` has been answered.
@@ -240,12 +241,6 @@ pub struct Session {
     /// Signalled whenever a queue is parked (the general one or an answer
     /// stream's), for a resuming GET that asked its writer to yield.
     parked_ready: std::sync::Condvar,
-}
-
-/// Locks a mutex whose value stays consistent across a panic elsewhere
-/// (single inserts, removes and replacements).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Session {
@@ -591,13 +586,11 @@ impl Session {
 
     /// The MCP state, locked.
     pub fn state(&self) -> MutexGuard<'_, McpState> {
-        // A panic while holding this lock leaves plain data behind; go on.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     fn in_flight(&self) -> MutexGuard<'_, HashMap<RequestId, InFlight>> {
-        // Single inserts and removes: consistent even after a panic elsewhere.
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.in_flight)
     }
 
     /// Records that request `id` is being served by `conn` as `backend_id`;

@@ -1,6 +1,7 @@
-//! RFC 6570 URI templates, reduced to what routing a resource URI needs
-//! (PRODUCT §6.7): literals, and expressions that match one path segment
-//! (`{x}`) or anything (`{+x}`, `{#x}`, `{?x}`, `{&x}`, `{/x}`, `{;x}`).
+//! RFC 6570 URI templates, reduced to what routing a resource URI needs (a URI
+//! a template matches goes to that template's backend): literals, and
+//! expressions that match one path segment (`{x}`) or anything (`{+x}`, `{#x}`,
+//! `{?x}`, `{&x}`, `{/x}`, `{;x}`).
 //!
 //! Templates come from backends and URIs from clients, so matching must
 //! stay cheap for any pair: it walks the template once, keeping the set of

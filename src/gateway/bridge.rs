@@ -1,8 +1,9 @@
-//! The bridge between a 2026-07-28 client and a 2025-era backend (issue 10
-//! §3): a backend's question (sampling, elicitation, roots) while it serves
-//! a modern client's call becomes an input-required result; the client's
-//! retry with `inputResponses` answers the backend, and the original call,
-//! still running at the backend, completes on the retry.
+//! The bridge between a 2026-07-28 client and a 2025-era backend (MCP
+//! 2026-07-28, Basic › Patterns › Multi Round-Trip Requests): a backend's
+//! question (sampling, elicitation, roots) while it serves a modern client's
+//! call becomes an input-required result; the client's retry with
+//! `inputResponses` answers the backend, and the original call, still running
+//! at the backend, completes on the retry.
 //!
 //! The call waits here between the two requests, under a random id. The
 //! client gets `requestState` = id, expiry and an HMAC-SHA256 (per-process

@@ -1,9 +1,9 @@
-//! CORS for browser clients on the MCP paths (issue 10 §5): a preflight
-//! (`OPTIONS`) is answered for an origin the Origin rule allows (others
-//! 403), naming every MCP request header; real answers to an allowed
-//! origin carry `Access-Control-Allow-Origin` and expose the session and
-//! version headers. Credentials are never implied: the bearer token goes in
-//! `Authorization`, which the preflight allows.
+//! CORS for browser clients on the MCP paths: a preflight (`OPTIONS`) is
+//! answered for an origin the Origin rule allows (others 403), naming every MCP
+//! request header; real answers to an allowed origin carry
+//! `Access-Control-Allow-Origin` and expose the session and version headers.
+//! Credentials are never implied: the bearer token goes in `Authorization`,
+//! which the preflight allows.
 
 use super::security::origin_allowed;
 use crate::config::Security;

@@ -1,5 +1,5 @@
-//! `GET /health` and `GET /ready`: liveness and readiness, always public
-//! (PRODUCT §8; also under `/manage/v1/`).
+//! `GET /health` and `GET /ready`: liveness and readiness, always public (also
+//! under `/manage/v1/`).
 
 use std::sync::atomic::Ordering;
 

@@ -1,10 +1,10 @@
-//! `subscriptions/listen` (MCP 2026-07-28, issue 10 §2): the stream that
-//! replaces the 2025 GET stream for list changes. The first message is the
-//! acknowledgement with the accepted subset of what was asked; then each
-//! `notifications/{tools,prompts,resources}/list_changed` of the view (the
-//! whole gateway's or a group's) that was asked for, tagged with the listen
-//! request's id as `subscriptionId`; `: ping` keepalives; the stream ends
-//! when the client leaves or the gateway stops.
+//! `subscriptions/listen` (MCP 2026-07-28, Basic › Patterns › Subscriptions):
+//! the stream that replaces the 2025 GET stream for list changes. The first
+//! message is the acknowledgement with the accepted subset of what was asked;
+//! then each `notifications/{tools,prompts,resources}/list_changed` of the view
+//! (the whole gateway's or a group's) that was asked for, tagged with the
+//! listen request's id as `subscriptionId`; `: ping` keepalives; the stream
+//! ends when the client leaves or the gateway stops.
 //!
 //!
 //! `resourceSubscriptions` are taken when some backend supports resource

@@ -1,8 +1,7 @@
-//! `rate_limits` (PRODUCT §3.4, issue 9 §4): at most `requests` requests per
-//! client IP per `window` over the MCP paths, counted in fixed windows.
-//! Past it: 429 with `Retry-After` (the seconds left in the window), and on
-//! `/mcp` a JSON-RPC error body. Only new requests are counted: a stream
-//! that is already open is never cut.
+//! `rate_limits`: at most `requests` requests per client IP per `window` over
+//! the MCP paths, counted in fixed windows. Past it: 429 with `Retry-After`
+//! (the seconds left in the window), and on `/mcp` a JSON-RPC error body. Only
+//! new requests are counted: a stream that is already open is never cut.
 //!
 //! The table holds one entry per address seen in the current window; it is
 //! swept of expired entries whenever it grows past [`SWEEP_AT`], so a flood

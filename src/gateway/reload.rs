@@ -1,6 +1,5 @@
-//! Live reload (issue 9 §2, PRODUCT §4.6): `POST /manage/v1/reload` and
-//! SIGHUP read the config file again and apply the difference without
-//! dropping a client session.
+//! Live reload: `POST /manage/v1/reload` and SIGHUP read the config file again
+//! and apply the difference without dropping a client session.
 //!
 //! A file with any error is refused whole: the running config stays, and
 //! every problem (key path, line, column) goes into the answer, the log,

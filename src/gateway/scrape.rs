@@ -1,6 +1,6 @@
-//! `GET /metrics`: the Prometheus text exposition (issue 9 §1). Counters
-//! come from `metrics::Metrics`; open sessions and backend states are read
-//! at scrape time.
+//! `GET /metrics`: the Prometheus text exposition. Counters come from
+//! `metrics::Metrics`; open sessions and backend states are read at scrape
+//! time.
 
 use super::Gateway;
 use crate::config::Transport;

@@ -1,5 +1,6 @@
 //! Request guards for the MCP endpoints: Origin and Host checks against DNS
-//! rebinding (PRODUCT §5.3) and incoming bearer auth (§5.4).
+//! rebinding (MCP 2025-06-18, Basic › Transports › Streamable HTTP › Security
+//! Warning) and incoming bearer auth.
 //!
 //! Each guard either lets a request through or returns the response that
 //! refuses it. `/health` and `/ready` are never guarded; the management
@@ -149,9 +150,9 @@ pub enum ManagementRefusal {
     NotLoopback(Response),
 }
 
-/// The management API's access rule (issue 9 §1): with a token, exactly
-/// `Authorization: Bearer <token>` (constant-time compare; the original's
-/// 401 bodies); without one, loopback peers only.
+/// The management API's access rule: with a token, exactly `Authorization:
+/// Bearer <token>` (constant-time compare; the original's 401 bodies); without
+/// one, loopback peers only.
 pub fn check_management(req: &Request, token: Option<&str>) -> Result<(), ManagementRefusal> {
     let unauthorized = |message: &str| {
         ManagementRefusal::Unauthorized(

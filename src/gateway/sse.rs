@@ -1,4 +1,5 @@
-//! The legacy HTTP+SSE front transport (PRODUCT §5.1, mcp-protocol.md §3.4).
+//! The legacy HTTP+SSE front transport (MCP 2024-11-05, Basic › Transports ›
+//! HTTP with SSE).
 //!
 //! `GET /sse` registers a [`Session`] and turns the connection thread into
 //! the session's writer: it sends the `endpoint` event, then frames every
@@ -28,7 +29,9 @@ use crate::sse::{encode_comment, encode_event, encode_id, event_parts};
 /// Query parameter names accepted for the session id (python-sdk and TS SDK spellings).
 const SESSION_PARAMS: [&str; 2] = ["session_id", "sessionId"];
 
-/// The headers every SSE response carries (PRODUCT §5).
+/// The headers every SSE response carries: the event-stream type, and no
+/// caching, transforming or proxy buffering, so each event reaches the client
+/// as it is written.
 pub(super) fn sse_headers(response: Response) -> Response {
     response
         .with_header("Content-Type", "text/event-stream")
@@ -300,7 +303,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
         return Response::text(404, "session not found\n");
     };
     if !access.owns(&session) {
-        // PRODUCT §5.4: the POST must carry the token of the session's stream,
+        // The POST must carry the token of the session's stream,
         // and come to the path (whole gateway or group) that opened it.
         // Answer as if the session did not exist, like python-sdk.
         return Response::text(404, "session not found\n");

@@ -1,18 +1,18 @@
-//! The stdio front (issue 9 §6, PRODUCT §12): the gateway served to one
-//! client over stdin/stdout, as one session, for desktop apps whose config
-//! takes only a command (an airgapped host cannot fetch a bridge package).
+//! The stdio front: the gateway served to one client over stdin/stdout, as one
+//! session, for desktop apps whose config takes only a command (an airgapped
+//! host cannot fetch a bridge package).
 //!
-//! Newline-delimited JSON-RPC both ways (MCP stdio transport). The calling
-//! thread reads stdin, a line at most `security.max_body_bytes` long (a
-//! longer one is answered -32700 and skipped); a writer thread drains the
-//! session's queue to stdout, one line per message. When stdin closes the
-//! session ends (its requests are cancelled at the backends) and `serve`
-//! returns. Logs go to stderr only: stdout carries nothing but messages.
+//! Newline-delimited JSON-RPC both ways (MCP 2025-06-18, Basic › Transports ›
+//! stdio). The calling thread reads stdin, a line at most
+//! `security.max_body_bytes` long (a longer one is answered -32700 and
+//! skipped); a writer thread drains the session's queue to stdout, one line per
+//! message. When stdin closes the session ends (its requests are cancelled at
+//! the backends) and `serve` returns. Logs go to stderr only: stdout carries
+//! nothing but messages.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread;
 
 use log::{debug, info, warn};
 use serde_json::Value;
@@ -23,6 +23,7 @@ use crate::jsonrpc::{Message, code};
 use crate::limits::{SERVICE_STACK_BYTES, SESSION_OUTBOUND_QUEUE};
 use crate::queue::Receiver;
 use crate::session::{Outbound, Session};
+use crate::sync::spawn_named;
 
 /// Serves one session over `input`/`output` until `input` ends.
 pub(super) fn serve(
@@ -40,10 +41,9 @@ pub(super) fn serve(
     info!("session {} opened over stdio", session.short_id());
     let writer = {
         let session = session.clone();
-        thread::Builder::new()
-            .name("argus-stdout".into())
-            .stack_size(SERVICE_STACK_BYTES)
-            .spawn(move || write_loop(&session, &rx, output))?
+        spawn_named("argus-stdout", SERVICE_STACK_BYTES, move || {
+            write_loop(&session, &rx, output)
+        })?
     };
     let limit = gateway.config().security.max_body_bytes;
     let mut reader = BufReader::new(input);

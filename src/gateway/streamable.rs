@@ -1,6 +1,6 @@
-//! The Streamable HTTP front transport, `/mcp` (PRODUCT §5.2,
-//! mcp-protocol.md §4), for protocol versions 2025-03-26, 2025-06-18 and
-//! 2025-11-25.
+//! The Streamable HTTP front transport, `/mcp`, for protocol versions
+//! 2025-03-26, 2025-06-18 and 2025-11-25 (each revision's Basic › Transports
+//! › Streamable HTTP).
 //!
 //! Sessions are created only by a valid `initialize` (no session header);
 //! the id goes out in `Mcp-Session-Id`. A POST of notifications/responses
@@ -35,8 +35,9 @@ use crate::session::{ForRequest, Session};
 /// to yield (a writer whose client vanished notices only at its next check).
 const TAKEOVER_WAIT: Duration = Duration::from_secs(2);
 
-/// The version assumed when a request does not say (mcp-protocol.md §4.5),
-/// and the only one that allows JSON-RPC batches.
+/// The version assumed when a request does not say (MCP 2025-06-18, Basic ›
+/// Transports › Streamable HTTP › Protocol Version Header), and the only one
+/// that allows JSON-RPC batches (2025-06-18 removed them).
 const DEFAULT_VERSION: &str = "2025-03-26";
 
 /// A JSON-RPC error body without id, as HTTP-level errors carry.

@@ -4,7 +4,7 @@
 //! pure push-style parsers with no socket access. `response` builds and
 //! writes responses, `server` owns the listener, one thread per connection,
 //! keep-alive, limits and timeouts. Nothing here knows about MCP.
-//! Follows RFC 9110 / RFC 9112, with the limits of PRODUCT §10.
+//! Follows RFC 9110 / RFC 9112, with the limits in `crate::limits`.
 
 pub mod body;
 pub mod hangup;

@@ -1,6 +1,7 @@
-//! The client-side SSE parser: the WHATWG event-stream algorithm (HTML
-//! §9.2.5–9.2.6, restated in mcp-protocol.md §7) as a pure push-style state
-//! machine. Fed byte chunks of any size, split anywhere; emits complete events.
+//! The client-side SSE parser: the WHATWG event-stream algorithm (HTML Living
+//! Standard §9.2.5 "Parsing an event stream" and §9.2.6 "Interpreting an event
+//! stream") as a pure push-style state machine. Fed byte chunks of any size,
+//! split anywhere; emits complete events.
 //!
 //! One BOM is stripped at stream start only; lines end at CRLF, LF or CR (a
 //! CR at the end of a chunk is remembered so a following LF is not a second

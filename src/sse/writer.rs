@@ -2,7 +2,8 @@
 //! the caller can hand the whole frame to one `write`.
 //!
 //! Data containing CR or LF is split into several `data:` lines at every line
-//! break (mcp-protocol.md §7.7), so the receiver's parser rebuilds it exactly.
+//! break (the format has no escape for one; WHATWG HTML §9.2.6 joins `data:`
+//! lines with LF), so the receiver's parser rebuilds it exactly.
 //! Compact JSON never contains raw line breaks, so a JSON-RPC message is
 //! always one `data:` line. Lines end with LF.
 

@@ -1,4 +1,4 @@
-//! Backend lifecycle and the live catalog (PRODUCT §4).
+//! Backend lifecycle and the live catalog.
 //!
 //! One supervisor thread per backend runs its life: start (spawn, handshake,
 //! discovery) under a concurrency limit; on failure retry with backoff

@@ -19,13 +19,13 @@ pub struct ReloadReport {
 }
 
 impl Supervisor {
-    /// Applies a new config (a reload, PRODUCT §4.6): backends not in it
-    /// stop (their calls in flight are answered with an error), new ones
-    /// start, ones whose connection settings changed restart; filters,
-    /// overrides, groups and conflict rules take effect in the rebuilt
-    /// catalogs, and every view that changed tells its sessions. Waits up
-    /// to [`RELOAD_CONNECT_WAIT`] for the started backends' first attempts.
-    /// `Err` when the gateway is still starting or stopping.
+    /// Applies a new config (a reload): backends not in it stop (their calls in
+    /// flight are answered with an error), new ones start, ones whose
+    /// connection settings changed restart; filters, overrides, groups and
+    /// conflict rules take effect in the rebuilt catalogs, and every view that
+    /// changed tells its sessions. Waits up to [`RELOAD_CONNECT_WAIT`] for the
+    /// started backends' first attempts. `Err` when the gateway is still
+    /// starting or stopping.
     pub fn apply(self: &Arc<Self>, new: Config) -> Result<ReloadReport, NotDone> {
         let _one = lock(&self.reloading);
         if !self.first_pass_complete() || self.stopping() {

@@ -37,7 +37,8 @@ impl BackendStatus {
         }
     }
 
-    /// The original's phase word (`argus-original.md` §9.7).
+    /// The phase word the original Argus reports for this state (lower
+    /// case, `shutting_down` with an underscore), so its clients read ours.
     pub fn phase(self) -> &'static str {
         match self {
             BackendStatus::Starting => "initializing",

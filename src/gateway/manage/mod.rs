@@ -1,6 +1,5 @@
-//! The management API under `/manage/v1/` and `GET /metrics` (PRODUCT §8,
-//! issue 9 §1), with the original's paths and JSON shapes
-//! (`argus-original.md` §11) so its TUI and scripts work unchanged.
+//! The management API under `/manage/v1/` and `GET /metrics`, with the original
+//! Argus's paths and JSON shapes, so its TUI and scripts work unchanged.
 //!
 //! Access: `health` and `ready` are public. Everything else passes the
 //! Origin/Host guard (a browser page must not reach it through DNS

@@ -1,8 +1,8 @@
 //! `GET /manage/v1/events/stream`: lifecycle events as they happen, as SSE
-//! in the original's framing (`argus-original.md` §11.2): a `heartbeat`
-//! first, then `event: <stage>` / `data: <event>` / `id: <event id>` per
-//! event, and a `heartbeat` ping after 30 s of silence. The stream ends at
-//! shutdown; a client that goes away is noticed within a few seconds.
+//! framed as the original Argus frames it: a `heartbeat` first, then `event:
+//! <stage>` / `data: <event>` / `id: <event id>` per event, and a `heartbeat`
+//! ping after 30 s of silence. The stream ends at shutdown; a client that goes
+//! away is noticed within a few seconds.
 
 use std::time::{Duration, Instant};
 

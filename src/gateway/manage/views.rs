@@ -1,7 +1,7 @@
 //! The read-only management documents: `status`, `backends`, `groups`,
-//! `capabilities`, `sessions`, `events` and `batch`, in the original's
-//! shapes (`argus-original.md` §11.2) plus what ours knows more (both
-//! transports with the primary first, pid, restarts, per-group URLs).
+//! `capabilities`, `sessions`, `events` and `batch`, in the shapes the original
+//! Argus serves, plus what ours knows more (both transports with the primary
+//! first, pid, restarts, per-group URLs).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -420,7 +420,9 @@ pub(super) fn events(gateway: &Gateway, req: &crate::http::Request) -> Response 
     match query {
         Ok((limit, since, severity)) => {
             let events =
-                gateway.runtime.events()
+                gateway
+                    .runtime
+                    .events()
                     .list(limit, since.as_deref(), severity.as_deref());
             Response::json(200, &json!({ "events": events }))
         }
