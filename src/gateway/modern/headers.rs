@@ -136,7 +136,7 @@ pub(super) fn check_param_headers(
         let Some(value) = value.filter(|v| !v.is_null()) else {
             continue;
         };
-        let name = format!("Mcp-Param-{header}");
+        let name = format!("{}{header}", mcp::header::PARAM_PREFIX);
         let Some(raw) = req.header(&name) else {
             return Err(HeaderMismatch::Missing {
                 name,

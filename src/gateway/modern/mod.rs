@@ -16,7 +16,6 @@
 
 mod answer;
 mod headers;
-mod inputs;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,7 +62,7 @@ const CACHEABLE: [&str; 6] = [
 /// header outside the handshake versions, or a request (not `initialize`)
 /// whose `_meta` names a protocol version.
 pub(super) fn wants(req: &Request, body: &Value) -> bool {
-    if let Some(v) = req.header("mcp-protocol-version")
+    if let Some(v) = req.header(mcp::header::PROTOCOL_VERSION)
         && !mcp::is_handshake_version(v.trim())
     {
         return true;
@@ -89,17 +88,12 @@ fn fail(
     message: &str,
     data: Option<Value>,
 ) -> Response {
-    Response::json(status, &error_body(id, code, message, data))
+    Response::json_text(status, error_body(id, code, message, data).to_json_text())
 }
 
 /// A JSON-RPC error message.
-fn error_body(id: Option<&RequestId>, code: i64, message: &str, data: Option<Value>) -> Value {
-    let mut error = json!({"code": code, "message": message});
-    if let Some(data) = data {
-        error["data"] = data;
-    }
-    let id = id.map_or(Value::Null, RequestId::to_value);
-    json!({"jsonrpc": "2.0", "id": id, "error": error})
+fn error_body(id: Option<&RequestId>, code: i64, message: &str, data: Option<Value>) -> Message {
+    Message::error_with_data(id.cloned(), code, message, data)
 }
 
 /// A modern request whose envelope and headers passed [`check`].
@@ -183,8 +177,8 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
     }
     if name == method::SERVER_DISCOVER {
         let result = gateway.router.discover(&session);
-        let answer = json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result});
-        return Response::json_text(200, shape.complete(&answer.to_string()));
+        let answer = Message::response(id.clone(), result);
+        return Response::json_text(200, shape.complete(&answer.to_json_text()));
     }
     let rx = match open_stream(&session, &id) {
         Ok(rx) => rx,
@@ -265,12 +259,14 @@ fn check(req: &Request, body: Value) -> Result<Checked, Response> {
             .unwrap_or_default()
     };
     let mut checks = vec![
-        ("MCP-Protocol-Version", version),
-        ("Mcp-Method", name.as_str()),
+        (mcp::header::PROTOCOL_VERSION, version),
+        (mcp::header::METHOD, name.as_str()),
     ];
     match name.as_str() {
-        method::TOOLS_CALL | method::PROMPTS_GET => checks.push(("Mcp-Name", named("name"))),
-        method::RESOURCES_READ => checks.push(("Mcp-Name", named("uri"))),
+        method::TOOLS_CALL | method::PROMPTS_GET => {
+            checks.push((mcp::header::NAME, named("name")));
+        }
+        method::RESOURCES_READ => checks.push((mcp::header::NAME, named("uri"))),
         _ => {}
     }
     for (header, expected) in checks {
@@ -341,6 +337,5 @@ fn open_stream(session: &Session, id: &RequestId) -> Result<Receiver<ForRequest>
     })
 }
 
-use answer::{Shape, answer, finish};
+use answer::{Shape, answer, resume};
 use headers::{check_header, check_param_headers};
-use inputs::resume;
