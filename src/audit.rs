@@ -24,6 +24,7 @@ use log::error;
 use serde_json::{Map, Value};
 
 use crate::sha256;
+use crate::sync;
 
 /// The `prev` of a file's first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -228,7 +229,7 @@ impl AuditLog {
 
     fn lock(&self) -> MutexGuard<'_, Chain> {
         // Replaced whole after each successful write.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     /// Appends one record of `kind` with `fields`; an error says why it

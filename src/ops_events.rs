@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::audit::now_rfc3339;
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
+use crate::sync;
 
 /// Events the ring keeps.
 pub const RING_CAPACITY: usize = 500;
@@ -87,7 +88,7 @@ pub struct Subscription {
 impl OpsEvents {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update is a single push or pop: a panic cannot tear it.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.inner)
     }
 
     /// Records an event and pushes it to the subscribers.

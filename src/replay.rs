@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::limits::{MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS};
+use crate::sync;
 
 /// The GET stream's name.
 pub const GENERAL: &str = "g";
@@ -64,7 +65,7 @@ struct Stream {
 impl Replay {
     fn lock(&self) -> MutexGuard<'_, Buffers> {
         // Each change is one insert or removal: consistent after a panic.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.0)
     }
 
     /// Names a new answer stream.

@@ -13,6 +13,7 @@ use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ops_events::OpsEvents;
+use crate::sync;
 
 /// The services every upper layer shares.
 #[derive(Debug)]
@@ -38,15 +39,12 @@ impl Runtime {
     /// The config in force (it changes with a reload).
     pub fn config(&self) -> Arc<Config> {
         // Replaced whole: a panic elsewhere cannot tear it.
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        sync::read(&self.config).clone()
     }
 
     /// Puts `config` in force (a reload that was applied).
     pub fn set_config(&self, config: Arc<Config>) {
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+        *sync::write(&self.config) = config;
     }
 
     /// The counters of `/metrics`.
@@ -61,12 +59,12 @@ impl Runtime {
 
     /// The audit log, if one is on.
     pub fn audit(&self) -> Option<Arc<AuditLog>> {
-        self.audit.read().unwrap_or_else(|e| e.into_inner()).clone()
+        sync::read(&self.audit).clone()
     }
 
     /// Sets the audit log that calls, refusals and catalog changes are
     /// recorded in (at start, before serving).
     pub fn set_audit(&self, log: Arc<AuditLog>) {
-        *self.audit.write().unwrap_or_else(|e| e.into_inner()) = Some(log);
+        *sync::write(&self.audit) = Some(log);
     }
 }

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::session::InputRequest;
 use crate::sha256;
+use crate::sync;
 
 /// Calls waiting for their client's retry, at most (each holds a backend
 /// call open); past it the oldest is dropped.
@@ -97,7 +98,7 @@ impl Bridge {
         let id = crate::random::hex_id(16).unwrap_or_else(|_| format!("{:x}", now_ms()));
         let expires_ms = now_ms() + ttl.as_millis();
         let state = format!("{id}.{expires_ms}.{}", self.mac(&id, expires_ms, &digest));
-        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut parked = sync::lock(&self.parked);
         let now = Instant::now();
         parked.retain(|_, p| p.expires > now);
         if parked.len() >= MAX_PARKED
@@ -145,7 +146,7 @@ impl Bridge {
         if expires_ms < now_ms() {
             return Err("requestState has expired");
         }
-        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut parked = sync::lock(&self.parked);
         match parked.remove(id) {
             Some(p) if p.digest == digest && p.expires > Instant::now() => Ok(p),
             Some(_) => Err("requestState has expired"),

@@ -29,6 +29,7 @@ use crate::limits::MAX_SUBSCRIPTIONS_PER_SESSION;
 use crate::mcp::method;
 use crate::queue::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use crate::session::LIST_CHANGED;
+use crate::sync;
 
 /// Notifications a listen stream holds before it drops the slow client.
 const LISTEN_QUEUE: usize = 256;
@@ -64,7 +65,7 @@ pub(super) struct Listens(Mutex<Vec<Listen>>);
 impl Listens {
     fn lock(&self) -> MutexGuard<'_, Vec<Listen>> {
         // Pushes and retains only: a panic cannot tear the list.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.0)
     }
 
     /// Tells the streams of `view` of these list changes (one of

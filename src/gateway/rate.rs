@@ -12,6 +12,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::sync;
+
 /// Table size past which expired entries are swept out.
 const SWEEP_AT: usize = 10_000;
 
@@ -35,7 +37,7 @@ impl RateLimiter {
     /// Counts a request from `ip` at `now`; `Err(wait)` when it is over the
     /// limit, with the time until its window ends.
     pub(super) fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = sync::lock(&self.seen);
         if seen.len() >= SWEEP_AT {
             let window = self.window;
             seen.retain(|_, (start, _)| now.duration_since(*start) < window);

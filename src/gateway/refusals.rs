@@ -8,6 +8,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::sync;
+
 /// Refusal lines written per window at most.
 const LINES_PER_WINDOW: u32 = 10;
 
@@ -41,7 +43,7 @@ impl RefusalLog {
     /// under this budget's lock only.
     pub(super) fn admit(&self, now: Instant) -> Option<u64> {
         // Counters changed in one step: consistent after a panic elsewhere.
-        let mut budget = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut budget = sync::lock(&self.0);
         if now.saturating_duration_since(budget.window_start) >= WINDOW {
             budget.window_start = now;
             budget.written = 0;

@@ -17,6 +17,7 @@ use crate::config::{self, Config};
 use crate::limits::RELOAD_STACK_BYTES;
 use crate::metrics::Metrics;
 use crate::ops_events::Severity;
+use crate::sync;
 
 /// Why a reload changed nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,7 +223,7 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> ReloadOutcome {
         Ok(report) => report,
         Err(why) => return refuse(Refusal::Unavailable, why.to_string(), Vec::new()),
     };
-    *gateway.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
+    *sync::lock(&gateway.loaded_at) = SystemTime::now();
     Metrics::inc(&runtime.metrics().reloads);
     let summary = format!(
         "config reloaded ({trigger}): {} added, {} removed, {} changed",

@@ -16,6 +16,7 @@ use crate::config::Transport;
 use crate::http::Response;
 use crate::mcp;
 use crate::supervisor::BackendStatus;
+use crate::sync;
 
 /// Longest accepted query value.
 const MAX_PARAM: usize = 255;
@@ -57,7 +58,7 @@ pub(super) fn status(gateway: &Gateway) -> Value {
             .display()
             .to_string()
     });
-    let loaded_at = *gateway.loaded_at.lock().unwrap_or_else(|e| e.into_inner());
+    let loaded_at = *sync::lock(&gateway.loaded_at);
     json!({
         "service": {
             "name": "argus-mcp",
