@@ -246,7 +246,7 @@ fn progress_hook(caller: &Arc<Caller>, token: Value) -> SharedProgress {
             session.send_for(
                 &target.id,
                 &Message::Notification {
-                    method: "notifications/progress".into(),
+                    method: method::PROGRESS.into(),
                     params: Some(params),
                 },
             );
@@ -279,7 +279,7 @@ fn log_hook(caller: &Arc<Caller>, backend: &str, wanted: usize) -> SharedLog {
         session.send_for(
             &target.id,
             &Message::Notification {
-                method: "notifications/message".into(),
+                method: method::MESSAGE.into(),
                 params: Some(params),
             },
         );

@@ -33,9 +33,9 @@ impl Router {
             ));
         };
         let capability = match method {
-            "sampling/createMessage" => "sampling",
-            "elicitation/create" => "elicitation",
-            "roots/list" => "roots",
+            method::SAMPLING_CREATE_MESSAGE => "sampling",
+            method::ELICITATION_CREATE => "elicitation",
+            method::ROOTS_LIST => "roots",
             other => return refuse(format!("{other} is not relayed by the gateway")),
         };
         let call = origin.and_then(|o| o.downcast::<Caller>().ok());

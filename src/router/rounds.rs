@@ -94,9 +94,9 @@ pub(super) fn ask(call: Answering, rounds: Rounds, result: Value) {
     for (key, question) in questions {
         let method = question.get("method").and_then(Value::as_str).unwrap_or("");
         let capability = match method {
-            "sampling/createMessage" => "sampling",
-            "elicitation/create" => "elicitation",
-            "roots/list" => "roots",
+            method::SAMPLING_CREATE_MESSAGE => "sampling",
+            method::ELICITATION_CREATE => "elicitation",
+            method::ROOTS_LIST => "roots",
             other => {
                 let why =
                     format!("the backend asked the client {other:?}, which MCP does not define");
