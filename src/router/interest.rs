@@ -9,14 +9,10 @@
 //! forwards. Each method takes its table's lock for one step.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use crate::mcp::LOG_LEVELS;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Counters changed in one step: consistent after a panic elsewhere.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::sync::lock;
 
 /// How many sessions and listen streams are subscribed to each resource
 /// URI of each backend. Keyed by backend too: two virtual servers may
