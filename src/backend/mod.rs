@@ -115,10 +115,21 @@ pub struct Link {
     pub discovered: Discovered,
     /// The stdio child, or the server an SSE backend launched.
     process: Option<Local>,
-    /// The SSE stream.
-    stream: Option<sse_client::SseTransport>,
-    /// The Streamable HTTP transport.
-    http: Option<streamable::StreamableTransport>,
+    /// What carries the messages besides the connection core.
+    transport: Transport,
+}
+
+/// The transport of a link: stdio needs nothing beyond its process (its
+/// threads end with the pipes); the SSE and Streamable HTTP transports
+/// have streams and workers to stop.
+#[derive(Debug)]
+enum Transport {
+    /// The child's stdin and stdout.
+    Stdio,
+    /// A legacy SSE stream and its POSTs.
+    Sse(sse_client::SseTransport),
+    /// Streamable HTTP POSTs and streams.
+    StreamableHttp(streamable::StreamableTransport),
 }
 
 /// A local process behind a backend.
@@ -134,11 +145,10 @@ impl Link {
     /// Closes the connection and stops the stream and the process (staged). Idempotent.
     pub fn stop(&self) {
         self.conn.close("backend stopped");
-        if let Some(stream) = &self.stream {
-            stream.stop();
-        }
-        if let Some(http) = &self.http {
-            http.stop();
+        match &self.transport {
+            Transport::Stdio => {}
+            Transport::Sse(stream) => stream.stop(),
+            Transport::StreamableHttp(http) => http.stop(),
         }
         match &self.process {
             Some(Local::Stdio(p)) => p.stop(),
@@ -162,6 +172,15 @@ impl Link {
             Some(Local::Stdio(p) | Local::Server(p)) => p.stderr_tail(),
             None => None,
         }
+    }
+}
+
+impl Drop for Link {
+    /// A link that goes away is stopped (a no-op when it was already):
+    /// no error path can leave a stream, a worker or a process behind.
+    /// Runs on the thread that drops the last reference.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -218,18 +237,17 @@ fn open(
     left: &dyn Fn(Duration) -> Duration,
 ) -> Result<Link, Error> {
     let t = &backend.timeouts;
-    let link = |conn, process, stream, http| Link {
+    let link = |conn, process, transport| Link {
         conn,
         discovered: Discovered::default(),
         process,
-        stream,
-        http,
+        transport,
     };
     match &backend.kind {
         BackendKind::Stdio(launch) => {
             let (conn, process) =
                 stdio::spawn(&backend.name, launch, events).map_err(Error::Spawn)?;
-            Ok(link(conn, Some(Local::Stdio(process)), None, None))
+            Ok(link(conn, Some(Local::Stdio(process)), Transport::Stdio))
         }
         BackendKind::Sse { url, launch, .. } => {
             let process = match launch {
@@ -254,7 +272,7 @@ fn open(
                 left(t.init),
                 events,
             ) {
-                Ok((conn, stream)) => Ok(link(conn, process, Some(stream), None)),
+                Ok((conn, stream)) => Ok(link(conn, process, Transport::Sse(stream))),
                 Err(e) => {
                     if let Some(Local::Server(p)) = &process {
                         p.terminate();
@@ -267,7 +285,7 @@ fn open(
             let (conn, http) =
                 streamable::connect(&backend.name, url, credentials.clone(), t.call, events)
                     .map_err(Error::Thread)?;
-            Ok(link(conn, None, None, Some(http)))
+            Ok(link(conn, None, Transport::StreamableHttp(http)))
         }
     }
 }
@@ -298,10 +316,10 @@ fn initialize(
     if link.conn.is_modern()
         && let Some(params) = discover::listen_params(&discovered)
     {
-        match &link.http {
-            Some(http) => http.listen(&link.conn, params),
+        match &link.transport {
+            Transport::StreamableHttp(http) => http.listen(&link.conn, params),
             // stdio: one stream carries everything.
-            None => discover::listen(&link.conn, params),
+            Transport::Stdio | Transport::Sse(_) => discover::listen(&link.conn, params),
         }
     }
     Ok(discovered)
