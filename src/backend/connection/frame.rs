@@ -1,0 +1,147 @@
+//! What a connection puts on its writer queue: the [`Frame`] (serialized
+//! JSON-RPC with its method, id and headers), a request's message with its
+//! progress token rewritten to our id, and the 2026-07-28 stamp (`_meta`
+//! protocol version, client capabilities and info; the routing headers,
+//! values encoded as that revision asks). Queueing the frame, and the
+//! pending table, are the connection's (`mod.rs`); nothing here sends.
+
+use serde_json::{Value, json};
+
+use super::{Connection, ProgressFn};
+use crate::jsonrpc::{Message, RequestId};
+use crate::mcp;
+
+/// One message for a transport's writer: the serialized JSON-RPC, and what
+/// it is, so that no writer parses it again to find out.
+#[derive(Debug)]
+pub struct Frame {
+    /// The message, one line of JSON.
+    pub bytes: Vec<u8>,
+    /// The method of a request or notification; `None` for a response.
+    pub method: Option<String>,
+    /// Our id of a request.
+    pub id: Option<u64>,
+    /// HTTP headers a 2026-07-28 backend needs with it (`MCP-Protocol-Version`,
+    /// `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`); empty otherwise.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Connection {
+    /// The frame of request `id`: stamped for a 2026-07-28 backend (with
+    /// `extra_headers` after its routing headers), its progress token
+    /// replaced by `id` when `progress` is to hear it. Returns `progress`
+    /// only when the params carry a token.
+    pub(super) fn request_frame(
+        &self,
+        id: u64,
+        method: &str,
+        mut params: Option<Value>,
+        progress: Option<ProgressFn>,
+        extra_headers: Vec<(String, String)>,
+    ) -> (Frame, Option<ProgressFn>) {
+        let headers = if self.is_modern() {
+            modernize(method, &mut params, extra_headers)
+        } else {
+            Vec::new()
+        };
+        let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
+            (Some(f), Some(slot)) => {
+                *slot = Value::from(id);
+                Some(f)
+            }
+            _ => None,
+        };
+        let message = Message::Request {
+            id: RequestId::Number(id as i64),
+            method: method.to_owned(),
+            params,
+        };
+        let frame = Frame {
+            bytes: message.to_json_text().into_bytes(),
+            method: Some(method.to_owned()),
+            id: Some(id),
+            headers,
+        };
+        (frame, progress)
+    }
+
+    /// A 2026-07-28 request that a transport sends and reads itself, outside
+    /// the pending table (a `subscriptions/listen` stream): a fresh id, the
+    /// stamped `_meta` and the routing headers.
+    pub fn stateless_frame(&self, method: &str, params: Value) -> Frame {
+        let id = self.reserve_id();
+        let mut params = Some(params);
+        let headers = modernize(method, &mut params, Vec::new());
+        let message = Message::Request {
+            id: RequestId::Number(id as i64),
+            method: method.to_owned(),
+            params,
+        };
+        Frame {
+            bytes: message.to_json_text().into_bytes(),
+            method: Some(method.to_owned()),
+            id: Some(id),
+            headers,
+        }
+    }
+}
+
+/// `params._meta.progressToken`, if present.
+fn progress_token_slot(params: &mut Value) -> Option<&mut Value> {
+    params.get_mut("_meta")?.get_mut("progressToken")
+}
+
+/// Makes a request stateless for a 2026-07-28 backend: its `_meta` gets
+/// the protocol version, the client capabilities (`{}` unless the caller
+/// set them) and our client info; returns the routing headers, the
+/// caller's `Mcp-Param-*` ones after them.
+fn modernize(
+    method: &str,
+    params: &mut Option<Value>,
+    extra: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let p = params.get_or_insert_with(|| json!({}));
+    if let Some(obj) = p.as_object_mut() {
+        let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.entry(mcp::meta::PROTOCOL_VERSION)
+                .or_insert_with(|| Value::from(mcp::MODERN_VERSION));
+            meta.entry(mcp::meta::CLIENT_CAPABILITIES)
+                .or_insert_with(|| json!({}));
+            meta.entry(mcp::meta::CLIENT_INFO).or_insert_with(
+                || json!({"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION}),
+            );
+        }
+    }
+    let mut headers = vec![
+        (
+            mcp::header::PROTOCOL_VERSION.to_owned(),
+            mcp::MODERN_VERSION.to_owned(),
+        ),
+        (mcp::header::METHOD.to_owned(), method.to_owned()),
+    ];
+    let name_key = match method {
+        mcp::method::TOOLS_CALL | mcp::method::PROMPTS_GET => Some("name"),
+        mcp::method::RESOURCES_READ => Some("uri"),
+        _ => None,
+    };
+    if let Some(name) = name_key.and_then(|k| p.get(k)).and_then(Value::as_str) {
+        headers.push((mcp::header::NAME.to_owned(), encode_header_value(name)));
+    }
+    headers.extend(extra);
+    headers
+}
+
+/// A value as a 2026-07-28 header carries it: as it is, or in the
+/// `=?base64?…?=` form when it has non-ASCII or control characters,
+/// surrounding whitespace, or looks like that form itself.
+pub fn encode_header_value(value: &str) -> String {
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && value.trim() == value
+        && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("=?base64?{}?=", crate::base64::encode(value.as_bytes()))
+    }
+}
