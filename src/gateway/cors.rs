@@ -8,17 +8,19 @@
 use super::security::origin_allowed;
 use crate::config::Security;
 use crate::http::{Request, Response, header, is_token_byte};
+use crate::mcp;
 
-/// Request headers a browser client may send.
+/// Request headers a browser client may send (named lower-case in the
+/// preflight answer).
 const ALLOWED: [&str; 8] = [
-    "authorization",
-    "content-type",
-    "accept",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "mcp-method",
-    "mcp-name",
-    "last-event-id",
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::ACCEPT,
+    mcp::header::SESSION_ID,
+    mcp::header::PROTOCOL_VERSION,
+    mcp::header::METHOD,
+    mcp::header::NAME,
+    mcp::header::LAST_EVENT_ID,
 ];
 
 /// Response headers a browser client may read.
@@ -46,7 +48,7 @@ pub(super) fn preflight(req: &Request, security: &Security) -> Response {
         );
     };
     // Every MCP header the browser asks for, `Mcp-Param-*` included.
-    let mut headers: Vec<String> = ALLOWED.iter().map(|h| (*h).to_owned()).collect();
+    let mut headers: Vec<String> = ALLOWED.iter().map(|h| h.to_ascii_lowercase()).collect();
     if let Some(asked) = req.header("access-control-request-headers") {
         for name in asked.split(',').map(|h| h.trim().to_ascii_lowercase()) {
             if name.starts_with("mcp-param-")

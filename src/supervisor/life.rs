@@ -272,7 +272,7 @@ impl Supervisor {
                 // its lists are fetched again when its hints expire.
                 Some(every) => rx.recv_timeout(every).unwrap_or_else(|_| {
                     Some(BackendEvent::Notification {
-                        method: "notifications/tools/list_changed".into(),
+                        method: crate::mcp::method::TOOLS_LIST_CHANGED.into(),
                         params: None,
                     })
                 }),
