@@ -8,6 +8,7 @@
 
 mod bridge;
 mod cors;
+mod decode;
 mod health;
 mod listen;
 mod manage;

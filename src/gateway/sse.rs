@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
-use serde_json::Value;
 
+use super::decode::{Batches, DecodeError, decode_text};
 use super::{Access, Gateway};
 use crate::config::{SseResilience, Transport};
 use crate::http::{Request, Response, StreamWriter, header, media_type};
@@ -308,32 +308,32 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
         // Answer as if the session did not exist, like python-sdk.
         return Response::text(404, "session not found\n");
     }
-    let value: Value = match serde_json::from_slice(&req.body) {
-        Ok(v) => v,
-        Err(e) => {
+    match decode_text(&req.body, Batches::Refused) {
+        Ok(decoded) => {
+            let (message, _) = decoded.into_messages();
+            for message in message {
+                debug!("session {}: <- {:?}", session.short_id(), message);
+                gateway.router.handle(&session, message);
+            }
+            Response::text(202, "Accepted")
+        }
+        Err(DecodeError::Json(e)) => {
             session.send(&Message::error(
                 None,
                 code::PARSE_ERROR,
                 format!("parse error: {e}"),
             ));
-            return Response::text(400, format!("could not parse message: invalid JSON: {e}\n"));
+            Response::text(400, format!("could not parse message: invalid JSON: {e}\n"))
         }
-    };
-    if value.is_array() {
-        session.send(&Message::error(
-            None,
-            code::INVALID_REQUEST,
-            "JSON-RPC batches are not supported on the SSE transport",
-        ));
-        return Response::text(400, "could not parse message: batches are not supported\n");
-    }
-    match Message::parse(value) {
-        Ok(message) => {
-            debug!("session {}: <- {:?}", session.short_id(), message);
-            gateway.router.handle(&session, message);
-            Response::text(202, "Accepted")
+        Err(DecodeError::BatchRefused | DecodeError::EmptyBatch) => {
+            session.send(&Message::error(
+                None,
+                code::INVALID_REQUEST,
+                "JSON-RPC batches are not supported on the SSE transport",
+            ));
+            Response::text(400, "could not parse message: batches are not supported\n")
         }
-        Err(invalid) => {
+        Err(DecodeError::Invalid(invalid)) => {
             session.send(&Message::error(
                 invalid.id,
                 code::INVALID_REQUEST,

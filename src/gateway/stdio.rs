@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use log::{debug, info, warn};
-use serde_json::Value;
 
 use super::Gateway;
+use super::decode::{Batches, DecodeError, decode_text};
 use crate::config::Transport;
 use crate::jsonrpc::{Message, code};
 use crate::limits::{SERVICE_STACK_BYTES, SESSION_OUTBOUND_QUEUE};
@@ -100,38 +100,29 @@ fn handle_line(gateway: &Gateway, session: &Arc<Session>, line: &[u8]) {
     if text.is_empty() {
         return;
     }
-    let value: Value = match serde_json::from_slice(text) {
-        Ok(v) => v,
-        Err(e) => {
-            session.send(&Message::error(
-                None,
-                code::PARSE_ERROR,
-                format!("parse error: {e}"),
-            ));
+    let refusal = match decode_text(text, Batches::Refused) {
+        Ok(decoded) => {
+            for message in decoded.into_messages().0 {
+                debug!("session {}: <- {:?}", session.short_id(), message);
+                gateway.router.handle(session, message);
+            }
             return;
         }
-    };
-    if value.is_array() {
-        session.send(&Message::error(
+        Err(DecodeError::Json(e)) => {
+            Message::error(None, code::PARSE_ERROR, format!("parse error: {e}"))
+        }
+        Err(DecodeError::BatchRefused | DecodeError::EmptyBatch) => Message::error(
             None,
             code::INVALID_REQUEST,
             "JSON-RPC batches are not supported on the stdio transport",
-        ));
-        return;
-    }
-    match Message::parse(value) {
-        Ok(message) => {
-            debug!("session {}: <- {:?}", session.short_id(), message);
-            gateway.router.handle(session, message);
-        }
-        Err(invalid) => {
-            session.send(&Message::error(
-                invalid.id,
-                code::INVALID_REQUEST,
-                format!("invalid request: {}", invalid.reason),
-            ));
-        }
-    }
+        ),
+        Err(DecodeError::Invalid(invalid)) => Message::error(
+            invalid.id,
+            code::INVALID_REQUEST,
+            format!("invalid request: {}", invalid.reason),
+        ),
+    };
+    session.send(&refusal);
 }
 
 /// Writes every queued message as one line; ends with the session.

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use super::decode::{Batches, DecodeError, Decoded, decode};
 use super::sse::{Keepalive, sse_headers, write_event};
 use super::{Access, Gateway};
 use crate::config::{IncomingAuth, Transport};
@@ -205,20 +206,25 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
 /// Checks a modern request's envelope, `_meta`, routing headers, version
 /// and method, in that order (the first failure is the answer).
 fn check(req: &Request, body: Value) -> Result<Checked, Response> {
-    if body.is_array() {
-        return Err(fail(
-            400,
-            None,
-            code::INVALID_REQUEST,
-            "Invalid Request: batches are not supported",
-            None,
-        ));
-    }
-    let message = match Message::parse(body) {
-        Ok(m) => m,
-        Err(invalid) => {
+    let message = match decode(body, Batches::Refused) {
+        Ok(Decoded::One(m)) => m,
+        Ok(Decoded::Batch(_)) | Err(DecodeError::BatchRefused | DecodeError::EmptyBatch) => {
+            return Err(fail(
+                400,
+                None,
+                code::INVALID_REQUEST,
+                "Invalid Request: batches are not supported",
+                None,
+            ));
+        }
+        Err(DecodeError::Invalid(invalid)) => {
             let text = format!("Invalid Request: {}", invalid.reason);
             return Err(fail(400, None, code::INVALID_REQUEST, &text, None));
+        }
+        // Parsed already by the Streamable HTTP front.
+        Err(DecodeError::Json(e)) => {
+            let text = format!("Parse error: {e}");
+            return Err(fail(400, None, code::PARSE_ERROR, &text, None));
         }
     };
     let Message::Request {
