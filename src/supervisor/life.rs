@@ -20,7 +20,6 @@ impl Supervisor {
         let slot = self.slot(index);
         let slot = &*slot;
         let name = slot.config.name.clone();
-        let t = slot.config.timeouts.clone();
         let backoff = self.config().lifecycle.retry_backoff;
         // Failed attempts in a row. A connection that dies within
         // `STABLE_CONNECTION` counts as one too, so a backend that crashes
@@ -31,164 +30,205 @@ impl Supervisor {
         let credentials = backend::credentials(&slot.config);
         while !self.stopping() && !slot.retired.load(Ordering::SeqCst) {
             let (tx, rx) = backend::events(&name);
-            let connected = |conn: &Arc<Connection>| {
-                lock(&slot.state).connecting = Some(Arc::downgrade(conn));
-                // `stop` (or a reload) may have looked before this was recorded.
-                if self.stopping() || slot.retired.load(Ordering::SeqCst) {
-                    conn.close("the gateway is shutting down");
-                }
+            let Some(attempt) = self.start_once(slot, &credentials, tx) else {
+                break;
             };
-            let hooks = backend::Startup {
-                connected: &connected,
-                cancelled: &|| self.stopping() || slot.retired.load(Ordering::SeqCst),
-            };
-            let attempt = self.with_permit(|| {
-                let attempt = backend::start(&slot.config, &credentials, tx, &hooks);
-                lock(&slot.state).connecting = None;
-                attempt
-            });
-            let Some(attempt) = attempt else { break };
             let message = match attempt {
-                Ok(link) => {
-                    let link = Arc::new(link);
-                    let d = &link.discovered;
-                    let summary = format!(
-                        "{} tools, {} resources, {} templates, {} prompts",
-                        d.tools.len(),
-                        d.resources.len(),
-                        d.templates.len(),
-                        d.prompts.len()
-                    );
-                    info!(target: PROGRESS_LOG, "[{name}] connected: {summary}");
-                    {
-                        let mut s = lock(&slot.state);
-                        if s.status == BackendStatus::Stopped {
-                            drop(s);
-                            link.stop();
-                            break;
-                        }
-                        s.enter(BackendStatus::Connected, None);
-                        s.connected_at = Some(SystemTime::now());
-                        s.connections += 1;
-                        s.discovered = Some(link.discovered.clone());
-                        s.link = Some(link.clone());
-                    }
-                    self.runtime.events().record(
-                        "backend_connected",
-                        Severity::Info,
-                        Some(&name),
-                        format!("connected: {summary}"),
-                        None,
-                    );
-                    if !self.first_attempt_done(index) {
-                        self.rebuild();
-                        if let Some(l) = self.listener() {
-                            l.backend_ready(index, &link.conn);
-                        }
-                    }
-                    // Only now, with the catalog rebuilt: a reload waits for it.
-                    self.attempted(index);
-                    let up_since = Instant::now();
-                    let mut cause = self.connected(index, &link, &rx);
-                    // Gone by itself (not stopped by us): it may have said why.
-                    if !self.stopping() && lock(&slot.state).status != BackendStatus::Stopped {
-                        cause = backend::stdio::with_stderr(&cause, link.stderr_tail().as_deref());
-                    }
-                    let cause = redact::text(&cause).into_owned();
-                    let ended = {
-                        let mut s = lock(&slot.state);
-                        s.link = None;
-                        s.discovered = None;
-                        s.last_error = Some(cause.clone());
-                        let ended = s.status == BackendStatus::Stopped;
-                        if !ended {
-                            s.enter(BackendStatus::Retrying, Some(cause.clone()));
-                        }
-                        ended
-                    };
-                    link.stop();
-                    if self.stopping() {
-                        break;
-                    }
-                    self.rebuild();
-                    if ended {
-                        break;
-                    }
-                    self.runtime.events().record(
-                        "backend_disconnected",
-                        Severity::Warning,
-                        Some(&name),
-                        format!("disconnected: {cause}"),
-                        None,
-                    );
-                    if up_since.elapsed() >= STABLE_CONNECTION {
-                        // It ran well: restart at once, with a fresh count.
-                        warn!("[{name}] disconnected ({cause}); restarting");
+                Ok(link) => match self.serve_link(index, slot, Arc::new(link), &rx) {
+                    AfterLink::Stop => break,
+                    AfterLink::Restart => {
                         failures = 0;
-                        lock(&slot.state).attempts = 0;
                         continue;
                     }
-                    format!(
-                        "disconnected {:.1}s after connecting ({cause})",
-                        up_since.elapsed().as_secs_f64()
-                    )
-                }
+                    AfterLink::Failed(message) => message,
+                },
                 Err(e) => redact::text(&e.to_string()).into_owned(),
             };
             failures += 1;
-            let exhausted = failures > t.retries;
-            {
-                let mut s = lock(&slot.state);
-                if s.status != BackendStatus::Stopped {
-                    let next = if exhausted {
-                        BackendStatus::Failed
-                    } else {
-                        BackendStatus::Retrying
-                    };
-                    s.enter(next, Some(message.clone()));
-                }
-                s.last_error = Some(message.clone());
-                s.attempts = failures;
-            }
-            self.first_attempt_done(index);
-            self.attempted(index);
-            if slot.retired.load(Ordering::SeqCst) || self.stopping() {
-                break;
-            }
-            if exhausted {
-                error!("[{name}] failed: {message}; giving up after {failures} attempt(s)");
-                self.runtime.events().record(
-                    "backend_failed",
-                    Severity::Error,
-                    Some(&name),
-                    format!("failed after {failures} attempt(s): {message}"),
-                    None,
-                );
-                break;
-            }
-            let delay = retry_delay(t.retry_delay, backoff, failures);
-            warn!(
-                "[{name}] failed: {message}; retry {failures}/{} in {:.1}s",
-                t.retries,
-                delay.as_secs_f64()
-            );
-            self.runtime.events().record(
-                "backend_retrying",
-                Severity::Warning,
-                Some(&name),
-                format!(
-                    "attempt {failures} failed: {message}; retry in {:.1}s",
-                    delay.as_secs_f64()
-                ),
-                None,
-            );
-            if !self.sleep(slot, delay) {
+            if !self.after_failure(index, slot, backoff, failures, &message) {
                 break;
             }
         }
         self.first_attempt_done(index);
         self.attempted(index);
-        debug!("[{name}] supervisor ended");
+        debug!(target: LOG_TARGET, "[{name}] supervisor ended");
+    }
+
+    /// One attempt to start the slot's backend, under a start-up permit,
+    /// with its connection recorded while it starts (so a stop can close
+    /// it); `None` if shutdown began while waiting for the permit.
+    fn start_once(
+        &self,
+        slot: &Slot,
+        credentials: &Arc<backend::Credentials>,
+        tx: backend::EventSender,
+    ) -> Option<Result<Link, backend::Error>> {
+        let connected = |conn: &Arc<Connection>| {
+            lock(&slot.state).connecting = Some(Arc::downgrade(conn));
+            // `stop` (or a reload) may have looked before this was recorded.
+            if self.stopping() || slot.retired.load(Ordering::SeqCst) {
+                conn.close("the gateway is shutting down");
+            }
+        };
+        let hooks = backend::Startup {
+            connected: &connected,
+            cancelled: &|| self.stopping() || slot.retired.load(Ordering::SeqCst),
+        };
+        self.with_permit(|| {
+            let attempt = backend::start(&slot.config, credentials, tx, &hooks);
+            lock(&slot.state).connecting = None;
+            attempt
+        })
+    }
+
+    /// Serves a freshly connected link until it goes away, then takes it
+    /// out of the slot and the catalog; says what the life loop does next.
+    fn serve_link(
+        &self,
+        index: usize,
+        slot: &Slot,
+        link: Arc<Link>,
+        rx: &EventReceiver,
+    ) -> AfterLink {
+        let name = &slot.config.name;
+        if !self.enter_connected(index, slot, &link) {
+            return AfterLink::Stop;
+        }
+        let up_since = Instant::now();
+        let cause = self.connected(index, &link, rx);
+        let cause = self.disconnect_cause(slot, &link, cause);
+        let ended = unlink(slot, &cause);
+        link.stop();
+        if self.stopping() {
+            return AfterLink::Stop;
+        }
+        self.rebuild();
+        if ended {
+            return AfterLink::Stop;
+        }
+        self.runtime.events().record(
+            "backend_disconnected",
+            Severity::Warning,
+            Some(name),
+            format!("disconnected: {cause}"),
+            None,
+        );
+        if up_since.elapsed() >= STABLE_CONNECTION {
+            // It ran well: restart at once, with a fresh count.
+            warn!(target: LOG_TARGET, "[{name}] disconnected ({cause}); restarting");
+            lock(&slot.state).attempts = 0;
+            return AfterLink::Restart;
+        }
+        AfterLink::Failed(format!(
+            "disconnected {:.1}s after connecting ({cause})",
+            up_since.elapsed().as_secs_f64()
+        ))
+    }
+
+    /// Puts a new link in the slot (status `Connected`), tells of it, and
+    /// brings it into the catalog; `false` (the link stopped) if the slot
+    /// was stopped meanwhile.
+    fn enter_connected(&self, index: usize, slot: &Slot, link: &Arc<Link>) -> bool {
+        let name = &slot.config.name;
+        let d = &link.discovered;
+        let summary = format!(
+            "{} tools, {} resources, {} templates, {} prompts",
+            d.tools.len(),
+            d.resources.len(),
+            d.templates.len(),
+            d.prompts.len()
+        );
+        info!(target: PROGRESS_LOG, "[{name}] connected: {summary}");
+        {
+            let mut s = lock(&slot.state);
+            if s.status == BackendStatus::Stopped {
+                drop(s);
+                link.stop();
+                return false;
+            }
+            s.enter(BackendStatus::Connected, None);
+            s.connected_at = Some(SystemTime::now());
+            s.connections += 1;
+            s.discovered = Some(link.discovered.clone());
+            s.link = Some(link.clone());
+        }
+        self.runtime.events().record(
+            "backend_connected",
+            Severity::Info,
+            Some(name),
+            format!("connected: {summary}"),
+            None,
+        );
+        if !self.first_attempt_done(index) {
+            self.rebuild();
+            if let Some(l) = self.listener() {
+                l.backend_ready(index, &link.conn);
+            }
+        }
+        // Only now, with the catalog rebuilt: a reload waits for it.
+        self.attempted(index);
+        true
+    }
+
+    /// Why a link ended, redacted: `cause`, with the last lines of the
+    /// process's stderr when it went away by itself (not stopped by us).
+    fn disconnect_cause(&self, slot: &Slot, link: &Link, cause: String) -> String {
+        let mut cause = cause;
+        // Gone by itself (not stopped by us): it may have said why.
+        if !self.stopping() && lock(&slot.state).status != BackendStatus::Stopped {
+            cause = backend::stdio::with_stderr(&cause, link.stderr_tail().as_deref());
+        }
+        redact::text(&cause).into_owned()
+    }
+
+    /// After failed attempt number `failures` (with `message`): records it,
+    /// then gives up or waits out the retry delay; returns whether to try
+    /// again.
+    fn after_failure(
+        &self,
+        index: usize,
+        slot: &Slot,
+        backoff: f64,
+        failures: u32,
+        message: &str,
+    ) -> bool {
+        let name = &slot.config.name;
+        let t = &slot.config.timeouts;
+        let exhausted = failures > t.retries;
+        record_failure(slot, failures, exhausted, message);
+        self.first_attempt_done(index);
+        self.attempted(index);
+        if slot.retired.load(Ordering::SeqCst) || self.stopping() {
+            return false;
+        }
+        if exhausted {
+            error!(target: LOG_TARGET, "[{name}] failed: {message}; giving up after {failures} attempt(s)");
+            self.runtime.events().record(
+                "backend_failed",
+                Severity::Error,
+                Some(name),
+                format!("failed after {failures} attempt(s): {message}"),
+                None,
+            );
+            return false;
+        }
+        let delay = retry_delay(t.retry_delay, backoff, failures);
+        warn!(target: LOG_TARGET,
+            "[{name}] failed: {message}; retry {failures}/{} in {:.1}s",
+            t.retries,
+            delay.as_secs_f64()
+        );
+        self.runtime.events().record(
+            "backend_retrying",
+            Severity::Warning,
+            Some(name),
+            format!(
+                "attempt {failures} failed: {message}; retry in {:.1}s",
+                delay.as_secs_f64()
+            ),
+            None,
+        );
+        self.sleep(slot, delay)
     }
 
     /// After a panic in backend `index`'s life: stops what it had, takes it
@@ -197,7 +237,7 @@ impl Supervisor {
     pub(super) fn recover(&self, index: usize) -> bool {
         let slot = self.slot(index);
         let slot = &*slot;
-        error!(
+        error!(target: LOG_TARGET,
             "[{}] supervisor panicked; restarting the backend",
             slot.config.name
         );
@@ -284,7 +324,9 @@ impl Supervisor {
             match panic::catch_unwind(AssertUnwindSafe(|| self.on_event(index, link, rx, event))) {
                 Ok(Some(cause)) => return cause,
                 Ok(None) => {}
-                Err(_) => error!("[{name}] handling a backend event panicked; event dropped"),
+                Err(_) => {
+                    error!(target: LOG_TARGET, "[{name}] handling a backend event panicked; event dropped")
+                }
             }
         }
     }
@@ -332,7 +374,7 @@ impl Supervisor {
                     if closed.is_some() {
                         return closed;
                     }
-                    debug!("[{name}] {method}: re-discovering");
+                    debug!(target: LOG_TARGET, "[{name}] {method}: re-discovering");
                     match backend::rediscover(link, slot.config.timeouts.cap_fetch) {
                         Ok(fresh) => {
                             lock(&slot.state).discovered = Some(fresh);
@@ -341,7 +383,7 @@ impl Supervisor {
                             }
                         }
                         Err(_) if self.stopping() => {}
-                        Err(e) => warn!("[{name}] re-discovery failed: {e}"),
+                        Err(e) => warn!(target: LOG_TARGET, "[{name}] re-discovery failed: {e}"),
                     }
                 } else {
                     self.forward(name, &method, params);
@@ -376,7 +418,7 @@ impl Supervisor {
     pub(super) fn forward(&self, backend: &str, method: &str, params: Option<Value>) {
         match self.listener() {
             Some(l) => l.notification(backend, method, params),
-            None => debug!("[{backend}] {method} dropped (no listener)"),
+            None => debug!(target: LOG_TARGET, "[{backend}] {method} dropped (no listener)"),
         }
     }
 
@@ -409,7 +451,7 @@ impl Supervisor {
         let fatal = match panic::catch_unwind(AssertUnwindSafe(|| self.try_rebuild())) {
             Ok(outcome) => outcome.err().map(|e| e.to_string()),
             Err(_) => {
-                error!("building the first catalog panicked");
+                error!(target: LOG_TARGET, "building the first catalog panicked");
                 None
             }
         };
@@ -417,7 +459,7 @@ impl Supervisor {
             let mut pass = lock(&self.first_pass);
             pass.complete = true;
             if let Some(e) = &fatal {
-                error!("{e}");
+                error!(target: LOG_TARGET, "{e}");
                 pass.fatal = Some(e.clone());
             }
         }
@@ -428,7 +470,7 @@ impl Supervisor {
             self.rebuild();
         }
         let (total, connected) = self.counts();
-        info!("first pass complete: {connected} of {total} backend(s) connected");
+        info!(target: LOG_TARGET, "first pass complete: {connected} of {total} backend(s) connected");
         self.runtime.events().record(
             "status",
             Severity::Info,
@@ -458,6 +500,48 @@ impl Supervisor {
                 .all(|&i| self.slot(i).first_done.load(Ordering::SeqCst))
         })
     }
+}
+
+/// What the life loop does once a link has gone away.
+enum AfterLink {
+    /// End the life: stopped, retired or shutting down.
+    Stop,
+    /// Start again at once with a fresh count: it ran well.
+    Restart,
+    /// Count a failed attempt, with this message.
+    Failed(String),
+}
+
+/// Takes a link that ended out of the slot, `cause` as its last error, and
+/// marks the slot `Retrying`; returns whether the slot was stopped instead
+/// (its life ends).
+fn unlink(slot: &Slot, cause: &str) -> bool {
+    let mut s = lock(&slot.state);
+    s.link = None;
+    s.discovered = None;
+    s.last_error = Some(cause.to_owned());
+    let ended = s.status == BackendStatus::Stopped;
+    if !ended {
+        s.enter(BackendStatus::Retrying, Some(cause.to_owned()));
+    }
+    ended
+}
+
+/// Records failed attempt number `failures` in the slot: `Failed` when
+/// `exhausted`, else `Retrying` (a stopped slot stays so), with `message`
+/// as its last error.
+fn record_failure(slot: &Slot, failures: u32, exhausted: bool, message: &str) {
+    let mut s = lock(&slot.state);
+    if s.status != BackendStatus::Stopped {
+        let next = if exhausted {
+            BackendStatus::Failed
+        } else {
+            BackendStatus::Retrying
+        };
+        s.enter(next, Some(message.to_owned()));
+    }
+    s.last_error = Some(message.to_owned());
+    s.attempts = failures;
 }
 
 /// Launchers that fetch the server they run on first use (and say
