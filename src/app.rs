@@ -21,7 +21,7 @@ use signal_hook::iterator::Signals;
 use crate::catalog::Kind;
 use crate::config::{BackendKind, Config, Transport};
 use crate::gateway::{ConfigLoader, Control, Gateway};
-use crate::http::{Server, ServerOptions, Traffic};
+use crate::http::{Server, ServerOptions, ShutdownHandle, Traffic};
 use crate::limits::SERVICE_STACK_BYTES;
 use crate::redact;
 use crate::runtime::Runtime;
@@ -121,19 +121,8 @@ impl Overrides {
 pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(), Error> {
     overrides.apply(&mut config);
     raise_open_file_limit();
-    let host = config.server.host.clone();
-    let port = config.server.port;
-    let addr = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let listener = TcpListener::bind((host.as_str(), port)).map_err(|source| Error::Bind {
-        addr: addr.clone(),
-        source,
-    })?;
-    let local = listener.local_addr().map_err(Error::Setup)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Setup)?;
+    let (listener, local) = bind(&config)?;
+    let signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Setup)?;
 
     let primary = config.server.transport;
     let traffic = Arc::new(Traffic::default());
@@ -146,13 +135,7 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
     if config.server.management_token.is_none() && !local.ip().is_loopback() {
         warn!("no management token is set: /manage/v1 and /metrics answer loopback clients only");
     }
-    let loader: Option<ConfigLoader> = config.source.clone().map(|path| {
-        Box::new(move || {
-            let mut config = Config::load(&path)?;
-            overrides.apply(&mut config);
-            Ok(config)
-        }) as ConfigLoader
-    });
+    let loader = config_loader(&config, overrides);
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
@@ -168,8 +151,67 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
         traffic,
     });
     let signal_handle = signals.handle();
-    let on_signal = gateway.clone();
-    let stop_on_signal = stop.clone();
+    spawn_signal_handler(signals, gateway.clone(), stop.clone())?;
+
+    if banner {
+        print_banner(local, primary);
+    }
+    info!("listening on {local}");
+    supervisor.start().map_err(Error::Setup)?;
+    let expiry = gateway.clone();
+    spawn_service("argus-expiry", move || expiry.expire_idle_sessions())?;
+    // A conflict under strategy `error` in the first pass stops the gateway.
+    let failed = Arc::new(AtomicBool::new(false));
+    spawn_startup_watch(&supervisor, &gateway, &stop, &failed)?;
+    server.run();
+    gateway.close_sessions();
+    supervisor.stop();
+    signal_handle.close();
+    if failed.load(Ordering::SeqCst) {
+        return Err(Error::Backends(supervisor.fatal().unwrap_or_default()));
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Binds the configured `host:port`, before anything else starts; returns
+/// the listener and the address it got.
+fn bind(config: &Config) -> Result<(TcpListener, SocketAddr), Error> {
+    let host = config.server.host.clone();
+    let port = config.server.port;
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let listener = TcpListener::bind((host.as_str(), port)).map_err(|source| Error::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    let local = listener.local_addr().map_err(Error::Setup)?;
+    Ok((listener, local))
+}
+
+/// How a reload reads the config again: its file with the command-line
+/// overrides; `None` for a config that came from no file.
+fn config_loader(config: &Config, overrides: Overrides) -> Option<ConfigLoader> {
+    config.source.clone().map(|path| {
+        Box::new(move || {
+            let mut config = Config::load(&path)?;
+            overrides.apply(&mut config);
+            Ok(config)
+        }) as ConfigLoader
+    })
+}
+
+/// Starts the thread that waits for signals: SIGHUP reloads the config (on
+/// a thread of its own), SIGINT or SIGTERM closes the sessions and stops
+/// the server.
+fn spawn_signal_handler(
+    mut signals: Signals,
+    on_signal: Arc<Gateway>,
+    stop_on_signal: ShutdownHandle,
+) -> Result<(), Error> {
     spawn_service("argus-signals", move || {
         for signal in signals.forever() {
             if signal == SIGHUP {
@@ -195,17 +237,18 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
             stop_on_signal.shutdown();
             break;
         }
-    })?;
+    })
+}
 
-    if banner {
-        print_banner(local, primary);
-    }
-    info!("listening on {local}");
-    supervisor.start().map_err(Error::Setup)?;
-    let expiry = gateway.clone();
-    spawn_service("argus-expiry", move || expiry.expire_idle_sessions())?;
-    // A conflict under strategy `error` in the first pass stops the gateway.
-    let failed = Arc::new(AtomicBool::new(false));
+/// Starts the thread that waits for the first pass: a fatal conflict in it
+/// (strategy `error`) sets `failed`, closes the sessions and stops the
+/// server.
+fn spawn_startup_watch(
+    supervisor: &Arc<Supervisor>,
+    gateway: &Arc<Gateway>,
+    stop: &ShutdownHandle,
+    failed: &Arc<AtomicBool>,
+) -> Result<(), Error> {
     let watch = (
         supervisor.clone(),
         gateway.clone(),
@@ -225,16 +268,7 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
             stop.shutdown();
             error!("{fatal}");
         }
-    })?;
-    server.run();
-    gateway.close_sessions();
-    supervisor.stop();
-    signal_handle.close();
-    if failed.load(Ordering::SeqCst) {
-        return Err(Error::Backends(supervisor.fatal().unwrap_or_default()));
-    }
-    info!("stopped");
-    Ok(())
+    })
 }
 
 /// Opens the audit log when `audit.enabled`, and hands it to the runtime.

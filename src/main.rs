@@ -12,6 +12,7 @@ use argus_mcp::config::{self, Config, Location};
 use argus_mcp::{app, audit, child_guard, mcp};
 use log::{LevelFilter, warn};
 
+/// Runs the command line's command and maps how it went to the exit code.
 fn main() -> ExitCode {
     // Started as the guard of a backend process (see `child_guard`).
     if let Some(code) = child_guard::run_if_guard() {
@@ -33,109 +34,128 @@ fn main() -> ExitCode {
             println!("argus-mcp {}", mcp::VERSION);
             ExitCode::SUCCESS
         }
-        Command::Check { config, connect } => {
-            init_logging(0);
-            match load(config.as_deref()) {
-                Ok(config) if connect => {
-                    print!("{}", app::plan(&config));
-                    let (text, ok) = app::connect_plan(config);
-                    print!("{text}");
-                    if ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Ok(config) => {
-                    print!("{}", app::plan(&config));
-                    ExitCode::SUCCESS
-                }
-                Err(message) => {
-                    eprintln!("argus-mcp: {message}");
-                    ExitCode::from(1)
-                }
-            }
-        }
-        Command::AuditVerify(file) => match std::fs::read_to_string(&file) {
-            Ok(text) => match audit::verify(&text) {
-                Ok(n) => {
-                    println!("ok: {n} records");
-                    ExitCode::SUCCESS
-                }
-                Err(broken) => {
-                    println!("broken at line {}: {}", broken.line, broken.why);
-                    ExitCode::from(1)
-                }
-            },
-            Err(e) => {
-                eprintln!("argus-mcp: cannot read \"{}\": {e}", file.display());
-                ExitCode::from(1)
-            }
-        },
+        Command::Check { config, connect } => check(config.as_deref(), connect),
+        Command::AuditVerify(file) => audit_verify(&file),
         Command::AuditShow {
             file,
             since,
             backend,
-        } => {
-            let since = match since.as_deref().map(|s| (s, audit::parse_time(s))) {
-                Some((s, None)) => {
-                    eprintln!(
-                        "argus-mcp: --since: \"{s}\" is not a date (YYYY-MM-DD) or an RFC 3339 UTC time"
-                    );
-                    return ExitCode::from(2);
-                }
-                Some((_, t)) => t,
-                None => None,
-            };
-            match std::fs::read_to_string(&file) {
-                Ok(text) => {
-                    print!("{}", audit::show(&text, since, backend.as_deref()));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("argus-mcp: cannot read \"{}\": {e}", file.display());
-                    ExitCode::from(1)
-                }
+        } => audit_show(&file, since.as_deref(), backend.as_deref()),
+        Command::Stdio(args) => stdio(args),
+        Command::Server(args) => server(args),
+    }
+}
+
+/// `argus-mcp check [--connect]`: prints the plan, and with `--connect`
+/// what the backends serve (exit 1 if one failed).
+fn check(config: Option<&Path>, connect: bool) -> ExitCode {
+    init_logging(0);
+    match load(config) {
+        Ok(config) if connect => {
+            print!("{}", app::plan(&config));
+            let (text, ok) = app::connect_plan(config);
+            print!("{text}");
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             }
         }
-        Command::Stdio(args) => {
-            init_logging(args.verbosity);
-            enable_child_guard();
-            match load(args.config.as_deref()) {
-                Ok(config) => match app::serve_stdio(config) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("argus-mcp: {e}");
-                        ExitCode::from(1)
-                    }
-                },
-                Err(message) => {
-                    eprintln!("argus-mcp: {message}");
-                    ExitCode::from(1)
-                }
-            }
+        Ok(config) => {
+            print!("{}", app::plan(&config));
+            ExitCode::SUCCESS
         }
-        Command::Server(args) => {
-            init_logging(args.verbosity);
-            enable_child_guard();
-            let config = match load(args.config.as_deref()) {
-                Ok(config) => config,
-                Err(message) => {
-                    eprintln!("argus-mcp: {message}");
-                    return ExitCode::from(1);
-                }
-            };
-            let overrides = app::Overrides {
-                host: args.host,
-                port: args.port,
-            };
-            match app::serve(config, overrides, args.verbosity >= 0) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("argus-mcp: {e}");
-                    ExitCode::from(1)
-                }
+        Err(message) => {
+            eprintln!("argus-mcp: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `argus-mcp audit verify FILE`: checks the audit log's hash chain.
+fn audit_verify(file: &Path) -> ExitCode {
+    match std::fs::read_to_string(file) {
+        Ok(text) => match audit::verify(&text) {
+            Ok(n) => {
+                println!("ok: {n} records");
+                ExitCode::SUCCESS
             }
+            Err(broken) => {
+                println!("broken at line {}: {}", broken.line, broken.why);
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("argus-mcp: cannot read \"{}\": {e}", file.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `argus-mcp audit show FILE [--since T] [--backend B]`: prints the
+/// records that match (exit 2 for a `--since` that is not a time).
+fn audit_show(file: &Path, since: Option<&str>, backend: Option<&str>) -> ExitCode {
+    let since = match since.map(|s| (s, audit::parse_time(s))) {
+        Some((s, None)) => {
+            eprintln!(
+                "argus-mcp: --since: \"{s}\" is not a date (YYYY-MM-DD) or an RFC 3339 UTC time"
+            );
+            return ExitCode::from(2);
+        }
+        Some((_, t)) => t,
+        None => None,
+    };
+    match std::fs::read_to_string(file) {
+        Ok(text) => {
+            print!("{}", audit::show(&text, since, backend));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("argus-mcp: cannot read \"{}\": {e}", file.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `argus-mcp stdio`: serves one client on stdin/stdout.
+fn stdio(args: cli::ServerArgs) -> ExitCode {
+    init_logging(args.verbosity);
+    enable_child_guard();
+    match load(args.config.as_deref()) {
+        Ok(config) => match app::serve_stdio(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("argus-mcp: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Err(message) => {
+            eprintln!("argus-mcp: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `argus-mcp server`: runs the gateway until it is shut down.
+fn server(args: cli::ServerArgs) -> ExitCode {
+    init_logging(args.verbosity);
+    enable_child_guard();
+    let config = match load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("argus-mcp: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let overrides = app::Overrides {
+        host: args.host,
+        port: args.port,
+    };
+    match app::serve(config, overrides, args.verbosity >= 0) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("argus-mcp: {e}");
+            ExitCode::from(1)
         }
     }
 }
