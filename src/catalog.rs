@@ -233,6 +233,9 @@ impl Catalog {
         Ok((catalog, warnings))
     }
 
+    /// Adds one item of a backend's list under its exposed name (filtered,
+    /// overridden, prefixed, made client-safe), or skips it with a warning;
+    /// a clash under strategy `error` is the error.
     fn add(
         &mut self,
         kind: Kind,
@@ -263,17 +266,46 @@ impl Catalog {
         }
         let mut exposed = item.clone();
         let original_key = key.to_owned();
-        let mut name = name.to_owned();
-        if kind == Kind::Tool
-            && let Some((_, o)) = source.overrides.iter().find(|(n, _)| *n == name)
-        {
-            if let Some(new) = &o.name {
-                name = new.clone();
-            }
-            if let Some(description) = &o.description {
-                exposed["description"] = Value::from(description.as_str());
-            }
-        }
+        let name = overridden(kind, source, name, &mut exposed);
+        let keyed_by_name = matches!(kind, Kind::Tool | Kind::Prompt);
+        let Some((name, key)) = self.exposed_name(
+            kind,
+            source,
+            name,
+            &original_key,
+            (conflict, names),
+            warnings,
+        )?
+        else {
+            return Ok(());
+        };
+        exposed["name"] = Value::from(name.as_str());
+        let route = Route {
+            backend: source.index,
+            backend_name: source.name.to_owned(),
+            original: if keyed_by_name {
+                item["name"].as_str().unwrap_or_default().to_owned()
+            } else {
+                original_key
+            },
+        };
+        self.insert(kind, key, route, exposed);
+        Ok(())
+    }
+
+    /// The exposed name and the catalog key of an item named `name` (its
+    /// own key `original_key`): prefixed under strategy `prefix`, made
+    /// client-safe. On a clash: the error under `error`, the prefixed name
+    /// under `priority` (tools and prompts), else `None` with a warning.
+    fn exposed_name(
+        &self,
+        kind: Kind,
+        source: &Source<'_>,
+        mut name: String,
+        original_key: &str,
+        (conflict, names): (&Conflict, &CatalogNames),
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<(String, String)>, ConflictError> {
         let keyed_by_name = matches!(kind, Kind::Tool | Kind::Prompt);
         // Client-safe names apply to what is exposed, never to the original.
         let safe = |n: String| {
@@ -291,7 +323,7 @@ impl Catalog {
         let mut key = if keyed_by_name {
             name.clone()
         } else {
-            original_key.clone()
+            original_key.to_owned()
         };
         let slot = kind as usize;
         if let Some(holder) = self.routes[slot].get(&key) {
@@ -310,25 +342,22 @@ impl Catalog {
                     key = name.clone();
                     if self.routes[slot].contains_key(&key) {
                         warnings.push(dropped(kind, &key, source.name, &holder));
-                        return Ok(());
+                        return Ok(None);
                     }
                 }
                 _ => {
                     warnings.push(dropped(kind, &key, source.name, &holder));
-                    return Ok(());
+                    return Ok(None);
                 }
             }
         }
-        exposed["name"] = Value::from(name.as_str());
-        let route = Route {
-            backend: source.index,
-            backend_name: source.name.to_owned(),
-            original: if keyed_by_name {
-                item["name"].as_str().unwrap_or_default().to_owned()
-            } else {
-                original_key
-            },
-        };
+        Ok(Some((name, key)))
+    }
+
+    /// Records an item under `key`: its route, its entry, its place in the
+    /// list of its kind, and what is exposed.
+    fn insert(&mut self, kind: Kind, key: String, route: Route, exposed: Value) {
+        let slot = kind as usize;
         if kind == Kind::Template {
             self.templates.push((UriTemplate::new(&key), route.clone()));
         }
@@ -340,7 +369,6 @@ impl Catalog {
         self.positions[slot].insert(key.clone(), self.lists[slot].len());
         self.routes[slot].insert(key, route);
         self.lists[slot].push(exposed);
-        Ok(())
     }
 
     /// The exposed items of a kind, in order.
@@ -370,6 +398,23 @@ impl Catalog {
                 .map(|(_, r)| r)
         })
     }
+}
+
+/// A tool's name after its override (`tool_overrides`), with the
+/// override's description put in `exposed`; other kinds keep their name.
+fn overridden(kind: Kind, source: &Source<'_>, name: &str, exposed: &mut Value) -> String {
+    let mut name = name.to_owned();
+    if kind == Kind::Tool
+        && let Some((_, o)) = source.overrides.iter().find(|(n, _)| *n == name)
+    {
+        if let Some(new) = &o.name {
+            name = new.clone();
+        }
+        if let Some(description) = &o.description {
+            exposed["description"] = Value::from(description.as_str());
+        }
+    }
+    name
 }
 
 fn dropped(kind: Kind, key: &str, loser: &str, holder: &str) -> String {

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use serde_json::Value;
 
+use super::decode::{Batches, DecodeError, decode};
 use super::sse::{Keepalive, Start, accepts_sse, pump, sse_headers, write_event, write_replayed};
 use super::{Access, Gateway};
 use crate::config::Transport;
@@ -109,79 +110,31 @@ fn with_session_id(response: Response, id: &str) -> Response {
     response.with_header(mcp::header::SESSION_ID, id)
 }
 
+/// Answers a POST to `/mcp`: an `initialize` opens a session; other
+/// messages go to the router on their session, and the answers to their
+/// requests come back (one as JSON or SSE, a batch as a JSON array).
 fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
-    if req.header(header::CONTENT_TYPE).map(media_type).as_deref() != Some("application/json") {
-        return error(
-            415,
-            code::SERVER_ERROR,
-            "Unsupported Media Type: Content-Type must be application/json",
-        );
-    }
-    let body: Value = match serde_json::from_slice(&req.body) {
-        Ok(v) => v,
-        Err(e) => return error(400, code::PARSE_ERROR, &format!("Parse error: {e}")),
+    let body = match json_body(req) {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
     };
     if super::modern::wants(req, &body) {
         return super::modern::post(gateway, req, access, body);
     }
     let is_batch = body.is_array();
-    let raw: Vec<Value> = match body {
-        Value::Array(items) if items.is_empty() => {
-            return error(400, code::INVALID_REQUEST, "Invalid Request: empty batch");
-        }
-        Value::Array(items) => items,
-        single => vec![single],
+    let messages = match messages_of(body) {
+        Ok(messages) => messages,
+        Err(refusal) => return refusal,
     };
-    let mut messages = Vec::with_capacity(raw.len());
-    for value in raw {
-        match Message::parse(value) {
-            Ok(m) => messages.push(m),
-            Err(invalid) => {
-                return error(
-                    400,
-                    code::INVALID_REQUEST,
-                    &format!("Invalid Request: {}", invalid.reason),
-                );
-            }
-        }
-    }
     let is_init =
         |m: &Message| matches!(m, Message::Request { method, .. } if method == method::INITIALIZE);
     if messages.iter().any(is_init) {
-        if is_batch {
-            return error(
-                400,
-                code::INVALID_REQUEST,
-                "Invalid Request: initialize must not be batched",
-            );
-        }
-        if req.header(mcp::header::SESSION_ID).is_some() {
-            return error(
-                400,
-                code::INVALID_REQUEST,
-                "Invalid Request: session already initialized",
-            );
-        }
-        return initialize(gateway, req, access, messages.remove(0));
+        return post_initialize(gateway, req, access, is_batch, messages);
     }
-    let session = match session_of(gateway, req, access) {
+    let session = match session_for_post(gateway, req, access, is_batch) {
         Ok(s) => s,
         Err(refusal) => return refusal,
     };
-    let version = match version_of(req, Some(&session)) {
-        Ok(v) => v,
-        Err(refusal) => return with_session_id(refusal, &session.id),
-    };
-    if is_batch && version != DEFAULT_VERSION {
-        return with_session_id(
-            error(
-                400,
-                code::INVALID_REQUEST,
-                "Invalid Request: batches are only allowed with protocol 2025-03-26",
-            ),
-            &session.id,
-        );
-    }
     session.touch();
     let requests: Vec<RequestId> = messages
         .iter()
@@ -196,8 +149,119 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
         }
         return with_session_id(Response::empty(202), &session.id);
     }
+    let streams = match open_streams(&session, &requests) {
+        Ok(streams) => streams,
+        Err(refusal) => return with_session_id(refusal, &session.id),
+    };
+    for m in messages {
+        gateway.router.handle(&session, m);
+    }
+    let wait = gateway.answer_wait();
+    let response = if is_batch {
+        batch_answers(&session, &streams, wait)
+    } else {
+        let (id, rx) = streams.into_iter().next().expect("one request");
+        single_answer(gateway, &session, id, rx, wait, accepts_sse(req))
+    };
+    with_session_id(response, &session.id)
+}
+
+/// The POST's body as JSON: 415 unless it says `application/json`, 400 if
+/// it does not parse.
+fn json_body(req: &Request) -> Result<Value, Response> {
+    if req.header(header::CONTENT_TYPE).map(media_type).as_deref() != Some("application/json") {
+        return Err(error(
+            415,
+            code::SERVER_ERROR,
+            "Unsupported Media Type: Content-Type must be application/json",
+        ));
+    }
+    serde_json::from_slice(&req.body)
+        .map_err(|e| error(400, code::PARSE_ERROR, &format!("Parse error: {e}")))
+}
+
+/// The JSON-RPC messages of a body (one, or a batch's); 400 for an empty
+/// batch or a message that is not JSON-RPC.
+fn messages_of(body: Value) -> Result<Vec<Message>, Response> {
+    match decode(body, Batches::Taken) {
+        Ok(decoded) => Ok(decoded.into_messages().0),
+        Err(DecodeError::EmptyBatch) => Err(error(
+            400,
+            code::INVALID_REQUEST,
+            "Invalid Request: empty batch",
+        )),
+        Err(DecodeError::Invalid(invalid)) => Err(error(
+            400,
+            code::INVALID_REQUEST,
+            &format!("Invalid Request: {}", invalid.reason),
+        )),
+        // Parsed already; batches are taken here.
+        Err(DecodeError::Json(_) | DecodeError::BatchRefused) => {
+            Err(error(400, code::INVALID_REQUEST, "Invalid Request"))
+        }
+    }
+}
+
+/// A POST with an `initialize`: refused in a batch or on a session,
+/// otherwise it opens a session.
+fn post_initialize(
+    gateway: &Gateway,
+    req: &Request,
+    access: Access<'_>,
+    is_batch: bool,
+    mut messages: Vec<Message>,
+) -> Response {
+    if is_batch {
+        return error(
+            400,
+            code::INVALID_REQUEST,
+            "Invalid Request: initialize must not be batched",
+        );
+    }
+    if req.header(mcp::header::SESSION_ID).is_some() {
+        return error(
+            400,
+            code::INVALID_REQUEST,
+            "Invalid Request: session already initialized",
+        );
+    }
+    initialize(gateway, req, access, messages.remove(0))
+}
+
+/// The session a POST of other messages goes to, once its protocol
+/// version is checked (a batch only with 2025-03-26).
+fn session_for_post(
+    gateway: &Gateway,
+    req: &Request,
+    access: Access<'_>,
+    is_batch: bool,
+) -> Result<Arc<Session>, Response> {
+    let session = session_of(gateway, req, access)?;
+    let version = match version_of(req, Some(&session)) {
+        Ok(v) => v,
+        Err(refusal) => return Err(with_session_id(refusal, &session.id)),
+    };
+    if is_batch && version != DEFAULT_VERSION {
+        return Err(with_session_id(
+            error(
+                400,
+                code::INVALID_REQUEST,
+                "Invalid Request: batches are only allowed with protocol 2025-03-26",
+            ),
+            &session.id,
+        ));
+    }
+    Ok(session)
+}
+
+/// Opens an answer stream on the session for each request; if an id is
+/// already in flight, closes those it opened and refuses (400).
+fn open_streams(
+    session: &Session,
+    requests: &[RequestId],
+) -> Result<Vec<(RequestId, Receiver<ForRequest>)>, Response> {
     let mut streams: Vec<(RequestId, Receiver<ForRequest>)> = Vec::with_capacity(requests.len());
-    for id in &requests {
+    for id in requests {
         match session.open_request_stream(id.clone()) {
             Some(rx) => streams.push((id.clone(), rx)),
             None => {
@@ -205,34 +269,34 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
                     session.close_request_stream(opened);
                 }
                 let message = format!("Invalid Request: request id {id} is already in flight");
-                return with_session_id(error(400, code::INVALID_REQUEST, &message), &session.id);
+                return Err(error(400, code::INVALID_REQUEST, &message));
             }
         }
     }
-    for m in messages {
-        gateway.router.handle(&session, m);
+    Ok(streams)
+}
+
+/// A batch's answers, as a JSON array, in request order (one not answered
+/// in time is left out); its streams closed.
+fn batch_answers(
+    session: &Session,
+    streams: &[(RequestId, Receiver<ForRequest>)],
+    wait: Duration,
+) -> Response {
+    let mut answers = Vec::new();
+    for (_, rx) in streams {
+        if let Waited::Answer(answer) = wait_answer(rx, wait, |_| {}) {
+            answers.push(answer);
+        }
     }
-    let wait = gateway.answer_wait();
-    let response = if is_batch {
-        let mut answers = Vec::new();
-        for (_, rx) in &streams {
-            if let Waited::Answer(answer) = wait_answer(rx, wait, |_| {}) {
-                answers.push(answer);
-            }
-        }
-        for (id, _) in &streams {
-            session.close_request_stream(id);
-        }
-        let array: Vec<Value> = answers
-            .iter()
-            .filter_map(|a| serde_json::from_str(a).ok())
-            .collect();
-        Response::json(200, &Value::Array(array))
-    } else {
-        let (id, rx) = streams.into_iter().next().expect("one request");
-        single_answer(gateway, &session, id, rx, wait, accepts_sse(req))
-    };
-    with_session_id(response, &session.id)
+    for (id, _) in streams {
+        session.close_request_stream(id);
+    }
+    let array: Vec<Value> = answers
+        .iter()
+        .filter_map(|a| serde_json::from_str(a).ok())
+        .collect();
+    Response::json(200, &Value::Array(array))
 }
 
 /// How waiting for a request's answer ended.
