@@ -67,6 +67,10 @@ const CONDITIONS_KEPT: usize = 10;
 /// need `-v`.
 pub const PROGRESS_LOG: &str = "argus_mcp::backends";
 
+/// The log target of every other supervisor line, whichever file of the
+/// supervisor writes it: the name users see in the log and grep for.
+const LOG_TARGET: &str = "argus_mcp::supervisor";
+
 use life::{halt, still_starting, stop_all};
 use slot::{FirstPass, Slot, SlotState};
 

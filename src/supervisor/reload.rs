@@ -162,7 +162,7 @@ impl Supervisor {
             .filter_map(|&i| {
                 let slot = self.slot(i);
                 slot.retired.store(true, Ordering::SeqCst);
-                info!("[{}] stopping: {cause}", slot.config.name);
+                info!(target: LOG_TARGET, "[{}] stopping: {cause}", slot.config.name);
                 halt(&slot, cause)
             })
             .collect();

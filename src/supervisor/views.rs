@@ -35,7 +35,7 @@ impl Supervisor {
             return;
         }
         if let Err(e) = self.try_rebuild() {
-            error!("{e}; keeping the previous catalog");
+            error!(target: LOG_TARGET, "{e}; keeping the previous catalog");
             self.runtime.events().record(
                 "capability_change",
                 Severity::Error,
@@ -98,7 +98,7 @@ impl Supervisor {
         }
         for w in warnings {
             if seen_warnings.insert(w.clone()) {
-                warn!("{w}");
+                warn!(target: LOG_TARGET, "{w}");
             }
         }
         let fresh = Arc::new(Views {
