@@ -8,6 +8,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+use lexopt::ValueExt as _;
+
 /// The usage text.
 pub const HELP: &str = "\
 argus-mcp: one MCP endpoint in front of many MCP servers
@@ -252,109 +254,156 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     use lexopt::prelude::*;
 
     let mut parser = lexopt::Parser::from_args(args);
-    let mut command: Option<String> = None;
-    let mut server = ServerArgs::default();
-    let mut quiet = false;
-    let mut verbose = 0i8;
-    let mut connect = false;
-    let mut audit_sub: Option<String> = None;
-    let mut audit_file: Option<PathBuf> = None;
-    let mut since: Option<String> = None;
-    let mut backend: Option<String> = None;
+    let mut raw = RawArgs::default();
     while let Some(arg) = parser.next()? {
+        let command = raw.command.as_deref();
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Value(value) if command.is_none() => {
-                let name = value.string()?;
-                if !COMMANDS.contains(&name.as_str()) {
-                    let hint = closest(&name, &COMMANDS)
-                        .map(|c| format!("did you mean \"{c}\"? "))
-                        .unwrap_or_default();
-                    return Err(Error::Usage(format!(
-                        "unknown command \"{name}\" ({hint}expected {}; see argus-mcp --help)",
-                        quoted_list(&COMMANDS)
-                    )));
-                }
-                command = Some(name);
+            Value(value) if command.is_none() => raw.command = Some(command_word(value)?),
+            Value(value) if command == Some("audit") && raw.audit_sub.is_none() => {
+                raw.audit_sub = Some(audit_word(value)?);
             }
-            Value(value) if command.as_deref() == Some("audit") && audit_sub.is_none() => {
-                let sub = value.string()?;
-                if sub != "verify" && sub != "show" {
-                    return Err(Error::Usage(format!(
-                        "unknown audit command \"{sub}\" (expected \"verify\" or \"show\")"
-                    )));
-                }
-                audit_sub = Some(sub);
+            Value(value) if command == Some("audit") && raw.audit_file.is_none() => {
+                raw.audit_file = Some(value.into());
             }
-            Value(value) if command.as_deref() == Some("audit") && audit_file.is_none() => {
-                audit_file = Some(value.into());
+            Long("since") if raw.audit_sub.as_deref() == Some("show") => {
+                raw.since = Some(parser.value()?.string()?);
             }
-            Long("since") if audit_sub.as_deref() == Some("show") => {
-                since = Some(parser.value()?.string()?);
+            Long("backend") if raw.audit_sub.as_deref() == Some("show") => {
+                raw.backend = Some(parser.value()?.string()?);
             }
-            Long("backend") if audit_sub.as_deref() == Some("show") => {
-                backend = Some(parser.value()?.string()?);
+            Short('c') | Long("config") if command.is_some() && command != Some("audit") => {
+                raw.server.config = Some(parser.value()?.into());
             }
-            Short('c') | Long("config")
-                if command.is_some() && command.as_deref() != Some("audit") =>
-            {
-                server.config = Some(parser.value()?.into());
+            Long("host") if command == Some("server") => {
+                raw.server.host = Some(host_value(parser.value()?)?);
             }
-            Long("host") if command.as_deref() == Some("server") => {
-                let host = parser.value()?.string()?;
-                if host.trim().is_empty() {
-                    return Err(Error::Usage("--host must not be empty".into()));
-                }
-                server.host = Some(host);
+            Long("port") if command == Some("server") => {
+                raw.server.port = Some(port_value(parser.value()?)?);
             }
-            Long("port") if command.as_deref() == Some("server") => {
-                let raw = parser.value()?.string()?;
-                let port = raw.parse::<u16>().map_err(|_| {
-                    Error::Usage(format!("--port: \"{raw}\" is not a port number (0-65535)"))
-                })?;
-                server.port = Some(port);
+            Short('v') if matches!(command, Some("server" | "stdio")) => {
+                raw.verbose = (raw.verbose + 1).min(2)
             }
-            Short('v') if matches!(command.as_deref(), Some("server" | "stdio")) => {
-                verbose = (verbose + 1).min(2)
+            Short('q') | Long("quiet") if matches!(command, Some("server" | "stdio")) => {
+                raw.quiet = true
             }
-            Short('q') | Long("quiet")
-                if matches!(command.as_deref(), Some("server" | "stdio")) =>
-            {
-                quiet = true
-            }
-            Long("connect") if command.as_deref() == Some("check") => connect = true,
-            _ => return Err(unexpected(arg, command.as_deref(), audit_sub.as_deref())),
+            Long("connect") if command == Some("check") => raw.connect = true,
+            _ => return Err(unexpected(arg, command, raw.audit_sub.as_deref())),
         }
     }
-    if quiet && verbose > 0 {
-        return Err(Error::Usage("-q and -v cannot be used together".into()));
-    }
-    server.verbosity = if quiet { -1 } else { verbose };
-    match command.as_deref() {
-        Some("server") => Ok(Command::Server(server)),
-        Some("stdio") => Ok(Command::Stdio(server)),
-        Some("audit") => match (audit_sub.as_deref(), audit_file) {
-            (Some("verify"), Some(file)) => Ok(Command::AuditVerify(file)),
-            (Some("show"), Some(file)) => Ok(Command::AuditShow {
-                file,
-                since,
-                backend,
-            }),
-            _ => Err(Error::Usage(
-                "usage: argus-mcp audit verify FILE | audit show FILE [--since T] [--backend B]"
-                    .into(),
-            )),
-        },
-        Some("check") => Ok(Command::Check {
-            config: server.config,
+    raw.into_command()
+}
+
+/// What the arguments said, before it is checked and made a [`Command`].
+#[derive(Default)]
+struct RawArgs {
+    /// The command word.
+    command: Option<String>,
+    /// `--config`, `--host` and `--port` (the verbosity is set last).
+    server: ServerArgs,
+    /// `-q`.
+    quiet: bool,
+    /// How many `-v` (at most 2).
+    verbose: i8,
+    /// `--connect`.
+    connect: bool,
+    /// `verify` or `show`, after `audit`.
+    audit_sub: Option<String>,
+    /// The file after `audit verify` or `audit show`.
+    audit_file: Option<PathBuf>,
+    /// `--since`.
+    since: Option<String>,
+    /// `--backend`.
+    backend: Option<String>,
+}
+
+impl RawArgs {
+    /// The command the arguments ask for, once they make sense together.
+    fn into_command(self) -> Result<Command, Error> {
+        let RawArgs {
+            command,
+            mut server,
+            quiet,
+            verbose,
             connect,
-        }),
-        _ => Err(Error::Usage(format!(
-            "missing command: {} (see argus-mcp --help)",
-            quoted_list(&COMMANDS)
-        ))),
+            audit_sub,
+            audit_file,
+            since,
+            backend,
+        } = self;
+        if quiet && verbose > 0 {
+            return Err(Error::Usage("-q and -v cannot be used together".into()));
+        }
+        server.verbosity = if quiet { -1 } else { verbose };
+        match command.as_deref() {
+            Some("server") => Ok(Command::Server(server)),
+            Some("stdio") => Ok(Command::Stdio(server)),
+            Some("audit") => match (audit_sub.as_deref(), audit_file) {
+                (Some("verify"), Some(file)) => Ok(Command::AuditVerify(file)),
+                (Some("show"), Some(file)) => Ok(Command::AuditShow {
+                    file,
+                    since,
+                    backend,
+                }),
+                _ => Err(Error::Usage(
+                    "usage: argus-mcp audit verify FILE | audit show FILE [--since T] [--backend B]"
+                        .into(),
+                )),
+            },
+            Some("check") => Ok(Command::Check {
+                config: server.config,
+                connect,
+            }),
+            _ => Err(Error::Usage(format!(
+                "missing command: {} (see argus-mcp --help)",
+                quoted_list(&COMMANDS)
+            ))),
+        }
     }
+}
+
+/// The command word, one of [`COMMANDS`] (else an error that suggests the
+/// closest).
+fn command_word(value: OsString) -> Result<String, Error> {
+    let name = value.string()?;
+    if !COMMANDS.contains(&name.as_str()) {
+        let hint = closest(&name, &COMMANDS)
+            .map(|c| format!("did you mean \"{c}\"? "))
+            .unwrap_or_default();
+        return Err(Error::Usage(format!(
+            "unknown command \"{name}\" ({hint}expected {}; see argus-mcp --help)",
+            quoted_list(&COMMANDS)
+        )));
+    }
+    Ok(name)
+}
+
+/// The word after `audit`: `verify` or `show`.
+fn audit_word(value: OsString) -> Result<String, Error> {
+    let sub = value.string()?;
+    if sub != "verify" && sub != "show" {
+        return Err(Error::Usage(format!(
+            "unknown audit command \"{sub}\" (expected \"verify\" or \"show\")"
+        )));
+    }
+    Ok(sub)
+}
+
+/// `--host`'s value: not empty.
+fn host_value(value: OsString) -> Result<String, Error> {
+    let host = value.string()?;
+    if host.trim().is_empty() {
+        return Err(Error::Usage("--host must not be empty".into()));
+    }
+    Ok(host)
+}
+
+/// `--port`'s value: a port number.
+fn port_value(value: OsString) -> Result<u16, Error> {
+    let raw = value.string()?;
+    raw.parse::<u16>()
+        .map_err(|_| Error::Usage(format!("--port: \"{raw}\" is not a port number (0-65535)")))
 }
 
 #[cfg(test)]
