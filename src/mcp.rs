@@ -137,6 +137,32 @@ pub mod header {
     pub const LAST_EVENT_ID: &str = "Last-Event-ID";
 }
 
+/// The arguments of a `tools/call` that a 2026-07-28 request mirrors in
+/// `Mcp-Param-<name>` headers: each property of the tool's input schema
+/// that names a header in `x-mcp-header`, with the argument's value when
+/// the call has one that is not null, as `(header name, property, value)`.
+/// The one walk of the schema: the front checks a client's headers with
+/// it, and the router writes a modern backend's (MCP 2026-07-28, Basic ›
+/// Transports › Streamable HTTP › Headers).
+pub fn param_headers<'a>(
+    tool: &'a serde_json::Value,
+    arguments: Option<&'a serde_json::Value>,
+) -> impl Iterator<Item = (String, &'a str, &'a serde_json::Value)> + 'a {
+    tool.pointer("/inputSchema/properties")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(move |(property, schema)| {
+            let header = schema.get("x-mcp-header")?.as_str()?;
+            let value = arguments?.get(property).filter(|v| !v.is_null())?;
+            Some((
+                format!("{}{header}", header::PARAM_PREFIX),
+                property.as_str(),
+                value,
+            ))
+        })
+}
+
 /// Log levels of `logging/setLevel` (syslog order).
 pub const LOG_LEVELS: [&str; 8] = [
     "debug",
@@ -160,5 +186,34 @@ mod tests {
         }
         assert_eq!(negotiate("2099-01-01"), LATEST_VERSION);
         assert_eq!(negotiate(""), LATEST_VERSION);
+    }
+
+    #[test]
+    fn param_headers_are_the_schema_s_x_mcp_header_arguments_that_are_set() {
+        let tool = serde_json::json!({"inputSchema": {"properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "count": {"type": "integer", "x-mcp-header": "Count"},
+            "gone": {"type": "string", "x-mcp-header": "Gone"},
+            "plain": {"type": "string"}
+        }}});
+        let arguments = serde_json::json!({"region": "eu", "count": 3, "gone": null, "plain": "x"});
+        let found: Vec<(String, &str, &serde_json::Value)> =
+            param_headers(&tool, Some(&arguments)).collect();
+        assert_eq!(
+            found,
+            [
+                ("Mcp-Param-Count".to_owned(), "count", &serde_json::json!(3)),
+                (
+                    "Mcp-Param-Region".to_owned(),
+                    "region",
+                    &serde_json::json!("eu")
+                ),
+            ]
+        );
+        assert_eq!(param_headers(&tool, None).count(), 0);
+        assert_eq!(
+            param_headers(&serde_json::json!({}), Some(&arguments)).count(),
+            0
+        );
     }
 }

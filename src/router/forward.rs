@@ -190,28 +190,21 @@ impl Router {
             return Vec::new();
         }
         let catalog = self.catalog_of(session);
-        let tool = catalog.item(Kind::Tool, exposed);
-        let (Some(properties), Some(arguments)) = (
-            tool.and_then(|t| t.pointer("/inputSchema/properties"))
-                .and_then(Value::as_object),
-            params.get("arguments").and_then(Value::as_object),
-        ) else {
+        let Some(tool) = catalog.item(Kind::Tool, exposed) else {
             return Vec::new();
         };
-        let mut headers = Vec::new();
-        for (name, schema) in properties {
-            let Some(header) = schema.get("x-mcp-header").and_then(Value::as_str) else {
-                continue;
-            };
-            let value = match arguments.get(name) {
-                Some(Value::String(s)) => crate::backend::encode_header_value(s),
-                Some(Value::Bool(b)) => b.to_string(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => continue,
-            };
-            headers.push((format!("Mcp-Param-{header}"), value));
-        }
-        headers
+        let arguments = params.get("arguments").filter(|a| a.is_object());
+        mcp::param_headers(tool, arguments)
+            .filter_map(|(name, _, value)| {
+                let value = match value {
+                    Value::String(s) => crate::backend::encode_header_value(s),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((name, value))
+            })
+            .collect()
     }
 }
 

@@ -121,26 +121,11 @@ pub(super) fn check_param_headers(
     tool: &Value,
     arguments: Option<&Value>,
 ) -> Result<(), HeaderMismatch> {
-    let Some(properties) = tool
-        .get("inputSchema")
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object)
-    else {
-        return Ok(());
-    };
-    for (property, schema) in properties {
-        let Some(header) = schema.get("x-mcp-header").and_then(Value::as_str) else {
-            continue;
-        };
-        let value = arguments.and_then(|a| a.get(property));
-        let Some(value) = value.filter(|v| !v.is_null()) else {
-            continue;
-        };
-        let name = format!("{}{header}", mcp::header::PARAM_PREFIX);
+    for (name, property, value) in mcp::param_headers(tool, arguments) {
         let Some(raw) = req.header(&name) else {
             return Err(HeaderMismatch::Missing {
                 name,
-                property: Some(property.clone()),
+                property: Some(property.to_owned()),
             });
         };
         match header_value(raw) {
