@@ -115,6 +115,9 @@ bash fuzz/run.sh "$FUZZ_SECONDS"
 step "bench/run --quick (a smoke test that the benchmark completes)"
 bench/run --quick
 
+step "bench/house (the figures of the source tree that DESIGN.md quotes)"
+bench/house
+
 step "cargo test"
 # --all-targets: unit tests, the integration binary, examples; no doc tests
 # (the crate has none, and an empty doc-test run would end the log).
