@@ -1,0 +1,221 @@
+//! What comes back for a Streamable HTTP POST: a JSON body or an event
+//! stream read to its end and handed to the connection (the negotiated
+//! version noted on the way), an unreadable message failing the request it
+//! answers, and an answer stream that ended early resumed with
+//! `Last-Event-ID` (MCP 2025-11-25). Sending the POST and deciding what its
+//! status means are `post`'s and `decide`'s.
+
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{debug, warn};
+use serde_json::Value;
+
+use super::StreamableState;
+use super::decide::{Answer, is_open_stream, negotiated_version, resume_delay};
+use super::post::PostFailure;
+use super::push::get;
+use crate::backend::agent::Limits;
+use crate::backend::connection::{CallError, Connection};
+use crate::backend::content_type;
+use crate::backend::salvage::{self, Unreadable};
+use crate::backend::sse_read::{self, Ended};
+use crate::limits::{MAX_BACKEND_MESSAGE_BYTES, SSE_IDLE_TIMEOUT};
+use crate::sse::Parser;
+
+/// How often one answer stream is resumed at most.
+const MAX_RESUMPTIONS: usize = 10;
+
+/// How long a resumed stream has for its head when its request's own
+/// timeout is no longer known.
+const RESUME_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Reads a 2xx answer's body as `classify` found it: one JSON message (or
+/// batch), an event stream to its end (resumed if it ends before the
+/// answer), or nothing.
+pub(super) fn read_answer(
+    conn: &Arc<Connection>,
+    shared: &Arc<StreamableState>,
+    body: ureq::Body,
+    answer: &Answer,
+    related: Option<u64>,
+) -> Result<(), PostFailure> {
+    match answer {
+        Answer::Json => {
+            let read = body
+                .into_with_config()
+                .limit(MAX_BACKEND_MESSAGE_BYTES as u64)
+                .read_to_vec();
+            let bytes = match read {
+                Ok(bytes) => bytes,
+                // ureq reads no further, so there is no head to look
+                // in: the body answers the request POSTed, if any.
+                Err(ureq::Error::BodyExceedsLimit(_)) => {
+                    let bad = salvage::too_long(&[], None, MAX_BACKEND_MESSAGE_BYTES);
+                    unreadable(conn, shared, bad, related);
+                    return Ok(());
+                }
+                Err(e) => return Err(PostFailure::Read(e)),
+            };
+            if !bytes.is_empty() {
+                match salvage::parse(&bytes) {
+                    Ok(value) => deliver(conn, shared, value, related),
+                    Err(bad) => unreadable(conn, shared, bad, related),
+                }
+            }
+        }
+        Answer::Stream => {
+            // Requests are POSTed by their own worker, so reading the
+            // stream to its end here holds up nothing else.
+            let mut parser = Parser::new(MAX_BACKEND_MESSAGE_BYTES);
+            let why = read_events(conn, shared, &mut parser, body.into_reader(), related);
+            debug!("[{}] streamed answer {why}", shared.name);
+            if let Some(id) = related {
+                resume(conn, shared, &mut parser, id);
+            }
+        }
+        _ => {} // 202 and friends: nothing to read.
+    }
+    Ok(())
+}
+
+/// Hands a message (or a batch) to the connection, noting the negotiated
+/// version from the `initialize` answer. `related`: the request on whose
+/// answer stream it came (a backend request there serves that one).
+pub(super) fn deliver(
+    conn: &Connection,
+    shared: &StreamableState,
+    value: Value,
+    related: Option<u64>,
+) {
+    let values = match value {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    for value in values {
+        {
+            let mut s = shared.session();
+            if let Some(v) = negotiated_version(&value, s.init_id) {
+                s.version = Some(v.to_owned());
+            }
+        }
+        conn.dispatch_related(value, related);
+    }
+}
+
+/// Hands a message that cannot be read to the connection (`related`: the
+/// request POSTed, or on whose answer stream it came); logs it if it
+/// answered no request.
+fn unreadable(conn: &Connection, shared: &StreamableState, bad: Unreadable, related: Option<u64>) {
+    if let Some((bad, n)) = conn.unreadable(bad, related) {
+        warn!(
+            "[{}] unreadable message skipped ({}; {n} so far): {}",
+            shared.name, bad.fault, bad.preview
+        );
+    }
+}
+
+/// Reads an SSE body to its end, delivering each message; returns why it
+/// ended. Runs on the thread that opened the stream (a POST worker, the
+/// writer, or a push thread), under no lock; so do its event callbacks.
+pub(super) fn read_events(
+    conn: &Connection,
+    shared: &StreamableState,
+    parser: &mut Parser,
+    body: impl Read,
+    related: Option<u64>,
+) -> String {
+    // A request's stream is dropped once nobody waits for it (answered,
+    // cancelled, timed out): closing it is how 2026-07-28 cancels.
+    let done = || shared.stopping() || related.is_some_and(|id| !conn.is_pending(id));
+    let ended = sse_read::read_events(body, parser, &done, |event| {
+        if event.event == "message" {
+            match salvage::event_message(&event) {
+                Some(Ok(value)) => deliver(conn, shared, value, related),
+                // The stream may carry other messages than the answer:
+                // only the id tells which request this one was for.
+                Some(Err(bad)) => unreadable(conn, shared, bad, None),
+                None => {}
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    match ended {
+        Ended::Stopped | Ended::Handler => "stopped".into(),
+        Ended::Eof => "ended".into(),
+        Ended::Idle => format!("idle for {}s", SSE_IDLE_TIMEOUT.as_secs()),
+        Ended::Failed(e) => format!("failed: {e}"),
+        Ended::TooLarge(e) => {
+            warn!("[{}] {e}; dropping the stream", shared.name);
+            let head = parser.oversized_head();
+            let bad = salvage::too_long(head, None, MAX_BACKEND_MESSAGE_BYTES);
+            unreadable(conn, shared, bad, related);
+            e
+        }
+    }
+}
+
+/// The server ended the answer stream of our request `id` before the
+/// answer (MCP 2025-11-25 SSE polling, SEP-1699): reconnect with GET and
+/// `Last-Event-ID`, after the `retry:` it asked for, and read on, until the
+/// answer came or [`MAX_RESUMPTIONS`] tries. Without an event ID there is
+/// nothing to resume from; the call's own timeout then answers it. A server
+/// that refuses the GET fails the call at once.
+fn resume(conn: &Arc<Connection>, shared: &Arc<StreamableState>, parser: &mut Parser, id: u64) {
+    for _ in 0..MAX_RESUMPTIONS {
+        if shared.stopping() || !conn.is_pending(id) || parser.last_event_id().is_empty() {
+            return;
+        }
+        let wait = resume_delay(parser.retry());
+        if !wait.is_zero() {
+            let (lock, wake) = &shared.stop_wake;
+            let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = wake
+                .wait_timeout_while(guard, wait, |_| !shared.stopping())
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        let last = parser.last_event_id().to_owned();
+        debug!(
+            "[{}] request {id}: resuming its stream after event {last}",
+            shared.name
+        );
+        let agent = shared.credentials.agent(Limits::exchange(
+            conn.timeout_of(id).unwrap_or(RESUME_TIMEOUT),
+        ));
+        let response = match get(&agent, shared, Some(&last)) {
+            Ok(r) => r,
+            Err(e) => {
+                conn.fail(
+                    id,
+                    CallError::Send(format!("resuming the answer stream: {e}")),
+                );
+                return;
+            }
+        };
+        let status = response.status().as_u16();
+        if !is_open_stream(status, &content_type(&response)) {
+            conn.fail(
+                id,
+                CallError::Send(format!("resuming the answer stream: HTTP {status}")),
+            );
+            return;
+        }
+        parser.restart();
+        let why = read_events(
+            conn,
+            shared,
+            parser,
+            response.into_body().into_reader(),
+            Some(id),
+        );
+        debug!("[{}] resumed answer stream {why}", shared.name);
+    }
+    if conn.is_pending(id) {
+        conn.fail(
+            id,
+            CallError::Send(format!("answer stream ended {MAX_RESUMPTIONS} times")),
+        );
+    }
+}
