@@ -28,6 +28,19 @@ use crate::limits::MAX_BACKEND_EVENTS;
 /// sends while serving it can be traced back (see [`BackendEvent::Request`]).
 pub type Origin = Arc<dyn Any + Send + Sync>;
 
+/// A backend's request for a client (sampling, elicitation, roots).
+#[derive(Debug, Clone)]
+pub struct BackendRequest {
+    /// The backend's id for it.
+    pub id: RequestId,
+    /// Method name.
+    pub method: String,
+    /// Params.
+    pub params: Option<Value>,
+    /// Whose request it serves, by the rule of `Connection::origin_of`.
+    pub origin: Option<Origin>,
+}
+
 /// What a backend connection reports to whoever supervises it.
 #[derive(Debug, Clone)]
 pub enum BackendEvent {
@@ -41,16 +54,7 @@ pub enum BackendEvent {
     },
     /// The backend sent a request for the client (sampling, elicitation,
     /// roots); whoever handles it answers with `Connection::respond`.
-    Request {
-        /// The backend's id for it.
-        id: RequestId,
-        /// Method name.
-        method: String,
-        /// Params.
-        params: Option<Value>,
-        /// Whose request it serves, by the rule of `Connection::origin_of`.
-        origin: Option<Origin>,
-    },
+    Request(BackendRequest),
     /// The connection closed; the cause.
     Closed(String),
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{debug, info};
 use serde_json::Value;
 
-use crate::backend::{Connection, Origin};
+use crate::backend::{BackendRequest, Connection, Origin};
 use crate::catalog::Kind;
 use crate::config::{self, Config};
 use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
@@ -201,8 +201,13 @@ impl Listener for Relay {
         params: Option<Value>,
         origin: Option<Origin>,
     ) {
-        self.router
-            .server_request(backend, conn, id, method, params, origin);
+        let request = BackendRequest {
+            id,
+            method: method.to_owned(),
+            params,
+            origin,
+        };
+        self.router.server_request(backend, conn, request);
     }
 }
 

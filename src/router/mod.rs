@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use log::debug;
 use serde_json::{Value, json};
 
-use crate::backend::{CallError, Connection, Origin, Outgoing};
+use crate::backend::{BackendRequest, CallError, Connection, Origin, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};

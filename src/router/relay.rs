@@ -15,15 +15,14 @@ impl Router {
     /// capability; otherwise answers the backend -32601 (method not found),
     /// so it can go on without the client.
     /// Runs on the backend's supervisor thread, under no lock.
-    pub fn server_request(
-        &self,
-        backend: &str,
-        conn: &Arc<Connection>,
-        id: RequestId,
-        method: &str,
-        params: Option<Value>,
-        origin: Option<Origin>,
-    ) {
+    pub fn server_request(&self, backend: &str, conn: &Arc<Connection>, request: BackendRequest) {
+        let BackendRequest {
+            id,
+            method,
+            params,
+            origin,
+        } = request;
+        let method = method.as_str();
         let refuse = |why: String| {
             debug!("[{backend}] {method} refused: {why}");
             conn.respond(&Message::error(

@@ -344,12 +344,7 @@ impl Supervisor {
         let name = &slot.config.name;
         match event {
             BackendEvent::Closed(cause) => return Some(cause),
-            BackendEvent::Request {
-                id,
-                method,
-                params,
-                origin,
-            } => self.ask(name, &link.conn, id, &method, params, origin),
+            BackendEvent::Request(request) => self.ask(name, &link.conn, request),
             BackendEvent::Notification { method, params } => {
                 if method.ends_with("/list_changed") {
                     // Coalesce a burst into one re-discovery.
@@ -363,12 +358,7 @@ impl Supervisor {
                                 self.forward(name, &method, params)
                             }
                             BackendEvent::Notification { .. } => {}
-                            BackendEvent::Request {
-                                id,
-                                method,
-                                params,
-                                origin,
-                            } => self.ask(name, &link.conn, id, &method, params, origin),
+                            BackendEvent::Request(request) => self.ask(name, &link.conn, request),
                         }
                     }
                     if closed.is_some() {
@@ -394,22 +384,22 @@ impl Supervisor {
     }
 
     /// Hands a backend's request to the listener, or refuses it.
-    pub(super) fn ask(
-        &self,
-        backend: &str,
-        conn: &Arc<Connection>,
-        id: RequestId,
-        method: &str,
-        params: Option<Value>,
-        origin: Option<Origin>,
-    ) {
+    pub(super) fn ask(&self, backend: &str, conn: &Arc<Connection>, request: BackendRequest) {
         match self.listener() {
-            Some(l) => l.request(backend, conn, id, method, params, origin),
+            Some(l) => {
+                let BackendRequest {
+                    id,
+                    method,
+                    params,
+                    origin,
+                } = request;
+                l.request(backend, conn, id, &method, params, origin)
+            }
             None => {
                 conn.respond(&Message::error(
-                    Some(id),
+                    Some(request.id),
                     code::METHOD_NOT_FOUND,
-                    format!("{method}: no client to ask"),
+                    format!("{}: no client to ask", request.method),
                 ));
             }
         }

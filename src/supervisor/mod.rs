@@ -41,7 +41,9 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{debug, error, info, warn};
 use serde_json::Value;
 
-use crate::backend::{self, BackendEvent, Connection, Discovered, EventReceiver, Link, Origin};
+use crate::backend::{
+    self, BackendEvent, BackendRequest, Connection, Discovered, EventReceiver, Link, Origin,
+};
 use crate::catalog::{Catalog, ConflictError, Kind, Source};
 use crate::config::{Backend, BackendKind, Config};
 use crate::jsonrpc::{Message, RequestId, code};
@@ -94,7 +96,7 @@ pub trait Listener: Send + Sync {
     }
     /// A backend sent a notification the supervisor does not handle itself.
     fn notification(&self, backend: &str, method: &str, params: Option<Value>);
-    /// A backend sent a request for a client, while serving `origin`'s
+    /// A backend sent a request for a client, while serving its `origin`'s
     /// request if known; answer it on `conn`. Runs on the backend's
     /// supervisor thread, under no lock.
     fn request(

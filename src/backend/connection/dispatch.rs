@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::pending::backend_id;
 use super::{CallError, Connection};
-use crate::backend::events::{BackendEvent, Origin};
+use crate::backend::events::{BackendEvent, BackendRequest, Origin};
 use crate::jsonrpc::{Message, RequestId};
 use crate::mcp;
 
@@ -92,12 +92,12 @@ impl Connection {
             Message::Request { id, method, params } => {
                 debug!("[{}] <- request {id} {method} for a client", self.name);
                 let origin = self.origin_of(params.as_ref(), related);
-                self.event(BackendEvent::Request {
+                self.event(BackendEvent::Request(BackendRequest {
                     id,
                     method,
                     params,
                     origin,
-                });
+                }));
             }
         }
     }
@@ -155,7 +155,9 @@ impl Connection {
     pub(super) fn event(&self, event: BackendEvent) {
         // A full queue drops its oldest message: a request of the backend
         // among them still gets an answer.
-        if let Some(BackendEvent::Request { id, method, .. }) = self.events.send(event) {
+        if let Some(BackendEvent::Request(BackendRequest { id, method, .. })) =
+            self.events.send(event)
+        {
             self.respond(&Message::error(
                 Some(id),
                 crate::jsonrpc::code::INTERNAL_ERROR,
@@ -201,7 +203,7 @@ mod tests {
     /// The origin a backend request is traced to, as the test tag.
     fn origin_tag(event: BackendEvent) -> Option<&'static str> {
         match event {
-            BackendEvent::Request { origin, .. } => {
+            BackendEvent::Request(BackendRequest { origin, .. }) => {
                 origin.and_then(|o| o.downcast::<&'static str>().ok().map(|t| *t))
             }
             other => panic!("not a request: {other:?}"),
@@ -268,9 +270,9 @@ mod tests {
         c.dispatch(
             json!({"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{"x":1}}),
         );
-        let BackendEvent::Request {
+        let BackendEvent::Request(BackendRequest {
             id, method, params, ..
-        } = events.recv().unwrap()
+        }) = events.recv().unwrap()
         else {
             panic!("not a request event");
         };
