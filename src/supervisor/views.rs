@@ -53,93 +53,23 @@ impl Supervisor {
         let mut seen_warnings = lock(&self.rebuild);
         let config = self.config();
         let active = self.active();
-        let discovered: Vec<Option<Discovered>> = active
-            .iter()
-            .map(|(_, slot, _)| {
-                let s = lock(&slot.state);
-                (s.status == BackendStatus::Connected)
-                    .then(|| s.discovered.clone())
-                    .flatten()
-            })
-            .collect();
-        let sources: Vec<(Source<'_>, &str)> = active
-            .iter()
-            .zip(&discovered)
-            .filter_map(|((index, _, backend), d)| {
-                d.as_ref().map(|discovered| {
-                    let source = Source {
-                        index: *index,
-                        name: &backend.name,
-                        filters: &backend.filters,
-                        overrides: &backend.tool_overrides,
-                        discovered,
-                    };
-                    (source, backend.group.as_str())
-                })
-            })
-            .collect();
-        let build = |group: Option<&str>| {
-            let chosen: Vec<Source<'_>> = sources
-                .iter()
-                .filter(|(_, g)| group.is_none_or(|want| want == *g))
-                .map(|(s, _)| *s)
-                .collect();
-            Catalog::build_with(&chosen, &config.conflict, &config.names)
-        };
-        let (all, warnings) = build(None)?;
-        let mut groups = BTreeMap::new();
-        for backend in &config.backends {
-            if !groups.contains_key(&backend.group) {
-                // A subset of a catalog that built cannot conflict under
-                // `error`; a panic-free fallback all the same.
-                let (catalog, _) = build(Some(&backend.group)).unwrap_or_default();
-                groups.insert(backend.group.clone(), Arc::new(catalog));
-            }
-        }
+        let discovered = connected_discoveries(&active);
+        let sources = catalog_sources(&active, &discovered);
+        let (fresh, warnings) = build_views(&config, &sources)?;
         for w in warnings {
             if seen_warnings.insert(w.clone()) {
                 warn!(target: LOG_TARGET, "{w}");
             }
         }
-        let fresh = Arc::new(Views {
-            all: Arc::new(all),
-            groups,
-        });
+        let fresh = Arc::new(fresh);
         let previous = {
             let mut views = write(&self.views);
             std::mem::replace(&mut *views, fresh.clone())
         };
-        let changed_in = |view: Option<&str>| -> Vec<Kind> {
-            let (Some(new), old) = (fresh.get(view), previous.get(view)) else {
-                return Vec::new();
-            };
-            Kind::ALL
-                .into_iter()
-                .filter(|k| old.is_none_or(|old| old.list(*k) != new.list(*k)))
-                .collect()
-        };
-        let mut changes = vec![(None, changed_in(None))];
-        for group in fresh.groups.keys() {
-            changes.push((Some(group.as_str()), changed_in(Some(group))));
-        }
+        let changes = changed_lists(&previous, &fresh);
         let first = !self.catalog_recorded.swap(true, Ordering::SeqCst);
         if first || !changes[0].1.is_empty() {
-            if let Some(log) = self.runtime.audit() {
-                record_catalog(&log, &previous.all, &fresh.all);
-            }
-            if !first {
-                let (added, removed) = catalog_diff(&previous.all, &fresh.all);
-                let mut details = serde_json::Map::new();
-                details.insert("added".into(), Value::from(added));
-                details.insert("removed".into(), Value::from(removed));
-                self.runtime.events().record(
-                    "capability_change",
-                    Severity::Info,
-                    None,
-                    format!("catalog changed: {} entries", fresh.all.entries.len()),
-                    Some(details),
-                );
-            }
+            self.record_catalog_change(first, &previous, &fresh);
         }
         drop(seen_warnings);
         if let Some(l) = self.listener() {
@@ -149,6 +79,116 @@ impl Supervisor {
         }
         Ok(())
     }
+
+    /// Records a new whole catalog: in the audit log, and (unless it is the
+    /// `first`) as a `capability_change` event with what was added and
+    /// removed.
+    fn record_catalog_change(&self, first: bool, previous: &Views, fresh: &Views) {
+        if let Some(log) = self.runtime.audit() {
+            record_catalog(&log, &previous.all, &fresh.all);
+        }
+        if !first {
+            let (added, removed) = catalog_diff(&previous.all, &fresh.all);
+            let mut details = serde_json::Map::new();
+            details.insert("added".into(), Value::from(added));
+            details.insert("removed".into(), Value::from(removed));
+            self.runtime.events().record(
+                "capability_change",
+                Severity::Info,
+                None,
+                format!("catalog changed: {} entries", fresh.all.entries.len()),
+                Some(details),
+            );
+        }
+    }
+}
+
+/// What each live slot offers, if it is connected (`None` if not), in
+/// the order of `active`.
+fn connected_discoveries(active: &[(usize, Arc<Slot>, Backend)]) -> Vec<Option<Discovered>> {
+    active
+        .iter()
+        .map(|(_, slot, _)| {
+            let s = lock(&slot.state);
+            (s.status == BackendStatus::Connected)
+                .then(|| s.discovered.clone())
+                .flatten()
+        })
+        .collect()
+}
+
+/// The catalog sources of the connected slots, in config order, each with
+/// its backend's group.
+fn catalog_sources<'a>(
+    active: &'a [(usize, Arc<Slot>, Backend)],
+    discovered: &'a [Option<Discovered>],
+) -> Vec<(Source<'a>, &'a str)> {
+    active
+        .iter()
+        .zip(discovered)
+        .filter_map(|((index, _, backend), d)| {
+            d.as_ref().map(|discovered| {
+                let source = Source {
+                    index: *index,
+                    name: &backend.name,
+                    filters: &backend.filters,
+                    overrides: &backend.tool_overrides,
+                    discovered,
+                };
+                (source, backend.group.as_str())
+            })
+        })
+        .collect()
+}
+
+/// The whole catalog and one per configured group, with the whole one's
+/// warnings; a conflict under strategy `error` is the error.
+fn build_views(
+    config: &Config,
+    sources: &[(Source<'_>, &str)],
+) -> Result<(Views, Vec<String>), ConflictError> {
+    let build = |group: Option<&str>| {
+        let chosen: Vec<Source<'_>> = sources
+            .iter()
+            .filter(|(_, g)| group.is_none_or(|want| want == *g))
+            .map(|(s, _)| *s)
+            .collect();
+        Catalog::build_with(&chosen, &config.conflict, &config.names)
+    };
+    let (all, warnings) = build(None)?;
+    let mut groups = BTreeMap::new();
+    for backend in &config.backends {
+        if !groups.contains_key(&backend.group) {
+            // A subset of a catalog that built cannot conflict under
+            // `error`; a panic-free fallback all the same.
+            let (catalog, _) = build(Some(&backend.group)).unwrap_or_default();
+            groups.insert(backend.group.clone(), Arc::new(catalog));
+        }
+    }
+    let views = Views {
+        all: Arc::new(all),
+        groups,
+    };
+    Ok((views, warnings))
+}
+
+/// Which lists changed from `previous` to `fresh`, per view: the whole
+/// catalog first, then each group of `fresh`.
+fn changed_lists<'a>(previous: &Views, fresh: &'a Views) -> Vec<(Option<&'a str>, Vec<Kind>)> {
+    let changed_in = |view: Option<&str>| -> Vec<Kind> {
+        let (Some(new), old) = (fresh.get(view), previous.get(view)) else {
+            return Vec::new();
+        };
+        Kind::ALL
+            .into_iter()
+            .filter(|k| old.is_none_or(|old| old.list(*k) != new.list(*k)))
+            .collect()
+    };
+    let mut changes = vec![(None, changed_in(None))];
+    for group in fresh.groups.keys() {
+        changes.push((Some(group.as_str()), changed_in(Some(group))));
+    }
+    changes
 }
 
 /// Every exposed name → backend and original name, one line each, sorted.
