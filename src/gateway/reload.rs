@@ -17,6 +17,7 @@ use crate::config::{self, Config};
 use crate::limits::RELOAD_STACK_BYTES;
 use crate::metrics::Metrics;
 use crate::ops_events::Severity;
+use crate::supervisor::ReloadReport;
 use crate::sync;
 
 /// Why a reload changed nothing.
@@ -160,41 +161,12 @@ fn refused_body(status: &str, message: &str, details: Value, errors: Vec<Value>)
     })
 }
 
+/// Reloads on this thread: reads the config file again and applies it, or
+/// refuses (no file, a file with errors, a supervisor that cannot apply
+/// it) and keeps the running config.
 fn reload_here(gateway: &Gateway, trigger: &str) -> ReloadOutcome {
-    let (supervisor, runtime) = (&gateway.supervisor, &gateway.runtime);
     let refuse = |refusal: Refusal, message: String, errors: Vec<Value>| {
-        let status = refusal.word();
-        error!("reload ({trigger}) refused: {message}");
-        Metrics::inc(&runtime.metrics().reloads_refused);
-        let mut details = Map::new();
-        details.insert("errors".into(), Value::from(errors.clone()));
-        runtime.events().record(
-            "config",
-            Severity::Error,
-            None,
-            format!("reload refused: {message}"),
-            Some(details),
-        );
-        if let Some(log) = runtime.audit() {
-            let mut fields = Map::new();
-            fields.insert("trigger".into(), Value::from(trigger));
-            fields.insert("outcome".into(), Value::from(status));
-            fields.insert("errors".into(), Value::from(errors.clone()));
-            let _ = log.record("reload", fields);
-        }
-        let texts: Vec<Value> = errors
-            .iter()
-            .map(|e| {
-                e.get("text")
-                    .or_else(|| e.get("message"))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect();
-        ReloadOutcome {
-            refused: Some(refusal),
-            body: refused_body(status, &message, json!({"problems": errors}), texts),
-        }
+        refuse_reload(gateway, trigger, refusal, message, errors)
     };
     let Some(loader) = gateway.control.get().and_then(|c| c.loader.as_ref()) else {
         return refuse(
@@ -219,10 +191,67 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> ReloadOutcome {
     for warning in &new.warnings {
         warn!("{warning}");
     }
-    let report = match supervisor.apply(new) {
+    let report = match gateway.supervisor.apply(new) {
         Ok(report) => report,
         Err(why) => return refuse(Refusal::Unavailable, why.to_string(), Vec::new()),
     };
+    applied(gateway, trigger, &report, &restart_required)
+}
+
+/// A refused reload: logged, counted, recorded in the events and the audit
+/// log, and answered with every problem in `errors`.
+fn refuse_reload(
+    gateway: &Gateway,
+    trigger: &str,
+    refusal: Refusal,
+    message: String,
+    errors: Vec<Value>,
+) -> ReloadOutcome {
+    let runtime = &gateway.runtime;
+    let status = refusal.word();
+    error!("reload ({trigger}) refused: {message}");
+    Metrics::inc(&runtime.metrics().reloads_refused);
+    let mut details = Map::new();
+    details.insert("errors".into(), Value::from(errors.clone()));
+    runtime.events().record(
+        "config",
+        Severity::Error,
+        None,
+        format!("reload refused: {message}"),
+        Some(details),
+    );
+    if let Some(log) = runtime.audit() {
+        let mut fields = Map::new();
+        fields.insert("trigger".into(), Value::from(trigger));
+        fields.insert("outcome".into(), Value::from(status));
+        fields.insert("errors".into(), Value::from(errors.clone()));
+        let _ = log.record("reload", fields);
+    }
+    let texts: Vec<Value> = errors
+        .iter()
+        .map(|e| {
+            e.get("text")
+                .or_else(|| e.get("message"))
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    ReloadOutcome {
+        refused: Some(refusal),
+        body: refused_body(status, &message, json!({"problems": errors}), texts),
+    }
+}
+
+/// An applied reload: its time and count kept, logged (with the settings
+/// that wait for a restart), recorded in the events and the audit log, and
+/// answered with what changed.
+fn applied(
+    gateway: &Gateway,
+    trigger: &str,
+    report: &ReloadReport,
+    restart_required: &[&'static str],
+) -> ReloadOutcome {
+    let runtime = &gateway.runtime;
     *sync::lock(&gateway.loaded_at) = SystemTime::now();
     Metrics::inc(&runtime.metrics().reloads);
     let summary = format!(
@@ -232,7 +261,7 @@ fn reload_here(gateway: &Gateway, trigger: &str) -> ReloadOutcome {
         report.changed.len()
     );
     info!("{summary}");
-    for needs in &restart_required {
+    for needs in restart_required {
         warn!("reload: {needs} changed; it takes effect after a restart");
     }
     let body = json!({

@@ -247,33 +247,90 @@ fn capabilities_document(
     search: Option<&str>,
 ) -> Value {
     let catalog = gateway.supervisor.catalog();
-    let search = search.map(str::to_lowercase);
-    let wanted = |k: &str, exposed: &str, at: &str| {
-        kind.is_none_or(|want| want == k)
-            && backend.is_none_or(|b| b == at)
-            && search
+    let mut listing = Listing {
+        catalog: &catalog,
+        filter: CapabilityFilter {
+            kind,
+            backend,
+            search: search.map(str::to_lowercase),
+        },
+        route_map: serde_json::Map::new(),
+    };
+    let tools = tool_rows(&mut listing);
+    // Resources by URI, templates by URI template: the same fields else.
+    let resources = located_rows(&mut listing, Kind::Resource, "resources", "uri", "uri");
+    let templates = located_rows(
+        &mut listing,
+        Kind::Template,
+        "resource_templates",
+        "uriTemplate",
+        "uri_template",
+    );
+    let prompts = prompt_rows(&mut listing);
+    json!({
+        "mcp_visible_tool_count": tools.len(),
+        "tools": tools,
+        "resources": resources,
+        "resource_templates": templates,
+        "prompts": prompts,
+        "route_map": listing.route_map,
+        "optimizer_active": false,
+    })
+}
+
+/// What `GET capabilities` asks for: a type, a backend, a search text
+/// (lower-cased); `None` allows all.
+struct CapabilityFilter<'a> {
+    /// `type`: `tools`, `resources`, `resource_templates` or `prompts`.
+    kind: Option<&'a str>,
+    /// `backend`: the backend's name.
+    backend: Option<&'a str>,
+    /// `search`: a part of the exposed name or URI, any case.
+    search: Option<String>,
+}
+
+impl CapabilityFilter<'_> {
+    /// Whether an item of type `word`, exposed as `exposed` by backend
+    /// `at`, is wanted.
+    fn wants(&self, word: &str, exposed: &str, at: &str) -> bool {
+        self.kind.is_none_or(|want| want == word)
+            && self.backend.is_none_or(|b| b == at)
+            && self
+                .search
                 .as_deref()
                 .is_none_or(|s| exposed.to_lowercase().contains(s))
-    };
-    let text = |item: &Value, field: &str| {
-        item.get(field)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let mut route_map = serde_json::Map::new();
-    let mut items = |k: Kind, word: &str, key: &str| -> Vec<(Value, String, String)> {
+    }
+}
+
+/// The catalog being listed, the filter, and the route map the listing
+/// fills (exposed name → backend and original name).
+struct Listing<'a> {
+    /// The whole catalog.
+    catalog: &'a Catalog,
+    /// What is wanted.
+    filter: CapabilityFilter<'a>,
+    /// Every listed item but templates, by exposed name.
+    route_map: serde_json::Map<String, Value>,
+}
+
+impl Listing<'_> {
+    /// The wanted items of kind `k` (type `word`, keyed by field `key`),
+    /// each with its backend and original name; all but templates go into
+    /// the route map.
+    fn items(&mut self, k: Kind, word: &str, key: &str) -> Vec<(Value, String, String)> {
+        let catalog = self.catalog;
         catalog
             .list(k)
             .iter()
             .filter_map(|item| {
                 let exposed = text(item, key);
                 let route = catalog.route(k, &exposed)?;
-                if !wanted(word, &exposed, &route.backend_name) {
+                if !self.filter.wants(word, &exposed, &route.backend_name) {
                     return None;
                 }
                 if k != Kind::Template {
-                    route_map.insert(exposed.clone(), json!([route.backend_name, route.original]));
+                    self.route_map
+                        .insert(exposed.clone(), json!([route.backend_name, route.original]));
                 }
                 Some((
                     item.clone(),
@@ -282,8 +339,21 @@ fn capabilities_document(
                 ))
             })
             .collect()
-    };
-    let tools: Vec<Value> = items(Kind::Tool, "tools", "name")
+    }
+}
+
+/// A string field of an item, empty if it has none.
+fn text(item: &Value, field: &str) -> String {
+    item.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The wanted tools, with their original names and input schemas.
+fn tool_rows(listing: &mut Listing<'_>) -> Vec<Value> {
+    listing
+        .items(Kind::Tool, "tools", "name")
         .into_iter()
         .map(|(t, backend, original)| {
             let name = text(&t, "name");
@@ -297,29 +367,36 @@ fn capabilities_document(
                 "renamed": name != original,
             })
         })
-        .collect();
-    // Resources by URI, templates by URI template: the same fields else.
-    let mut located = |kind: Kind, word: &str, key: &str, field: &str| -> Vec<Value> {
-        items(kind, word, key)
-            .into_iter()
-            .map(|(r, backend, _)| {
-                json!({
-                    field: text(&r, key),
-                    "name": text(&r, "name"),
-                    "backend": backend,
-                    "mime_type": r.get("mimeType").and_then(Value::as_str),
-                })
+        .collect()
+}
+
+/// The wanted resources or templates (`kind`, type `word`), their `key`
+/// shown as `field`.
+fn located_rows(
+    listing: &mut Listing<'_>,
+    kind: Kind,
+    word: &str,
+    key: &str,
+    field: &str,
+) -> Vec<Value> {
+    listing
+        .items(kind, word, key)
+        .into_iter()
+        .map(|(r, backend, _)| {
+            json!({
+                field: text(&r, key),
+                "name": text(&r, "name"),
+                "backend": backend,
+                "mime_type": r.get("mimeType").and_then(Value::as_str),
             })
-            .collect()
-    };
-    let resources = located(Kind::Resource, "resources", "uri", "uri");
-    let templates = located(
-        Kind::Template,
-        "resource_templates",
-        "uriTemplate",
-        "uri_template",
-    );
-    let prompts: Vec<Value> = items(Kind::Prompt, "prompts", "name")
+        })
+        .collect()
+}
+
+/// The wanted prompts, with their original names and arguments.
+fn prompt_rows(listing: &mut Listing<'_>) -> Vec<Value> {
+    listing
+        .items(Kind::Prompt, "prompts", "name")
         .into_iter()
         .map(|(p, backend, original)| {
             json!({
@@ -330,16 +407,7 @@ fn capabilities_document(
                 "arguments": p.get("arguments").cloned().unwrap_or_else(|| json!([])),
             })
         })
-        .collect();
-    json!({
-        "mcp_visible_tool_count": tools.len(),
-        "tools": tools,
-        "resources": resources,
-        "resource_templates": templates,
-        "prompts": prompts,
-        "route_map": route_map,
-        "optimizer_active": false,
-    })
+        .collect()
 }
 
 /// `GET capabilities[?type=&backend=&search=]`.
