@@ -116,14 +116,14 @@ pub struct Link {
     /// The stdio child, or the server an SSE backend launched.
     process: Option<Local>,
     /// What carries the messages besides the connection core.
-    transport: Transport,
+    transport: LinkTransport,
 }
 
 /// The transport of a link: stdio needs nothing beyond its process (its
 /// threads end with the pipes); the SSE and Streamable HTTP transports
 /// have streams and workers to stop.
 #[derive(Debug)]
-enum Transport {
+enum LinkTransport {
     /// The child's stdin and stdout.
     Stdio,
     /// A legacy SSE stream and its POSTs.
@@ -146,9 +146,9 @@ impl Link {
     pub fn stop(&self) {
         self.conn.close("backend stopped");
         match &self.transport {
-            Transport::Stdio => {}
-            Transport::Sse(stream) => stream.stop(),
-            Transport::StreamableHttp(http) => http.stop(),
+            LinkTransport::Stdio => {}
+            LinkTransport::Sse(stream) => stream.stop(),
+            LinkTransport::StreamableHttp(http) => http.stop(),
         }
         match &self.process {
             Some(Local::Stdio(p)) => p.stop(),
@@ -247,7 +247,11 @@ fn open(
         BackendKind::Stdio(launch) => {
             let (conn, process) =
                 stdio::spawn(&backend.name, launch, events).map_err(Error::Spawn)?;
-            Ok(link(conn, Some(Local::Stdio(process)), Transport::Stdio))
+            Ok(link(
+                conn,
+                Some(Local::Stdio(process)),
+                LinkTransport::Stdio,
+            ))
         }
         BackendKind::Sse { url, launch, .. } => {
             let process = match launch {
@@ -272,7 +276,7 @@ fn open(
                 left(t.init),
                 events,
             ) {
-                Ok((conn, stream)) => Ok(link(conn, process, Transport::Sse(stream))),
+                Ok((conn, stream)) => Ok(link(conn, process, LinkTransport::Sse(stream))),
                 Err(e) => {
                     if let Some(Local::Server(p)) = &process {
                         p.terminate();
@@ -285,7 +289,7 @@ fn open(
             let (conn, http) =
                 streamable::connect(&backend.name, url, credentials.clone(), t.call, events)
                     .map_err(Error::Thread)?;
-            Ok(link(conn, None, Transport::StreamableHttp(http)))
+            Ok(link(conn, None, LinkTransport::StreamableHttp(http)))
         }
     }
 }
@@ -317,9 +321,9 @@ fn initialize(
         && let Some(params) = discover::listen_params(&discovered)
     {
         match &link.transport {
-            Transport::StreamableHttp(http) => http.listen(&link.conn, params),
+            LinkTransport::StreamableHttp(http) => http.listen(&link.conn, params),
             // stdio: one stream carries everything.
-            Transport::Stdio | Transport::Sse(_) => discover::listen(&link.conn, params),
+            LinkTransport::Stdio | LinkTransport::Sse(_) => discover::listen(&link.conn, params),
         }
     }
     Ok(discovered)

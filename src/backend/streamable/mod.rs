@@ -31,11 +31,11 @@
 //! `push` (the GET or listen stream). This file holds the transport, its
 //! shared state, `connect` and `stop`.
 
-mod answer;
 mod decide;
 mod post;
-mod push;
+mod streams;
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -45,7 +45,7 @@ use serde_json::Value;
 use ureq::Agent;
 
 use super::agent::Limits;
-use super::auth::{Credentials, with_headers};
+use super::auth::{Credentials, TokenError, with_headers};
 use super::connection::Connection;
 use super::events::EventSender;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT};
@@ -53,7 +53,7 @@ use crate::mcp;
 use crate::sync::spawn_named;
 use crate::workers::Bounded;
 use post::post_loop;
-use push::{Push, open_push_stream};
+use streams::{Push, open_push_stream};
 
 /// How long the DELETE of the session on stop may take.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -199,4 +199,65 @@ pub fn connect(
         return Err(e);
     }
     Ok((conn, StreamableTransport { shared }))
+}
+
+/// Why a message could not be POSTed, or its answer not read.
+#[derive(Debug)]
+pub(super) enum PostFailure {
+    /// The server could not be reached at all: reconnect.
+    Unreachable {
+        /// The endpoint.
+        url: String,
+        /// Why.
+        source: ureq::Error,
+    },
+    /// No credentials (the OAuth 2 token request failed).
+    Credentials(TokenError),
+    /// The server answered with a status that is no answer.
+    Status {
+        /// The status.
+        status: u16,
+        /// The endpoint.
+        url: String,
+    },
+    /// The answer's body could not be read.
+    Read(ureq::Error),
+    /// Our session expired before we had sent `initialize` on it.
+    NoInitialize,
+    /// The re-sent `initialize` got no answer with a version.
+    ReinitUnanswered,
+}
+
+impl PostFailure {
+    /// Whether the server could not be reached at all (then the connection
+    /// closes and the supervisor reconnects).
+    pub(super) fn is_unreachable(&self) -> bool {
+        matches!(self, PostFailure::Unreachable { .. })
+    }
+}
+
+impl fmt::Display for PostFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PostFailure::Unreachable { url, source } => write!(f, "POST {url}: {source}"),
+            PostFailure::Credentials(e) => write!(f, "{e}"),
+            PostFailure::Status { status, url } => write!(f, "HTTP {status} from {url}"),
+            PostFailure::Read(e) => write!(f, "reading the answer: {e}"),
+            PostFailure::NoInitialize => f.write_str("session expired before initialize"),
+            PostFailure::ReinitUnanswered => f.write_str("re-initialize was not answered"),
+        }
+    }
+}
+
+impl std::error::Error for PostFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PostFailure::Unreachable { source, .. } => Some(source),
+            PostFailure::Credentials(e) => Some(e),
+            PostFailure::Read(e) => Some(e),
+            PostFailure::Status { .. }
+            | PostFailure::NoInitialize
+            | PostFailure::ReinitUnanswered => None,
+        }
+    }
 }

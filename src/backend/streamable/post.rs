@@ -5,17 +5,15 @@
 //! failure goes to its request or closes an unreachable connection. Reading
 //! a 2xx answer's body is `answer`'s; the push stream is `push`'s.
 
-use std::fmt;
 use std::sync::Arc;
 
 use log::{debug, info, warn};
 use ureq::Agent;
 
-use super::StreamableState;
-use super::answer::{deliver, read_answer};
 use super::decide::{Answer, Posted, assigned_session, classify, needs_body};
-use super::push::open_get_stream;
-use crate::backend::auth::{SendError, TokenError, with_headers};
+use super::streams::{deliver, open_get_stream, read_answer};
+use super::{PostFailure, StreamableState};
+use crate::backend::auth::{SendError, with_headers};
 use crate::backend::connection::{CallError, Connection, Frame};
 use crate::backend::content_type;
 use crate::jsonrpc::Message;
@@ -132,67 +130,6 @@ fn deliver_one(
                 ),
             }
             true
-        }
-    }
-}
-
-/// Why a message could not be POSTed, or its answer not read.
-#[derive(Debug)]
-pub(super) enum PostFailure {
-    /// The server could not be reached at all: reconnect.
-    Unreachable {
-        /// The endpoint.
-        url: String,
-        /// Why.
-        source: ureq::Error,
-    },
-    /// No credentials (the OAuth 2 token request failed).
-    Credentials(TokenError),
-    /// The server answered with a status that is no answer.
-    Status {
-        /// The status.
-        status: u16,
-        /// The endpoint.
-        url: String,
-    },
-    /// The answer's body could not be read.
-    Read(ureq::Error),
-    /// Our session expired before we had sent `initialize` on it.
-    NoInitialize,
-    /// The re-sent `initialize` got no answer with a version.
-    ReinitUnanswered,
-}
-
-impl PostFailure {
-    /// Whether the server could not be reached at all (then the connection
-    /// closes and the supervisor reconnects).
-    fn is_unreachable(&self) -> bool {
-        matches!(self, PostFailure::Unreachable { .. })
-    }
-}
-
-impl fmt::Display for PostFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PostFailure::Unreachable { url, source } => write!(f, "POST {url}: {source}"),
-            PostFailure::Credentials(e) => write!(f, "{e}"),
-            PostFailure::Status { status, url } => write!(f, "HTTP {status} from {url}"),
-            PostFailure::Read(e) => write!(f, "reading the answer: {e}"),
-            PostFailure::NoInitialize => f.write_str("session expired before initialize"),
-            PostFailure::ReinitUnanswered => f.write_str("re-initialize was not answered"),
-        }
-    }
-}
-
-impl std::error::Error for PostFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PostFailure::Unreachable { source, .. } => Some(source),
-            PostFailure::Credentials(e) => Some(e),
-            PostFailure::Read(e) => Some(e),
-            PostFailure::Status { .. }
-            | PostFailure::NoInitialize
-            | PostFailure::ReinitUnanswered => None,
         }
     }
 }
