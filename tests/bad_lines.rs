@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::bad_answer::bad_answer;
 use crate::support::{Gateway, SseClient, fixture_backend, serve_each, text, wait_until};
 
 /// How long the client waits for an answer: far below `timeouts.call`.
@@ -36,26 +37,6 @@ const FAULTS: [(&str, &str, &str); 3] = [
         "too_long",
     ),
 ];
-
-/// An answer to request `id` that cannot be read, of `kind` (as the
-/// fixture's `bad` tool writes them).
-fn bad_answer(id: &Value, kind: &str) -> Vec<u8> {
-    let mut line = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"#).into_bytes();
-    match kind {
-        "utf8" => line.extend(b"{\"content\":[{\"type\":\"text\",\"text\":\"caf\xe9\"}]}}"),
-        "deep" => {
-            line.extend(b"{\"deep\":".iter().chain(&[b'['; 200]).chain(&[b']'; 200]));
-            line.extend(b"}}");
-        }
-        "long" => {
-            line.extend(b"{\"content\":[{\"type\":\"text\",\"text\":\"");
-            line.resize(line.len() + 17 * 1024 * 1024, b'x');
-            line.extend(b"\"}]}}");
-        }
-        _ => return b"this is not JSON".to_vec(),
-    }
-    line
-}
 
 /// The answer a fake gives a readable request, or `None` for a
 /// notification or response.

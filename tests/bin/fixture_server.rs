@@ -32,9 +32,14 @@
 //! first, then answers `after noise`); any other
 //! name answers `"<FIXTURE_NAME>:<name>:<arguments>"`.
 
+#[path = "../support/bad_answer.rs"]
+mod bad_answer;
+
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use bad_answer::bad_answer;
 
 use serde_json::{Value, json};
 
@@ -344,24 +349,4 @@ fn main() {
         }
     }
     eprintln!("fixture {label} stdin closed, exiting");
-}
-
-/// An answer to request `id` that cannot be read, of `kind` (see `bad`).
-fn bad_answer(id: &Value, kind: &str) -> Vec<u8> {
-    let start = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"#);
-    let mut line = start.into_bytes();
-    match kind {
-        "utf8" => line.extend(b"{\"content\":[{\"type\":\"text\",\"text\":\"caf\xe9\"}]}}"),
-        "deep" => {
-            line.extend(b"{\"deep\":".iter().chain(&[b'['; 200]).chain(&[b']'; 200]));
-            line.extend(b"}}");
-        }
-        "long" => {
-            line.extend(b"{\"content\":[{\"type\":\"text\",\"text\":\"");
-            line.resize(line.len() + 17 * 1024 * 1024, b'x');
-            line.extend(b"\"}]}}");
-        }
-        _ => return b"this is not JSON".to_vec(),
-    }
-    line
 }

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod bad_answer;
 pub mod fake_http;
 pub mod fake_sse;
 pub mod modern;
