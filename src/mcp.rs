@@ -175,6 +175,13 @@ pub const LOG_LEVELS: [&str; 8] = [
     "emergency",
 ];
 
+/// Where `level` is in [`LOG_LEVELS`]: a lower rank is more verbose, so a
+/// message at rank `r` reaches whoever asked for a rank `<= r`. `None` for
+/// a word that is no log level.
+pub fn log_rank(level: &str) -> Option<usize> {
+    LOG_LEVELS.iter().position(|l| *l == level)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,9 +116,11 @@ impl Sessions {
                     return;
                 };
                 let subscribed = |s: &Session| {
-                    s.state().subscriptions.get(uri).map(String::as_str) == Some(backend)
-                        && router.resource_backend(s.group.as_deref(), uri).as_deref()
-                            == Some(backend)
+                    // The session's lock is let go before the views are read.
+                    let held =
+                        s.state().subscriptions.get(uri).map(String::as_str) == Some(backend);
+                    held && router.resource_backend(s.group.as_deref(), uri).as_deref()
+                        == Some(backend)
                 };
                 for session in ready.filter(|s| subscribed(s)) {
                     session.send(&Message::Notification {
@@ -134,11 +136,10 @@ impl Sessions {
                     debug!("[{backend}] {method} without object params dropped");
                     return;
                 };
-                let rank = |level: &str| mcp::LOG_LEVELS.iter().position(|l| *l == level);
                 let level = params
                     .get("level")
                     .and_then(Value::as_str)
-                    .and_then(rank)
+                    .and_then(mcp::log_rank)
                     .unwrap_or(0);
                 params.insert("logger".into(), Value::from(backend));
                 let params = Value::Object(params);
@@ -146,7 +147,7 @@ impl Sessions {
                 let group = router.group_of(backend);
                 let sees = |s: &Session| s.group.is_none() || s.group == group;
                 for session in ready.filter(|s| sees(s)) {
-                    let wanted = session.state().log_level.as_deref().and_then(rank);
+                    let wanted = session.state().log_level.as_deref().and_then(mcp::log_rank);
                     if wanted.is_some_and(|w| level >= w) {
                         session.send(&Message::Notification {
                             method: method.to_owned(),

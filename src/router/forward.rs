@@ -83,7 +83,7 @@ impl Router {
         // its own stream, in order with its answer (never without asking).
         let (log, legacy_caller) = {
             let state = session.state();
-            let wanted = state.log_level.as_deref().and_then(log_rank);
+            let wanted = state.log_level.as_deref().and_then(mcp::log_rank);
             let modern_caller = state.protocol_version == Some(mcp::MODERN_VERSION);
             let log = modern_caller
                 .then_some(wanted)
@@ -222,11 +222,6 @@ pub(super) fn boxed_log(hook: SharedLog) -> crate::backend::LogFn {
     Box::new(move |params| hook(params))
 }
 
-/// Where `level` is in [`mcp::LOG_LEVELS`] (more verbose first).
-fn log_rank(level: &str) -> Option<usize> {
-    mcp::LOG_LEVELS.iter().position(|x| *x == level)
-}
-
 /// A call's progress hook: the backend's progress goes to the call's
 /// client under the client's own token. Runs on the backend's reader
 /// thread, under no lock.
@@ -257,7 +252,7 @@ fn log_hook(caller: &Arc<Caller>, backend: &str, wanted: usize) -> SharedLog {
         let level = params
             .get("level")
             .and_then(Value::as_str)
-            .and_then(log_rank);
+            .and_then(mcp::log_rank);
         if level.unwrap_or(0) < wanted {
             return;
         }

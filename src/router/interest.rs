@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::mcp::LOG_LEVELS;
+use crate::mcp::{LOG_LEVELS, log_rank};
 use crate::sync::lock;
 
 /// How many sessions and listen streams are subscribed to each resource
@@ -74,10 +74,6 @@ struct LevelCounts {
     applied: Option<usize>,
 }
 
-fn rank(level: &str) -> Option<usize> {
-    LOG_LEVELS.iter().position(|l| *l == level)
-}
-
 impl Levels {
     /// The level `backend` was last set to, if any.
     pub fn applied(&self, backend: &str) -> Option<&'static str> {
@@ -99,10 +95,10 @@ impl Levels {
     ) -> Option<&'static str> {
         let mut all = lock(&self.0);
         let counts = all.entry(backend.to_owned()).or_default();
-        if let Some(old) = old.and_then(rank) {
+        if let Some(old) = old.and_then(log_rank) {
             counts.sessions[old] = counts.sessions[old].saturating_sub(1);
         }
-        if let Some(new) = new.and_then(rank) {
+        if let Some(new) = new.and_then(log_rank) {
             counts.sessions[new] += 1;
         }
         // With no session left wanting logs the backend keeps its level:
