@@ -310,8 +310,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
     }
     match decode_text(&req.body, Batches::Refused) {
         Ok(decoded) => {
-            let (message, _) = decoded.into_messages();
-            for message in message {
+            for message in decoded.into_messages().0 {
                 debug!("session {}: <- {:?}", session.short_id(), message);
                 gateway.router.handle(&session, message);
             }
