@@ -182,6 +182,18 @@ pub fn log_rank(level: &str) -> Option<usize> {
     LOG_LEVELS.iter().position(|l| *l == level)
 }
 
+/// The client capability a server→client request needs (MCP 2025-06-18,
+/// Client Features): `sampling`, `elicitation` or `roots`; `None` for a
+/// method a server may not ask a client.
+pub fn capability_of(server_request: &str) -> Option<&'static str> {
+    match server_request {
+        method::SAMPLING_CREATE_MESSAGE => Some("sampling"),
+        method::ELICITATION_CREATE => Some("elicitation"),
+        method::ROOTS_LIST => Some("roots"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

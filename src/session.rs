@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, warn};
 use serde_json::Value;
@@ -22,7 +22,6 @@ use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::mcp::method;
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
-use crate::replay::Replay;
 use crate::sync::lock;
 
 /// A request of this session being served by a backend.
@@ -49,42 +48,24 @@ pub enum Outbound {
     Close,
 }
 
-/// What the answer stream of one Streamable HTTP request carries, typed so
-/// the waiting POST never parses a message to learn what it is.
-#[derive(Debug)]
-pub enum ForRequest {
-    /// Something for the request before its answer (progress, a log, a
-    /// backend's request), serialized.
-    Message(String),
-    /// The request's answer (result or error), serialized: the last item.
-    Answer(String),
-    /// The client cancelled the request: no answer will come.
-    Cancelled,
-    /// Stop writing and park the rest: the client resumes on a new GET.
-    Yield,
-    /// A 2026-07-28 request only: a backend asks the client something
-    /// while serving it; the front turns it into an input-required result.
-    Input(InputRequest),
-}
+/// Delivery of the messages that belong to one request, for a front with
+/// a stream per request (Streamable HTTP). Each method runs on the thread
+/// that has the message or ends the session, under no lock of the
+/// session's, and never blocks.
+pub trait RequestStreams: Send + Sync + std::fmt::Debug {
+    /// Queues `message` (the answer to request `id`, or something before
+    /// it) on the stream that waits for that request: whether it was
+    /// queued, or the message back when no stream waits for it.
+    fn send(&self, id: &RequestId, message: Message) -> Result<bool, Message>;
 
-/// A backend's request for a 2026-07-28 client (sampling, elicitation,
-/// roots), to be answered through an input-required result and its retry.
-#[derive(Debug)]
-pub struct InputRequest {
-    /// Its key in `inputRequests`: the backend's own request id as text.
-    pub key: String,
-    /// `sampling/createMessage`, `elicitation/create` or `roots/list`.
-    pub method: String,
-    /// Its params, as the backend sent them.
-    pub params: Option<Value>,
-    /// The client capability it needs.
-    pub capability: &'static str,
-    /// The backend that asks, and its id for the request.
-    pub conn: Weak<Connection>,
-    /// The backend's id of this request.
-    pub their_id: RequestId,
-    /// The call it serves, for `Router::attach` on the retry.
-    pub call: crate::backend::Origin,
+    /// The client cancelled request `id`: its waiting stream ends at once.
+    fn cancel(&self, id: &RequestId);
+
+    /// Whether a request's stream holds a client connection.
+    fn busy(&self) -> bool;
+
+    /// The session ended: every waiting stream hears it.
+    fn close(&self);
 }
 
 /// The list-change notifications a session may have queued.
@@ -217,13 +198,12 @@ pub struct Session {
     on_slow: Option<SlowHook>,
     state: Mutex<McpState>,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
-    /// Streamable HTTP: the POSTs waiting for their requests' answers.
-    request_streams: Mutex<HashMap<RequestId, Sender<ForRequest>>>,
+    /// Where messages for one request go first, if the front has a stream
+    /// per request (Streamable HTTP).
+    request_streams: Option<Arc<dyn RequestStreams>>,
     /// Whether a writer drains the general queue (always for SSE; for
     /// Streamable HTTP only while a GET stream is open).
     listening: AtomicBool,
-    /// Streamable HTTP: the general queue's receiver while no GET stream has it.
-    parked: Mutex<Option<Receiver<Outbound>>>,
     /// Last request or stream activity (idle expiry).
     last_active: Mutex<Instant>,
     /// Requests sent to this client, by the id we gave them: who waits
@@ -231,16 +211,8 @@ pub struct Session {
     server_requests: Mutex<HashMap<RequestId, Asker>>,
     /// Bits of [`LIST_CHANGED`] queued and not yet written.
     list_changed_queued: AtomicU8,
-    /// What the session's `/mcp` streams sent, for clients that resume.
-    pub replay: Replay,
-    /// Answer streams whose client went away before the answer, by stream
-    /// name: the request and what is still to come, for a resuming GET.
-    parked_requests: Mutex<HashMap<String, (RequestId, Receiver<ForRequest>)>>,
-    /// Answer streams being written, by stream name: their requests.
-    answer_streams: Mutex<HashMap<String, RequestId>>,
-    /// Signalled whenever a queue is parked (the general one or an answer
-    /// stream's), for a resuming GET that asked its writer to yield.
-    parked_ready: std::sync::Condvar,
+    /// Numbers the requests the session sends its client.
+    next_server_request: AtomicU64,
 }
 
 impl Session {
@@ -267,17 +239,13 @@ impl Session {
             on_slow: None,
             state: Mutex::new(McpState::default()),
             in_flight: Mutex::new(HashMap::new()),
-            request_streams: Mutex::new(HashMap::new()),
+            request_streams: None,
             // Only Streamable HTTP sessions have no writer until a GET.
             listening: AtomicBool::new(transport != Transport::StreamableHttp),
-            parked: Mutex::new(None),
             last_active: Mutex::new(Instant::now()),
             server_requests: Mutex::new(HashMap::new()),
             list_changed_queued: AtomicU8::new(0),
-            replay: Replay::default(),
-            parked_requests: Mutex::new(HashMap::new()),
-            answer_streams: Mutex::new(HashMap::new()),
-            parked_ready: std::sync::Condvar::new(),
+            next_server_request: AtomicU64::new(1),
         };
         (session, rx)
     }
@@ -285,6 +253,12 @@ impl Session {
     /// The session as one of `group`'s virtual server (`None`: the whole gateway).
     pub fn in_group(mut self, group: Option<&str>) -> Session {
         self.group = group.map(str::to_owned);
+        self
+    }
+
+    /// Sets where messages for one request go first (Streamable HTTP).
+    pub fn with_request_streams(mut self, streams: Arc<dyn RequestStreams>) -> Session {
+        self.request_streams = Some(streams);
         self
     }
 
@@ -311,50 +285,42 @@ impl Session {
     /// Queues a message for the client: a response goes to the POST that
     /// waits for it (Streamable HTTP), anything else to the general queue.
     /// Returns `false` when the message could not be queued.
-    pub fn send(&self, message: &Message) -> bool {
-        let id = match message {
-            Message::Response { id, .. } | Message::Error { id: Some(id), .. } => Some(id),
+    pub fn send(&self, message: Message) -> bool {
+        let id = match &message {
+            Message::Response { id, .. } | Message::Error { id: Some(id), .. } => Some(id.clone()),
             _ => None,
         };
         match id {
-            Some(id) => self.send_for(id, message),
-            None => self.send_general(message),
+            Some(id) => self.send_for(&id, message),
+            None => self.send_general(&message),
         }
     }
 
     /// Queues a message that belongs to request `id` (its answer, its
-    /// progress): on that request's POST stream if there is one.
-    pub fn send_for(&self, id: &RequestId, message: &Message) -> bool {
-        let stream = lock(&self.request_streams).get(id).cloned();
-        match stream {
-            Some(tx) => {
-                let text = message.to_json_text();
-                debug!("session {}: -> (request {id}) {}", self.short_id(), text);
-                let answer = matches!(message,
-                    Message::Response { id: a, .. } | Message::Error { id: Some(a), .. } if a == id);
-                let item = if answer {
-                    ForRequest::Answer(text)
-                } else {
-                    ForRequest::Message(text)
-                };
-                tx.try_send(item).is_ok()
-            }
-            None => self.send_general(message),
-        }
+    /// progress): on that request's stream if there is one.
+    pub fn send_for(&self, id: &RequestId, message: Message) -> bool {
+        let message = match &self.request_streams {
+            Some(streams) => match streams.send(id, message) {
+                Ok(queued) => return queued,
+                Err(message) => message,
+            },
+            None => message,
+        };
+        self.send_general(&message)
     }
 
-    /// Hands a backend's question to the POST that waits for request `id`
-    /// (a 2026-07-28 request); `false` if none waits.
-    pub fn send_input(&self, id: &RequestId, input: InputRequest) -> bool {
-        let stream = lock(&self.request_streams).get(id).cloned();
-        stream.is_some_and(|tx| tx.try_send(ForRequest::Input(input)).is_ok())
+    /// A fresh id for a request the session sends its client (a
+    /// backend's question relayed, or the gateway's own).
+    pub fn next_server_request_id(&self) -> RequestId {
+        let n = self.next_server_request.fetch_add(1, Ordering::Relaxed);
+        RequestId::String(format!("argus-{n}"))
     }
 
     /// The client cancelled request `id`: a POST waiting for its answer
     /// hears it at once (and ends) instead of waiting out the call timeout.
     pub fn cancel_request_stream(&self, id: &RequestId) {
-        if let Some(tx) = lock(&self.request_streams).remove(id) {
-            let _ = tx.try_send(ForRequest::Cancelled);
+        if let Some(streams) = &self.request_streams {
+            streams.cancel(id);
         }
     }
 
@@ -421,116 +387,16 @@ impl Session {
         }
     }
 
-    /// Opens the answer stream of request `id` (Streamable HTTP POST);
-    /// `None` if a request with that id is already waiting (MCP forbids
-    /// reusing an id in flight, and the answers could not be told apart).
-    pub fn open_request_stream(&self, id: RequestId) -> Option<Receiver<ForRequest>> {
-        let mut streams = lock(&self.request_streams);
-        if streams.contains_key(&id) {
-            return None;
-        }
-        let (tx, rx) = bounded(crate::limits::SESSION_OUTBOUND_QUEUE);
-        streams.insert(id, tx);
-        Some(rx)
+    /// Whether a writer drains the general queue: set when a Streamable
+    /// HTTP GET stream takes it, cleared when it parks it.
+    pub fn set_listening(&self, listening: bool) {
+        self.listening.store(listening, Ordering::SeqCst);
     }
 
-    /// Keeps the rest of request `id`'s answer stream `stream` for a client
-    /// that will resume it (its connection went away before the answer).
-    pub fn park_request_stream(&self, stream: String, id: RequestId, rx: Receiver<ForRequest>) {
-        let mut parked = lock(&self.parked_requests);
-        if parked.len() >= crate::limits::MAX_REPLAY_STREAMS {
-            // Nobody resumed these: stop holding them (their answers then
-            // go to the GET stream, if any).
-            let ids: Vec<RequestId> = parked.drain().map(|(_, (id, _))| id).collect();
-            drop(parked);
-            for id in &ids {
-                self.close_request_stream(id);
-            }
-            parked = lock(&self.parked_requests);
-        }
-        parked.insert(stream, (id, rx));
-        drop(parked);
-        self.parked_ready.notify_all();
-    }
-
-    /// Takes a parked answer stream to resume it.
-    pub fn take_parked_request(&self, stream: &str) -> Option<(RequestId, Receiver<ForRequest>)> {
-        lock(&self.parked_requests).remove(stream)
-    }
-
-    /// Closes the answer stream of request `id`.
-    pub fn close_request_stream(&self, id: &RequestId) {
-        lock(&self.request_streams).remove(id);
-    }
-
-    /// Streamable HTTP: parks the general queue's receiver until a GET takes it.
-    pub fn park(&self, rx: Receiver<Outbound>) {
-        *lock(&self.parked) = Some(rx);
-        self.listening.store(false, Ordering::SeqCst);
-        self.parked_ready.notify_all();
-    }
-
-    /// Streamable HTTP, a GET resuming the general stream: takes the queue,
-    /// asking a GET stream that still has it (its client is gone, but it has
-    /// not noticed yet) to yield, and waiting at most `wait` for that.
-    pub fn take_stream_over(&self, wait: Duration) -> Option<Receiver<Outbound>> {
-        if let Some(rx) = self.take_stream() {
-            return Some(rx);
-        }
+    /// Asks the writer of the general queue to stop and give it back (a
+    /// resuming GET takes over).
+    pub fn ask_writer_to_yield(&self) {
         let _ = self.tx.try_send(Outbound::Yield);
-        let parked = self
-            .parked_ready
-            .wait_timeout_while(lock(&self.parked), wait, |p| p.is_none())
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-        drop(parked);
-        self.take_stream()
-    }
-
-    /// Records that answer stream `stream` carries request `id`'s messages.
-    pub fn answer_stream_opened(&self, stream: &str, id: &RequestId) {
-        lock(&self.answer_streams).insert(stream.to_owned(), id.clone());
-    }
-
-    /// Answer stream `stream` is done (or about to be parked).
-    pub fn answer_stream_closed(&self, stream: &str) {
-        lock(&self.answer_streams).remove(stream);
-        self.parked_ready.notify_all();
-    }
-
-    /// A GET resuming answer stream `stream`: its parked rest, asking the
-    /// writer that still has it to yield first (waiting at most `wait`).
-    /// `None` when the stream is over.
-    pub fn take_answer_stream_over(
-        &self,
-        stream: &str,
-        wait: Duration,
-    ) -> Option<(RequestId, Receiver<ForRequest>)> {
-        if let Some(parked) = self.take_parked_request(stream) {
-            return Some(parked);
-        }
-        let id = lock(&self.answer_streams).get(stream).cloned()?;
-        let tx = lock(&self.request_streams).get(&id).cloned()?;
-        let _ = tx.try_send(ForRequest::Yield);
-        let parked = self
-            .parked_ready
-            .wait_timeout_while(lock(&self.parked_requests), wait, |p| {
-                // Until it is parked, or its writer finished without (the
-                // answer went out: the caller finds it in the replay).
-                !p.contains_key(stream) && lock(&self.answer_streams).contains_key(stream)
-            })
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-        drop(parked);
-        self.take_parked_request(stream)
-    }
-
-    /// Streamable HTTP: takes the general queue for a GET stream; `None`
-    /// when another GET stream has it.
-    pub fn take_stream(&self) -> Option<Receiver<Outbound>> {
-        let rx = lock(&self.parked).take()?;
-        self.listening.store(true, Ordering::SeqCst);
-        Some(rx)
     }
 
     /// Records a request sent to this client as `ours`, and who waits for
@@ -559,9 +425,8 @@ impl Session {
 
     /// Time since the last activity; zero while a stream is open.
     pub fn idle(&self) -> std::time::Duration {
-        // Answer streams parked for a resume hold nobody's connection.
-        let live = lock(&self.request_streams).len() > lock(&self.parked_requests).len();
-        if self.listening.load(Ordering::SeqCst) || live {
+        let busy = self.request_streams.as_ref().is_some_and(|s| s.busy());
+        if self.listening.load(Ordering::SeqCst) || busy {
             return std::time::Duration::ZERO;
         }
         lock(&self.last_active).elapsed()
@@ -572,7 +437,9 @@ impl Session {
         let first = !self.closed.swap(true, Ordering::SeqCst);
         // POSTs still waiting for answers hear that the session is gone
         // (after the flag, so they see it set).
-        lock(&self.request_streams).clear();
+        if let Some(streams) = &self.request_streams {
+            streams.close();
+        }
         if first {
             // If the queue is full the writer sees the flag instead.
             let _ = self.tx.try_send(Outbound::Close);
@@ -641,10 +508,6 @@ impl Session {
     /// The session as records and the management API name it: a hash of
     /// its id, never the id (a credential).
     pub fn label(&self) -> String {
-        if self.id.is_empty() {
-            // A 2026-07-28 request's own session: there is no id to name.
-            return "stateless".to_owned();
-        }
         crate::sha256::hex(self.id.as_bytes())[..16].to_owned()
     }
 }

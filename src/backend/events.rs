@@ -11,7 +11,6 @@
 //!
 //! This file sits under `connection`: it imports nothing from it.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -22,11 +21,27 @@ use serde_json::Value;
 use crate::jsonrpc::RequestId;
 use crate::limits::MAX_BACKEND_EVENTS;
 
-/// Who a forwarded request is for, as the layer above records it (the
-/// router's caller: a session and the client's id). Opaque here: the
-/// connection only keeps it with the request, so that a request the backend
-/// sends while serving it can be traced back (see [`BackendEvent::Request`]).
-pub type Origin = Arc<dyn Any + Send + Sync>;
+/// The call a forwarded request belongs to, as the layer above made it
+/// (the router's call: who asked, and where its answer goes). The
+/// connection only keeps it with the request, so that a request the
+/// backend sends while serving it can be traced back to it (see
+/// [`BackendEvent::Request`]) and handed to it.
+pub trait CallOrigin: Send + Sync + std::fmt::Debug {
+    /// Hands the call's client `method` with `params`, a request the
+    /// backend sent (under its id `id`) while serving this call, through
+    /// the same connection. `Err` says why the client cannot be asked: the
+    /// backend is then answered with an error. Runs on the backend's
+    /// supervisor thread, under no lock.
+    fn relay(
+        self: Arc<Self>,
+        id: RequestId,
+        method: &str,
+        params: Option<Value>,
+    ) -> Result<(), String>;
+}
+
+/// A forwarded request's call, shared by the connection and the router.
+pub type Origin = Arc<dyn CallOrigin>;
 
 /// A backend's request for a client (sampling, elicitation, roots).
 #[derive(Debug, Clone)]

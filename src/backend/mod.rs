@@ -27,7 +27,9 @@ pub use connection::{
     CallError, Connection, LogFn, Outgoing, ProgressFn, ReplyFn, encode_header_value,
 };
 pub use discover::{CacheHints, Discovered, listen_params};
-pub use events::{BackendEvent, BackendRequest, EventReceiver, EventSender, Origin, events};
+pub use events::{
+    BackendEvent, BackendRequest, CallOrigin, EventReceiver, EventSender, Origin, events,
+};
 
 use crate::config::{Backend, BackendKind};
 

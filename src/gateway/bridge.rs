@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::session::InputRequest;
+use crate::router::InputRequest;
 use crate::sha256;
 use crate::sync;
 

@@ -21,6 +21,7 @@ mod security;
 mod sse;
 mod stdio;
 mod streamable;
+mod streams;
 mod well_known;
 
 use std::collections::HashMap;
@@ -42,24 +43,40 @@ use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::session::{Session, SlowHook, list_changes};
 use crate::supervisor::{Listener, Supervisor};
+use streams::StreamableStreams;
 
-/// Open client sessions by id.
+/// Open client sessions by id, each with its Streamable HTTP streams if
+/// it has them.
 #[derive(Debug, Default)]
-pub(crate) struct Sessions(Mutex<HashMap<String, Arc<Session>>>);
+pub(crate) struct Sessions(Mutex<HashMap<String, OpenSession>>);
+
+/// One open session in the table.
+#[derive(Debug)]
+struct OpenSession {
+    session: Arc<Session>,
+    /// Streamable HTTP sessions only.
+    streams: Option<Arc<StreamableStreams>>,
+}
 
 impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, OpenSession>> {
         // Inserts and removes are single calls: the map survives a poisoning panic.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a session unless `max` are open already (`server.max_sessions`).
-    fn admit(&self, session: Arc<Session>, max: usize) -> bool {
+    /// Adds a session (with its streams, for Streamable HTTP) unless `max`
+    /// are open already (`server.max_sessions`).
+    fn admit(
+        &self,
+        session: Arc<Session>,
+        streams: Option<Arc<StreamableStreams>>,
+        max: usize,
+    ) -> bool {
         let mut table = self.lock();
         if table.len() >= max {
             return false;
         }
-        table.insert(session.id.clone(), session);
+        table.insert(session.id.clone(), OpenSession { session, streams });
         true
     }
 
@@ -67,9 +84,22 @@ impl Sessions {
         self.lock().len()
     }
 
+    /// Every open session.
+    fn all(&self) -> Vec<Arc<Session>> {
+        self.lock().values().map(|o| o.session.clone()).collect()
+    }
+
     /// An open session by id (closed ones are not found).
     fn get(&self, id: &str) -> Option<Arc<Session>> {
-        self.lock().get(id).filter(|s| !s.is_closed()).cloned()
+        self.with_streams(id).map(|(s, _)| s)
+    }
+
+    /// An open session by id, with its streams (closed ones are not found).
+    fn with_streams(&self, id: &str) -> Option<(Arc<Session>, Option<Arc<StreamableStreams>>)> {
+        self.lock()
+            .get(id)
+            .filter(|o| !o.session.is_closed())
+            .map(|o| (o.session.clone(), o.streams.clone()))
     }
 
     fn remove(&self, id: &str) {
@@ -82,7 +112,7 @@ impl Sessions {
     /// `Some(group)`: that group's) of these list changes (one of
     /// `session::LIST_CHANGED` each).
     fn catalog_changed(&self, view: Option<&str>, methods: &[&'static str]) {
-        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        let sessions = self.all();
         // Only sessions past `notifications/initialized`: before it a server
         // should send nothing but pings and logs (MCP lifecycle). A change
         // already queued for a session and not yet written is not queued
@@ -104,7 +134,7 @@ impl Sessions {
     /// (`router` knows the views) has that backend's resource, or that
     /// backend.
     fn notification(&self, router: &Router, backend: &str, method: &str, params: Option<Value>) {
-        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        let sessions = self.all();
         let ready = sessions.iter().filter(|s| s.state().client_ready);
         match method {
             mcp::method::RESOURCES_UPDATED => {
@@ -123,7 +153,7 @@ impl Sessions {
                         == Some(backend)
                 };
                 for session in ready.filter(|s| subscribed(s)) {
-                    session.send(&Message::Notification {
+                    session.send(Message::Notification {
                         method: method.to_owned(),
                         params: params.clone(),
                     });
@@ -149,7 +179,7 @@ impl Sessions {
                 for session in ready.filter(|s| sees(s)) {
                     let wanted = session.state().log_level.as_deref().and_then(mcp::log_rank);
                     if wanted.is_some_and(|w| level >= w) {
-                        session.send(&Message::Notification {
+                        session.send(Message::Notification {
                             method: method.to_owned(),
                             params: Some(params.clone()),
                         });
@@ -358,7 +388,7 @@ impl Gateway {
         // `events/stream` and `subscriptions/listen` connections end too.
         self.runtime.events().close();
         self.listens.close();
-        let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
+        let sessions = self.sessions.all();
         if !sessions.is_empty() {
             info!("closing {} client session(s)", sessions.len());
         }
@@ -399,12 +429,11 @@ impl Gateway {
             let every = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
             let idle: Vec<Arc<Session>> = self
                 .sessions
-                .lock()
-                .values()
+                .all()
+                .into_iter()
                 .filter(|s| {
                     s.transport == crate::config::Transport::StreamableHttp && s.idle() >= limit
                 })
-                .cloned()
                 .collect();
             for session in idle {
                 info!(
@@ -453,9 +482,13 @@ impl Gateway {
     }
 
     /// Adds a session to the table, or says why not (a 503).
-    fn admit(&self, session: &Arc<Session>) -> Result<(), SessionsFull> {
+    fn admit(
+        &self,
+        session: &Arc<Session>,
+        streams: Option<Arc<StreamableStreams>>,
+    ) -> Result<(), SessionsFull> {
         let max = self.config().server.max_sessions;
-        if self.sessions.admit(session.clone(), max) {
+        if self.sessions.admit(session.clone(), streams, max) {
             return Ok(());
         }
         log::warn!(

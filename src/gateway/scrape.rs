@@ -15,7 +15,7 @@ pub(super) fn metrics(gateway: &Gateway) -> Response {
         (Transport::StreamableHttp.as_str(), 0),
         (Transport::Stdio.as_str(), 0),
     ];
-    for session in gateway.sessions.lock().values() {
+    for session in gateway.sessions.all() {
         if let Some(slot) = sessions
             .iter_mut()
             .find(|(t, _)| *t == session.transport.as_str())

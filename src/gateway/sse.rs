@@ -22,7 +22,7 @@ use crate::config::{SseResilience, Transport};
 use crate::http::{Request, Response, StreamWriter, header, media_type};
 use crate::jsonrpc::{Message, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
-use crate::replay::GENERAL;
+use crate::replay::{GENERAL, Replay};
 use crate::session::{Outbound, Session};
 use crate::sse::{encode_comment, encode_event, encode_id, event_parts};
 
@@ -74,7 +74,7 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
         SESSION_OUTBOUND_QUEUE,
     );
     let session = Arc::new(session.in_group(access.group).on_slow(gateway.slow_hook()));
-    if let Err(why) = gateway.admit(&session) {
+    if let Err(why) = gateway.admit(&session, None) {
         return Response::text(503, format!("{why}\n"));
     }
     info!(
@@ -116,9 +116,10 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
 pub(super) enum Start<'a> {
     /// `GET /sse`: the `endpoint` event with this URL; no event ids.
     Endpoint(&'a str),
-    /// `GET /mcp`: events carry ids (`replay::GENERAL`) and are kept for a
-    /// client that resumes; these (id, message) were missed and go first.
-    Resumable(Vec<(String, String)>),
+    /// `GET /mcp`: events carry ids (`replay::GENERAL`) and are kept in
+    /// this replay for a client that resumes; these (id, message) were
+    /// missed and go first.
+    Resumable(Vec<(String, String)>, &'a Replay),
 }
 
 pub(super) fn pump(
@@ -136,24 +137,24 @@ pub(super) fn pump(
     }
     // Only endpoint events and pings are framed here: small.
     let mut frame = Vec::new();
-    let resumable = match start {
+    let replay = match start {
         Start::Endpoint(url) => {
             encode_event(Some("endpoint"), url, &mut frame);
             if writer.write_frame(&frame).is_err() {
                 return;
             }
-            false
+            None
         }
-        Start::Resumable(missed) => {
+        Start::Resumable(missed, replay) => {
             if !write_replayed(writer, &missed) {
                 return;
             }
-            true
+            Some(replay)
         }
     };
     // Kept for replay (resumable streams), then framed with its id.
     let message = |writer: &mut StreamWriter<'_>, json: &str| {
-        let id = resumable.then(|| session.replay.record(GENERAL, json));
+        let id = replay.map(|r| r.record(GENERAL, json));
         write_event(writer, id.as_deref(), json)
     };
     let mut keepalive = Keepalive::new(settings);
@@ -317,7 +318,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
             Response::text(202, "Accepted")
         }
         Err(DecodeError::Json(e)) => {
-            session.send(&Message::error(
+            session.send(Message::error(
                 None,
                 code::PARSE_ERROR,
                 format!("parse error: {e}"),
@@ -325,7 +326,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
             Response::text(400, format!("could not parse message: invalid JSON: {e}\n"))
         }
         Err(DecodeError::BatchRefused | DecodeError::EmptyBatch) => {
-            session.send(&Message::error(
+            session.send(Message::error(
                 None,
                 code::INVALID_REQUEST,
                 "JSON-RPC batches are not supported on the SSE transport",
@@ -333,7 +334,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
             Response::text(400, "could not parse message: batches are not supported\n")
         }
         Err(DecodeError::Invalid(invalid)) => {
-            session.send(&Message::error(
+            session.send(Message::error(
                 invalid.id,
                 code::INVALID_REQUEST,
                 format!("invalid request: {}", invalid.reason),

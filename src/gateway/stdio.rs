@@ -35,7 +35,7 @@ pub(super) fn serve(
     let peer = SocketAddr::from(([127, 0, 0, 1], 0));
     let (session, rx) = Session::new(id, Transport::Stdio, peer, None, SESSION_OUTBOUND_QUEUE);
     let session = Arc::new(session.on_slow(gateway.slow_hook()));
-    if let Err(why) = gateway.admit(&session) {
+    if let Err(why) = gateway.admit(&session, None) {
         return Err(std::io::Error::other(why));
     }
     info!("session {} opened over stdio", session.short_id());
@@ -65,7 +65,7 @@ pub(super) fn serve(
             break;
         }
         if !line.ends_with(b"\n") && line.len() as u64 > limit {
-            session.send(&Message::error(
+            session.send(Message::error(
                 None,
                 code::PARSE_ERROR,
                 format!("message longer than {limit} bytes (security.max_body_bytes); skipped"),
@@ -122,7 +122,7 @@ fn handle_line(gateway: &Gateway, session: &Arc<Session>, line: &[u8]) {
             format!("invalid request: {}", invalid.reason),
         ),
     };
-    session.send(&refusal);
+    session.send(refusal);
 }
 
 /// Writes every queued message as one line; ends with the session.

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use super::decode::{Batches, DecodeError, decode};
 use super::sse::{Keepalive, Start, accepts_sse, pump, sse_headers, write_event, write_replayed};
+use super::streams::{ForRequest, StreamableStreams};
 use super::{Access, Gateway};
 use crate::config::Transport;
 use crate::http::{Request, Response, StreamWriter, header, media_type};
@@ -30,7 +31,7 @@ use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::mcp::{self, method};
 use crate::replay::GENERAL;
-use crate::session::{ForRequest, Session};
+use crate::session::Session;
 
 /// How long a resuming GET waits for the writer of the stream it resumes
 /// to yield (a writer whose client vanished notices only at its next check).
@@ -63,13 +64,12 @@ pub(super) fn handle(gateway: &Gateway, req: &Request, access: Access<'_>) -> Re
     }
 }
 
+/// A Streamable HTTP session and its streams.
+type Open = (Arc<Session>, Arc<StreamableStreams>);
+
 /// The session a request names: missing header 400; unknown, ended, or
 /// opened with another bearer token 404.
-fn session_of(
-    gateway: &Gateway,
-    req: &Request,
-    access: Access<'_>,
-) -> Result<Arc<Session>, Response> {
+fn session_of(gateway: &Gateway, req: &Request, access: Access<'_>) -> Result<Open, Response> {
     let Some(id) = req.header(mcp::header::SESSION_ID) else {
         return Err(error(
             400,
@@ -77,8 +77,10 @@ fn session_of(
             "Bad Request: Mcp-Session-Id header is required",
         ));
     };
-    match gateway.sessions.get(id) {
-        Some(s) if s.transport == Transport::StreamableHttp && access.owns(&s) => Ok(s),
+    match gateway.sessions.with_streams(id) {
+        Some((s, Some(streams))) if s.transport == Transport::StreamableHttp && access.owns(&s) => {
+            Ok((s, streams))
+        }
         _ => Err(error(404, code::SESSION_NOT_FOUND, "Session not found")),
     }
 }
@@ -131,7 +133,7 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     if messages.iter().any(is_init) {
         return post_initialize(gateway, req, access, is_batch, messages);
     }
-    let session = match session_for_post(gateway, req, access, is_batch) {
+    let (session, streams) = match session_for_post(gateway, req, access, is_batch) {
         Ok(s) => s,
         Err(refusal) => return refusal,
     };
@@ -149,8 +151,8 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
         }
         return with_session_id(Response::empty(202), &session.id);
     }
-    let streams = match open_streams(&session, &requests) {
-        Ok(streams) => streams,
+    let answers = match open_streams(&streams, &requests) {
+        Ok(answers) => answers,
         Err(refusal) => return with_session_id(refusal, &session.id),
     };
     for m in messages {
@@ -158,10 +160,11 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     }
     let wait = gateway.answer_wait();
     let response = if is_batch {
-        batch_answers(&session, &streams, wait)
+        batch_answers(&streams, &answers, wait)
     } else {
-        let (id, rx) = streams.into_iter().next().expect("one request");
-        single_answer(gateway, &session, id, rx, wait, accepts_sse(req))
+        let (id, rx) = answers.into_iter().next().expect("one request");
+        let open = (session.clone(), streams);
+        single_answer(gateway, open, id, rx, wait, accepts_sse(req))
     };
     with_session_id(response, &session.id)
 }
@@ -235,8 +238,8 @@ fn session_for_post(
     req: &Request,
     access: Access<'_>,
     is_batch: bool,
-) -> Result<Arc<Session>, Response> {
-    let session = session_of(gateway, req, access)?;
+) -> Result<Open, Response> {
+    let (session, streams) = session_of(gateway, req, access)?;
     let version = match version_of(req, Some(&session)) {
         Ok(v) => v,
         Err(refusal) => return Err(with_session_id(refusal, &session.id)),
@@ -251,13 +254,13 @@ fn session_for_post(
             &session.id,
         ));
     }
-    Ok(session)
+    Ok((session, streams))
 }
 
 /// Opens an answer stream on the session for each request; if an id is
 /// already in flight, closes those it opened and refuses (400).
 fn open_streams(
-    session: &Session,
+    session: &StreamableStreams,
     requests: &[RequestId],
 ) -> Result<Vec<(RequestId, Receiver<ForRequest>)>, Response> {
     let mut streams: Vec<(RequestId, Receiver<ForRequest>)> = Vec::with_capacity(requests.len());
@@ -279,7 +282,7 @@ fn open_streams(
 /// A batch's answers, as a JSON array, in request order (one not answered
 /// in time is left out); its streams closed.
 fn batch_answers(
-    session: &Session,
+    session: &StreamableStreams,
     streams: &[(RequestId, Receiver<ForRequest>)],
     wait: Duration,
 ) -> Response {
@@ -292,33 +295,33 @@ fn batch_answers(
     for (id, _) in streams {
         session.close_request_stream(id);
     }
-    let array: Vec<Value> = answers
-        .iter()
-        .filter_map(|a| serde_json::from_str(a).ok())
-        .collect();
-    Response::json(200, &Value::Array(array))
+    let array = serde_json::to_string(&answers).unwrap_or_else(|_| "[]".into());
+    Response::json_text(200, array)
 }
 
 /// How waiting for a request's answer ended.
 enum Waited {
-    Answer(String),
+    Answer(Message),
     Cancelled,
     /// No answer in time, or the session ended (the stream is gone).
     Nothing(RecvTimeoutError),
 }
 
 /// Waits for the answer on `rx`; what comes before it goes to `other`.
-fn wait_answer(rx: &Receiver<ForRequest>, wait: Duration, mut other: impl FnMut(String)) -> Waited {
+fn wait_answer(
+    rx: &Receiver<ForRequest>,
+    wait: Duration,
+    mut other: impl FnMut(Message),
+) -> Waited {
     let deadline = Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(ForRequest::Answer(text)) => return Waited::Answer(text),
+            Ok(ForRequest::Answer(answer)) => return Waited::Answer(answer),
             Ok(ForRequest::Cancelled) => return Waited::Cancelled,
-            Ok(ForRequest::Message(text)) => other(text),
+            Ok(ForRequest::Message(message)) => other(message),
             // Only an answer stream is ever asked to yield.
-            // Input items are for 2026-07-28 requests only.
-            Ok(ForRequest::Yield | ForRequest::Input(_)) => {}
+            Ok(ForRequest::Yield) => {}
             Err(e) => return Waited::Nothing(e),
         }
     }
@@ -338,53 +341,54 @@ fn no_answer(session: &Session, id: RequestId, waited: &Waited) -> Response {
 /// The answer to one request: JSON, or SSE when something must go first.
 fn single_answer(
     gateway: &Gateway,
-    session: &Arc<Session>,
+    (session, streams): Open,
     id: RequestId,
     rx: Receiver<ForRequest>,
     wait: Duration,
     sse_ok: bool,
 ) -> Response {
     let first = match rx.recv_timeout(wait) {
-        Ok(ForRequest::Message(text)) => text,
+        Ok(ForRequest::Message(message)) => message,
         // Not an answer stream yet: nothing can ask it to yield.
-        Ok(ForRequest::Yield | ForRequest::Input(_)) => {
-            return no_answer(session, id, &Waited::Nothing(RecvTimeoutError::Timeout));
+        Ok(ForRequest::Yield) => {
+            return no_answer(&session, id, &Waited::Nothing(RecvTimeoutError::Timeout));
         }
-        Ok(ForRequest::Answer(text)) => {
-            session.close_request_stream(&id);
-            return json_text(text);
+        Ok(ForRequest::Answer(answer)) => {
+            streams.close_request_stream(&id);
+            return json_answer(&answer);
         }
-        Ok(ForRequest::Cancelled) => return no_answer(session, id, &Waited::Cancelled),
+        Ok(ForRequest::Cancelled) => return no_answer(&session, id, &Waited::Cancelled),
         Err(e) => {
-            session.close_request_stream(&id);
-            return no_answer(session, id, &Waited::Nothing(e));
+            streams.close_request_stream(&id);
+            return no_answer(&session, id, &Waited::Nothing(e));
         }
     };
     if !sse_ok {
         // The client cannot take a stream: drop what comes before the answer.
-        let waited = wait_answer(&rx, wait, |t| debug!("dropped for a JSON-only client: {t}"));
-        session.close_request_stream(&id);
+        let waited = wait_answer(&rx, wait, |m| {
+            debug!("dropped for a JSON-only client: {}", m.to_json_text())
+        });
+        streams.close_request_stream(&id);
         return match waited {
-            Waited::Answer(text) => json_text(text),
-            other => no_answer(session, id, &other),
+            Waited::Answer(answer) => json_answer(&answer),
+            other => no_answer(&session, id, &other),
         };
     }
-    let session = session.clone();
     let settings = gateway.config().sse.clone();
-    let stream = session.replay.new_request_stream();
-    session.answer_stream_opened(&stream, &id);
+    let stream = streams.replay.new_request_stream();
+    streams.answer_stream_opened(&stream, &id);
     sse_headers(Response::stream(
         200,
         Box::new(move |writer| {
             let first = Some(ForRequest::Message(first));
-            let end = answer_stream(writer, &session, &rx, &stream, first, wait, &settings);
-            finish_answer_stream(&session, stream, id, rx, end);
+            let end = answer_stream(writer, &streams, &rx, &stream, first, wait, &settings);
+            finish_answer_stream(&session, &streams, stream, id, rx, end);
         }),
     ))
 }
 
-fn json_text(text: String) -> Response {
-    Response::json_text(200, text)
+fn json_answer(answer: &Message) -> Response {
+    Response::json_text(200, answer.to_json_text())
 }
 
 /// How an answer stream ended.
@@ -400,7 +404,7 @@ enum StreamEnd {
 /// cancels it, or when the client goes away.
 fn answer_stream(
     writer: &mut StreamWriter<'_>,
-    session: &Session,
+    session: &StreamableStreams,
     rx: &Receiver<ForRequest>,
     stream: &str,
     first: Option<ForRequest>,
@@ -420,20 +424,21 @@ fn answer_stream(
     loop {
         frame.clear();
         match next.take() {
-            Some(ForRequest::Message(text)) => {
+            Some(ForRequest::Message(message)) => {
+                let text = message.to_json_text();
                 let id = session.replay.record(stream, &text);
                 if write_event(writer, Some(&id), &text).is_err() {
                     return StreamEnd::ClientGone;
                 }
             }
-            Some(ForRequest::Answer(text)) => {
+            Some(ForRequest::Answer(answer)) => {
+                let text = answer.to_json_text();
                 let id = session.replay.record(stream, &text);
                 let _ = write_event(writer, Some(&id), &text);
                 return StreamEnd::Done;
             }
             Some(ForRequest::Cancelled) => return StreamEnd::Done,
             Some(ForRequest::Yield) => return StreamEnd::ClientGone,
-            Some(ForRequest::Input(_)) => {}
             None => {
                 if writer.peer_closed() {
                     return StreamEnd::ClientGone;
@@ -486,10 +491,14 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
         access.token,
         SESSION_OUTBOUND_QUEUE,
     );
-    let session = session.in_group(access.group).on_slow(gateway.slow_hook());
-    session.park(rx);
+    let streams = Arc::new(StreamableStreams::default());
+    let session = session
+        .in_group(access.group)
+        .on_slow(gateway.slow_hook())
+        .with_request_streams(streams.clone());
+    streams.park(&session, rx);
     let session = Arc::new(session);
-    let Some(answers) = session.open_request_stream(id.clone()) else {
+    let Some(answers) = streams.open_request_stream(id.clone()) else {
         return error(
             500,
             code::INTERNAL_ERROR,
@@ -498,15 +507,15 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
     };
     gateway.router.handle(&session, message);
     let waited = wait_answer(&answers, gateway.answer_wait(), |_| {});
-    session.close_request_stream(&id);
+    streams.close_request_stream(&id);
     let Waited::Answer(answer) = waited else {
         return error(500, code::INTERNAL_ERROR, "initialize was not answered");
     };
     // Only a successful initialize creates a session.
     if !session.state().initialized {
-        return json_text(answer);
+        return json_answer(&answer);
     }
-    if let Err(why) = gateway.admit(&session) {
+    if let Err(why) = gateway.admit(&session, Some(streams)) {
         // Filled up while this one initialized.
         session.close();
         return error(503, code::INTERNAL_ERROR, &why.to_string());
@@ -516,12 +525,12 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
         session.short_id(),
         req.peer
     );
-    with_session_id(json_text(answer), &session.id)
+    with_session_id(json_answer(&answer), &session.id)
 }
 
 /// `GET /mcp`: the session's stream for server-initiated messages.
 fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
-    let session = match session_of(gateway, req, access) {
+    let (session, streams) = match session_of(gateway, req, access) {
         Ok(s) => s,
         Err(refusal) => return refusal,
     };
@@ -534,19 +543,19 @@ fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     // A client resuming a stream it lost (MCP resumability): replay what
     // it missed; an answer stream also goes on to its answer.
     let last = req.header(mcp::header::LAST_EVENT_ID).map(str::to_owned);
-    let resumed = last.as_deref().and_then(|l| session.replay.since(l));
+    let resumed = last.as_deref().and_then(|l| streams.replay.since(l));
     if let (Some(last), Some((stream, _))) = (&last, &resumed)
         && stream != GENERAL
     {
-        let response = resume_answer(gateway, session, stream.clone(), last);
+        let response = resume_answer(gateway, (session, streams), stream.clone(), last);
         return with_session_id(response, &req_session_id(req));
     }
     let taken = if resumed.is_some() {
         // A resuming client: its old stream is dead even if we have not
         // noticed yet.
-        session.take_stream_over(TAKEOVER_WAIT)
+        streams.take_stream_over(&session, TAKEOVER_WAIT)
     } else {
-        session.take_stream()
+        streams.take_stream(&session)
     };
     let Some(rx) = taken else {
         return with_session_id(
@@ -561,7 +570,7 @@ fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     // Only now, with the old writer gone, is "what it sent" final.
     let missed = last
         .as_deref()
-        .and_then(|l| session.replay.since(l))
+        .and_then(|l| streams.replay.since(l))
         .map(|(_, missed)| missed)
         .unwrap_or_default();
     session.touch();
@@ -571,9 +580,10 @@ fn get(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
         sse_headers(Response::long_stream(
             200,
             Box::new(move |writer| {
-                pump(writer, &session, &rx, Start::Resumable(missed), &settings);
+                let start = Start::Resumable(missed, &streams.replay);
+                pump(writer, &session, &rx, start, &settings);
                 session.touch();
-                session.park(rx);
+                streams.park(&session, rx);
             }),
         )),
         &id,
@@ -589,14 +599,15 @@ fn req_session_id(req: &Request) -> String {
 
 /// `GET /mcp` with `Last-Event-ID: last` of answer stream `stream`: the
 /// events missed, then, if the answer had not been sent, the rest of it.
-fn resume_answer(gateway: &Gateway, session: Arc<Session>, stream: String, last: &str) -> Response {
+fn resume_answer(gateway: &Gateway, open: Open, stream: String, last: &str) -> Response {
+    let (session, streams) = open;
     session.touch();
     let settings = gateway.config().sse.clone();
     let wait = gateway.answer_wait();
-    let parked = session.take_answer_stream_over(&stream, TAKEOVER_WAIT);
+    let parked = streams.take_answer_stream_over(&stream, TAKEOVER_WAIT);
     // Read after the takeover: the old writer may have written more (even
     // the answer) before it yielded or finished.
-    let missed = session
+    let missed = streams
         .replay
         .since(last)
         .map(|(_, missed)| missed)
@@ -607,11 +618,11 @@ fn resume_answer(gateway: &Gateway, session: Arc<Session>, stream: String, last:
             let replayed = write_replayed(writer, &missed);
             if let Some((id, rx)) = parked {
                 let end = if replayed {
-                    answer_stream(writer, &session, &rx, &stream, None, wait, &settings)
+                    answer_stream(writer, &streams, &rx, &stream, None, wait, &settings)
                 } else {
                     StreamEnd::ClientGone
                 };
-                finish_answer_stream(&session, stream, id, rx, end);
+                finish_answer_stream(&session, &streams, stream, id, rx, end);
             }
         }),
     ))
@@ -620,6 +631,7 @@ fn resume_answer(gateway: &Gateway, session: Arc<Session>, stream: String, last:
 /// After an answer stream: done, or parked for a client that may resume it.
 fn finish_answer_stream(
     session: &Session,
+    streams: &StreamableStreams,
     stream: String,
     id: RequestId,
     rx: Receiver<ForRequest>,
@@ -629,17 +641,17 @@ fn finish_answer_stream(
     // waits for either must find the parked rest when it wakes.
     match end {
         StreamEnd::ClientGone if !session.is_closed() => {
-            session.park_request_stream(stream.clone(), id, rx)
+            streams.park_request_stream(stream.clone(), id, rx)
         }
-        _ => session.close_request_stream(&id),
+        _ => streams.close_request_stream(&id),
     }
-    session.answer_stream_closed(&stream);
+    streams.answer_stream_closed(&stream);
 }
 
 /// `DELETE /mcp`: ends the session and cancels its requests.
 fn delete(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
     let session = match session_of(gateway, req, access) {
-        Ok(s) => s,
+        Ok((s, _)) => s,
         Err(refusal) => return refusal,
     };
     gateway.end_session(&session);

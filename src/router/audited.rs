@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use super::context::CallContext;
 use crate::audit::{AuditLog, WriteError};
 use crate::backend::CallError;
 use crate::metrics::CallOutcome;
-use crate::session::Session;
 
 /// A request on its way, to be recorded when it ends.
 pub(super) struct Call {
@@ -25,7 +25,7 @@ impl Call {
     /// Starts the record of `method` on `exposed` (→ `original` at `backend`).
     pub(super) fn start(
         log: Arc<AuditLog>,
-        session: &Session,
+        cx: CallContext<'_>,
         method: &str,
         (exposed, original): (&str, &str),
         (backend, group): (&str, &str),
@@ -34,9 +34,9 @@ impl Call {
         let mut put = |k: &str, v: Value| {
             fields.insert(k.to_owned(), v);
         };
-        put("session", Value::from(session.label()));
-        put("peer", Value::from(session.peer.to_string()));
-        put("transport", Value::from(session.transport.as_str()));
+        put("session", Value::from(cx.label()));
+        put("peer", Value::from(cx.peer().to_string()));
+        put("transport", Value::from(cx.transport().as_str()));
         put("method", Value::from(method));
         put("name", Value::from(exposed));
         put("original", Value::from(original));
@@ -94,11 +94,11 @@ pub(super) fn metric_outcome(result: &Result<Value, CallError>) -> CallOutcome {
 
 /// Records a request that ended without an answer: `cancelled`, by the
 /// client or because its session ended.
-pub(super) fn cancelled(log: &AuditLog, session: &Session, backend: &str, why: &str) {
+pub(super) fn cancelled(log: &AuditLog, cx: CallContext<'_>, backend: &str, why: &str) {
     let mut fields = Map::new();
-    fields.insert("session".into(), Value::from(session.label()));
-    fields.insert("peer".into(), Value::from(session.peer.to_string()));
-    fields.insert("transport".into(), Value::from(session.transport.as_str()));
+    fields.insert("session".into(), Value::from(cx.label()));
+    fields.insert("peer".into(), Value::from(cx.peer().to_string()));
+    fields.insert("transport".into(), Value::from(cx.transport().as_str()));
     fields.insert("backend".into(), Value::from(backend));
     fields.insert("outcome".into(), Value::from("cancelled"));
     fields.insert("reason".into(), Value::from(why));

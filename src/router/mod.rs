@@ -16,21 +16,27 @@
 //! `audited` writes what the audit log records of a call.
 
 mod audited;
+mod call;
+mod context;
 mod forward;
 mod interest;
 mod relay;
+mod reply;
 mod rounds;
 mod stateless;
 mod subscriptions;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+pub use call::{Call, InputRequest};
+pub use context::{CallContext, RequestContext};
+pub use reply::{Hears, Reply};
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use log::debug;
 use serde_json::{Value, json};
 
-use crate::backend::{BackendRequest, CallError, Connection, Origin, Outgoing};
+use crate::backend::{BackendRequest, Connection, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
@@ -38,8 +44,9 @@ use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
 use crate::metrics;
 use crate::runtime::Runtime;
-use crate::session::{Asker, InputRequest, JsonText, Session};
+use crate::session::{Asker, JsonText, Session};
 use crate::supervisor::Supervisor;
+use crate::sync::lock;
 use interest::{Levels, Subscribers};
 use relay::answered;
 
@@ -56,8 +63,6 @@ pub struct Router {
     supervisor: Arc<Supervisor>,
     /// The config in force, counters and the audit log.
     runtime: Arc<Runtime>,
-    /// Numbers the ids of relayed backend requests.
-    next_relay: AtomicU64,
     /// Sessions subscribed per resource URI.
     subscribers: Subscribers,
     /// Sessions per log level.
@@ -78,48 +83,68 @@ impl Router {
         Router {
             supervisor,
             runtime,
-            next_relay: AtomicU64::new(1),
             subscribers: Subscribers::default(),
             levels: Levels::default(),
         }
     }
 
-    /// Handles one message from `session`; any reply is queued on it.
+    /// Handles one message from `session`; its answers are queued on it.
     pub fn handle(&self, session: &Arc<Session>, message: Message) {
+        let reply: Arc<dyn Reply> = session.clone();
+        self.dispatch(CallContext::Session(session), message, &reply);
+    }
+
+    /// Handles one message from the caller of context `cx`; its answers
+    /// (now, or later from a backend) go to `reply`. A 2026-07-28
+    /// request's context has no session: only requests mean anything.
+    pub fn dispatch(&self, cx: CallContext<'_>, message: Message, reply: &Arc<dyn Reply>) {
+        let caller = Caller { context: cx, reply };
+        let session = match cx {
+            CallContext::Session(s) => Some(s),
+            CallContext::Request(_) => None,
+        };
         match message {
-            Message::Request { id, .. } if session.is_in_flight(&id) => {
-                refuse_duplicate(session, id)
+            Message::Request { id, .. } if session.is_some_and(|s| s.is_in_flight(&id)) => {
+                refuse_duplicate(session.expect("checked"), id)
             }
             Message::Request { id, method, params } => {
                 let answered = |outcome| {
-                    self.runtime.metrics().request(
-                        session.transport.as_str(),
-                        &method,
-                        None,
-                        outcome,
-                        None,
-                    )
+                    let transport = cx.transport().as_str();
+                    self.runtime
+                        .metrics()
+                        .request(transport, &method, None, outcome, None)
                 };
-                match self.request(session, &id, &method, params) {
+                match self.request(caller, &id, &method, params) {
                     Handled::Reply(Ok(result)) => {
                         answered(metrics::CallOutcome::Ok);
-                        session.send(&Message::response(id, result));
+                        reply.answer(&id, Message::response(id.clone(), result));
                     }
                     Handled::Reply(Err(error)) => {
                         answered(metrics::CallOutcome::Error);
-                        session.send(&Message::Error {
-                            id: Some(id),
+                        let error = Message::Error {
+                            id: Some(id.clone()),
                             error,
-                        });
+                        };
+                        reply.answer(&id, error);
                     }
                     Handled::Forwarded => {}
                 }
             }
             Message::Notification { method, params } => {
-                self.notification(session, &method, params.as_ref())
+                if let Some(session) = session {
+                    self.notification(session, &method, params.as_ref())
+                }
             }
-            Message::Response { id, result } => answered(session, Some(&id), Ok(result)),
-            Message::Error { id, error } => answered(session, id.as_ref(), Err(error)),
+            Message::Response { id, result } => {
+                if let Some(session) = session {
+                    answered(session, Some(&id), Ok(result))
+                }
+            }
+            Message::Error { id, error } => {
+                if let Some(session) = session {
+                    answered(session, id.as_ref(), Err(error))
+                }
+            }
         }
     }
 
@@ -129,7 +154,8 @@ impl Router {
         if let Some(log) = self.runtime.audit() {
             for f in session.in_flight_calls() {
                 if let Some(conn) = f.conn.upgrade() {
-                    audited::cancelled(&log, session, conn.name(), "the session ended");
+                    let cx = CallContext::Session(session);
+                    audited::cancelled(&log, cx, conn.name(), "the session ended");
                 }
             }
         }
@@ -175,25 +201,22 @@ impl Router {
         self.supervisor.catalog()
     }
 
-    /// The catalog `session` sees (its group's, or the whole one).
-    pub fn catalog_for(&self, session: &Session) -> Arc<Catalog> {
-        self.catalog_of(session)
+    /// The catalog `session` sees: its group's, or the whole one.
+    fn catalog_of(&self, session: &Session) -> Arc<Catalog> {
+        self.catalog_in(session.group.as_deref())
     }
 
-    /// The catalog `session` sees: its group's, or the whole one. A group
-    /// that a reload removed has an empty catalog.
-    fn catalog_of(&self, session: &Session) -> Arc<Catalog> {
+    /// The catalog of `group`'s virtual server (`None`: the whole
+    /// gateway's). A group that a reload removed has an empty catalog.
+    pub fn catalog_in(&self, group: Option<&str>) -> Arc<Catalog> {
         self.supervisor.wait_first_pass(FIRST_PASS_WAIT);
         let views = self.supervisor.views();
-        views
-            .get(session.group.as_deref())
-            .cloned()
-            .unwrap_or_default()
+        views.get(group).cloned().unwrap_or_default()
     }
 
     fn request(
         &self,
-        session: &Arc<Session>,
+        caller: Caller<'_>,
         id: &RequestId,
         name: &str,
         params: Option<Value>,
@@ -201,42 +224,39 @@ impl Router {
         if name == method::PING {
             return Handled::Reply(Ok(json!({})));
         }
-        if name == method::INITIALIZE {
-            return Handled::Reply(self.initialize(session, params.as_ref()));
-        }
-        if !session.state().initialized {
-            return Handled::Reply(Err(ErrorObject::new(
-                code::INVALID_REQUEST,
-                format!("session not initialized: send \"initialize\" before \"{name}\""),
-            )));
+        let session = match caller.context {
+            CallContext::Session(s) => Some(s),
+            CallContext::Request(_) => None,
+        };
+        if let Some(session) = session {
+            if name == method::INITIALIZE {
+                return Handled::Reply(self.initialize(session, params.as_ref()));
+            }
+            if !session.state().initialized {
+                return Handled::Reply(Err(ErrorObject::new(
+                    code::INVALID_REQUEST,
+                    format!("session not initialized: send \"initialize\" before \"{name}\""),
+                )));
+            }
         }
         let p = params.as_ref();
         let reply = |r| Handled::Reply(r);
-        match name {
-            method::TOOLS_LIST => reply(list(&self.catalog_of(session), p, Kind::Tool, "tools")),
-            method::RESOURCES_LIST => reply(list(
-                &self.catalog_of(session),
-                p,
-                Kind::Resource,
-                "resources",
-            )),
-            method::RESOURCE_TEMPLATES_LIST => reply(list(
-                &self.catalog_of(session),
-                p,
-                Kind::Template,
-                "resourceTemplates",
-            )),
-            method::PROMPTS_LIST => {
-                reply(list(&self.catalog_of(session), p, Kind::Prompt, "prompts"))
+        let catalog = || self.catalog_in(caller.context.group());
+        match (name, session) {
+            (method::TOOLS_LIST, _) => reply(list(&catalog(), p, Kind::Tool, "tools")),
+            (method::RESOURCES_LIST, _) => reply(list(&catalog(), p, Kind::Resource, "resources")),
+            (method::RESOURCE_TEMPLATES_LIST, _) => {
+                reply(list(&catalog(), p, Kind::Template, "resourceTemplates"))
             }
-            method::TOOLS_CALL => self.call_named(session, id, name, Kind::Tool, params),
-            method::PROMPTS_GET => self.call_named(session, id, name, Kind::Prompt, params),
-            method::RESOURCES_READ => self.read(session, id, params),
-            method::RESOURCES_SUBSCRIBE => self.subscribe(session, id, params),
-            method::RESOURCES_UNSUBSCRIBE => self.unsubscribe(session, id, params),
-            method::COMPLETION_COMPLETE => self.complete(session, id, params),
-            method::LOGGING_SET_LEVEL => reply(self.set_level(session, p)),
-            other => reply(Err(ErrorObject::new(
+            (method::PROMPTS_LIST, _) => reply(list(&catalog(), p, Kind::Prompt, "prompts")),
+            (method::TOOLS_CALL, _) => self.call_named(caller, id, name, Kind::Tool, params),
+            (method::PROMPTS_GET, _) => self.call_named(caller, id, name, Kind::Prompt, params),
+            (method::RESOURCES_READ, _) => self.read(caller, id, params),
+            (method::COMPLETION_COMPLETE, _) => self.complete(caller, id, params),
+            (method::RESOURCES_SUBSCRIBE, Some(s)) => self.subscribe(s, caller, id, params),
+            (method::RESOURCES_UNSUBSCRIBE, Some(s)) => self.unsubscribe(s, caller, id, params),
+            (method::LOGGING_SET_LEVEL, Some(s)) => reply(self.set_level(s, p)),
+            (other, _) => reply(Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
                 format!("method not found: \"{other}\""),
             ))),
@@ -247,7 +267,7 @@ impl Router {
     /// original name to the backend that owns it in the session's view.
     fn call_named(
         &self,
-        session: &Arc<Session>,
+        caller: Caller<'_>,
         id: &RequestId,
         name: &str,
         kind: Kind,
@@ -257,7 +277,7 @@ impl Router {
             Ok(n) => n,
             Err(e) => return Handled::Reply(Err(e)),
         };
-        let catalog = self.catalog_of(session);
+        let catalog = self.catalog_in(caller.context.group());
         let Some(route) = catalog.route(kind, &exposed) else {
             return Handled::Reply(Err(invalid(format!(
                 "unknown {}: \"{exposed}\"",
@@ -266,21 +286,21 @@ impl Router {
         };
         let mut params = params.unwrap_or_else(|| json!({}));
         params["name"] = Value::from(route.original.as_str());
-        self.forward(session, id, name, params, route, &exposed)
+        self.forward(caller, id, name, params, route, &exposed)
     }
 
     /// `resources/read`: forwarded to the backend that serves the URI in
     /// the session's view (listed, or by template).
-    fn read(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Handled {
+    fn read(&self, caller: Caller<'_>, id: &RequestId, params: Option<Value>) -> Handled {
         let uri = match string_param(params.as_ref(), "uri") {
             Ok(u) => u,
             Err(e) => return Handled::Reply(Err(e)),
         };
-        match self.catalog_of(session).resource_route(&uri) {
+        match self.catalog_in(caller.context.group()).resource_route(&uri) {
             Some(route) => {
                 let route = route.clone();
                 let params = params.unwrap_or_default();
-                self.forward(session, id, method::RESOURCES_READ, params, &route, &uri)
+                self.forward(caller, id, method::RESOURCES_READ, params, &route, &uri)
             }
             None => Handled::Reply(Err(resource_not_found(&uri))),
         }
@@ -288,12 +308,12 @@ impl Router {
 
     /// `completion/complete`: to the backend of the prompt (by its
     /// original name) or of the resource template or URI it completes.
-    fn complete(&self, session: &Arc<Session>, id: &RequestId, params: Option<Value>) -> Handled {
+    fn complete(&self, caller: Caller<'_>, id: &RequestId, params: Option<Value>) -> Handled {
         let name = method::COMPLETION_COMPLETE;
         let reply = |r| Handled::Reply(r);
         let p = params.as_ref();
         let reference = p.and_then(|p| p.get("ref"));
-        let catalog = self.catalog_of(session);
+        let catalog = self.catalog_in(caller.context.group());
         let route = match reference
             .and_then(|r| r.get("type"))
             .and_then(Value::as_str)
@@ -309,7 +329,7 @@ impl Router {
                     Some(r) => {
                         let mut params = params.clone().unwrap_or_default();
                         params["ref"]["name"] = Value::from(r.original.as_str());
-                        return self.forward(session, id, name, params, &r.clone(), n);
+                        return self.forward(caller, id, name, params, &r.clone(), n);
                     }
                     None => return reply(Err(invalid(format!("unknown prompt: \"{n}\"")))),
                 }
@@ -333,14 +353,9 @@ impl Router {
         };
         let about = reference.map(Value::to_string).unwrap_or_default();
         match route {
-            Some(route) => self.forward(
-                session,
-                id,
-                name,
-                params.unwrap_or_default(),
-                &route,
-                &about,
-            ),
+            Some(route) => {
+                self.forward(caller, id, name, params.unwrap_or_default(), &route, &about)
+            }
             None => reply(Err(invalid("unknown completion reference"))),
         }
     }
@@ -445,7 +460,8 @@ impl Router {
                     && let Some(conn) = f.conn.upgrade()
                 {
                     if let Some(log) = self.runtime.audit() {
-                        audited::cancelled(&log, session, conn.name(), "cancelled by the client");
+                        let cx = CallContext::Session(session);
+                        audited::cancelled(&log, cx, conn.name(), "cancelled by the client");
                     }
                     let reason = params
                         .and_then(|p| p.get("reason"))
@@ -477,7 +493,15 @@ fn refuse_duplicate(session: &Session, id: RequestId) {
     let message = format!("request id {id} is already in flight in this session");
     // One stream (SSE, stdio): no id, or it would pass for the first one's answer.
     let id = (session.transport == Transport::StreamableHttp).then_some(id);
-    session.send(&Message::error(id, code::INVALID_REQUEST, message));
+    session.send(Message::error(id, code::INVALID_REQUEST, message));
+}
+
+/// A request's caller: where its context comes from and where its answers
+/// go.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    context: CallContext<'a>,
+    reply: &'a Arc<dyn Reply>,
 }
 
 /// A list method's answer: the whole list in one page. We never hand out

@@ -7,17 +7,16 @@
 //! backend id, until the backend completes it or [`MAX_ROUNDS`] rounds.
 //! The client sees one call.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::forward::{Answering, SharedLog, SharedProgress, boxed_log, boxed_progress};
-use crate::backend::{CallError, Connection, Origin, Outgoing};
-use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
-use crate::mcp::method;
-use crate::session::Asker;
+use super::call::{Call, SharedLog, SharedProgress, boxed_log, boxed_progress};
+use crate::backend::{CallError, Connection, Outgoing};
+use crate::jsonrpc::{ErrorObject, code};
+use crate::mcp::{self, method};
+use crate::sync::lock;
 
 /// The methods a 2026-07-28 server may answer with an input-required result.
 pub(super) const METHODS: [&str; 3] = [
@@ -29,9 +28,6 @@ pub(super) const METHODS: [&str; 3] = [
 /// Rounds of questions one call may take; past it the call fails.
 const MAX_ROUNDS: u32 = 8;
 
-/// Numbers the gateway's own questions to clients.
-static NEXT_QUESTION: AtomicU64 = AtomicU64::new(1);
-
 /// How to ask a call again.
 pub(super) struct Rounds {
     pub conn: Weak<Connection>,
@@ -41,6 +37,8 @@ pub(super) struct Rounds {
     pub timeout: Duration,
     pub progress: Option<SharedProgress>,
     pub log: Option<SharedLog>,
+    /// The client's declared capabilities.
+    pub capabilities: Value,
     /// Rounds asked so far.
     pub done: u32,
 }
@@ -63,15 +61,15 @@ struct Gathering {
     answers: Map<String, Value>,
     waiting: usize,
     /// The call, until the round ends (answered, failed).
-    call: Option<(Answering, Rounds)>,
+    call: Option<(Arc<Call>, Rounds)>,
     state: Option<Value>,
 }
 
 /// Asks the client the backend's questions of `result`, then retries.
 /// Runs on the backend's reader thread, under no lock.
-pub(super) fn ask(call: Answering, rounds: Rounds, result: Value) {
-    let target = call.caller.target();
-    let Some(session) = target.session.upgrade() else {
+pub(super) fn ask(call: &Arc<Call>, rounds: Rounds, result: Value) {
+    let target = call.target();
+    let Some(reply) = target.reply() else {
         return;
     };
     if rounds.done >= MAX_ROUNDS {
@@ -89,21 +87,18 @@ pub(super) fn ask(call: Answering, rounds: Rounds, result: Value) {
         }
     };
     let state = result.remove("requestState");
-    let capabilities = session.state().client_capabilities.value();
     let mut asks = Vec::with_capacity(questions.len());
     for (key, question) in questions {
         let method = question.get("method").and_then(Value::as_str).unwrap_or("");
-        let capability = match method {
-            method::SAMPLING_CREATE_MESSAGE => "sampling",
-            method::ELICITATION_CREATE => "elicitation",
-            method::ROOTS_LIST => "roots",
-            other => {
-                let why =
-                    format!("the backend asked the client {other:?}, which MCP does not define");
-                return call.answer(Err(failed(why)));
-            }
+        let Some(capability) = mcp::capability_of(method) else {
+            let why = format!("the backend asked the client {method:?}, which MCP does not define");
+            return call.answer(Err(failed(why)));
         };
-        if capabilities.get(capability).is_none_or(Value::is_null) {
+        if rounds
+            .capabilities
+            .get(capability)
+            .is_none_or(Value::is_null)
+        {
             let why = format!(
                 "the backend needs the client's {capability} capability, which it did not declare"
             );
@@ -118,33 +113,19 @@ pub(super) fn ask(call: Answering, rounds: Rounds, result: Value) {
     let gathering = Arc::new(Mutex::new(Gathering {
         answers: Map::new(),
         waiting: asks.len(),
-        call: Some((call, rounds)),
+        call: Some((call.clone(), rounds)),
         state,
     }));
     for (key, method, params) in asks {
-        let ours = RequestId::String(format!(
-            "argus-input-{}",
-            NEXT_QUESTION.fetch_add(1, Ordering::Relaxed)
-        ));
         let gathering = gathering.clone();
-        session.track_server_request(
-            ours.clone(),
-            Asker::Gateway(Box::new(move |answer| gathered(&gathering, key, answer))),
-        );
-        session.send_for(
-            &target.id,
-            &Message::Request {
-                id: ours,
-                method,
-                params,
-            },
-        );
+        let hears = Box::new(move |answer| gathered(&gathering, key, answer));
+        reply.ask(&target.id, &method, params, hears);
     }
 }
 
 /// One answer of the client; the last of the round retries the call.
 fn gathered(gathering: &Mutex<Gathering>, key: String, answer: Result<Value, ErrorObject>) {
-    let mut g = gathering.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = lock(gathering);
     match answer {
         Err(error) => {
             // No input response can say "error": the call ends with it.
@@ -166,27 +147,27 @@ fn gathered(gathering: &Mutex<Gathering>, key: String, answer: Result<Value, Err
                 let answers = std::mem::take(&mut g.answers);
                 let state = g.state.take();
                 drop(g);
-                retry(call, rounds, answers, state);
+                retry(&call, rounds, answers, state);
             }
         }
     }
 }
 
 /// Sends the call again with the client's answers and the backend's state.
-fn retry(call: Answering, mut rounds: Rounds, answers: Map<String, Value>, state: Option<Value>) {
+fn retry(call: &Arc<Call>, mut rounds: Rounds, answers: Map<String, Value>, state: Option<Value>) {
     let Some(conn) = rounds.conn.upgrade() else {
         return call.answer(Err(CallError::Closed("backend connection closed".into())));
     };
-    let target = call.caller.target();
-    let Some(session) = target.session.upgrade() else {
+    let target = call.target();
+    let Some(reply) = target.reply() else {
         return;
     };
     // The client may have cancelled meanwhile: then nothing is asked.
-    if session.untrack(&target.id).is_none() {
+    if !reply.untrack(&target.id) {
         return;
     }
     let backend_id = conn.reserve_id();
-    if !session.track(target.id.clone(), &conn, backend_id) {
+    if !reply.track(&target.id, &conn, backend_id) {
         return;
     }
     let mut params = rounds.params.clone();
@@ -198,22 +179,20 @@ fn retry(call: Answering, mut rounds: Rounds, answers: Map<String, Value>, state
         };
     }
     rounds.done += 1;
-    let (method, headers, timeout) = (call.method.clone(), rounds.headers.clone(), rounds.timeout);
+    let (headers, timeout) = (rounds.headers.clone(), rounds.timeout);
     let progress = rounds.progress.clone().map(boxed_progress);
     let log = rounds.log.clone().map(boxed_log);
-    let origin: Origin = call.caller.clone();
-    let mut call = call;
-    call.rounds = Some(rounds);
+    lock(&call.ending).rounds = Some(rounds);
     conn.send_request_as(
         backend_id,
         Outgoing {
-            method,
+            method: call.method.clone(),
             params: Some(params),
             timeout,
             reply: call.reply_fn(),
             progress,
             log,
-            origin: Some(origin),
+            origin: Some(call.clone()),
             headers,
         },
     );

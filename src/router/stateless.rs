@@ -2,69 +2,87 @@
 //! from its own `_meta`, never from earlier requests, and `server/discover`
 //! replaces the handshake (MCP 2026-07-28, Basic › Lifecycle).
 //!
-//! The front gives each modern request a session of its own that lives as
-//! long as the request (never in the session table): the rest of the router
-//! (lists, forwarding, progress) then works unchanged, and closing the
-//! request's stream ends that session, which cancels its call at the backend.
-//! A request's `logLevel` counts like a session's `logging/setLevel` for as
-//! long as the request lasts.
+//! The front makes a [`RequestContext`] for each modern request and
+//! dispatches it with a sink of its own (no session): the rest of the
+//! router (lists, forwarding, progress) works the same for both eras.
+//! Ending the request releases its context and cancels its call at the
+//! backend if it is still unanswered. A request's `logLevel` counts like
+//! a session's `logging/setLevel` for as long as the request lasts.
+
+use std::net::SocketAddr;
 
 use serde_json::{Map, Value, json};
 
 use super::Router;
-use crate::catalog::Kind;
+use super::audited;
+use super::context::{CallContext, RequestContext};
+use crate::catalog::{Catalog, Kind};
 use crate::mcp::{self, meta};
-use crate::session::{JsonText, Session};
+use crate::session::InFlight;
 
 impl Router {
-    /// Sets up `session` for one stateless request with this `_meta`: its
-    /// capabilities and client info are the request's own.
-    pub fn begin_stateless(&self, session: &Session, request_meta: &Map<String, Value>) {
-        let level = request_meta
+    /// The context of one stateless request with this `_meta`, sent by
+    /// `peer` with bearer token `token` to `group`'s virtual server: its
+    /// capabilities and log level are the request's own. Give it back to
+    /// [`Router::end_request`].
+    pub fn begin_request(
+        &self,
+        request_meta: &Map<String, Value>,
+        peer: SocketAddr,
+        token: Option<usize>,
+        group: Option<&str>,
+    ) -> RequestContext {
+        let log_level = request_meta
             .get(meta::LOG_LEVEL)
             .and_then(Value::as_str)
             .filter(|l| mcp::LOG_LEVELS.contains(l))
             .map(str::to_owned);
         // Counted at the backends of the request's virtual server, and
-        // released when the request's session closes.
-        let backends = match &level {
-            Some(_) => self.backends_of(session.group.as_deref()),
+        // released when the request ends.
+        let log_backends = match &log_level {
+            Some(_) => self.backends_of(group),
             None => Vec::new(),
         };
-        self.count_level(None, &[], level.as_deref(), &backends);
-        let mut state = session.state();
-        state.log_level = level;
-        state.log_backends = backends;
-        state.initialized = true;
-        state.client_ready = true;
-        state.protocol_version = Some(mcp::MODERN_VERSION);
-        state.client_capabilities = JsonText::of(
-            request_meta
+        self.count_level(None, &[], log_level.as_deref(), &log_backends);
+        RequestContext {
+            peer,
+            token,
+            group: group.map(str::to_owned),
+            capabilities: request_meta
                 .get(meta::CLIENT_CAPABILITIES)
-                .unwrap_or(&json!({})),
-        );
-        state.client_info = request_meta
-            .get(meta::CLIENT_INFO)
-            .map(JsonText::of)
-            .unwrap_or_default();
+                .cloned()
+                .unwrap_or_else(|| json!({})),
+            log_level,
+            log_backends,
+        }
+    }
+
+    /// The request of `cx` is over: its log level is released, and its
+    /// call, if still `unanswered` (the client left, or time ran out), is
+    /// cancelled at the backend and recorded so.
+    pub fn end_request(&self, cx: &RequestContext, unanswered: Option<InFlight>) {
+        self.count_level(cx.log_level.as_deref(), &cx.log_backends, None, &[]);
+        let Some(f) = unanswered else {
+            return;
+        };
+        if let Some(conn) = f.conn.upgrade() {
+            if let Some(log) = self.runtime.audit() {
+                let why = "the session ended";
+                audited::cancelled(&log, CallContext::Request(cx), conn.name(), why);
+            }
+            conn.cancel(f.backend_id, "client session closed");
+        }
     }
 
     /// Whether `method` with `params` (a tool, prompt or resource by name
-    /// or URI) goes to a 2026-07-28 backend in `session`'s view: its own
-    /// input-required rounds then pass through the gateway untouched.
-    pub fn serves_modern(&self, session: &Session, method: &str, params: Option<&Value>) -> bool {
-        let catalog = self.catalog_of(session);
+    /// or URI) goes to a 2026-07-28 backend in `catalog` (a view's): its
+    /// own input-required rounds then pass through the gateway untouched.
+    pub fn serves_modern(&self, catalog: &Catalog, method: &str, params: Option<&Value>) -> bool {
         let field = |k: &str| params.and_then(|p| p.get(k)).and_then(Value::as_str);
         let route = match method {
-            crate::mcp::method::TOOLS_CALL => {
-                field("name").and_then(|n| catalog.route(Kind::Tool, n))
-            }
-            crate::mcp::method::PROMPTS_GET => {
-                field("name").and_then(|n| catalog.route(Kind::Prompt, n))
-            }
-            crate::mcp::method::RESOURCES_READ => {
-                field("uri").and_then(|u| catalog.resource_route(u))
-            }
+            mcp::method::TOOLS_CALL => field("name").and_then(|n| catalog.route(Kind::Tool, n)),
+            mcp::method::PROMPTS_GET => field("name").and_then(|n| catalog.route(Kind::Prompt, n)),
+            mcp::method::RESOURCES_READ => field("uri").and_then(|u| catalog.resource_route(u)),
             _ => None,
         };
         route
@@ -72,11 +90,10 @@ impl Router {
             .is_some_and(|link| link.conn.is_modern())
     }
 
-    /// The `server/discover` result for `session`'s view of the catalog:
-    /// list changes (they reach `subscriptions/listen` streams) and, when
-    /// some backend takes them, resource subscriptions (on listen streams).
-    pub fn discover(&self, session: &Session) -> Value {
-        let catalog = self.catalog_of(session);
+    /// The `server/discover` result for `catalog` (a view's): list changes
+    /// (they reach `subscriptions/listen` streams) and, when some backend
+    /// takes them, resource subscriptions (on listen streams).
+    pub fn discover(&self, catalog: &Catalog) -> Value {
         let mut capabilities = json!({
             "tools": {"listChanged": true},
             "resources": {"listChanged": true},

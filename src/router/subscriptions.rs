@@ -118,7 +118,8 @@ impl Router {
     /// it; the rest is answered here.
     pub(super) fn subscribe(
         &self,
-        session: &Arc<Session>,
+        session: &Session,
+        caller: Caller<'_>,
         id: &RequestId,
         params: Option<Value>,
     ) -> Handled {
@@ -169,7 +170,7 @@ impl Router {
         }
         let params = params.unwrap_or_default();
         self.forward(
-            session,
+            caller,
             id,
             method::RESOURCES_SUBSCRIBE,
             params,
@@ -183,7 +184,8 @@ impl Router {
     /// is answered `{}`.
     pub(super) fn unsubscribe(
         &self,
-        session: &Arc<Session>,
+        session: &Session,
+        caller: Caller<'_>,
         id: &RequestId,
         params: Option<Value>,
     ) -> Handled {
@@ -209,7 +211,7 @@ impl Router {
                 let route = route.clone();
                 let params = params.unwrap_or_default();
                 self.forward(
-                    session,
+                    caller,
                     id,
                     method::RESOURCES_UNSUBSCRIBE,
                     params,

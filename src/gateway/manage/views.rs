@@ -437,7 +437,7 @@ pub(super) fn capabilities(gateway: &Gateway, req: &crate::http::Request) -> Res
 pub(super) fn sessions(gateway: &Gateway) -> Value {
     let views = gateway.supervisor.views();
     let ttl = gateway.config().server.session_idle_timeout.as_secs_f64();
-    let mut list: Vec<_> = gateway.sessions.lock().values().cloned().collect();
+    let mut list = gateway.sessions.all();
     list.sort_by_key(|s| s.created);
     let sessions: Vec<Value> = list
         .iter()

@@ -7,6 +7,8 @@
 //! input-required result with sealed `requestState`, and the client's
 //! retry answers the backend and takes the parked call over ([`resume`]).
 
+use std::sync::Arc;
+
 use super::*;
 
 /// How long an answer may be held back for a JSON response, when the
@@ -71,72 +73,83 @@ impl Shape {
         }
     }
 
-    /// The answer as a modern client expects it.
-    pub(super) fn complete(&self, text: &str) -> String {
-        let Ok(mut v) = serde_json::from_str::<Value>(text) else {
-            return text.to_owned();
-        };
-        if let Some(result) = v.get_mut("result").and_then(Value::as_object_mut) {
-            result
-                .entry("resultType")
-                .or_insert_with(|| Value::from("complete"));
-            let meta = result
-                .entry("_meta")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(meta) = meta.as_object_mut() {
-                meta.insert(
-                    meta::SERVER_INFO.into(),
-                    json!({"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION}),
-                );
+    /// The answer as a modern client expects it, serialized (once).
+    pub(super) fn complete(&self, answer: Message) -> String {
+        match answer {
+            Message::Response { id, mut result } => {
+                if let Some(result) = result.as_object_mut() {
+                    self.complete_result(result);
+                }
+                Message::Response { id, result }.to_json_text()
             }
-            if CACHEABLE.contains(&self.method.as_str()) && result["resultType"] == "complete" {
-                let ttl = if self.method == method::RESOURCES_READ {
-                    // A 2026-07-28 backend's own hint for this resource.
-                    result.get("ttlMs").and_then(Value::as_u64).unwrap_or(0)
-                } else {
-                    self.ttl_ms
-                };
-                result.insert("ttlMs".into(), Value::from(ttl.min(MAX_TTL_MS)));
-                result.insert("cacheScope".into(), Value::from(self.scope));
+            Message::Error { id, mut error }
+                if self.method == method::RESOURCES_READ
+                    && error.code == code::RESOURCE_NOT_FOUND =>
+            {
+                // 2026-07-28 (SEP-2164): not found is -32602 with the URI asked for.
+                error.code = code::INVALID_PARAMS;
+                error.data = Some(json!({"uri": self.uri}));
+                Message::Error { id, error }.to_json_text()
             }
-        } else if let Some(error) = v.get_mut("error").and_then(Value::as_object_mut)
-            && self.method == method::RESOURCES_READ
-            && error.get("code").and_then(Value::as_i64) == Some(code::RESOURCE_NOT_FOUND)
-        {
-            // 2026-07-28 (SEP-2164): not found is -32602 with the URI asked for.
-            error.insert("code".into(), Value::from(code::INVALID_PARAMS));
-            error.insert("data".into(), json!({"uri": self.uri}));
+            other => other.to_json_text(),
         }
-        v.to_string()
+    }
+
+    /// A result as a modern client expects it: `resultType`, `serverInfo`,
+    /// and the caching hints of cacheable ones.
+    fn complete_result(&self, result: &mut Map<String, Value>) {
+        result
+            .entry("resultType")
+            .or_insert_with(|| Value::from("complete"));
+        let meta = result
+            .entry("_meta")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(
+                meta::SERVER_INFO.into(),
+                json!({"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION}),
+            );
+        }
+        if CACHEABLE.contains(&self.method.as_str()) && result["resultType"] == "complete" {
+            let ttl = if self.method == method::RESOURCES_READ {
+                // A 2026-07-28 backend's own hint for this resource.
+                result.get("ttlMs").and_then(Value::as_u64).unwrap_or(0)
+            } else {
+                self.ttl_ms
+            };
+            result.insert("ttlMs".into(), Value::from(ttl.min(MAX_TTL_MS)));
+            result.insert("cacheScope".into(), Value::from(self.scope));
+        }
     }
 }
 
 /// The HTTP status of a JSON answer: 400 for the errors 2026-07-28 ties to
 /// it (-32020, -32021, -32022, a backend's passed through), else 200.
-pub(super) fn status_of(text: &str) -> u16 {
-    let code = serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| v["error"]["code"].as_i64());
-    match code {
-        Some(code::HEADER_MISMATCH | code::MISSING_CAPABILITY | code::UNSUPPORTED_VERSION) => 400,
+pub(super) fn status_of(answer: &Message) -> u16 {
+    match answer {
+        Message::Error { error, .. }
+            if matches!(
+                error.code,
+                code::HEADER_MISMATCH | code::MISSING_CAPABILITY | code::UNSUPPORTED_VERSION
+            ) =>
+        {
+            400
+        }
         _ => 200,
     }
 }
 
-/// Ends a request's session: anything still in flight is cancelled at the
-/// backend (the client closed the stream, or time ran out).
-pub(super) fn finish(gateway: &Gateway, session: &Session) {
-    session.close();
-    gateway.router.session_closed(session);
+/// The answer's JSON response, shaped.
+fn json_answer(shape: &Shape, answer: Message) -> Response {
+    Response::json_text(status_of(&answer), shape.complete(answer))
 }
 
 /// Waits for the answer: JSON, or an SSE stream when something related to
 /// the request (progress) comes first and the client takes streams.
 pub(super) fn answer(
     gateway: &Gateway,
-    session: Arc<Session>,
+    call: Stateless,
     id: RequestId,
-    rx: Receiver<ForRequest>,
     shape: Shape,
     sse_ok: bool,
 ) -> Response {
@@ -154,25 +167,28 @@ pub(super) fn answer(
         } else {
             deadline
         };
-        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-            Ok(ForRequest::Answer(text)) => {
-                finish(gateway, &session);
-                return Response::json_text(status_of(&text), shape.complete(&text));
+        match call
+            .rx
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        {
+            Ok(Item::Answer(answer)) => {
+                call.finish(&gateway.router);
+                return json_answer(&shape, answer);
             }
-            Ok(ForRequest::Message(text)) if sse_ok => break Some(text),
-            Ok(ForRequest::Message(_) | ForRequest::Yield) => {}
-            Ok(ForRequest::Input(input)) => {
-                let (status, text) = Gatherer::of(gateway).ask(&session, &id, input, &rx, &shape);
-                finish(gateway, &session);
-                return Response::json_text(status, shape.complete(&text));
+            Ok(Item::Related(message)) if sse_ok => break Some(message),
+            Ok(Item::Related(_)) => {}
+            Ok(Item::Input(input)) => {
+                let answer = Gatherer::of(gateway).ask(&call, &id, input, &shape);
+                call.finish(&gateway.router);
+                return json_answer(&shape, answer);
             }
-            Ok(ForRequest::Cancelled) | Err(RecvTimeoutError::Disconnected) => {
-                finish(gateway, &session);
+            Err(RecvTimeoutError::Disconnected) => {
+                call.finish(&gateway.router);
                 return no_answer("request ended without an answer");
             }
             Err(RecvTimeoutError::Timeout) if sse_ok && Instant::now() < deadline => break None,
             Err(RecvTimeoutError::Timeout) => {
-                finish(gateway, &session);
+                call.finish(&gateway.router);
                 return no_answer("no answer in time");
             }
         }
@@ -185,15 +201,14 @@ pub(super) fn answer(
         Box::new(move |writer| {
             stream(
                 writer,
-                &rx,
+                &call.rx,
                 first,
                 deadline,
                 &shape,
                 &settings,
-                &|input, rx| ask.ask(&session, &id, input, rx, &shape).1,
+                &|input| ask.ask(&call, &id, input, &shape),
             );
-            session.close();
-            router.session_closed(&session);
+            call.finish(&router);
         }),
     ))
 }
@@ -202,12 +217,12 @@ pub(super) fn answer(
 /// (2026-07-28 streams cannot be resumed); ends when the client leaves.
 pub(super) fn stream(
     writer: &mut StreamWriter<'_>,
-    rx: &Receiver<ForRequest>,
-    first: Option<String>,
+    rx: &Receiver<Item>,
+    first: Option<Message>,
     deadline: Instant,
     shape: &Shape,
     settings: &crate::config::SseResilience,
-    ask: &dyn Fn(InputRequest, &Receiver<ForRequest>) -> String,
+    ask: &dyn Fn(InputRequest) -> Message,
 ) {
     if writer
         .set_write_timeout(Some(settings.send_timeout))
@@ -217,22 +232,20 @@ pub(super) fn stream(
     }
     let mut keepalive = Keepalive::new(settings);
     let mut frame = Vec::new();
-    let mut next = first.map(ForRequest::Message);
+    let mut next = first.map(Item::Related);
     loop {
         frame.clear();
         let written = match next.take() {
-            Some(ForRequest::Message(text)) => write_event(writer, None, &text),
-            Some(ForRequest::Answer(text)) => {
-                let _ = write_event(writer, None, &shape.complete(&text));
+            Some(Item::Related(message)) => write_event(writer, None, &message.to_json_text()),
+            Some(Item::Answer(answer)) => {
+                let _ = write_event(writer, None, &shape.complete(answer));
                 return;
             }
-            Some(ForRequest::Input(input)) => {
+            Some(Item::Input(input)) => {
                 // The stream's last event: the input-required result.
-                let text = ask(input, rx);
-                let _ = write_event(writer, None, &shape.complete(&text));
+                let _ = write_event(writer, None, &shape.complete(ask(input)));
                 return;
             }
-            Some(ForRequest::Cancelled | ForRequest::Yield) => return,
             None => {
                 if writer.peer_closed() || Instant::now() >= deadline {
                     return;
@@ -273,42 +286,40 @@ impl Gatherer {
     /// an input-required result whose state parks the call (it goes on at
     /// the backend), or -32021 when the client declared none of the
     /// capabilities asked for. Questions that arrive together (within
-    /// [`BURST`] of each other) go out in one result. HTTP status and
-    /// answer text.
+    /// [`BURST`] of each other) go out in one result.
     pub(super) fn ask(
         &self,
-        session: &Session,
+        call: &Stateless,
         id: &RequestId,
         first: InputRequest,
-        rx: &Receiver<ForRequest>,
         shape: &Shape,
-    ) -> (u16, String) {
+    ) -> Message {
         let mut inputs = vec![first];
         let until = Instant::now() + BURST_MAX;
         while inputs.len() < MAX_INPUTS {
             let left = until.saturating_duration_since(Instant::now()).min(BURST);
-            match rx.recv_timeout(left) {
-                Ok(ForRequest::Input(more)) => inputs.push(more),
-                Ok(ForRequest::Answer(text)) => {
+            match call.rx.recv_timeout(left) {
+                Ok(Item::Input(more)) => inputs.push(more),
+                Ok(Item::Answer(answer)) => {
                     // The backend answered without waiting: its questions
                     // are moot, and the answer is the answer.
                     for input in &inputs {
-                        refuse(input, "the call was answered before the client was asked");
+                        input.refuse("the call was answered before the client was asked");
                     }
-                    return (200, text);
+                    return answer;
                 }
-                Ok(_) => {}
+                Ok(Item::Related(_)) => {}
                 Err(_) => break,
             }
         }
-        let capabilities = session.state().client_capabilities.value();
+        let capabilities = call.cx.capabilities();
         let (allowed, refused): (Vec<InputRequest>, Vec<InputRequest>) = inputs
             .into_iter()
             .partition(|i| capabilities.get(i.capability).is_some_and(|c| !c.is_null()));
         if allowed.is_empty() {
             // Nothing can be asked: the call is cancelled at the backend
             // first, so it cannot go on with the refusals below.
-            if let Some(f) = session.untrack(id)
+            if let Some(f) = call.waiter.take_call()
                 && let Some(conn) = f.conn.upgrade()
             {
                 conn.cancel(f.backend_id, "the client lacks a capability the call needs");
@@ -319,55 +330,28 @@ impl Gatherer {
                 "the client did not declare the \"{}\" capability",
                 input.capability
             );
-            refuse(input, &why);
+            input.refuse(&why);
         }
-        let error = |status: u16, code: i64, message: String, data: Option<Value>| {
-            (
-                status,
-                error_body(Some(id), code, &message, data).to_json_text(),
-            )
-        };
         if allowed.is_empty() {
             let mut required = Map::new();
             for input in &refused {
                 required.insert(input.capability.into(), json!({}));
             }
             let names: Vec<&str> = refused.iter().map(|i| i.capability).collect();
-            return error(
-                400,
-                code::MISSING_CAPABILITY,
-                format!(
-                    "this request needs the client capability {}",
-                    names.join(", ")
-                ),
-                Some(json!({"requiredCapabilities": required})),
+            let message = format!(
+                "this request needs the client capability {}",
+                names.join(", ")
             );
+            let data = json!({"requiredCapabilities": required});
+            return error_body(Some(id), code::MISSING_CAPABILITY, &message, Some(data));
         }
         let Some(bridge) = &self.bridge else {
-            return error(
-                200,
-                code::INTERNAL_ERROR,
-                "cannot seal request state".into(),
-                None,
-            );
+            let why = "cannot seal request state";
+            return error_body(Some(id), code::INTERNAL_ERROR, why, None);
         };
         // The call now waits for the retry, not for this request.
-        session.untrack(id);
-        (
-            200,
-            input_required(id, bridge, allowed, shape.digest.clone(), self.ttl),
-        )
-    }
-}
-
-/// Answers a backend's question with an error (-32601), unasked.
-pub(super) fn refuse(input: &InputRequest, why: &str) {
-    if let Some(conn) = input.conn.upgrade() {
-        conn.respond(&Message::error(
-            Some(input.their_id.clone()),
-            code::METHOD_NOT_FOUND,
-            why,
-        ));
+        call.waiter.take_call();
+        input_required(id, bridge, allowed, shape.digest.clone(), self.ttl)
     }
 }
 
@@ -378,7 +362,7 @@ pub(super) fn input_required(
     pending: Vec<InputRequest>,
     digest: String,
     ttl: Duration,
-) -> String {
+) -> Message {
     let mut requests = Map::new();
     for input in &pending {
         let mut request = json!({"method": input.method});
@@ -393,7 +377,7 @@ pub(super) fn input_required(
         "inputRequests": requests,
         "requestState": state,
     });
-    Message::response(id.clone(), result).to_json_text()
+    Message::response(id.clone(), result)
 }
 
 /// A retry with `requestState`: answers the parked call's questions from
@@ -402,48 +386,36 @@ pub(super) fn input_required(
 /// asked again at once, under a new state.
 pub(super) fn resume(
     gateway: &Gateway,
-    session: Arc<Session>,
+    call: Stateless,
     id: RequestId,
     state: &str,
     params: Option<Value>,
     shape: Shape,
     req: &Request,
 ) -> Response {
+    let refuse = |call: Stateless, status: u16, code: i64, why: &str| {
+        call.finish(&gateway.router);
+        fail(status, Some(&id), code, why, None)
+    };
     let Some(bridge) = gateway.bridge.clone() else {
-        return fail(
+        return refuse(
+            call,
             200,
-            Some(&id),
             code::INTERNAL_ERROR,
             "cannot verify request state",
-            None,
         );
     };
     let parked = match bridge.take(state, &shape.digest) {
         Ok(p) => p,
-        Err(why) => return fail(400, Some(&id), code::INVALID_PARAMS, why, None),
+        Err(why) => return refuse(call, 400, code::INVALID_PARAMS, why),
     };
-    let rx = match open_stream(&session, &id) {
-        Ok(rx) => rx,
-        Err(refusal) => return refusal,
+    let Some(parked_call) = parked.pending.first().map(|i| i.call.clone()) else {
+        let why = "requestState names no question";
+        return refuse(call, 400, code::INVALID_PARAMS, why);
     };
-    let Some(call) = parked.pending.first().map(|i| i.call.clone()) else {
-        return fail(
-            400,
-            Some(&id),
-            code::INVALID_PARAMS,
-            "requestState names no question",
-            None,
-        );
-    };
-    if !gateway.router.attach(&call, &session, &id) {
-        finish(gateway, &session);
-        return fail(
-            200,
-            Some(&id),
-            code::INTERNAL_ERROR,
-            "the backend of this call is gone",
-            None,
-        );
+    if !parked_call.attach(&call.reply(), &id) {
+        let why = "the backend of this call is gone";
+        return refuse(call, 200, code::INTERNAL_ERROR, why);
     }
     let responses = params
         .as_ref()
@@ -454,31 +426,21 @@ pub(super) fn resume(
     let mut missing = Vec::new();
     for input in parked.pending {
         match responses.get(&input.key) {
-            Some(answer @ Value::Object(_)) => {
-                if let Some(conn) = input.conn.upgrade() {
-                    conn.respond(&Message::response(input.their_id.clone(), answer.clone()));
-                }
-            }
+            Some(answer @ Value::Object(_)) => input.answer(answer.clone()),
             _ => missing.push(input),
         }
     }
     if !missing.is_empty() {
-        session.untrack(&id);
-        let text = input_required(
-            &id,
-            &bridge,
-            missing,
-            shape.digest.clone(),
-            gateway.answer_wait(),
-        );
-        finish(gateway, &session);
-        return Response::json_text(200, shape.complete(&text));
+        call.waiter.take_call();
+        let ttl = gateway.answer_wait();
+        let answer = input_required(&id, &bridge, missing, shape.digest.clone(), ttl);
+        call.finish(&gateway.router);
+        return Response::json_text(200, shape.complete(answer));
     }
     answer(
         gateway,
-        session,
+        call,
         id,
-        rx,
         shape,
         crate::gateway::sse::accepts_sse(req),
     )

@@ -9,15 +9,15 @@
 //! against the body, Base64 form decoded (400 / -32020); the version (400 /
 //! -32022 with what we serve); the method (404 / -32601 for removed and
 //! unknown ones). Then `server/discover` is answered from the catalog and
-//! everything else goes through the router on a session that lives as long
-//! as the request. Every result gets `resultType`, `serverInfo` in `_meta`,
+//! everything else goes through the router with the request's own context
+//! and sink (`waiter`); no session is made. Every result gets `resultType`, `serverInfo` in `_meta`,
 //! and on lists and reads the caching hints; a backend's "resource not
 //! found" (-32002) becomes -32602 with the URI.
 
 mod answer;
 mod headers;
+mod waiter;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -25,13 +25,13 @@ use serde_json::{Map, Value, json};
 use super::decode::{Batches, DecodeError, Decoded, decode};
 use super::sse::{Keepalive, sse_headers, write_event};
 use super::{Access, Gateway};
-use crate::config::{IncomingAuth, Transport};
+use crate::config::IncomingAuth;
 use crate::http::{Request, Response, StreamWriter};
 use crate::jsonrpc::{Message, RequestId, code};
-use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::mcp::{self, meta, method};
 use crate::queue::{Receiver, RecvTimeoutError};
-use crate::session::{ForRequest, InputRequest, Session};
+use crate::router::InputRequest;
+use waiter::{Item, Stateless};
 
 use super::bridge::{self, Bridge};
 
@@ -115,8 +115,7 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>, body: V
     }
 }
 
-/// Serves a checked modern request: on a session of its own that lives as
-/// long as the request.
+/// Serves a checked modern request, with its own context and sink.
 fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked) -> Response {
     let Checked {
         id,
@@ -125,23 +124,10 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
         request_meta,
     } = checked;
     let p = params.as_ref();
-    let named = |key: &str| {
-        p.and_then(|p| p.get(key))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    };
-    let (session, _general) = Session::new(
-        String::new(),
-        Transport::StreamableHttp,
-        req.peer,
-        access.token,
-        SESSION_OUTBOUND_QUEUE,
-    );
-    let session = Arc::new(session.in_group(access.group));
-    gateway.router.begin_stateless(&session, &request_meta);
+    let catalog = gateway.router.catalog_in(access.group);
     if name == method::TOOLS_CALL {
-        let catalog = gateway.router.catalog_for(&session);
-        let tool = catalog.item(crate::catalog::Kind::Tool, named("name"));
+        let named = p.and_then(|p| p.get("name")).and_then(Value::as_str);
+        let tool = named.and_then(|n| catalog.item(crate::catalog::Kind::Tool, n));
         if let Some(tool) = tool
             && let Err(why) = check_param_headers(req, tool, p.and_then(|p| p.get("arguments")))
         {
@@ -154,8 +140,7 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
             );
         }
     }
-    let features = gateway.router.catalog_for(&session).features.clone();
-    let shape = Shape::of(gateway, access, &features, &name, p);
+    let shape = Shape::of(gateway, access, &catalog.features, &name, p);
     let state = p
         .and_then(|p| p.get("requestState"))
         .and_then(Value::as_str)
@@ -164,43 +149,36 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
     // A 2026-07-28 backend's own rounds pass through: its state is its own.
     let backend_rounds = gateway
         .router
-        .serves_modern(&session, &name, params.as_ref());
+        .serves_modern(&catalog, &name, params.as_ref());
+    let begin = || {
+        let router = &gateway.router;
+        Stateless::new(router.begin_request(&request_meta, req.peer, access.token, access.group))
+    };
     if let Some(state) = state.filter(|_| !backend_rounds) {
-        return resume(gateway, session, id, &state, params, shape, req);
+        return resume(gateway, begin(), id, &state, params, shape, req);
     }
     // A retry's fields mean nothing to a 2025-era backend.
     if let Some(Value::Object(p)) = params.as_mut().filter(|_| !backend_rounds) {
         p.remove("inputResponses");
     }
     if name == method::SUBSCRIPTIONS_LISTEN {
-        let can_subscribe = features.subscribe;
+        let can_subscribe = catalog.features.subscribe;
         return super::listen::open(gateway, &id, params.as_ref(), access.group, can_subscribe);
     }
     if name == method::SERVER_DISCOVER {
-        let result = gateway.router.discover(&session);
-        let answer = Message::response(id.clone(), result);
-        return Response::json_text(200, shape.complete(&answer.to_json_text()));
+        let answer = Message::response(id, gateway.router.discover(&catalog));
+        return Response::json_text(200, shape.complete(answer));
     }
-    let rx = match open_stream(&session, &id) {
-        Ok(rx) => rx,
-        Err(refusal) => return refusal,
-    };
-    gateway.router.handle(
-        &session,
+    let call = begin();
+    call.dispatch(
+        gateway,
         Message::Request {
             id: id.clone(),
             method: name,
             params,
         },
     );
-    answer(
-        gateway,
-        session,
-        id,
-        rx,
-        shape,
-        super::sse::accepts_sse(req),
-    )
+    answer(gateway, call, id, shape, super::sse::accepts_sse(req))
 }
 
 /// Checks a modern request's envelope, `_meta`, routing headers, version
@@ -328,19 +306,6 @@ fn served(
         return Err(fail(400, Some(id), code::INVALID_PARAMS, &text, None));
     }
     Ok(())
-}
-
-/// The answer stream of request `id` on its own session.
-fn open_stream(session: &Session, id: &RequestId) -> Result<Receiver<ForRequest>, Response> {
-    session.open_request_stream(id.clone()).ok_or_else(|| {
-        fail(
-            500,
-            Some(id),
-            code::INTERNAL_ERROR,
-            "request stream already open",
-            None,
-        )
-    })
 }
 
 use answer::{Shape, answer, resume};

@@ -1,0 +1,126 @@
+//! A 2026-07-28 request's side of the router: its context, and the sink
+//! its answer comes through. The POST that waits holds both; no session
+//! is made. Items stay typed until the answer is shaped and written once.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::Gateway;
+use crate::backend::Connection;
+use crate::jsonrpc::{Message, RequestId};
+use crate::limits::SESSION_OUTBOUND_QUEUE;
+use crate::queue::{Receiver, Sender, bounded};
+use crate::router::{CallContext, Hears, InputRequest, Reply, RequestContext, Router};
+use crate::session::InFlight;
+use crate::sync::lock;
+
+/// What a stateless request's POST waits for.
+#[derive(Debug)]
+pub(super) enum Item {
+    /// Something for the request before its answer (progress, a log).
+    Related(Message),
+    /// The answer: the last item.
+    Answer(Message),
+    /// A backend asks the client something while serving the request;
+    /// the front turns it into an input-required result.
+    Input(InputRequest),
+}
+
+/// The sink of one stateless request: a bounded channel its POST reads,
+/// and the call that serves it, while one does.
+pub(super) struct Waiter {
+    tx: Sender<Item>,
+    call: Mutex<Option<InFlight>>,
+}
+
+impl Waiter {
+    /// Forgets the call serving the request and returns it (to cancel it,
+    /// or because it now waits for a retry).
+    pub(super) fn take_call(&self) -> Option<InFlight> {
+        lock(&self.call).take()
+    }
+}
+
+/// Every method runs on the thread that has the message (the POST's own,
+/// a backend reader or timer, a backend's supervisor thread), under no
+/// lock; none blocks.
+impl Reply for Waiter {
+    fn answer(&self, _: &RequestId, answer: Message) {
+        self.take_call();
+        let _ = self.tx.try_send(Item::Answer(answer));
+    }
+
+    fn related(&self, _: &RequestId, message: Message) -> bool {
+        self.tx.try_send(Item::Related(message)).is_ok()
+    }
+
+    fn relay(&self, _: &RequestId, question: InputRequest) -> Result<(), String> {
+        self.tx
+            .try_send(Item::Input(question))
+            .map_err(|_| "the client's request is no longer waiting".to_owned())
+    }
+
+    fn ask(&self, _: &RequestId, _: &str, _: Option<Value>, _: Hears) -> bool {
+        // The gateway asks only 2025-era clients itself; a 2026-07-28
+        // client is asked through input-required results.
+        false
+    }
+
+    fn track(&self, _: &RequestId, conn: &Arc<Connection>, backend_id: u64) -> bool {
+        let mut call = lock(&self.call);
+        if call.is_some() {
+            return false;
+        }
+        *call = Some(InFlight {
+            conn: Arc::downgrade(conn),
+            backend_id,
+        });
+        true
+    }
+
+    fn untrack(&self, _: &RequestId) -> bool {
+        self.take_call().is_some()
+    }
+}
+
+/// One stateless request being served: its context, its sink, and the
+/// channel its answer comes on.
+pub(super) struct Stateless {
+    pub(super) cx: RequestContext,
+    pub(super) waiter: Arc<Waiter>,
+    pub(super) rx: Receiver<Item>,
+}
+
+impl Stateless {
+    /// Begins request `cx`.
+    pub(super) fn new(cx: RequestContext) -> Stateless {
+        let (tx, rx) = bounded(SESSION_OUTBOUND_QUEUE);
+        let waiter = Arc::new(Waiter {
+            tx,
+            call: Mutex::new(None),
+        });
+        Stateless { cx, waiter, rx }
+    }
+
+    /// The sink, as the router takes it.
+    pub(super) fn reply(&self) -> Arc<dyn Reply> {
+        self.waiter.clone()
+    }
+
+    /// Hands the request to the router.
+    pub(super) fn dispatch(&self, gateway: &Gateway, message: Message) {
+        let reply = self.reply();
+        gateway
+            .router
+            .dispatch(CallContext::Request(&self.cx), message, &reply);
+    }
+
+    /// Ends the request: its context is released, and a call still
+    /// unanswered (the client left, or time ran out) is cancelled at the
+    /// backend.
+    pub(super) fn finish(self, router: &Router) {
+        let unanswered = self.waiter.take_call();
+        router.end_request(&self.cx, unanswered);
+    }
+}

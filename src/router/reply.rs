@@ -1,0 +1,120 @@
+//! Where the router's messages for one caller go: a typed sink, so the
+//! router never needs to know the front. A 2025-era session queues them
+//! on its streams (implemented here); a 2026-07-28 request's POST waits on
+//! a channel of its own (the gateway's). Messages stay typed until the
+//! front writes them.
+
+use std::sync::{Arc, Weak};
+
+use serde_json::Value;
+
+use crate::backend::Connection;
+use crate::jsonrpc::{ErrorObject, Message, RequestId};
+use crate::session::{Asker, Session};
+
+use super::call::InputRequest;
+
+/// Hears the client's answer to a question of the gateway's own, once.
+/// Runs on the thread that read the client's answer (or ended the
+/// session), under no lock of the session's.
+pub type Hears = Box<dyn FnOnce(Result<Value, ErrorObject>) + Send>;
+
+/// A caller's side of the router: every method is quick and never blocks
+/// (a full queue drops its client instead). Unless a method says
+/// otherwise, it runs on whichever thread has the message (the
+/// connection's, a backend reader, a backend's timer or supervisor
+/// thread), under no lock.
+pub trait Reply: Send + Sync {
+    /// The answer to request `id` (a response or an error): its last
+    /// message. The request is no longer tracked after it.
+    fn answer(&self, id: &RequestId, answer: Message);
+
+    /// Something for request `id` before its answer (progress, a log
+    /// message, a question for the client); `false` if it could not be
+    /// queued.
+    fn related(&self, id: &RequestId, message: Message) -> bool;
+
+    /// A backend's question (sampling, elicitation, roots), sent while it
+    /// serves request `id`, for this client. `Err` says why it cannot be
+    /// asked (the backend then gets an error).
+    fn relay(&self, id: &RequestId, question: InputRequest) -> Result<(), String>;
+
+    /// The gateway's own question for the client while it serves request
+    /// `id`; `hears` gets the answer. `false` if it cannot be asked.
+    fn ask(&self, id: &RequestId, method: &str, params: Option<Value>, hears: Hears) -> bool;
+
+    /// Request `id` is being served by `conn` as `backend_id`; `false`
+    /// (nothing recorded) if a request with that id is in flight already.
+    fn track(&self, id: &RequestId, conn: &Arc<Connection>, backend_id: u64) -> bool;
+
+    /// Request `id` is no longer served (answered, or it waits for a
+    /// retry); `false` if it was not tracked (the client cancelled it).
+    fn untrack(&self, id: &RequestId) -> bool;
+}
+
+/// A weak handle on a caller's sink: a call never keeps its caller alive.
+pub type WeakReply = Weak<dyn Reply>;
+
+impl Reply for Session {
+    fn answer(&self, id: &RequestId, answer: Message) {
+        self.untrack(id);
+        self.send_for(id, answer);
+    }
+
+    fn related(&self, id: &RequestId, message: Message) -> bool {
+        self.send_for(id, message)
+    }
+
+    fn relay(&self, id: &RequestId, question: InputRequest) -> Result<(), String> {
+        if self.is_closed() {
+            return Err("no client session to ask".into());
+        }
+        let declared = self
+            .state()
+            .client_capabilities
+            .value()
+            .get(question.capability)
+            .is_some_and(|c| !c.is_null());
+        if !declared {
+            return Err(format!(
+                "the client did not declare the \"{}\" capability",
+                question.capability
+            ));
+        }
+        let ours = self.next_server_request_id();
+        self.track_server_request(
+            ours.clone(),
+            Asker::Backend(question.conn, question.their_id),
+        );
+        self.send_for(
+            id,
+            Message::Request {
+                id: ours,
+                method: question.method,
+                params: question.params,
+            },
+        );
+        Ok(())
+    }
+
+    fn ask(&self, id: &RequestId, method: &str, params: Option<Value>, hears: Hears) -> bool {
+        let ours = self.next_server_request_id();
+        self.track_server_request(ours.clone(), Asker::Gateway(hears));
+        self.send_for(
+            id,
+            Message::Request {
+                id: ours,
+                method: method.to_owned(),
+                params,
+            },
+        )
+    }
+
+    fn track(&self, id: &RequestId, conn: &Arc<Connection>, backend_id: u64) -> bool {
+        Session::track(self, id.clone(), conn, backend_id)
+    }
+
+    fn untrack(&self, id: &RequestId) -> bool {
+        Session::untrack(self, id).is_some()
+    }
+}
