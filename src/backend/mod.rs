@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 pub use auth::Credentials;
 pub use connection::{
-    CallError, Connection, LogFn, Outgoing, ProgressFn, ReplyFn, encode_header_value,
+    CallError, CallerStamp, Connection, LogFn, Outgoing, ProgressFn, ReplyFn, encode_header_value,
 };
 pub use discover::{CacheHints, Discovered, listen_params};
 pub use events::{

@@ -6,9 +6,11 @@
 //! Lifecycle), so its context lives as long as the request.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::catalog::Catalog;
 use crate::config::Transport;
 use crate::mcp;
 use crate::session::Session;
@@ -40,12 +42,20 @@ pub struct RequestContext {
     pub(super) log_level: Option<String>,
     /// The backends that level is counted at.
     pub(super) log_backends: Vec<String>,
+    /// The view's catalog when the request began: the one snapshot every
+    /// step of the request reads.
+    pub(super) catalog: Arc<Catalog>,
 }
 
 impl RequestContext {
     /// The client capabilities the request declared.
     pub fn capabilities(&self) -> &Value {
         &self.capabilities
+    }
+
+    /// The catalog the request sees.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 }
 

@@ -34,11 +34,10 @@ impl Router {
             method_name,
             cx.transport().as_str(),
         ));
-        let mut params = params;
-        let headers = if link.conn.is_modern() {
-            self.for_modern_backend(cx, &mut params, is_tool, exposed)
+        let stamp = if link.conn.is_modern() {
+            self.stamp_for(cx, &params, is_tool, exposed)
         } else {
-            Vec::new()
+            CallerStamp::default()
         };
         let progress = client_token.map(|token| call.progress_hook(token));
         // A 2026-07-28 request that asked for logs hears its backend's, on
@@ -57,7 +56,7 @@ impl Router {
                 .then(|| rounds::Rounds {
                     conn: Arc::downgrade(&link.conn),
                     params: params.clone(),
-                    headers: headers.clone(),
+                    stamp: stamp.clone(),
                     timeout,
                     progress: progress.clone(),
                     log: log.clone(),
@@ -91,7 +90,7 @@ impl Router {
                 progress: progress.map(boxed_progress),
                 log: log.map(boxed_log),
                 origin: Some(call),
-                headers,
+                stamp,
             },
         );
         Handled::Forwarded
@@ -117,38 +116,33 @@ impl Router {
         })
     }
 
-    /// Prepares a call for a 2026-07-28 backend: the caller's capabilities
-    /// (and, for a modern caller, its client info) go in `_meta`, since
-    /// the backend may ask for input only within them; returns the
-    /// `Mcp-Param-*` headers of the tool's `x-mcp-header` arguments.
-    pub(super) fn for_modern_backend(
+    /// What the caller adds to a call for a 2026-07-28 backend: its
+    /// capabilities (the backend may ask for input only within them) and
+    /// log level (a 2025-era client's `logging/setLevel` holds for its
+    /// session; a modern backend hears it per request), and the
+    /// `Mcp-Param-*` headers of the tool's `x-mcp-header` arguments. The
+    /// connection stamps them (`CallerStamp`).
+    pub(super) fn stamp_for(
         &self,
         cx: CallContext<'_>,
-        params: &mut Value,
+        params: &Value,
         is_tool: bool,
         exposed: &str,
-    ) -> Vec<(String, String)> {
-        if let Some(obj) = params.as_object_mut() {
-            let meta = obj.entry("_meta").or_insert_with(|| json!({}));
-            if let Some(meta) = meta.as_object_mut() {
-                meta.insert(mcp::meta::CLIENT_CAPABILITIES.into(), cx.capabilities());
-                // A 2025-era client's `logging/setLevel` holds for
-                // its session; a modern backend hears it per request.
-                if let Some(level) = cx.log_level() {
-                    meta.entry(mcp::meta::LOG_LEVEL)
-                        .or_insert_with(|| Value::from(level));
-                }
-            }
-        }
+    ) -> CallerStamp {
+        let mut stamp = CallerStamp {
+            capabilities: Some(cx.capabilities()),
+            log_level: cx.log_level(),
+            headers: Vec::new(),
+        };
         if !is_tool {
-            return Vec::new();
+            return stamp;
         }
-        let catalog = self.catalog_in(cx.group());
+        let catalog = self.catalog_for(cx);
         let Some(tool) = catalog.item(Kind::Tool, exposed) else {
-            return Vec::new();
+            return stamp;
         };
         let arguments = params.get("arguments").filter(|a| a.is_object());
-        mcp::param_headers(tool, arguments)
+        stamp.headers = mcp::param_headers(tool, arguments)
             .filter_map(|(name, _, value)| {
                 let value = match value {
                     Value::String(s) => crate::backend::encode_header_value(s),
@@ -158,6 +152,7 @@ impl Router {
                 };
                 Some((name, value))
             })
-            .collect()
+            .collect();
+        stamp
     }
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 use log::debug;
 use serde_json::{Value, json};
 
-use crate::backend::{BackendRequest, Connection, Outgoing};
+use crate::backend::{BackendRequest, CallerStamp, Connection, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
@@ -206,6 +206,15 @@ impl Router {
         self.catalog_in(session.group.as_deref())
     }
 
+    /// The catalog a caller sees: a session's view now, or the snapshot a
+    /// 2026-07-28 request took when it began (one per request).
+    fn catalog_for(&self, cx: CallContext<'_>) -> Arc<Catalog> {
+        match cx {
+            CallContext::Session(session) => self.catalog_of(session),
+            CallContext::Request(request) => request.catalog.clone(),
+        }
+    }
+
     /// The catalog of `group`'s virtual server (`None`: the whole
     /// gateway's). A group that a reload removed has an empty catalog.
     pub fn catalog_in(&self, group: Option<&str>) -> Arc<Catalog> {
@@ -241,7 +250,7 @@ impl Router {
         }
         let p = params.as_ref();
         let reply = |r| Handled::Reply(r);
-        let catalog = || self.catalog_in(caller.context.group());
+        let catalog = || self.catalog_for(caller.context);
         match (name, session) {
             (method::TOOLS_LIST, _) => reply(list(&catalog(), p, Kind::Tool, "tools")),
             (method::RESOURCES_LIST, _) => reply(list(&catalog(), p, Kind::Resource, "resources")),
@@ -277,7 +286,7 @@ impl Router {
             Ok(n) => n,
             Err(e) => return Handled::Reply(Err(e)),
         };
-        let catalog = self.catalog_in(caller.context.group());
+        let catalog = self.catalog_for(caller.context);
         let Some(route) = catalog.route(kind, &exposed) else {
             return Handled::Reply(Err(invalid(format!(
                 "unknown {}: \"{exposed}\"",
@@ -296,7 +305,7 @@ impl Router {
             Ok(u) => u,
             Err(e) => return Handled::Reply(Err(e)),
         };
-        match self.catalog_in(caller.context.group()).resource_route(&uri) {
+        match self.catalog_for(caller.context).resource_route(&uri) {
             Some(route) => {
                 let route = route.clone();
                 let params = params.unwrap_or_default();
@@ -313,7 +322,7 @@ impl Router {
         let reply = |r| Handled::Reply(r);
         let p = params.as_ref();
         let reference = p.and_then(|p| p.get("ref"));
-        let catalog = self.catalog_in(caller.context.group());
+        let catalog = self.catalog_for(caller.context);
         let route = match reference
             .and_then(|r| r.get("type"))
             .and_then(Value::as_str)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::call::{Call, SharedLog, SharedProgress, boxed_log, boxed_progress};
-use crate::backend::{CallError, Connection, Outgoing};
+use crate::backend::{CallError, CallerStamp, Connection, Outgoing};
 use crate::jsonrpc::{ErrorObject, code};
 use crate::mcp::{self, method};
 use crate::sync::lock;
@@ -33,7 +33,8 @@ pub(super) struct Rounds {
     pub conn: Weak<Connection>,
     /// The params as first sent (without `inputResponses`).
     pub params: Value,
-    pub headers: Vec<(String, String)>,
+    /// What the caller adds to each round for the backend.
+    pub stamp: CallerStamp,
     pub timeout: Duration,
     pub progress: Option<SharedProgress>,
     pub log: Option<SharedLog>,
@@ -179,7 +180,7 @@ fn retry(call: &Arc<Call>, mut rounds: Rounds, answers: Map<String, Value>, stat
         };
     }
     rounds.done += 1;
-    let (headers, timeout) = (rounds.headers.clone(), rounds.timeout);
+    let (stamp, timeout) = (rounds.stamp.clone(), rounds.timeout);
     let progress = rounds.progress.clone().map(boxed_progress);
     let log = rounds.log.clone().map(boxed_log);
     lock(&call.ending).rounds = Some(rounds);
@@ -193,7 +194,7 @@ fn retry(call: &Arc<Call>, mut rounds: Rounds, answers: Map<String, Value>, stat
             progress,
             log,
             origin: Some(call.clone()),
-            headers,
+            stamp,
         },
     );
 }

@@ -10,6 +10,7 @@
 //! a session's `logging/setLevel` for as long as the request lasts.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -22,15 +23,15 @@ use crate::session::InFlight;
 
 impl Router {
     /// The context of one stateless request with this `_meta`, sent by
-    /// `peer` with bearer token `token` to `group`'s virtual server: its
-    /// capabilities and log level are the request's own. Give it back to
-    /// [`Router::end_request`].
+    /// `peer` with bearer token `token` to `group`'s virtual server, whose
+    /// catalog the front took (`catalog_in`): its capabilities and log
+    /// level are the request's own. Give it back to [`Router::end_request`].
     pub fn begin_request(
         &self,
         request_meta: &Map<String, Value>,
-        peer: SocketAddr,
-        token: Option<usize>,
+        (peer, token): (SocketAddr, Option<usize>),
         group: Option<&str>,
+        catalog: Arc<Catalog>,
     ) -> RequestContext {
         let log_level = request_meta
             .get(meta::LOG_LEVEL)
@@ -54,6 +55,7 @@ impl Router {
                 .unwrap_or_else(|| json!({})),
             log_level,
             log_backends,
+            catalog,
         }
     }
 

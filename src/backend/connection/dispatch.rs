@@ -241,7 +241,7 @@ mod tests {
                     progress: token.then(|| Box::new(|_| {}) as ProgressFn),
                     log: None,
                     origin: Some(Arc::new(Tag(tag))),
-                    headers: Vec::new(),
+                    stamp: Default::default(),
                 },
             );
             id

@@ -28,7 +28,7 @@ pub struct Frame {
 
 impl Connection {
     /// The frame of request `id`: stamped for a 2026-07-28 backend (with
-    /// `extra_headers` after its routing headers), its progress token
+    /// the caller's `stamp`), its progress token
     /// replaced by `id` when `progress` is to hear it. Returns `progress`
     /// only when the params carry a token.
     pub(super) fn request_frame(
@@ -37,10 +37,10 @@ impl Connection {
         method: &str,
         mut params: Option<Value>,
         progress: Option<ProgressFn>,
-        extra_headers: Vec<(String, String)>,
+        stamp: CallerStamp,
     ) -> (Frame, Option<ProgressFn>) {
         let headers = if self.is_modern() {
-            modernize(method, &mut params, extra_headers)
+            modernize(method, &mut params, stamp)
         } else {
             Vec::new()
         };
@@ -71,7 +71,7 @@ impl Connection {
     pub fn stateless_frame(&self, method: &str, params: Value) -> Frame {
         let id = self.reserve_id();
         let mut params = Some(params);
-        let headers = modernize(method, &mut params, Vec::new());
+        let headers = modernize(method, &mut params, CallerStamp::default());
         let message = Message::Request {
             id: RequestId::Number(id as i64),
             method: method.to_owned(),
@@ -91,14 +91,29 @@ fn progress_token_slot(params: &mut Value) -> Option<&mut Value> {
     params.get_mut("_meta")?.get_mut("progressToken")
 }
 
-/// Makes a request stateless for a 2026-07-28 backend: its `_meta` gets
-/// the protocol version, the client capabilities (`{}` unless the caller
-/// set them) and our client info; returns the routing headers, the
+/// What the caller of a request adds for a 2026-07-28 backend, which
+/// takes each request's context from the request itself (MCP 2026-07-28,
+/// Basic › Lifecycle): the client's declared capabilities (the backend may
+/// ask for input only within them) and log level, and the `Mcp-Param-*`
+/// headers of the tool's `x-mcp-header` arguments.
+#[derive(Debug, Clone, Default)]
+pub struct CallerStamp {
+    /// The client's capabilities; `{}` when none is given.
+    pub capabilities: Option<Value>,
+    /// The log level the client asked for, unless the request names one.
+    pub log_level: Option<String>,
+    /// `Mcp-Param-*` headers, sent after the routing headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Makes a request stateless for a 2026-07-28 backend, the one place its
+/// `_meta` is stamped: the protocol version, the caller's capabilities and
+/// log level, and our client info; returns the routing headers, the
 /// caller's `Mcp-Param-*` ones after them.
 fn modernize(
     method: &str,
     params: &mut Option<Value>,
-    extra: Vec<(String, String)>,
+    stamp: CallerStamp,
 ) -> Vec<(String, String)> {
     let p = params.get_or_insert_with(|| json!({}));
     if let Some(obj) = p.as_object_mut() {
@@ -106,8 +121,19 @@ fn modernize(
         if let Some(meta) = meta.as_object_mut() {
             meta.entry(mcp::meta::PROTOCOL_VERSION)
                 .or_insert_with(|| Value::from(mcp::MODERN_VERSION));
-            meta.entry(mcp::meta::CLIENT_CAPABILITIES)
-                .or_insert_with(|| json!({}));
+            match stamp.capabilities {
+                Some(capabilities) => {
+                    meta.insert(mcp::meta::CLIENT_CAPABILITIES.into(), capabilities);
+                }
+                None => {
+                    meta.entry(mcp::meta::CLIENT_CAPABILITIES)
+                        .or_insert_with(|| json!({}));
+                }
+            }
+            if let Some(level) = stamp.log_level {
+                meta.entry(mcp::meta::LOG_LEVEL)
+                    .or_insert_with(|| Value::from(level));
+            }
             meta.entry(mcp::meta::CLIENT_INFO).or_insert_with(
                 || json!({"name": mcp::IMPLEMENTATION_NAME, "version": mcp::VERSION}),
             );
@@ -128,7 +154,7 @@ fn modernize(
     if let Some(name) = name_key.and_then(|k| p.get(k)).and_then(Value::as_str) {
         headers.push((mcp::header::NAME.to_owned(), encode_header_value(name)));
     }
-    headers.extend(extra);
+    headers.extend(stamp.headers);
     headers
 }
 

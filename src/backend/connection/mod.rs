@@ -24,7 +24,7 @@ mod pending;
 mod timer;
 
 pub use dispatch::RELATED_REQUEST_META;
-pub use frame::{Frame, encode_header_value};
+pub use frame::{CallerStamp, Frame, encode_header_value};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -111,9 +111,8 @@ pub struct Outgoing {
     pub log: Option<LogFn>,
     /// Who asked.
     pub origin: Option<Origin>,
-    /// `Mcp-Param-*` headers for a 2026-07-28 backend (from the tool's
-    /// `x-mcp-header` arguments); ignored for others.
-    pub headers: Vec<(String, String)>,
+    /// What the caller adds for a 2026-07-28 backend; ignored for others.
+    pub stamp: CallerStamp,
 }
 
 struct Pending {
@@ -238,7 +237,7 @@ impl Connection {
             progress,
             log: None,
             origin: None,
-            headers: Vec::new(),
+            stamp: CallerStamp::default(),
         };
         self.send_request_as(id, request).then_some(id)
     }
@@ -261,9 +260,9 @@ impl Connection {
             progress,
             log,
             origin,
-            headers,
+            stamp,
         } = request;
-        let (frame, progress) = self.request_frame(id, &method, params, progress, headers);
+        let (frame, progress) = self.request_frame(id, &method, params, progress, stamp);
         let mut state = self.lock();
         if let Some(cause) = &state.closed {
             let cause = cause.clone();

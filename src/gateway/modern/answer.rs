@@ -172,29 +172,24 @@ pub(super) fn answer(
             .recv_timeout(until.saturating_duration_since(Instant::now()))
         {
             Ok(Item::Answer(answer)) => {
-                call.finish(&gateway.router);
                 return json_answer(&shape, answer);
             }
             Ok(Item::Related(message)) if sse_ok => break Some(message),
             Ok(Item::Related(_)) => {}
             Ok(Item::Input(input)) => {
                 let answer = Gatherer::of(gateway).ask(&call, &id, input, &shape);
-                call.finish(&gateway.router);
                 return json_answer(&shape, answer);
             }
             Err(RecvTimeoutError::Disconnected) => {
-                call.finish(&gateway.router);
                 return no_answer("request ended without an answer");
             }
             Err(RecvTimeoutError::Timeout) if sse_ok && Instant::now() < deadline => break None,
             Err(RecvTimeoutError::Timeout) => {
-                call.finish(&gateway.router);
                 return no_answer("no answer in time");
             }
         }
     };
     let settings = gateway.config().sse.clone();
-    let router = gateway.router.clone();
     let ask = Gatherer::of(gateway);
     sse_headers(Response::stream(
         200,
@@ -208,7 +203,6 @@ pub(super) fn answer(
                 &settings,
                 &|input| ask.ask(&call, &id, input, &shape),
             );
-            call.finish(&router);
         }),
     ))
 }
@@ -394,7 +388,7 @@ pub(super) fn resume(
     req: &Request,
 ) -> Response {
     let refuse = |call: Stateless, status: u16, code: i64, why: &str| {
-        call.finish(&gateway.router);
+        drop(call);
         fail(status, Some(&id), code, why, None)
     };
     let Some(bridge) = gateway.bridge.clone() else {
@@ -434,7 +428,7 @@ pub(super) fn resume(
         call.waiter.take_call();
         let ttl = gateway.answer_wait();
         let answer = input_required(&id, &bridge, missing, shape.digest.clone(), ttl);
-        call.finish(&gateway.router);
+        drop(call);
         return Response::json_text(200, shape.complete(answer));
     }
     answer(

@@ -152,7 +152,9 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
         .serves_modern(&catalog, &name, params.as_ref());
     let begin = || {
         let router = &gateway.router;
-        Stateless::new(router.begin_request(&request_meta, req.peer, access.token, access.group))
+        let by = (req.peer, access.token);
+        let cx = router.begin_request(&request_meta, by, access.group, catalog.clone());
+        Stateless::new(router.clone(), cx)
     };
     if let Some(state) = state.filter(|_| !backend_rounds) {
         return resume(gateway, begin(), id, &state, params, shape, req);
@@ -170,14 +172,11 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
         return Response::json_text(200, shape.complete(answer));
     }
     let call = begin();
-    call.dispatch(
-        gateway,
-        Message::Request {
-            id: id.clone(),
-            method: name,
-            params,
-        },
-    );
+    call.dispatch(Message::Request {
+        id: id.clone(),
+        method: name,
+        params,
+    });
     answer(gateway, call, id, shape, super::sse::accepts_sse(req))
 }
 

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::Gateway;
 use crate::backend::Connection;
 use crate::jsonrpc::{Message, RequestId};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
@@ -85,22 +84,30 @@ impl Reply for Waiter {
 }
 
 /// One stateless request being served: its context, its sink, and the
-/// channel its answer comes on.
+/// channel its answer comes on. Dropping it ends the request: its context
+/// is released, and a call still unanswered (the client left, or time ran
+/// out) is cancelled at the backend.
 pub(super) struct Stateless {
     pub(super) cx: RequestContext,
     pub(super) waiter: Arc<Waiter>,
     pub(super) rx: Receiver<Item>,
+    router: Arc<Router>,
 }
 
 impl Stateless {
-    /// Begins request `cx`.
-    pub(super) fn new(cx: RequestContext) -> Stateless {
+    /// Begins request `cx` of `router`.
+    pub(super) fn new(router: Arc<Router>, cx: RequestContext) -> Stateless {
         let (tx, rx) = bounded(SESSION_OUTBOUND_QUEUE);
         let waiter = Arc::new(Waiter {
             tx,
             call: Mutex::new(None),
         });
-        Stateless { cx, waiter, rx }
+        Stateless {
+            cx,
+            waiter,
+            rx,
+            router,
+        }
     }
 
     /// The sink, as the router takes it.
@@ -109,18 +116,16 @@ impl Stateless {
     }
 
     /// Hands the request to the router.
-    pub(super) fn dispatch(&self, gateway: &Gateway, message: Message) {
+    pub(super) fn dispatch(&self, message: Message) {
         let reply = self.reply();
-        gateway
-            .router
+        self.router
             .dispatch(CallContext::Request(&self.cx), message, &reply);
     }
+}
 
-    /// Ends the request: its context is released, and a call still
-    /// unanswered (the client left, or time ran out) is cancelled at the
-    /// backend.
-    pub(super) fn finish(self, router: &Router) {
+impl Drop for Stateless {
+    fn drop(&mut self) {
         let unanswered = self.waiter.take_call();
-        router.end_request(&self.cx, unanswered);
+        self.router.end_request(&self.cx, unanswered);
     }
 }
