@@ -182,6 +182,13 @@ pub fn log_rank(level: &str) -> Option<usize> {
     LOG_LEVELS.iter().position(|l| *l == level)
 }
 
+/// Whether `result` is a 2026-07-28 input-required one (MCP 2026-07-28,
+/// Basic › Multi Round-Trip Requests): the server asks the client for
+/// input before it completes the request.
+pub fn is_input_required(result: &serde_json::Value) -> bool {
+    result.get("resultType").and_then(serde_json::Value::as_str) == Some("input_required")
+}
+
 /// The client capability a server→client request needs (MCP 2025-06-18,
 /// Client Features): `sampling`, `elicitation` or `roots`; `None` for a
 /// method a server may not ask a client.

@@ -830,3 +830,55 @@ fn a_slow_answer_comes_on_a_stream_whose_closing_cancels_the_call() {
         gw.stderr()
     );
 }
+
+#[test]
+fn a_request_that_never_reaches_a_backend_leaves_no_log_level_behind() {
+    let (gw, _dir, log) = logging_fixture("echo");
+    let levels = || -> Vec<Value> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["method"] == "logging/setLevel")
+            .map(|m| m["params"]["level"].clone())
+            .collect()
+    };
+    let modern = |id: i64, method: &str, name: Option<&str>, mut params: Value| {
+        params["_meta"] = meta();
+        params["_meta"]["io.modelcontextprotocol/logLevel"] = json!("debug");
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut headers = vec![("MCP-Protocol-Version", MODERN), ("Mcp-Method", method)];
+        if let Some(name) = name {
+            headers.push(("Mcp-Name", name));
+        }
+        post(&gw, "/mcp", &headers, &body)
+    };
+    // A discover asks for debug logs, and is answered by the gateway alone.
+    for id in 1..=3 {
+        let resp = modern(id, "server/discover", None, json!({}));
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    }
+    // A 2025-era session asks for errors only: that is what the backend
+    // runs at, not the debug of requests that are over.
+    let mut session = crate::support::SseClient::open(gw.addr);
+    session.initialize(gw.addr, "2025-06-18");
+    let set = session.call(
+        gw.addr,
+        json!(1),
+        "logging/setLevel",
+        json!({"level": "error"}),
+    );
+    assert_eq!(set["result"], json!({}), "{set}");
+    let ten = std::time::Duration::from_secs(10);
+    assert!(
+        wait_until(ten, || levels() == [json!("error")]),
+        "{:?}",
+        levels()
+    );
+    // A retry whose state is refused: its level counts only while it lasts.
+    let retry = json!({"name": "echo", "arguments": {"text": "x"}, "requestState": "forged"});
+    let resp = modern(4, "tools/call", Some("echo"), retry);
+    assert_eq!(error_of(&resp).1, -32602, "{}", resp.text());
+    assert!(wait_until(ten, || levels().len() >= 3), "{:?}", levels());
+    assert_eq!(levels(), ["error", "debug", "error"]);
+}

@@ -37,8 +37,21 @@ pub trait CallOrigin: Send + Sync + std::fmt::Debug {
         id: RequestId,
         method: &str,
         params: Option<Value>,
-    ) -> Result<(), String>;
+    ) -> Result<(), NotRelayed>;
 }
+
+/// Why a backend's request for a client was not handed to one; the backend
+/// gets it as the message of a -32601 error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotRelayed(pub String);
+
+impl std::fmt::Display for NotRelayed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotRelayed {}
 
 /// A forwarded request's call, shared by the connection and the router.
 pub type Origin = Arc<dyn CallOrigin>;

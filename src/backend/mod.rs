@@ -28,7 +28,8 @@ pub use connection::{
 };
 pub use discover::{CacheHints, Discovered, listen_params};
 pub use events::{
-    BackendEvent, BackendRequest, CallOrigin, EventReceiver, EventSender, Origin, events,
+    BackendEvent, BackendRequest, CallOrigin, EventReceiver, EventSender, NotRelayed, Origin,
+    events,
 };
 
 use crate::config::{Backend, BackendKind};

@@ -204,3 +204,92 @@ impl StreamableStreams {
         self.take_stream(session)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Transport;
+    use crate::jsonrpc::code;
+    use std::sync::Arc;
+
+    fn session(streams: &Arc<StreamableStreams>) -> (Session, Receiver<Outbound>) {
+        let (session, rx) = Session::new(
+            "0".repeat(32),
+            Transport::StreamableHttp,
+            "127.0.0.1:1".parse().unwrap(),
+            None,
+            16,
+        );
+        (session.with_request_streams(streams.clone()), rx)
+    }
+
+    fn id(n: i64) -> RequestId {
+        RequestId::Number(n)
+    }
+
+    #[test]
+    fn a_request_s_messages_go_to_its_stream_and_its_answer_ends_it() {
+        let streams = Arc::new(StreamableStreams::default());
+        let (session, general) = session(&streams);
+        streams.park(&session, general);
+        let rx = streams.open_request_stream(id(1)).unwrap();
+        assert!(streams.open_request_stream(id(1)).is_none(), "one per id");
+        let progress = Message::notification("notifications/progress", None);
+        assert!(session.send_for(&id(1), progress));
+        assert!(session.send(Message::response(id(1), serde_json::json!({}))));
+        assert!(matches!(rx.try_recv(), Ok(ForRequest::Message(_))));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(ForRequest::Answer(Message::Response { .. }))
+        ));
+        // An error with another id is not this request's answer.
+        let other = Message::error(Some(id(2)), code::INTERNAL_ERROR, "x");
+        assert_eq!(streams.send(&id(1), other).ok(), Some(true));
+        assert!(matches!(rx.try_recv(), Ok(ForRequest::Message(_))));
+        // No stream waits for request 3: the message comes back.
+        let back = streams.send(&id(3), Message::response(id(3), serde_json::json!({})));
+        assert!(back.is_err());
+    }
+
+    #[test]
+    fn cancelling_closing_and_parking_tell_the_waiting_post() {
+        let streams = Arc::new(StreamableStreams::default());
+        let (session, general) = session(&streams);
+        streams.park(&session, general);
+        let one = streams.open_request_stream(id(1)).unwrap();
+        let two = streams.open_request_stream(id(2)).unwrap();
+        assert!(streams.busy());
+        session.cancel_request_stream(&id(1));
+        assert!(matches!(one.try_recv(), Ok(ForRequest::Cancelled)));
+        streams.park_request_stream("s".into(), id(2), two);
+        assert!(!streams.busy(), "a parked stream holds no connection");
+        assert!(
+            streams
+                .take_answer_stream_over("s", Duration::ZERO)
+                .is_some()
+        );
+        assert!(
+            streams
+                .take_answer_stream_over("s", Duration::ZERO)
+                .is_none()
+        );
+        let three = streams.open_request_stream(id(3)).unwrap();
+        session.close();
+        assert!(three.try_recv().is_err(), "the sender is gone");
+    }
+
+    #[test]
+    fn the_general_queue_is_parked_until_one_get_takes_it() {
+        let streams = Arc::new(StreamableStreams::default());
+        let (session, general) = session(&streams);
+        streams.park(&session, general);
+        // Parked: nothing drains the queue, so nothing is queued.
+        assert!(!session.send(Message::notification("notifications/message", None)));
+        let rx = streams.take_stream(&session).unwrap();
+        assert!(streams.take_stream(&session).is_none(), "one GET at a time");
+        assert!(session.send(Message::notification("notifications/message", None)));
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Message(_))));
+        streams.park(&session, rx);
+        assert!(streams.take_stream_over(&session, Duration::ZERO).is_some());
+    }
+}

@@ -15,13 +15,13 @@ use crate::backend::CallError;
 use crate::metrics::CallOutcome;
 
 /// A request on its way, to be recorded when it ends.
-pub(super) struct Call {
+pub(super) struct CallRecord {
     log: Arc<AuditLog>,
     fields: Map<String, Value>,
     started: Instant,
 }
 
-impl Call {
+impl CallRecord {
     /// Starts the record of `method` on `exposed` (→ `original` at `backend`).
     pub(super) fn start(
         log: Arc<AuditLog>,
@@ -29,7 +29,7 @@ impl Call {
         method: &str,
         (exposed, original): (&str, &str),
         (backend, group): (&str, &str),
-    ) -> Call {
+    ) -> CallRecord {
         let mut fields = Map::new();
         let mut put = |k: &str, v: Value| {
             fields.insert(k.to_owned(), v);
@@ -42,7 +42,7 @@ impl Call {
         put("original", Value::from(original));
         put("backend", Value::from(backend));
         put("group", Value::from(group));
-        Call {
+        CallRecord {
             log,
             fields,
             started: Instant::now(),

@@ -19,9 +19,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::audited;
-use super::reply::{Reply, WeakReply};
-use super::rounds::{self, Rounds};
-use crate::backend::{CallError, CallOrigin, Connection};
+use super::reply::{Attach, InputRequest, Reply, WeakReply};
+use crate::backend::{CallError, CallOrigin, Connection, NotRelayed};
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::mcp::{self, method};
 use crate::runtime::Runtime;
@@ -63,10 +62,10 @@ pub struct Call {
 #[derive(Default)]
 pub(super) struct Ending {
     /// The audit record, written at the end.
-    pub(super) audit: Option<audited::Call>,
-    /// How to ask again, for a 2026-07-28 backend serving a 2025-era
-    /// client.
-    pub(super) rounds: Option<Rounds>,
+    pub(super) audit: Option<audited::CallRecord>,
+    /// What an input-required result starts instead of being the answer:
+    /// a 2026-07-28 backend's rounds for a 2025-era client (`rounds`).
+    pub(super) rounds: Option<Box<dyn FollowUp>>,
     /// The call has been answered: later outcomes are dropped.
     pub(super) done: bool,
 }
@@ -110,21 +109,6 @@ impl Call {
         lock(&self.target).clone()
     }
 
-    /// A 2026-07-28 retry takes the call over: its answer, progress and
-    /// further backend questions go to request `id` of `reply`, and
-    /// ending that request cancels it. `false` when the backend
-    /// connection is gone.
-    pub fn attach(&self, reply: &Arc<dyn Reply>, id: &RequestId) -> bool {
-        let Some(conn) = self.conn.upgrade() else {
-            return false;
-        };
-        *lock(&self.target) = Target {
-            reply: Arc::downgrade(reply),
-            id: id.clone(),
-        };
-        reply.track(id, &conn, self.backend_id)
-    }
-
     /// The backend connection's reply hook: runs on the transport's reader
     /// thread (or the connection's timer), under no lock.
     pub(super) fn reply_fn(self: &Arc<Self>) -> crate::backend::ReplyFn {
@@ -140,12 +124,12 @@ impl Call {
             return;
         }
         if let Ok(result) = &outcome
-            && rounds::asks_input(result)
+            && mcp::is_input_required(result)
             && let Some(more) = ending.rounds.take()
         {
             drop(ending);
             let Ok(result) = outcome else { return };
-            return rounds::ask(self, more, result);
+            return more.take(self, result);
         }
         ending.done = true;
         let audit = ending.audit.take();
@@ -239,6 +223,29 @@ impl Call {
     }
 }
 
+/// What a call does with an input-required result instead of answering
+/// with it.
+pub(super) trait FollowUp: Send {
+    /// Takes `result` over for `call`, which answers (or asks again) when
+    /// the follow-up is done. Runs on the backend's reader thread, under
+    /// no lock.
+    fn take(self: Box<Self>, call: &Arc<Call>, result: Value);
+}
+
+/// A 2026-07-28 retry takes the call over.
+impl Attach for Call {
+    fn attach(&self, reply: &Arc<dyn Reply>, id: &RequestId) -> bool {
+        let Some(conn) = self.conn.upgrade() else {
+            return false;
+        };
+        *lock(&self.target) = Target {
+            reply: Arc::downgrade(reply),
+            id: id.clone(),
+        };
+        reply.track(id, &conn, self.backend_id)
+    }
+}
+
 impl CallOrigin for Call {
     /// Relays a backend's request (`sampling/createMessage`,
     /// `elicitation/create`, `roots/list`) to the client of this call, on
@@ -250,13 +257,15 @@ impl CallOrigin for Call {
         id: RequestId,
         method: &str,
         params: Option<Value>,
-    ) -> Result<(), String> {
+    ) -> Result<(), NotRelayed> {
         let Some(capability) = mcp::capability_of(method) else {
-            return Err(format!("{method} is not relayed by the gateway"));
+            return Err(NotRelayed(format!(
+                "{method} is not relayed by the gateway"
+            )));
         };
         let target = self.target();
         let Some(reply) = target.reply() else {
-            return Err("no client session to ask".into());
+            return Err(NotRelayed("no client session to ask".into()));
         };
         let question = InputRequest {
             key: match &id {
@@ -271,48 +280,6 @@ impl CallOrigin for Call {
             call: self,
         };
         reply.relay(&target.id, question)
-    }
-}
-
-/// A backend's request for a client (sampling, elicitation, roots), sent
-/// while it serves a call.
-#[derive(Debug)]
-pub struct InputRequest {
-    /// Its key in a 2026-07-28 `inputRequests`: the backend's own request
-    /// id as text.
-    pub key: String,
-    /// `sampling/createMessage`, `elicitation/create` or `roots/list`.
-    pub method: String,
-    /// Its params, as the backend sent them.
-    pub params: Option<Value>,
-    /// The client capability it needs.
-    pub capability: &'static str,
-    /// The backend that asks.
-    pub conn: Weak<Connection>,
-    /// The backend's id of this request.
-    pub their_id: RequestId,
-    /// The call it serves, for [`Call::attach`] on a retry.
-    pub call: Arc<Call>,
-}
-
-impl InputRequest {
-    /// Answers the backend's question with the client's `answer`.
-    pub fn answer(&self, answer: Value) {
-        if let Some(conn) = self.conn.upgrade() {
-            conn.respond(&Message::response(self.their_id.clone(), answer));
-        }
-    }
-
-    /// Answers the backend's question with an error (-32601): nobody asks
-    /// the client.
-    pub fn refuse(&self, why: &str) {
-        if let Some(conn) = self.conn.upgrade() {
-            conn.respond(&Message::error(
-                Some(self.their_id.clone()),
-                code::METHOD_NOT_FOUND,
-                why,
-            ));
-        }
     }
 }
 

@@ -66,7 +66,7 @@ impl Router {
         {
             let mut ending = lock(&call.ending);
             ending.audit = self.audit_start(cx, method_name, route, exposed);
-            ending.rounds = rounds;
+            ending.rounds = rounds.map(|r| Box::new(r) as Box<dyn call::FollowUp>);
         }
         if !caller.reply.track(id, &link.conn, backend_id) {
             // The same id arrived twice at once (the check in `dispatch` raced).
@@ -103,10 +103,10 @@ impl Router {
         method_name: &str,
         route: &Route,
         exposed: &str,
-    ) -> Option<audited::Call> {
+    ) -> Option<audited::CallRecord> {
         self.runtime.audit().map(|log| {
             let group = self.supervisor.group(route.backend);
-            audited::Call::start(
+            audited::CallRecord::start(
                 log,
                 cx,
                 method_name,

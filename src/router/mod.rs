@@ -26,9 +26,9 @@ mod rounds;
 mod stateless;
 mod subscriptions;
 
-pub use call::{Call, InputRequest};
+pub use call::Call;
 pub use context::{CallContext, RequestContext};
-pub use reply::{Hears, Reply};
+pub use reply::{Attach, Hears, InputRequest, Reply};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +36,7 @@ use std::time::Duration;
 use log::debug;
 use serde_json::{Value, json};
 
-use crate::backend::{BackendRequest, CallerStamp, Connection, Outgoing};
+use crate::backend::{BackendRequest, CallerStamp, Connection, NotRelayed, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::config::Transport;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
@@ -646,6 +646,70 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"cursor":"abc"}}"#,
         );
         assert_eq!(v["error"]["code"], code::INVALID_PARAMS);
+    }
+
+    /// A sink that keeps what it is given.
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<Message>>);
+
+    impl Reply for Kept {
+        fn answer(&self, _: &RequestId, answer: Message) {
+            lock(&self.0).push(answer);
+        }
+        fn related(&self, _: &RequestId, message: Message) -> bool {
+            lock(&self.0).push(message);
+            true
+        }
+        fn relay(&self, _: &RequestId, _: InputRequest) -> Result<(), NotRelayed> {
+            Err(NotRelayed("kept only".into()))
+        }
+        fn ask(&self, _: &RequestId, _: &str, _: Option<Value>, _: Hears) -> bool {
+            false
+        }
+        fn track(&self, _: &RequestId, _: &Arc<Connection>, _: u64) -> bool {
+            true
+        }
+        fn untrack(&self, _: &RequestId) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_stateless_request_is_answered_into_its_own_sink() {
+        let r = router();
+        let meta = json!({"io.modelcontextprotocol/clientCapabilities": {"sampling": {}}});
+        let meta = meta.as_object().unwrap().clone();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let cx = r.begin_request(&meta, (peer, None), None, r.catalog_in(None));
+        assert_eq!(
+            CallContext::Request(&cx).capabilities()["sampling"],
+            json!({})
+        );
+        assert!(CallContext::Request(&cx).is_modern());
+        let kept = Arc::new(Kept::default());
+        let reply: Arc<dyn Reply> = kept.clone();
+        let ask = |text: &str| {
+            let msg = Message::parse(serde_json::from_str(text).unwrap()).unwrap();
+            r.dispatch(CallContext::Request(&cx), msg, &reply);
+            serde_json::to_value(lock(&kept.0).pop().unwrap()).unwrap()
+        };
+        // No handshake: the request's `_meta` is its context.
+        let v = ask(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+        assert_eq!(v, json!({"jsonrpc":"2.0","id":1,"result":{"tools":[]}}));
+        // Session methods mean nothing without a session.
+        for method in ["logging/setLevel", "resources/subscribe", "initialize"] {
+            let text = format!(r#"{{"jsonrpc":"2.0","id":2,"method":"{method}","params":{{}}}}"#);
+            assert_eq!(
+                ask(&text)["error"]["code"],
+                code::METHOD_NOT_FOUND,
+                "{method}"
+            );
+        }
+        // Notifications and answers have no session to go to: dropped.
+        let note = Message::notification(method::INITIALIZED, None);
+        r.dispatch(CallContext::Request(&cx), note, &reply);
+        assert!(lock(&kept.0).is_empty());
+        r.end_request(&cx, None);
     }
 
     #[test]

@@ -22,14 +22,14 @@ impl Router {
         } = request;
         let asked = match origin {
             Some(call) => call.relay(id.clone(), &method, params),
-            None if mcp::capability_of(&method).is_none() => {
-                Err(format!("{method} is not relayed by the gateway"))
-            }
-            None => Err("no client session to ask".into()),
+            None if mcp::capability_of(&method).is_none() => Err(NotRelayed(format!(
+                "{method} is not relayed by the gateway"
+            ))),
+            None => Err(NotRelayed("no client session to ask".into())),
         };
         if let Err(why) = asked {
             debug!("[{backend}] {method} refused: {why}");
-            conn.respond(&Message::error(Some(id), code::METHOD_NOT_FOUND, why));
+            conn.respond(&Message::error(Some(id), code::METHOD_NOT_FOUND, why.0));
         }
     }
 }

@@ -8,11 +8,9 @@ use std::sync::{Arc, Weak};
 
 use serde_json::Value;
 
-use crate::backend::Connection;
-use crate::jsonrpc::{ErrorObject, Message, RequestId};
+use crate::backend::{Connection, NotRelayed};
+use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::session::{Asker, Session};
-
-use super::call::InputRequest;
 
 /// Hears the client's answer to a question of the gateway's own, once.
 /// Runs on the thread that read the client's answer (or ended the
@@ -37,7 +35,7 @@ pub trait Reply: Send + Sync {
     /// A backend's question (sampling, elicitation, roots), sent while it
     /// serves request `id`, for this client. `Err` says why it cannot be
     /// asked (the backend then gets an error).
-    fn relay(&self, id: &RequestId, question: InputRequest) -> Result<(), String>;
+    fn relay(&self, id: &RequestId, question: InputRequest) -> Result<(), NotRelayed>;
 
     /// The gateway's own question for the client while it serves request
     /// `id`; `hears` gets the answer. `false` if it cannot be asked.
@@ -55,6 +53,59 @@ pub trait Reply: Send + Sync {
 /// A weak handle on a caller's sink: a call never keeps its caller alive.
 pub type WeakReply = Weak<dyn Reply>;
 
+/// The call a backend's question serves, as a sink may use it: a
+/// 2026-07-28 client answers the question by retrying its request, and
+/// the retry takes the call over.
+pub trait Attach: Send + Sync + std::fmt::Debug {
+    /// From now on the call's answer, progress and further questions go
+    /// to request `id` of `reply`, which tracks it (so ending that request
+    /// cancels it). `false` when the backend connection is gone. Runs on
+    /// the retry's connection thread, under no lock.
+    fn attach(&self, reply: &Arc<dyn Reply>, id: &RequestId) -> bool;
+}
+
+/// A backend's request for a client (sampling, elicitation, roots), sent
+/// while it serves a call.
+#[derive(Debug)]
+pub struct InputRequest {
+    /// Its key in a 2026-07-28 `inputRequests`: the backend's own request
+    /// id as text.
+    pub key: String,
+    /// `sampling/createMessage`, `elicitation/create` or `roots/list`.
+    pub method: String,
+    /// Its params, as the backend sent them.
+    pub params: Option<Value>,
+    /// The client capability it needs.
+    pub capability: &'static str,
+    /// The backend that asks.
+    pub conn: Weak<Connection>,
+    /// The backend's id of this request.
+    pub their_id: RequestId,
+    /// The call it serves, which a 2026-07-28 retry takes over.
+    pub call: Arc<dyn Attach>,
+}
+
+impl InputRequest {
+    /// Answers the backend's question with the client's `answer`.
+    pub fn answer(&self, answer: Value) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.respond(&Message::response(self.their_id.clone(), answer));
+        }
+    }
+
+    /// Answers the backend's question with an error (-32601): nobody asks
+    /// the client.
+    pub fn refuse(&self, why: &str) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.respond(&Message::error(
+                Some(self.their_id.clone()),
+                code::METHOD_NOT_FOUND,
+                why,
+            ));
+        }
+    }
+}
+
 impl Reply for Session {
     fn answer(&self, id: &RequestId, answer: Message) {
         self.untrack(id);
@@ -65,9 +116,9 @@ impl Reply for Session {
         self.send_for(id, message)
     }
 
-    fn relay(&self, id: &RequestId, question: InputRequest) -> Result<(), String> {
+    fn relay(&self, id: &RequestId, question: InputRequest) -> Result<(), NotRelayed> {
         if self.is_closed() {
-            return Err("no client session to ask".into());
+            return Err(NotRelayed("no client session to ask".into()));
         }
         let declared = self
             .state()
@@ -76,10 +127,10 @@ impl Reply for Session {
             .get(question.capability)
             .is_some_and(|c| !c.is_null());
         if !declared {
-            return Err(format!(
+            return Err(NotRelayed(format!(
                 "the client did not declare the \"{}\" capability",
                 question.capability
-            ));
+            )));
         }
         let ours = self.next_server_request_id();
         self.track_server_request(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::call::{Call, SharedLog, SharedProgress, boxed_log, boxed_progress};
+use super::call::{Call, FollowUp, SharedLog, SharedProgress, boxed_log, boxed_progress};
 use crate::backend::{CallError, CallerStamp, Connection, Outgoing};
 use crate::jsonrpc::{ErrorObject, code};
 use crate::mcp::{self, method};
@@ -44,11 +44,6 @@ pub(super) struct Rounds {
     pub done: u32,
 }
 
-/// Whether a result is a 2026-07-28 input-required one.
-pub(super) fn asks_input(result: &Value) -> bool {
-    result.get("resultType").and_then(Value::as_str) == Some("input_required")
-}
-
 fn failed(message: String) -> CallError {
     CallError::Rpc(ErrorObject {
         code: code::INTERNAL_ERROR,
@@ -66,9 +61,17 @@ struct Gathering {
     state: Option<Value>,
 }
 
+/// Asks the client the backend's questions of an input-required result,
+/// then retries.
+impl FollowUp for Rounds {
+    fn take(self: Box<Self>, call: &Arc<Call>, result: Value) {
+        ask(call, *self, result);
+    }
+}
+
 /// Asks the client the backend's questions of `result`, then retries.
 /// Runs on the backend's reader thread, under no lock.
-pub(super) fn ask(call: &Arc<Call>, rounds: Rounds, result: Value) {
+fn ask(call: &Arc<Call>, rounds: Rounds, result: Value) {
     let target = call.target();
     let Some(reply) = target.reply() else {
         return;
@@ -183,7 +186,7 @@ fn retry(call: &Arc<Call>, mut rounds: Rounds, answers: Map<String, Value>, stat
     let (stamp, timeout) = (rounds.stamp.clone(), rounds.timeout);
     let progress = rounds.progress.clone().map(boxed_progress);
     let log = rounds.log.clone().map(boxed_log);
-    lock(&call.ending).rounds = Some(rounds);
+    lock(&call.ending).rounds = Some(Box::new(rounds));
     conn.send_request_as(
         backend_id,
         Outgoing {

@@ -210,8 +210,13 @@ mod tests {
     }
 
     impl crate::backend::events::CallOrigin for Tag {
-        fn relay(self: Arc<Self>, _: RequestId, _: &str, _: Option<Value>) -> Result<(), String> {
-            Err("a tag asks nobody".into())
+        fn relay(
+            self: Arc<Self>,
+            _: RequestId,
+            _: &str,
+            _: Option<Value>,
+        ) -> Result<(), crate::backend::NotRelayed> {
+            Err(crate::backend::NotRelayed("a tag asks nobody".into()))
         }
     }
 

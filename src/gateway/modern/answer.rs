@@ -439,3 +439,61 @@ pub(super) fn resume(
         crate::gateway::sse::accepts_sse(req),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(method: &str) -> Shape {
+        Shape {
+            method: method.to_owned(),
+            digest: String::new(),
+            scope: "public",
+            ttl_ms: 90_000,
+            uri: "file:///x".to_owned(),
+        }
+    }
+
+    #[test]
+    fn answers_are_shaped_for_a_modern_client_in_place() {
+        let id = RequestId::Number(1);
+        let list = Message::response(id.clone(), json!({"tools": []}));
+        let v: Value = serde_json::from_str(&shape(method::TOOLS_LIST).complete(list)).unwrap();
+        let result = &v["result"];
+        assert_eq!(result["resultType"], "complete");
+        assert_eq!(
+            result["_meta"][meta::SERVER_INFO]["name"],
+            mcp::IMPLEMENTATION_NAME
+        );
+        assert_eq!(result["ttlMs"], MAX_TTL_MS, "capped");
+        assert_eq!(result["cacheScope"], "public");
+        // A call's result is not cached; an input-required one keeps its type.
+        let asks = Message::response(id.clone(), json!({"resultType": "input_required"}));
+        let v: Value = serde_json::from_str(&shape(method::TOOLS_CALL).complete(asks)).unwrap();
+        assert_eq!(v["result"]["resultType"], "input_required");
+        assert!(v["result"].get("ttlMs").is_none());
+        // A missing resource is -32602 with the URI asked for.
+        let missing = Message::error(Some(id.clone()), code::RESOURCE_NOT_FOUND, "gone");
+        let v: Value =
+            serde_json::from_str(&shape(method::RESOURCES_READ).complete(missing)).unwrap();
+        assert_eq!(v["error"]["code"], code::INVALID_PARAMS);
+        assert_eq!(v["error"]["data"], json!({"uri": "file:///x"}));
+    }
+
+    #[test]
+    fn the_errors_2026_07_28_ties_to_400_get_it() {
+        let id = Some(RequestId::Number(1));
+        for (code, status) in [
+            (code::HEADER_MISMATCH, 400),
+            (code::MISSING_CAPABILITY, 400),
+            (code::UNSUPPORTED_VERSION, 400),
+            (code::INTERNAL_ERROR, 200),
+        ] {
+            assert_eq!(status_of(&Message::error(id.clone(), code, "x")), status);
+        }
+        assert_eq!(
+            status_of(&Message::response(RequestId::Number(1), json!({}))),
+            200
+        );
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::backend::Connection;
+use crate::backend::{Connection, NotRelayed};
 use crate::jsonrpc::{Message, RequestId};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::queue::{Receiver, Sender, bounded};
@@ -54,10 +54,10 @@ impl Reply for Waiter {
         self.tx.try_send(Item::Related(message)).is_ok()
     }
 
-    fn relay(&self, _: &RequestId, question: InputRequest) -> Result<(), String> {
+    fn relay(&self, _: &RequestId, question: InputRequest) -> Result<(), NotRelayed> {
         self.tx
             .try_send(Item::Input(question))
-            .map_err(|_| "the client's request is no longer waiting".to_owned())
+            .map_err(|_| NotRelayed("the client's request is no longer waiting".into()))
     }
 
     fn ask(&self, _: &RequestId, _: &str, _: Option<Value>, _: Hears) -> bool {
@@ -127,5 +127,48 @@ impl Drop for Stateless {
     fn drop(&mut self) {
         let unanswered = self.waiter.take_call();
         self.router.end_request(&self.cx, unanswered);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonrpc::code;
+
+    fn waiter() -> (Waiter, Receiver<Item>) {
+        let (tx, rx) = bounded(4);
+        let waiter = Waiter {
+            tx,
+            call: Mutex::new(None),
+        };
+        (waiter, rx)
+    }
+
+    #[test]
+    fn the_answer_and_what_comes_before_it_arrive_typed() {
+        let (waiter, rx) = waiter();
+        let id = RequestId::Number(7);
+        let note = Message::notification("notifications/progress", None);
+        assert!(waiter.related(&id, note));
+        waiter.answer(
+            &id,
+            Message::error(Some(id.clone()), code::INTERNAL_ERROR, "x"),
+        );
+        assert!(matches!(rx.try_recv(), Ok(Item::Related(_))));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Item::Answer(Message::Error { .. }))
+        ));
+        // The gateway never asks a 2026-07-28 client itself.
+        assert!(!waiter.ask(&id, "roots/list", None, Box::new(|_| {})));
+        assert!(!waiter.untrack(&id), "nothing was tracked");
+    }
+
+    #[test]
+    fn once_the_post_is_gone_nothing_is_queued() {
+        let (waiter, rx) = waiter();
+        drop(rx);
+        let id = RequestId::Number(1);
+        assert!(!waiter.related(&id, Message::notification("x", None)));
     }
 }
