@@ -21,9 +21,10 @@
 //! - `catalog`, `names`, `supervisor`: the merged catalog and client-safe
 //!   names (pure), and the lifecycle of every backend with the live catalog
 //!   snapshots (the whole one and one per group) and config reloads;
-//! - `session`, `replay`: one client conversation, its bounded outbound
-//!   queue, and what its resumable streams sent;
-//! - `router`: MCP semantics: handshake, lists, routing to backends;
+//! - `session`, `replay`: one 2025-era client conversation and its bounded
+//!   outbound queue; what resumable streams sent;
+//! - `router`: MCP semantics: handshake, lists, one `Call` per forwarded
+//!   request, answered into the caller's `Reply` sink;
 //! - `gateway`: routes, guards and front transports over `http`, the
 //!   management API, `/metrics` and reload;
 //! - `app`, `cli`: start-up, banner, signals, the command line.

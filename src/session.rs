@@ -1,5 +1,9 @@
-//! A client session: one MCP conversation with one client, on either front
-//! transport, and the bounded queue that feeds its stream writer.
+//! A client session: one 2025-era MCP conversation with one client, on any
+//! front transport (its id, group, token, MCP state, the requests it has in
+//! flight and those sent to it), and the bounded queue that feeds its
+//! stream writer. A front with a stream per request (Streamable HTTP)
+//! gives the session its [`RequestStreams`], where the messages of a
+//! request go first; the session knows nothing more of them.
 //!
 //! The router holds `&Session` while it answers a message and calls
 //! [`Session::send`]; the transport's writer thread drains the queue. `send`

@@ -115,6 +115,9 @@ bash fuzz/run.sh "$FUZZ_SECONDS"
 step "bench/run --quick (a smoke test that the benchmark completes)"
 bench/run --quick
 
+step "bench/ab (a smoke test: the release build against itself, one short run)"
+SECS=1 ROUNDS=1 FRONTS=modern INFLIGHT=1 bench/ab target/release target/release
+
 step "bench/house (the figures of the source tree that DESIGN.md quotes)"
 bench/house
 

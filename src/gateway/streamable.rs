@@ -260,40 +260,40 @@ fn session_for_post(
 /// Opens an answer stream on the session for each request; if an id is
 /// already in flight, closes those it opened and refuses (400).
 fn open_streams(
-    session: &StreamableStreams,
+    streams: &StreamableStreams,
     requests: &[RequestId],
 ) -> Result<Vec<(RequestId, Receiver<ForRequest>)>, Response> {
-    let mut streams: Vec<(RequestId, Receiver<ForRequest>)> = Vec::with_capacity(requests.len());
+    let mut opened: Vec<(RequestId, Receiver<ForRequest>)> = Vec::with_capacity(requests.len());
     for id in requests {
-        match session.open_request_stream(id.clone()) {
-            Some(rx) => streams.push((id.clone(), rx)),
+        match streams.open_request_stream(id.clone()) {
+            Some(rx) => opened.push((id.clone(), rx)),
             None => {
-                for (opened, _) in &streams {
-                    session.close_request_stream(opened);
+                for (earlier, _) in &opened {
+                    streams.close_request_stream(earlier);
                 }
                 let message = format!("Invalid Request: request id {id} is already in flight");
                 return Err(error(400, code::INVALID_REQUEST, &message));
             }
         }
     }
-    Ok(streams)
+    Ok(opened)
 }
 
 /// A batch's answers, as a JSON array, in request order (one not answered
 /// in time is left out); its streams closed.
 fn batch_answers(
-    session: &StreamableStreams,
-    streams: &[(RequestId, Receiver<ForRequest>)],
+    streams: &StreamableStreams,
+    waiting: &[(RequestId, Receiver<ForRequest>)],
     wait: Duration,
 ) -> Response {
     let mut answers = Vec::new();
-    for (_, rx) in streams {
+    for (_, rx) in waiting {
         if let Waited::Answer(answer) = wait_answer(rx, wait, |_| {}) {
             answers.push(answer);
         }
     }
-    for (id, _) in streams {
-        session.close_request_stream(id);
+    for (id, _) in waiting {
+        streams.close_request_stream(id);
     }
     let array = serde_json::to_string(&answers).unwrap_or_else(|_| "[]".into());
     Response::json_text(200, array)
@@ -404,7 +404,7 @@ enum StreamEnd {
 /// cancels it, or when the client goes away.
 fn answer_stream(
     writer: &mut StreamWriter<'_>,
-    session: &StreamableStreams,
+    streams: &StreamableStreams,
     rx: &Receiver<ForRequest>,
     stream: &str,
     first: Option<ForRequest>,
@@ -426,14 +426,14 @@ fn answer_stream(
         match next.take() {
             Some(ForRequest::Message(message)) => {
                 let text = message.to_json_text();
-                let id = session.replay.record(stream, &text);
+                let id = streams.replay.record(stream, &text);
                 if write_event(writer, Some(&id), &text).is_err() {
                     return StreamEnd::ClientGone;
                 }
             }
             Some(ForRequest::Answer(answer)) => {
                 let text = answer.to_json_text();
-                let id = session.replay.record(stream, &text);
+                let id = streams.replay.record(stream, &text);
                 let _ = write_event(writer, Some(&id), &text);
                 return StreamEnd::Done;
             }

@@ -123,14 +123,16 @@ impl Call {
         if ending.done {
             return;
         }
-        if let Ok(result) = &outcome
-            && mcp::is_input_required(result)
-            && let Some(more) = ending.rounds.take()
-        {
-            drop(ending);
-            let Ok(result) = outcome else { return };
-            return more.take(self, result);
-        }
+        let outcome = match outcome {
+            Ok(result) if mcp::is_input_required(&result) => match ending.rounds.take() {
+                Some(more) => {
+                    drop(ending);
+                    return more.take(self, result);
+                }
+                None => Ok(result),
+            },
+            other => other,
+        };
         ending.done = true;
         let audit = ending.audit.take();
         drop(ending);

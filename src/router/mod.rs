@@ -103,11 +103,11 @@ impl Router {
             CallContext::Session(s) => Some(s),
             CallContext::Request(_) => None,
         };
-        match message {
-            Message::Request { id, .. } if session.is_some_and(|s| s.is_in_flight(&id)) => {
-                refuse_duplicate(session.expect("checked"), id)
+        match (message, session) {
+            (Message::Request { id, .. }, Some(session)) if session.is_in_flight(&id) => {
+                refuse_duplicate(session, id)
             }
-            Message::Request { id, method, params } => {
+            (Message::Request { id, method, params }, _) => {
                 let answered = |outcome| {
                     let transport = cx.transport().as_str();
                     self.runtime
@@ -130,21 +130,20 @@ impl Router {
                     Handled::Forwarded => {}
                 }
             }
-            Message::Notification { method, params } => {
-                if let Some(session) = session {
-                    self.notification(session, &method, params.as_ref())
-                }
+            (Message::Notification { method, params }, Some(session)) => {
+                self.notification(session, &method, params.as_ref())
             }
-            Message::Response { id, result } => {
-                if let Some(session) = session {
-                    answered(session, Some(&id), Ok(result))
-                }
+            (Message::Response { id, result }, Some(session)) => {
+                answered(session, Some(&id), Ok(result))
             }
-            Message::Error { id, error } => {
-                if let Some(session) = session {
-                    answered(session, id.as_ref(), Err(error))
-                }
+            (Message::Error { id, error }, Some(session)) => {
+                answered(session, id.as_ref(), Err(error))
             }
+            // Without a session, nothing waits for them.
+            (
+                Message::Notification { .. } | Message::Response { .. } | Message::Error { .. },
+                None,
+            ) => {}
         }
     }
 
