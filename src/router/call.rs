@@ -149,6 +149,7 @@ impl Call {
             return;
         };
         let client_id = target.id;
+        reply.untrack(&client_id);
         if let Some(record) = audit
             && let Err(why) = record.finish(&audited::outcome(&outcome))
         {

@@ -76,6 +76,24 @@ impl CallContext<'_> {
         }
     }
 
+    /// Index of the incoming bearer token the caller presented, if auth
+    /// is on: the caller's identity, as far as the gateway knows it.
+    pub fn token(&self) -> Option<usize> {
+        match self {
+            CallContext::Session(s) => s.token,
+            CallContext::Request(r) => r.token,
+        }
+    }
+
+    /// The protocol version the caller speaks (`None` before a session's
+    /// `initialize`).
+    pub fn protocol_version(&self) -> Option<&'static str> {
+        match self {
+            CallContext::Session(s) => s.state().protocol_version,
+            CallContext::Request(_) => Some(mcp::MODERN_VERSION),
+        }
+    }
+
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         match self {
@@ -95,10 +113,7 @@ impl CallContext<'_> {
 
     /// Whether the caller speaks the 2026-07-28 revision.
     pub fn is_modern(&self) -> bool {
-        match self {
-            CallContext::Session(s) => s.state().protocol_version == Some(mcp::MODERN_VERSION),
-            CallContext::Request(_) => true,
-        }
+        self.protocol_version() == Some(mcp::MODERN_VERSION)
     }
 
     /// The client's declared capabilities (`null` before `initialize`).

@@ -17,36 +17,45 @@ use crate::session::{Asker, Session};
 /// session), under no lock of the session's.
 pub type Hears = Box<dyn FnOnce(Result<Value, ErrorObject>) + Send>;
 
-/// A caller's side of the router: every method is quick and never blocks
-/// (a full queue drops its client instead). Unless a method says
-/// otherwise, it runs on whichever thread has the message (the
-/// connection's, a backend reader, a backend's timer or supervisor
-/// thread), under no lock.
+/// A caller's side of the router: every method is quick, takes no lock
+/// of the router's, and never blocks (a full queue drops its client
+/// instead). Each says which thread runs it; none is called under a lock.
 pub trait Reply: Send + Sync {
     /// The answer to request `id` (a response or an error): its last
-    /// message. The request is no longer tracked after it.
+    /// message. A forwarded call untracks its request first. Runs on the
+    /// thread that read the client's message (a connection's, or the
+    /// stdio front's reader) when the router answers itself, else on the
+    /// backend's reader thread (or its connection's timer, for a timeout).
     fn answer(&self, id: &RequestId, answer: Message);
 
     /// Something for request `id` before its answer (progress, a log
     /// message, a question for the client); `false` if it could not be
-    /// queued.
+    /// queued. Runs on the backend's reader thread (or, for a question,
+    /// its supervisor thread).
     fn related(&self, id: &RequestId, message: Message) -> bool;
 
     /// A backend's question (sampling, elicitation, roots), sent while it
     /// serves request `id`, for this client. `Err` says why it cannot be
-    /// asked (the backend then gets an error).
+    /// asked (the backend then gets an error). Runs on the backend's
+    /// supervisor thread.
     fn relay(&self, id: &RequestId, question: InputRequest) -> Result<(), NotRelayed>;
 
     /// The gateway's own question for the client while it serves request
-    /// `id`; `hears` gets the answer. `false` if it cannot be asked.
+    /// `id`; `hears` gets the answer. `false` if it cannot be asked. Runs
+    /// on the backend's reader thread (a 2026-07-28 backend's
+    /// input-required result).
     fn ask(&self, id: &RequestId, method: &str, params: Option<Value>, hears: Hears) -> bool;
 
     /// Request `id` is being served by `conn` as `backend_id`; `false`
     /// (nothing recorded) if a request with that id is in flight already.
+    /// Runs on the thread that read the client's message (a retry that
+    /// takes a call over, too), or on the thread that retries a round.
     fn track(&self, id: &RequestId, conn: &Arc<Connection>, backend_id: u64) -> bool;
 
     /// Request `id` is no longer served (answered, or it waits for a
     /// retry); `false` if it was not tracked (the client cancelled it).
+    /// Runs on the thread that retries a round, or the one that read the
+    /// client's message.
     fn untrack(&self, id: &RequestId) -> bool;
 }
 
@@ -108,7 +117,6 @@ impl InputRequest {
 
 impl Reply for Session {
     fn answer(&self, id: &RequestId, answer: Message) {
-        self.untrack(id);
         self.send_for(id, answer);
     }
 

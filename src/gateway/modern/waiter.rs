@@ -46,7 +46,6 @@ impl Waiter {
 /// lock; none blocks.
 impl Reply for Waiter {
     fn answer(&self, _: &RequestId, answer: Message) {
-        self.take_call();
         let _ = self.tx.try_send(Item::Answer(answer));
     }
 
