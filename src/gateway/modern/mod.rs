@@ -10,9 +10,10 @@
 //! -32022 with what we serve); the method (404 / -32601 for removed and
 //! unknown ones). Then `server/discover` is answered from the catalog and
 //! everything else goes through the router with the request's own context
-//! and sink (`waiter`); no session is made. Every result gets `resultType`, `serverInfo` in `_meta`,
-//! and on lists and reads the caching hints; a backend's "resource not
-//! found" (-32002) becomes -32602 with the URI.
+//! and sink (`waiter`); no session is made. Every result gets
+//! `resultType`, `serverInfo` in `_meta`, and on lists and reads the
+//! caching hints; a backend's "resource not found" (-32002) becomes -32602
+//! with the URI.
 
 mod answer;
 mod headers;
