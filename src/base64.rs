@@ -1,5 +1,7 @@
 //! Strict standard Base64 (RFC 4648 §4, with padding), for the
-//! `=?base64?...?=` form of MCP 2026-07-28 header values. Pure.
+//! `=?base64?...?=` form of MCP 2026-07-28 header values, and its URL-safe
+//! form without padding (RFC 4648 §5, as JOSE uses it: RFC 7515 §2) for
+//! JWTs and JWKs. Pure.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -34,6 +36,41 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&decoded[..3 - pad]);
     }
     Some(out)
+}
+
+/// Decodes canonical unpadded base64url (RFC 7515 §2): `-` and `_`
+/// instead of `+` and `/`, and no `=`; `None` for anything else, a bad
+/// length, or non-zero trailing bits.
+pub fn decode_url(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut standard = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        standard.push(match c {
+            '-' => '+',
+            '_' => '/',
+            '+' | '/' | '=' => return None,
+            other => other,
+        });
+    }
+    while !standard.len().is_multiple_of(4) {
+        standard.push('=');
+    }
+    decode(&standard)
+}
+
+/// Encodes as unpadded base64url (RFC 7515 §2).
+pub fn encode_url(data: &[u8]) -> String {
+    encode(data)
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            other => other,
+        })
+        .collect()
 }
 
 /// Encodes with padding.
@@ -85,6 +122,18 @@ mod tests {
             "Zm9v\n",
         ] {
             assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64url_is_unpadded_and_url_safe() {
+        assert_eq!(decode_url("").as_deref(), Some(&b""[..]));
+        assert_eq!(decode_url("Zg").as_deref(), Some(&b"f"[..]));
+        assert_eq!(decode_url("Zm9vYmE").as_deref(), Some(&b"fooba"[..]));
+        assert_eq!(decode_url("-_8").as_deref(), Some(&[0xfb, 0xff][..]));
+        assert_eq!(encode_url(&[0xfb, 0xff]), "-_8");
+        for bad in ["Zg==", "+/8", "Z", "Zh", "Zm9vY", "Zm 9v"] {
+            assert_eq!(decode_url(bad), None, "{bad}");
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - `child_guard`: the re-exec that keeps local processes from outliving us;
 //! - `config`: the YAML config, validated into typed structs;
 //! - `audit`: the hash-chained audit log and its verifier;
+//! - `jwt`: bearer JWTs checked offline against a JWK Set (ring);
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
@@ -45,6 +46,7 @@ pub mod gateway;
 pub mod glob;
 pub mod http;
 pub mod jsonrpc;
+pub mod jwt;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;

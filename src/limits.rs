@@ -158,3 +158,13 @@ pub const RELOAD_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 /// How long a graceful shutdown waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The longest bearer JWT taken; a longer one is refused (401) before any
+/// of it is decoded.
+pub const MAX_BEARER_JWT_BYTES: usize = 8 * 1024;
+
+/// The largest JWK Set read (a file, or a `jwks_uri` body).
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// Keys a JWK Set may hold; a longer set is refused whole.
+pub const MAX_JWKS_KEYS: usize = 100;
