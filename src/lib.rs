@@ -45,6 +45,7 @@ pub mod config;
 pub mod gateway;
 pub mod glob;
 pub mod http;
+pub mod identity;
 pub mod jsonrpc;
 pub mod jwt;
 pub mod limits;

@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::backend::Connection;
 use crate::catalog::Kind;
 use crate::config::Transport;
+use crate::identity::Identity;
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::mcp::method;
 use crate::queue::{Receiver, Sender, TrySendError, bounded};
@@ -189,8 +190,8 @@ pub struct Session {
     pub peer: SocketAddr,
     /// When it was opened.
     pub created: Instant,
-    /// Index of the incoming bearer token that opened it, if auth is on.
-    pub token: Option<usize>,
+    /// The identity whose credentials opened it, if auth is on.
+    pub identity: Option<Arc<Identity>>,
     /// The group whose virtual server it belongs to (`/g/<group>/...`);
     /// `None` for the whole gateway.
     pub group: Option<String>,
@@ -226,7 +227,7 @@ impl Session {
         id: String,
         transport: Transport,
         peer: SocketAddr,
-        token: Option<usize>,
+        identity: Option<Arc<Identity>>,
         capacity: usize,
     ) -> (Session, Receiver<Outbound>) {
         let (tx, rx) = bounded(capacity);
@@ -235,7 +236,7 @@ impl Session {
             transport,
             peer,
             created: Instant::now(),
-            token,
+            identity,
             group: None,
             tx,
             closed: AtomicBool::new(false),

@@ -27,6 +27,8 @@ mod groups;
 mod hostile;
 /// HTTP/1.1 front door: limits and their status codes, keep-alive, pipelining, panics.
 mod http_server;
+/// Who calls: bearer JWTs for a virtual server, the 401 and the protected-resource metadata.
+mod identity;
 /// The management API, `/metrics`, lifecycle events, and the original's TUI.
 mod management;
 /// The MCP handshake and catalog methods over the SSE transport.

@@ -93,6 +93,11 @@ pub struct ServerSettings {
     pub session_idle_timeout: Duration,
     /// Bearer token for `/manage/v1`.
     pub management_token: Option<Secret>,
+    /// `public_url`: the gateway's base URL as clients reach it (behind a
+    /// proxy), without a trailing `/`; else `http://<Host of the request>`.
+    /// The resource identifiers that JWTs are checked against derive from
+    /// it.
+    pub public_url: Option<String>,
     /// `instance`: 1–8 hex digits that start every session id this
     /// instance mints, so a load balancer can pin sessions to it.
     pub instance: Option<String>,
@@ -318,7 +323,43 @@ pub enum IncomingAuth {
     /// No authentication.
     Anonymous,
     /// `Authorization: Bearer <token>` with one of these tokens.
-    Bearer(Vec<Secret>),
+    Bearer(Vec<NamedToken>),
+    /// `Authorization: Bearer <JWT>` signed by a key of the set.
+    Jwt(Box<JwtAuth>),
+}
+
+/// A static bearer token and the identity it proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedToken {
+    /// The identity's name: given, or `token-<n>` (1-based) for a plain
+    /// string, or `local-user` for the original's `local` token.
+    pub name: String,
+    /// The token.
+    pub token: Secret,
+    /// The identity's roles.
+    pub roles: Vec<String>,
+}
+
+/// `incoming_auth` of `type: jwt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuth {
+    /// The `iss` tokens must carry; also the authorization server named in
+    /// the protected-resource metadata.
+    pub issuer: String,
+    /// `aud` values accepted beside the virtual server's own identifiers.
+    pub audience: Vec<String>,
+    /// The algorithms taken.
+    pub algorithms: Vec<crate::jwt::Alg>,
+    /// Where the keys came from (`jwks_file`, or a `file://` `jwks_uri`),
+    /// read at load and at every reload.
+    pub jwks_path: PathBuf,
+    /// The keys.
+    pub keys: crate::jwt::KeySet,
+    /// Where the roles are in a token (`None`: `roles`, then
+    /// `realm_access.roles`).
+    pub roles_claim: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway_seconds: u64,
 }
 
 /// `security`.

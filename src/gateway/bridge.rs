@@ -49,7 +49,7 @@ pub(super) struct Bridge {
 /// URI, arguments).
 pub(super) fn digest(
     group: Option<&str>,
-    identity: Option<usize>,
+    identity: Option<&str>,
     method: &str,
     params: Option<&Value>,
 ) -> String {
@@ -62,7 +62,8 @@ pub(super) fn digest(
     // serde_json's maps are sorted: the text is canonical. Group names
     // and methods hold no NUL, so the fields cannot run into each other.
     let group = group.map_or_else(|| "*".to_owned(), |g| format!("g/{g}"));
-    let identity = identity.map_or_else(|| "-".to_owned(), |i| i.to_string());
+    // As JSON text: a name may hold any character.
+    let identity = identity.map_or_else(|| "-".to_owned(), |i| Value::from(i).to_string());
     let text = format!(
         "{group}\0{identity}\0{method}\0{}\0{}\0{}",
         field("name"),
@@ -163,11 +164,11 @@ mod tests {
     fn state_is_sealed_single_use_and_bound_to_its_request() {
         let bridge = Bridge::new().unwrap();
         let params = serde_json::json!({"name": "t", "arguments": {"a": 1}});
-        let d = digest(Some("a"), Some(0), "tools/call", Some(&params));
+        let d = digest(Some("a"), Some("token-1"), "tools/call", Some(&params));
         let state = bridge.park(Vec::new(), d.clone(), Duration::from_secs(60));
         let other = digest(
             Some("a"),
-            Some(0),
+            Some("token-1"),
             "tools/call",
             Some(&serde_json::json!({"name": "t", "arguments": {"a": 2}})),
         );
@@ -175,9 +176,9 @@ mod tests {
         let tampered = bridge.take(&state, &other).unwrap_err();
         // Another endpoint or another caller: the same refusal as tampering.
         for (group, identity) in [
-            (Some("b"), Some(0)),
-            (None, Some(0)),
-            (Some("a"), Some(1)),
+            (Some("b"), Some("token-1")),
+            (None, Some("token-1")),
+            (Some("a"), Some("token-2")),
             (Some("a"), None),
         ] {
             let elsewhere = digest(group, identity, "tools/call", Some(&params));

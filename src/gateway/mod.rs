@@ -6,6 +6,7 @@
 //! in `router`; HTTP mechanics in `http`. Never redirects between slash
 //! forms; an unknown path is 404, a wrong method 405 with `Allow`.
 
+mod authenticate;
 mod bridge;
 mod cors;
 mod decode;
@@ -37,6 +38,7 @@ use crate::backend::{BackendRequest, Connection, Origin};
 use crate::catalog::Kind;
 use crate::config::{self, Config};
 use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
+use crate::identity::Identity;
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::mcp;
 use crate::router::Router;
@@ -242,13 +244,13 @@ impl Listener for Relay {
     }
 }
 
-/// Who may use a session: the bearer token that opened it and the virtual
-/// server (whole gateway or group) it was opened on. A request reaches a
-/// session only with both the same.
+/// Who may use a session: the identity whose credentials opened it and
+/// the virtual server (whole gateway or group) it was opened on. A request
+/// reaches a session only with both the same.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Access<'a> {
-    /// Index of the incoming bearer token, if auth is on.
-    pub token: Option<usize>,
+    /// The caller, if auth is on.
+    pub identity: Option<&'a Arc<Identity>>,
     /// The group of a `/g/<group>/...` path.
     pub group: Option<&'a str>,
 }
@@ -256,7 +258,14 @@ pub(crate) struct Access<'a> {
 impl Access<'_> {
     /// Whether a request with this access may use `session`.
     fn owns(&self, session: &Session) -> bool {
-        session.token == self.token && session.group.as_deref() == self.group
+        let name = |i: Option<&Identity>| i.map(|i| i.name.clone());
+        name(session.identity.as_deref()) == name(self.identity.map(|i| &**i))
+            && session.group.as_deref() == self.group
+    }
+
+    /// The caller's name, if auth is on.
+    fn identity_name(&self) -> Option<&str> {
+        self.identity.map(|i| i.name.as_str())
     }
 }
 
@@ -498,7 +507,11 @@ impl Gateway {
         Err(SessionsFull { max })
     }
 
-    fn mcp_guard(&self, req: &Request) -> Result<Option<usize>, Response> {
+    fn mcp_guard(
+        &self,
+        req: &Request,
+        group: Option<&str>,
+    ) -> Result<Option<Arc<Identity>>, Response> {
         if let Some(rate) = &self.rate
             && let Err(wait) = rate.check(req.peer.ip(), Instant::now())
         {
@@ -511,12 +524,15 @@ impl Gateway {
         {
             return Err(refusal);
         }
-        security::check_bearer(req, &config.incoming_auth).map_err(|why| {
+        authenticate::authenticate(req, &config, group).map_err(|why| {
             self.auth_failed(req, "mcp");
             if let Some(held_back) = self.refusals.admit(Instant::now()) {
                 let what = format!("{} {}", req.method(), req.path());
                 let peer = req.peer.to_string();
-                log::warn!("{}", refusals::line(&what, &peer, why.message(), held_back));
+                log::warn!(
+                    "{}",
+                    refusals::line(&what, &peer, &why.message(), held_back)
+                );
             }
             why.response()
         })
@@ -610,7 +626,9 @@ impl Handler for Gateway {
     fn handle(&self, req: Request) -> Response {
         let path = req.path().to_owned();
         if well_known::is_well_known(&path) {
-            return well_known::answer(&path, &self.config().incoming_auth);
+            let config = self.config();
+            let base = authenticate::base_url(&req, &config);
+            return well_known::answer(&path, &config, &base);
         }
         if let Some(rest) = path.strip_prefix("/g/") {
             let (group, endpoint) = rest.split_once('/').unwrap_or((rest, ""));
@@ -658,8 +676,11 @@ impl Gateway {
 
     fn mcp_route(&self, req: &Request, endpoint: &str, group: Option<&str>) -> Response {
         let method = req.method();
-        let guarded = |serve: &dyn Fn(Access<'_>) -> Response| match self.mcp_guard(req) {
-            Ok(token) => serve(Access { token, group }),
+        let guarded = |serve: &dyn Fn(Access<'_>) -> Response| match self.mcp_guard(req, group) {
+            Ok(identity) => serve(Access {
+                identity: identity.as_ref(),
+                group,
+            }),
             Err(refusal) => refusal,
         };
         match endpoint {

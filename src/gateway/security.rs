@@ -132,7 +132,7 @@ pub fn check_bearer(req: &Request, auth: &IncomingAuth) -> Result<Option<usize>,
         .ok_or(BearerRefusal::Malformed)?;
     // Compare against every token so timing does not reveal which matched.
     let found = tokens.iter().enumerate().fold(None, |found, (i, t)| {
-        if constant_time_eq(presented.as_bytes(), t.0.as_bytes()) {
+        if constant_time_eq(presented.as_bytes(), t.token.0.as_bytes()) {
             Some(i)
         } else {
             found
@@ -293,10 +293,12 @@ mod tests {
 
     #[test]
     fn bearer_refusals_say_what_was_wrong() {
-        let auth = IncomingAuth::Bearer(vec![
-            crate::config::Secret("t0k3n".into()),
-            crate::config::Secret("other".into()),
-        ]);
+        let token = |name: &str, token: &str| crate::config::NamedToken {
+            name: name.into(),
+            token: crate::config::Secret(token.into()),
+            roles: Vec::new(),
+        };
+        let auth = IncomingAuth::Bearer(vec![token("token-1", "t0k3n"), token("token-2", "other")]);
         let check =
             |authorization| check_bearer(&request_from("127.0.0.1:1", authorization), &auth);
         assert_eq!(check(Some("Bearer other")), Ok(Some(1)));

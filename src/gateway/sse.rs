@@ -70,7 +70,7 @@ pub(super) fn open(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
         id,
         Transport::Sse,
         req.peer,
-        access.token,
+        access.identity.cloned(),
         SESSION_OUTBOUND_QUEUE,
     );
     let session = Arc::new(session.in_group(access.group).on_slow(gateway.slow_hook()));

@@ -488,7 +488,7 @@ fn initialize(gateway: &Gateway, req: &Request, access: Access<'_>, message: Mes
         session_id,
         Transport::StreamableHttp,
         req.peer,
-        access.token,
+        access.identity.cloned(),
         SESSION_OUTBOUND_QUEUE,
     );
     let streams = Arc::new(StreamableStreams::default());

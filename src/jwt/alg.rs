@@ -1,12 +1,8 @@
 //! The JWS algorithms a bearer JWT may be signed with (RFC 7518 §3.3–3.5,
-//! RFC 8037 §3.1), the key family each needs, and how ring checks each.
+//! RFC 8037 §3.1), and the key family each needs.
 //! `none` and the HMAC algorithms are never accepted: with them, anyone
 //! holding the configuration (or, by key confusion, a public key) could
 //! mint tokens (RFC 8725 §2.1).
-
-use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-
-use super::jwk::KeyMaterial;
 
 /// A JWS algorithm we verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,40 +132,6 @@ impl Alg {
             Alg::Es256 => Family::P256,
             Alg::Es384 => Family::P384,
             Alg::EdDsa => Family::Ed25519,
-        }
-    }
-
-    /// Whether `signature` is this algorithm's over `message` by `key`.
-    /// ECDSA signatures are JOSE's raw `R‖S`, not DER (RFC 7518 §3.4).
-    pub(super) fn verify(self, key: &KeyMaterial, message: &[u8], signature: &[u8]) -> bool {
-        match (self, key) {
-            (_, KeyMaterial::Rsa { n, e }) if self.family() == Family::Rsa => {
-                let params: &signature::RsaParameters = match self {
-                    Alg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    Alg::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-                    Alg::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-                    Alg::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
-                    Alg::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
-                    _ => &signature::RSA_PSS_2048_8192_SHA512,
-                };
-                RsaPublicKeyComponents { n, e }
-                    .verify(params, message, signature)
-                    .is_ok()
-            }
-            (Alg::Es256, KeyMaterial::Ec { family, point }) if *family == Family::P256 => {
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            (Alg::Es384, KeyMaterial::Ec { family, point }) if *family == Family::P384 => {
-                UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            (Alg::EdDsa, KeyMaterial::Ed25519(x)) => UnparsedPublicKey::new(&signature::ED25519, x)
-                .verify(message, signature)
-                .is_ok(),
-            _ => false,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! A JWK Set (RFC 7517 §5) as the keys that may sign bearer JWTs: RSA
 //! (`n`, `e`), EC P-256 and P-384 (`x`, `y`, full length), and Ed25519
-//! (`x`). A key we cannot use (another `kty` or curve, a missing or
+//! (`x`), and the signature check with each (ring's). A key we cannot use (another `kty` or curve, a missing or
 //! malformed member, `use` other than `sig`, `key_ops` without `verify`)
 //! is skipped, not fatal, as RFC 7517 §5 asks; a set with too many keys,
 //! too many bytes, or no `keys` array is refused whole.
 
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde_json::Value;
 
 use super::alg::{Alg, Family};
@@ -23,6 +24,41 @@ pub(super) enum KeyMaterial {
 }
 
 impl KeyMaterial {
+    /// Whether `signature` is `alg`'s over `message` by this key (ring
+    /// checks it). ECDSA signatures are JOSE's raw `R‖S`, not DER (RFC 7518
+    /// §3.4).
+    pub(super) fn verifies(&self, alg: Alg, message: &[u8], signature: &[u8]) -> bool {
+        match (alg, self) {
+            (_, KeyMaterial::Rsa { n, e }) if alg.family() == Family::Rsa => {
+                let params: &signature::RsaParameters = match alg {
+                    Alg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                    Alg::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+                    Alg::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+                    Alg::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+                    Alg::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+                    _ => &signature::RSA_PSS_2048_8192_SHA512,
+                };
+                RsaPublicKeyComponents { n, e }
+                    .verify(params, message, signature)
+                    .is_ok()
+            }
+            (Alg::Es256, KeyMaterial::Ec { family, point }) if *family == Family::P256 => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            (Alg::Es384, KeyMaterial::Ec { family, point }) if *family == Family::P384 => {
+                UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            (Alg::EdDsa, KeyMaterial::Ed25519(x)) => UnparsedPublicKey::new(&signature::ED25519, x)
+                .verify(message, signature)
+                .is_ok(),
+            _ => false,
+        }
+    }
+
     fn family(&self) -> Family {
         match self {
             KeyMaterial::Rsa { .. } => Family::Rsa,

@@ -9,7 +9,7 @@ mod verify;
 
 pub use alg::{ALL, Alg, AlgError, DEFAULT, Family};
 pub use jwk::{Jwk, KeySet, KeySetError};
-pub use verify::{Refusal, Rules, Verified, verify};
+pub use verify::{Rejection, Rules, Verified, verify};
 
 #[cfg(test)]
 mod tests;

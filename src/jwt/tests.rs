@@ -130,7 +130,7 @@ fn tokens_signed_by_pyjwt_verify_and_name_their_caller() {
         parts[1] = encode_url(forged.to_string().as_bytes());
         assert_eq!(
             verify(&parts.join("."), &set, &rules(&auds, &algs)),
-            Err(Refusal::BadSignature),
+            Err(Rejection::BadSignature),
             "{name}"
         );
     }
@@ -138,7 +138,7 @@ fn tokens_signed_by_pyjwt_verify_and_name_their_caller() {
     let rs = vectors["rs256"].as_str().unwrap();
     assert_eq!(
         verify(rs, &set, &rules(&auds, &DEFAULT[1..])),
-        Err(Refusal::Algorithm("RS256".into()))
+        Err(Rejection::Algorithm("RS256".into()))
     );
 }
 
@@ -160,7 +160,7 @@ fn ec_and_ed25519_tokens_verify_with_their_own_keys_only() {
         let token = signer.token(&other, &claims());
         assert_eq!(
             verify(&token, &set, &rules(&auds, &ALL)),
-            Err(Refusal::UnknownKey),
+            Err(Rejection::UnknownKey),
             "{i}"
         );
     }
@@ -189,42 +189,42 @@ fn claims_are_checked_after_the_signature() {
     assert!(check(&|c| c["aud"] = json!(["x", "http://127.0.0.1:9/g/a/mcp"])).is_ok());
     assert_eq!(
         check(&|c| c["aud"] = json!("http://127.0.0.1:9/g/b")),
-        Err(Refusal::Audience)
+        Err(Rejection::Audience)
     );
     assert_eq!(
         check(&|c| c["aud"] = json!(["x", "y"])),
-        Err(Refusal::Audience)
+        Err(Rejection::Audience)
     );
     assert_eq!(
         check(&|c| {
             c.as_object_mut().unwrap().remove("aud");
         }),
-        Err(Refusal::Audience)
+        Err(Rejection::Audience)
     );
     assert_eq!(
         check(&|c| c["iss"] = json!("https://issuer.test/")),
-        Err(Refusal::Issuer)
+        Err(Rejection::Issuer)
     );
     assert_eq!(
         check(&|c| {
             c.as_object_mut().unwrap().remove("exp");
         }),
-        Err(Refusal::NoExpiry)
+        Err(Rejection::NoExpiry)
     );
     // exp and nbf with 30 s of leeway, fractional dates too.
     assert!(check(&|c| c["exp"] = json!(NOW - 29)).is_ok());
     assert_eq!(
         check(&|c| c["exp"] = json!(NOW - 30)),
-        Err(Refusal::Expired)
+        Err(Rejection::Expired)
     );
     assert_eq!(
         check(&|c| c["exp"] = json!(NOW as f64 - 30.5)),
-        Err(Refusal::Expired)
+        Err(Rejection::Expired)
     );
     assert!(check(&|c| c["nbf"] = json!(NOW + 30)).is_ok());
     assert_eq!(
         check(&|c| c["nbf"] = json!(NOW + 31)),
-        Err(Refusal::NotYetValid)
+        Err(Rejection::NotYetValid)
     );
     // Roles: `roles`, else `realm_access.roles`; a string is split.
     let roles = |edit: &dyn Fn(&mut Value), path: Option<&str>| {
@@ -267,7 +267,7 @@ fn the_classic_attacks_are_refused() {
     let none = format!("{}.{body}.", head(json!({"alg": "none"})));
     assert_eq!(
         verify(&none, &set, &r),
-        Err(Refusal::Algorithm("none".into()))
+        Err(Rejection::Algorithm("none".into()))
     );
     // HS256 keyed with the RSA public key (key confusion).
     let signed = format!("{}.{body}", head(json!({"alg": "HS256", "kid": "rsa-1"})));
@@ -275,29 +275,29 @@ fn the_classic_attacks_are_refused() {
     let hs = format!("{signed}.{}", encode_url(&mac));
     assert_eq!(
         verify(&hs, &set, &r),
-        Err(Refusal::Algorithm("HS256".into()))
+        Err(Rejection::Algorithm("HS256".into()))
     );
     // An EC token that names the RSA key.
     let confused = signer.token("rsa-1", &claims());
-    assert_eq!(verify(&confused, &set, &r), Err(Refusal::UnknownKey));
+    assert_eq!(verify(&confused, &set, &r), Err(Rejection::UnknownKey));
     // An unknown kid.
     assert_eq!(
         verify(&signer.token("gone", &claims()), &set, &r),
-        Err(Refusal::UnknownKey)
+        Err(Rejection::UnknownKey)
     );
     // Extensions we do not understand.
     let crit = signer.sign(
         &json!({"alg": "ES256", "kid": "ec", "crit": ["exp"]}),
         &claims(),
     );
-    assert_eq!(verify(&crit, &set, &r), Err(Refusal::Critical));
+    assert_eq!(verify(&crit, &set, &r), Err(Rejection::Critical));
     // An embedded key is never trusted: the set decides.
     let embedded = Signer::ec(Alg::Es256);
     let with_jwk = embedded.sign(
         &json!({"alg": "ES256", "jwk": embedded.jwk("x")}),
         &claims(),
     );
-    assert_eq!(verify(&with_jwk, &set, &r), Err(Refusal::BadSignature));
+    assert_eq!(verify(&with_jwk, &set, &r), Err(Rejection::BadSignature));
     // A DER signature is not JOSE's R‖S.
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(
         &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
@@ -324,7 +324,10 @@ fn the_classic_attacks_are_refused() {
     let sig = der.sign(&SystemRandom::new(), signed.as_bytes()).unwrap();
     let der_token = format!("{signed}.{}", encode_url(sig.as_ref()));
     let der_set = keys(&[der_jwk]);
-    assert_eq!(verify(&der_token, &der_set, &r), Err(Refusal::BadSignature));
+    assert_eq!(
+        verify(&der_token, &der_set, &r),
+        Err(Rejection::BadSignature)
+    );
     // Shapes: a JWE (five parts), junk, padding, a header that is no object.
     let token = signer.token("ec", &claims());
     for bad in [
@@ -334,11 +337,11 @@ fn the_classic_attacks_are_refused() {
         format!("{}.{body}.AA", encode_url(b"[1]")),
     ] {
         assert!(
-            matches!(verify(&bad, &set, &r), Err(Refusal::Malformed(_))),
+            matches!(verify(&bad, &set, &r), Err(Rejection::Malformed(_))),
             "{bad}"
         );
     }
     // Oversized, refused before anything is decoded.
     let big = "a".repeat(crate::limits::MAX_BEARER_JWT_BYTES + 1);
-    assert_eq!(verify(&big, &set, &r), Err(Refusal::TooLarge));
+    assert_eq!(verify(&big, &set, &r), Err(Rejection::TooLarge));
 }

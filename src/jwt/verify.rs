@@ -53,7 +53,7 @@ impl Verified {
 
 /// Why a token was refused. Its text goes to the client (never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Rejection {
     /// Over [`MAX_BEARER_JWT_BYTES`].
     TooLarge,
     /// Not a compact JWS with a JSON header and claims.
@@ -78,68 +78,72 @@ pub enum Refusal {
     Audience,
 }
 
-impl std::fmt::Display for Refusal {
+impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::TooLarge => write!(
+            Rejection::TooLarge => write!(
                 f,
                 "the bearer token is longer than {MAX_BEARER_JWT_BYTES} bytes"
             ),
-            Refusal::Malformed(why) => write!(f, "malformed token: {why}"),
-            Refusal::Algorithm(alg) => write!(f, "the token's algorithm \"{alg}\" is not accepted"),
-            Refusal::Critical => f.write_str("the token has critical header extensions (crit)"),
-            Refusal::UnknownKey => f.write_str("no known key fits the token (kid and algorithm)"),
-            Refusal::BadSignature => f.write_str("the token's signature does not verify"),
-            Refusal::Issuer => f.write_str("the token is from another issuer"),
-            Refusal::NoExpiry => f.write_str("the token has no expiry (exp)"),
-            Refusal::Expired => f.write_str("the token has expired"),
-            Refusal::NotYetValid => f.write_str("the token is not valid yet (nbf)"),
-            Refusal::Audience => f.write_str("the token is not for this server (wrong audience)"),
+            Rejection::Malformed(why) => write!(f, "malformed token: {why}"),
+            Rejection::Algorithm(alg) => {
+                write!(f, "the token's algorithm \"{alg}\" is not accepted")
+            }
+            Rejection::Critical => f.write_str("the token has critical header extensions (crit)"),
+            Rejection::UnknownKey => f.write_str("no known key fits the token (kid and algorithm)"),
+            Rejection::BadSignature => f.write_str("the token's signature does not verify"),
+            Rejection::Issuer => f.write_str("the token is from another issuer"),
+            Rejection::NoExpiry => f.write_str("the token has no expiry (exp)"),
+            Rejection::Expired => f.write_str("the token has expired"),
+            Rejection::NotYetValid => f.write_str("the token is not valid yet (nbf)"),
+            Rejection::Audience => f.write_str("the token is not for this server (wrong audience)"),
         }
     }
 }
 
-impl std::error::Error for Refusal {}
+impl std::error::Error for Rejection {}
 
 /// Checks `token` against `keys` and `rules`.
-pub fn verify(token: &str, keys: &KeySet, rules: &Rules<'_>) -> Result<Verified, Refusal> {
+pub fn verify(token: &str, keys: &KeySet, rules: &Rules<'_>) -> Result<Verified, Rejection> {
     if token.len() > MAX_BEARER_JWT_BYTES {
-        return Err(Refusal::TooLarge);
+        return Err(Rejection::TooLarge);
     }
     let mut parts = token.split('.');
     let (Some(head), Some(body), Some(sig), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(Refusal::Malformed("a JWT has three parts"));
+        return Err(Rejection::Malformed("a JWT has three parts"));
     };
-    let header = json_object(head).ok_or(Refusal::Malformed("the header is not a JSON object"))?;
+    let header =
+        json_object(head).ok_or(Rejection::Malformed("the header is not a JSON object"))?;
     let alg_name = header
         .get("alg")
         .and_then(Value::as_str)
-        .ok_or(Refusal::Malformed("the header has no alg"))?;
+        .ok_or(Rejection::Malformed("the header has no alg"))?;
     let alg = Alg::parse(alg_name)
         .ok()
         .filter(|a| rules.algorithms.contains(a))
-        .ok_or_else(|| Refusal::Algorithm(alg_name.to_owned()))?;
+        .ok_or_else(|| Rejection::Algorithm(alg_name.to_owned()))?;
     if header.contains_key("crit") {
-        return Err(Refusal::Critical);
+        return Err(Rejection::Critical);
     }
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.as_str()),
-        Some(_) => return Err(Refusal::Malformed("kid is not a string")),
+        Some(_) => return Err(Rejection::Malformed("kid is not a string")),
     };
     let signature =
-        base64::decode_url(sig).ok_or(Refusal::Malformed("the signature is not base64url"))?;
+        base64::decode_url(sig).ok_or(Rejection::Malformed("the signature is not base64url"))?;
     let signed = &token.as_bytes()[..head.len() + 1 + body.len()];
     let mut fitting = keys.keys.iter().filter(|k| k.fits(alg, kid)).peekable();
     if fitting.peek().is_none() {
-        return Err(Refusal::UnknownKey);
+        return Err(Rejection::UnknownKey);
     }
-    if !fitting.any(|k| alg.verify(&k.material, signed, &signature)) {
-        return Err(Refusal::BadSignature);
+    if !fitting.any(|k| k.material.verifies(alg, signed, &signature)) {
+        return Err(Rejection::BadSignature);
     }
-    let claims = json_object(body).ok_or(Refusal::Malformed("the claims are not a JSON object"))?;
+    let claims =
+        json_object(body).ok_or(Rejection::Malformed("the claims are not a JSON object"))?;
     check_claims(&claims, rules)?;
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     Ok(Verified {
@@ -151,9 +155,9 @@ pub fn verify(token: &str, keys: &KeySet, rules: &Rules<'_>) -> Result<Verified,
 }
 
 /// `iss`, `exp`, `nbf` and `aud`, once the signature holds.
-fn check_claims(claims: &Map<String, Value>, rules: &Rules<'_>) -> Result<(), Refusal> {
+fn check_claims(claims: &Map<String, Value>, rules: &Rules<'_>) -> Result<(), Rejection> {
     if claims.get("iss").and_then(Value::as_str) != Some(rules.issuer) {
-        return Err(Refusal::Issuer);
+        return Err(Rejection::Issuer);
     }
     // NumericDate may be fractional (RFC 7519 §2).
     let now = rules.now as f64;
@@ -161,16 +165,16 @@ fn check_claims(claims: &Map<String, Value>, rules: &Rules<'_>) -> Result<(), Re
     let exp = claims
         .get("exp")
         .and_then(Value::as_f64)
-        .ok_or(Refusal::NoExpiry)?;
+        .ok_or(Rejection::NoExpiry)?;
     if now >= exp + leeway {
-        return Err(Refusal::Expired);
+        return Err(Rejection::Expired);
     }
     if let Some(nbf) = claims.get("nbf") {
         let nbf = nbf
             .as_f64()
-            .ok_or(Refusal::Malformed("nbf is not a number"))?;
+            .ok_or(Rejection::Malformed("nbf is not a number"))?;
         if nbf - leeway > now {
-            return Err(Refusal::NotYetValid);
+            return Err(Rejection::NotYetValid);
         }
     }
     let trimmed = |s: &str| s.trim_end_matches('/').to_owned();
@@ -182,7 +186,7 @@ fn check_claims(claims: &Map<String, Value>, rules: &Rules<'_>) -> Result<(), Re
         None => false,
     };
     if !ok {
-        return Err(Refusal::Audience);
+        return Err(Rejection::Audience);
     }
     Ok(())
 }

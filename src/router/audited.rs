@@ -1,4 +1,5 @@
-//! What the audit log records of a forwarded request: who,
+//! What the audit log records of a forwarded request: who (the session's
+//! hash and the caller's identity, never a credential),
 //! through which transport, what (method, exposed and original name,
 //! backend and its group), how long, and how it ended. Never arguments,
 //! results or secrets; the session appears as a hash of its id (the id is
@@ -35,6 +36,12 @@ impl CallRecord {
             fields.insert(k.to_owned(), v);
         };
         put("session", Value::from(cx.label()));
+        if let Some(identity) = cx.identity() {
+            put("identity", Value::from(identity.name.as_str()));
+            if let Some(client) = &identity.client_id {
+                put("client_id", Value::from(client.as_str()));
+            }
+        }
         put("peer", Value::from(cx.peer().to_string()));
         put("transport", Value::from(cx.transport().as_str()));
         put("method", Value::from(method));
@@ -97,6 +104,9 @@ pub(super) fn metric_outcome(result: &Result<Value, CallError>) -> CallOutcome {
 pub(super) fn cancelled(log: &AuditLog, cx: CallContext<'_>, backend: &str, why: &str) {
     let mut fields = Map::new();
     fields.insert("session".into(), Value::from(cx.label()));
+    if let Some(identity) = cx.identity() {
+        fields.insert("identity".into(), Value::from(identity.name.as_str()));
+    }
     fields.insert("peer".into(), Value::from(cx.peer().to_string()));
     fields.insert("transport".into(), Value::from(cx.transport().as_str()));
     fields.insert("backend".into(), Value::from(backend));

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::catalog::Catalog;
 use crate::config::Transport;
+use crate::identity::Identity;
 use crate::mcp;
 use crate::session::Session;
 
@@ -31,8 +32,8 @@ pub enum CallContext<'a> {
 pub struct RequestContext {
     /// The client's address.
     pub peer: SocketAddr,
-    /// Index of the incoming bearer token it carried, if auth is on.
-    pub token: Option<usize>,
+    /// The caller, if auth is on.
+    pub identity: Option<Arc<Identity>>,
     /// The group whose virtual server it was sent to; `None` for the
     /// whole gateway.
     pub group: Option<String>,
@@ -76,12 +77,11 @@ impl CallContext<'_> {
         }
     }
 
-    /// Index of the incoming bearer token the caller presented, if auth
-    /// is on: the caller's identity, as far as the gateway knows it.
-    pub fn token(&self) -> Option<usize> {
+    /// The caller, if auth is on.
+    pub fn identity(&self) -> Option<&Identity> {
         match self {
-            CallContext::Session(s) => s.token,
-            CallContext::Request(r) => r.token,
+            CallContext::Session(s) => s.identity.as_deref(),
+            CallContext::Request(r) => r.identity.as_deref(),
         }
     }
 

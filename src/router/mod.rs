@@ -685,7 +685,7 @@ mod tests {
             json!({})
         );
         assert!(CallContext::Request(&cx).is_modern());
-        assert_eq!(CallContext::Request(&cx).token(), None);
+        assert_eq!(CallContext::Request(&cx).identity(), None);
         let kept = Arc::new(Kept::default());
         let reply: Arc<dyn Reply> = kept.clone();
         let ask = |text: &str| {

@@ -18,18 +18,19 @@ use super::Router;
 use super::audited;
 use super::context::{CallContext, RequestContext};
 use crate::catalog::{Catalog, Kind};
+use crate::identity::Identity;
 use crate::mcp::{self, meta};
 use crate::session::InFlight;
 
 impl Router {
     /// The context of one stateless request with this `_meta`, sent by
-    /// `peer` with bearer token `token` to `group`'s virtual server, whose
+    /// `peer` as `identity` to `group`'s virtual server, whose
     /// catalog the front took (`catalog_in`): its capabilities and log
     /// level are the request's own. Give it back to [`Router::end_request`].
     pub fn begin_request(
         &self,
         request_meta: &Map<String, Value>,
-        (peer, token): (SocketAddr, Option<usize>),
+        (peer, identity): (SocketAddr, Option<Arc<Identity>>),
         group: Option<&str>,
         catalog: Arc<Catalog>,
     ) -> RequestContext {
@@ -47,7 +48,7 @@ impl Router {
         self.count_level(None, &[], log_level.as_deref(), &log_backends);
         RequestContext {
             peer,
-            token,
+            identity,
             group: group.map(str::to_owned),
             capabilities: request_meta
                 .get(meta::CLIENT_CAPABILITIES)

@@ -62,6 +62,7 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> ServerSettings {
         session_idle_timeout: Duration::from_secs(1800),
         management_token: None,
         instance: None,
+        public_url: None,
     };
     let Some(mut f) = top.get("server").and_then(|n| cx.fields(n, &path)) else {
         server.management_token = mgmt_token_env(cx);
@@ -81,6 +82,11 @@ pub(super) fn server(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> ServerSettings {
     }
     limits_and_expiry(cx, &mut f, &mut server);
     server.instance = instance(cx, &mut f);
+    if let Some(n) = f.get("public_url") {
+        server.public_url = cx
+            .url(n, &f.child("public_url"))
+            .map(|u| u.trim_end_matches('/').to_owned());
+    }
     if let Some(token) = management_token(cx, &mut f) {
         server.management_token = Some(token);
     }

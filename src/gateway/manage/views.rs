@@ -448,6 +448,7 @@ pub(super) fn sessions(gateway: &Gateway) -> Value {
                 "id": s.label(),
                 "transport_type": s.transport.as_str(),
                 "group": s.group,
+                "identity": s.identity.as_ref().map(|i| i.name.as_str()),
                 "peer": s.peer.to_string(),
                 "tool_count": tools,
                 "capability_snapshot": {

@@ -62,7 +62,7 @@ impl Shape {
             .unwrap_or_default();
         Shape {
             method: name.to_owned(),
-            digest: bridge::digest(access.group, access.token, name, params),
+            digest: bridge::digest(access.group, access.identity_name(), name, params),
             scope: if private || name == method::RESOURCES_READ {
                 "private"
             } else {

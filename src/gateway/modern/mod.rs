@@ -153,7 +153,7 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
         .serves_modern(&catalog, &name, params.as_ref());
     let begin = || {
         let router = &gateway.router;
-        let by = (req.peer, access.token);
+        let by = (req.peer, access.identity.cloned());
         let cx = router.begin_request(&request_meta, by, access.group, catalog.clone());
         Stateless::new(router.clone(), cx)
     };

@@ -1,0 +1,201 @@
+//! Who calls: bearer JWTs checked against a JWK Set file, for the virtual
+//! server asked for (its resource identifiers as `aud`), the 401 that
+//! points a client at the protected-resource metadata, the metadata
+//! itself, and the identity in the audit log and on the session. The
+//! tokens were signed by PyJWT (`fixtures/jwt/pyjwt-rsa.json`): `sub`
+//! alice, `client_id` cli, `aud` http://127.0.0.1:9/g/a.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Gateway, Resp, TempDir, fixture_backend, request, wait_until};
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+fn vectors() -> Value {
+    serde_json::from_str(include_str!("../fixtures/jwt/pyjwt-rsa.json")).unwrap()
+}
+
+/// A gateway that takes the fixture's JWTs, with groups `a` and `b`, its
+/// public URL the one the tokens were made for, and an audit log.
+fn start(dir: &TempDir) -> Gateway {
+    let jwks = dir.0.join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [vectors()["jwk"]]}).to_string()).unwrap();
+    let audit = dir.0.join("audit.jsonl");
+    let config = format!(
+        "server:\n  public_url: http://127.0.0.1:9/\nincoming_auth:\n  type: jwt\n  issuer: https://issuer.test\n  algorithms: [RS256, PS384]\n  jwks_file: {}\naudit: {{enabled: true, file: \"{}\"}}\nbackends:\n{}{}",
+        jwks.display(),
+        audit.display(),
+        fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], "    group: a\n"),
+        fixture_backend("two", &[("FIXTURE_TOOLS", "echo")], "    group: b\n"),
+    );
+    Gateway::start(&config)
+}
+
+fn post(gw: &Gateway, path: &str, token: Option<&str>, session: Option<&str>, body: &str) -> Resp {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b));
+    }
+    if let Some(s) = session {
+        headers.push(("Mcp-Session-Id", s));
+    }
+    request(gw.addr, "POST", path, &headers, body.as_bytes())
+}
+
+#[test]
+fn a_jwt_opens_only_the_virtual_server_it_was_issued_for() {
+    let dir = TempDir::new("identity-jwt");
+    let gw = start(&dir);
+    let v = vectors();
+    let alice = v["rs256"].as_str().unwrap();
+
+    // Its own group: a session, and calls under it.
+    let init = post(&gw, "/g/a/mcp", Some(alice), None, INIT);
+    assert_eq!(init.status, 200, "{}", init.text());
+    let sid = init.header("mcp-session-id").unwrap().to_owned();
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let listed = post(&gw, "/g/a/mcp", Some(alice), Some(&sid), list);
+    assert_eq!(
+        listed.json()["result"]["tools"][0]["name"],
+        "echo",
+        "{}",
+        listed.text()
+    );
+    // PS384 from the same key works too.
+    let ps = post(&gw, "/g/a/mcp", v["ps384"].as_str(), None, INIT);
+    assert_eq!(ps.status, 200, "{}", ps.text());
+
+    // Another group, and the whole gateway: the token is not for them.
+    for (path, metadata) in [
+        (
+            "/g/b/mcp",
+            "http://127.0.0.1:9/.well-known/oauth-protected-resource/g/b",
+        ),
+        (
+            "/mcp",
+            "http://127.0.0.1:9/.well-known/oauth-protected-resource",
+        ),
+        (
+            "/sse",
+            "http://127.0.0.1:9/.well-known/oauth-protected-resource",
+        ),
+    ] {
+        let r = if path == "/sse" {
+            let bearer = format!("Bearer {alice}");
+            request(gw.addr, "GET", path, &[("Authorization", &bearer)], b"")
+        } else {
+            post(&gw, path, Some(alice), None, INIT)
+        };
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some(
+                format!("Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\"")
+                    .as_str()
+            ),
+            "{path}"
+        );
+        assert_eq!(r.json()["error"], "invalid_token");
+        assert!(r.text().contains("wrong audience"), "{}", r.text());
+        assert!(!r.text().contains(alice), "the token is never echoed");
+    }
+
+    // No token: the bare challenge; a tampered one: a bad signature.
+    let none = post(&gw, "/g/a/mcp", None, None, INIT);
+    assert_eq!(
+        none.header("www-authenticate"),
+        Some(
+            "Bearer resource_metadata=\"http://127.0.0.1:9/.well-known/oauth-protected-resource/g/a\""
+        )
+    );
+    let mut parts: Vec<&str> = alice.split('.').collect();
+    let forged_claims = argus_mcp::base64::encode_url(
+        json!({"iss": "https://issuer.test", "sub": "mallory", "aud": "http://127.0.0.1:9/g/a", "exp": 4102444800u64}).to_string().as_bytes(),
+    );
+    parts[1] = &forged_claims;
+    let forged = post(&gw, "/g/a/mcp", Some(&parts.join(".")), None, INIT);
+    assert_eq!(forged.status, 401);
+    assert!(
+        forged.text().contains("signature does not verify"),
+        "{}",
+        forged.text()
+    );
+
+    // The audit log names the caller, never the token.
+    let audit = dir.0.join("audit.jsonl");
+    let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
+    let called = post(&gw, "/g/a/mcp", Some(alice), Some(&sid), call);
+    assert_eq!(called.status, 200, "{}", called.text());
+    let records = || -> Vec<Value> {
+        std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || records()
+            .iter()
+            .any(|r| r["kind"] == "call")),
+        "{:?}",
+        records()
+    );
+    let record = records().into_iter().find(|r| r["kind"] == "call").unwrap();
+    assert_eq!(
+        (record["identity"].as_str(), record["client_id"].as_str()),
+        (Some("alice"), Some("cli"))
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(!text.contains(alice), "{text}");
+}
+
+#[test]
+fn protected_resource_metadata_names_each_virtual_server() {
+    let dir = TempDir::new("identity-prm");
+    let gw = start(&dir);
+    for (path, resource) in [
+        (
+            "/.well-known/oauth-protected-resource",
+            "http://127.0.0.1:9",
+        ),
+        (
+            "/.well-known/oauth-protected-resource/mcp",
+            "http://127.0.0.1:9/mcp",
+        ),
+        (
+            "/.well-known/oauth-protected-resource/g/a",
+            "http://127.0.0.1:9/g/a",
+        ),
+        (
+            "/.well-known/oauth-protected-resource/g/b/sse",
+            "http://127.0.0.1:9/g/b/sse",
+        ),
+        (
+            "/g/a/mcp/.well-known/oauth-protected-resource",
+            "http://127.0.0.1:9/g/a/mcp",
+        ),
+    ] {
+        let r = request(gw.addr, "GET", path, &[], b"");
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["resource"], resource, "{path}");
+        assert_eq!(v["authorization_servers"], json!(["https://issuer.test"]));
+        assert_eq!(v["bearer_methods_supported"], json!(["header"]));
+        assert!(r.header("cache-control").is_some(), "{path}");
+    }
+    for path in [
+        "/.well-known/oauth-protected-resource/g/nope",
+        "/.well-known/oauth-protected-resource/other",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let r = request(gw.addr, "GET", path, &[], b"");
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+}
