@@ -199,3 +199,164 @@ fn protected_resource_metadata_names_each_virtual_server() {
         assert!(r.json()["error"].is_string(), "{path}");
     }
 }
+
+/// Mints tokens with PyJWT (`tests/py/mint_tokens.py`) for a gateway at
+/// `base`; returns the gateway (groups `a` and `b`) and the tokens.
+fn minted(dir: &TempDir) -> (Gateway, Value) {
+    let jwks = dir.0.join("minted-jwks.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mint_tokens.py");
+    let mut cmd = std::process::Command::new(crate::support::python());
+    cmd.arg(script)
+        .arg(&jwks)
+        .arg("http://127.0.0.1:9")
+        .arg("https://issuer.test");
+    let out = crate::support::run_with_deadline(cmd, Duration::from_secs(60));
+    let tokens: Value = serde_json::from_str(&out).unwrap();
+    let config = format!(
+        "server:\n  public_url: http://127.0.0.1:9\nincoming_auth:\n  type: jwt\n  issuer: https://issuer.test\n  jwks_file: {}\nbackends:\n{}{}",
+        jwks.display(),
+        fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], "    group: a\n"),
+        fixture_backend("two", &[("FIXTURE_TOOLS", "echo")], "    group: b\n"),
+    );
+    (Gateway::start(&config), tokens)
+}
+
+/// What `token` gets on each endpoint of `group`'s virtual server: the
+/// status, challenge and message of a legacy SSE open, a legacy POST, a
+/// 2025 `initialize` and a 2026-07-28 request.
+fn tried(
+    gw: &Gateway,
+    group: Option<&str>,
+    token: &str,
+) -> Vec<(u16, Option<String>, Option<String>)> {
+    let root = group.map_or_else(String::new, |g| format!("/g/{g}"));
+    let bearer = format!("Bearer {token}");
+    let auth = ("Authorization", bearer.as_str());
+    let json = ("Content-Type", "application/json");
+    let accept = ("Accept", "application/json, text/event-stream");
+    let modern = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let answers = [
+        // HEAD: checked like GET, without a stream to read.
+        request(
+            gw.addr,
+            "HEAD",
+            &format!("{root}/sse"),
+            &[auth, ("Accept", "text/event-stream")],
+            b"",
+        ),
+        request(
+            gw.addr,
+            "POST",
+            &format!("{root}/messages/?session_id=x"),
+            &[auth, json],
+            b"{}",
+        ),
+        request(
+            gw.addr,
+            "POST",
+            &format!("{root}/mcp"),
+            &[auth, json, accept],
+            INIT.as_bytes(),
+        ),
+        request(
+            gw.addr,
+            "POST",
+            &format!("{root}/mcp"),
+            &[
+                auth,
+                json,
+                accept,
+                ("MCP-Protocol-Version", "2026-07-28"),
+                ("Mcp-Method", "tools/list"),
+            ],
+            modern.to_string().as_bytes(),
+        ),
+    ];
+    answers
+        .into_iter()
+        .map(|r| {
+            // A HEAD's 401 has no body to read the message from.
+            let message = (r.status == 401 && !r.body.is_empty())
+                .then(|| r.json()["message"].as_str().unwrap_or_default().to_owned());
+            (
+                r.status,
+                r.header("www-authenticate").map(str::to_owned),
+                message,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_tokens_minted_by_pyjwt_are_refused_on_every_endpoint() {
+    let dir = TempDir::new("identity-minted");
+    let (gw, tokens) = minted(&dir);
+    let token = |name: &str| tokens[name].as_str().unwrap().to_owned();
+    let metadata = |group: Option<&str>| match group {
+        Some(g) => format!("http://127.0.0.1:9/.well-known/oauth-protected-resource/g/{g}"),
+        None => "http://127.0.0.1:9/.well-known/oauth-protected-resource".to_owned(),
+    };
+    // A whole-gateway token (RSA or EC) opens every virtual server; a
+    // group's opens its own only.
+    for (name, group, opens) in [
+        ("whole", None, true),
+        ("whole", Some("a"), true),
+        ("whole", Some("b"), true),
+        ("whole_ec", Some("a"), true),
+        ("group_a", Some("a"), true),
+        ("group_a", None, false),
+        ("group_a", Some("b"), false),
+        ("group_b", Some("a"), false),
+    ] {
+        for (status, challenge, message) in tried(&gw, group, &token(name)) {
+            if opens {
+                assert_ne!(status, 401, "{name} on {group:?}: {message:?}");
+            } else {
+                assert_eq!(status, 401, "{name} on {group:?}");
+                assert!(
+                    message.is_none_or(|m| m.contains("wrong audience")),
+                    "{name}"
+                );
+                let expected = format!(
+                    "Bearer resource_metadata=\"{}\", error=\"invalid_token\"",
+                    metadata(group)
+                );
+                assert_eq!(challenge.as_deref(), Some(expected.as_str()), "{name}");
+            }
+        }
+    }
+    for (name, why) in [
+        ("expired", "expired"),
+        ("not_yet", "not valid yet"),
+        ("no_exp", "no expiry"),
+        ("wrong_iss", "another issuer"),
+        ("wrong_aud", "wrong audience"),
+        ("unknown_kid", "no known key"),
+        ("stranger_same_kid", "signature does not verify"),
+        ("tampered", "signature does not verify"),
+        ("oversized", "longer than"),
+        ("alg_none", "algorithm \"none\""),
+        ("hs256_confusion", "algorithm \"HS256\""),
+    ] {
+        for group in [None, Some("a")] {
+            for (status, challenge, message) in tried(&gw, group, &token(name)) {
+                assert_eq!(status, 401, "{name} on {group:?}");
+                assert!(
+                    message.as_ref().is_none_or(|m| m.contains(why)),
+                    "{name} on {group:?}: {message:?}"
+                );
+                let expected = format!(
+                    "Bearer resource_metadata=\"{}\", error=\"invalid_token\"",
+                    metadata(group)
+                );
+                assert_eq!(challenge.as_deref(), Some(expected.as_str()), "{name}");
+                assert!(
+                    message.is_none_or(|m| !m.contains(&token(name))),
+                    "{name}: the token is echoed"
+                );
+            }
+        }
+    }
+}

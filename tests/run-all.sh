@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 PY_MCP_VERSION=1.29.0        # the Python MCP SDK the real-client tests use
 PY_MCP2_VERSION=2.3.0        # its 2.x line: the 2026-07-28 client (modern and legacy modes)
+PYJWT_VERSION=2.15.1         # mints the JWTs (good and hostile) the identity tests present
+CRYPTOGRAPHY_VERSION=50.0.2  # its keys (RSA, EC)
 ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must work against ours
   "argus-mcp[tui]==0.8.6"
   mcp==1.27.0                # what argus-mcp 0.8.6 was built against (newer ones break its imports)
@@ -45,8 +47,8 @@ venv() {
   fi
 }
 
-step "Python mcp SDK $PY_MCP_VERSION"
-venv .test-env/venv "mcp==$PY_MCP_VERSION"
+step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION"
+venv .test-env/venv "mcp==$PY_MCP_VERSION" "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION"
 export ARGUS_TEST_PYTHON="$PWD/.test-env/venv/bin/python"
 
 step "Python mcp SDK $PY_MCP2_VERSION (2026-07-28 client)"
