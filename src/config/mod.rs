@@ -318,7 +318,7 @@ impl Strategy {
 }
 
 /// `incoming_auth`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum IncomingAuth {
     /// No authentication.
     Anonymous,
@@ -326,6 +326,35 @@ pub enum IncomingAuth {
     Bearer(Vec<NamedToken>),
     /// `Authorization: Bearer <JWT>` signed by a key of the set.
     Jwt(Box<JwtAuth>),
+}
+
+/// Where a JWT issuer's keys come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    /// `jwks_file`, or a `file://` `jwks_uri`: read at load and at every
+    /// reload.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its usable keys.
+        keys: crate::jwt::KeySet,
+    },
+    /// An `http(s)://` `jwks_uri`, fetched by the gateway when it needs
+    /// the keys, again on an unknown `kid` (at most once a minute).
+    Uri {
+        /// The URL.
+        url: String,
+        /// The top-level `tls` (for `https`).
+        tls: Tls,
+    },
+    /// `type: oidc`: the issuer's discovery document
+    /// (`<issuer>/.well-known/openid-configuration`) names the keys' URL.
+    Discovery {
+        /// The discovery document's URL.
+        url: String,
+        /// The top-level `tls` (for `https`).
+        tls: Tls,
+    },
 }
 
 /// A static bearer token and the identity it proves.
@@ -340,8 +369,8 @@ pub struct NamedToken {
     pub roles: Vec<String>,
 }
 
-/// `incoming_auth` of `type: jwt`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `incoming_auth` of `type: jwt` (or `oidc`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct JwtAuth {
     /// The `iss` tokens must carry; also the authorization server named in
     /// the protected-resource metadata.
@@ -350,11 +379,8 @@ pub struct JwtAuth {
     pub audience: Vec<String>,
     /// The algorithms taken.
     pub algorithms: Vec<crate::jwt::Alg>,
-    /// Where the keys came from (`jwks_file`, or a `file://` `jwks_uri`),
-    /// read at load and at every reload.
-    pub jwks_path: PathBuf,
-    /// The keys.
-    pub keys: crate::jwt::KeySet,
+    /// Where the keys come from.
+    pub keys: KeySource,
     /// Where the roles are in a token (`None`: `roles`, then
     /// `realm_access.roles`).
     pub roles_claim: Option<String>,

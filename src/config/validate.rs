@@ -89,7 +89,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let tls = tls::global(&mut cx, &mut top);
     let backends = backends::backends(&mut cx, &mut top, &env_defaults, &tls);
     let conflict = catalog::conflict(&mut cx, &mut top, &backends);
-    let incoming_auth = access::incoming_auth(&mut cx, &mut top);
+    let incoming_auth = access::incoming_auth(&mut cx, &mut top, &tls);
     let security = access::security(&mut cx, &mut top);
     let sse = sse_resilience::sse_resilience(&mut cx, &mut top);
     let rate_limits = access::rate_limits(&mut cx, &mut top);

@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, IncomingAuth, JwtAuth};
+use crate::config::{Config, IncomingAuth, JwtAuth, KeySource};
 use crate::http::Response;
 use crate::http::{Request, header};
 use crate::identity::Identity;
 use crate::jwt;
 
+use super::remote_keys::{FetchError, RemoteKeys};
 use super::security::{BearerRefusal, check_bearer};
 use super::well_known::PROTECTED_RESOURCE;
 
@@ -23,6 +24,8 @@ use super::well_known::PROTECTED_RESOURCE;
 pub enum AuthRefusal {
     /// Static bearer tokens.
     Bearer(BearerRefusal),
+    /// The issuer's keys could not be fetched: 503, not the caller's fault.
+    KeysUnavailable(String),
     /// A JWT caller: what was wrong, and the metadata URL of the virtual
     /// server asked for.
     Jwt {
@@ -40,6 +43,9 @@ impl AuthRefusal {
     pub fn message(&self) -> String {
         match self {
             AuthRefusal::Bearer(why) => why.message().to_owned(),
+            AuthRefusal::KeysUnavailable(why) => {
+                format!("the authorization server's keys are not available: {why}")
+            }
             AuthRefusal::Jwt { why: Some(why), .. } => why.to_string(),
             AuthRefusal::Jwt {
                 presented: true, ..
@@ -56,6 +62,10 @@ impl AuthRefusal {
     pub fn response(&self) -> Response {
         let (why, presented, metadata) = match self {
             AuthRefusal::Bearer(why) => return why.response(),
+            AuthRefusal::KeysUnavailable(_) => {
+                let body = serde_json::json!({"error": "temporarily_unavailable", "message": self.message()});
+                return Response::json(503, &body).with_header("Retry-After", "5");
+            }
             AuthRefusal::Jwt {
                 why,
                 presented,
@@ -108,6 +118,7 @@ pub(super) fn authenticate(
     req: &Request,
     config: &Config,
     group: Option<&str>,
+    remote: &RemoteKeys,
 ) -> Result<Option<Arc<Identity>>, AuthRefusal> {
     match &config.incoming_auth {
         IncomingAuth::Anonymous => Ok(None),
@@ -122,16 +133,16 @@ pub(super) fn authenticate(
             Ok(None) => Ok(None),
             Err(why) => Err(AuthRefusal::Bearer(why)),
         },
-        IncomingAuth::Jwt(auth) => jwt_identity(req, config, auth, group).map(Some),
+        IncomingAuth::Jwt(auth) => jwt_identity(req, (config, auth), group, remote).map(Some),
     }
 }
 
 /// A JWT caller's identity.
 fn jwt_identity(
     req: &Request,
-    config: &Config,
-    auth: &JwtAuth,
+    (config, auth): (&Config, &JwtAuth),
     group: Option<&str>,
+    remote: &RemoteKeys,
 ) -> Result<Arc<Identity>, AuthRefusal> {
     let base = base_url(req, config);
     let refuse = |why: Option<jwt::Rejection>, presented: bool| AuthRefusal::Jwt {
@@ -160,7 +171,22 @@ fn jwt_identity(
         now,
         roles_claim: auth.roles_claim.as_deref(),
     };
-    let verified = jwt::verify(token, &auth.keys, &rules).map_err(|why| refuse(Some(why), true))?;
+    let verified = match &auth.keys {
+        KeySource::File { keys, .. } => jwt::verify(token, keys, &rules),
+        source => {
+            let unavailable = |why: FetchError| AuthRefusal::KeysUnavailable(why.to_string());
+            let keys = remote.keys(source, false).map_err(unavailable)?;
+            match jwt::verify(token, &keys, &rules) {
+                // A key the set lacks: perhaps a rotation since the fetch.
+                Err(jwt::Rejection::UnknownKey) => {
+                    let fresh = remote.keys(source, true).map_err(unavailable)?;
+                    jwt::verify(token, &fresh, &rules)
+                }
+                other => other,
+            }
+        }
+    }
+    .map_err(|why| refuse(Some(why), true))?;
     let name = verified.identity().unwrap_or("unnamed").to_owned();
     Ok(Arc::new(Identity {
         name,

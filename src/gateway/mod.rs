@@ -17,6 +17,7 @@ mod modern;
 mod rate;
 mod refusals;
 mod reload;
+mod remote_keys;
 mod scrape;
 mod security;
 mod sse;
@@ -311,6 +312,8 @@ pub struct Gateway {
     rate: Option<rate::RateLimiter>,
     /// The budget of log lines for refused clients.
     refusals: refusals::RefusalLog,
+    /// The JWT issuer's keys, when the gateway fetches them.
+    remote_keys: remote_keys::RemoteKeys,
     /// Set by `close_sessions`; ends the idle-expiry loop.
     stopped: Mutex<bool>,
     stop_wake: Condvar,
@@ -341,6 +344,7 @@ impl Gateway {
         Gateway {
             rate,
             refusals: refusals::RefusalLog::new(Instant::now()),
+            remote_keys: remote_keys::RemoteKeys::default(),
             router,
             runtime,
             supervisor,
@@ -524,7 +528,7 @@ impl Gateway {
         {
             return Err(refusal);
         }
-        authenticate::authenticate(req, &config, group).map_err(|why| {
+        authenticate::authenticate(req, &config, group, &self.remote_keys).map_err(|why| {
             self.auth_failed(req, "mcp");
             if let Some(held_back) = self.refusals.admit(Instant::now()) {
                 let what = format!("{} {}", req.method(), req.path());

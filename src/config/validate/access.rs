@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use super::{Cx, Fields};
+use super::{Cx, Fields, tls};
 use crate::config::yaml::{Node, Pos, YamlValue};
-use crate::config::{IncomingAuth, JwtAuth, NamedToken, RateLimits, Secret, Security};
+use crate::config::{IncomingAuth, JwtAuth, KeySource, NamedToken, RateLimits, Secret, Security};
 use crate::{jwt, limits};
 
 /// `incoming_auth` keys of the original Argus that we accept and ignore.
@@ -33,9 +33,12 @@ const RATE_LIMIT_EXTRAS: &[&str] = &[
 ];
 
 /// `incoming_auth`: anonymous unless `type` says bearer (`local` is the
-/// original's spelling of one token, `local-user`) or jwt; `oidc` is
-/// refused with a reason.
-pub(super) fn incoming_auth(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> IncomingAuth {
+/// original's spelling of one token, `local-user`), jwt or oidc.
+pub(super) fn incoming_auth(
+    cx: &mut Cx<'_>,
+    top: &mut Fields<'_>,
+    tls: &tls::Global,
+) -> IncomingAuth {
     let Some(node) = top.get("incoming_auth") else {
         return IncomingAuth::Anonymous;
     };
@@ -50,25 +53,16 @@ pub(super) fn incoming_auth(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> IncomingAu
         Some((kind @ ("bearer" | "local"), pos)) => {
             IncomingAuth::Bearer(static_tokens(cx, &mut f, kind == "local", pos))
         }
-        Some(("jwt", pos)) => match jwt(cx, &mut f, pos) {
+        Some((kind @ ("jwt" | "oidc"), pos)) => match jwt(cx, &mut f, pos, kind == "oidc", tls) {
             Some(jwt) => IncomingAuth::Jwt(Box::new(jwt)),
             None => IncomingAuth::Anonymous,
         },
-        Some(("oidc", pos)) => {
-            cx.err(
-                "incoming_auth.type",
-                pos,
-                "incoming auth type \"oidc\" is not supported yet: use type jwt with the \
-                 provider's issuer and its keys in jwks_file",
-            );
-            IncomingAuth::Anonymous
-        }
         Some((other, pos)) => {
             cx.err(
                 "incoming_auth.type",
                 pos,
                 format!(
-                    "unknown incoming auth type \"{other}\" (expected anonymous, bearer, local or jwt)"
+                    "unknown incoming auth type \"{other}\" (expected anonymous, bearer, local, jwt or oidc)"
                 ),
             );
             IncomingAuth::Anonymous
@@ -170,9 +164,16 @@ fn static_token(cx: &mut Cx<'_>, item: &Node, path: &str, n: usize) -> Option<Na
 }
 
 /// `type: jwt`: `issuer`, `audience`, `algorithms`, `jwks_file` or a
-/// `file://` `jwks_uri` (read now, and at every reload), `roles_claim`,
-/// `leeway_seconds`.
-fn jwt(cx: &mut Cx<'_>, f: &mut Fields<'_>, pos: Pos) -> Option<JwtAuth> {
+/// `file://` `jwks_uri` (read now, and at every reload) or an http(s) one
+/// (fetched by the gateway), `roles_claim`, `leeway_seconds`. `type: oidc`
+/// takes the keys' URL from the issuer's discovery document.
+fn jwt(
+    cx: &mut Cx<'_>,
+    f: &mut Fields<'_>,
+    pos: Pos,
+    oidc: bool,
+    tls: &tls::Global,
+) -> Option<JwtAuth> {
     let issuer = f
         .get("issuer")
         .and_then(|n| cx.nonempty(n, "incoming_auth.issuer"));
@@ -221,33 +222,45 @@ fn jwt(cx: &mut Cx<'_>, f: &mut Fields<'_>, pos: Pos) -> Option<JwtAuth> {
         );
         return None;
     };
-    let (path, key_pos, key) = match (file, uri) {
-        (Some(file), _) => file,
-        (None, Some((uri, pos))) => match uri.strip_prefix("file://") {
-            Some(path) => (path.to_owned(), pos, "incoming_auth.jwks_uri"),
+    let keys = match (file, uri) {
+        (Some((path, key_pos, key)), _) => file_keys(cx, path, key_pos, key)?,
+        (None, Some((uri, key_pos))) => match uri.strip_prefix("file://") {
+            Some(path) => file_keys(cx, path.to_owned(), key_pos, "incoming_auth.jwks_uri")?,
             None => {
-                cx.err(
+                let url = cx.url(
+                    f.get("jwks_uri").expect("read above"),
                     "incoming_auth.jwks_uri",
+                )?;
+                KeySource::Uri {
+                    url,
+                    tls: tls.settings(),
+                }
+            }
+        },
+        (None, None) if oidc => {
+            let url = format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            );
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                cx.err(
+                    "incoming_auth.issuer",
                     pos,
-                    "only file:// key sets are read yet: save the provider's JWKS to a file \
-                     and name it in jwks_file",
+                    "an oidc issuer is an http:// or https:// URL (its discovery document is read from it)",
                 );
                 return None;
             }
-        },
+            KeySource::Discovery {
+                url,
+                tls: tls.settings(),
+            }
+        }
         (None, None) => {
             cx.err(
                 "incoming_auth",
                 pos,
-                "jwt auth needs its keys: \"jwks_file\" (a JWK Set file) or a file:// \"jwks_uri\"",
+                "jwt auth needs its keys: \"jwks_file\" (a JWK Set file) or \"jwks_uri\"",
             );
-            return None;
-        }
-    };
-    let keys = match read_key_set(&path) {
-        Ok(keys) => keys,
-        Err(why) => {
-            cx.err(key, key_pos, format!("{path}: {why}"));
             return None;
         }
     };
@@ -262,11 +275,24 @@ fn jwt(cx: &mut Cx<'_>, f: &mut Fields<'_>, pos: Pos) -> Option<JwtAuth> {
         issuer,
         audience,
         algorithms,
-        jwks_path: PathBuf::from(path),
         keys,
         roles_claim,
         leeway_seconds,
     })
+}
+
+/// The keys of the JWK Set file at `path` (named by `key`).
+fn file_keys(cx: &mut Cx<'_>, path: String, pos: Pos, key: &str) -> Option<KeySource> {
+    match read_key_set(&path) {
+        Ok(keys) => Some(KeySource::File {
+            path: PathBuf::from(path),
+            keys,
+        }),
+        Err(why) => {
+            cx.err(key, pos, format!("{path}: {why}"));
+            None
+        }
+    }
 }
 
 /// Why a JWK Set file gives no keys.
@@ -427,12 +453,30 @@ mod tests {
         assert_eq!(jwt.issuer, "https://issuer.test");
         assert_eq!(jwt.audience, ["api://argus"]);
         assert_eq!(jwt.algorithms, crate::jwt::DEFAULT);
-        assert_eq!((jwt.keys.len(), jwt.leeway_seconds), (1, 30));
+        let crate::config::KeySource::File { keys, .. } = &jwt.keys else {
+            panic!("not a file");
+        };
+        assert_eq!((keys.len(), jwt.leeway_seconds), (1, 30));
         // A file:// jwks_uri is a file too.
         let by_uri = auth(&format!(
             "  type: jwt\n  issuer: i\n  jwks_uri: file://{path}\n  algorithms: [PS256, EdDSA]\n"
         ));
         assert!(matches!(by_uri, Ok(IncomingAuth::Jwt(_))), "{by_uri:?}");
+        // An http(s) one, and an OIDC issuer's discovery document, are
+        // fetched by the gateway.
+        let remote = |yaml: &str| match auth(yaml) {
+            Ok(IncomingAuth::Jwt(jwt)) => jwt.keys,
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(
+            remote("  type: jwt\n  issuer: i\n  jwks_uri: https://idp.example/jwks\n"),
+            crate::config::KeySource::Uri { url, .. } if url == "https://idp.example/jwks"
+        ));
+        assert!(matches!(
+            remote("  type: oidc\n  issuer: https://idp.example/realms/r/\n"),
+            crate::config::KeySource::Discovery { url, .. }
+                if url == "https://idp.example/realms/r/.well-known/openid-configuration"
+        ));
         for (yaml, expected) in [
             (
                 format!("  type: jwt\n  issuer: i\n  jwks_file: {path}\n  algorithms: [HS256]\n"),
@@ -448,8 +492,8 @@ mod tests {
             ),
             ("  type: jwt\n  issuer: i\n".to_owned(), "needs its keys"),
             (
-                "  type: jwt\n  issuer: i\n  jwks_uri: https://idp/jwks\n".to_owned(),
-                "only file://",
+                "  type: jwt\n  issuer: i\n  jwks_uri: ftp://idp/jwks\n".to_owned(),
+                "must start with http",
             ),
             (
                 "  type: jwt\n  issuer: i\n  jwks_file: /surely/missing.json\n".to_owned(),
@@ -457,7 +501,7 @@ mod tests {
             ),
             (
                 "  type: oidc\n  issuer: i\n".to_owned(),
-                "not supported yet",
+                "an oidc issuer is an http",
             ),
         ] {
             let problems = auth(&yaml).unwrap_err();

@@ -150,6 +150,14 @@ fn load(cx: &mut Cx<'_>, section: &Section) -> Option<Tls> {
     }
 }
 
+impl Global {
+    /// The top-level settings, or the defaults when they could not be
+    /// loaded (the problem is recorded).
+    pub(super) fn settings(&self) -> Tls {
+        self.loaded.clone().unwrap_or_default()
+    }
+}
+
 /// The top-level `tls`.
 pub(super) fn global(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Global {
     let section = section(cx, top);
