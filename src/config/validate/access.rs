@@ -187,19 +187,7 @@ fn jwt(
             .collect(),
         None => Vec::new(),
     };
-    let algorithms = match f.get("algorithms") {
-        Some(n) => {
-            let mut algs = Vec::new();
-            for name in cx.string_list(n, "incoming_auth.algorithms") {
-                match jwt::Alg::parse(name.trim()) {
-                    Ok(alg) => algs.push(alg),
-                    Err(why) => cx.err("incoming_auth.algorithms", n.pos, why.to_string()),
-                }
-            }
-            algs
-        }
-        None => jwt::DEFAULT.to_vec(),
-    };
+    let algorithms = algorithms(cx, f, pos);
     let roles_claim = f
         .get("roles_claim")
         .and_then(|n| cx.nonempty(n, "incoming_auth.roles_claim"));
@@ -207,13 +195,6 @@ fn jwt(
         Some(n) => cx.int(n, "incoming_auth.leeway_seconds", 0, 3600)? as u64,
         None => 30,
     };
-    let file = f.get("jwks_file").and_then(|n| {
-        cx.nonempty(n, "incoming_auth.jwks_file")
-            .map(|p| (p, n.pos, "incoming_auth.jwks_file"))
-    });
-    let uri = f
-        .get("jwks_uri")
-        .and_then(|n| cx.nonempty(n, "incoming_auth.jwks_uri").map(|u| (u, n.pos)));
     let Some(issuer) = issuer else {
         cx.err(
             "incoming_auth",
@@ -222,55 +203,7 @@ fn jwt(
         );
         return None;
     };
-    let keys = match (file, uri) {
-        (Some((path, key_pos, key)), _) => file_keys(cx, path, key_pos, key)?,
-        (None, Some((uri, key_pos))) => match uri.strip_prefix("file://") {
-            Some(path) => file_keys(cx, path.to_owned(), key_pos, "incoming_auth.jwks_uri")?,
-            None => {
-                let url = cx.url(
-                    f.get("jwks_uri").expect("read above"),
-                    "incoming_auth.jwks_uri",
-                )?;
-                KeySource::Uri {
-                    url,
-                    tls: tls.settings(),
-                }
-            }
-        },
-        (None, None) if oidc => {
-            let url = format!(
-                "{}/.well-known/openid-configuration",
-                issuer.trim_end_matches('/')
-            );
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                cx.err(
-                    "incoming_auth.issuer",
-                    pos,
-                    "an oidc issuer is an http:// or https:// URL (its discovery document is read from it)",
-                );
-                return None;
-            }
-            KeySource::Discovery {
-                url,
-                tls: tls.settings(),
-            }
-        }
-        (None, None) => {
-            cx.err(
-                "incoming_auth",
-                pos,
-                "jwt auth needs its keys: \"jwks_file\" (a JWK Set file) or \"jwks_uri\"",
-            );
-            return None;
-        }
-    };
-    if algorithms.is_empty() {
-        cx.err(
-            "incoming_auth.algorithms",
-            pos,
-            "no algorithm is left to accept",
-        );
-    }
+    let keys = key_source(cx, f, (pos, oidc), &issuer, tls)?;
     Some(JwtAuth {
         issuer,
         audience,
@@ -279,6 +212,77 @@ fn jwt(
         roles_claim,
         leeway_seconds,
     })
+}
+
+/// `algorithms`, each taken or refused with the reason (`none` and HMAC
+/// never); the original's default when absent.
+fn algorithms(cx: &mut Cx<'_>, f: &mut Fields<'_>, pos: Pos) -> Vec<jwt::Alg> {
+    let Some(n) = f.get("algorithms") else {
+        return jwt::DEFAULT.to_vec();
+    };
+    let mut algs = Vec::new();
+    for name in cx.string_list(n, "incoming_auth.algorithms") {
+        match jwt::Alg::parse(name.trim()) {
+            Ok(alg) => algs.push(alg),
+            Err(why) => cx.err("incoming_auth.algorithms", n.pos, why.to_string()),
+        }
+    }
+    if algs.is_empty() {
+        cx.err(
+            "incoming_auth.algorithms",
+            pos,
+            "no algorithm is left to accept",
+        );
+    }
+    algs
+}
+
+/// Where the keys come from: `jwks_file`, a `file://` or http(s)
+/// `jwks_uri`, or (`oidc`) the issuer's discovery document.
+fn key_source(
+    cx: &mut Cx<'_>,
+    f: &mut Fields<'_>,
+    (pos, oidc): (Pos, bool),
+    issuer: &str,
+    tls: &tls::Global,
+) -> Option<KeySource> {
+    // Both read, so neither is taken for an unknown key; the file wins.
+    let (file, uri) = (f.get("jwks_file"), f.get("jwks_uri"));
+    if let Some(n) = file {
+        let path = cx.nonempty(n, "incoming_auth.jwks_file")?;
+        return file_keys(cx, path, n.pos, "incoming_auth.jwks_file");
+    }
+    if let Some(n) = uri {
+        let uri = cx.nonempty(n, "incoming_auth.jwks_uri")?;
+        if let Some(path) = uri.strip_prefix("file://") {
+            return file_keys(cx, path.to_owned(), n.pos, "incoming_auth.jwks_uri");
+        }
+        let url = cx.url(n, "incoming_auth.jwks_uri")?;
+        let tls = tls.settings();
+        return Some(KeySource::Uri { url, tls });
+    }
+    if !oidc {
+        cx.err(
+            "incoming_auth",
+            pos,
+            "jwt auth needs its keys: \"jwks_file\" (a JWK Set file) or \"jwks_uri\"",
+        );
+        return None;
+    }
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        cx.err(
+            "incoming_auth.issuer",
+            pos,
+            "an oidc issuer is an http:// or https:// URL (its discovery document is read from it)",
+        );
+        return None;
+    }
+    let tls = tls.settings();
+    Some(KeySource::Discovery { url, tls })
 }
 
 /// The keys of the JWK Set file at `path` (named by `key`).
