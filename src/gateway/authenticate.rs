@@ -16,7 +16,7 @@ use crate::identity::Identity;
 use crate::jwt;
 
 use super::remote_keys::{FetchError, RemoteKeys};
-use super::security::{BearerRefusal, check_bearer};
+use super::security::{BearerRefusal, bearer_token, check_bearer};
 use super::well_known::PROTECTED_RESOURCE;
 
 /// Why an MCP request was refused by incoming auth.
@@ -95,12 +95,22 @@ impl AuthRefusal {
 }
 
 /// The gateway's base URL as the client reached it: `server.public_url`,
-/// else `http://<Host>`.
+/// else `http://<Host>`. A `Host` that is not a plain host name, address
+/// and port (it would end up inside a quoted header value) counts as
+/// `localhost`.
 pub(super) fn base_url(req: &Request, config: &Config) -> String {
-    match &config.server.public_url {
-        Some(url) => url.clone(),
-        None => format!("http://{}", req.header(header::HOST).unwrap_or("localhost")),
+    if let Some(url) = &config.server.public_url {
+        return url.clone();
     }
+    let host = req
+        .header(header::HOST)
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
 }
 
 /// The protected-resource metadata URL of `group`'s virtual server (the
@@ -150,15 +160,10 @@ fn jwt_identity(
         presented,
         metadata: metadata_url(&base, group),
     };
-    let Some(value) = req.header(header::AUTHORIZATION) else {
-        return Err(refuse(None, false));
+    let token = match bearer_token(req) {
+        Ok(token) => token,
+        Err(why) => return Err(refuse(None, why != BearerRefusal::Missing)),
     };
-    let token = value
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| refuse(None, true))?;
     let audiences = audiences(&base, group, &auth.audience);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

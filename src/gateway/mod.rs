@@ -37,6 +37,7 @@ use serde_json::Value;
 
 use crate::backend::{BackendRequest, Connection, Origin};
 use crate::catalog::Kind;
+use crate::config::IncomingAuth;
 use crate::config::{self, Config};
 use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
 use crate::identity::Identity;
@@ -330,6 +331,17 @@ impl Gateway {
     /// `runtime`, serving on `local`.
     pub fn new(runtime: Arc<Runtime>, supervisor: Arc<Supervisor>, local: SocketAddr) -> Gateway {
         let config = runtime.config();
+        if matches!(config.incoming_auth, IncomingAuth::Jwt(_))
+            && config.server.public_url.is_none()
+            && !local.ip().is_loopback()
+        {
+            // Then a client's Host header names the resource that tokens
+            // must be for: a token for another server at that name passes.
+            log::warn!(
+                "JWT auth on {local} without server.public_url: tokens are checked against \
+                 the Host each client sends; set public_url to the URL clients use"
+            );
+        }
         let sessions = Arc::new(Sessions::default());
         let router = Arc::new(Router::new(runtime.clone(), supervisor.clone()));
         let listens = Arc::new(listen::Listens::default());

@@ -115,21 +115,24 @@ impl BearerRefusal {
     }
 }
 
+/// The token of `Authorization: Bearer <token>` (the scheme in any case).
+pub fn bearer_token(req: &Request) -> Result<&str, BearerRefusal> {
+    req.header(header::AUTHORIZATION)
+        .ok_or(BearerRefusal::Missing)?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or(BearerRefusal::Malformed)
+}
+
 /// Checks `Authorization: Bearer <token>`. `Ok(None)` with anonymous auth,
 /// `Ok(Some(i))` for the i-th configured token, else why not.
 pub fn check_bearer(req: &Request, auth: &IncomingAuth) -> Result<Option<usize>, BearerRefusal> {
     let IncomingAuth::Bearer(tokens) = auth else {
         return Ok(None);
     };
-    let header = req
-        .header(header::AUTHORIZATION)
-        .ok_or(BearerRefusal::Missing)?;
-    let presented = header
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty())
-        .ok_or(BearerRefusal::Malformed)?;
+    let presented = bearer_token(req)?;
     // Compare against every token so timing does not reveal which matched.
     let found = tokens.iter().enumerate().fold(None, |found, (i, t)| {
         if constant_time_eq(presented.as_bytes(), t.token.0.as_bytes()) {
