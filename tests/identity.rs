@@ -501,3 +501,47 @@ fn an_issuer_that_cannot_be_reached_is_a_503_not_a_bad_token() {
     assert_eq!(r.json()["error"], "temporarily_unavailable");
     assert!(r.header("retry-after").is_some());
 }
+
+#[test]
+fn a_key_removed_from_the_jwks_file_is_refused_after_a_reload() {
+    const TOKEN: &str = "identity-manage-0123456789";
+    let dir = TempDir::new("identity-rotation");
+    let jwks = dir.0.join("minted-jwks.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mint_tokens.py");
+    let mut cmd = std::process::Command::new(crate::support::python());
+    cmd.arg(script)
+        .arg(&jwks)
+        .arg("http://127.0.0.1:9")
+        .arg("https://issuer.test");
+    let tokens: Value = serde_json::from_str(&crate::support::run_with_deadline(
+        cmd,
+        Duration::from_secs(60),
+    ))
+    .unwrap();
+    let config = format!(
+        "server:\n  public_url: http://127.0.0.1:9\nincoming_auth:\n  type: jwt\n  issuer: https://issuer.test\n  jwks_file: {}\nbackends:\n{}",
+        jwks.display(),
+        fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], ""),
+    );
+    let gw = Gateway::start_with(&config, &[], &[("ARGUS_MGMT_TOKEN", TOKEN)]);
+    let rsa = tokens["whole"].as_str().unwrap();
+    let ec = tokens["whole_ec"].as_str().unwrap();
+    assert_eq!(post(&gw, "/mcp", Some(rsa), None, INIT).status, 200);
+    // The RSA key leaves the set; a reload reads the file again.
+    let mut set: Value = serde_json::from_str(&std::fs::read_to_string(&jwks).unwrap()).unwrap();
+    set["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|k| k["kid"] == "ec");
+    std::fs::write(&jwks, set.to_string()).unwrap();
+    let reloaded = gw.manage("POST", "/manage/v1/reload", Some(TOKEN), "");
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    let refused = post(&gw, "/mcp", Some(rsa), None, INIT);
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused.text().contains("no known key"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(post(&gw, "/mcp", Some(ec), None, INIT).status, 200);
+}
