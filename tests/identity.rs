@@ -545,3 +545,33 @@ fn a_key_removed_from_the_jwks_file_is_refused_after_a_reload() {
     );
     assert_eq!(post(&gw, "/mcp", Some(ec), None, INIT).status, 200);
 }
+
+#[test]
+fn the_python_sdk_s_oauth_client_finds_its_way_from_our_401_to_a_tool_call() {
+    let auth = AuthServer::start();
+    let config = format!(
+        "incoming_auth:\n  type: oidc\n  issuer: {}\nbackends:\n{}{}",
+        auth.issuer,
+        fixture_backend("whole", &[("FIXTURE_TOOLS", "echo")], ""),
+        fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], "    group: a\n"),
+    );
+    let gw = Gateway::start(&config);
+    for (path, backend) in [("/mcp", "whole"), ("/g/a/mcp", "one")] {
+        let mut cmd = std::process::Command::new(crate::support::python());
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/oauth_client.py"
+        ))
+        .arg(format!("http://{}{path}", gw.addr));
+        let out = crate::support::run_with_deadline(cmd, Duration::from_secs(120));
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        // The fixture echoes its name, the tool and the arguments.
+        let text = format!("{backend}:echo:{}", json!({"text": "through oauth"}));
+        assert_eq!(v["text"], text, "{path}: {out}");
+        assert_eq!(v["code_used"], true, "{path}: the code flow ran");
+        assert!(
+            v["tools"].as_array().unwrap().iter().any(|t| t == "echo"),
+            "{out}"
+        );
+    }
+}
