@@ -200,9 +200,10 @@ fn protected_resource_metadata_names_each_virtual_server() {
     }
 }
 
-/// Mints tokens with PyJWT (`tests/py/mint_tokens.py`) for a gateway at
-/// `base`; returns the gateway (groups `a` and `b`) and the tokens.
-fn minted(dir: &TempDir) -> (Gateway, Value) {
+/// Mints keys and tokens with PyJWT (`tests/py/mint_tokens.py`) for a
+/// gateway at http://127.0.0.1:9 and issuer https://issuer.test: the JWK
+/// Set file it wrote in `dir`, and the tokens by name.
+fn mint(dir: &TempDir) -> (std::path::PathBuf, Value) {
     let jwks = dir.0.join("minted-jwks.json");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mint_tokens.py");
     let mut cmd = std::process::Command::new(crate::support::python());
@@ -211,7 +212,13 @@ fn minted(dir: &TempDir) -> (Gateway, Value) {
         .arg("http://127.0.0.1:9")
         .arg("https://issuer.test");
     let out = crate::support::run_with_deadline(cmd, Duration::from_secs(60));
-    let tokens: Value = serde_json::from_str(&out).unwrap();
+    (jwks, serde_json::from_str(&out).unwrap())
+}
+
+/// A gateway (groups `a` and `b`) that takes [`mint`]'s tokens, and the
+/// tokens.
+fn minted(dir: &TempDir) -> (Gateway, Value) {
+    let (jwks, tokens) = mint(dir);
     let config = format!(
         "server:\n  public_url: http://127.0.0.1:9\nincoming_auth:\n  type: jwt\n  issuer: https://issuer.test\n  jwks_file: {}\nbackends:\n{}{}",
         jwks.display(),
@@ -506,18 +513,7 @@ fn an_issuer_that_cannot_be_reached_is_a_503_not_a_bad_token() {
 fn a_key_removed_from_the_jwks_file_is_refused_after_a_reload() {
     const TOKEN: &str = "identity-manage-0123456789";
     let dir = TempDir::new("identity-rotation");
-    let jwks = dir.0.join("minted-jwks.json");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mint_tokens.py");
-    let mut cmd = std::process::Command::new(crate::support::python());
-    cmd.arg(script)
-        .arg(&jwks)
-        .arg("http://127.0.0.1:9")
-        .arg("https://issuer.test");
-    let tokens: Value = serde_json::from_str(&crate::support::run_with_deadline(
-        cmd,
-        Duration::from_secs(60),
-    ))
-    .unwrap();
+    let (jwks, tokens) = mint(&dir);
     let config = format!(
         "server:\n  public_url: http://127.0.0.1:9\nincoming_auth:\n  type: jwt\n  issuer: https://issuer.test\n  jwks_file: {}\nbackends:\n{}",
         jwks.display(),
