@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, IncomingAuth, JwtAuth, KeySource};
+use crate::config::{Config, IncomingAuth, JwtAuth, KeySource, Tls};
 use crate::http::Response;
 use crate::http::{Request, header};
 use crate::identity::Identity;
@@ -178,17 +178,9 @@ fn jwt_identity(
     };
     let verified = match &auth.keys {
         KeySource::File { keys, .. } => jwt::verify(token, keys, &rules),
-        source => {
-            let unavailable = |why: FetchError| AuthRefusal::KeysUnavailable(why.to_string());
-            let keys = remote.keys(source, false).map_err(unavailable)?;
-            match jwt::verify(token, &keys, &rules) {
-                // A key the set lacks: perhaps a rotation since the fetch.
-                Err(jwt::Rejection::UnknownKey) => {
-                    let fresh = remote.keys(source, true).map_err(unavailable)?;
-                    jwt::verify(token, &fresh, &rules)
-                }
-                other => other,
-            }
+        KeySource::Uri { url, tls } => verify_remote(remote, (url, tls, false), token, &rules)?,
+        KeySource::Discovery { url, tls } => {
+            verify_remote(remote, (url, tls, true), token, &rules)?
         }
     }
     .map_err(|why| refuse(Some(why), true))?;
@@ -198,6 +190,27 @@ fn jwt_identity(
         client_id: verified.client_id,
         roles: verified.roles,
     }))
+}
+
+/// Checks `token` with the keys the gateway fetches from `source` (its
+/// URL, TLS, and whether it is a discovery document); a key the set lacks
+/// may be a rotation since the fetch, so the set is asked for again. `Err`
+/// when no keys can be had.
+fn verify_remote(
+    remote: &RemoteKeys,
+    source: (&str, &Tls, bool),
+    token: &str,
+    rules: &jwt::Rules<'_>,
+) -> Result<Result<jwt::Verified, jwt::Rejection>, AuthRefusal> {
+    let unavailable = |why: FetchError| AuthRefusal::KeysUnavailable(why.to_string());
+    let keys = remote.keys(source, false).map_err(unavailable)?;
+    Ok(match jwt::verify(token, &keys, rules) {
+        Err(jwt::Rejection::UnknownKey) => {
+            let fresh = remote.keys(source, true).map_err(unavailable)?;
+            jwt::verify(token, &fresh, rules)
+        }
+        other => other,
+    })
 }
 
 /// The `aud` values a token for `group`'s virtual server may carry: its

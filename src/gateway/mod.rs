@@ -260,8 +260,7 @@ pub(crate) struct Access<'a> {
 impl Access<'_> {
     /// Whether a request with this access may use `session`.
     fn owns(&self, session: &Session) -> bool {
-        let name = |i: Option<&Identity>| i.map(|i| i.name.clone());
-        name(session.identity.as_deref()) == name(self.identity.map(|i| &**i))
+        session.identity.as_ref().map(|i| i.name.as_str()) == self.identity_name()
             && session.group.as_deref() == self.group
     }
 

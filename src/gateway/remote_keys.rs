@@ -13,7 +13,7 @@ use log::{info, warn};
 use serde_json::Value;
 
 use crate::backend::agent::{Limits, agent};
-use crate::config::{KeySource, Tls};
+use crate::config::Tls;
 use crate::jwt::{KeySet, KeySetError};
 use crate::limits::MAX_JWKS_BYTES;
 use crate::sync::lock;
@@ -111,21 +111,16 @@ fn decide(last: Option<(&str, bool, bool, Duration)>, source: &str, refresh: boo
 }
 
 impl RemoteKeys {
-    /// The keys of `source` (an http(s) `jwks_uri` or a discovery URL);
-    /// with `refresh` (a token named a key the set lacks), fetched again
-    /// if the set is a minute old. Runs on the caller's connection thread;
-    /// a fetch holds the lock, so concurrent callers wait for it rather
-    /// than fetch again.
+    /// The keys at `url` (an http(s) `jwks_uri`, or with `discovery` an
+    /// OIDC discovery document that names it); with `refresh` (a token
+    /// named a key the set lacks), fetched again if the set is a minute
+    /// old. Runs on the caller's connection thread; a fetch holds the lock,
+    /// so concurrent callers wait for it rather than fetch again.
     pub(super) fn keys(
         &self,
-        source: &KeySource,
+        (url, tls, discovery): (&str, &Tls, bool),
         refresh: bool,
     ) -> Result<Arc<KeySet>, FetchError> {
-        let (url, tls, discovery) = match source {
-            KeySource::Uri { url, tls } => (url, tls, false),
-            KeySource::Discovery { url, tls } => (url, tls, true),
-            KeySource::File { keys, .. } => return Ok(Arc::new(keys.clone())),
-        };
         let mut fetched = lock(&self.fetched);
         let last = fetched.as_ref().map(|f| {
             (
@@ -146,35 +141,28 @@ impl RemoteKeys {
         }
         let held = fetched
             .as_ref()
-            .filter(|f| f.source == *url)
+            .filter(|f| f.source == url)
             .and_then(|f| f.keys.clone());
-        let result = fetch(url, tls, discovery);
-        let (keys, failed) = match &result {
+        let result = fetch(url, tls, discovery).map(Arc::new);
+        let keys = match &result {
             Ok(keys) => {
-                info!(
-                    "JWT keys fetched from {}: {} usable",
-                    crate::redact::url(url),
-                    keys.len()
-                );
-                (Some(Arc::new(keys.clone())), false)
+                let shown = crate::redact::url(url);
+                info!("JWT keys fetched from {shown}: {} usable", keys.len());
+                Some(keys.clone())
             }
             Err(why) => {
                 warn!("JWT keys: {why}");
-                (held.clone(), true)
+                held.clone()
             }
         };
         *fetched = Some(Fetched {
-            source: url.clone(),
-            keys: keys.clone(),
+            source: url.to_owned(),
+            keys,
             tried: Instant::now(),
-            failed,
+            failed: result.is_err(),
         });
-        match (result, keys) {
-            (Ok(_), Some(keys)) => Ok(keys),
-            (Err(_), Some(held)) => Ok(held),
-            (Err(why), None) => Err(why),
-            (Ok(_), None) => Err(FetchError::Waiting),
-        }
+        // A failed fetch keeps the keys held, if any.
+        result.or_else(|why| held.ok_or(why))
     }
 }
 

@@ -140,33 +140,13 @@ impl Reply for Session {
                 question.capability
             )));
         }
-        let ours = self.next_server_request_id();
-        self.track_server_request(
-            ours.clone(),
-            Asker::Backend(question.conn, question.their_id),
-        );
-        self.send_for(
-            id,
-            Message::Request {
-                id: ours,
-                method: question.method,
-                params: question.params,
-            },
-        );
+        let asker = Asker::Backend(question.conn, question.their_id);
+        put_question(self, id, (question.method, question.params), asker);
         Ok(())
     }
 
     fn ask(&self, id: &RequestId, method: &str, params: Option<Value>, hears: Hears) -> bool {
-        let ours = self.next_server_request_id();
-        self.track_server_request(ours.clone(), Asker::Gateway(hears));
-        self.send_for(
-            id,
-            Message::Request {
-                id: ours,
-                method: method.to_owned(),
-                params,
-            },
-        )
+        put_question(self, id, (method.to_owned(), params), Asker::Gateway(hears))
     }
 
     fn track(&self, id: &RequestId, conn: &Arc<Connection>, backend_id: u64) -> bool {
@@ -176,4 +156,23 @@ impl Reply for Session {
     fn untrack(&self, id: &RequestId) -> bool {
         Session::untrack(self, id).is_some()
     }
+}
+
+/// Sends `session`'s client a request (`method`, `params`) on the stream
+/// of its request `id`, under an id of the session's, and records that
+/// `asker` waits for the answer; whether it was queued.
+fn put_question(
+    session: &Session,
+    id: &RequestId,
+    (method, params): (String, Option<Value>),
+    asker: Asker,
+) -> bool {
+    let ours = session.next_server_request_id();
+    session.track_server_request(ours.clone(), asker);
+    let request = Message::Request {
+        id: ours,
+        method,
+        params,
+    };
+    session.send_for(id, request)
 }
