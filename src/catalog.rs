@@ -128,8 +128,8 @@ pub struct Catalog {
     routes: [HashMap<String, Route>; 4],
     /// Where each exposed key's item is in `lists`.
     positions: [HashMap<String, usize>; 4],
-    /// Templates in order, for matching URIs.
-    templates: Vec<(UriTemplate, Route)>,
+    /// Templates in order, for matching URIs, each with its exposed key.
+    templates: Vec<(UriTemplate, String, Route)>,
     /// Every exposed item, in list order.
     pub entries: Vec<Entry>,
     /// What the connected backends support, for the gateway's own capabilities.
@@ -359,7 +359,8 @@ impl Catalog {
     fn insert(&mut self, kind: Kind, key: String, route: Route, exposed: Value) {
         let slot = kind as usize;
         if kind == Kind::Template {
-            self.templates.push((UriTemplate::new(&key), route.clone()));
+            let template = (UriTemplate::new(&key), key.clone(), route.clone());
+            self.templates.push(template);
         }
         self.entries.push(Entry {
             kind,
@@ -369,6 +370,22 @@ impl Catalog {
         self.positions[slot].insert(key.clone(), self.lists[slot].len());
         self.routes[slot].insert(key, route);
         self.lists[slot].push(exposed);
+    }
+
+    /// The same catalog with only the entries `keep` accepts, in the same
+    /// order (a caller's view under a policy); its features are kept whole.
+    pub fn retain(&self, keep: impl Fn(&Entry) -> bool) -> Catalog {
+        let mut kept = Catalog {
+            features: self.features.clone(),
+            ..Catalog::default()
+        };
+        for entry in self.entries.iter().filter(|e| keep(e)) {
+            if let Some(item) = self.item(entry.kind, &entry.exposed) {
+                let (key, route) = (entry.exposed.clone(), entry.route.clone());
+                kept.insert(entry.kind, key, route, item.clone());
+            }
+        }
+        kept
     }
 
     /// The exposed items of a kind, in order.
@@ -394,9 +411,22 @@ impl Catalog {
         self.route(Kind::Resource, uri).or_else(|| {
             self.templates
                 .iter()
-                .find(|(t, _)| t.matches(uri))
-                .map(|(_, r)| r)
+                .find(|(t, _, _)| t.matches(uri))
+                .map(|(_, _, r)| r)
         })
+    }
+
+    /// What serves a resource URI: the listed resource (kind `Resource`,
+    /// the URI), else the first template that matches it (kind
+    /// `Template`, its URI template); with its route.
+    pub fn resource_source<'a>(&'a self, uri: &'a str) -> Option<(Kind, &'a str, &'a Route)> {
+        if let Some(route) = self.route(Kind::Resource, uri) {
+            return Some((Kind::Resource, uri, route));
+        }
+        self.templates
+            .iter()
+            .find(|(t, _, _)| t.matches(uri))
+            .map(|(_, key, r)| (Kind::Template, key.as_str(), r))
     }
 }
 

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use lexopt::ValueExt as _;
 
+use crate::policy::Question;
+
 /// The usage text.
 pub const HELP: &str = "\
 argus-mcp: one MCP endpoint in front of many MCP servers
@@ -17,6 +19,7 @@ argus-mcp: one MCP endpoint in front of many MCP servers
 USAGE:
     argus-mcp server [-c|--config PATH] [--host ADDR] [--port N] [-v|-vv] [-q]
     argus-mcp check  [-c|--config PATH] [--connect]
+    argus-mcp check  [-c|--config PATH] --explain IDENTITY ITEM [--roles a,b] [--backend NAME]
     argus-mcp stdio  [-c|--config PATH] [-v|-vv] [-q]
     argus-mcp audit verify FILE
     argus-mcp audit show FILE [--since TIME] [--backend NAME]
@@ -33,7 +36,10 @@ COMMANDS:
               --backend NAME)
     check     validate the config, print the plan, exit 0 (valid) or 1;
               with --connect, also start the backends and print the
-              catalog (exit 1 if a backend fails)
+              catalog (exit 1 if a backend fails); with --explain, print
+              whether the policies allow IDENTITY (a token's name, or a
+              JWT caller with --roles) ITEM (tool:NAME, prompt:NAME or
+              resource:URI), and the deciding rule (exit 0 either way)
 
 OPTIONS:
     -c, --config PATH   config file (default: $ARGUS_CONFIG, else the first of
@@ -71,7 +77,10 @@ fn options_of(context: Option<&str>) -> (&'static [&'static str], &'static [char
     match context {
         Some("server") => (&["config", "host", "port", "quiet"], &['c', 'v', 'q']),
         Some("stdio") => (&["config", "quiet"], &['c', 'v', 'q']),
-        Some("check") => (&["config", "connect"], &['c']),
+        Some("check") => (
+            &["config", "connect", "explain", "roles", "backend"],
+            &['c'],
+        ),
         Some("audit show") => (&["since", "backend"], &[]),
         _ => (&[], &[]),
     }
@@ -199,6 +208,13 @@ pub enum Command {
         /// `--connect`: start the backends and print the catalog.
         connect: bool,
     },
+    /// `check --explain`: one policy decision, from the config alone.
+    Explain {
+        /// `--config`.
+        config: Option<PathBuf>,
+        /// Who asks for what.
+        question: Question,
+    },
 }
 
 /// Arguments of `argus-mcp server`.
@@ -270,8 +286,25 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Long("since") if raw.audit_sub.as_deref() == Some("show") => {
                 raw.since = Some(parser.value()?.string()?);
             }
-            Long("backend") if raw.audit_sub.as_deref() == Some("show") => {
+            Long("backend")
+                if raw.audit_sub.as_deref() == Some("show") || command == Some("check") =>
+            {
                 raw.backend = Some(parser.value()?.string()?);
+            }
+            Long("explain") if command == Some("check") => {
+                let identity = parser.value()?.string()?;
+                let item = parser.value()?.string()?;
+                raw.explain = Some((identity, item));
+            }
+            Long("roles") if command == Some("check") => {
+                let list = parser.value()?.string()?;
+                raw.roles = Some(
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                );
             }
             Short('c') | Long("config") if command.is_some() && command != Some("audit") => {
                 raw.server.config = Some(parser.value()?.into());
@@ -316,6 +349,10 @@ struct RawArgs {
     since: Option<String>,
     /// `--backend`.
     backend: Option<String>,
+    /// `--explain IDENTITY ITEM`.
+    explain: Option<(String, String)>,
+    /// `--roles`.
+    roles: Option<Vec<String>>,
 }
 
 impl RawArgs {
@@ -331,6 +368,8 @@ impl RawArgs {
             audit_file,
             since,
             backend,
+            explain,
+            roles,
         } = self;
         if quiet && verbose > 0 {
             return Err(Error::Usage("-q and -v cannot be used together".into()));
@@ -351,10 +390,28 @@ impl RawArgs {
                         .into(),
                 )),
             },
-            Some("check") => Ok(Command::Check {
-                config: server.config,
-                connect,
-            }),
+            Some("check") => match explain {
+                Some(_) if connect => Err(Error::Usage(
+                    "--explain answers from the config alone: it does not go with --connect"
+                        .into(),
+                )),
+                Some((identity, item)) => Ok(Command::Explain {
+                    config: server.config,
+                    question: Question {
+                        identity,
+                        item,
+                        roles,
+                        backend,
+                    },
+                }),
+                None if roles.is_some() || backend.is_some() => Err(Error::Usage(
+                    "--roles and --backend go with --explain IDENTITY ITEM".into(),
+                )),
+                None => Ok(Command::Check {
+                    config: server.config,
+                    connect,
+                }),
+            },
             _ => Err(Error::Usage(format!(
                 "missing command: {} (see argus-mcp --help)",
                 quoted_list(&COMMANDS)

@@ -53,6 +53,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod names;
 pub mod ops_events;
+pub mod policy;
 pub mod queue;
 pub mod random;
 pub mod redact;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use argus_mcp::cli::{self, Command};
 use argus_mcp::config::{self, Config, Location};
-use argus_mcp::{app, audit, child_guard, mcp};
+use argus_mcp::{app, audit, child_guard, mcp, policy};
 use log::{LevelFilter, warn};
 
 /// Runs the command line's command and maps how it went to the exit code.
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { config, connect } => check(config.as_deref(), connect),
+        Command::Explain { config, question } => explain(config.as_deref(), &question),
         Command::AuditVerify(file) => audit_verify(&file),
         Command::AuditShow {
             file,
@@ -68,6 +69,29 @@ fn check(config: Option<&Path>, connect: bool) -> ExitCode {
         Err(message) => {
             eprintln!("argus-mcp: {message}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `argus-mcp check --explain IDENTITY ITEM`: one policy decision, from
+/// the config alone; exit 0 whatever it is, 2 for an item that is not one.
+fn explain(config: Option<&Path>, question: &policy::Question) -> ExitCode {
+    init_logging(0);
+    let config = match load(config) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("argus-mcp: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    match policy::explain(&config, question) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(policy::BadQuestion(why)) => {
+            eprintln!("argus-mcp: {why}");
+            ExitCode::from(2)
         }
     }
 }

@@ -77,10 +77,9 @@ fn malformed_backend_notifications_leave_the_backend_served() {
 #[test]
 fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
     use argus_mcp::backend::Connection;
-    use argus_mcp::catalog::Kind;
     use argus_mcp::config::Config;
     use argus_mcp::jsonrpc::RequestId;
-    use argus_mcp::supervisor::{BackendStatus, Listener, Supervisor};
+    use argus_mcp::supervisor::{BackendStatus, Listener, Supervisor, Views};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
@@ -88,7 +87,7 @@ fn a_panic_in_a_backend_supervisor_restarts_the_backend() {
     #[derive(Default)]
     struct Panicky(AtomicUsize);
     impl Listener for Panicky {
-        fn catalog_changed(&self, _: Option<&str>, _: &[Kind]) {
+        fn catalog_changed(&self, _: &Views, _: &Views) {
             if self.0.fetch_add(1, Ordering::SeqCst) == 1 {
                 panic!("listener bug (test)");
             }

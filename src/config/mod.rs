@@ -8,6 +8,7 @@
 //! once, warn about known Argus extras instead of failing, and give
 //! "did you mean" hints. This module does not start anything.
 
+mod authorization;
 mod expand;
 pub mod tls;
 mod validate;
@@ -17,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use authorization::{Authorization, Effect, Pattern, Policy, Scope, StdioIdentity};
 pub use expand::{ExpandError, expand};
 pub use tls::Tls;
 pub use yaml::Pos;
@@ -39,6 +41,8 @@ pub struct Config {
     pub conflict: Conflict,
     /// `incoming_auth`.
     pub incoming_auth: IncomingAuth,
+    /// `authorization`: which caller may see and use which item.
+    pub authorization: Authorization,
     /// `security`.
     pub security: Security,
     /// `sse_resilience`.

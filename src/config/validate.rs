@@ -21,6 +21,7 @@
 //! | `backends`, `timeouts`, `backend_auth` | `backends` and its entries |
 //! | `catalog` | `filters`, `tool_overrides`, `conflict_resolution`, `catalog` |
 //! | `access` | `incoming_auth`, `security`, `rate_limits` |
+//! | `authorization` | `authorization` |
 //! | `sse_resilience`, `audit` | the sections of those names |
 
 use super::yaml::{self, Node, YamlValue};
@@ -28,6 +29,7 @@ use super::{Config, Problem};
 
 mod access;
 mod audit;
+mod authorization;
 mod backend_auth;
 mod backends;
 mod catalog;
@@ -50,7 +52,6 @@ const TOP_EXTRAS: &[&str] = &[
     "retry",
     "http_pool",
     "session_pool",
-    "authorization",
     "optimizer",
     "telemetry",
     "registries",
@@ -91,6 +92,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let conflict = catalog::conflict(&mut cx, &mut top, &backends);
     let incoming_auth = access::incoming_auth(&mut cx, &mut top, &tls);
     let security = access::security(&mut cx, &mut top);
+    let authorization = authorization::authorization(&mut cx, &mut top, &backends, &incoming_auth);
     let sse = sse_resilience::sse_resilience(&mut cx, &mut top);
     let rate_limits = access::rate_limits(&mut cx, &mut top);
     let audit = audit::audit(&mut cx, &mut top);
@@ -111,6 +113,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         backends: backends.into_iter().map(|(b, _)| b).collect(),
         conflict,
         incoming_auth,
+        authorization,
         security,
         sse,
         rate_limits,

@@ -22,8 +22,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
+use super::list_changes::ListChanges;
 use super::sse::{Keepalive, sse_headers, write_event};
 use crate::http::Response;
+use crate::identity::Identity;
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::MAX_SUBSCRIPTIONS_PER_SESSION;
 use crate::mcp::method;
@@ -48,6 +50,8 @@ struct Wants {
 #[derive(Debug)]
 struct Listen {
     view: Option<String>,
+    /// Who opened it: its lists are what its identity sees.
+    identity: Option<Arc<Identity>>,
     wants: Wants,
     /// The resources whose updates it takes, each with the backend that
     /// serves it in the stream's virtual server.
@@ -68,15 +72,13 @@ impl Listens {
         sync::lock(&self.0)
     }
 
-    /// Tells the streams of `view` of these list changes (one of
+    /// Tells each stream of the changes to its caller's lists (one of
     /// `session::LIST_CHANGED` each). Called with the sessions'
     /// `catalog_changed`, on the thread that rebuilt the catalog, under no
     /// lock.
-    pub(super) fn catalog_changed(&self, view: Option<&str>, methods: &[&'static str]) {
+    pub(super) fn catalog_changed(&self, changes: &mut ListChanges<'_>) {
         self.lock().retain(|l| {
-            if l.view.as_deref() != view {
-                return true;
-            }
+            let methods = changes.for_caller(l.view.as_deref(), l.identity.as_deref());
             for &method in methods {
                 let wanted = match LIST_CHANGED.iter().position(|m| *m == method) {
                     Some(0) => l.wants.tools,
@@ -101,20 +103,20 @@ impl Listens {
 
     /// Tells the streams that take resource `uri` of `backend` of its
     /// update, if their virtual server still has it from that backend
-    /// (`exposes`, asked with the stream's view). Called on the backend's
+    /// (`exposes`, asked with the stream's view and identity). Called on the backend's
     /// supervisor thread, under no lock.
     pub(super) fn resource_updated(
         &self,
         backend: &str,
         params: Option<&Value>,
-        exposes: impl Fn(Option<&str>, &str) -> bool,
+        exposes: impl Fn(Option<&str>, Option<&Identity>, &str) -> bool,
     ) {
         let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
             return;
         };
         self.lock().retain(|l| {
             if !l.uris.iter().any(|(u, b)| u == uri && b == backend)
-                || !exposes(l.view.as_deref(), uri)
+                || !exposes(l.view.as_deref(), l.identity.as_deref(), uri)
             {
                 return true;
             }
@@ -148,7 +150,7 @@ pub(super) fn open(
     gateway: &Gateway,
     id: &RequestId,
     params: Option<&Value>,
-    group: Option<&str>,
+    access: super::Access<'_>,
     can_subscribe: bool,
 ) -> Response {
     let asked = params
@@ -184,7 +186,8 @@ pub(super) fn open(
                 if uris.iter().any(|(u, _)| u == uri) {
                     continue;
                 }
-                if let Some(backend) = gateway.router.resource_backend(group, uri) {
+                let caller = access.identity.map(Arc::as_ref);
+                if let Some(backend) = gateway.router.resource_backend(access.group, caller, uri) {
                     uris.push((uri.to_owned(), backend));
                 }
             }
@@ -212,7 +215,8 @@ pub(super) fn open(
     let (tx, rx) = bounded(LISTEN_QUEUE);
     let alive = Arc::new(());
     let added = gateway.listens.add(Listen {
-        view: group.map(str::to_owned),
+        view: access.group.map(str::to_owned),
+        identity: access.identity.cloned(),
         wants,
         uris: uris.clone(),
         subscription,

@@ -11,6 +11,7 @@ mod bridge;
 mod cors;
 mod decode;
 mod health;
+mod list_changes;
 mod listen;
 mod manage;
 mod modern;
@@ -36,7 +37,6 @@ use log::{debug, info};
 use serde_json::Value;
 
 use crate::backend::{BackendRequest, Connection, Origin};
-use crate::catalog::Kind;
 use crate::config::IncomingAuth;
 use crate::config::{self, Config};
 use crate::http::{Handler, Request, Response, ShutdownHandle, Traffic};
@@ -45,8 +45,9 @@ use crate::jsonrpc::{Message, RequestId, code};
 use crate::mcp;
 use crate::router::Router;
 use crate::runtime::Runtime;
-use crate::session::{Session, SlowHook, list_changes};
-use crate::supervisor::{Listener, Supervisor};
+use crate::session::{Session, SlowHook};
+use crate::supervisor::{Listener, Supervisor, Views};
+use list_changes::ListChanges;
 use streams::StreamableStreams;
 
 /// Open client sessions by id, each with its Streamable HTTP streams if
@@ -110,22 +111,17 @@ impl Sessions {
         self.lock().remove(id);
     }
 
-    /// Tells the ready sessions of `view` (`None`: the whole gateway's,
-    /// `Some(group)`: that group's) that these lists changed.
-    /// Tells the ready sessions of `view` (`None`: the whole gateway's,
-    /// `Some(group)`: that group's) of these list changes (one of
+    /// Tells each ready session of the changes to its own lists (one of
     /// `session::LIST_CHANGED` each).
-    fn catalog_changed(&self, view: Option<&str>, methods: &[&'static str]) {
+    fn catalog_changed(&self, changes: &mut ListChanges<'_>) {
         let sessions = self.all();
         // Only sessions past `notifications/initialized`: before it a server
         // should send nothing but pings and logs (MCP lifecycle). A change
         // already queued for a session and not yet written is not queued
         // again: bursts coalesce.
-        let audience = sessions
-            .iter()
-            .filter(|s| s.group.as_deref() == view && s.state().client_ready);
-        for session in audience {
-            for method in methods {
+        for session in sessions.iter().filter(|s| s.state().client_ready) {
+            let identity = session.identity.as_deref();
+            for method in changes.for_caller(session.group.as_deref(), identity) {
                 session.send_list_changed(method);
             }
         }
@@ -153,7 +149,10 @@ impl Sessions {
                     // The session's lock is let go before the views are read.
                     let held =
                         s.state().subscriptions.get(uri).map(String::as_str) == Some(backend);
-                    held && router.resource_backend(s.group.as_deref(), uri).as_deref()
+                    let caller = s.identity.as_deref();
+                    held && router
+                        .resource_backend(s.group.as_deref(), caller, uri)
+                        .as_deref()
                         == Some(backend)
                 };
                 for session in ready.filter(|s| subscribed(s)) {
@@ -205,10 +204,10 @@ struct Relay {
 }
 
 impl Listener for Relay {
-    fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]) {
-        let methods = list_changes(kinds);
-        self.sessions.catalog_changed(view, &methods);
-        self.listens.catalog_changed(view, &methods);
+    fn catalog_changed(&self, previous: &Views, fresh: &Views) {
+        let mut changes = ListChanges::new(previous, fresh);
+        self.sessions.catalog_changed(&mut changes);
+        self.listens.catalog_changed(&mut changes);
     }
 
     fn backend_ready(&self, index: usize, conn: &Arc<Connection>) {
@@ -217,8 +216,8 @@ impl Listener for Relay {
 
     fn notification(&self, backend: &str, method: &str, params: Option<Value>) {
         if method == mcp::method::RESOURCES_UPDATED {
-            let exposes = |view: Option<&str>, uri: &str| {
-                self.router.resource_backend(view, uri).as_deref() == Some(backend)
+            let exposes = |view: Option<&str>, caller: Option<&Identity>, uri: &str| {
+                self.router.resource_backend(view, caller, uri).as_deref() == Some(backend)
             };
             self.listens
                 .resource_updated(backend, params.as_ref(), exposes);

@@ -19,6 +19,7 @@ use log::{debug, info, warn};
 use super::Gateway;
 use super::decode::{Batches, DecodeError, decode_text};
 use crate::config::Transport;
+use crate::identity::Identity;
 use crate::jsonrpc::{Message, code};
 use crate::limits::{SERVICE_STACK_BYTES, SESSION_OUTBOUND_QUEUE};
 use crate::queue::Receiver;
@@ -33,7 +34,11 @@ pub(super) fn serve(
 ) -> std::io::Result<()> {
     let id = gateway.new_session_id()?;
     let peer = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (session, rx) = Session::new(id, Transport::Stdio, peer, None, SESSION_OUTBOUND_QUEUE);
+    // The parent process presents no credentials: it is who the config
+    // says (`authorization.stdio_identity`, `local-user` by default).
+    let who = gateway.config().authorization.stdio_identity.clone();
+    let identity = Some(Arc::new(Identity::named(who.name, who.roles)));
+    let (session, rx) = Session::new(id, Transport::Stdio, peer, identity, SESSION_OUTBOUND_QUEUE);
     let session = Arc::new(session.on_slow(gateway.slow_hook()));
     if let Err(why) = gateway.admit(&session, None) {
         return Err(std::io::Error::other(why));

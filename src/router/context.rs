@@ -60,9 +60,9 @@ impl RequestContext {
     }
 }
 
-impl CallContext<'_> {
+impl<'a> CallContext<'a> {
     /// The virtual server's group; `None` for the whole gateway.
-    pub fn group(&self) -> Option<&str> {
+    pub fn group(&self) -> Option<&'a str> {
         match self {
             CallContext::Session(s) => s.group.as_deref(),
             CallContext::Request(r) => r.group.as_deref(),
@@ -78,7 +78,7 @@ impl CallContext<'_> {
     }
 
     /// The caller, if auth is on.
-    pub fn identity(&self) -> Option<&Identity> {
+    pub fn identity(&self) -> Option<&'a Identity> {
         match self {
             CallContext::Session(s) => s.identity.as_deref(),
             CallContext::Request(r) => r.identity.as_deref(),

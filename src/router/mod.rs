@@ -20,6 +20,7 @@ mod call;
 mod context;
 mod forward;
 mod interest;
+mod permit;
 mod relay;
 mod reply;
 mod rounds;
@@ -39,6 +40,7 @@ use serde_json::{Value, json};
 use crate::backend::{BackendRequest, CallerStamp, Connection, NotRelayed, Outgoing};
 use crate::catalog::{Catalog, Kind, Route};
 use crate::config::Transport;
+use crate::identity::Identity;
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::limits::{MAX_CLIENT_INFO_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION};
 use crate::mcp::{self, method};
@@ -200,9 +202,10 @@ impl Router {
         self.supervisor.catalog()
     }
 
-    /// The catalog `session` sees: its group's, or the whole one.
+    /// The catalog `session` sees: its group's, or the whole one, as the
+    /// policies show it to the session's identity.
     fn catalog_of(&self, session: &Session) -> Arc<Catalog> {
-        self.catalog_in(session.group.as_deref())
+        self.catalog_seen(session.group.as_deref(), session.identity.as_deref())
     }
 
     /// The catalog a caller sees: a session's view now, or the snapshot a
@@ -215,11 +218,13 @@ impl Router {
     }
 
     /// The catalog of `group`'s virtual server (`None`: the whole
-    /// gateway's). A group that a reload removed has an empty catalog.
-    pub fn catalog_in(&self, group: Option<&str>) -> Arc<Catalog> {
+    /// gateway's) as `caller` (`None`: anonymous) sees it: the items the
+    /// policies deny it are not there. A group that a reload removed has
+    /// an empty catalog.
+    pub fn catalog_seen(&self, group: Option<&str>, caller: Option<&Identity>) -> Arc<Catalog> {
         self.supervisor.wait_first_pass(FIRST_PASS_WAIT);
         let views = self.supervisor.views();
-        views.get(group).cloned().unwrap_or_default()
+        views.seen_by(group, caller).unwrap_or_default()
     }
 
     fn request(
@@ -287,6 +292,7 @@ impl Router {
         };
         let catalog = self.catalog_for(caller.context);
         let Some(route) = catalog.route(kind, &exposed) else {
+            self.note_if_denied(caller.context, name, kind, &exposed);
             return Handled::Reply(Err(invalid(format!(
                 "unknown {}: \"{exposed}\"",
                 kind.noun()
@@ -304,9 +310,9 @@ impl Router {
             Ok(u) => u,
             Err(e) => return Handled::Reply(Err(e)),
         };
-        match self.catalog_for(caller.context).resource_route(&uri) {
+        let catalog = self.catalog_for(caller.context);
+        match self.resource_for(caller.context, &catalog, method::RESOURCES_READ, &uri) {
             Some(route) => {
-                let route = route.clone();
                 let params = params.unwrap_or_default();
                 self.forward(caller, id, method::RESOURCES_READ, params, &route, &uri)
             }
@@ -339,7 +345,10 @@ impl Router {
                         params["ref"]["name"] = Value::from(r.original.as_str());
                         return self.forward(caller, id, name, params, &r.clone(), n);
                     }
-                    None => return reply(Err(invalid(format!("unknown prompt: \"{n}\"")))),
+                    None => {
+                        self.note_if_denied(caller.context, name, Kind::Prompt, n);
+                        return reply(Err(invalid(format!("unknown prompt: \"{n}\""))));
+                    }
                 }
             }
             Some("ref/resource") => {
@@ -351,7 +360,7 @@ impl Router {
                     .iter()
                     .find(|e| e.kind == Kind::Template && e.exposed == uri)
                     .map(|e| e.route.clone())
-                    .or_else(|| catalog.resource_route(uri).cloned())
+                    .or_else(|| self.resource_for(caller.context, &catalog, name, uri))
             }
             _ => {
                 return reply(Err(invalid(
@@ -679,7 +688,7 @@ mod tests {
         let meta = json!({"io.modelcontextprotocol/clientCapabilities": {"sampling": {}}});
         let meta = meta.as_object().unwrap().clone();
         let peer = "127.0.0.1:1".parse().unwrap();
-        let cx = r.begin_request(&meta, (peer, None), None, r.catalog_in(None));
+        let cx = r.begin_request(&meta, (peer, None), None, r.catalog_seen(None, None));
         assert_eq!(
             CallContext::Request(&cx).capabilities()["sampling"],
             json!({})

@@ -22,11 +22,23 @@ impl Router {
         }
     }
 
-    /// The backend that serves resource `uri` in `view` (`None`: the whole
-    /// gateway, `Some(group)`: that group's virtual server), if any.
-    pub fn resource_backend(&self, view: Option<&str>, uri: &str) -> Option<String> {
+    /// The backend that serves resource `uri` to `caller` in `view`
+    /// (`None`: the whole gateway, `Some(group)`: that group's virtual
+    /// server), if any: none when the policies deny it to the caller.
+    pub fn resource_backend(
+        &self,
+        view: Option<&str>,
+        caller: Option<&Identity>,
+        uri: &str,
+    ) -> Option<String> {
         let views = self.supervisor.views();
-        let route = views.get(view)?.resource_route(uri)?;
+        let catalog = views.seen_by(view, caller)?;
+        let route = catalog.resource_route(uri)?;
+        if let Some(p) = views.policies.as_deref()
+            && !self.uri_allowed(p, caller, uri, &catalog)
+        {
+            return None;
+        }
         Some(route.backend_name.clone())
     }
 
@@ -128,7 +140,8 @@ impl Router {
             Err(e) => return Handled::Reply(Err(e)),
         };
         let catalog = self.catalog_of(session);
-        let Some(route) = catalog.resource_route(&uri).cloned() else {
+        let cx = caller.context;
+        let Some(route) = self.resource_for(cx, &catalog, method::RESOURCES_SUBSCRIBE, &uri) else {
             // No backend of the session's view serves it: answered like a
             // URI nobody serves (`{}`, as MCP clients and the conformance
             // suite expect of a subscription), but counted nowhere and

@@ -46,12 +46,14 @@ use crate::backend::{
 };
 use crate::catalog::{Catalog, ConflictError, Kind, Source};
 use crate::config::{Backend, BackendKind, Config};
+use crate::identity::Identity;
 use crate::jsonrpc::{Message, RequestId, code};
 use crate::limits::{
     BACKEND_STACK_BYTES, MAX_RETRY_DELAY, SERVICE_STACK_BYTES, STABLE_CONNECTION,
     STILL_STARTING_AFTER,
 };
 use crate::ops_events::Severity;
+use crate::policy::Policies;
 use crate::redact;
 use crate::runtime::Runtime;
 use crate::sync::{lock, read, spawn_named, write};
@@ -78,15 +80,17 @@ use slot::{FirstPass, Slot, SlotState};
 
 pub use reload::ReloadReport;
 pub use status::{BackendState, BackendStatus, Condition, NotConnected, NotDone, Unavailable};
-pub use views::Views;
+pub use views::{Views, changed_kinds};
 
 /// Told about catalog changes and backend notifications (the gateway).
 pub trait Listener: Send + Sync {
-    /// The exposed lists of these kinds changed in one view: `None` is the
-    /// whole catalog, `Some(group)` a group's. Runs on the thread that
-    /// rebuilt the catalog (a supervisor thread, or a reload's), under no
-    /// lock.
-    fn catalog_changed(&self, view: Option<&str>, kinds: &[Kind]);
+    /// The catalogs were rebuilt from `previous` to `fresh` (backends came
+    /// or went, offered other items, or a reload changed the config or its
+    /// policies): each session and stream is to be told which of *its*
+    /// lists changed (`Views::seen_by` of both, `changed_kinds`). Runs on
+    /// the thread that rebuilt the catalog (a supervisor thread, or a
+    /// reload's), under no lock.
+    fn catalog_changed(&self, previous: &Views, fresh: &Views);
     /// Backend `index` connected again (after a restart) and is in the
     /// catalog: state the sessions set on it before (log level,
     /// subscriptions) is to be restored on `conn`. Runs on the backend's

@@ -7,14 +7,27 @@
 use super::*;
 
 /// The catalogs clients see: the whole one (`/sse`, `/mcp`) and one per
-/// group (`/g/<group>/...`), each de-conflicted on its own.
+/// group (`/g/<group>/...`), each de-conflicted on its own; under
+/// `authorization`, each caller sees its view with the items it may not
+/// use taken out (one catalog per view and set of roles, kept).
 #[derive(Debug, Default)]
 pub struct Views {
     /// Every backend.
     pub all: Arc<Catalog>,
     /// Each configured group's backends, by group name.
     pub groups: BTreeMap<String, Arc<Catalog>>,
+    /// The policies in force when these views were built; `None`: off.
+    pub policies: Option<Arc<Policies>>,
+    /// The callers' catalogs made so far.
+    seen: Mutex<Vec<Seen>>,
 }
+
+/// A caller's catalog: its view, its roles, what they see.
+type Seen = (Option<String>, Vec<String>, Arc<Catalog>);
+
+/// Callers' catalogs kept per build at most; more distinct role sets are
+/// filtered on every request (still correct, only slower).
+const MAX_SEEN: usize = 64;
 
 impl Views {
     /// The catalog of `view` (`None`: the whole one); `None` for an
@@ -25,6 +38,37 @@ impl Views {
             Some(group) => self.groups.get(group),
         }
     }
+
+    /// What `caller` (`None`: anonymous) sees of `view`: the whole
+    /// catalog of the view without policies, else the items the policies
+    /// allow to the caller's roles. `None` for an unknown group.
+    pub fn seen_by(&self, view: Option<&str>, caller: Option<&Identity>) -> Option<Arc<Catalog>> {
+        let base = self.get(view)?;
+        let Some(policies) = &self.policies else {
+            return Some(base.clone());
+        };
+        let roles = caller.map_or(&[][..], |c| c.roles.as_slice());
+        let mut seen = lock(&self.seen);
+        if let Some((_, _, catalog)) = seen
+            .iter()
+            .find(|(v, r, _)| v.as_deref() == view && r.as_slice() == roles)
+        {
+            return Some(catalog.clone());
+        }
+        let catalog = Arc::new(policies.view(roles, base));
+        if seen.len() < MAX_SEEN {
+            seen.push((view.map(str::to_owned), roles.to_vec(), catalog.clone()));
+        }
+        Some(catalog)
+    }
+}
+
+/// Which lists of a caller's catalog differ from `old` to `new`.
+pub fn changed_kinds(old: Option<&Catalog>, new: &Catalog) -> Vec<Kind> {
+    Kind::ALL
+        .into_iter()
+        .filter(|k| old.is_none_or(|old| old.list(*k) != new.list(*k)))
+        .collect()
 }
 
 impl Supervisor {
@@ -66,16 +110,14 @@ impl Supervisor {
             let mut views = write(&self.views);
             std::mem::replace(&mut *views, fresh.clone())
         };
-        let changes = changed_lists(&previous, &fresh);
         let first = !self.catalog_recorded.swap(true, Ordering::SeqCst);
-        if first || !changes[0].1.is_empty() {
+        let whole_changed = !changed_kinds(Some(&previous.all), &fresh.all).is_empty();
+        if first || whole_changed {
             self.record_catalog_change(first, &previous, &fresh);
         }
         drop(seen_warnings);
         if let Some(l) = self.listener() {
-            for (view, kinds) in changes.iter().filter(|(_, k)| !k.is_empty()) {
-                l.catalog_changed(*view, kinds);
-            }
+            l.catalog_changed(&previous, &fresh);
         }
         Ok(())
     }
@@ -168,27 +210,10 @@ fn build_views(
     let views = Views {
         all: Arc::new(all),
         groups,
+        policies: Policies::of(config).map(Arc::new),
+        seen: Mutex::default(),
     };
     Ok((views, warnings))
-}
-
-/// Which lists changed from `previous` to `fresh`, per view: the whole
-/// catalog first, then each group of `fresh`.
-fn changed_lists<'a>(previous: &Views, fresh: &'a Views) -> Vec<(Option<&'a str>, Vec<Kind>)> {
-    let changed_in = |view: Option<&str>| -> Vec<Kind> {
-        let (Some(new), old) = (fresh.get(view), previous.get(view)) else {
-            return Vec::new();
-        };
-        Kind::ALL
-            .into_iter()
-            .filter(|k| old.is_none_or(|old| old.list(*k) != new.list(*k)))
-            .collect()
-    };
-    let mut changes = vec![(None, changed_in(None))];
-    for group in fresh.groups.keys() {
-        changes.push((Some(group.as_str()), changed_in(Some(group))));
-    }
-    changes
 }
 
 /// Every exposed name → backend and original name, one line each, sorted.

@@ -54,8 +54,12 @@ impl Shape {
         name: &str,
         params: Option<&Value>,
     ) -> Shape {
+        // Shared caches must not serve one caller's lists to another when
+        // callers can see different lists: per-token auth, or policies.
+        let config = gateway.config();
         let private = features.cache_private
-            || matches!(gateway.config().incoming_auth, IncomingAuth::Bearer(_));
+            || !matches!(config.incoming_auth, IncomingAuth::Anonymous)
+            || config.authorization.enabled;
         let uri = params
             .and_then(|p| p.get("uri"))
             .and_then(Value::as_str)

@@ -125,7 +125,8 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
         request_meta,
     } = checked;
     let p = params.as_ref();
-    let catalog = gateway.router.catalog_in(access.group);
+    let caller = access.identity.map(std::sync::Arc::as_ref);
+    let catalog = gateway.router.catalog_seen(access.group, caller);
     if name == method::TOOLS_CALL {
         let named = p.and_then(|p| p.get("name")).and_then(Value::as_str);
         let tool = named.and_then(|n| catalog.item(crate::catalog::Kind::Tool, n));
@@ -166,7 +167,7 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
     }
     if name == method::SUBSCRIPTIONS_LISTEN {
         let can_subscribe = catalog.features.subscribe;
-        return super::listen::open(gateway, &id, params.as_ref(), access.group, can_subscribe);
+        return super::listen::open(gateway, &id, params.as_ref(), access, can_subscribe);
     }
     if name == method::SERVER_DISCOVER {
         let answer = Message::response(id, gateway.router.discover(&catalog));

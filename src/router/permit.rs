@@ -1,0 +1,113 @@
+//! What the policies refuse a caller. Its catalog already lacks every item
+//! they deny it (`Views::seen_by`), so a request for one meets the error an
+//! unknown name meets; here such a request is told apart from a truly
+//! unknown name and recorded as a denial, and a resource URI read through
+//! a template is decided on the URI itself.
+
+use super::*;
+use crate::policy::{Decision, Policies, Rule};
+
+impl Router {
+    /// What serves resource `uri` to the caller of `cx` in its `catalog`
+    /// (for `method`); `None` when nothing there serves it, or when a
+    /// policy denies the URI (recorded).
+    pub(super) fn resource_for(
+        &self,
+        cx: CallContext<'_>,
+        catalog: &Catalog,
+        method: &str,
+        uri: &str,
+    ) -> Option<Route> {
+        let Some(source) = catalog.resource_source(uri) else {
+            self.note_if_denied(cx, method, Kind::Resource, uri);
+            return None;
+        };
+        if let Some(policies) = self.supervisor.views().policies.as_deref() {
+            let decision = policies.decide_uri(roles(cx), uri, source);
+            if !decision.allowed() {
+                self.record_denial(cx, method, &format!("resource:{uri}"), decision);
+                return None;
+            }
+        }
+        Some(source.2.clone())
+    }
+
+    /// Whether the policies let `caller` have resource `uri`, which
+    /// `route` serves in its catalog (for the updates it gets).
+    pub(super) fn uri_allowed(
+        &self,
+        policies: &Policies,
+        caller: Option<&Identity>,
+        uri: &str,
+        catalog: &Catalog,
+    ) -> bool {
+        let roles = caller.map_or(&[][..], |c| c.roles.as_slice());
+        catalog
+            .resource_source(uri)
+            .is_some_and(|source| policies.decide_uri(roles, uri, source).allowed())
+    }
+
+    /// A request (`method`) for `key` of `kind` that the caller's catalog
+    /// lacks: if its view has it and the policies deny it, the denial is
+    /// recorded. Either way the caller gets the unknown-name error.
+    pub(super) fn note_if_denied(&self, cx: CallContext<'_>, method: &str, kind: Kind, key: &str) {
+        let views = self.supervisor.views();
+        let (Some(policies), Some(whole)) = (views.policies.as_deref(), views.get(cx.group()))
+        else {
+            return;
+        };
+        let roles = roles(cx);
+        let decision = match kind {
+            Kind::Resource | Kind::Template => whole
+                .resource_source(key)
+                .map(|source| policies.decide_uri(roles, key, source)),
+            Kind::Tool | Kind::Prompt => whole
+                .route(kind, key)
+                .map(|route| policies.decide_route(roles, kind, key, route)),
+        };
+        if let Some(decision) = decision.filter(|d| !d.allowed()) {
+            let prefix = if kind == Kind::Prompt {
+                "prompt"
+            } else {
+                "tool"
+            };
+            let item = match kind {
+                Kind::Resource | Kind::Template => format!("resource:{key}"),
+                _ => format!("{prefix}:{key}"),
+            };
+            self.record_denial(cx, method, &item, decision);
+        }
+    }
+
+    /// An audit record (`kind: denied`) of a request the policies refused:
+    /// who, what, and the deciding rule (its index, or `default`).
+    fn record_denial(&self, cx: CallContext<'_>, method: &str, item: &str, decision: Decision) {
+        debug!("denied {item} to {} ({})", cx.label(), decision.rule);
+        let Some(log) = self.runtime.audit() else {
+            return;
+        };
+        let mut fields = serde_json::Map::new();
+        fields.insert("session".into(), Value::from(cx.label()));
+        if let Some(identity) = cx.identity() {
+            fields.insert("identity".into(), Value::from(identity.name.as_str()));
+            if let Some(client) = &identity.client_id {
+                fields.insert("client_id".into(), Value::from(client.as_str()));
+            }
+        }
+        fields.insert("peer".into(), Value::from(cx.peer().to_string()));
+        fields.insert("transport".into(), Value::from(cx.transport().as_str()));
+        fields.insert("method".into(), Value::from(method));
+        fields.insert("item".into(), Value::from(item));
+        let rule = match decision.rule {
+            Rule::Policy(i) => Value::from(i),
+            Rule::Default => Value::from("default"),
+        };
+        fields.insert("rule".into(), rule);
+        let _ = log.record("denied", fields);
+    }
+}
+
+/// The roles of the caller of `cx` (none for an anonymous one).
+fn roles<'c>(cx: CallContext<'c>) -> &'c [String] {
+    cx.identity().map_or(&[][..], |i| i.roles.as_slice())
+}
