@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http_head chunked sse_parser jsonrpc config uri_template)
+[ ${#targets[@]} -gt 0 ] || targets=(http_head chunked sse_parser jsonrpc config uri_template schema)
 cargo +nightly fuzz build
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"

@@ -374,6 +374,15 @@ pub fn connect_plan(config: Config) -> (String, bool) {
                 "  {} -> {} / {}",
                 e.exposed, e.route.backend_name, e.route.original
             );
+            // What the argument check cannot enforce: keywords outside
+            // its subset, let through.
+            let ignored = catalog
+                .schema(&e.exposed)
+                .filter(|_| kind == Kind::Tool)
+                .map_or(&[][..], |s| s.ignored());
+            if !ignored.is_empty() {
+                let _ = writeln!(out, "    not checked: {}", ignored.join(", "));
+            }
         }
     }
     supervisor.stop();

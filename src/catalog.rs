@@ -12,11 +12,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::backend::Discovered;
 use crate::config::{CatalogNames, Conflict, Filter, Filters, Strategy, ToolOverride};
+use crate::schema::Schema;
 use crate::uri_template::UriTemplate;
 
 /// One backend's contribution to a build.
@@ -130,6 +132,8 @@ pub struct Catalog {
     positions: [HashMap<String, usize>; 4],
     /// Templates in order, for matching URIs, each with its exposed key.
     templates: Vec<(UriTemplate, String, Route)>,
+    /// Each exposed tool's compiled `inputSchema`, by exposed name.
+    schemas: HashMap<String, Arc<Schema>>,
     /// Every exposed item, in list order.
     pub entries: Vec<Entry>,
     /// What the connected backends support, for the gateway's own capabilities.
@@ -264,6 +268,21 @@ impl Catalog {
         if !filter.allows(name) {
             return Ok(());
         }
+        // A tool whose schema is not one is left out, so that it cannot
+        // break every client's list; without a schema, calls go unchecked.
+        let schema = match (kind, item.get("inputSchema")) {
+            (Kind::Tool, Some(doc)) => match Schema::compile(doc) {
+                Ok(schema) => Some(Arc::new(schema)),
+                Err(e) => {
+                    warnings.push(format!(
+                        "backend \"{}\": tool \"{name}\" left out: its inputSchema is not a valid JSON Schema ({e})",
+                        source.name
+                    ));
+                    return Ok(());
+                }
+            },
+            _ => None,
+        };
         let mut exposed = item.clone();
         let original_key = key.to_owned();
         let name = overridden(kind, source, name, &mut exposed);
@@ -289,6 +308,9 @@ impl Catalog {
                 original_key
             },
         };
+        if let Some(schema) = schema {
+            self.schemas.insert(key.clone(), schema);
+        }
         self.insert(kind, key, route, exposed);
         Ok(())
     }
@@ -381,11 +403,22 @@ impl Catalog {
         };
         for entry in self.entries.iter().filter(|e| keep(e)) {
             if let Some(item) = self.item(entry.kind, &entry.exposed) {
+                if let Some(schema) = self
+                    .schema(&entry.exposed)
+                    .filter(|_| entry.kind == Kind::Tool)
+                {
+                    kept.schemas.insert(entry.exposed.clone(), schema.clone());
+                }
                 let (key, route) = (entry.exposed.clone(), entry.route.clone());
                 kept.insert(entry.kind, key, route, item.clone());
             }
         }
         kept
+    }
+
+    /// The compiled `inputSchema` of exposed tool `name`, if it has one.
+    pub fn schema(&self, name: &str) -> Option<&Arc<Schema>> {
+        self.schemas.get(name)
     }
 
     /// The exposed items of a kind, in order.

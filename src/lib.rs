@@ -14,14 +14,17 @@
 //! - `config`: the YAML config, validated into typed structs;
 //! - `audit`: the hash-chained audit log and its verifier;
 //! - `jwt`: bearer JWTs checked offline against a JWK Set (ring);
+//! - `schema`: a bounded JSON Schema 2020-12 validator for tool arguments;
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
 //! - `backend`: one connection per backend: ids, pending requests,
 //!   timeouts; the stdio transport; the MCP client handshake and discovery;
-//! - `catalog`, `names`, `supervisor`: the merged catalog and client-safe
-//!   names (pure), and the lifecycle of every backend with the live catalog
-//!   snapshots (the whole one and one per group) and config reloads;
+//! - `catalog`, `names`, `policy`, `supervisor`: the merged catalog and
+//!   client-safe names (pure), the authorization decision that makes each
+//!   caller's view of it, and the lifecycle of every backend with the live
+//!   catalog snapshots (the whole one, one per group, one per caller's
+//!   roles) and config reloads;
 //! - `session`, `replay`: one 2025-era client conversation and its bounded
 //!   outbound queue; what resumable streams sent;
 //! - `router`: MCP semantics: handshake, lists, one `Call` per forwarded
@@ -60,6 +63,7 @@ pub mod redact;
 pub mod replay;
 pub mod router;
 pub mod runtime;
+pub mod schema;
 pub mod session;
 pub mod sha256;
 pub mod sse;

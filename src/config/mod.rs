@@ -401,6 +401,9 @@ pub struct Security {
     pub allowed_hosts: Vec<String>,
     /// Largest request body.
     pub max_body_bytes: u64,
+    /// `validate_arguments`: `tools/call` arguments are checked against
+    /// the tool's `inputSchema` before they leave (default on).
+    pub validate_arguments: bool,
 }
 
 /// `sse_resilience`.

@@ -298,6 +298,13 @@ impl Router {
                 kind.noun()
             ))));
         };
+        if kind == Kind::Tool
+            && let Some(schema) = catalog.schema(&exposed)
+            && self.runtime.config().security.validate_arguments
+            && let Err(e) = check_arguments(schema, &exposed, params.as_ref())
+        {
+            return Handled::Reply(Err(e));
+        }
         let mut params = params.unwrap_or_else(|| json!({}));
         params["name"] = Value::from(route.original.as_str());
         self.forward(caller, id, name, params, route, &exposed)
@@ -544,6 +551,26 @@ fn string_param(params: Option<&Value>, key: &str) -> Result<String, ErrorObject
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| invalid(format!("missing string parameter \"{key}\"")))
+}
+
+/// A `tools/call`'s `arguments` (`{}` when absent) against the tool's
+/// `inputSchema`: -32602 naming where (a JSON Pointer into the arguments)
+/// and which rule, so that the backend never sees a malformed call.
+fn check_arguments(
+    schema: &crate::schema::Schema,
+    tool: &str,
+    params: Option<&Value>,
+) -> Result<(), ErrorObject> {
+    let empty = Value::Object(serde_json::Map::new());
+    let arguments = params
+        .and_then(|p| p.get("arguments"))
+        .filter(|a| !a.is_null())
+        .unwrap_or(&empty);
+    schema.validate(arguments).map_err(|v| ErrorObject {
+        code: code::INVALID_PARAMS,
+        message: format!("invalid arguments for tool \"{tool}\": {v}"),
+        data: Some(json!({"pointer": v.pointer, "rule": v.rule})),
+    })
 }
 
 /// What a request for a resource the caller's virtual server does not

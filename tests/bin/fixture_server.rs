@@ -5,6 +5,8 @@
 //! - `FIXTURE_NAME`: label put into every tool result (default `fixture`).
 //! - `FIXTURE_TOOLS`, `FIXTURE_PROMPTS`: comma-separated names.
 //! - `FIXTURE_RESOURCES`, `FIXTURE_TEMPLATES`: comma-separated URIs / URI templates.
+//! - `FIXTURE_SCHEMAS`: a JSON object, tool name → its `inputSchema`
+//!   (default `{"type": "object"}`).
 //! - `FIXTURE_PAGE_SIZE`: items per `tools/list` page (default: all).
 //! - `FIXTURE_GARBAGE=1`: write non-JSON lines to stdout now and then.
 //! - `FIXTURE_HUGE_LINE=N`: write one N-byte line to stdout before answering `initialize`.
@@ -73,6 +75,10 @@ fn main() {
     let prompts = env_list("FIXTURE_PROMPTS");
     let resources = env_list("FIXTURE_RESOURCES");
     let templates = env_list("FIXTURE_TEMPLATES");
+    let schemas: serde_json::Map<String, Value> = std::env::var("FIXTURE_SCHEMAS")
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
     let page: usize = std::env::var("FIXTURE_PAGE_SIZE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -179,7 +185,10 @@ fn main() {
                 let end = start.saturating_add(page).min(all.len());
                 let items: Vec<Value> = all[start..end]
                     .iter()
-                    .map(|t| json!({"name": t, "description": format!("{label} {t}"), "inputSchema": {"type": "object"}}))
+                    .map(|t| {
+                        let schema = schemas.get(t.as_str()).cloned().unwrap_or(json!({"type": "object"}));
+                        json!({"name": t, "description": format!("{label} {t}"), "inputSchema": schema})
+                    })
                     .collect();
                 let mut result = json!({"tools": items});
                 if end < all.len() {

@@ -345,6 +345,7 @@ pub(super) fn security(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Security {
         allowed_origins: Vec::new(),
         allowed_hosts: Vec::new(),
         max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
+        validate_arguments: true,
     };
     let Some(mut f) = top.get("security").and_then(|n| cx.fields(n, "security")) else {
         return s;
@@ -359,6 +360,11 @@ pub(super) fn security(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Security {
         && let Some(v) = cx.int(n, "security.max_body_bytes", 1024, 104_857_600)
     {
         s.max_body_bytes = v as u64;
+    }
+    if let Some(n) = f.get("validate_arguments")
+        && let Some(v) = cx.boolean(n, "security.validate_arguments")
+    {
+        s.validate_arguments = v;
     }
     f.finish(cx, SECURITY_EXTRAS);
     s
