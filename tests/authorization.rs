@@ -462,3 +462,91 @@ fn argument_checks_can_be_turned_off() {
     assert!(reply["result"].is_object(), "{reply}");
     assert_eq!(received(&log, "tools/call").len(), 1);
 }
+
+#[test]
+fn an_argus_config_with_jwt_auth_and_policies_starts_and_enforces_them() {
+    let dir = TempDir::new("authz-argus-jwt");
+    let (jwks, tokens) = crate::identity::mint(&dir);
+    let audit = dir.0.join("audit.jsonl");
+    // As the original Argus writes it: jwks_uri, issuer, audience,
+    // algorithms, and role policies.
+    let config = format!(
+        "incoming_auth:
+  type: jwt
+  jwks_uri: file://{}
+  issuer: https://issuer.test
+  audience: http://127.0.0.1:9
+  algorithms: [RS256]
+authorization:
+  enabled: true
+  default_effect: deny
+  policies:
+    - effect: allow
+      roles: [dev]
+      resources: ['tool:*']
+      description: developers use every tool
+    - effect: allow
+      roles: [ops]
+      resources: ['tool:b_*']
+audit: {{enabled: true, file: \"{}\"}}
+backends:
+{}",
+        jwks.display(),
+        audit.display(),
+        fixture_backend("one", &[("FIXTURE_TOOLS", "a_x,b_x")], "")
+    );
+    let gw = Gateway::start(&config);
+    assert!(wait_until(Duration::from_secs(20), || {
+        let health = gw.manage("GET", "/manage/v1/health", None, "").json();
+        health["backends"]["connected"] == 1
+    }));
+    let as_caller = |token: &str, id: i64, method: &str, params: Value| {
+        let bearer = format!("Bearer {token}");
+        let mut params = params;
+        params["_meta"] = modern::meta();
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut headers = vec![
+            ("Authorization", bearer.as_str()),
+            ("MCP-Protocol-Version", modern::MODERN),
+            ("Mcp-Method", method),
+        ];
+        let name = params["name"].as_str().map(str::to_owned);
+        if let Some(name) = &name {
+            headers.push(("Mcp-Name", name));
+        }
+        modern::post(&gw, "/mcp", &headers, &body)
+    };
+    let carol = tokens["dev_role"].as_str().unwrap();
+    let dave = tokens["realm_ops"].as_str().unwrap();
+    let list = |token| {
+        uris(
+            &as_caller(token, 1, "tools/list", json!({})).json(),
+            "tools",
+            "name",
+        )
+    };
+    assert_eq!(list(carol), ["a_x", "b_x"]);
+    assert_eq!(list(dave), ["b_x"]);
+    let called = as_caller(dave, 2, "tools/call", json!({"name": "a_x"}));
+    let unknown = as_caller(dave, 3, "tools/call", json!({"name": "zz"}));
+    assert_eq!(error_of(&called.json()), error_of(&unknown.json()));
+    let ok = as_caller(
+        carol,
+        4,
+        "tools/call",
+        json!({"name": "a_x", "arguments": {}}),
+    );
+    assert!(ok.json()["result"].is_object(), "{}", ok.text());
+    let denied = audited(&audit, "denied");
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(
+        (
+            &denied[0]["identity"],
+            &denied[0]["item"],
+            &denied[0]["rule"]
+        ),
+        (&json!("dave"), &json!("tool:a_x"), &json!("default"))
+    );
+    let calls = audited(&audit, "call");
+    assert!(calls.iter().any(|c| c["identity"] == "carol"), "{calls:?}");
+}

@@ -203,7 +203,7 @@ fn protected_resource_metadata_names_each_virtual_server() {
 /// Mints keys and tokens with PyJWT (`tests/py/mint_tokens.py`) for a
 /// gateway at http://127.0.0.1:9 and issuer https://issuer.test: the JWK
 /// Set file it wrote in `dir`, and the tokens by name.
-fn mint(dir: &TempDir) -> (std::path::PathBuf, Value) {
+pub(crate) fn mint(dir: &TempDir) -> (std::path::PathBuf, Value) {
     let jwks = dir.0.join("minted-jwks.json");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mint_tokens.py");
     let mut cmd = std::process::Command::new(crate::support::python());

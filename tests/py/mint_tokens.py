@@ -57,6 +57,10 @@ def main() -> None:
         "unknown_kid": rs(key=stranger, kid="gone"),
         "stranger_same_kid": rs(key=stranger),
         "oversized": rs({"pad": "x" * 9000}),
+        # Roles, where the original Argus reads them: `roles`, else
+        # `realm_access.roles` (Keycloak).
+        "dev_role": rs({"sub": "carol", "roles": ["dev"]}),
+        "realm_ops": rs({"sub": "dave", "realm_access": {"roles": ["ops"]}}),
     }
     # alg none: unsigned.
     header = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
