@@ -550,3 +550,46 @@ backends:
     let calls = audited(&audit, "call");
     assert!(calls.iter().any(|c| c["identity"] == "carol"), "{calls:?}");
 }
+
+#[test]
+fn a_backend_whose_items_a_caller_may_not_see_does_not_reach_it_with_its_logs() {
+    let config = format!(
+        "{TWO_TEAMS}authorization:
+  enabled: true
+  policies:
+    - {{effect: allow, roles: [dev], resources: ['*']}}
+    - {{effect: allow, roles: [ops], resources: ['server:one']}}
+backends:
+{}{}",
+        fixture_backend("one", &[("FIXTURE_TOOLS", "a_x")], ""),
+        fixture_backend("two", &[("FIXTURE_TOOLS", "notify")], "")
+    );
+    let gw = Gateway::start(&config);
+    assert!(wait_until(Duration::from_secs(20), || {
+        let health = gw.manage("GET", "/manage/v1/health", None, "").json();
+        health["backends"]["connected"] == 2
+    }));
+    let mut alice = Caller::open(gw.addr, "alice-token");
+    let mut bob = Caller::open(gw.addr, "bob-token");
+    for c in [&mut alice, &mut bob] {
+        let set = c.call("logging/setLevel", json!({"level": "debug"}));
+        assert!(set["result"].is_object(), "{set}");
+    }
+    // Logs are relayed on the backend's thread, one message to every
+    // session before the next: once alice has the second, the first has
+    // been queued for whoever else hears it.
+    let notify = json!({"name": "notify", "arguments": {"level": "error", "uri": "x://y"}});
+    let mut logs = 0;
+    for id in [7, 8] {
+        alice.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": notify}));
+    }
+    while logs < 2 {
+        let m = alice.next();
+        if m["method"] == "notifications/message" {
+            logs += 1;
+        }
+    }
+    bob.send(json!({"jsonrpc": "2.0", "id": "p", "method": "ping"}));
+    let first = bob.next();
+    assert_eq!(first["id"], "p", "{first}");
+}

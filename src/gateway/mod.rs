@@ -178,7 +178,11 @@ impl Sessions {
                 let params = Value::Object(params);
                 // The whole gateway's sessions, and its own group's.
                 let group = router.group_of(backend);
-                let sees = |s: &Session| s.group.is_none() || s.group == group;
+                // Under policies, only callers allowed some item of it.
+                let sees = |s: &Session| {
+                    (s.group.is_none() || s.group == group)
+                        && router.may_hear(s.group.as_deref(), s.identity.as_deref(), backend)
+                };
                 for session in ready.filter(|s| sees(s)) {
                     let wanted = session.state().log_level.as_deref().and_then(mcp::log_rank);
                     if wanted.is_some_and(|w| level >= w) {

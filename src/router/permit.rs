@@ -47,6 +47,21 @@ impl Router {
             .is_some_and(|source| policies.decide_uri(roles, uri, source).allowed())
     }
 
+    /// Whether `caller` may hear `backend`'s log messages in `view`: always
+    /// without policies, else when some item of it is in its catalog.
+    pub fn may_hear(&self, view: Option<&str>, caller: Option<&Identity>, backend: &str) -> bool {
+        let views = self.supervisor.views();
+        if views.policies.is_none() {
+            return true;
+        }
+        views.seen_by(view, caller).is_some_and(|catalog| {
+            catalog
+                .entries
+                .iter()
+                .any(|e| e.route.backend_name == backend)
+        })
+    }
+
     /// A request (`method`) for `key` of `kind` that the caller's catalog
     /// lacks: if its view has it and the policies deny it, the denial is
     /// recorded. Either way the caller gets the unknown-name error.
