@@ -41,6 +41,8 @@ mod modern_backends;
 mod modern_front;
 /// The Python and TypeScript 2.x clients in each connect mode, through the bridge.
 mod modern_sdk;
+/// Authorization policies per identity through the Python and TypeScript SDKs, both eras.
+mod policy_sdk;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
 mod real_clients;
 /// Live reload: the difference applied, errors refused whole, SIGHUP, a real client under load.
