@@ -84,7 +84,7 @@ impl std::fmt::Debug for RemoteKeys {
 
 /// What to do for a request for keys, given the last fetch.
 #[derive(Debug, PartialEq, Eq)]
-enum Decision {
+enum Refetch {
     /// Use the keys held.
     Keep,
     /// Fetch now.
@@ -96,17 +96,17 @@ enum Decision {
 /// The rule: fetch what was never fetched (or for another source); after a
 /// failure, not again within [`RETRY_AFTER_FAILURE`]; on an unknown `kid`
 /// (`refresh`), not again within [`REFETCH_AFTER`].
-fn decide(last: Option<(&str, bool, bool, Duration)>, source: &str, refresh: bool) -> Decision {
+fn decide(last: Option<(&str, bool, bool, Duration)>, source: &str, refresh: bool) -> Refetch {
     let Some((_, held, failed, age)) = last.filter(|l| l.0 == source) else {
-        return Decision::Fetch;
+        return Refetch::Fetch;
     };
     match (held, failed) {
-        (false, _) if age < RETRY_AFTER_FAILURE => Decision::Wait,
-        (false, _) => Decision::Fetch,
-        (true, true) if age < RETRY_AFTER_FAILURE => Decision::Keep,
-        (true, _) if refresh && age >= REFETCH_AFTER => Decision::Fetch,
-        (true, true) if refresh => Decision::Fetch,
-        (true, _) => Decision::Keep,
+        (false, _) if age < RETRY_AFTER_FAILURE => Refetch::Wait,
+        (false, _) => Refetch::Fetch,
+        (true, true) if age < RETRY_AFTER_FAILURE => Refetch::Keep,
+        (true, _) if refresh && age >= REFETCH_AFTER => Refetch::Fetch,
+        (true, true) if refresh => Refetch::Fetch,
+        (true, _) => Refetch::Keep,
     }
 }
 
@@ -131,13 +131,13 @@ impl RemoteKeys {
             )
         });
         match decide(last, url, refresh) {
-            Decision::Keep => {
+            Refetch::Keep => {
                 if let Some(keys) = fetched.as_ref().and_then(|f| f.keys.clone()) {
                     return Ok(keys);
                 }
             }
-            Decision::Wait => return Err(FetchError::Waiting),
-            Decision::Fetch => {}
+            Refetch::Wait => return Err(FetchError::Waiting),
+            Refetch::Fetch => {}
         }
         let held = fetched
             .as_ref()
@@ -210,45 +210,45 @@ mod tests {
         let s = "https://idp/jwks";
         let secs = Duration::from_secs;
         // Never fetched, or fetched for another source: fetch.
-        assert_eq!(decide(None, s, false), Decision::Fetch);
+        assert_eq!(decide(None, s, false), Refetch::Fetch);
         assert_eq!(
             decide(Some(("other", true, false, secs(1))), s, false),
-            Decision::Fetch
+            Refetch::Fetch
         );
         // Held: kept; an unknown kid fetches again only after a minute.
         assert_eq!(
             decide(Some((s, true, false, secs(1))), s, false),
-            Decision::Keep
+            Refetch::Keep
         );
         assert_eq!(
             decide(Some((s, true, false, secs(59))), s, true),
-            Decision::Keep
+            Refetch::Keep
         );
         assert_eq!(
             decide(Some((s, true, false, secs(60))), s, true),
-            Decision::Fetch
+            Refetch::Fetch
         );
         assert_eq!(
             decide(Some((s, true, false, secs(3600))), s, false),
-            Decision::Keep
+            Refetch::Keep
         );
         // Failed: nothing held waits a few seconds; a held set is kept,
         // and refreshed after the pause.
         assert_eq!(
             decide(Some((s, false, true, secs(1))), s, false),
-            Decision::Wait
+            Refetch::Wait
         );
         assert_eq!(
             decide(Some((s, false, true, secs(5))), s, false),
-            Decision::Fetch
+            Refetch::Fetch
         );
         assert_eq!(
             decide(Some((s, true, true, secs(1))), s, true),
-            Decision::Keep
+            Refetch::Keep
         );
         assert_eq!(
             decide(Some((s, true, true, secs(6))), s, true),
-            Decision::Fetch
+            Refetch::Fetch
         );
     }
 }

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Decision, Item, Rule, decide};
+use super::{Decision, Rule, Subject, decide};
 use crate::catalog::Kind;
 use crate::config::{Config, IncomingAuth};
 
@@ -50,7 +50,7 @@ pub fn explain(config: &Config, q: &Question) -> Result<String, BadQuestion> {
             .collect(),
     };
     let decision_at = |(backend, group): (&str, &str)| {
-        let item = Item {
+        let item = Subject {
             kind,
             name,
             backend,

@@ -21,7 +21,7 @@ use crate::config::{Authorization, Config, Effect, Policy, Scope};
 
 /// What a decision is about.
 #[derive(Debug, Clone, Copy)]
-pub struct Item<'a> {
+pub struct Subject<'a> {
     /// Its kind.
     pub kind: Kind,
     /// Its exposed name (a resource's URI, a template's URI template).
@@ -32,7 +32,7 @@ pub struct Item<'a> {
     pub group: &'a str,
 }
 
-impl fmt::Display for Item<'_> {
+impl fmt::Display for Subject<'_> {
     /// As the audit log and `check --explain` name it: `tool:<name>`,
     /// `prompt:<name>` or `resource:<uri>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,7 +98,7 @@ impl Policies {
     }
 
     /// What a caller with `roles` may do with `item`.
-    pub fn decide(&self, roles: &[String], item: &Item<'_>) -> Decision {
+    pub fn decide(&self, roles: &[String], item: &Subject<'_>) -> Decision {
         decide(&self.rules, roles, item)
     }
 
@@ -115,7 +115,7 @@ impl Policies {
         name: &str,
         route: &Route,
     ) -> Decision {
-        let item = Item {
+        let item = Subject {
             kind,
             name,
             backend: &route.backend_name,
@@ -135,7 +135,7 @@ impl Policies {
         (kind, key, route): (Kind, &str, &Route),
     ) -> Decision {
         let group = self.group_of(route.backend);
-        let item = |kind, name| Item {
+        let item = |kind, name| Subject {
             kind,
             name,
             backend: &route.backend_name,
@@ -162,7 +162,7 @@ impl Policies {
 /// The decision of `rules` for a caller with `roles` on `item`: the first
 /// policy whose roles and resources both match, else the default. Every
 /// list, read and call is decided here, and `check --explain` too.
-pub fn decide(rules: &Authorization, roles: &[String], item: &Item<'_>) -> Decision {
+pub fn decide(rules: &Authorization, roles: &[String], item: &Subject<'_>) -> Decision {
     rules
         .policies
         .iter()
@@ -187,7 +187,7 @@ fn holds_role(policy: &Policy, roles: &[String]) -> bool {
         .any(|r| r == "*" || roles.iter().any(|have| have == r))
 }
 
-fn covers(policy: &Policy, item: &Item<'_>) -> bool {
+fn covers(policy: &Policy, item: &Subject<'_>) -> bool {
     policy.resources.iter().any(|p| match p.scope {
         Scope::Any => true,
         Scope::Tool => item.kind == Kind::Tool && p.glob.matches(item.name),
@@ -233,8 +233,8 @@ authorization:
     - {effect: allow, roles: ['*'], resources: ['resource:docs://*']}
 ";
 
-    fn item<'a>(kind: Kind, name: &'a str, backend: &'a str, group: &'a str) -> Item<'a> {
-        Item {
+    fn item<'a>(kind: Kind, name: &'a str, backend: &'a str, group: &'a str) -> Subject<'a> {
+        Subject {
             kind,
             name,
             backend,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::equal::equal;
-use super::{JsonType, MAX_STEPS, Node, Rules, Schema, Violation};
+use super::{JsonType, Keywords, MAX_STEPS, Schema, Subschema, Violation};
 
 /// Instance nesting deeper than this is refused (serde_json parses 128).
 const MAX_DEPTH: usize = 160;
@@ -74,7 +74,7 @@ fn pop(at: &mut String, len: usize) {
 impl Checker<'_> {
     fn node(
         &mut self,
-        node: &Node,
+        node: &Subschema,
         v: &Value,
         at: &mut String,
         depth: usize,
@@ -95,15 +95,15 @@ impl Checker<'_> {
             ));
         }
         match node {
-            Node::Bool(true) => Ok(()),
-            Node::Bool(false) => Err(violation(at, "false", "no value is allowed here")),
-            Node::Rules(r) => self.rules(r, v, at, depth),
+            Subschema::Bool(true) => Ok(()),
+            Subschema::Bool(false) => Err(violation(at, "false", "no value is allowed here")),
+            Subschema::Keywords(r) => self.rules(r, v, at, depth),
         }
     }
 
     fn rules(
         &mut self,
-        r: &Rules,
+        r: &Keywords,
         v: &Value,
         at: &mut String,
         depth: usize,
@@ -170,7 +170,7 @@ impl Checker<'_> {
     /// Whether `v` matches `node`; only a spent budget is an error.
     fn matches(
         &mut self,
-        node: &Node,
+        node: &Subschema,
         v: &Value,
         at: &mut String,
         depth: usize,
@@ -185,7 +185,7 @@ impl Checker<'_> {
     /// Whether one of `nodes` matches; only a spent budget is an error.
     fn any_matches(
         &mut self,
-        nodes: &[Node],
+        nodes: &[Subschema],
         v: &Value,
         at: &mut String,
         depth: usize,
@@ -201,7 +201,7 @@ impl Checker<'_> {
     /// How many of `nodes` match (stops counting at 2).
     fn count_matches(
         &mut self,
-        nodes: &[Node],
+        nodes: &[Subschema],
         v: &Value,
         at: &mut String,
         depth: usize,
@@ -220,7 +220,7 @@ impl Checker<'_> {
 
     fn array(
         &mut self,
-        r: &Rules,
+        r: &Keywords,
         items: &[Value],
         at: &mut String,
         depth: usize,
@@ -263,7 +263,7 @@ impl Checker<'_> {
 
     fn object(
         &mut self,
-        r: &Rules,
+        r: &Keywords,
         map: &serde_json::Map<String, Value>,
         at: &mut String,
         depth: usize,
@@ -300,7 +300,7 @@ impl Checker<'_> {
                     continue;
                 }
                 let len = push(at, name);
-                if let Node::Bool(false) = additional {
+                if let Subschema::Bool(false) = additional {
                     let message = format!("\"{name}\" is not an allowed property");
                     return Err(violation(at, "additionalProperties", message));
                 }
@@ -322,7 +322,7 @@ impl Checker<'_> {
     }
 }
 
-fn bounds(r: &Rules, x: f64, at: &str) -> Result<(), Violation> {
+fn bounds(r: &Keywords, x: f64, at: &str) -> Result<(), Violation> {
     let fail = |rule, message: String| Err(violation(at, rule, message));
     if let Some(m) = r.minimum.filter(|m| x < *m) {
         return fail("minimum", format!("must be >= {m}"));
@@ -340,7 +340,7 @@ fn bounds(r: &Rules, x: f64, at: &str) -> Result<(), Violation> {
 }
 
 /// `minLength` and `maxLength`, in Unicode code points.
-fn lengths(r: &Rules, s: &str, at: &str) -> Result<(), Violation> {
+fn lengths(r: &Keywords, s: &str, at: &str) -> Result<(), Violation> {
     if r.min_length.is_none() && r.max_length.is_none() {
         return Ok(());
     }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::{JsonType, MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, Node, Rules, Schema, SchemaError};
+use super::{
+    JsonType, Keywords, MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, Schema, SchemaError, Subschema,
+};
 
 /// Keywords that carry no assertion (annotations, identifiers, and
 /// containers the subset reads elsewhere): ignored without a word.
@@ -31,7 +33,7 @@ const SILENT: &[&str] = &[
 
 struct Compiler<'d> {
     doc: &'d Value,
-    nodes: Vec<Node>,
+    nodes: Vec<Subschema>,
     /// The index in `nodes` of each `$ref` target, by JSON Pointer.
     targets: HashMap<String, usize>,
     ignored: Vec<String>,
@@ -44,7 +46,7 @@ struct Compiler<'d> {
 pub(super) fn compile(doc: &Value) -> Result<Schema, SchemaError> {
     let mut c = Compiler {
         doc,
-        nodes: vec![Node::Bool(true)],
+        nodes: vec![Subschema::Bool(true)],
         targets: HashMap::from([(String::new(), 0)]),
         ignored: Vec::new(),
         count: 0,
@@ -79,7 +81,7 @@ impl Compiler<'_> {
         value: &Value,
         at: &str,
         in_place: &mut Vec<String>,
-    ) -> Result<Node, SchemaError> {
+    ) -> Result<Subschema, SchemaError> {
         self.count += 1;
         if self.count > MAX_SCHEMA_NODES {
             return Err(error(
@@ -92,10 +94,10 @@ impl Compiler<'_> {
         }
         self.depth += 1;
         let node = match value {
-            Value::Bool(b) => Ok(Node::Bool(*b)),
+            Value::Bool(b) => Ok(Subschema::Bool(*b)),
             Value::Object(map) => self
                 .rules(map, at, in_place)
-                .map(|r| Node::Rules(Box::new(r))),
+                .map(|r| Subschema::Keywords(Box::new(r))),
             other => Err(error(
                 at,
                 format!("a schema is an object or a boolean, not {}", kind(other)),
@@ -111,13 +113,13 @@ impl Compiler<'_> {
         value: &Value,
         at: &str,
         in_place: &mut Vec<String>,
-    ) -> Result<Node, SchemaError> {
+    ) -> Result<Subschema, SchemaError> {
         self.node(value, at, in_place)
     }
 
     /// A subschema that applies to a part of the instance: no cycle can
     /// pass through it.
-    fn descend(&mut self, value: &Value, at: &str) -> Result<Node, SchemaError> {
+    fn descend(&mut self, value: &Value, at: &str) -> Result<Subschema, SchemaError> {
         self.node(value, at, &mut Vec::new())
     }
 
@@ -127,7 +129,7 @@ impl Compiler<'_> {
         value: &Value,
         at: &str,
         in_place: Option<&mut Vec<String>>,
-    ) -> Result<Vec<Node>, SchemaError> {
+    ) -> Result<Vec<Subschema>, SchemaError> {
         let Value::Array(items) = value else {
             return Err(error(at, "must be an array of schemas"));
         };
@@ -155,8 +157,8 @@ impl Compiler<'_> {
         map: &Map<String, Value>,
         at: &str,
         in_place: &mut Vec<String>,
-    ) -> Result<Rules, SchemaError> {
-        let mut r = Rules::default();
+    ) -> Result<Keywords, SchemaError> {
+        let mut r = Keywords::default();
         for (key, value) in map {
             let here = format!("{at}/{}", escape(key));
             match key.as_str() {
@@ -272,7 +274,7 @@ impl Compiler<'_> {
             return Ok(index);
         }
         let index = self.nodes.len();
-        self.nodes.push(Node::Bool(true));
+        self.nodes.push(Subschema::Bool(true));
         self.targets.insert(pointer.to_owned(), index);
         in_place.push(pointer.to_owned());
         let node = self.node(value, pointer, in_place);

@@ -39,7 +39,7 @@ pub const MAX_STEPS: u32 = 200_000;
 #[derive(Debug, PartialEq)]
 pub struct Schema {
     /// The root, then every `$ref` target, by index.
-    nodes: Vec<Node>,
+    nodes: Vec<Subschema>,
     /// Keywords outside the subset, as `<schema pointer>/<keyword>`.
     ignored: Vec<String>,
 }
@@ -89,16 +89,16 @@ impl std::fmt::Display for Violation {
 
 /// One compiled schema node.
 #[derive(Debug, PartialEq)]
-enum Node {
+enum Subschema {
     /// `true` (anything) or `false` (nothing).
     Bool(bool),
     /// An object schema.
-    Rules(Box<Rules>),
+    Keywords(Box<Keywords>),
 }
 
 /// The keywords of one object schema that the subset applies.
 #[derive(Debug, Default, PartialEq)]
-struct Rules {
+struct Keywords {
     /// Allowed types, a bit per [`JsonType`]; `None`: any.
     types: Option<u8>,
     enumeration: Option<Vec<Value>>,
@@ -114,16 +114,16 @@ struct Rules {
     unique_items: bool,
     min_properties: Option<u64>,
     max_properties: Option<u64>,
-    properties: Vec<(String, Node)>,
+    properties: Vec<(String, Subschema)>,
     required: Vec<String>,
     /// `additionalProperties`, unless `patternProperties` makes it unknowable.
-    additional: Option<Node>,
-    prefix_items: Vec<Node>,
-    items: Option<Node>,
-    all_of: Vec<Node>,
-    any_of: Vec<Node>,
-    one_of: Vec<Node>,
-    not: Option<Node>,
+    additional: Option<Subschema>,
+    prefix_items: Vec<Subschema>,
+    items: Option<Subschema>,
+    all_of: Vec<Subschema>,
+    any_of: Vec<Subschema>,
+    one_of: Vec<Subschema>,
+    not: Option<Subschema>,
     /// A `$ref`: the index of its target in [`Schema::nodes`].
     reference: Option<usize>,
 }

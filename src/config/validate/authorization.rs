@@ -123,7 +123,7 @@ fn policy(cx: &mut Cx<'_>, node: &Node, path: &str, backends: &[(Backend, Pos)])
                         warn_if_unmatched(cx, &p, &item_path, n.pos.line, backends);
                         resources.push(p);
                     }
-                    Err(why) => cx.err(&item_path, n.pos, why),
+                    Err(BadPattern(why)) => cx.err(&item_path, n.pos, why),
                 }
             }
         }
@@ -146,10 +146,14 @@ fn policy(cx: &mut Cx<'_>, node: &Node, path: &str, backends: &[(Backend, Pos)])
     .filter(|p| !p.roles.is_empty() && !p.resources.is_empty())
 }
 
+/// Why a resource pattern cannot be used: a sentence for the config error.
+#[derive(Debug)]
+struct BadPattern(String);
+
 /// A resource pattern: `*`, or `<scope>:<glob>`.
-pub(crate) fn pattern(text: &str) -> Result<Pattern, String> {
+fn pattern(text: &str) -> Result<Pattern, BadPattern> {
     if text == "*" {
-        let glob = Glob::new("*").map_err(|e| e.to_string())?;
+        let glob = Glob::new("*").map_err(|e| BadPattern(e.to_string()))?;
         return Ok(Pattern {
             scope: Scope::Any,
             glob,
@@ -157,21 +161,22 @@ pub(crate) fn pattern(text: &str) -> Result<Pattern, String> {
     }
     let prefixes = "tool:, prompt:, resource:, server:, group: or \"*\"";
     let Some((prefix, rest)) = text.split_once(':') else {
-        return Err(format!(
+        return Err(BadPattern(format!(
             "resource pattern \"{text}\" has no kind: write it as {prefixes}"
-        ));
+        )));
     };
     let Some((_, scope)) = Scope::PREFIXES.iter().find(|(p, _)| *p == prefix) else {
-        return Err(format!(
+        return Err(BadPattern(format!(
             "resource pattern \"{text}\": unknown kind \"{prefix}\" (expected {prefixes})"
-        ));
+        )));
     };
     if rest.is_empty() {
-        return Err(format!(
+        return Err(BadPattern(format!(
             "resource pattern \"{text}\" names nothing after \"{prefix}:\" (\"{prefix}:*\" for all)"
-        ));
+        )));
     }
-    let glob = Glob::new(rest).map_err(|e| format!("resource pattern \"{text}\": {e}"))?;
+    let glob =
+        Glob::new(rest).map_err(|e| BadPattern(format!("resource pattern \"{text}\": {e}")))?;
     Ok(Pattern {
         scope: *scope,
         glob,
