@@ -12,24 +12,22 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::modern;
-use crate::support::{Gateway, SseClient, TempDir, fixture_backend, request, wait_until};
+use crate::support::{
+    Gateway, SseClient, TempDir, fixture_backend, json_lines, request, wait_until,
+};
 
 /// The messages a fixture backend received (its `FIXTURE_LOG`) with this method.
 fn received(log: &Path, method: &str) -> Vec<Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    json_lines(log)
+        .into_iter()
         .filter(|m| m["method"] == method)
         .collect()
 }
 
 /// The audit records of `kind`.
 fn audited(file: &Path, kind: &str) -> Vec<Value> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    json_lines(file)
+        .into_iter()
         .filter(|r| r["kind"] == kind)
         .collect()
 }

@@ -737,3 +737,13 @@ pub fn run_with_deadline(mut command: Command, timeout: Duration) -> String {
     );
     stdout
 }
+
+/// Every line of a JSON-lines file (a fixture's `FIXTURE_LOG`, an audit
+/// log) that parses; none when the file is not there yet.
+pub fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
