@@ -32,8 +32,8 @@ impl Router {
         Some(source.2.clone())
     }
 
-    /// Whether the policies let `caller` have resource `uri`, which
-    /// `route` serves in its catalog (for the updates it gets).
+    /// Whether the policies let `caller` have resource `uri`, as its
+    /// `catalog` serves it (for the updates it gets).
     pub(super) fn uri_allowed(
         &self,
         policies: &Policies,

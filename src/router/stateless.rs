@@ -25,7 +25,7 @@ use crate::session::InFlight;
 impl Router {
     /// The context of one stateless request with this `_meta`, sent by
     /// `peer` as `identity` to `group`'s virtual server, whose
-    /// catalog the front took (`catalog_in`): its capabilities and log
+    /// catalog the front took (`catalog_seen`: its view as the policies show it to the caller): its capabilities and log
     /// level are the request's own. Give it back to [`Router::end_request`].
     pub fn begin_request(
         &self,
