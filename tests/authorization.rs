@@ -197,16 +197,22 @@ incoming_auth:
     - {name: bob, token: bob-token, roles: [ops]}
 ";
 
-fn teams(ops_may: &str) -> String {
+/// Alice (dev) and Bob (ops) on one backend with tools `a_x`, `b_x` and
+/// prompt `p`; each role may have these resources.
+fn teams(dev_may: &str, ops_may: &str) -> String {
     format!(
         "{TWO_TEAMS}authorization:
   enabled: true
   policies:
-    - {{effect: allow, roles: [dev], resources: ['*']}}
+    - {{effect: allow, roles: [dev], resources: [{dev_may}]}}
     - {{effect: allow, roles: [ops], resources: [{ops_may}]}}
 backends:
 {}",
-        fixture_backend("one", &[("FIXTURE_TOOLS", "a_x,b_x")], "")
+        fixture_backend(
+            "one",
+            &[("FIXTURE_TOOLS", "a_x,b_x"), ("FIXTURE_PROMPTS", "p")],
+            ""
+        )
     )
 }
 
@@ -268,7 +274,7 @@ impl Caller {
 
 #[test]
 fn a_reload_that_changes_the_policies_tells_only_the_sessions_whose_lists_changed() {
-    let gw = Gateway::start(&teams("'tool:b_*'"));
+    let gw = Gateway::start(&teams("'tool:*'", "'tool:b_*'"));
     assert!(wait_until(Duration::from_secs(20), || {
         let health = gw.manage("GET", "/manage/v1/health", None, "").json();
         health["backends"]["connected"] == 1
@@ -278,28 +284,59 @@ fn a_reload_that_changes_the_policies_tells_only_the_sessions_whose_lists_change
     assert_eq!(alice.tools(), ["a_x", "b_x"]);
     assert_eq!(bob.tools(), ["b_x"]);
 
-    gw.rewrite_config(&teams("'tool:*_x'"));
-    let reload = gw.manage(
-        "POST",
-        "/manage/v1/reload",
-        Some("mgmt-token-0123456789"),
-        "",
-    );
-    assert_eq!(reload.status, 200, "{}", reload.text());
+    // 2026-07-28 listen streams of both, for tools and prompts.
+    let listen = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        let wants = json!({"toolsListChanged": true, "promptsListChanged": true});
+        let mut stream = modern::listen(&gw, "/mcp", &[("Authorization", &bearer)], 9, wants);
+        let mut pending = String::new();
+        let ack = modern::next_note(&mut stream, &mut pending);
+        assert_eq!(
+            ack["method"], "notifications/subscriptions/acknowledged",
+            "{ack}"
+        );
+        (stream, pending)
+    };
+    let (mut alice_listens, mut alice_pending) = listen("alice-token");
+    let (mut bob_listens, mut bob_pending) = listen("bob-token");
+    let reload = |config: String| {
+        gw.rewrite_config(&config);
+        let token = Some("mgmt-token-0123456789");
+        let resp = gw.manage("POST", "/manage/v1/reload", token, "");
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    };
+
+    // Only Bob's tools change.
+    reload(teams("'tool:*'", "'tool:*_x'"));
     let ping = json!({"jsonrpc": "2.0", "id": "p", "method": "ping"});
     bob.send(ping.clone());
     assert_eq!(bob.next()["method"], "notifications/tools/list_changed");
     assert_eq!(bob.tools(), ["a_x", "b_x"]);
+    let note = modern::next_note(&mut bob_listens, &mut bob_pending);
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
     // Alice's list did not change: the first thing she hears is her pong.
     alice.send(ping);
     let first = alice.next();
     assert_eq!(first["id"], "p", "{first}");
+
+    // Then both may have the prompt: on Alice's stream, that comes first.
+    reload(teams("'tool:*', 'prompt:*'", "'tool:*_x', 'prompt:*'"));
+    let note = modern::next_note(&mut alice_listens, &mut alice_pending);
+    assert_eq!(
+        note["method"], "notifications/prompts/list_changed",
+        "{note}"
+    );
+    let note = modern::next_note(&mut bob_listens, &mut bob_pending);
+    assert_eq!(
+        note["method"], "notifications/prompts/list_changed",
+        "{note}"
+    );
 }
 
 #[test]
 fn check_explain_prints_the_decision_and_the_rule_from_the_config_alone() {
     let dir = TempDir::new("authz-explain");
-    let file = dir.write("argus.yaml", &teams("'tool:b_*'"));
+    let file = dir.write("argus.yaml", &teams("'tool:*'", "'tool:b_*'"));
     let explain = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_argus-mcp"))
             .arg("check")
@@ -590,4 +627,89 @@ backends:
     bob.send(json!({"jsonrpc": "2.0", "id": "p", "method": "ping"}));
     let first = bob.next();
     assert_eq!(first["id"], "p", "{first}");
+}
+
+#[test]
+fn the_stdio_front_is_its_configured_identity_under_the_same_policies() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = TempDir::new("authz-stdio");
+    let audit = dir.0.join("audit.jsonl");
+    let file = dir.write(
+        "argus.yaml",
+        &format!(
+            "authorization:
+  enabled: true
+  stdio_identity: {{name: desk, roles: [writer]}}
+  policies:
+    - {{effect: allow, roles: [writer], resources: ['tool:w_*']}}
+audit: {{enabled: true, file: \"{}\"}}
+backends:
+{}",
+            audit.display(),
+            fixture_backend("one", &[("FIXTURE_TOOLS", "w_note,r_secret")], "")
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_argus-mcp"))
+        .args(["stdio", "-q", "-c"])
+        .arg(&file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = crate::support::lines_of(child.stdout.take().unwrap());
+    let mut send = |v: Value| writeln!(stdin, "{v}").unwrap();
+    let next = || -> Value {
+        let line = out.recv_timeout(Duration::from_secs(20)).expect("a line");
+        serde_json::from_str(&line).unwrap()
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}}),
+    );
+    assert!(next()["result"].is_object());
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    assert_eq!(uris(&next(), "tools", "name"), ["w_note"]);
+    send(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "r_secret"}}),
+    );
+    assert_eq!(next()["error"]["message"], "unknown tool: \"r_secret\"");
+    drop(send);
+    drop(stdin);
+    let exited = wait_until(Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    // Nothing outlives the test, whatever happened.
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(exited, "the stdio front did not end with its stdin");
+    let denied = audited(&audit, "denied");
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["identity"], "desk");
+    assert_eq!(denied[0]["transport"], "stdio");
+}
+
+#[test]
+fn check_connect_names_the_schema_keywords_it_does_not_enforce() {
+    let dir = TempDir::new("authz-check-connect");
+    let schemas = json!({
+        "find": {"type": "object", "properties": {"q": {"type": "string", "pattern": "^[a-z]+$"}}},
+    });
+    let backend = fixture_backend(
+        "one",
+        &[("FIXTURE_TOOLS", "find")],
+        &format!("      FIXTURE_SCHEMAS: '{schemas}'\n"),
+    );
+    let file = dir.write("argus.yaml", &format!("backends:\n{backend}"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus-mcp"));
+    cmd.args(["check", "--connect", "-c"]).arg(&file);
+    let out = crate::support::run_with_deadline(cmd, Duration::from_secs(60));
+    assert!(
+        out.contains("  find -> one / find\n    not checked: /properties/q/pattern\n"),
+        "{out}"
+    );
 }
