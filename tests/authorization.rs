@@ -678,7 +678,6 @@ backends:
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "r_secret"}}),
     );
     assert_eq!(next()["error"]["message"], "unknown tool: \"r_secret\"");
-    drop(send);
     drop(stdin);
     let exited = wait_until(Duration::from_secs(20), || {
         matches!(child.try_wait(), Ok(Some(_)))
