@@ -542,16 +542,20 @@ fn a_key_removed_from_the_jwks_file_is_refused_after_a_reload() {
     assert_eq!(post(&gw, "/mcp", Some(ec), None, INIT).status, 200);
 }
 
+/// A gateway config taking `issuer`'s tokens (OIDC discovery), with a
+/// backend for the whole gateway and one in group `a`.
+pub(crate) fn oidc_config(issuer: &str) -> String {
+    format!(
+        "incoming_auth:\n  type: oidc\n  issuer: {issuer}\nbackends:\n{}{}",
+        fixture_backend("whole", &[("FIXTURE_TOOLS", "echo")], ""),
+        fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], "    group: a\n"),
+    )
+}
+
 #[test]
 fn the_python_sdk_s_oauth_client_finds_its_way_from_our_401_to_a_tool_call() {
     let auth = AuthServer::start();
-    let config = format!(
-        "incoming_auth:\n  type: oidc\n  issuer: {}\nbackends:\n{}{}",
-        auth.issuer,
-        fixture_backend("whole", &[("FIXTURE_TOOLS", "echo")], ""),
-        fixture_backend("one", &[("FIXTURE_TOOLS", "echo")], "    group: a\n"),
-    );
-    let gw = Gateway::start(&config);
+    let gw = Gateway::start(&oidc_config(&auth.issuer));
     for (path, backend) in [("/mcp", "whole"), ("/g/a/mcp", "one")] {
         let mut cmd = std::process::Command::new(crate::support::python());
         cmd.arg(concat!(

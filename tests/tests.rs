@@ -35,6 +35,8 @@ mod identity;
 mod management;
 /// The MCP handshake and catalog methods over the SSE transport.
 mod mcp_handshake;
+/// mcp-remote, the stdio bridge of desktop apps, signs in headlessly from our 401 and calls tools.
+mod mcp_remote;
 /// 2026-07-28 backends: probed, called statelessly with their headers, bad annotations dropped.
 mod modern_backends;
 /// MCP 2026-07-28 on /mcp beside the 2025 era: stateless requests, discover, header rules.
