@@ -27,11 +27,13 @@ use crate::sync;
 
 mod open;
 mod show;
+mod signing;
 mod time;
 mod verify;
 
 pub use open::{OpenError, can_open};
 pub use show::show;
+pub use signing::{BadCheckpoint, KeyError, Signer, Verifier, key_id, signed_text};
 pub use time::{now_rfc3339, parse_time, rfc3339_of};
 pub use verify::{Broken, verify};
 
