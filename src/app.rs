@@ -142,7 +142,7 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
     let runtime = Runtime::new(Arc::new(config));
     open_audit(&runtime)?;
     let supervisor = Supervisor::with_runtime(runtime.clone());
-    let gateway = Arc::new(Gateway::new(runtime, supervisor.clone(), local));
+    let gateway = Arc::new(Gateway::new(runtime.clone(), supervisor.clone(), local));
     let server = Server::new(listener, gateway.clone(), options).map_err(Error::Setup)?;
     let stop = server.shutdown_handle();
     gateway.set_control(Control {
@@ -166,6 +166,7 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
     server.run();
     gateway.close_sessions();
     supervisor.stop();
+    close_audit(&runtime);
     signal_handle.close();
     if failed.load(Ordering::SeqCst) {
         return Err(Error::Backends(supervisor.fatal().unwrap_or_default()));
@@ -278,11 +279,18 @@ fn open_audit(runtime: &Runtime) -> Result<(), Error> {
         return Ok(());
     }
     let a = &config.audit;
-    let log = crate::audit::AuditLog::open(&a.file, a.required)
-        .map_err(|e| Error::Audit(a.file.clone(), e))?;
+    let log =
+        crate::audit::AuditLog::open_configured(a).map_err(|e| Error::Audit(a.file.clone(), e))?;
     info!("audit log: {}", a.file.display());
-    runtime.set_audit(Arc::new(log));
+    runtime.set_audit(log);
     Ok(())
+}
+
+/// At shutdown: the audit log's last checkpoint covers every record.
+fn close_audit(runtime: &Runtime) {
+    if let Some(log) = runtime.audit() {
+        log.close();
+    }
 }
 
 /// `argus-mcp stdio`: the gateway for one client over stdin/stdout, until
@@ -297,7 +305,8 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
     open_audit(&runtime)?;
     let supervisor = Supervisor::with_runtime(runtime.clone());
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let gateway = Arc::new(Gateway::new(runtime, supervisor.clone(), local));
+    let gateway = Arc::new(Gateway::new(runtime.clone(), supervisor.clone(), local));
+    let on_exit = runtime.clone();
     let signal_handle = signals.handle();
     let (on_signal, stop_backends) = (gateway.clone(), supervisor.clone());
     spawn_service("argus-signals", move || {
@@ -311,6 +320,7 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
             info!("signal {signal} received: shutting down");
             on_signal.close_sessions();
             stop_backends.stop();
+            close_audit(&on_exit);
             // The main thread is blocked reading stdin; nothing is left to
             // clean up.
             std::process::exit(0);
@@ -330,6 +340,7 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
     signal_handle.close();
     gateway.close_sessions();
     supervisor.stop();
+    close_audit(&runtime);
     info!("stopped");
     served.map_err(Error::Setup)
 }

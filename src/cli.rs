@@ -21,8 +21,8 @@ USAGE:
     argus-mcp check  [-c|--config PATH] [--connect]
     argus-mcp check  [-c|--config PATH] --explain IDENTITY ITEM [--roles a,b] [--backend NAME]
     argus-mcp stdio  [-c|--config PATH] [-v|-vv] [-q]
-    argus-mcp audit verify FILE
-    argus-mcp audit show FILE [--since TIME] [--backend NAME]
+    argus-mcp audit verify FILE... [--key PUBLIC.pem] [--checkpoints FILE] [--allow-partial]
+    argus-mcp audit show FILE [--since TIME] [--backend NAME] [--identity NAME] [--drift]
     argus-mcp --help | --version
 
 COMMANDS:
@@ -30,10 +30,12 @@ COMMANDS:
     stdio     serve the gateway to one client over stdin/stdout (for apps
               whose config takes a command); logs go to stderr; ends when
               stdin closes
-    audit     verify: check an audit log's hash chain, print `ok: N records`
-              or the first broken line and why (exit 0 or 1); show: print
-              its records as a table (--since 2026-12-01[T10:00:00Z],
-              --backend NAME)
+    audit     verify: check an audit log's hash chain over its files (oldest
+              first) and, with --key, every signed checkpoint; print `ok:
+              N records` and the unsigned tail, or the first broken line
+              and why (exit 0 or 1); show: print its records as a table
+              (--since 2026-12-01[T10:00:00Z], --backend NAME, --identity
+              NAME, --drift for catalog drift only)
     check     validate the config, print the plan, exit 0 (valid) or 1;
               with --connect, also start the backends and print the
               catalog (exit 1 if a backend fails); with --explain, print
@@ -81,7 +83,8 @@ fn options_of(context: Option<&str>) -> (&'static [&'static str], &'static [char
             &["config", "connect", "explain", "roles", "backend"],
             &['c'],
         ),
-        Some("audit show") => (&["since", "backend"], &[]),
+        Some("audit show") => (&["since", "backend", "identity", "drift"], &[]),
+        Some("audit verify") => (&["key", "checkpoints", "allow-partial"], &[]),
         _ => (&[], &[]),
     }
 }
@@ -191,7 +194,16 @@ pub enum Command {
     /// Serve one client over stdin/stdout.
     Stdio(ServerArgs),
     /// `audit verify FILE`.
-    AuditVerify(PathBuf),
+    AuditVerify {
+        /// The files, oldest first.
+        files: Vec<PathBuf>,
+        /// `--key`: the public key that checks the checkpoints.
+        key: Option<PathBuf>,
+        /// `--checkpoints`: the checkpoints kept elsewhere.
+        checkpoints: Option<PathBuf>,
+        /// `--allow-partial`: the log may begin after seq 1.
+        allow_partial: bool,
+    },
     /// `audit show FILE`.
     AuditShow {
         /// The log.
@@ -200,6 +212,10 @@ pub enum Command {
         since: Option<String>,
         /// `--backend`: records of this backend.
         backend: Option<String>,
+        /// `--identity`: records of this caller.
+        identity: Option<String>,
+        /// `--drift`: catalog drift records only.
+        drift: bool,
     },
     /// Validate the config and print the plan.
     Check {
@@ -280,11 +296,24 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Value(value) if command == Some("audit") && raw.audit_sub.is_none() => {
                 raw.audit_sub = Some(audit_word(value)?);
             }
-            Value(value) if command == Some("audit") && raw.audit_file.is_none() => {
-                raw.audit_file = Some(value.into());
+            Value(value) if command == Some("audit") => {
+                raw.audit_files.push(value.into());
             }
             Long("since") if raw.audit_sub.as_deref() == Some("show") => {
                 raw.since = Some(parser.value()?.string()?);
+            }
+            Long("identity") if raw.audit_sub.as_deref() == Some("show") => {
+                raw.identity = Some(parser.value()?.string()?);
+            }
+            Long("drift") if raw.audit_sub.as_deref() == Some("show") => raw.drift = true,
+            Long("key") if raw.audit_sub.as_deref() == Some("verify") => {
+                raw.verify_key = Some(parser.value()?.into());
+            }
+            Long("checkpoints") if raw.audit_sub.as_deref() == Some("verify") => {
+                raw.verify_checkpoints = Some(parser.value()?.into());
+            }
+            Long("allow-partial") if raw.audit_sub.as_deref() == Some("verify") => {
+                raw.allow_partial = true
             }
             Long("backend")
                 if raw.audit_sub.as_deref() == Some("show") || command == Some("check") =>
@@ -344,7 +373,14 @@ struct RawArgs {
     /// `verify` or `show`, after `audit`.
     audit_sub: Option<String>,
     /// The file after `audit verify` or `audit show`.
-    audit_file: Option<PathBuf>,
+    audit_files: Vec<PathBuf>,
+    /// `--key`, `--checkpoints`, `--allow-partial` of `audit verify`.
+    verify_key: Option<PathBuf>,
+    verify_checkpoints: Option<PathBuf>,
+    allow_partial: bool,
+    /// `--identity` and `--drift` of `audit show`.
+    identity: Option<String>,
+    drift: bool,
     /// `--since`.
     since: Option<String>,
     /// `--backend`.
@@ -365,7 +401,12 @@ impl RawArgs {
             verbose,
             connect,
             audit_sub,
-            audit_file,
+            audit_files,
+            verify_key,
+            verify_checkpoints,
+            allow_partial,
+            identity,
+            drift,
             since,
             backend,
             explain,
@@ -378,15 +419,22 @@ impl RawArgs {
         match command.as_deref() {
             Some("server") => Ok(Command::Server(server)),
             Some("stdio") => Ok(Command::Stdio(server)),
-            Some("audit") => match (audit_sub.as_deref(), audit_file) {
-                (Some("verify"), Some(file)) => Ok(Command::AuditVerify(file)),
-                (Some("show"), Some(file)) => Ok(Command::AuditShow {
-                    file,
+            Some("audit") => match (audit_sub.as_deref(), audit_files.as_slice()) {
+                (Some("verify"), [_, ..]) => Ok(Command::AuditVerify {
+                    files: audit_files,
+                    key: verify_key,
+                    checkpoints: verify_checkpoints,
+                    allow_partial,
+                }),
+                (Some("show"), [file]) => Ok(Command::AuditShow {
+                    file: file.clone(),
                     since,
                     backend,
+                    identity,
+                    drift,
                 }),
                 _ => Err(Error::Usage(
-                    "usage: argus-mcp audit verify FILE | audit show FILE [--since T] [--backend B]"
+                    "usage: argus-mcp audit verify FILE... [--key PUBLIC.pem] | audit show FILE [--since T] [--backend B] [--identity NAME] [--drift]"
                         .into(),
                 )),
             },
@@ -531,8 +579,13 @@ mod tests {
     #[test]
     fn audit_commands() {
         assert_eq!(
-            p(&["audit", "verify", "a.jsonl"]).unwrap(),
-            Command::AuditVerify("a.jsonl".into())
+            p(&["audit", "verify", "a.jsonl.1", "a.jsonl", "--key", "k.pem"]).unwrap(),
+            Command::AuditVerify {
+                files: vec!["a.jsonl.1".into(), "a.jsonl".into()],
+                key: Some("k.pem".into()),
+                checkpoints: None,
+                allow_partial: false,
+            }
         );
         assert_eq!(
             p(&[
@@ -548,7 +601,9 @@ mod tests {
             Command::AuditShow {
                 file: "a.jsonl".into(),
                 since: Some("2026-12-01".into()),
-                backend: Some("b".into())
+                backend: Some("b".into()),
+                identity: None,
+                drift: false,
             }
         );
         for bad in [

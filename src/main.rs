@@ -4,7 +4,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argus_mcp::cli::{self, Command};
@@ -36,12 +36,32 @@ fn main() -> ExitCode {
         }
         Command::Check { config, connect } => check(config.as_deref(), connect),
         Command::Explain { config, question } => explain(config.as_deref(), &question),
-        Command::AuditVerify(file) => audit_verify(&file),
+        Command::AuditVerify {
+            files,
+            key,
+            checkpoints,
+            allow_partial,
+        } => audit_verify(
+            &files,
+            key.as_deref(),
+            checkpoints.as_deref(),
+            allow_partial,
+        ),
         Command::AuditShow {
             file,
             since,
             backend,
-        } => audit_show(&file, since.as_deref(), backend.as_deref()),
+            identity,
+            drift,
+        } => {
+            let filter = audit::Filter {
+                since: None,
+                backend: backend.as_deref(),
+                identity: identity.as_deref(),
+                drift,
+            };
+            audit_show(&file, since.as_deref(), filter)
+        }
         Command::Stdio(args) => stdio(args),
         Command::Server(args) => server(args),
     }
@@ -96,30 +116,94 @@ fn explain(config: Option<&Path>, question: &policy::Question) -> ExitCode {
     }
 }
 
-/// `argus-mcp audit verify FILE`: checks the audit log's hash chain.
-fn audit_verify(file: &Path) -> ExitCode {
-    match std::fs::read_to_string(file) {
-        Ok(text) => match audit::verify(&text) {
-            Ok(n) => {
-                println!("ok: {n} records");
-                ExitCode::SUCCESS
-            }
-            Err(broken) => {
-                println!("broken at line {}: {}", broken.line, broken.why);
-                ExitCode::from(1)
+/// `argus-mcp audit verify FILE... [--key K] [--checkpoints C]
+/// [--allow-partial]`: checks the chain over the files, oldest first, and
+/// with a key every checkpoint; exit 0 when it holds, 1 when not.
+fn audit_verify(
+    files: &[PathBuf],
+    key: Option<&Path>,
+    checkpoints: Option<&Path>,
+    allow_partial: bool,
+) -> ExitCode {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| {
+            eprintln!("argus-mcp: cannot read \"{}\": {e}", path.display());
+            ExitCode::from(1)
+        })
+    };
+    let mut contents = Vec::with_capacity(files.len());
+    for f in files {
+        match read(f) {
+            Ok(bytes) => contents.push((f.display().to_string(), bytes)),
+            Err(code) => return code,
+        }
+    }
+    let verifier = match key.map(|k| (k, std::fs::read_to_string(k))) {
+        None => None,
+        Some((k, Ok(pem))) => match audit::Verifier::from_pem(&pem) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("argus-mcp: --key \"{}\": {e}", k.display());
+                return ExitCode::from(2);
             }
         },
-        Err(e) => {
-            eprintln!("argus-mcp: cannot read \"{}\": {e}", file.display());
+        Some((k, Err(e))) => {
+            eprintln!("argus-mcp: cannot read \"{}\": {e}", k.display());
+            return ExitCode::from(1);
+        }
+    };
+    let kept = match checkpoints.map(read).transpose() {
+        Ok(kept) => kept,
+        Err(code) => return code,
+    };
+    let files: Vec<(&str, &[u8])> = contents
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let options = audit::Options {
+        key: verifier.as_ref(),
+        checkpoints: kept.as_deref(),
+        allow_partial,
+    };
+    match audit::verify(&files, options) {
+        Ok(report) => {
+            print!("{}", verified(&report, verifier.is_some()));
+            ExitCode::SUCCESS
+        }
+        Err(broken) => {
+            println!(
+                "broken at line {} of {}: {}",
+                broken.line, broken.file, broken.why
+            );
             ExitCode::from(1)
         }
     }
 }
 
-/// `argus-mcp audit show FILE [--since T] [--backend B]`: prints the
-/// records that match (exit 2 for a `--since` that is not a time).
-fn audit_show(file: &Path, since: Option<&str>, backend: Option<&str>) -> ExitCode {
-    let since = match since.map(|s| (s, audit::parse_time(s))) {
+/// What a log that holds proves, in words.
+fn verified(report: &audit::Report, signed: bool) -> String {
+    let mut out = format!("ok: {} records", report.records);
+    if report.first_seq > 1 {
+        out.push_str(&format!(" (from seq {}, partial)", report.first_seq));
+    }
+    if signed {
+        out.push_str(&format!(
+            ", {} checkpoints verified\nunsigned tail: {} records\n",
+            report.checkpoints, report.unsigned_tail
+        ));
+    } else {
+        out.push_str(
+            "\nchain only: without --key this cannot show that records were not rewritten and re-chained\n",
+        );
+    }
+    out
+}
+
+/// `argus-mcp audit show FILE [--since T] [--backend B] [--identity I]
+/// [--drift]`: prints the records that match (exit 2 for a `--since` that
+/// is not a time).
+fn audit_show(file: &Path, since: Option<&str>, mut filter: audit::Filter<'_>) -> ExitCode {
+    filter.since = match since.map(|s| (s, audit::parse_time(s))) {
         Some((s, None)) => {
             eprintln!(
                 "argus-mcp: --since: \"{s}\" is not a date (YYYY-MM-DD) or an RFC 3339 UTC time"
@@ -131,7 +215,7 @@ fn audit_show(file: &Path, since: Option<&str>, backend: Option<&str>) -> ExitCo
     };
     match std::fs::read_to_string(file) {
         Ok(text) => {
-            print!("{}", audit::show(&text, since, backend));
+            print!("{}", audit::show(&text, filter));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -25,6 +25,13 @@ pub enum OpenError {
     },
     /// The file could not be opened, read or written.
     Io(io::Error),
+    /// The signing key cannot be read or used.
+    SigningKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
 }
 
 impl fmt::Display for OpenError {
@@ -43,6 +50,13 @@ impl fmt::Display for OpenError {
                 )
             }
             OpenError::Io(e) => write!(f, "{e}"),
+            OpenError::SigningKey { path, why } => {
+                write!(
+                    f,
+                    "cannot use the signing key \"{}\": {why}",
+                    path.display()
+                )
+            }
         }
     }
 }

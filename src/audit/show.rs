@@ -1,16 +1,56 @@
-//! `argus-mcp audit show`: records as a table.
+//! `argus-mcp audit show`: records as a table, filtered.
 
 use serde_json::{Map, Value};
 
-use super::parse_time;
+/// Which records `show` prints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    /// At or after this time (seconds since the epoch).
+    pub since: Option<u64>,
+    /// Of this backend.
+    pub backend: Option<&'a str>,
+    /// Of this caller.
+    pub identity: Option<&'a str>,
+    /// Catalog drift only (and lock changes).
+    pub drift: bool,
+}
 
-/// The records of an audit file as a table, oldest first: those at or
-/// after `since` (an RFC 3339 time or a date) and of `backend`, if given.
-pub fn show(text: &str, since: Option<u64>, backend: Option<&str>) -> String {
-    let mut out = format!(
-        "{:<24}  {:<12}  {:<16}  {:<20}  {:<24}  {:<14}  {:<12}  {:>10}\n",
-        "time", "kind", "session", "method", "name", "backend", "outcome", "ms"
-    );
+impl Filter<'_> {
+    fn keeps(&self, r: &Map<String, Value>) -> bool {
+        let text = |k: &str| r.get(k).and_then(Value::as_str);
+        let since = self.since.is_none_or(|since| {
+            text("time")
+                .and_then(super::parse_time)
+                .is_some_and(|t| t >= since)
+        });
+        let kind = text("kind").unwrap_or_default();
+        since
+            && self.backend.is_none_or(|b| text("backend") == Some(b))
+            && self.identity.is_none_or(|i| text("identity") == Some(i))
+            && (!self.drift || matches!(kind, "drift" | "lock"))
+    }
+}
+
+/// The records of an audit file as a table, oldest first, those `filter`
+/// keeps.
+pub fn show(text: &str, filter: Filter<'_>) -> String {
+    let row = |cells: [&str; 9]| {
+        format!(
+            "{:<24}  {:<12}  {:<16}  {:<16}  {:<20}  {:<24}  {:<14}  {:<12}  {:>10}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            cells[6],
+            cells[7],
+            cells[8]
+        )
+    };
+    let mut out = row([
+        "time", "kind", "session", "identity", "method", "name", "backend", "outcome", "ms",
+    ]);
     let cell = |r: &Map<String, Value>, k: &str| match r.get(k) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => "-".into(),
@@ -20,35 +60,27 @@ pub fn show(text: &str, since: Option<u64>, backend: Option<&str>) -> String {
         let Ok(Value::Object(r)) = serde_json::from_str::<Value>(line) else {
             continue;
         };
-        if let Some(since) = since
-            && r.get("time")
-                .and_then(Value::as_str)
-                .and_then(parse_time)
-                .is_none_or(|t| t < since)
-        {
-            continue;
-        }
-        if let Some(b) = backend
-            && r.get("backend").and_then(Value::as_str) != Some(b)
-        {
+        if !filter.keeps(&r) {
             continue;
         }
         let name = match r.get("kind").and_then(Value::as_str) {
             Some("catalog") => format!("{} entries", cell(&r, "entries")),
             Some("auth_failure") => cell(&r, "path"),
+            Some("denied") | Some("drift") => cell(&r, "item"),
+            Some("checkpoint") => format!("covers seq {}", cell(&r, "covers")),
             _ => cell(&r, "name"),
         };
-        out.push_str(&format!(
-            "{:<24}  {:<12}  {:<16}  {:<20}  {:<24}  {:<14}  {:<12}  {:>10}\n",
-            cell(&r, "time"),
-            cell(&r, "kind"),
-            cell(&r, "session"),
-            cell(&r, "method"),
-            name,
-            cell(&r, "backend"),
-            cell(&r, "outcome"),
-            cell(&r, "duration_ms"),
-        ));
+        out.push_str(&row([
+            &cell(&r, "time"),
+            &cell(&r, "kind"),
+            &cell(&r, "session"),
+            &cell(&r, "identity"),
+            &cell(&r, "method"),
+            &name,
+            &cell(&r, "backend"),
+            &cell(&r, "outcome"),
+            &cell(&r, "duration_ms"),
+        ]));
     }
     out
 }

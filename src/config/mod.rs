@@ -439,6 +439,19 @@ pub struct Audit {
     pub file: PathBuf,
     /// `required`: a request whose record cannot be written fails.
     pub required: bool,
+    /// `signing_key`: an Ed25519 private key (PKCS#8 PEM) that signs
+    /// checkpoints of the chain; none: no checkpoints.
+    pub signing_key: Option<PathBuf>,
+    /// `checkpoint_every`: a checkpoint after this many records.
+    pub checkpoint_every: u64,
+    /// `checkpoint_seconds`: a checkpoint this often while records come.
+    pub checkpoint_seconds: Duration,
+    /// `origin`: the first line of each checkpoint's signed text.
+    pub origin: String,
+    /// `max_size_mb`: the file is rotated past this size; none: never.
+    pub max_bytes: Option<u64>,
+    /// `backup_count`: rotated files kept (`FILE.1` newest).
+    pub backup_count: u32,
 }
 
 /// Start-up tuning read from the environment.
