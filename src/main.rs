@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             identity,
             drift,
         } => {
-            let filter = audit::Filter {
+            let filter = audit::Selection {
                 since: None,
                 backend: backend.as_deref(),
                 identity: identity.as_deref(),
@@ -202,7 +202,7 @@ fn verified(report: &audit::Report, signed: bool) -> String {
 /// `argus-mcp audit show FILE [--since T] [--backend B] [--identity I]
 /// [--drift]`: prints the records that match (exit 2 for a `--since` that
 /// is not a time).
-fn audit_show(file: &Path, since: Option<&str>, mut filter: audit::Filter<'_>) -> ExitCode {
+fn audit_show(file: &Path, since: Option<&str>, mut filter: audit::Selection<'_>) -> ExitCode {
     filter.since = match since.map(|s| (s, audit::parse_time(s))) {
         Some((s, None)) => {
             eprintln!(

@@ -47,7 +47,7 @@ mod time;
 mod verify;
 
 pub use open::{OpenError, can_open};
-pub use show::{Filter, show};
+pub use show::{Selection, show};
 pub use signing::{BadCheckpoint, KeyError, Signer, Verifier, key_id, signed_text};
 pub use time::{now_rfc3339, parse_time, rfc3339_of};
 pub use verify::{Broken, Options, Report, verify};

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 /// Which records `show` prints.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Filter<'a> {
+pub struct Selection<'a> {
     /// At or after this time (seconds since the epoch).
     pub since: Option<u64>,
     /// Of this backend.
@@ -15,7 +15,7 @@ pub struct Filter<'a> {
     pub drift: bool,
 }
 
-impl Filter<'_> {
+impl Selection<'_> {
     fn keeps(&self, r: &Map<String, Value>) -> bool {
         let text = |k: &str| r.get(k).and_then(Value::as_str);
         let since = self.since.is_none_or(|since| {
@@ -33,7 +33,7 @@ impl Filter<'_> {
 
 /// The records of an audit file as a table, oldest first, those `filter`
 /// keeps.
-pub fn show(text: &str, filter: Filter<'_>) -> String {
+pub fn show(text: &str, filter: Selection<'_>) -> String {
     let row = |cells: [&str; 9]| {
         format!(
             "{:<24}  {:<12}  {:<16}  {:<16}  {:<20}  {:<24}  {:<14}  {:<12}  {:>10}\n",

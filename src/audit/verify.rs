@@ -73,7 +73,7 @@ impl Place<'_> {
 }
 
 /// The last record read: its line's hash, its seq, where it is.
-struct Link<'f> {
+struct Previous<'f> {
     hash: String,
     seq: u64,
     at: Place<'f>,
@@ -82,7 +82,7 @@ struct Link<'f> {
 /// Verifies `files` (name, bytes), oldest first, as one chain.
 pub fn verify(files: &[(&str, &[u8])], options: Options<'_>) -> Result<Report, Broken> {
     let mut report = Report::default();
-    let mut last: Option<Link<'_>> = None;
+    let mut last: Option<Previous<'_>> = None;
     // Each checkpoint's own seq → its line's hash, to compare with the
     // checkpoints kept elsewhere.
     let mut checkpoints: HashMap<u64, String> = HashMap::new();
@@ -92,10 +92,7 @@ pub fn verify(files: &[(&str, &[u8])], options: Options<'_>) -> Result<Report, B
             let at = Place { file, line };
             return Err(at.broken("truncated: the last line is incomplete"));
         }
-        let seqs: Vec<Option<u64>> = bytes
-            .split_inclusive(|b| *b == b'\n')
-            .map(seq_of)
-            .collect();
+        let seqs: Vec<Option<u64>> = bytes.split_inclusive(|b| *b == b'\n').map(seq_of).collect();
         for (i, raw) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
             let at = Place { file, line: i + 1 };
             let record = record_of(raw, &at)?;
@@ -123,7 +120,7 @@ pub fn verify(files: &[(&str, &[u8])], options: Options<'_>) -> Result<Report, B
                 report.first_seq = seq;
             }
             report.records += 1;
-            last = Some(Link {
+            last = Some(Previous {
                 hash: sha256::hex(raw),
                 seq,
                 at,
@@ -175,7 +172,7 @@ fn first(seq: u64, claimed: &str, at: &Place<'_>, partial: bool) -> Result<(), B
 
 /// A record after `link`: the next seq, chained from its line's hash.
 fn follows(
-    link: &Link<'_>,
+    link: &Previous<'_>,
     seq: u64,
     claimed: &str,
     at: &Place<'_>,

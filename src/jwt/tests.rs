@@ -36,48 +36,48 @@ fn claims() -> Value {
 }
 
 /// A signer of ours and the JWK of its public key.
-enum Signer {
+enum TokenSigner {
     Ec(EcdsaKeyPair, Alg),
     Ed(Ed25519KeyPair),
 }
 
-impl Signer {
-    fn ec(alg: Alg) -> Signer {
+impl TokenSigner {
+    fn ec(alg: Alg) -> TokenSigner {
         let rng = SystemRandom::new();
         let spec = match alg {
             Alg::Es256 => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             _ => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
         };
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(spec, &rng).unwrap();
-        Signer::Ec(
+        TokenSigner::Ec(
             EcdsaKeyPair::from_pkcs8(spec, pkcs8.as_ref(), &rng).unwrap(),
             alg,
         )
     }
 
-    fn ed() -> Signer {
+    fn ed() -> TokenSigner {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
-        Signer::Ed(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
+        TokenSigner::Ed(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
     }
 
     fn jwk(&self, kid: &str) -> Value {
         match self {
-            Signer::Ec(pair, alg) => {
+            TokenSigner::Ec(pair, alg) => {
                 let point = pair.public_key().as_ref();
                 let size = (point.len() - 1) / 2;
                 let crv = if *alg == Alg::Es256 { "P-256" } else { "P-384" };
                 json!({"kty": "EC", "crv": crv, "kid": kid,
                        "x": encode_url(&point[1..=size]), "y": encode_url(&point[1 + size..])})
             }
-            Signer::Ed(pair) => json!({"kty": "OKP", "crv": "Ed25519", "kid": kid,
+            TokenSigner::Ed(pair) => json!({"kty": "OKP", "crv": "Ed25519", "kid": kid,
                                        "x": encode_url(pair.public_key().as_ref())}),
         }
     }
 
     fn alg(&self) -> Alg {
         match self {
-            Signer::Ec(_, alg) => *alg,
-            Signer::Ed(_) => Alg::EdDsa,
+            TokenSigner::Ec(_, alg) => *alg,
+            TokenSigner::Ed(_) => Alg::EdDsa,
         }
     }
 
@@ -88,12 +88,12 @@ impl Signer {
             encode_url(claims.to_string().as_bytes())
         );
         let signature = match self {
-            Signer::Ec(pair, _) => pair
+            TokenSigner::Ec(pair, _) => pair
                 .sign(&SystemRandom::new(), signed.as_bytes())
                 .unwrap()
                 .as_ref()
                 .to_vec(),
-            Signer::Ed(pair) => pair.sign(signed.as_bytes()).as_ref().to_vec(),
+            TokenSigner::Ed(pair) => pair.sign(signed.as_bytes()).as_ref().to_vec(),
         };
         format!("{signed}.{}", encode_url(&signature))
     }
@@ -145,7 +145,11 @@ fn tokens_signed_by_pyjwt_verify_and_name_their_caller() {
 #[test]
 fn ec_and_ed25519_tokens_verify_with_their_own_keys_only() {
     let auds = audiences();
-    let signers = [Signer::ec(Alg::Es256), Signer::ec(Alg::Es384), Signer::ed()];
+    let signers = [
+        TokenSigner::ec(Alg::Es256),
+        TokenSigner::ec(Alg::Es384),
+        TokenSigner::ed(),
+    ];
     let jwks: Vec<Value> = signers
         .iter()
         .enumerate()
@@ -174,7 +178,7 @@ fn ec_and_ed25519_tokens_verify_with_their_own_keys_only() {
 
 #[test]
 fn claims_are_checked_after_the_signature() {
-    let signer = Signer::ec(Alg::Es256);
+    let signer = TokenSigner::ec(Alg::Es256);
     let set = keys(&[signer.jwk("k")]);
     let auds = vec![
         "http://127.0.0.1:9/g/a/".to_owned(),
@@ -257,7 +261,7 @@ fn claims_are_checked_after_the_signature() {
 fn the_classic_attacks_are_refused() {
     let vectors = pyjwt();
     let rsa = vectors["jwk"].clone();
-    let signer = Signer::ec(Alg::Es256);
+    let signer = TokenSigner::ec(Alg::Es256);
     let set = keys(&[rsa.clone(), signer.jwk("ec")]);
     let auds = audiences();
     let r = rules(&auds, &ALL);
@@ -292,7 +296,7 @@ fn the_classic_attacks_are_refused() {
     );
     assert_eq!(verify(&crit, &set, &r), Err(Rejection::Critical));
     // An embedded key is never trusted: the set decides.
-    let embedded = Signer::ec(Alg::Es256);
+    let embedded = TokenSigner::ec(Alg::Es256);
     let with_jwk = embedded.sign(
         &json!({"alg": "ES256", "jwk": embedded.jwk("x")}),
         &claims(),
@@ -310,7 +314,7 @@ fn the_classic_attacks_are_refused() {
         &SystemRandom::new(),
     )
     .unwrap();
-    let der_jwk = Signer::Ec(
+    let der_jwk = TokenSigner::Ec(
         EcdsaKeyPair::from_pkcs8(
             &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             pkcs8.as_ref(),
