@@ -3,6 +3,8 @@
 
 mod support;
 
+/// Signed checkpoints: openssl and Python check them; every tampering named; a kill leaves a tail.
+mod audit_signed;
 /// The hash-chained audit log: records, restarts, tampering, `audit verify|show`.
 mod audit_log;
 /// Policies: one decision for every list, read and call; `check --explain`; argument checks.
