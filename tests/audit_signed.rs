@@ -298,3 +298,39 @@ fn rechain(lines: &[String]) -> Vec<String> {
         })
         .collect()
 }
+
+#[test]
+fn records_are_signed_within_checkpoint_seconds_and_a_bad_key_is_a_config_error() {
+    let dir = TempDir::new("audit-timer");
+    let log = dir.0.join("audit.jsonl");
+    let (private, public) = keys(&dir, "audit");
+    let config = config(&log, &private, 1000).replace(
+        "checkpoint_every: 1000",
+        "checkpoint_every: 1000, checkpoint_seconds: 1",
+    );
+    let gw = Gateway::start(&config);
+    // The start's catalog record is signed by the timer, not by a count.
+    assert!(wait_until(Duration::from_secs(10), || {
+        json_lines(&log).iter().any(|r| r["kind"] == "checkpoint")
+    }));
+    let (code, out) = verify(&[&log, Path::new("--key"), &public]);
+    assert_eq!(code, Some(0), "{out}");
+    drop(gw);
+
+    let bad = dir.write(
+        "bad.key",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    let file = dir.write("argus.yaml", &config(&log, &bad, 10));
+    let out = Command::new(binary())
+        .args(["check", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("audit.signing_key") && err.contains("not an Ed25519 key"),
+        "{err}"
+    );
+}
