@@ -304,11 +304,11 @@ fn records_are_signed_within_checkpoint_seconds_and_a_bad_key_is_a_config_error(
     let dir = TempDir::new("audit-timer");
     let log = dir.0.join("audit.jsonl");
     let (private, public) = keys(&dir, "audit");
-    let config = config(&log, &private, 1000).replace(
+    let timed = config(&log, &private, 1000).replace(
         "checkpoint_every: 1000",
         "checkpoint_every: 1000, checkpoint_seconds: 1",
     );
-    let gw = Gateway::start(&config);
+    let gw = Gateway::start(&timed);
     // The start's catalog record is signed by the timer, not by a count.
     assert!(wait_until(Duration::from_secs(10), || {
         json_lines(&log).iter().any(|r| r["kind"] == "checkpoint")
