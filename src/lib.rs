@@ -15,6 +15,7 @@
 //! - `audit`: the hash-chained audit log and its verifier;
 //! - `jwt`: bearer JWTs checked offline against a JWK Set (ring);
 //! - `schema`: a bounded JSON Schema 2020-12 validator for tool arguments;
+//! - `jcs`: RFC 8785 canonical JSON, for definition hashes;
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
@@ -49,6 +50,7 @@ pub mod gateway;
 pub mod glob;
 pub mod http;
 pub mod identity;
+pub mod jcs;
 pub mod jsonrpc;
 pub mod jwt;
 pub mod limits;

@@ -56,6 +56,11 @@ impl CallRecord {
         }
     }
 
+    /// Adds a field to the record.
+    pub(super) fn note(&mut self, key: &str, value: &str) {
+        self.fields.insert(key.to_owned(), Value::from(value));
+    }
+
     /// Records how the request ended; `Err` when the record could not be
     /// written and the log is `required` (the answer must then be withheld).
     pub(super) fn finish(mut self, outcome: &str) -> Result<(), WriteError> {

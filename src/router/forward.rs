@@ -106,13 +106,27 @@ impl Router {
     ) -> Option<audited::CallRecord> {
         self.runtime.audit().map(|log| {
             let group = self.supervisor.group(route.backend);
-            audited::CallRecord::start(
+            let mut record = audited::CallRecord::start(
                 log,
                 cx,
                 method_name,
                 (exposed, &route.original),
                 (&route.backend_name, &group),
-            )
+            );
+            // Which definition of the item the caller had been shown.
+            let catalog = self.catalog_for(cx);
+            let entry = match method_name {
+                method::TOOLS_CALL => catalog.entry(Kind::Tool, exposed),
+                method::PROMPTS_GET => catalog.entry(Kind::Prompt, exposed),
+                method::RESOURCES_READ => catalog
+                    .resource_source(exposed)
+                    .and_then(|(kind, key, _)| catalog.entry(kind, key)),
+                _ => None,
+            };
+            if let Some(entry) = entry {
+                record.note("definition", &entry.definition);
+            }
+            record
         })
     }
 

@@ -10,6 +10,10 @@
 //! in priority order), so the outcome is deterministic. Name spaces are per
 //! type; resources are keyed by URI and templates by URI template.
 
+mod lock;
+
+pub use lock::{BadLine, Drift, Lock};
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -93,6 +97,23 @@ pub struct Entry {
     pub exposed: String,
     /// Where it goes.
     pub route: Route,
+    /// Its definition hash: SHA-256 (hex) of the RFC 8785 canonical JSON
+    /// of what a client is shown of it, with its backend and original
+    /// name ([`definition_hash`]).
+    pub definition: String,
+}
+
+/// The definition hash of an item exposed as `shown` from `route`: what a
+/// model was shown (name, title, description, schemas, annotations, all of
+/// it) and where it goes, so a changed description, schema or backend is a
+/// new hash.
+pub fn definition_hash(shown: &Value, route: &Route) -> String {
+    let doc = serde_json::json!({
+        "item": shown,
+        "backend": route.backend_name,
+        "original": route.original,
+    });
+    crate::sha256::hex(crate::jcs::canonical(&doc).as_bytes())
 }
 
 /// A strategy `error` conflict: the catalog cannot be built.
@@ -130,6 +151,8 @@ pub struct Catalog {
     routes: [HashMap<String, Route>; 4],
     /// Where each exposed key's item is in `lists`.
     positions: [HashMap<String, usize>; 4],
+    /// Where each exposed key's entry is in `entries`.
+    entry_at: [HashMap<String, usize>; 4],
     /// Templates in order, for matching URIs, each with its exposed key.
     templates: Vec<(UriTemplate, String, Route)>,
     /// Each exposed tool's compiled `inputSchema`, by exposed name.
@@ -384,10 +407,12 @@ impl Catalog {
             let template = (UriTemplate::new(&key), key.clone(), route.clone());
             self.templates.push(template);
         }
+        self.entry_at[slot].insert(key.clone(), self.entries.len());
         self.entries.push(Entry {
             kind,
             exposed: key.clone(),
             route: route.clone(),
+            definition: definition_hash(&exposed, &route),
         });
         self.positions[slot].insert(key.clone(), self.lists[slot].len());
         self.routes[slot].insert(key, route);
@@ -414,6 +439,12 @@ impl Catalog {
             }
         }
         kept
+    }
+
+    /// The entry of an exposed tool or prompt name, resource URI or URI
+    /// template.
+    pub fn entry(&self, kind: Kind, key: &str) -> Option<&Entry> {
+        self.entries.get(*self.entry_at[kind as usize].get(key)?)
     }
 
     /// The compiled `inputSchema` of exposed tool `name`, if it has one.
