@@ -355,6 +355,7 @@ fn spawn_service(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), Er
 /// the resulting catalog (exposed name → backend and original name), stops
 /// them again. Returns the text and whether every backend connected.
 pub fn connect_plan(config: Config) -> (String, bool) {
+    let lock_path = config.lock_path();
     let supervisor = Supervisor::new(Arc::new(config));
     if let Err(e) = supervisor.start() {
         return (format!("cannot start backends: {e}\n"), false);
@@ -397,7 +398,51 @@ pub fn connect_plan(config: Config) -> (String, bool) {
         }
     }
     supervisor.stop();
+    out.push_str(&drift_report(&lock_path, &catalog));
     (out, ok)
+}
+
+/// The drift of `catalog` against the lock at `path`, if there is one.
+fn drift_report(path: &std::path::Path, catalog: &crate::catalog::Catalog) -> String {
+    use crate::catalog::Lock;
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return String::new();
+    };
+    let shown = path.display();
+    let locked = match Lock::parse(&text) {
+        Ok(lock) => lock,
+        Err(e) => return format!("lock {shown}: not a lock file ({e})\n"),
+    };
+    let drift = locked.drift(&Lock::of(catalog));
+    if drift.is_empty() {
+        return format!("lock {shown}: no drift\n");
+    }
+    let mut out = format!("lock {shown}: {} drifted\n", drift.len());
+    for d in drift {
+        let _ = writeln!(out, "  {d}");
+    }
+    out
+}
+
+/// `catalog lock`: starts every backend and returns the lock of the
+/// catalog they make up, with one line per backend that did not connect
+/// (a lock of a partial catalog is not to be written).
+pub fn catalog_lock(config: Config) -> (crate::catalog::Lock, Vec<String>) {
+    let supervisor = Supervisor::new(Arc::new(config));
+    if let Err(e) = supervisor.start() {
+        return (Default::default(), vec![format!("cannot start backends: {e}")]);
+    }
+    supervisor.wait_first_pass(Duration::from_secs(3600));
+    let failed: Vec<String> = supervisor
+        .states()
+        .into_iter()
+        .filter(|(_, s)| s.status != BackendStatus::Connected)
+        .map(|(name, s)| format!("backend {name}: {}", s.status))
+        .chain(supervisor.fatal().map(|f| format!("conflict: {f}")))
+        .collect();
+    let lock = crate::catalog::Lock::of(&supervisor.catalog());
+    supervisor.stop();
+    (lock, failed)
 }
 
 fn print_banner(local: SocketAddr, primary: Transport) {

@@ -21,6 +21,7 @@ USAGE:
     argus-mcp check  [-c|--config PATH] [--connect]
     argus-mcp check  [-c|--config PATH] --explain IDENTITY ITEM [--roles a,b] [--backend NAME]
     argus-mcp stdio  [-c|--config PATH] [-v|-vv] [-q]
+    argus-mcp catalog lock [-c|--config PATH] [--out FILE]
     argus-mcp audit verify FILE... [--key PUBLIC.pem] [--checkpoints FILE] [--allow-partial]
     argus-mcp audit show FILE [--since TIME] [--backend NAME] [--identity NAME] [--drift]
     argus-mcp --help | --version
@@ -36,6 +37,10 @@ COMMANDS:
               and why (exit 0 or 1); show: print its records as a table
               (--since 2026-12-01[T10:00:00Z], --backend NAME, --identity
               NAME, --drift for catalog drift only)
+    catalog   lock: start the backends and write the catalog lock (one line
+              per tool, prompt and resource template with its definition
+              hash; default catalog.lock_file, else argus.lock beside the
+              config), to review and commit
     check     validate the config, print the plan, exit 0 (valid) or 1;
               with --connect, also start the backends and print the
               catalog (exit 1 if a backend fails); with --explain, print
@@ -59,11 +64,11 @@ Exit codes: 0 clean shutdown, 1 startup failure, 2 usage error.
 
 /// The commands, in the order messages list them; [`HELP`] describes each
 /// (a unit test keeps the two in step).
-pub const COMMANDS: [&str; 4] = ["server", "check", "stdio", "audit"];
+pub const COMMANDS: [&str; 5] = ["server", "check", "stdio", "audit", "catalog"];
 
 /// The command (with its subcommand, for `audit`) whose arguments are being read.
-fn context(command: Option<&str>, audit_sub: Option<&str>) -> Option<String> {
-    match (command, audit_sub) {
+fn context(command: Option<&str>, sub: Option<&str>) -> Option<String> {
+    match (command, sub) {
         (Some(c), Some(sub)) => Some(format!("{c} {sub}")),
         (Some(c), None) => Some(c.to_owned()),
         (None, _) => None,
@@ -71,7 +76,14 @@ fn context(command: Option<&str>, audit_sub: Option<&str>) -> Option<String> {
 }
 
 /// Every context that takes options of its own, for "that is an option of …".
-const CONTEXTS: [&str; 4] = ["server", "check", "stdio", "audit show"];
+const CONTEXTS: [&str; 6] = [
+    "server",
+    "check",
+    "stdio",
+    "audit show",
+    "audit verify",
+    "catalog lock",
+];
 
 /// The long options (without `--`) and short ones a context takes, besides
 /// `--help` and `--version`.
@@ -85,6 +97,7 @@ fn options_of(context: Option<&str>) -> (&'static [&'static str], &'static [char
         ),
         Some("audit show") => (&["since", "backend", "identity", "drift"], &[]),
         Some("audit verify") => (&["key", "checkpoints", "allow-partial"], &[]),
+        Some("catalog lock") => (&["config", "out"], &['c']),
         _ => (&[], &[]),
     }
 }
@@ -132,9 +145,9 @@ fn closest<'k>(typed: &str, known: &[&'k str]) -> Option<&'k str> {
 /// The message for an argument the command does not take: names it,
 /// suggests the closest option of the command (or says which command has
 /// it) and points at `--help`.
-fn unexpected(arg: lexopt::Arg<'_>, command: Option<&str>, audit_sub: Option<&str>) -> Error {
+fn unexpected(arg: lexopt::Arg<'_>, command: Option<&str>, sub: Option<&str>) -> Error {
     use lexopt::Arg::{Long, Short, Value};
-    let here = context(command, audit_sub);
+    let here = context(command, sub);
     let help = match command {
         Some(c) => format!("see argus-mcp {c} --help"),
         None => "see argus-mcp --help".to_owned(),
@@ -224,6 +237,13 @@ pub enum Command {
         /// `--connect`: start the backends and print the catalog.
         connect: bool,
     },
+    /// `catalog lock`: write the catalog lock.
+    CatalogLock {
+        /// `--config`.
+        config: Option<PathBuf>,
+        /// `--out`: where, instead of the config's lock path.
+        out: Option<PathBuf>,
+    },
     /// `check --explain`: one policy decision, from the config alone.
     Explain {
         /// `--config`.
@@ -293,30 +313,42 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Value(value) if command.is_none() => raw.command = Some(command_word(value)?),
-            Value(value) if command == Some("audit") && raw.audit_sub.is_none() => {
-                raw.audit_sub = Some(audit_word(value)?);
+            Value(value) if command == Some("audit") && raw.sub.is_none() => {
+                raw.sub = Some(audit_word(value)?);
+            }
+            Value(value) if command == Some("catalog") && raw.sub.is_none() => {
+                let sub = value.string()?;
+                if sub != "lock" {
+                    return Err(Error::Usage(format!(
+                        "unknown catalog command \"{sub}\" (expected \"lock\")"
+                    )));
+                }
+                raw.sub = Some(sub);
+            }
+            Long("out") if raw.sub.as_deref() == Some("lock") => {
+                raw.out = Some(parser.value()?.into());
             }
             Value(value) if command == Some("audit") => {
                 raw.audit_files.push(value.into());
             }
-            Long("since") if raw.audit_sub.as_deref() == Some("show") => {
+            Long("since") if raw.sub.as_deref() == Some("show") => {
                 raw.since = Some(parser.value()?.string()?);
             }
-            Long("identity") if raw.audit_sub.as_deref() == Some("show") => {
+            Long("identity") if raw.sub.as_deref() == Some("show") => {
                 raw.identity = Some(parser.value()?.string()?);
             }
-            Long("drift") if raw.audit_sub.as_deref() == Some("show") => raw.drift = true,
-            Long("key") if raw.audit_sub.as_deref() == Some("verify") => {
+            Long("drift") if raw.sub.as_deref() == Some("show") => raw.drift = true,
+            Long("key") if raw.sub.as_deref() == Some("verify") => {
                 raw.verify_key = Some(parser.value()?.into());
             }
-            Long("checkpoints") if raw.audit_sub.as_deref() == Some("verify") => {
+            Long("checkpoints") if raw.sub.as_deref() == Some("verify") => {
                 raw.verify_checkpoints = Some(parser.value()?.into());
             }
-            Long("allow-partial") if raw.audit_sub.as_deref() == Some("verify") => {
+            Long("allow-partial") if raw.sub.as_deref() == Some("verify") => {
                 raw.allow_partial = true
             }
             Long("backend")
-                if raw.audit_sub.as_deref() == Some("show") || command == Some("check") =>
+                if raw.sub.as_deref() == Some("show") || command == Some("check") =>
             {
                 raw.backend = Some(parser.value()?.string()?);
             }
@@ -351,7 +383,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                 raw.quiet = true
             }
             Long("connect") if command == Some("check") => raw.connect = true,
-            _ => return Err(unexpected(arg, command, raw.audit_sub.as_deref())),
+            _ => return Err(unexpected(arg, command, raw.sub.as_deref())),
         }
     }
     raw.into_command()
@@ -371,13 +403,15 @@ struct RawArgs {
     /// `--connect`.
     connect: bool,
     /// `verify` or `show`, after `audit`.
-    audit_sub: Option<String>,
+    sub: Option<String>,
     /// The file after `audit verify` or `audit show`.
     audit_files: Vec<PathBuf>,
     /// `--key`, `--checkpoints`, `--allow-partial` of `audit verify`.
     verify_key: Option<PathBuf>,
     verify_checkpoints: Option<PathBuf>,
     allow_partial: bool,
+    /// `--out` of `catalog lock`.
+    out: Option<PathBuf>,
     /// `--identity` and `--drift` of `audit show`.
     identity: Option<String>,
     drift: bool,
@@ -400,7 +434,7 @@ impl RawArgs {
             quiet,
             verbose,
             connect,
-            audit_sub,
+            sub,
             audit_files,
             verify_key,
             verify_checkpoints,
@@ -411,6 +445,7 @@ impl RawArgs {
             backend,
             explain,
             roles,
+            out,
         } = self;
         if quiet && verbose > 0 {
             return Err(Error::Usage("-q and -v cannot be used together".into()));
@@ -419,7 +454,7 @@ impl RawArgs {
         match command.as_deref() {
             Some("server") => Ok(Command::Server(server)),
             Some("stdio") => Ok(Command::Stdio(server)),
-            Some("audit") => match (audit_sub.as_deref(), audit_files.as_slice()) {
+            Some("audit") => match (sub.as_deref(), audit_files.as_slice()) {
                 (Some("verify"), [_, ..]) => Ok(Command::AuditVerify {
                     files: audit_files,
                     key: verify_key,
@@ -438,6 +473,13 @@ impl RawArgs {
                         .into(),
                 )),
             },
+            Some("catalog") if sub.is_some() => Ok(Command::CatalogLock {
+                config: server.config,
+                out,
+            }),
+            Some("catalog") => Err(Error::Usage(
+                "usage: argus-mcp catalog lock [-c CONFIG] [--out FILE]".into(),
+            )),
             Some("check") => match explain {
                 Some(_) if connect => Err(Error::Usage(
                     "--explain answers from the config alone: it does not go with --connect"
@@ -691,7 +733,7 @@ mod tests {
 
     #[test]
     fn command_messages_list_every_command() {
-        let all = "\"server\", \"check\", \"stdio\" or \"audit\"";
+        let all = "\"server\", \"check\", \"stdio\", \"audit\" or \"catalog\"";
         assert_eq!(
             message(&[]),
             format!("missing command: {all} (see argus-mcp --help)")

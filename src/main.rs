@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         }
         Command::Check { config, connect } => check(config.as_deref(), connect),
         Command::Explain { config, question } => explain(config.as_deref(), &question),
+        Command::CatalogLock { config, out } => catalog_lock(config.as_deref(), out.as_deref()),
         Command::AuditVerify {
             files,
             key,
@@ -88,6 +89,39 @@ fn check(config: Option<&Path>, connect: bool) -> ExitCode {
         }
         Err(message) => {
             eprintln!("argus-mcp: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `argus-mcp catalog lock [--out FILE]`: starts the backends and writes
+/// the lock of their catalog (exit 1, nothing written, if one failed).
+fn catalog_lock(config: Option<&Path>, out: Option<&Path>) -> ExitCode {
+    init_logging(0);
+    let config = match load(config) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("argus-mcp: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let path = out.map_or_else(|| config.lock_path(), Path::to_owned);
+    let (lock, failed) = app::catalog_lock(config);
+    if !failed.is_empty() {
+        for f in failed {
+            eprintln!("argus-mcp: {f}");
+        }
+        eprintln!("argus-mcp: the lock was not written: the catalog is not whole");
+        return ExitCode::from(1);
+    }
+    let text = lock.text();
+    match std::fs::write(&path, &text) {
+        Ok(()) => {
+            println!("wrote {} items to {}", text.lines().count(), path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("argus-mcp: cannot write \"{}\": {e}", path.display());
             ExitCode::from(1)
         }
     }

@@ -211,7 +211,7 @@ fn the_missing_command_message_lists_every_command() {
         usage(&[]),
         (
             Some(2),
-            "argus-mcp: missing command: \"server\", \"check\", \"stdio\" or \"audit\" (see argus-mcp --help)\n"
+            "argus-mcp: missing command: \"server\", \"check\", \"stdio\", \"audit\" or \"catalog\" (see argus-mcp --help)\n"
                 .to_owned()
         )
     );

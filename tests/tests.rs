@@ -3,16 +3,18 @@
 
 mod support;
 
-/// Signed checkpoints: openssl and Python check them; every tampering named; a kill leaves a tail.
-mod audit_signed;
 /// The hash-chained audit log: records, restarts, tampering, `audit verify|show`.
 mod audit_log;
+/// Signed checkpoints: openssl and Python check them; every tampering named; a kill leaves a tail.
+mod audit_signed;
 /// Policies: one decision for every list, read and call; `check --explain`; argument checks.
 mod authorization;
 /// Unreadable answers from stdio, SSE and Streamable HTTP backends fail their call at once.
 mod bad_lines;
 /// CORS in headless Chromium: an allowed origin's page lists and calls tools, another fails.
 mod browser;
+/// The catalog lock: written sorted, drift named by `check --connect`, call records name definitions.
+mod catalog_lock;
 /// Command line: exit codes, banner, signals, port in use.
 mod cli;
 /// Client-safe exposed names: rewritten with `catalog.*`, warned about always.

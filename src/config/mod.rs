@@ -53,6 +53,8 @@ pub struct Config {
     pub audit: Audit,
     /// `catalog`: client-safe exposed names.
     pub names: CatalogNames,
+    /// `catalog.lock_file`: the catalog lock (see [`Config::lock_path`]).
+    pub lock_file: Option<PathBuf>,
     /// Start-up tuning from the environment (`ARGUS_*`).
     pub lifecycle: Lifecycle,
     /// Known Argus keys that are accepted and ignored, one message each.
@@ -591,6 +593,20 @@ impl Config {
     /// Validates config text; `env` answers `${VAR}` and the `ARGUS_*` overrides.
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<Problem>> {
         validate::from_text(text, env)
+    }
+
+    /// Where the catalog lock is: `catalog.lock_file`, else `argus.lock`
+    /// beside the config file (or in the working directory).
+    pub fn lock_path(&self) -> PathBuf {
+        if let Some(path) = &self.lock_file {
+            return path.clone();
+        }
+        let dir = self
+            .source
+            .as_ref()
+            .and_then(|s| s.parent())
+            .unwrap_or(Path::new(""));
+        dir.join("argus.lock")
     }
 
     /// The config used when no file exists: no backends, all defaults.

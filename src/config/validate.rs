@@ -96,7 +96,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let sse = sse_resilience::sse_resilience(&mut cx, &mut top);
     let rate_limits = access::rate_limits(&mut cx, &mut top);
     let audit = audit::audit(&mut cx, &mut top);
-    let names = catalog::catalog_names(&mut cx, &mut top);
+    let (names, lock_file) = catalog::catalog_names(&mut cx, &mut top);
     // The original's schema version: nothing to configure, so accepted
     // silently, whatever its value.
     let _ = top.get("version");
@@ -119,6 +119,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         rate_limits,
         audit,
         names,
+        lock_file,
         lifecycle: env_defaults.lifecycle,
         warnings: cx.warnings,
     })

@@ -165,12 +165,20 @@ pub(super) fn conflict(
     c
 }
 
-/// `catalog`: `max_name_length` and `name_charset`, both off by default.
-pub(super) fn catalog_names(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> CatalogNames {
+/// `catalog`: `max_name_length` and `name_charset`, both off by default,
+/// and `lock_file`.
+pub(super) fn catalog_names(
+    cx: &mut Cx<'_>,
+    top: &mut Fields<'_>,
+) -> (CatalogNames, Option<std::path::PathBuf>) {
     let mut names = CatalogNames::default();
     let Some(mut f) = top.get("catalog").and_then(|n| cx.fields(n, "catalog")) else {
-        return names;
+        return (names, None);
     };
+    let lock_file = f
+        .get("lock_file")
+        .and_then(|n| cx.nonempty(n, "catalog.lock_file"))
+        .map(std::path::PathBuf::from);
     if let Some(n) = f.get("max_name_length")
         && let Some(v) = cx.int(n, "catalog.max_name_length", 16, 1024)
     {
@@ -190,5 +198,5 @@ pub(super) fn catalog_names(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> CatalogNam
         }
     }
     f.finish(cx, &[]);
-    names
+    (names, lock_file)
 }
