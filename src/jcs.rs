@@ -76,13 +76,21 @@ fn number(n: &Number, out: &mut String) {
     if x.is_sign_negative() {
         out.push('-');
     }
-    // The shortest digits that read back as `x`, and where the point goes:
-    // `d.ddd` e `exp`, so the value is 0.ddd × 10^(exp + 1).
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // The shortest digits that read back as `x` (ties to even, as
+    // ECMAScript wants: serde_json's float printing, Ryū, does that, where
+    // `format!("{:e}")` rounds a tie up), and where the decimal point goes:
+    // the value is 0.digits × 10^n.
+    let shortest = Value::from(x.abs()).to_string();
+    let (mantissa, exp) = match shortest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (shortest.as_str(), 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let significant = all.trim_start_matches('0');
+    let n = int.len() as i32 + exp - (all.len() - significant.len()) as i32;
+    let digits = significant.trim_end_matches('0');
     let k = digits.len() as i32;
-    let n = exp.parse::<i32>().unwrap_or(0) + 1;
     if k <= n && n <= 21 {
         out.push_str(&digits);
         out.extend(std::iter::repeat_n('0', (n - k) as usize));
@@ -134,6 +142,10 @@ mod tests {
             (1.0 / 3.0, "0.3333333333333333"),
             (4.35, "4.35"),
             (333333333.3333333, "333333333.3333333"),
+            // A tie between two 17-digit spellings: the even one (RFC 8785
+            // appendix B).
+            (1424953923781206.2, "1424953923781206.2"),
+            (2.9802322387695312e-8, "2.9802322387695312e-8"),
         ] {
             assert_eq!(num(x), text, "{x:e}");
         }

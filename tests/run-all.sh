@@ -13,6 +13,7 @@ PY_MCP2_VERSION=2.3.0        # its 2.x line: the 2026-07-28 client (modern and l
 PYJWT_VERSION=2.15.1         # mints the JWTs (good and hostile) the identity tests present
 CRYPTOGRAPHY_VERSION=50.0.2  # its keys (RSA, EC)
 JSONSCHEMA_VERSION=4.26.0    # a JSON Schema 2020-12 validator the schema differential test compares with
+RFC8785_VERSION=0.1.4        # an RFC 8785 canonical JSON implementation the JCS differential test compares with
 ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must work against ours
   "argus-mcp[tui]==0.8.6"
   mcp==1.27.0                # what argus-mcp 0.8.6 was built against (newer ones break its imports)
@@ -51,9 +52,9 @@ venv() {
   fi
 }
 
-step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION, jsonschema $JSONSCHEMA_VERSION"
+step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION, jsonschema $JSONSCHEMA_VERSION, rfc8785 $RFC8785_VERSION"
 venv .test-env/venv "mcp==$PY_MCP_VERSION" "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION" \
-  "jsonschema==$JSONSCHEMA_VERSION"
+  "jsonschema==$JSONSCHEMA_VERSION" "rfc8785==$RFC8785_VERSION"
 export ARGUS_TEST_PYTHON="$PWD/.test-env/venv/bin/python"
 
 step "Python mcp SDK $PY_MCP2_VERSION (2026-07-28 client)"

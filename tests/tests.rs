@@ -35,6 +35,8 @@ mod hostile;
 mod http_server;
 /// Who calls: bearer JWTs for a virtual server, the 401 and the protected-resource metadata.
 mod identity;
+/// RFC 8785 canonical JSON against Python `rfc8785`, generated documents and the RFC's vectors.
+mod jcs_differential;
 /// The management API, `/metrics`, lifecycle events, and the original's TUI.
 mod management;
 /// The MCP handshake and catalog methods over the SSE transport.
