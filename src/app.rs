@@ -430,7 +430,10 @@ fn drift_report(path: &std::path::Path, catalog: &crate::catalog::Catalog) -> St
 pub fn catalog_lock(config: Config) -> (crate::catalog::Lock, Vec<String>) {
     let supervisor = Supervisor::new(Arc::new(config));
     if let Err(e) = supervisor.start() {
-        return (Default::default(), vec![format!("cannot start backends: {e}")]);
+        return (
+            Default::default(),
+            vec![format!("cannot start backends: {e}")],
+        );
     }
     supervisor.wait_first_pass(Duration::from_secs(3600));
     let failed: Vec<String> = supervisor

@@ -347,9 +347,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Long("allow-partial") if raw.sub.as_deref() == Some("verify") => {
                 raw.allow_partial = true
             }
-            Long("backend")
-                if raw.sub.as_deref() == Some("show") || command == Some("check") =>
-            {
+            Long("backend") if raw.sub.as_deref() == Some("show") || command == Some("check") => {
                 raw.backend = Some(parser.value()?.string()?);
             }
             Long("explain") if command == Some("check") => {
