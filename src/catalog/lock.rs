@@ -16,8 +16,8 @@ pub struct Lock {
     items: BTreeMap<(String, String), (String, String)>,
 }
 
-/// The kind words of the lock file, for the kinds it locks.
-fn word(kind: Kind) -> Option<&'static str> {
+/// The kind word of the lock file for `kind`, if it locks that kind.
+pub fn kind_word(kind: Kind) -> Option<&'static str> {
     match kind {
         Kind::Tool => Some("tool"),
         Kind::Prompt => Some("prompt"),
@@ -96,7 +96,7 @@ impl Lock {
             .entries
             .iter()
             .filter_map(|e| {
-                let kind = word(e.kind)?;
+                let kind = kind_word(e.kind)?;
                 let key = (kind.to_owned(), e.exposed.clone());
                 Some((key, (e.route.backend_name.clone(), e.definition.clone())))
             })

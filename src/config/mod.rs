@@ -55,6 +55,8 @@ pub struct Config {
     pub names: CatalogNames,
     /// `catalog.lock_file`: the catalog lock (see [`Config::lock_path`]).
     pub lock_file: Option<PathBuf>,
+    /// `catalog.pin`: what drift against the lock does.
+    pub pin: Pin,
     /// Start-up tuning from the environment (`ARGUS_*`).
     pub lifecycle: Lifecycle,
     /// Known Argus keys that are accepted and ignored, one message each.
@@ -70,6 +72,18 @@ pub struct CatalogNames {
     pub max_length: Option<usize>,
     /// `name_charset`: the characters exposed names may use.
     pub charset: Option<NameCharset>,
+}
+
+/// `catalog.pin`: what an item that drifted from the catalog lock gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pin {
+    /// The lock is not checked while serving.
+    #[default]
+    Off,
+    /// Served, and the drift recorded and logged.
+    Warn,
+    /// A changed or new item is withheld from every list and call.
+    Block,
 }
 
 /// A `catalog.name_charset`.

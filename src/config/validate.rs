@@ -96,7 +96,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let sse = sse_resilience::sse_resilience(&mut cx, &mut top);
     let rate_limits = access::rate_limits(&mut cx, &mut top);
     let audit = audit::audit(&mut cx, &mut top);
-    let (names, lock_file) = catalog::catalog_names(&mut cx, &mut top);
+    let (names, lock_file, pin) = catalog::catalog_names(&mut cx, &mut top);
     // The original's schema version: nothing to configure, so accepted
     // silently, whatever its value.
     let _ = top.get("version");
@@ -120,6 +120,7 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         audit,
         names,
         lock_file,
+        pin,
         lifecycle: env_defaults.lifecycle,
         warnings: cx.warnings,
     })

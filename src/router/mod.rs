@@ -292,6 +292,9 @@ impl Router {
         };
         let catalog = self.catalog_for(caller.context);
         let Some(route) = catalog.route(kind, &exposed) else {
+            if let Some(e) = self.withheld(caller.context, kind, &exposed) {
+                return Handled::Reply(Err(e));
+            }
             self.note_if_denied(caller.context, name, kind, &exposed);
             return Handled::Reply(Err(invalid(format!(
                 "unknown {}: \"{exposed}\"",

@@ -47,6 +47,38 @@ impl Router {
             .is_some_and(|source| policies.decide_uri(roles, uri, source).allowed())
     }
 
+    /// The error for a request of `key` of `kind` that the catalog lock
+    /// withholds (`catalog.pin: block`): it names the change. Under
+    /// policies, none: the caller gets the unknown-name error, so that a
+    /// withheld item it may not see is no oracle either.
+    pub(super) fn withheld(
+        &self,
+        cx: CallContext<'_>,
+        kind: Kind,
+        key: &str,
+    ) -> Option<ErrorObject> {
+        let views = self.supervisor.views();
+        if views.policies.is_some() {
+            return None;
+        }
+        let word = crate::catalog::kind_word(kind)?;
+        let (_, drift) = views
+            .withheld
+            .iter()
+            .find(|(view, d)| view.as_deref() == cx.group() && d.kind == word && d.name == key)?;
+        let why = match drift.what() {
+            "new" => "it is new since the catalog lock",
+            _ => "its definition changed since the catalog lock",
+        };
+        Some(ErrorObject::new(
+            code::INVALID_PARAMS,
+            format!(
+                "{} \"{key}\" is withheld: {why} (catalog.pin: block); review it, then write the lock again with `argus-mcp catalog lock` and reload",
+                kind.noun()
+            ),
+        ))
+    }
+
     /// Whether `caller` may hear `backend`'s log messages in `view`: always
     /// without policies, else when some item of it is in its catalog.
     pub fn may_hear(&self, view: Option<&str>, caller: Option<&Identity>, backend: &str) -> bool {

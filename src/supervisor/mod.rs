@@ -25,6 +25,7 @@
 //! [`Current`], swapped whole by [`Supervisor::apply`].
 
 mod life;
+mod pin;
 mod reload;
 mod slot;
 mod status;
@@ -145,6 +146,8 @@ pub struct Supervisor {
     stopping: AtomicBool,
     /// The first catalog went into the audit log (later ones when changed).
     catalog_recorded: AtomicBool,
+    /// The catalog lock read last, and the drift already told.
+    pinned: Mutex<pin::Pinned>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -195,6 +198,7 @@ impl Supervisor {
             listener: RwLock::new(None),
             stopping: AtomicBool::new(false),
             catalog_recorded: AtomicBool::new(false),
+            pinned: Mutex::default(),
             threads: Mutex::new(Vec::new()),
         })
     }

@@ -18,6 +18,9 @@ pub struct Views {
     pub groups: BTreeMap<String, Arc<Catalog>>,
     /// The policies in force when these views were built; `None`: off.
     pub policies: Option<Arc<Policies>>,
+    /// Items withheld under `catalog.pin: block`, per view (`None`: the
+    /// whole gateway's): each with its drift.
+    pub withheld: Vec<(Option<String>, crate::catalog::Drift)>,
     /// The callers' catalogs made so far.
     seen: Mutex<Vec<Seen>>,
 }
@@ -100,6 +103,7 @@ impl Supervisor {
         let discovered = connected_discoveries(&active);
         let sources = catalog_sources(&active, &discovered);
         let (fresh, warnings) = build_views(&config, &sources)?;
+        let fresh = self.pin(&config, fresh);
         for w in warnings {
             if seen_warnings.insert(w.clone()) {
                 warn!(target: LOG_TARGET, "{w}");
@@ -211,6 +215,7 @@ fn build_views(
         all: Arc::new(all),
         groups,
         policies: Policies::of(config).map(Arc::new),
+        withheld: Vec::new(),
         seen: Mutex::default(),
     };
     Ok((views, warnings))

@@ -7,6 +7,9 @@
 //! - `FIXTURE_RESOURCES`, `FIXTURE_TEMPLATES`: comma-separated URIs / URI templates.
 //! - `FIXTURE_SCHEMAS`: a JSON object, tool name → its `inputSchema`
 //!   (default `{"type": "object"}`).
+//! - `FIXTURE_TOGGLE_DESCRIBE=<tool>`: after `toggle`, that tool's
+//!   description has " (changed)" appended.
+//! - `FIXTURE_TOGGLE_RENAME=<old>:<new>`: `toggle` also renames a tool.
 //! - `FIXTURE_PAGE_SIZE`: items per `tools/list` page (default: all).
 //! - `FIXTURE_GARBAGE=1`: write non-JSON lines to stdout now and then.
 //! - `FIXTURE_HUGE_LINE=N`: write one N-byte line to stdout before answering `initialize`.
@@ -75,6 +78,9 @@ fn main() {
     let prompts = env_list("FIXTURE_PROMPTS");
     let resources = env_list("FIXTURE_RESOURCES");
     let templates = env_list("FIXTURE_TEMPLATES");
+    let describe = std::env::var("FIXTURE_TOGGLE_DESCRIBE").ok();
+    let rename = std::env::var("FIXTURE_TOGGLE_RENAME").ok();
+    let mut toggled = false;
     let schemas: serde_json::Map<String, Value> = std::env::var("FIXTURE_SCHEMAS")
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -186,8 +192,14 @@ fn main() {
                 let items: Vec<Value> = all[start..end]
                     .iter()
                     .map(|t| {
-                        let schema = schemas.get(t.as_str()).cloned().unwrap_or(json!({"type": "object"}));
-                        json!({"name": t, "description": format!("{label} {t}"), "inputSchema": schema})
+                        let schema = schemas
+                            .get(t.as_str())
+                            .cloned()
+                            .unwrap_or(json!({"type": "object"}));
+                        let changed = toggled && describe.as_deref() == Some(t.as_str());
+                        let description =
+                            format!("{label} {t}{}", if changed { " (changed)" } else { "" });
+                        json!({"name": t, "description": description, "inputSchema": schema})
                     })
                     .collect();
                 let mut result = json!({"tools": items});
@@ -339,7 +351,15 @@ fn main() {
                         reply(json!({"content": [{"type": "text", "text": value}]}));
                     }
                     "toggle" => {
-                        tools.lock().unwrap().push("added".into());
+                        toggled = true;
+                        let mut all = tools.lock().unwrap();
+                        all.push("added".into());
+                        if let Some((old, new)) = rename.as_ref().and_then(|r| r.split_once(':')) {
+                            for t in all.iter_mut().filter(|t| t.as_str() == old) {
+                                *t = new.to_owned();
+                            }
+                        }
+                        drop(all);
                         reply(json!({"content": [{"type": "text", "text": "toggled"}]}));
                         send(
                             &out,

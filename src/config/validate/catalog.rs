@@ -8,7 +8,7 @@ use super::fields::join;
 use super::{Cx, Fields};
 use crate::config::yaml::{Pos, YamlValue};
 use crate::config::{
-    Backend, CatalogNames, Conflict, Filter, Filters, NameCharset, Strategy, ToolOverride,
+    Backend, CatalogNames, Conflict, Filter, Filters, NameCharset, Pin, Strategy, ToolOverride,
 };
 use crate::glob::Glob;
 
@@ -166,15 +166,30 @@ pub(super) fn conflict(
 }
 
 /// `catalog`: `max_name_length` and `name_charset`, both off by default,
-/// and `lock_file`.
+/// `lock_file` and `pin`.
 pub(super) fn catalog_names(
     cx: &mut Cx<'_>,
     top: &mut Fields<'_>,
-) -> (CatalogNames, Option<std::path::PathBuf>) {
+) -> (CatalogNames, Option<std::path::PathBuf>, Pin) {
     let mut names = CatalogNames::default();
     let Some(mut f) = top.get("catalog").and_then(|n| cx.fields(n, "catalog")) else {
-        return (names, None);
+        return (names, None, Pin::Off);
     };
+    let mut pin = Pin::Off;
+    if let Some(n) = f.get("pin")
+        && let Some(v) = cx.string(n, "catalog.pin")
+    {
+        match v.trim() {
+            "off" => pin = Pin::Off,
+            "warn" => pin = Pin::Warn,
+            "block" => pin = Pin::Block,
+            other => cx.err(
+                "catalog.pin",
+                n.pos,
+                format!("unknown pin \"{other}\" (expected off, warn or block)"),
+            ),
+        }
+    }
     let lock_file = f
         .get("lock_file")
         .and_then(|n| cx.nonempty(n, "catalog.lock_file"))
@@ -198,5 +213,5 @@ pub(super) fn catalog_names(
         }
     }
     f.finish(cx, &[]);
-    (names, lock_file)
+    (names, lock_file, pin)
 }
