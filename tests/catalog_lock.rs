@@ -230,16 +230,47 @@ fn under_block_changed_and_new_items_are_withheld_everywhere_and_recorded() {
     ]
     .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
     assert_eq!(drift, expected);
-    // A restart with the same lock (the backend untoggled): nothing drifts.
+    // Accepting the change: a lock with the new definitions (as the drift
+    // records give them), and a reload. It is on record, and the items are
+    // back.
+    let lock_path = dir.0.join("argus.lock");
+    let mut accepted: Vec<String> = std::fs::read_to_string(&lock_path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("tool desc ") && !l.starts_with("tool old "))
+        .map(str::to_owned)
+        .collect();
+    for r in json_lines(&dir.0.join("block.jsonl")) {
+        if r["kind"] == "drift" && r["new"].is_object() {
+            let name = r["item"].as_str().unwrap().trim_start_matches("tool:");
+            let (backend, hash) = (
+                r["new"]["backend"].as_str().unwrap(),
+                r["new"]["hash"].as_str().unwrap(),
+            );
+            accepted.push(format!("tool {name} {backend} {hash}"));
+        }
+    }
+    accepted.sort();
+    std::fs::write(&lock_path, accepted.join("\n") + "\n").unwrap();
+    gw.signal("HUP");
+    assert!(crate::support::wait_until(Duration::from_secs(10), || {
+        json_lines(&dir.0.join("block.jsonl"))
+            .iter()
+            .any(|r| r["kind"] == "lock" && r["previous"].is_string())
+    }));
+    let mut names = s.names(gw.addr, "tools/list", "tools");
+    names.sort();
+    assert_eq!(names, ["added", "desc", "keep", "renamed", "toggle"]);
+
+    // A restart with that lock: the backend starts untoggled, so against
+    // the accepted lock its `desc` changed and `old` is new: withheld from
+    // the start.
     drop(s);
     drop(gw);
     let gw = pinned(&dir, "block");
     let mut s = SseClient::open(gw.addr);
     s.initialize(gw.addr, "2025-06-18");
-    assert_eq!(
-        s.names(gw.addr, "tools/list", "tools"),
-        ["keep", "desc", "old", "toggle"]
-    );
+    assert_eq!(s.names(gw.addr, "tools/list", "tools"), ["keep", "toggle"]);
 }
 
 #[test]
