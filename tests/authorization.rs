@@ -582,8 +582,31 @@ backends:
         ),
         (&json!("dave"), &json!("tool:a_x"), &json!("default"))
     );
+    // Who called what, under which definition, allowed by which rule.
     let calls = audited(&audit, "call");
-    assert!(calls.iter().any(|c| c["identity"] == "carol"), "{calls:?}");
+    let carol = calls
+        .iter()
+        .find(|c| c["identity"] == "carol")
+        .expect("carol's call");
+    assert_eq!(carol["rule"], 0, "{carol}");
+    assert_eq!(
+        carol["definition"].as_str().map(str::len),
+        Some(64),
+        "{carol}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_argus-mcp"))
+        .args(["audit", "show"])
+        .arg(&audit)
+        .args(["--identity", "dave"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(
+        rows[0].contains("denied") && rows[0].contains("tool:a_x"),
+        "{table}"
+    );
 }
 
 #[test]

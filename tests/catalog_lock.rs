@@ -285,5 +285,14 @@ fn under_warn_drift_is_served_and_recorded() {
         .filter(|r| r["pin"] == "served")
         .count();
     assert_eq!(served, 4);
+    let mut show = Command::new(env!("CARGO_BIN_EXE_argus-mcp"));
+    show.args(["audit", "show", "--drift"])
+        .arg(dir.0.join("warn.jsonl"));
+    let out = run_with_deadline(show, Duration::from_secs(30));
+    assert_eq!(
+        out.lines().count(),
+        6,
+        "a header, the lock taken, four drifts: {out}"
+    );
     assert!(gw.logged("catalog drift against the lock: changed tool desc"));
 }

@@ -57,8 +57,8 @@ impl CallRecord {
     }
 
     /// Adds a field to the record.
-    pub(super) fn note(&mut self, key: &str, value: &str) {
-        self.fields.insert(key.to_owned(), Value::from(value));
+    pub(super) fn note(&mut self, key: &str, value: Value) {
+        self.fields.insert(key.to_owned(), value);
     }
 
     /// Records how the request ended; `Err` when the record could not be

@@ -124,7 +124,17 @@ impl Router {
                 _ => None,
             };
             if let Some(entry) = entry {
-                record.note("definition", &entry.definition);
+                record.note("definition", Value::from(entry.definition.as_str()));
+                // Which rule let the caller have it, under policies.
+                if let Some(policies) = self.supervisor.views().policies.as_deref() {
+                    let roles = cx.identity().map_or(&[][..], |i| i.roles.as_slice());
+                    let decision = policies.decide_entry(roles, entry);
+                    let rule = match decision.rule {
+                        crate::policy::Rule::Policy(i) => Value::from(i),
+                        crate::policy::Rule::Default => Value::from("default"),
+                    };
+                    record.note("rule", rule);
+                }
             }
             record
         })
