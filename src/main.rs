@@ -94,16 +94,21 @@ fn check(config: Option<&Path>, connect: bool) -> ExitCode {
     }
 }
 
+/// The config, or exit 1 having said why.
+fn loaded(config: Option<&Path>) -> Result<Config, ExitCode> {
+    load(config).map_err(|message| {
+        eprintln!("argus-mcp: {message}");
+        ExitCode::from(1)
+    })
+}
+
 /// `argus-mcp catalog lock [--out FILE]`: starts the backends and writes
 /// the lock of their catalog (exit 1, nothing written, if one failed).
 fn catalog_lock(config: Option<&Path>, out: Option<&Path>) -> ExitCode {
     init_logging(0);
-    let config = match load(config) {
+    let config = match loaded(config) {
         Ok(config) => config,
-        Err(message) => {
-            eprintln!("argus-mcp: {message}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let path = out.map_or_else(|| config.lock_path(), Path::to_owned);
     let (lock, failed) = app::catalog_lock(config);
@@ -131,12 +136,9 @@ fn catalog_lock(config: Option<&Path>, out: Option<&Path>) -> ExitCode {
 /// the config alone; exit 0 whatever it is, 2 for an item that is not one.
 fn explain(config: Option<&Path>, question: &policy::Question) -> ExitCode {
     init_logging(0);
-    let config = match load(config) {
+    let config = match loaded(config) {
         Ok(config) => config,
-        Err(message) => {
-            eprintln!("argus-mcp: {message}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match policy::explain(&config, question) {
         Ok(text) => {

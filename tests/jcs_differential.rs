@@ -6,7 +6,7 @@
 //! A last test holds vectors written out here, some outside what `rfc8785`
 //! accepts (integers beyond 2^53).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use argus_mcp::jcs::canonical;
 use serde_json::{Value, json};
 
-use crate::support::{READ_TIMEOUT, collected, lines_of, python};
+use crate::support::{READ_TIMEOUT, Reaped, collected, lines_of, python};
 
 /// Generated documents, on top of the hand-written ones.
 const GENERATED: usize = 3000;
@@ -31,16 +31,6 @@ struct Case {
     /// The document's JSON text.
     doc: String,
     canonical: String,
-}
-
-/// A child killed and reaped on drop, so a failed test leaves none behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The generator's documents, read once for all the tests here.

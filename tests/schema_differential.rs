@@ -7,7 +7,7 @@
 //! fix the generator), and ours must give the same verdict.
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use argus_mcp::schema::Schema;
 use serde_json::{Value, json};
 
-use crate::support::{READ_TIMEOUT, lines_of, python};
+use crate::support::{READ_TIMEOUT, Reaped, lines_of, python};
 
 /// Generated pairs, on top of the hand-written ones.
 const GENERATED: usize = 3000;
@@ -34,16 +34,6 @@ struct Case {
     jsonschema: bool,
     /// `true`, `false` or `error: <why>`.
     ajv: String,
-}
-
-/// A child killed and reaped on drop, so a failed test leaves none behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 impl Reaped {

@@ -752,3 +752,13 @@ pub fn collected(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     });
     text
 }
+
+/// A child killed and reaped on drop, so a failed test leaves none behind.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
