@@ -181,6 +181,11 @@ fn a_signed_log_is_checked_by_stock_tools_and_every_tampering_is_named() {
         let (code, out) = key(&copy);
         assert_eq!(code, Some(1), "{what}: {out}");
         assert!(out.contains(named), "{what}: {out}");
+        // All but the forgery break the chain itself: found without the key.
+        if named != "checkpoint" {
+            let (code, out) = verify(&[&copy]);
+            assert_eq!(code, Some(1), "{what}, no key: {out}");
+        }
     }
     // A re-chained forgery passes the chain alone: that is what keys are for.
     write(&copy, &rechain(&without(&original, call_at)));

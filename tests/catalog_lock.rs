@@ -82,6 +82,20 @@ fn the_lock_is_written_sorted_and_drift_is_named_by_check_connect() {
     for named in ["changed tool a", "removed tool b", "new tool c"] {
         assert!(out.contains(named), "{named}: {out}");
     }
+    // Under `pin: block` that drift is what would be withheld: exit 1.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lock = dir.0.join("argus.lock");
+    let pinned = format!(
+        "catalog: {{pin: block, lock_file: \"{}\"}}\n{text}",
+        lock.display()
+    );
+    let file = dir.write("pinned.yaml", &pinned);
+    let status = Command::new(env!("CARGO_BIN_EXE_argus-mcp"))
+        .args(["check", "--connect", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1), "{status:?}");
 }
 
 /// A backend whose `toggle` changes `desc`'s description, adds `added`,
@@ -179,8 +193,12 @@ fn under_block_changed_and_new_items_are_withheld_everywhere_and_recorded() {
     let dir = TempDir::new("catalog-pin-block");
     let gw = pinned(&dir, "block");
     let (mut s, names) = toggle(&gw);
-    // desc changed, added is new, renamed is new (old is gone): withheld.
+    // desc changed, added is new, renamed is new (old is gone): withheld,
+    // in the backend's group's virtual server too.
     assert_eq!(names, ["keep", "toggle"]);
+    let mut g = SseClient::open_at(gw.addr, "/g/default/sse", &[]);
+    g.initialize(gw.addr, "2025-06-18");
+    assert_eq!(g.names(gw.addr, "tools/list", "tools"), ["keep", "toggle"]);
     let reply = s.call(gw.addr, json!(2), "tools/call", json!({"name": "desc"}));
     let message = reply["error"]["message"].as_str().unwrap_or_default();
     assert!(
