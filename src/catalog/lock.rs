@@ -60,13 +60,35 @@ pub struct Drift {
     pub now: Option<(String, String)>,
 }
 
-impl Drift {
+/// What happened to a locked item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Its definition (or backend) is not the locked one.
+    Changed,
+    /// Not in the lock.
+    New,
+    /// In the lock, not in the catalog.
+    Removed,
+}
+
+impl Change {
     /// `changed`, `new` or `removed`.
-    pub fn what(&self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Changed => "changed",
+            Change::New => "new",
+            Change::Removed => "removed",
+        }
+    }
+}
+
+impl Drift {
+    /// What happened to the item.
+    pub fn what(&self) -> Change {
         match (&self.locked, &self.now) {
-            (Some(_), Some(_)) => "changed",
-            (None, _) => "new",
-            (_, None) => "removed",
+            (Some(_), Some(_)) => Change::Changed,
+            (None, _) => Change::New,
+            (_, None) => Change::Removed,
         }
     }
 }
@@ -80,7 +102,7 @@ impl fmt::Display for Drift {
         write!(
             f,
             "{} {} {}: {} -> {}",
-            self.what(),
+            self.what().as_str(),
             self.kind,
             self.name,
             side(&self.locked),
@@ -190,7 +212,7 @@ mod tests {
         let drift: Vec<String> = locked
             .drift(&now)
             .iter()
-            .map(|d| d.what().to_owned() + " " + &d.name)
+            .map(|d| d.what().as_str().to_owned() + " " + &d.name)
             .collect();
         assert_eq!(drift, ["new p", "changed b", "removed c", "new c2"]);
         assert_eq!(Lock::parse(&now.text()).unwrap(), now);

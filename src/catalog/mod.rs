@@ -12,7 +12,7 @@
 
 mod lock;
 
-pub use lock::{BadLine, Drift, Lock, kind_word};
+pub use lock::{BadLine, Change, Drift, Lock, kind_word};
 
 use std::collections::HashMap;
 use std::fmt;

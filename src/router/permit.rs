@@ -67,7 +67,7 @@ impl Router {
             .iter()
             .find(|(view, d)| view.as_deref() == cx.group() && d.kind == word && d.name == key)?;
         let why = match drift.what() {
-            "new" => "it is new since the catalog lock",
+            crate::catalog::Change::New => "it is new since the catalog lock",
             _ => "its definition changed since the catalog lock",
         };
         Some(ErrorObject::new(

@@ -116,7 +116,7 @@ impl Supervisor {
         };
         let mut fields = serde_json::Map::new();
         fields.insert("item".into(), Value::from(format!("{}:{}", d.kind, d.name)));
-        fields.insert("change".into(), Value::from(d.what()));
+        fields.insert("change".into(), Value::from(d.what().as_str()));
         fields.insert("old".into(), side(&d.locked));
         fields.insert("new".into(), side(&d.now));
         let action = if pin == Pin::Block && d.now.is_some() {
