@@ -150,6 +150,14 @@ fn toggle(gw: &Gateway) -> (SseClient, Vec<String>) {
     (s, names)
 }
 
+/// The SDK clients (Python or TypeScript, mode, path): both SDKs, both eras.
+const CLIENTS: [(bool, &str, &str); 4] = [
+    (true, "http", "/mcp"),
+    (true, "2026-07-28", "/mcp"),
+    (false, "sse", "/sse"),
+    (false, "2026-07-28", "/mcp"),
+];
+
 /// An SDK client's view: (tools, error message of a call of `desc`).
 fn sdk(gw: &Gateway, python: bool, mode: &str, path: &str) -> Value {
     let mut cmd = if python {
@@ -216,12 +224,7 @@ fn under_block_changed_and_new_items_are_withheld_everywhere_and_recorded() {
     );
     assert!(reply["result"].is_object(), "{reply}");
     // Both eras, both SDKs: the same catalog.
-    for (python, mode, path) in [
-        (true, "http", "/mcp"),
-        (true, "2026-07-28", "/mcp"),
-        (false, "sse", "/sse"),
-        (false, "2026-07-28", "/mcp"),
-    ] {
+    for (python, mode, path) in CLIENTS {
         let view = sdk(&gw, python, mode, path);
         assert_eq!(view["tools"], json!(["keep", "toggle"]), "{mode}: {view}");
         assert!(view["calls"]["keep"]["ok"].is_string(), "{mode}: {view}");
@@ -297,6 +300,12 @@ fn under_warn_drift_is_served_and_recorded() {
     let gw = pinned(&dir, "warn");
     let (_s, names) = toggle(&gw);
     assert_eq!(names, ["added", "desc", "keep", "renamed", "toggle"]);
+    for (python, mode, path) in CLIENTS {
+        let view = sdk(&gw, python, mode, path);
+        let listed = json!(["added", "desc", "keep", "renamed", "toggle"]);
+        assert_eq!(view["tools"], listed, "{mode}: {view}");
+        assert!(view["calls"]["desc"]["ok"].is_string(), "{mode}: {view}");
+    }
     let served = json_lines(&dir.0.join("warn.jsonl"))
         .into_iter()
         .filter(|r| r["kind"] == "drift")
