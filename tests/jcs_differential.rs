@@ -101,20 +101,7 @@ fn cases() -> &'static [Case] {
 
 /// Fails with the first [`SHOWN`] reports and the count of all.
 fn report(what: &str, failures: &[String], of: usize) {
-    if failures.is_empty() {
-        return;
-    }
-    let shown: Vec<&str> = failures.iter().take(SHOWN).map(String::as_str).collect();
-    panic!(
-        "{} of {of} documents: {what}\n\n{}\n{}",
-        failures.len(),
-        shown.join("\n\n"),
-        if failures.len() > SHOWN {
-            format!("\n... and {} more", failures.len() - SHOWN)
-        } else {
-            String::new()
-        }
-    );
+    crate::support::fail_with(&format!("{what} (documents)"), failures, of, SHOWN);
 }
 
 /// Where `ours` first departs from `theirs`, with a little either side.

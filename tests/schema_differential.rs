@@ -185,20 +185,7 @@ fn ours(
 
 /// Fails with the first [`SHOWN`] reports and the count of all.
 fn report(what: &str, failures: &[String], of: usize) {
-    if failures.is_empty() {
-        return;
-    }
-    let shown: Vec<&str> = failures.iter().take(SHOWN).map(String::as_str).collect();
-    panic!(
-        "{} of {of} pairs: {what}\n\n{}\n{}",
-        failures.len(),
-        shown.join("\n\n"),
-        if failures.len() > SHOWN {
-            format!("\n... and {} more", failures.len() - SHOWN)
-        } else {
-            String::new()
-        }
-    );
+    crate::support::fail_with(&format!("{what} (pairs)"), failures, of, SHOWN);
 }
 
 fn describe(case: &Case, ours: &str) -> String {

@@ -762,3 +762,21 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// Fails naming how many of `of` cases failed `what`, with the first
+/// `shown` reports in full; passes when none failed.
+pub fn fail_with(what: &str, failures: &[String], of: usize, shown: usize) {
+    if failures.is_empty() {
+        return;
+    }
+    let first: Vec<&str> = failures.iter().take(shown).map(String::as_str).collect();
+    let more = match failures.len().checked_sub(shown) {
+        Some(n) if n > 0 => format!("\n... and {n} more"),
+        _ => String::new(),
+    };
+    panic!(
+        "{} of {of} cases: {what}\n\n{}\n{more}",
+        failures.len(),
+        first.join("\n\n")
+    );
+}
