@@ -16,6 +16,7 @@
 //! - `jwt`: bearer JWTs checked offline against a JWK Set (ring);
 //! - `schema`: a bounded JSON Schema 2020-12 validator for tool arguments;
 //! - `jcs`: RFC 8785 canonical JSON, for definition hashes;
+//! - `bm25`: Okapi BM25 over tool definitions, for the optimizer's search;
 //! - `http`: HTTP/1.1 server on std threads: parser, bodies, responses, accept loop;
 //! - `sse`: server-sent-event framing;
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
@@ -42,6 +43,7 @@ pub mod app;
 pub mod audit;
 pub mod backend;
 pub mod base64;
+pub mod bm25;
 pub mod catalog;
 pub mod child_guard;
 pub mod cli;
