@@ -14,6 +14,8 @@ PYJWT_VERSION=2.15.1         # mints the JWTs (good and hostile) the identity te
 CRYPTOGRAPHY_VERSION=50.0.2  # its keys (RSA, EC)
 JSONSCHEMA_VERSION=4.26.0    # a JSON Schema 2020-12 validator the schema differential test compares with
 RFC8785_VERSION=0.1.4        # an RFC 8785 canonical JSON implementation the JCS differential test compares with
+RANK_BM25_VERSION=0.2.2      # the Okapi BM25 (BM25Okapi) the find_tool ranking's differential test compares with
+NUMPY_VERSION=2.4.6          # what rank-bm25 computes with
 ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must work against ours
   "argus-mcp[tui]==0.8.6"
   mcp==1.27.0                # what argus-mcp 0.8.6 was built against (newer ones break its imports)
@@ -52,9 +54,10 @@ venv() {
   fi
 }
 
-step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION, jsonschema $JSONSCHEMA_VERSION, rfc8785 $RFC8785_VERSION"
+step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION, jsonschema $JSONSCHEMA_VERSION, rfc8785 $RFC8785_VERSION, rank-bm25 $RANK_BM25_VERSION"
 venv .test-env/venv "mcp==$PY_MCP_VERSION" "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION" \
-  "jsonschema==$JSONSCHEMA_VERSION" "rfc8785==$RFC8785_VERSION"
+  "jsonschema==$JSONSCHEMA_VERSION" "rfc8785==$RFC8785_VERSION" "rank-bm25==$RANK_BM25_VERSION" \
+  "numpy==$NUMPY_VERSION"
 export ARGUS_TEST_PYTHON="$PWD/.test-env/venv/bin/python"
 
 step "Python mcp SDK $PY_MCP2_VERSION (2026-07-28 client)"

@@ -11,6 +11,8 @@ mod audit_signed;
 mod authorization;
 /// Unreadable answers from stdio, SSE and Streamable HTTP backends fail their call at once.
 mod bad_lines;
+/// The `find_tool` ranking against Python `rank-bm25`'s BM25Okapi, on a generated catalog.
+mod bm25_differential;
 /// CORS in headless Chromium: an allowed origin's page lists and calls tools, another fails.
 mod browser;
 /// The catalog lock: written sorted, drift named by `check --connect`, call records name definitions.
