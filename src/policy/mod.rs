@@ -36,13 +36,19 @@ impl fmt::Display for Subject<'_> {
     /// As the audit log and `check --explain` name it: `tool:<name>`,
     /// `prompt:<name>` or `resource:<uri>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let prefix = match self.kind {
-            Kind::Tool => "tool",
-            Kind::Prompt => "prompt",
-            Kind::Resource | Kind::Template => "resource",
-        };
-        write!(f, "{prefix}:{}", self.name)
+        f.write_str(&item_name(self.kind, self.name))
     }
+}
+
+/// An item as records and patterns name it: `tool:<name>`,
+/// `prompt:<name>`, or `resource:<uri>` (a template's too).
+pub fn item_name(kind: Kind, name: &str) -> String {
+    let prefix = match kind {
+        Kind::Tool => "tool",
+        Kind::Prompt => "prompt",
+        Kind::Resource | Kind::Template => "resource",
+    };
+    format!("{prefix}:{name}")
 }
 
 /// Which rule decided.
@@ -52,6 +58,16 @@ pub enum Rule {
     Policy(usize),
     /// No policy matched: `default_effect`.
     Default,
+}
+
+impl Rule {
+    /// As the audit log records it: the policy's index, or `"default"`.
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            Rule::Policy(i) => serde_json::Value::from(i),
+            Rule::Default => serde_json::Value::from("default"),
+        }
+    }
 }
 
 impl fmt::Display for Rule {

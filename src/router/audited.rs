@@ -31,19 +31,10 @@ impl CallRecord {
         (exposed, original): (&str, &str),
         (backend, group): (&str, &str),
     ) -> CallRecord {
-        let mut fields = Map::new();
+        let mut fields = caller_fields(cx);
         let mut put = |k: &str, v: Value| {
             fields.insert(k.to_owned(), v);
         };
-        put("session", Value::from(cx.label()));
-        if let Some(identity) = cx.identity() {
-            put("identity", Value::from(identity.name.as_str()));
-            if let Some(client) = &identity.client_id {
-                put("client_id", Value::from(client.as_str()));
-            }
-        }
-        put("peer", Value::from(cx.peer().to_string()));
-        put("transport", Value::from(cx.transport().as_str()));
         put("method", Value::from(method));
         put("name", Value::from(exposed));
         put("original", Value::from(original));
@@ -107,15 +98,25 @@ pub(super) fn metric_outcome(result: &Result<Value, CallError>) -> CallOutcome {
 /// Records a request that ended without an answer: `cancelled`, by the
 /// client or because its session ended.
 pub(super) fn cancelled(log: &AuditLog, cx: CallContext<'_>, backend: &str, why: &str) {
-    let mut fields = Map::new();
-    fields.insert("session".into(), Value::from(cx.label()));
-    if let Some(identity) = cx.identity() {
-        fields.insert("identity".into(), Value::from(identity.name.as_str()));
-    }
-    fields.insert("peer".into(), Value::from(cx.peer().to_string()));
-    fields.insert("transport".into(), Value::from(cx.transport().as_str()));
+    let mut fields = caller_fields(cx);
     fields.insert("backend".into(), Value::from(backend));
     fields.insert("outcome".into(), Value::from("cancelled"));
     fields.insert("reason".into(), Value::from(why));
     let _ = log.record("call", fields);
+}
+
+/// Who a record is about: the session (as a hash), the caller's identity
+/// and OAuth client when known, the peer and the front transport.
+pub(super) fn caller_fields(cx: CallContext<'_>) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("session".into(), Value::from(cx.label()));
+    if let Some(identity) = cx.identity() {
+        fields.insert("identity".into(), Value::from(identity.name.as_str()));
+        if let Some(client) = &identity.client_id {
+            fields.insert("client_id".into(), Value::from(client.as_str()));
+        }
+    }
+    fields.insert("peer".into(), Value::from(cx.peer().to_string()));
+    fields.insert("transport".into(), Value::from(cx.transport().as_str()));
+    fields
 }

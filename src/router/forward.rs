@@ -129,11 +129,7 @@ impl Router {
                 if let Some(policies) = self.supervisor.views().policies.as_deref() {
                     let roles = cx.identity().map_or(&[][..], |i| i.roles.as_slice());
                     let decision = policies.decide_entry(roles, entry);
-                    let rule = match decision.rule {
-                        crate::policy::Rule::Policy(i) => Value::from(i),
-                        crate::policy::Rule::Default => Value::from("default"),
-                    };
-                    record.note("rule", rule);
+                    record.note("rule", decision.rule.to_json());
                 }
             }
             record

@@ -5,7 +5,7 @@
 //! a template is decided on the URI itself.
 
 use super::*;
-use crate::policy::{Decision, Policies, Rule};
+use crate::policy::{Decision, item_name};
 
 impl Router {
     /// What serves resource `uri` to the caller of `cx` in its `catalog`
@@ -25,26 +25,11 @@ impl Router {
         if let Some(policies) = self.supervisor.views().policies.as_deref() {
             let decision = policies.decide_uri(roles(cx), uri, source);
             if !decision.allowed() {
-                self.record_denial(cx, method, &format!("resource:{uri}"), decision);
+                self.record_denial(cx, method, &item_name(Kind::Resource, uri), decision);
                 return None;
             }
         }
         Some(source.2.clone())
-    }
-
-    /// Whether the policies let `caller` have resource `uri`, as its
-    /// `catalog` serves it (for the updates it gets).
-    pub(super) fn uri_allowed(
-        &self,
-        policies: &Policies,
-        caller: Option<&Identity>,
-        uri: &str,
-        catalog: &Catalog,
-    ) -> bool {
-        let roles = caller.map_or(&[][..], |c| c.roles.as_slice());
-        catalog
-            .resource_source(uri)
-            .is_some_and(|source| policies.decide_uri(roles, uri, source).allowed())
     }
 
     /// The error for a request of `key` of `kind` that the catalog lock
@@ -113,16 +98,7 @@ impl Router {
                 .map(|route| policies.decide_route(roles, kind, key, route)),
         };
         if let Some(decision) = decision.filter(|d| !d.allowed()) {
-            let prefix = if kind == Kind::Prompt {
-                "prompt"
-            } else {
-                "tool"
-            };
-            let item = match kind {
-                Kind::Resource | Kind::Template => format!("resource:{key}"),
-                _ => format!("{prefix}:{key}"),
-            };
-            self.record_denial(cx, method, &item, decision);
+            self.record_denial(cx, method, &item_name(kind, key), decision);
         }
     }
 
@@ -133,23 +109,10 @@ impl Router {
         let Some(log) = self.runtime.audit() else {
             return;
         };
-        let mut fields = serde_json::Map::new();
-        fields.insert("session".into(), Value::from(cx.label()));
-        if let Some(identity) = cx.identity() {
-            fields.insert("identity".into(), Value::from(identity.name.as_str()));
-            if let Some(client) = &identity.client_id {
-                fields.insert("client_id".into(), Value::from(client.as_str()));
-            }
-        }
-        fields.insert("peer".into(), Value::from(cx.peer().to_string()));
-        fields.insert("transport".into(), Value::from(cx.transport().as_str()));
+        let mut fields = audited::caller_fields(cx);
         fields.insert("method".into(), Value::from(method));
         fields.insert("item".into(), Value::from(item));
-        let rule = match decision.rule {
-            Rule::Policy(i) => Value::from(i),
-            Rule::Default => Value::from("default"),
-        };
-        fields.insert("rule".into(), rule);
+        fields.insert("rule".into(), decision.rule.to_json());
         let _ = log.record("denied", fields);
     }
 }

@@ -33,13 +33,14 @@ impl Router {
     ) -> Option<String> {
         let views = self.supervisor.views();
         let catalog = views.seen_by(view, caller)?;
-        let route = catalog.resource_route(uri)?;
+        let source = catalog.resource_source(uri)?;
+        let roles = caller.map_or(&[][..], |c| c.roles.as_slice());
         if let Some(p) = views.policies.as_deref()
-            && !self.uri_allowed(p, caller, uri, &catalog)
+            && !p.decide_uri(roles, uri, source).allowed()
         {
             return None;
         }
-        Some(route.backend_name.clone())
+        Some(source.2.backend_name.clone())
     }
 
     /// The group of backend `backend`, as the config in force has it.

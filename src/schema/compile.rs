@@ -107,16 +107,6 @@ impl Compiler<'_> {
         node
     }
 
-    /// A subschema at `at/key` where the instance stays where it is.
-    fn in_place(
-        &mut self,
-        value: &Value,
-        at: &str,
-        in_place: &mut Vec<String>,
-    ) -> Result<Subschema, SchemaError> {
-        self.node(value, at, in_place)
-    }
-
     /// A subschema that applies to a part of the instance: no cycle can
     /// pass through it.
     fn descend(&mut self, value: &Value, at: &str) -> Result<Subschema, SchemaError> {
@@ -140,7 +130,7 @@ impl Compiler<'_> {
         match in_place {
             Some(stack) => {
                 for (i, item) in items.iter().enumerate() {
-                    nodes.push(self.in_place(item, &format!("{at}/{i}"), stack)?);
+                    nodes.push(self.node(item, &format!("{at}/{i}"), stack)?);
                 }
             }
             None => {
@@ -209,7 +199,7 @@ impl Compiler<'_> {
                 "allOf" => r.all_of = self.list(value, &here, Some(in_place))?,
                 "anyOf" => r.any_of = self.list(value, &here, Some(in_place))?,
                 "oneOf" => r.one_of = self.list(value, &here, Some(in_place))?,
-                "not" => r.not = Some(self.in_place(value, &here, in_place)?),
+                "not" => r.not = Some(self.node(value, &here, in_place)?),
                 "$ref" => r.reference = self.reference(value, &here, in_place)?,
                 "$defs" | "definitions" => {
                     let Value::Object(defs) = value else {
