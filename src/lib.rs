@@ -22,6 +22,8 @@
 //! - `jsonrpc`, `mcp`: message types, method names, protocol versions;
 //! - `backend`: one connection per backend: ids, pending requests,
 //!   timeouts; the stdio transport; the MCP client handshake and discovery;
+//! - `telemetry`: W3C trace context, spans, and their OTLP/HTTP JSON export
+//!   on one thread;
 //! - `catalog`, `names`, `policy`, `supervisor`: the merged catalog and
 //!   client-safe names (pure), the authorization decision that makes each
 //!   caller's view of it, and the lifecycle of every backend with the live
@@ -73,5 +75,6 @@ pub mod sha256;
 pub mod sse;
 pub mod supervisor;
 pub mod sync;
+pub mod telemetry;
 pub mod uri_template;
 pub mod workers;

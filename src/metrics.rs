@@ -93,6 +93,11 @@ pub struct Metrics {
     pub reloads: AtomicU64,
     /// Config reloads refused (the file had errors).
     pub reloads_refused: AtomicU64,
+    /// Spans the collector took.
+    telemetry_spans_exported: AtomicU64,
+    /// Spans dropped: the exporter's queue was full, or the collector
+    /// refused or did not take their batch.
+    telemetry_spans_dropped: AtomicU64,
 }
 
 /// What is known only at scrape time.
@@ -172,6 +177,17 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, rows: &[(String,
 }
 
 impl Metrics {
+    /// Counts spans the collector took.
+    pub fn count_spans_exported(&self, n: u64) {
+        self.telemetry_spans_exported
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts spans dropped on their way to the collector.
+    pub fn count_spans_dropped(&self, n: u64) {
+        self.telemetry_spans_dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Counts one client request; `backend` is `None` for what the
     /// gateway answers itself, and `duration` feeds the backend's histogram.
     pub fn request(
@@ -285,6 +301,18 @@ impl Metrics {
             "argus_slow_clients_dropped_total",
             "Sessions closed because their client stopped reading.",
             &plain(&self.slow_clients_dropped),
+        );
+        counter(
+            out,
+            "argus_telemetry_spans_exported_total",
+            "Spans the OTLP collector took.",
+            &plain(&self.telemetry_spans_exported),
+        );
+        counter(
+            out,
+            "argus_telemetry_spans_dropped_total",
+            "Spans dropped because the exporter's queue was full or the collector did not take them.",
+            &plain(&self.telemetry_spans_dropped),
         );
         counter(
             out,

@@ -11,8 +11,10 @@
 //! type; resources are keyed by URI and templates by URI template.
 
 mod lock;
+mod optimizer;
 
 pub use lock::{BadLine, Change, Drift, Lock, kind_word};
+pub use optimizer::{CALL_TOOL, DEFAULT_LIMIT, FIND_TOOL, MAX_LIMIT, meta_schema};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -161,6 +163,9 @@ pub struct Catalog {
     pub entries: Vec<Entry>,
     /// What the connected backends support, for the gateway's own capabilities.
     pub features: Features,
+    /// The optimizer, when it is on: what `tools/list` shows instead of
+    /// every tool, and the search index.
+    optimizer: Option<Arc<optimizer::Optimized>>,
 }
 
 /// Optional features that at least one backend in the catalog supports.
@@ -438,7 +443,10 @@ impl Catalog {
                 kept.insert(entry.kind, key, route, item.clone());
             }
         }
-        kept
+        match self.optimizer_keeps() {
+            Some(keep) => kept.optimized(keep),
+            None => kept,
+        }
     }
 
     /// The entry of an exposed tool or prompt name, resource URI or URI

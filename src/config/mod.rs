@@ -57,6 +57,10 @@ pub struct Config {
     pub lock_file: Option<PathBuf>,
     /// `catalog.pin`: what drift against the lock does.
     pub pin: Pin,
+    /// `optimizer`: `find_tool` and `call_tool` in place of the whole tool list.
+    pub optimizer: Optimizer,
+    /// `telemetry`: traces exported to an OpenTelemetry collector.
+    pub telemetry: Telemetry,
     /// Start-up tuning from the environment (`ARGUS_*`).
     pub lifecycle: Lifecycle,
     /// Known Argus keys that are accepted and ignored, one message each.
@@ -444,6 +448,52 @@ pub struct RateLimits {
     pub requests: u32,
     /// Window length.
     pub window: Duration,
+}
+
+/// `optimizer`: every endpoint's `tools/list` shows the meta-tools
+/// `find_tool` (BM25 search over the caller's tools) and `call_tool`, plus
+/// the `keep_tools` it exposes, instead of every tool; every tool stays
+/// callable by its own name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Optimizer {
+    /// On or off (off by default).
+    pub enabled: bool,
+    /// Exposed tool names listed beside the meta-tools.
+    pub keep_tools: Vec<String>,
+}
+
+/// `telemetry`: a span per request exported as OTLP/HTTP JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Telemetry {
+    /// On or off (off by default).
+    pub enabled: bool,
+    /// The collector's base URL; spans go to `<otlp_endpoint>/v1/traces`.
+    pub otlp_endpoint: String,
+    /// `service.name` of every span.
+    pub service_name: String,
+}
+
+impl Telemetry {
+    /// Where spans are posted: the endpoint with `/v1/traces`, unless it
+    /// names that path already.
+    pub fn traces_url(&self) -> String {
+        let base = self.otlp_endpoint.trim_end_matches('/');
+        if base.ends_with("/v1/traces") {
+            base.to_owned()
+        } else {
+            format!("{base}/v1/traces")
+        }
+    }
+}
+
+impl Default for Telemetry {
+    fn default() -> Telemetry {
+        Telemetry {
+            enabled: false,
+            otlp_endpoint: "http://localhost:4318".into(),
+            service_name: "argus-mcp".into(),
+        }
+    }
 }
 
 /// `audit`.

@@ -22,7 +22,7 @@
 //! | `catalog` | `filters`, `tool_overrides`, `conflict_resolution`, `catalog` |
 //! | `access` | `incoming_auth`, `security`, `rate_limits` |
 //! | `authorization` | `authorization` |
-//! | `sse_resilience`, `audit` | the sections of those names |
+//! | `sse_resilience`, `audit`, `optimizer`, `telemetry` | the sections of those names |
 
 use super::yaml::{self, Node, YamlValue};
 use super::{Config, Problem};
@@ -35,9 +35,11 @@ mod backends;
 mod catalog;
 mod fields;
 mod lifecycle;
+mod optimizer;
 mod scalars;
 mod server;
 mod sse_resilience;
+mod telemetry;
 mod timeouts;
 mod tls;
 
@@ -52,8 +54,6 @@ const TOP_EXTRAS: &[&str] = &[
     "retry",
     "http_pool",
     "session_pool",
-    "optimizer",
-    "telemetry",
     "registries",
     "feature_flags",
     "plugins",
@@ -97,6 +97,8 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
     let rate_limits = access::rate_limits(&mut cx, &mut top);
     let audit = audit::audit(&mut cx, &mut top);
     let (names, lock_file, pin) = catalog::catalog_names(&mut cx, &mut top);
+    let optimizer = optimizer::optimizer(&mut cx, &mut top);
+    let telemetry = telemetry::telemetry(&mut cx, &mut top);
     // The original's schema version: nothing to configure, so accepted
     // silently, whatever its value.
     let _ = top.get("version");
@@ -121,6 +123,8 @@ pub(super) fn from_text(text: &str, env: Env<'_>) -> Result<Config, Vec<Problem>
         names,
         lock_file,
         pin,
+        optimizer,
+        telemetry,
         lifecycle: env_defaults.lifecycle,
         warnings: cx.warnings,
     })

@@ -25,6 +25,7 @@ mod sse;
 mod stdio;
 mod streamable;
 mod streams;
+mod trace_header;
 mod well_known;
 
 use std::collections::HashMap;

@@ -108,6 +108,10 @@ fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
         needs.push("audit");
         new.audit = running.audit.clone();
     }
+    if running.telemetry != new.telemetry {
+        needs.push("telemetry");
+        new.telemetry = running.telemetry.clone();
+    }
     needs
 }
 

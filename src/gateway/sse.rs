@@ -311,7 +311,8 @@ pub(super) fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Resp
     }
     match decode_text(&req.body, Batches::Refused) {
         Ok(decoded) => {
-            for message in decoded.into_messages().0 {
+            for mut message in decoded.into_messages().0 {
+                super::trace_header::adopt(gateway, req, &mut message);
                 debug!("session {}: <- {:?}", session.short_id(), message);
                 gateway.router.handle(&session, message);
             }

@@ -124,10 +124,13 @@ fn post(gateway: &Gateway, req: &Request, access: Access<'_>) -> Response {
         return super::modern::post(gateway, req, access, body);
     }
     let is_batch = body.is_array();
-    let messages = match messages_of(body) {
+    let mut messages = match messages_of(body) {
         Ok(messages) => messages,
         Err(refusal) => return refusal,
     };
+    for m in &mut messages {
+        super::trace_header::adopt(gateway, req, m);
+    }
     let is_init =
         |m: &Message| matches!(m, Message::Request { method, .. } if method == method::INITIALIZE);
     if messages.iter().any(is_init) {

@@ -18,13 +18,14 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::audited;
 use super::reply::{Attach, InputRequest, Reply, WeakReply};
+use super::{audited, traced};
 use crate::backend::{CallError, CallOrigin, Connection, NotRelayed};
 use crate::jsonrpc::{ErrorObject, Message, RequestId, code};
 use crate::mcp::{self, method};
 use crate::runtime::Runtime;
 use crate::sync::lock;
+use crate::telemetry::OpenSpan;
 
 /// Where a call's answer goes: a caller's sink and the client's id of
 /// the request.
@@ -68,6 +69,8 @@ pub(super) struct Ending {
     pub(super) rounds: Option<Box<dyn FollowUp>>,
     /// The call has been answered: later outcomes are dropped.
     pub(super) done: bool,
+    /// Its request's server span and its own client span, when traced.
+    pub(super) trace: Option<(OpenSpan, OpenSpan)>,
 }
 
 impl std::fmt::Debug for Call {
@@ -135,7 +138,16 @@ impl Call {
         };
         ending.done = true;
         let audit = ending.audit.take();
+        let trace = ending.trace.take();
         drop(ending);
+        let server_span = trace.map(|(server, client)| {
+            let why = outcome.as_ref().err().map(ToString::to_string);
+            client.end(traced::backend_ended(
+                &outcome,
+                why.as_deref().unwrap_or(""),
+            ));
+            server
+        });
         self.runtime.metrics().request(
             self.transport,
             &self.method,
@@ -156,6 +168,9 @@ impl Call {
             // `audit.required`: nothing goes through unrecorded.
             let withheld = format!("the answer is withheld: {why}");
             let error = Message::error(Some(client_id.clone()), code::INTERNAL_ERROR, withheld);
+            if let Some(span) = server_span {
+                span.end(traced::answered_by(&error));
+            }
             return reply.answer(&client_id, error);
         }
         let message = match outcome {
@@ -175,6 +190,9 @@ impl Call {
                 }
             }
         };
+        if let Some(span) = server_span {
+            span.end(traced::answered_by(&message));
+        }
         reply.answer(&client_id, message);
     }
 

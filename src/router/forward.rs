@@ -34,11 +34,19 @@ impl Router {
             method_name,
             cx.transport().as_str(),
         ));
-        let stamp = if link.conn.is_modern() {
+        let mut stamp = if link.conn.is_modern() {
             self.stamp_for(cx, &params, is_tool, exposed)
         } else {
             CallerStamp::default()
         };
+        let trace = caller
+            .span
+            .take()
+            .and_then(|server| traced::forwarded(server, method_name, route, exposed));
+        stamp.traceparent = trace
+            .as_ref()
+            .and_then(|(_, client)| client.context())
+            .map(|c| c.header());
         let progress = client_token.map(|token| call.progress_hook(token));
         // A 2026-07-28 request that asked for logs hears its backend's, on
         // its own stream, in order with its answer (never without asking).
@@ -67,6 +75,7 @@ impl Router {
             let mut ending = lock(&call.ending);
             ending.audit = self.audit_start(cx, method_name, route, exposed);
             ending.rounds = rounds.map(|r| Box::new(r) as Box<dyn call::FollowUp>);
+            ending.trace = trace;
         }
         if !caller.reply.track(id, &link.conn, backend_id) {
             // The same id arrived twice at once (the check in `dispatch` raced).
@@ -153,6 +162,7 @@ impl Router {
             capabilities: Some(cx.capabilities()),
             log_level: cx.log_level(),
             headers: Vec::new(),
+            traceparent: None,
         };
         if !is_tool {
             return stamp;

@@ -20,12 +20,15 @@ mod call;
 mod context;
 mod forward;
 mod interest;
+mod meta_tools;
 mod permit;
+mod reads;
 mod relay;
 mod reply;
 mod rounds;
 mod stateless;
 mod subscriptions;
+mod traced;
 
 pub use call::Call;
 pub use context::{CallContext, RequestContext};
@@ -49,6 +52,7 @@ use crate::runtime::Runtime;
 use crate::session::{Asker, JsonText, Session};
 use crate::supervisor::Supervisor;
 use crate::sync::lock;
+use crate::telemetry::Tracer;
 use interest::{Levels, Subscribers};
 use relay::answered;
 
@@ -69,6 +73,8 @@ pub struct Router {
     subscribers: Subscribers,
     /// Sessions per log level.
     levels: Levels,
+    /// Spans of every request, when `telemetry` is on.
+    tracer: Option<Arc<Tracer>>,
 }
 
 /// What to do with a request.
@@ -80,14 +86,21 @@ enum Handled {
 }
 
 impl Router {
-    /// A router over the backends of `supervisor`, recording in `runtime`.
+    /// A router over the backends of `supervisor`, recording in `runtime`
+    /// (and, when `telemetry` is on, starting its exporter).
     pub fn new(runtime: Arc<Runtime>, supervisor: Arc<Supervisor>) -> Router {
         Router {
+            tracer: Tracer::start(&runtime),
             supervisor,
             runtime,
             subscribers: Subscribers::default(),
             levels: Levels::default(),
         }
+    }
+
+    /// Whether requests are traced (`telemetry` on).
+    pub fn traces(&self) -> bool {
+        self.tracer.is_some()
     }
 
     /// Handles one message from `session`; its answers are queued on it.
@@ -100,7 +113,6 @@ impl Router {
     /// (now, or later from a backend) go to `reply`. A 2026-07-28
     /// request's context has no session: only requests mean anything.
     pub fn dispatch(&self, cx: CallContext<'_>, message: Message, reply: &Arc<dyn Reply>) {
-        let caller = Caller { context: cx, reply };
         let session = match cx {
             CallContext::Session(s) => Some(s),
             CallContext::Request(_) => None,
@@ -110,13 +122,24 @@ impl Router {
                 refuse_duplicate(session, id)
             }
             (Message::Request { id, method, params }, _) => {
+                let span =
+                    traced::SpanSlot::new(self.server_span(cx, &id, &method, params.as_ref()));
+                let caller = Caller {
+                    context: cx,
+                    reply,
+                    span: &span,
+                };
                 let answered = |outcome| {
                     let transport = cx.transport().as_str();
                     self.runtime
                         .metrics()
                         .request(transport, &method, None, outcome, None)
                 };
-                match self.request(caller, &id, &method, params) {
+                let handled = self.request(caller, &id, &method, params);
+                if let (Handled::Reply(r), Some(span)) = (&handled, span.take()) {
+                    span.end(traced::answered(r));
+                }
+                match handled {
                     Handled::Reply(Ok(result)) => {
                         answered(metrics::CallOutcome::Ok);
                         reply.answer(&id, Message::response(id.clone(), result));
@@ -262,7 +285,7 @@ impl Router {
                 reply(list(&catalog(), p, Kind::Template, "resourceTemplates"))
             }
             (method::PROMPTS_LIST, _) => reply(list(&catalog(), p, Kind::Prompt, "prompts")),
-            (method::TOOLS_CALL, _) => self.call_named(caller, id, name, Kind::Tool, params),
+            (method::TOOLS_CALL, _) => self.call_tool(caller, id, params),
             (method::PROMPTS_GET, _) => self.call_named(caller, id, name, Kind::Prompt, params),
             (method::RESOURCES_READ, _) => self.read(caller, id, params),
             (method::COMPLETION_COMPLETE, _) => self.complete(caller, id, params),
@@ -311,80 +334,6 @@ impl Router {
         let mut params = params.unwrap_or_else(|| json!({}));
         params["name"] = Value::from(route.original.as_str());
         self.forward(caller, id, name, params, route, &exposed)
-    }
-
-    /// `resources/read`: forwarded to the backend that serves the URI in
-    /// the session's view (listed, or by template).
-    fn read(&self, caller: Caller<'_>, id: &RequestId, params: Option<Value>) -> Handled {
-        let uri = match string_param(params.as_ref(), "uri") {
-            Ok(u) => u,
-            Err(e) => return Handled::Reply(Err(e)),
-        };
-        let catalog = self.catalog_for(caller.context);
-        match self.resource_for(caller.context, &catalog, method::RESOURCES_READ, &uri) {
-            Some(route) => {
-                let params = params.unwrap_or_default();
-                self.forward(caller, id, method::RESOURCES_READ, params, &route, &uri)
-            }
-            None => Handled::Reply(Err(resource_not_found(&uri))),
-        }
-    }
-
-    /// `completion/complete`: to the backend of the prompt (by its
-    /// original name) or of the resource template or URI it completes.
-    fn complete(&self, caller: Caller<'_>, id: &RequestId, params: Option<Value>) -> Handled {
-        let name = method::COMPLETION_COMPLETE;
-        let reply = |r| Handled::Reply(r);
-        let p = params.as_ref();
-        let reference = p.and_then(|p| p.get("ref"));
-        let catalog = self.catalog_for(caller.context);
-        let route = match reference
-            .and_then(|r| r.get("type"))
-            .and_then(Value::as_str)
-        {
-            Some("ref/prompt") => {
-                let Some(n) = reference
-                    .and_then(|r| r.get("name"))
-                    .and_then(Value::as_str)
-                else {
-                    return reply(Err(invalid("ref/prompt needs a name")));
-                };
-                match catalog.route(Kind::Prompt, n) {
-                    Some(r) => {
-                        let mut params = params.clone().unwrap_or_default();
-                        params["ref"]["name"] = Value::from(r.original.as_str());
-                        return self.forward(caller, id, name, params, &r.clone(), n);
-                    }
-                    None => {
-                        self.note_if_denied(caller.context, name, Kind::Prompt, n);
-                        return reply(Err(invalid(format!("unknown prompt: \"{n}\""))));
-                    }
-                }
-            }
-            Some("ref/resource") => {
-                let Some(uri) = reference.and_then(|r| r.get("uri")).and_then(Value::as_str) else {
-                    return reply(Err(invalid("ref/resource needs a uri")));
-                };
-                catalog
-                    .entries
-                    .iter()
-                    .find(|e| e.kind == Kind::Template && e.exposed == uri)
-                    .map(|e| e.route.clone())
-                    .or_else(|| self.resource_for(caller.context, &catalog, name, uri))
-            }
-            _ => {
-                return reply(Err(invalid(
-                    "completion/complete needs params.ref of type ref/prompt or ref/resource",
-                )));
-            }
-        };
-        let about = reference.map(Value::to_string).unwrap_or_default();
-        match route {
-            Some(route) => {
-                self.forward(caller, id, name, params.unwrap_or_default(), &route, &about)
-            }
-            None => reply(Err(invalid("unknown completion reference"))),
-        }
     }
 
     /// `logging/setLevel`: the session's level, counted at the backends it
@@ -524,11 +473,12 @@ fn refuse_duplicate(session: &Session, id: RequestId) {
 }
 
 /// A request's caller: where its context comes from and where its answers
-/// go.
+/// go, and its request's server span (a forwarded call takes it).
 #[derive(Clone, Copy)]
 struct Caller<'a> {
     context: CallContext<'a>,
     reply: &'a Arc<dyn Reply>,
+    span: &'a traced::SpanSlot,
 }
 
 /// A list method's answer: the whole list in one page. We never hand out
@@ -545,7 +495,7 @@ fn list(
     {
         return Err(invalid("invalid cursor"));
     }
-    Ok(json!({ key: catalog.list(kind) }))
+    Ok(json!({ key: catalog.listed(kind) }))
 }
 
 fn string_param(params: Option<&Value>, key: &str) -> Result<String, ErrorObject> {

@@ -5,6 +5,8 @@
 //! into the events and the audit log.
 
 use super::*;
+use crate::catalog::{CALL_TOOL, FIND_TOOL};
+use crate::config::Optimizer;
 
 /// The catalogs clients see: the whole one (`/sse`, `/mcp`) and one per
 /// group (`/g/<group>/...`), each de-conflicted on its own; under
@@ -70,7 +72,7 @@ impl Views {
 pub fn changed_kinds(old: Option<&Catalog>, new: &Catalog) -> Vec<Kind> {
     Kind::ALL
         .into_iter()
-        .filter(|k| old.is_none_or(|old| old.list(*k) != new.list(*k)))
+        .filter(|k| old.is_none_or(|old| old.listed(*k) != new.listed(*k)))
         .collect()
 }
 
@@ -115,7 +117,10 @@ impl Supervisor {
             std::mem::replace(&mut *views, fresh.clone())
         };
         let first = !self.catalog_recorded.swap(true, Ordering::SeqCst);
-        let whole_changed = !changed_kinds(Some(&previous.all), &fresh.all).is_empty();
+        // Every item, not only what the optimizer lists.
+        let whole_changed = Kind::ALL
+            .into_iter()
+            .any(|k| previous.all.list(k) != fresh.all.list(k));
         if first || whole_changed {
             self.record_catalog_change(first, &previous, &fresh);
         }
@@ -199,9 +204,11 @@ fn build_views(
             .filter(|(_, g)| group.is_none_or(|want| want == *g))
             .map(|(s, _)| *s)
             .collect();
-        Catalog::build_with(&chosen, &config.conflict, &config.names)
+        let (catalog, warnings) = Catalog::build_with(&chosen, &config.conflict, &config.names)?;
+        Ok((optimize(&config.optimizer, catalog), warnings))
     };
-    let (all, warnings) = build(None)?;
+    let (all, mut warnings) = build(None)?;
+    warnings.extend(optimizer_warnings(&config.optimizer, &all));
     let mut groups = BTreeMap::new();
     for backend in &config.backends {
         if !groups.contains_key(&backend.group) {
@@ -219,6 +226,38 @@ fn build_views(
         seen: Mutex::default(),
     };
     Ok((views, warnings))
+}
+
+/// `catalog` with the optimizer on, when `optimizer` says so.
+fn optimize(optimizer: &Optimizer, catalog: Catalog) -> Catalog {
+    if optimizer.enabled {
+        catalog.optimized(optimizer.keep_tools.clone().into())
+    } else {
+        catalog
+    }
+}
+
+/// What the optimizer cannot do as configured with the whole catalog: a
+/// kept name that is no tool, a tool hidden behind a meta-tool's name.
+fn optimizer_warnings(optimizer: &Optimizer, all: &Catalog) -> Vec<String> {
+    if !optimizer.enabled {
+        return Vec::new();
+    }
+    let unknown = optimizer
+        .keep_tools
+        .iter()
+        .filter(|k| all.route(Kind::Tool, k).is_none())
+        .map(|k| format!("optimizer.keep_tools: \"{k}\" is not a tool of the catalog"));
+    let hidden = [FIND_TOOL, CALL_TOOL]
+        .into_iter()
+        .filter_map(|m| Some((m, all.route(Kind::Tool, m)?)))
+        .map(|(m, r)| {
+            format!(
+                "optimizer: tool \"{m}\" of backend \"{}\" is listed as the optimizer's meta-tool of that name; call_tool still reaches it",
+                r.backend_name
+            )
+        });
+    unknown.chain(hidden).collect()
 }
 
 /// Every exposed name → backend and original name, one line each, sorted.

@@ -37,13 +37,17 @@ impl Connection {
         method: &str,
         mut params: Option<Value>,
         progress: Option<ProgressFn>,
-        stamp: CallerStamp,
+        mut stamp: CallerStamp,
     ) -> (Frame, Option<ProgressFn>) {
-        let headers = if self.is_modern() {
+        let traceparent = stamp.traceparent.take();
+        let mut headers = if self.is_modern() {
             modernize(method, &mut params, stamp)
         } else {
             Vec::new()
         };
+        if let Some(traceparent) = traceparent {
+            headers.extend(trace_context(&mut params, traceparent));
+        }
         let progress = match (progress, params.as_mut().and_then(progress_token_slot)) {
             (Some(f), Some(slot)) => {
                 *slot = Value::from(id);
@@ -86,6 +90,25 @@ impl Connection {
     }
 }
 
+/// Puts `traceparent` in the request's `_meta` (its `tracestate` kept as
+/// the caller sent it); returns both as HTTP headers.
+fn trace_context(params: &mut Option<Value>, traceparent: String) -> Vec<(String, String)> {
+    let p = params.get_or_insert_with(|| json!({}));
+    let Some(obj) = p.as_object_mut() else {
+        return Vec::new();
+    };
+    let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+    let Some(meta) = meta.as_object_mut() else {
+        return Vec::new();
+    };
+    meta.insert("traceparent".into(), Value::from(traceparent.as_str()));
+    let mut headers = vec![("traceparent".to_owned(), traceparent)];
+    if let Some(state) = meta.get("tracestate").and_then(Value::as_str) {
+        headers.push(("tracestate".to_owned(), state.to_owned()));
+    }
+    headers
+}
+
 /// `params._meta.progressToken`, if present.
 fn progress_token_slot(params: &mut Value) -> Option<&mut Value> {
     params.get_mut("_meta")?.get_mut("progressToken")
@@ -104,6 +127,10 @@ pub struct CallerStamp {
     pub log_level: Option<String>,
     /// `Mcp-Param-*` headers, sent after the routing headers.
     pub headers: Vec<(String, String)>,
+    /// The W3C `traceparent` of the gateway's span for this request: put
+    /// in `_meta.traceparent`, and sent as a header (with `_meta`'s
+    /// `tracestate`) to an HTTP backend. Any backend, of either era.
+    pub traceparent: Option<String>,
 }
 
 /// Makes a request stateless for a 2026-07-28 backend, the one place its

@@ -114,7 +114,7 @@ fn deliver(
     credentials: &Credentials,
     frame: &Frame,
 ) {
-    if let Err(why) = post_one(agent, conn, endpoint, credentials, &frame.bytes) {
+    if let Err(why) = post_one(agent, conn, endpoint, credentials, frame) {
         match frame.id {
             Some(id) => conn.fail(id, CallError::Send(why.to_string())),
             None => warn!(
@@ -132,7 +132,7 @@ fn post_one(
     conn: &Connection,
     endpoint: &str,
     credentials: &Credentials,
-    message: &[u8],
+    frame: &Frame,
 ) -> Result<(), PostError> {
     let mut response = credentials
         .send(|headers| {
@@ -140,7 +140,9 @@ fn post_one(
                 .post(endpoint)
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/json, text/event-stream");
-            with_headers(request, &headers).send(message)
+            // The frame's own (a trace context), then the credentials.
+            let request = with_headers(request, &frame.headers);
+            with_headers(request, &headers).send(&frame.bytes[..])
         })
         .map_err(PostError::Send)?;
     let status = response.status().as_u16();

@@ -173,6 +173,7 @@ fn serve(gateway: &Gateway, req: &Request, access: Access<'_>, checked: Checked)
         let answer = Message::response(id, gateway.router.discover(&catalog));
         return Response::json_text(200, shape.complete(answer));
     }
+    super::trace_header::adopt_params(gateway, req, &mut params);
     let call = begin();
     call.dispatch(Message::Request {
         id: id.clone(),
