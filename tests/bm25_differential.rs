@@ -260,6 +260,24 @@ fn scores_are_rank_bm25s_on_the_catalog() {
     );
 }
 
+/// The index is small: the vocabulary as one string and each tool's
+/// words as two-byte numbers (this catalog's tools have about 34 words
+/// each), at most 16 KiB per hundred tools.
+#[test]
+fn the_index_takes_a_few_kib_per_hundred_tools() {
+    let catalog = catalog();
+    let bytes = Index::new(&catalog.corpus).heap_bytes();
+    let words: usize = catalog.corpus.iter().map(Vec::len).sum();
+    let per_hundred = bytes * 100 / TOOLS;
+    eprintln!(
+        "BM25 index for {TOOLS} tools ({words} words): {bytes} bytes, {per_hundred} per hundred tools"
+    );
+    assert!(
+        per_hundred <= 16 * 1024,
+        "{per_hundred} bytes per hundred tools"
+    );
+}
+
 #[test]
 fn unambiguous_queries_find_their_tool_first() {
     let catalog = catalog();

@@ -16,6 +16,9 @@ JSONSCHEMA_VERSION=4.26.0    # a JSON Schema 2020-12 validator the schema differ
 RFC8785_VERSION=0.1.4        # an RFC 8785 canonical JSON implementation the JCS differential test compares with
 RANK_BM25_VERSION=0.2.2      # the Okapi BM25 (BM25Okapi) the find_tool ranking's differential test compares with
 NUMPY_VERSION=2.4.6          # what rank-bm25 computes with
+OTEL_PROTO_VERSION=1.45.2    # the OTLP protobuf messages the trace receiver parses export requests into
+OTEL_SDK_VERSION=1.45.2      # the OpenTelemetry SDK (and API) of the traced client that propagates W3C trace context
+PROTOBUF_VERSION=7.36.2      # what opentelemetry-proto is built on (json_format parses OTLP JSON)
 ORIGINAL_ARGUS=(             # the original Argus, whose TUI and client must work against ours
   "argus-mcp[tui]==0.8.6"
   mcp==1.27.0                # what argus-mcp 0.8.6 was built against (newer ones break its imports)
@@ -54,10 +57,11 @@ venv() {
   fi
 }
 
-step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION, jsonschema $JSONSCHEMA_VERSION, rfc8785 $RFC8785_VERSION, rank-bm25 $RANK_BM25_VERSION"
+step "Python mcp SDK $PY_MCP_VERSION, PyJWT $PYJWT_VERSION, jsonschema $JSONSCHEMA_VERSION, rfc8785 $RFC8785_VERSION, rank-bm25 $RANK_BM25_VERSION, opentelemetry-proto $OTEL_PROTO_VERSION, opentelemetry-sdk $OTEL_SDK_VERSION"
 venv .test-env/venv "mcp==$PY_MCP_VERSION" "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION" \
   "jsonschema==$JSONSCHEMA_VERSION" "rfc8785==$RFC8785_VERSION" "rank-bm25==$RANK_BM25_VERSION" \
-  "numpy==$NUMPY_VERSION"
+  "numpy==$NUMPY_VERSION" "opentelemetry-proto==$OTEL_PROTO_VERSION" "opentelemetry-sdk==$OTEL_SDK_VERSION" \
+  "opentelemetry-api==$OTEL_SDK_VERSION" "protobuf==$PROTOBUF_VERSION"
 export ARGUS_TEST_PYTHON="$PWD/.test-env/venv/bin/python"
 
 step "Python mcp SDK $PY_MCP2_VERSION (2026-07-28 client)"

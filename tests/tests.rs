@@ -79,5 +79,7 @@ mod stdio_front;
 mod streamable_backends;
 /// The Streamable HTTP front transport at /mcp.
 mod streamable_front;
+/// Traces: OTLP/HTTP JSON to a strict receiver, W3C context from an OTel SDK client to every backend kind.
+mod telemetry;
 /// HTTPS backends on a private CA: `tls.ca_file`, refusals, mTLS, bad key pairs.
 mod tls_backends;

@@ -29,6 +29,9 @@ pub struct State {
     pub polled: Mutex<std::collections::HashMap<String, Value>>,
     /// The `Last-Event-ID`s of the GETs that resumed a stream.
     pub resumed: Mutex<Vec<String>>,
+    /// Per `tools/call` POST: its `traceparent` header and the body's
+    /// `_meta.traceparent`.
+    pub traced: Mutex<Vec<(Option<String>, Option<String>)>>,
 }
 
 pub struct FakeHttp {
@@ -68,6 +71,7 @@ fn serve(stream: TcpStream, state: &State) {
         let mut version = None;
         let mut len = 0usize;
         let mut last_event = None;
+        let mut traceparent = None;
         loop {
             let mut h = String::new();
             if r.read_line(&mut h).unwrap_or(0) == 0 {
@@ -83,6 +87,7 @@ fn serve(stream: TcpStream, state: &State) {
                 "mcp-protocol-version" => version = Some(v.trim().to_owned()),
                 "content-length" => len = v.trim().parse().unwrap_or(0),
                 "last-event-id" => last_event = Some(v.trim().to_owned()),
+                "traceparent" => traceparent = Some(v.trim().to_owned()),
                 _ => {}
             }
         }
@@ -128,6 +133,11 @@ fn serve(stream: TcpStream, state: &State) {
                     .unwrap()
                     .push((session.clone(), version.clone()));
                 let m = msg["method"].as_str().unwrap_or("");
+                if m == "tools/call" {
+                    let meta = msg["params"]["_meta"]["traceparent"].as_str();
+                    let seen = (traceparent.clone(), meta.map(str::to_owned));
+                    state.traced.lock().unwrap().push(seen);
+                }
                 if m == "initialize" {
                     let n = state.initializes.fetch_add(1, Ordering::SeqCst);
                     let id = format!("fake-session-{n}");

@@ -51,6 +51,9 @@ pub struct State {
     pub released: (Mutex<bool>, Condvar),
     /// POSTs being held now.
     pub stalled: AtomicUsize,
+    /// Per `tools/call` POST: its `traceparent` header and the body's
+    /// `_meta.traceparent`.
+    pub traced: Mutex<Vec<(Option<String>, Option<String>)>>,
 }
 
 impl State {
@@ -153,6 +156,14 @@ fn serve(stream: TcpStream, addr: SocketAddr, endpoint: Endpoint, state: &State)
                 return;
             };
             let msg = serde_json::from_slice::<Value>(&body);
+            if let Ok(msg) = &msg
+                && msg["method"] == "tools/call"
+            {
+                let meta = msg["params"]["_meta"]["traceparent"].as_str();
+                let header = headers.get("traceparent").cloned();
+                let seen = (header, meta.map(str::to_owned));
+                state.traced.lock().unwrap().push(seen);
+            }
             if let Ok(msg) = &msg
                 && msg["params"]["name"] == "stall_post"
             {
