@@ -21,41 +21,45 @@ impl Router {
             .as_ref()
             .and_then(|p| p.get("name"))
             .and_then(Value::as_str);
-        let meta = name.filter(|_| self.catalog_for(caller.context).is_optimized());
+        let catalog = self.catalog_for(caller.context);
+        let meta = name.filter(|_| catalog.is_optimized());
         match meta.and_then(|n| Some((n, meta_schema(n)?))) {
             Some((name, schema)) => {
                 if let Err(e) = check_arguments(schema, name, params.as_ref()) {
                     return Handled::Reply(Err(e));
                 }
                 if name == FIND_TOOL {
-                    return Handled::Reply(Ok(self.find_tool(caller.context, params.as_ref())));
+                    return Handled::Reply(Ok(find_tool(&catalog, params.as_ref())));
                 }
                 debug_assert_eq!(name, CALL_TOOL);
-                let inner = through_call_tool(params.unwrap_or_default());
-                self.call_named(caller, id, method::TOOLS_CALL, Kind::Tool, Some(inner))
+                let inner = Some(through_call_tool(params.unwrap_or_default()));
+                self.call_named(caller, id, TOOL, inner, &catalog)
             }
-            None => self.call_named(caller, id, method::TOOLS_CALL, Kind::Tool, params),
+            None => self.call_named(caller, id, TOOL, params, &catalog),
         }
     }
+}
 
-    /// `find_tool`'s result: the caller's best tools for `query`, full
-    /// definitions as `structuredContent` and as JSON text.
-    fn find_tool(&self, cx: CallContext<'_>, params: Option<&Value>) -> Value {
-        let arguments = params.and_then(|p| p.get("arguments"));
-        let query = arguments
-            .and_then(|a| a.get("query"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let limit = arguments
-            .and_then(|a| a.get("limit"))
-            .and_then(Value::as_f64)
-            .map_or(DEFAULT_LIMIT, |l| l.clamp(1.0, MAX_LIMIT as f64) as usize);
-        let found = json!({"tools": self.catalog_for(cx).find_tools(query, limit)});
-        json!({
-            "content": [{"type": "text", "text": found.to_string()}],
-            "structuredContent": found,
-        })
-    }
+/// A tool call, as `call_named` takes it.
+const TOOL: (&str, Kind) = (method::TOOLS_CALL, Kind::Tool);
+
+/// `find_tool`'s result: the caller's best tools in `catalog` for
+/// `query`, full definitions as `structuredContent` and as JSON text.
+fn find_tool(catalog: &Catalog, params: Option<&Value>) -> Value {
+    let arguments = params.and_then(|p| p.get("arguments"));
+    let query = arguments
+        .and_then(|a| a.get("query"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let limit = arguments
+        .and_then(|a| a.get("limit"))
+        .and_then(Value::as_f64)
+        .map_or(DEFAULT_LIMIT, |l| l.clamp(1.0, MAX_LIMIT as f64) as usize);
+    let found = json!({"tools": catalog.find_tools(query, limit)});
+    json!({
+        "content": [{"type": "text", "text": found.to_string()}],
+        "structuredContent": found,
+    })
 }
 
 /// A `call_tool` request's params as the direct call of the tool it

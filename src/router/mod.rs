@@ -286,7 +286,10 @@ impl Router {
             }
             (method::PROMPTS_LIST, _) => reply(list(&catalog(), p, Kind::Prompt, "prompts")),
             (method::TOOLS_CALL, _) => self.call_tool(caller, id, params),
-            (method::PROMPTS_GET, _) => self.call_named(caller, id, name, Kind::Prompt, params),
+            (method::PROMPTS_GET, _) => {
+                let catalog = catalog();
+                self.call_named(caller, id, (name, Kind::Prompt), params, &catalog)
+            }
             (method::RESOURCES_READ, _) => self.read(caller, id, params),
             (method::COMPLETION_COMPLETE, _) => self.complete(caller, id, params),
             (method::RESOURCES_SUBSCRIBE, Some(s)) => self.subscribe(s, caller, id, params),
@@ -300,20 +303,20 @@ impl Router {
     }
 
     /// `tools/call` or `prompts/get` (`kind`): forwarded under the item's
-    /// original name to the backend that owns it in the session's view.
+    /// original name to the backend that owns it in `catalog`, the
+    /// caller's view.
     fn call_named(
         &self,
         caller: Caller<'_>,
         id: &RequestId,
-        name: &str,
-        kind: Kind,
+        (name, kind): (&str, Kind),
         params: Option<Value>,
+        catalog: &Catalog,
     ) -> Handled {
         let exposed = match string_param(params.as_ref(), "name") {
             Ok(n) => n,
             Err(e) => return Handled::Reply(Err(e)),
         };
-        let catalog = self.catalog_for(caller.context);
         let Some(route) = catalog.route(kind, &exposed) else {
             if let Some(e) = self.withheld(caller.context, kind, &exposed) {
                 return Handled::Reply(Err(e));
