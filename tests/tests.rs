@@ -51,6 +51,8 @@ mod modern_backends;
 mod modern_front;
 /// The Python and TypeScript 2.x clients in each connect mode, through the bridge.
 mod modern_sdk;
+/// The optimizer: find_tool and call_tool on every endpoint, SDKs, policies, list_changed, 300 tools.
+mod optimizer;
 /// Authorization policies per identity through the Python and TypeScript SDKs, both eras.
 mod policy_sdk;
 /// Real third-party clients (Python `mcp` SDK) against the gateway.
