@@ -28,8 +28,8 @@ use crate::support::{
     run_with_deadline, text, wait_until,
 };
 
-/// How long spans may take to reach the receiver: the exporter sends at
-/// least every second.
+/// How long spans may take to reach the receiver (the exporter sends a
+/// tenth of a second after a batch's first span).
 const SPANS_WAIT: Duration = Duration::from_secs(15);
 
 /// Marks the arguments, which must never appear in a span.
