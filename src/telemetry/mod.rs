@@ -11,9 +11,8 @@ mod context;
 mod export;
 mod span;
 
-pub use context::{TraceParent, to_hex};
-pub use export::{FLUSH_INTERVAL, QUEUE_SPANS};
-pub use span::{Attr, CLIENT, SERVER, Span, export_body};
+pub use context::TraceParent;
+pub use span::Attr;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +22,7 @@ use log::error;
 
 use crate::runtime::Runtime;
 use export::Exporter;
+use span::{CLIENT, SERVER, Span};
 
 /// Makes spans and hands them to the exporter.
 #[derive(Debug)]
@@ -114,7 +114,6 @@ impl OpenSpan {
             end_ns: 0,
             attributes: Vec::new(),
             error: None,
-            links: Vec::new(),
         };
         OpenSpan {
             span: Some(span),
@@ -137,14 +136,6 @@ impl OpenSpan {
     pub fn rename(&mut self, name: String) {
         if let Some(span) = self.span.as_mut() {
             span.name = name;
-        }
-    }
-
-    /// Links the span to another trace's span (a caller's HTTP context
-    /// when its `_meta` named another parent).
-    pub fn link(&mut self, to: TraceParent) {
-        if let Some(span) = self.span.as_mut() {
-            span.links.push((to.trace_id, to.span_id));
         }
     }
 

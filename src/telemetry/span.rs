@@ -50,8 +50,6 @@ pub struct Span {
     pub attributes: Vec<(&'static str, Attr)>,
     /// Status ERROR with this description; `None`: unset.
     pub error: Option<String>,
-    /// Spans this one is linked to (trace id, span id).
-    pub links: Vec<([u8; 16], [u8; 8])>,
 }
 
 impl Span {
@@ -80,14 +78,6 @@ impl Span {
             .map(|(k, v)| attribute(k, v))
             .collect();
         put("attributes", Value::from(attributes));
-        if !self.links.is_empty() {
-            let links: Vec<Value> = self
-                .links
-                .iter()
-                .map(|(t, s)| json!({"traceId": to_hex(t), "spanId": to_hex(s)}))
-                .collect();
-            put("links", Value::from(links));
-        }
         let status = match &self.error {
             Some(message) => json!({"code": 2, "message": message}),
             None => json!({}),
@@ -139,7 +129,6 @@ mod tests {
                 ("client.port", Attr::Int(52144)),
             ],
             error: Some("Internal error".into()),
-            links: Vec::new(),
         };
         let body: Value = serde_json::from_slice(&export_body("gw", &[span])).unwrap();
         let rs = &body["resourceSpans"][0];
@@ -156,6 +145,5 @@ mod tests {
         assert_eq!(s["startTimeUnixNano"], "1767225600000000000");
         assert_eq!(s["attributes"][1]["value"], json!({"intValue": "52144"}));
         assert_eq!(s["status"], json!({"code": 2, "message": "Internal error"}));
-        assert!(s.get("links").is_none());
     }
 }
