@@ -4,9 +4,7 @@
 //! `status.code` as integers; 64-bit integers (times, `intValue`) as
 //! decimal strings; keys in lowerCamelCase. Pure.
 
-use serde_json::{Map, Value, json};
-
-use super::context::to_hex;
+use std::io::Write as _;
 
 /// `SPAN_KIND_SERVER`: the gateway serving a client's request.
 pub const SERVER: u8 = 2;
@@ -53,65 +51,110 @@ pub struct Span {
 }
 
 impl Span {
-    fn to_json(&self) -> Value {
-        let mut span = Map::new();
-        let mut put = |k: &str, v: Value| {
-            span.insert(k.to_owned(), v);
-        };
-        put("traceId", Value::from(to_hex(&self.trace_id)));
-        put("spanId", Value::from(to_hex(&self.span_id)));
+    /// Appends the span's JSON to `out`, written straight into the
+    /// buffer (no value tree: the exporter encodes every span of every
+    /// call).
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"traceId\":\"");
+        hex_into(out, &self.trace_id);
+        out.extend_from_slice(b"\",\"spanId\":\"");
+        hex_into(out, &self.span_id);
+        out.push(b'"');
         let mut flags = u32::from(self.trace_flags) | HAS_IS_REMOTE;
         if let Some((parent, remote)) = &self.parent {
-            put("parentSpanId", Value::from(to_hex(parent)));
+            out.extend_from_slice(b",\"parentSpanId\":\"");
+            hex_into(out, parent);
+            out.push(b'"');
             if *remote {
                 flags |= IS_REMOTE;
             }
         }
-        put("flags", Value::from(flags));
-        put("name", Value::from(self.name.as_str()));
-        put("kind", Value::from(self.kind));
-        put("startTimeUnixNano", Value::from(self.start_ns.to_string()));
-        put("endTimeUnixNano", Value::from(self.end_ns.to_string()));
-        let attributes: Vec<Value> = self
-            .attributes
-            .iter()
-            .map(|(k, v)| attribute(k, v))
-            .collect();
-        put("attributes", Value::from(attributes));
-        let status = match &self.error {
-            Some(message) => json!({"code": 2, "message": message}),
-            None => json!({}),
-        };
-        put("status", status);
-        Value::Object(span)
+        let _ = write!(out, ",\"flags\":{flags},\"name\":");
+        string_into(out, &self.name);
+        let _ = write!(
+            out,
+            ",\"kind\":{},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[",
+            self.kind, self.start_ns, self.end_ns
+        );
+        for (i, (key, value)) in self.attributes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            attribute_into(out, key, value);
+        }
+        out.extend_from_slice(b"],\"status\":");
+        match &self.error {
+            Some(message) => {
+                out.extend_from_slice(b"{\"code\":2,\"message\":");
+                string_into(out, message);
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"{}"),
+        }
+        out.push(b'}');
     }
 }
 
-fn attribute(key: &str, value: &Attr) -> Value {
-    let value = match value {
-        Attr::Str(s) => json!({"stringValue": s}),
-        Attr::Int(i) => json!({"intValue": i.to_string()}),
-    };
-    json!({"key": key, "value": value})
+/// Appends `{"key":…,"value":{…}}`.
+fn attribute_into(out: &mut Vec<u8>, key: &str, value: &Attr) {
+    out.extend_from_slice(b"{\"key\":");
+    string_into(out, key);
+    match value {
+        Attr::Str(s) => {
+            out.extend_from_slice(b",\"value\":{\"stringValue\":");
+            string_into(out, s);
+            out.extend_from_slice(b"}}");
+        }
+        Attr::Int(i) => {
+            let _ = write!(out, ",\"value\":{{\"intValue\":\"{i}\"}}}}");
+        }
+    }
+}
+
+/// Appends `text` as a JSON string (serde_json's escaping).
+fn string_into(out: &mut Vec<u8>, text: &str) {
+    // Writing to a Vec cannot fail, and a str always serializes.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Appends `bytes` as lowercase hex.
+fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
 }
 
 /// The body of one export: an `ExportTraceServiceRequest` with one
 /// resource (`service.name`) and one scope (the gateway).
 pub fn export_body(service_name: &str, spans: &[Span]) -> Vec<u8> {
-    let spans: Vec<Value> = spans.iter().map(Span::to_json).collect();
-    let body = json!({"resourceSpans": [{
-        "resource": {"attributes": [attribute("service.name", &Attr::Str(service_name.to_owned()))]},
-        "scopeSpans": [{
-            "scope": {"name": crate::mcp::IMPLEMENTATION_NAME, "version": crate::mcp::VERSION},
-            "spans": spans,
-        }],
-    }]});
-    body.to_string().into_bytes()
+    let mut out = Vec::with_capacity(256 + 1024 * spans.len());
+    out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    attribute_into(
+        &mut out,
+        "service.name",
+        &Attr::Str(service_name.to_owned()),
+    );
+    out.extend_from_slice(b"]},\"scopeSpans\":[{\"scope\":{\"name\":");
+    string_into(&mut out, crate::mcp::IMPLEMENTATION_NAME);
+    out.extend_from_slice(b",\"version\":");
+    string_into(&mut out, crate::mcp::VERSION);
+    out.extend_from_slice(b"},\"spans\":[");
+    for (i, span) in spans.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        span.write_json(&mut out);
+    }
+    out.extend_from_slice(b"]}]}]}");
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn encodes_as_the_otlp_json_mapping_says() {
@@ -145,5 +188,35 @@ mod tests {
         assert_eq!(s["startTimeUnixNano"], "1767225600000000000");
         assert_eq!(s["attributes"][1]["value"], json!({"intValue": "52144"}));
         assert_eq!(s["status"], json!({"code": 2, "message": "Internal error"}));
+        // A root span; text that needs escaping.
+        let root = Span {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent: None,
+            trace_flags: 1,
+            kind: CLIENT,
+            name: "tools/call \"quoted\"\n\u{e9}".into(),
+            start_ns: 1,
+            end_ns: 2,
+            attributes: vec![("mcp.resource.uri", Attr::Str("file:///a\\b".into()))],
+            error: None,
+        };
+        let body: Value =
+            serde_json::from_slice(&export_body("g\"w", &[root.clone(), root])).unwrap();
+        let spans = &body["resourceSpans"][0]["scopeSpans"][0]["spans"];
+        assert_eq!(spans.as_array().unwrap().len(), 2);
+        assert!(spans[0].get("parentSpanId").is_none());
+        assert_eq!(spans[0]["flags"], 0x101);
+        assert_eq!(spans[0]["kind"], 3);
+        assert_eq!(spans[0]["name"], "tools/call \"quoted\"\n\u{e9}");
+        assert_eq!(
+            spans[0]["attributes"][0]["value"]["stringValue"],
+            "file:///a\\b"
+        );
+        assert_eq!(spans[0]["status"], json!({}));
+        assert_eq!(
+            body["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
+            "g\"w"
+        );
     }
 }
