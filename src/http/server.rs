@@ -221,6 +221,7 @@ impl Server {
             handler: self.handler.clone(),
             options: self.options.clone(),
             shared: self.shared.clone(),
+            read_timeout: None,
         };
         if let Err(e) = self.workers.run(Box::new(move || conn.run())) {
             error!("{peer}: cannot start a connection thread: {e}");
@@ -272,6 +273,10 @@ struct Connection {
     handler: Arc<dyn Handler>,
     options: ServerOptions,
     shared: Arc<Shared>,
+    /// The socket's read timeout as last set, so that a read with the
+    /// same bound (the keep-alive wait before each request) costs no
+    /// `setsockopt`.
+    read_timeout: Option<Duration>,
 }
 
 /// How reading a request ended without a request.
@@ -399,7 +404,7 @@ impl Connection {
         let mut sink = [0u8; 16 * 1024];
         while discarded < LINGER_BYTES {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+            if left.is_zero() || self.set_read_timeout(left).is_err() {
                 break;
             }
             match (&mut &*self.stream).read(&mut sink) {
@@ -526,9 +531,18 @@ impl Connection {
         }
     }
 
+    /// Bounds the socket's reads by `timeout`, unless they are already.
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.read_timeout != Some(timeout) {
+            self.read_timeout = None;
+            self.stream.set_read_timeout(Some(timeout))?;
+            self.read_timeout = Some(timeout);
+        }
+        Ok(())
+    }
+
     fn read_more(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> io::Result<usize> {
-        self.stream
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.set_read_timeout(timeout.max(Duration::from_millis(1)))?;
         let mut chunk = [0u8; 8192];
         let n = (&mut &*self.stream).read(&mut chunk)?;
         self.options
