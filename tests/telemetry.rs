@@ -8,9 +8,9 @@
 //! reaches the backend: in `_meta.traceparent` for stdio, SSE and
 //! Streamable HTTP backends, and as the HTTP header for the two HTTP ones.
 //! Spans name the tool and carry the MCP semantic-convention attributes,
-//! never the arguments or the session id. With the collector down or
-//! refusing, every call is still answered and the spans are counted as
-//! dropped in `/metrics`.
+//! never the arguments or the session id. With the collector down,
+//! refusing or slow, every call is still answered and the spans are
+//! counted as dropped in `/metrics`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -342,6 +342,32 @@ fn a_collector_down_or_refusing_costs_spans_never_calls() {
         );
         assert!(gw.logged("telemetry:"), "{endpoint}: nothing logged");
     }
+}
+
+#[test]
+fn a_slow_collector_costs_spans_never_calls() {
+    // Each export takes the collector 5 s: the one exporter thread waits
+    // on it while the calls' spans fill the queue (4,096) and overflow.
+    let slow = Collector::start(&["--delay", "5"]);
+    let config = format!(
+        "telemetry: {{enabled: true, otlp_endpoint: \"{}\"}}\nbackends:\n{}",
+        slow.endpoint(),
+        fixture_backend("local", &[("FIXTURE_TOOLS", "echo")], ""),
+    );
+    let gw = Gateway::start(&config);
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    // Two spans a call: more than the queue holds while one export waits.
+    const CALLS: u64 = 2_600;
+    for id in 0..CALLS {
+        let params = json!({"name": "echo", "arguments": {"n": id}});
+        let reply = c.call(gw.addr, json!(id + 10), "tools/call", params);
+        assert_eq!(text(&reply), format!("local:echo:{{\"n\":{id}}}"));
+    }
+    assert!(
+        wait_until(SPANS_WAIT, || dropped(&gw) > 0),
+        "nothing dropped behind a slow collector"
+    );
 }
 
 #[test]
