@@ -316,24 +316,31 @@ fn dropped(gw: &Gateway) -> u64 {
         .unwrap_or_else(|| panic!("no dropped count in {metrics}"))
 }
 
+/// A gateway exporting to `endpoint` with the fixture behind it, after
+/// `calls` calls of `echo` over SSE, every one answered.
+fn after_calls(endpoint: &str, calls: u64) -> Gateway {
+    let config = format!(
+        "telemetry: {{enabled: true, otlp_endpoint: \"{endpoint}\"}}\nbackends:\n{}",
+        fixture_backend("local", &[("FIXTURE_TOOLS", "echo")], ""),
+    );
+    let gw = Gateway::start(&config);
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    for id in 0..calls {
+        let params = json!({"name": "echo", "arguments": {"n": id}});
+        let reply = c.call(gw.addr, json!(id + 10), "tools/call", params);
+        assert_eq!(text(&reply), format!("local:echo:{{\"n\":{id}}}"));
+    }
+    gw
+}
+
 #[test]
 fn a_collector_down_or_refusing_costs_spans_never_calls() {
     let refusing = Collector::start(&["--status", "503"]);
     let down = format!("http://127.0.0.1:{}", free_port());
     for endpoint in [down, refusing.endpoint()] {
-        let config = format!(
-            "telemetry: {{enabled: true, otlp_endpoint: \"{endpoint}\"}}\nbackends:\n{}",
-            fixture_backend("local", &[("FIXTURE_TOOLS", "echo")], ""),
-        );
-        let gw = Gateway::start(&config);
-        let mut c = SseClient::open(gw.addr);
-        c.initialize(gw.addr, "2025-06-18");
         const CALLS: u64 = 40;
-        for id in 0..CALLS {
-            let params = json!({"name": "echo", "arguments": {"n": id}});
-            let reply = c.call(gw.addr, json!(id + 10), "tools/call", params);
-            assert_eq!(text(&reply), format!("local:echo:{{\"n\":{id}}}"));
-        }
+        let gw = after_calls(&endpoint, CALLS);
         // Each call made a server and a client span; initialize one more.
         assert!(
             wait_until(SPANS_WAIT, || dropped(&gw) > 2 * CALLS),
@@ -347,23 +354,10 @@ fn a_collector_down_or_refusing_costs_spans_never_calls() {
 #[test]
 fn a_slow_collector_costs_spans_never_calls() {
     // Each export takes the collector 5 s: the one exporter thread waits
-    // on it while the calls' spans fill the queue (4,096) and overflow.
+    // on it while the calls' spans fill the queue (4,096) and overflow;
+    // two spans a call, more than the queue holds while one export waits.
     let slow = Collector::start(&["--delay", "5"]);
-    let config = format!(
-        "telemetry: {{enabled: true, otlp_endpoint: \"{}\"}}\nbackends:\n{}",
-        slow.endpoint(),
-        fixture_backend("local", &[("FIXTURE_TOOLS", "echo")], ""),
-    );
-    let gw = Gateway::start(&config);
-    let mut c = SseClient::open(gw.addr);
-    c.initialize(gw.addr, "2025-06-18");
-    // Two spans a call: more than the queue holds while one export waits.
-    const CALLS: u64 = 2_600;
-    for id in 0..CALLS {
-        let params = json!({"name": "echo", "arguments": {"n": id}});
-        let reply = c.call(gw.addr, json!(id + 10), "tools/call", params);
-        assert_eq!(text(&reply), format!("local:echo:{{\"n\":{id}}}"));
-    }
+    let gw = after_calls(&slow.endpoint(), 2_600);
     assert!(
         wait_until(SPANS_WAIT, || dropped(&gw) > 0),
         "nothing dropped behind a slow collector"
