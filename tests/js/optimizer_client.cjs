@@ -15,6 +15,7 @@
 // from $ARGUS_NODE_MODULES. Used by tests/optimizer.rs.
 const path = require("node:path");
 const { createRequire } = require("node:module");
+const { outcome, textOf } = require("./sdk_outcome.cjs");
 const sdk = createRequire(path.join(process.env.ARGUS_NODE_MODULES, "noop.js"));
 
 const [mode, url, planJson] = process.argv.slice(2);
@@ -41,20 +42,6 @@ function connect() {
     { versionNegotiation: { mode: { pin: mode } } },
   );
   return { client, transport: new StreamableHTTPClientTransport(target) };
-}
-
-const textOf = (result) => (result.content || []).map((c) => c.text || "").join("");
-
-// What one call came to: its text, its JSON-RPC error, or a tool error.
-async function outcome(call) {
-  let result;
-  try {
-    result = await call;
-  } catch (e) {
-    if (typeof e.code !== "number") throw e;
-    return { error: { code: e.code, message: e.message } };
-  }
-  return result.isError ? { is_error: textOf(result) } : { ok: textOf(result) };
 }
 
 async function main() {

@@ -10,6 +10,7 @@
 // (tests/run-all.sh installs them). Used by tests/policy_sdk.rs.
 const path = require("node:path");
 const { createRequire } = require("node:module");
+const { outcome } = require("./sdk_outcome.cjs");
 const sdk = createRequire(path.join(process.env.ARGUS_NODE_MODULES, "noop.js"));
 
 const [mode, url, token, argsJson, ...tools] = process.argv.slice(2);
@@ -50,25 +51,12 @@ function connect() {
   return { client, transport: new StreamableHTTPClientTransport(target, { requestInit: { headers } }) };
 }
 
-// What one call came to: its text, its JSON-RPC error, or a tool error.
-async function outcome(client, name) {
-  let result;
-  try {
-    result = await client.callTool({ name, arguments: args });
-  } catch (e) {
-    if (typeof e.code !== "number") throw e;
-    return { error: { code: e.code, message: e.message } };
-  }
-  const text = (result.content || []).map((c) => c.text || "").join("");
-  return result.isError ? { is_error: text } : { ok: text };
-}
-
 async function main() {
   const { client, transport } = connect();
   await client.connect(transport);
   const out = { tools: (await client.listTools()).tools.map((t) => t.name).sort(), calls: {} };
   for (const name of tools) {
-    out.calls[name] = await outcome(client, name);
+    out.calls[name] = await outcome(client.callTool({ name, arguments: args }));
   }
   console.log(JSON.stringify(out));
   await client.close();

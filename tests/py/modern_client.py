@@ -15,6 +15,7 @@ import json
 import sys
 
 from mcp import Client, types
+from sdk_outcome import text_of
 
 URL, MODE = sys.argv[1], sys.argv[2]
 
@@ -29,10 +30,6 @@ async def on_sample(context, params):
         model="test-model",
         content=types.TextContent(type="text", text="sampled in python"),
     )
-
-
-def text_of(result) -> str:
-    return "".join(getattr(c, "text", "") for c in result.content)
 
 
 async def main() -> None:

@@ -15,27 +15,11 @@ import contextlib
 import json
 import sys
 
+from sdk_outcome import outcome
+
 MODE, URL, TOKEN, ARGS = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 TOOLS = sys.argv[5:]
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def text_of(result) -> str:
-    return "".join(getattr(c, "text", "") for c in result.content)
-
-
-async def outcome(call) -> dict:
-    """What one call came to: its text, its JSON-RPC error, or a tool error."""
-    try:
-        result = await call
-    except Exception as e:  # McpError (1.x) or MCPError (2.x): both carry `.error`
-        error = getattr(e, "error", None)
-        if error is None:
-            raise
-        return {"error": {"code": error.code, "message": error.message}}
-    if getattr(result, "isError", None) or getattr(result, "is_error", None):
-        return {"is_error": text_of(result)}
-    return {"ok": text_of(result)}
 
 
 @contextlib.asynccontextmanager
