@@ -129,7 +129,7 @@ impl Catalog {
     }
 
     /// The `keep_tools` of the optimizer in force; `None`: it is off.
-    pub fn optimizer_keeps(&self) -> Option<Arc<[String]>> {
+    pub(super) fn optimizer_keeps(&self) -> Option<Arc<[String]>> {
         self.optimizer.as_ref().map(|o| o.keep.clone())
     }
 
