@@ -274,11 +274,18 @@ fn under_block_changed_and_new_items_are_withheld_everywhere_and_recorded() {
     accepted.sort();
     std::fs::write(&lock_path, accepted.join("\n") + "\n").unwrap();
     gw.signal("HUP");
-    assert!(crate::support::wait_until(Duration::from_secs(10), || {
+    // The lock is recorded while the views are built, before they are in
+    // force; the session hears when they are.
+    let mut heard = false;
+    while !heard {
+        let m = s.next_message().expect("the change");
+        heard = m["method"] == "notifications/tools/list_changed";
+    }
+    assert!(
         json_lines(&dir.0.join("block.jsonl"))
             .iter()
             .any(|r| r["kind"] == "lock" && r["previous"].is_string())
-    }));
+    );
     let mut names = s.names(gw.addr, "tools/list", "tools");
     names.sort();
     assert_eq!(names, ["added", "desc", "keep", "renamed", "toggle"]);
