@@ -12,6 +12,7 @@ pub mod auth;
 pub mod connection;
 pub mod discover;
 pub mod events;
+pub mod post_workers;
 pub mod salvage;
 pub mod sse_client;
 pub mod sse_read;

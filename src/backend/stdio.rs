@@ -2,8 +2,12 @@
 //!
 //! The child is spawned without a shell, in its own process group, with only
 //! the allowlisted environment plus the backend's `env` (no secret of the
-//! gateway's own environment leaks into a child). Four
-//! threads serve it: a writer (queue → stdin, one `write` per message), a
+//! gateway's own environment leaks into a child). A message goes to the
+//! child's stdin on the sender's thread when the pipe takes it at once and
+//! nothing is queued ahead of it ([`StdinDirect`]; the pipe is
+//! non-blocking). Four threads serve it: a writer (the queue → stdin, one
+//! `write` per message, for what must wait: a backlog, a child that stops
+//! reading), a
 //! reader (stdout lines → `Connection::dispatch`; a line that cannot be
 //! read — not UTF-8, not JSON, nested too deep, or over
 //! `MAX_BACKEND_MESSAGE_BYTES`, of which only the start is kept — fails the
@@ -16,17 +20,17 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, IoSlice, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use log::{debug, info, warn};
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use super::connection::{Connection, Frame};
+use super::connection::{Backlog, Connection, Direct, Frame};
 use super::events::EventSender;
 use super::salvage;
 use crate::child_guard;
@@ -35,7 +39,6 @@ use crate::limits::{
     BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_STDERR_LINE_BYTES, SERVICE_STACK_BYTES,
     STDERR_TAIL_LINE_CHARS, STDERR_TAIL_LINES, STDERR_TAIL_WAIT, STDIO_EXIT_GRACE,
 };
-use crate::queue::Receiver;
 use crate::sync::spawn_named;
 
 /// Variables a child inherits from the gateway's environment; no others.
@@ -279,11 +282,19 @@ pub fn spawn(
 
     let mut threads = Vec::new();
     if let Some(stdin) = stdin {
+        let stdin = Arc::new(stdin);
+        // Blocking writes stay possible: the writer waits in `poll`.
+        match rustix::io::ioctl_fionbio(&*stdin, true) {
+            Ok(()) => conn.set_direct(Box::new(StdinDirect(stdin.clone()))),
+            Err(e) => {
+                warn!("[{name}] stdin stays blocking ({e}): every message goes through its writer")
+            }
+        }
         let n = name.to_owned();
         threads.push(service(
             format!("argus-in-{name}"),
             BACKEND_STACK_BYTES,
-            move || writer_loop(&n, stdin, &outbound),
+            move || writer_loop(&n, &stdin, &outbound),
         ));
     }
     if let Some(stdout) = stdout {
@@ -391,16 +402,60 @@ impl Process {
     }
 }
 
-fn writer_loop(name: &str, mut stdin: impl Write, outbound: &Receiver<Frame>) {
+/// Writes a message to the child's stdin when the pipe takes it at once.
+struct StdinDirect(Arc<ChildStdin>);
+
+impl Direct for StdinDirect {
+    /// Runs on the sender's thread under the connection's lock; one
+    /// `writev` that never waits.
+    fn try_deliver(&self, mut frame: Frame) -> Option<Frame> {
+        let line = [IoSlice::new(&frame.bytes), IoSlice::new(b"\n")];
+        match (&*self.0).write_vectored(&line) {
+            Ok(n) if n > frame.bytes.len() => None,
+            Ok(n) => {
+                // The rest of the line goes first, from the writer.
+                frame.bytes.drain(..n);
+                Some(frame)
+            }
+            // Full, or broken: the writer waits, or fails and ends.
+            Err(_) => Some(frame),
+        }
+    }
+}
+
+fn writer_loop(name: &str, stdin: &ChildStdin, outbound: &Backlog) {
     // Ends when the connection drops its sender (close) or stdin breaks.
     while let Ok(frame) = outbound.recv() {
-        let mut line = frame.bytes;
-        line.push(b'\n');
-        if let Err(e) = stdin.write_all(&line).and_then(|()| stdin.flush()) {
+        if let Err(e) = write_line(stdin, &frame.bytes) {
             debug!("[{name}] stdin closed: {e}");
             return;
         }
+        outbound.written();
     }
+}
+
+/// Writes `bytes` and a newline to the non-blocking `stdin`, waiting for
+/// the pipe to take more whenever it is full.
+fn write_line(mut stdin: &ChildStdin, bytes: &[u8]) -> io::Result<()> {
+    let mut line = [IoSlice::new(bytes), IoSlice::new(b"\n")];
+    let mut rest = &mut line[..];
+    while !rest.is_empty() {
+        match stdin.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                use rustix::event::{PollFd, PollFlags, poll};
+                let mut fds = [PollFd::new(&stdin, PollFlags::OUT)];
+                match poll(&mut fds, None) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// One line of a stdout stream, read with a size limit.

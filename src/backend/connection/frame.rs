@@ -26,6 +26,14 @@ pub struct Frame {
     pub headers: Vec<(String, String)>,
 }
 
+impl Frame {
+    /// Whether this is a request that may take as long as its call: every
+    /// request but `initialize` (which goes in line, before the rest).
+    pub fn is_call(&self) -> bool {
+        self.id.is_some() && self.method.as_deref() != Some(mcp::method::INITIALIZE)
+    }
+}
+
 impl Connection {
     /// The frame of request `id`: stamped for a 2026-07-28 backend (with
     /// the caller's `stamp`), its progress token

@@ -18,11 +18,13 @@
 //! ends (answer, failure, cancellation, an unreadable answer); `dispatch`
 //! sorts what the backend sends; `timer` expires requests at their deadline.
 
+mod backlog;
 mod dispatch;
 mod frame;
 mod pending;
 mod timer;
 
+pub use backlog::{Backlog, Direct};
 pub use dispatch::RELATED_REQUEST_META;
 pub use frame::{CallerStamp, Frame, encode_header_value};
 
@@ -40,8 +42,9 @@ use super::events::{BackendEvent, EventSender, Origin};
 use crate::jsonrpc::{ErrorObject, Message};
 use crate::limits::{BACKEND_OUTBOUND_QUEUE, MAX_PENDING_PER_BACKEND, SERVICE_STACK_BYTES};
 use crate::mcp;
-use crate::queue::{self, Receiver, TrySendError};
-use crate::sync::spawn_named;
+use crate::queue::TrySendError;
+use crate::sync::{lock, spawn_named};
+use backlog::Feed;
 use timer::timer_loop;
 
 /// Why a forwarded request got no result.
@@ -125,8 +128,8 @@ struct Pending {
     origin: Option<Origin>,
 }
 
-/// A connection's mutable half, under one lock: the requests in flight,
-/// the writer queue and whether the connection closed.
+/// A connection's mutable half, under one lock: the requests in flight
+/// and whether the connection closed.
 struct ConnectionState {
     pending: HashMap<u64, Pending>,
     /// The origin of the last request sent with one: who a backend request
@@ -134,8 +137,6 @@ struct ConnectionState {
     last_origin: Option<Origin>,
     /// Why the connection closed, once it has.
     closed: Option<String>,
-    /// The writer queue; dropped on close so the writer thread ends.
-    tx: Option<queue::Sender<Frame>>,
     /// When the timer thread looks at the deadlines next (`None`: only
     /// when woken). A request due before it wakes the timer; the others
     /// (nearly all: calls share their timeout) do not, so a call costs the
@@ -148,6 +149,12 @@ pub struct Connection {
     name: String,
     next_id: AtomicU64,
     state: Mutex<ConnectionState>,
+    /// The way out (directly or through the writer queue), under a lock
+    /// of its own: a frame written directly to the transport is written
+    /// outside the state lock, so the reader never waits for that write
+    /// to record the answer. Dropped on close so the writer thread ends.
+    /// Never taken while the state lock is held.
+    feed: Mutex<Option<Feed>>,
     /// Wakes the timer when the earliest deadline changes or on close.
     timer: Condvar,
     events: EventSender,
@@ -168,14 +175,11 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A connection for backend `name`. The returned receiver feeds the
+    /// A connection for backend `name`. The returned backlog feeds the
     /// transport's writer thread; `events` receives notifications and the
     /// close. Starts the timer thread.
-    pub fn new(
-        name: &str,
-        events: EventSender,
-    ) -> std::io::Result<(Arc<Connection>, Receiver<Frame>)> {
-        let (tx, rx) = queue::bounded(BACKEND_OUTBOUND_QUEUE);
+    pub fn new(name: &str, events: EventSender) -> std::io::Result<(Arc<Connection>, Backlog)> {
+        let (tx, rx) = backlog::backlog(BACKEND_OUTBOUND_QUEUE);
         let conn = Arc::new(Connection {
             name: name.to_owned(),
             modern: AtomicBool::new(false),
@@ -185,9 +189,9 @@ impl Connection {
                 pending: HashMap::new(),
                 last_origin: None,
                 closed: None,
-                tx: Some(tx),
                 timer_at: None,
             }),
+            feed: Mutex::new(Some(tx)),
             timer: Condvar::new(),
             events,
         });
@@ -203,6 +207,14 @@ impl Connection {
     /// The backend's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// From now on, a frame with nothing queued ahead of it goes to
+    /// `direct` on the sender's thread instead of through the writer.
+    pub fn set_direct(&self, direct: Box<dyn Direct>) {
+        if let Some(feed) = &mut *lock(&self.feed) {
+            feed.set_direct(direct);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, ConnectionState> {
@@ -279,55 +291,53 @@ impl Connection {
             reply(Err(CallError::TooManyPending));
             return false;
         }
+        // Pending before it goes out: the answer may come at once.
         let deadline = Instant::now() + timeout;
-        let sent = match &state.tx {
-            Some(tx) => tx.try_send(frame),
-            None => Err(TrySendError::Disconnected(frame)),
-        };
-        match sent {
-            Ok(()) => {
-                let earliest = state.timer_at.is_none_or(|t| deadline < t);
-                if earliest {
-                    state.timer_at = Some(deadline);
-                }
-                if origin.is_some() {
-                    state.last_origin.clone_from(&origin);
-                }
-                debug!("[{}] -> request {id} {method}", self.name);
-                state.pending.insert(
-                    id,
-                    Pending {
-                        method,
-                        deadline,
-                        timeout,
-                        reply,
-                        progress,
-                        log,
-                        origin,
-                    },
-                );
-                drop(state);
-                if earliest {
-                    self.timer.notify_one();
-                }
-                true
-            }
-            Err(TrySendError::Full(_)) => {
-                drop(state);
-                warn!("[{}] input queue full; refusing {method}", self.name);
-                reply(Err(CallError::Overloaded));
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                let cause = state
-                    .closed
-                    .clone()
-                    .unwrap_or_else(|| "writer stopped".into());
-                drop(state);
-                reply(Err(CallError::Closed(cause)));
-                false
-            }
+        let earliest = state.timer_at.is_none_or(|t| deadline < t);
+        if earliest {
+            state.timer_at = Some(deadline);
         }
+        if origin.is_some() {
+            state.last_origin.clone_from(&origin);
+        }
+        debug!("[{}] -> request {id} {method}", self.name);
+        state.pending.insert(
+            id,
+            Pending {
+                method,
+                deadline,
+                timeout,
+                reply,
+                progress,
+                log,
+                origin,
+            },
+        );
+        drop(state);
+        if earliest {
+            self.timer.notify_one();
+        }
+        let Err(refused) = self.send_frame_or_why(frame) else {
+            return true;
+        };
+        // Whoever took it from the table (a close) has answered it.
+        let Some(pending) = self.lock().pending.remove(&id) else {
+            return false;
+        };
+        let outcome = match refused {
+            TrySendError::Full(_) => {
+                warn!(
+                    "[{}] input queue full; refusing {}",
+                    self.name, pending.method
+                );
+                CallError::Overloaded
+            }
+            TrySendError::Disconnected(_) => {
+                CallError::Closed(self.closed().unwrap_or_else(|| "writer stopped".into()))
+            }
+        };
+        (pending.reply)(Err(outcome));
+        false
     }
 
     /// Sends a request and waits for its outcome.
@@ -396,10 +406,15 @@ impl Connection {
     }
 
     fn send_frame(&self, frame: Frame) -> bool {
-        let state = self.lock();
-        match &state.tx {
-            Some(tx) => tx.try_send(frame).is_ok(),
-            None => false,
+        self.send_frame_or_why(frame).is_ok()
+    }
+
+    /// Sends `frame` directly or through the writer queue, under the feed's
+    /// lock (senders take turns, so their frames keep their order).
+    fn send_frame_or_why(&self, frame: Frame) -> Result<(), TrySendError<Frame>> {
+        match &*lock(&self.feed) {
+            Some(feed) => feed.send(frame),
+            None => Err(TrySendError::Disconnected(frame)),
         }
     }
 
@@ -412,9 +427,10 @@ impl Connection {
                 return;
             }
             state.closed = Some(cause.to_owned());
-            state.tx = None;
             std::mem::take(&mut state.pending)
         };
+        // The writer ends once it has what was queued.
+        lock(&self.feed).take();
         self.timer.notify_one();
         for (_, p) in pending {
             (p.reply)(Err(CallError::Closed(cause.to_owned())));
@@ -430,7 +446,7 @@ mod tests {
 
     pub(super) fn conn() -> (
         Arc<Connection>,
-        Receiver<Frame>,
+        Backlog,
         super::super::events::EventReceiver,
     ) {
         let (etx, erx) = super::super::events::events("t");
@@ -438,7 +454,7 @@ mod tests {
         (c, rx, erx)
     }
 
-    pub(super) fn sent(rx: &Receiver<Frame>) -> Value {
+    pub(super) fn sent(rx: &Backlog) -> Value {
         serde_json::from_slice(&rx.recv_timeout(Duration::from_secs(5)).unwrap().bytes).unwrap()
     }
 
@@ -475,7 +491,11 @@ mod tests {
         // The writer queue is smaller than the pending cap: drain it.
         let (etx, _erx) = super::super::events::events("big");
         let (big, out) = Connection::new("big", etx).unwrap();
-        let drain = thread::spawn(move || while out.recv().is_ok() {});
+        let drain = thread::spawn(move || {
+            while out.recv().is_ok() {
+                out.written();
+            }
+        });
         // A send may find the writer queue full for a moment (the drain
         // lags under load): those are refused, not pending; send on.
         for _ in 0..20 * MAX_PENDING_PER_BACKEND {

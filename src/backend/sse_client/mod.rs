@@ -53,7 +53,7 @@ use crate::redact;
 use crate::sse::Parser;
 use crate::sync::spawn_named;
 use decide::{StreamEvent, check_stream, end_cause, event_kind};
-use post::post_loop;
+use post::{post_agent, post_loop, post_workers};
 
 /// Why an SSE backend could not be connected.
 #[derive(Debug)]
@@ -212,13 +212,20 @@ pub fn connect(
         }
     };
     debug!("[{name}] message endpoint: {}", redact::url(&endpoint));
+    let agent = post_agent(&credentials);
+    let endpoint: Arc<str> = endpoint.into();
+    let posts = post_workers(&conn, &agent, &endpoint, &credentials, &stopping);
+    conn.set_direct(Box::new(posts.clone()));
     let writer = {
         let conn = conn.clone();
         let credentials = credentials.clone();
         spawn_named(
             format!("argus-post-{name}"),
             BACKEND_STACK_BYTES,
-            move || post_loop(&conn, &endpoint, &credentials, &outbound, &stopping),
+            move || {
+                let posting = (&outbound, &*posts);
+                post_loop(&conn, (&agent, &endpoint), &credentials, posting, &stopping);
+            },
         )
     };
     if let Err(e) = writer {

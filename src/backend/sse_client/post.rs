@@ -15,13 +15,11 @@ use ureq::Agent;
 use super::decide::reply_in_post_body;
 use crate::backend::agent::Limits;
 use crate::backend::auth::{Credentials, SendError, with_headers};
-use crate::backend::connection::{CallError, Connection, Frame};
+use crate::backend::connection::{Backlog, CallError, Connection, Frame};
 use crate::backend::content_type;
+use crate::backend::post_workers::PostWorkers;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS};
-use crate::mcp::method;
-use crate::queue::Receiver;
 use crate::redact;
-use crate::workers::Bounded;
 
 /// The whole-exchange timeout of a POST to the message endpoint.
 const POST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,52 +55,68 @@ impl std::error::Error for PostError {
     }
 }
 
-/// POSTs every outgoing message to the endpoint: requests on workers (at
-/// most `MAX_CONCURRENT_POSTS` at once), so one the server is slow to take
-/// never holds up the rest; notifications and answers in order, here.
-/// Runs on the transport's writer thread (`argus-post-<name>`).
-pub(super) fn post_loop(
+/// The agent of POSTs to the message endpoint.
+pub(super) fn post_agent(credentials: &Credentials) -> Agent {
+    credentials.agent(Limits::exchange(POST_TIMEOUT))
+}
+
+/// The workers that POST requests to `endpoint` (at most
+/// `MAX_CONCURRENT_POSTS` at once), so one the server is slow to take never
+/// holds up the rest. They hold the connection weakly: it owns them.
+pub(super) fn post_workers(
     conn: &Arc<Connection>,
-    endpoint: &str,
+    agent: &Agent,
+    endpoint: &Arc<str>,
     credentials: &Arc<Credentials>,
-    outbound: &Receiver<Frame>,
     stopping: &Arc<AtomicBool>,
-) {
-    let agent = credentials.agent(Limits::exchange(POST_TIMEOUT));
-    let posts = Bounded::new(
+) -> Arc<PostWorkers> {
+    let (weak, agent, endpoint, credentials, stopping) = (
+        Arc::downgrade(conn),
+        agent.clone(),
+        endpoint.clone(),
+        credentials.clone(),
+        stopping.clone(),
+    );
+    // Runs on a worker (`argus-call-<name>`), under no lock.
+    let post = move |frame: Frame| {
+        if let Some(conn) = weak.upgrade()
+            && !stopping.load(Ordering::SeqCst)
+        {
+            deliver(&agent, &conn, &endpoint, &credentials, &frame);
+        }
+    };
+    PostWorkers::new(
         &format!("argus-call-{}", conn.name()),
         BACKEND_STACK_BYTES,
         MAX_CONCURRENT_POSTS,
-    );
-    let endpoint: Arc<str> = endpoint.into();
+        Box::new(post),
+    )
+}
+
+/// POSTs every outgoing message in order: requests are handed to `posts`,
+/// notifications and answers POSTed here. Runs on the transport's writer
+/// thread (`argus-post-<name>`).
+pub(super) fn post_loop(
+    conn: &Arc<Connection>,
+    (agent, endpoint): (&Agent, &str),
+    credentials: &Arc<Credentials>,
+    (outbound, posts): (&Backlog, &PostWorkers),
+    stopping: &Arc<AtomicBool>,
+) {
     while let Ok(frame) = outbound.recv() {
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        let request = frame
-            .id
-            .filter(|_| frame.method.as_deref() != Some(method::INITIALIZE));
-        if let Some(id) = request {
-            let (task_conn, agent, endpoint, credentials, stopping) = (
-                conn.clone(),
-                agent.clone(),
-                endpoint.clone(),
-                credentials.clone(),
-                stopping.clone(),
-            );
-            // Runs on a worker thread of `posts` (`argus-call-<name>`),
-            // under no lock.
-            let spawned = posts.run(Box::new(move || {
-                if !stopping.load(Ordering::SeqCst) {
-                    deliver(&agent, &task_conn, &endpoint, &credentials, &frame);
-                }
-            }));
-            if let Err(e) = spawned {
+        if frame.is_call() {
+            let submitted = posts.submit(frame);
+            outbound.written();
+            if let Err((e, Frame { id: Some(id), .. })) = submitted {
                 conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
             }
             continue;
         }
-        deliver(&agent, conn, &endpoint, credentials, &frame);
+        deliver(agent, conn, endpoint, credentials, &frame);
+        outbound.written();
     }
 }
 

@@ -48,11 +48,11 @@ use super::agent::Limits;
 use super::auth::{Credentials, TokenError, with_headers};
 use super::connection::Connection;
 use super::events::EventSender;
+use super::post_workers::PostWorkers;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_CONCURRENT_POSTS, SSE_IDLE_TIMEOUT};
 use crate::mcp;
 use crate::sync::spawn_named;
-use crate::workers::Bounded;
-use post::post_loop;
+use post::{post_call, post_loop};
 use streams::{Push, open_push_stream};
 
 /// How long the DELETE of the session on stop may take.
@@ -89,7 +89,7 @@ struct StreamableState {
     /// Held while re-initializing, so concurrent 404s re-initialize once.
     reinit: Mutex<()>,
     /// POSTs requests, at most `MAX_CONCURRENT_POSTS` at once.
-    posts: Arc<Bounded>,
+    posts: Arc<PostWorkers>,
 }
 
 impl StreamableState {
@@ -171,7 +171,7 @@ pub fn connect(
         call_timeout + POST_HEAD_MARGIN,
         SSE_IDLE_TIMEOUT,
     ));
-    let shared = Arc::new(StreamableState {
+    let shared = Arc::new_cyclic(|weak| StreamableState {
         name: name.to_owned(),
         url: url.to_owned(),
         credentials,
@@ -180,12 +180,17 @@ pub fn connect(
         stop_wake: (Mutex::new(()), Condvar::new()),
         agents: Mutex::new(vec![post_agent.clone()]),
         reinit: Mutex::new(()),
-        posts: Bounded::new(
-            &format!("argus-call-{name}"),
-            BACKEND_STACK_BYTES,
-            MAX_CONCURRENT_POSTS,
-        ),
+        posts: {
+            let (conn, shared, agent) = (Arc::downgrade(&conn), weak.clone(), post_agent.clone());
+            PostWorkers::new(
+                &format!("argus-call-{name}"),
+                BACKEND_STACK_BYTES,
+                MAX_CONCURRENT_POSTS,
+                Box::new(move |frame| post_call(&conn, &shared, &agent, frame)),
+            )
+        },
     });
+    conn.set_direct(Box::new(shared.posts.clone()));
     let writer = {
         let (conn, shared) = (conn.clone(), shared.clone());
         spawn_named(

@@ -5,7 +5,7 @@
 //! failure goes to its request or closes an unreachable connection. Reading
 //! a 2xx answer's body is `answer`'s; the push stream is `push`'s.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use log::{debug, info, warn};
 use ureq::Agent;
@@ -14,67 +14,61 @@ use super::decide::{Answer, Posted, assigned_session, classify, needs_body};
 use super::streams::{deliver, open_get_stream, read_answer};
 use super::{PostFailure, StreamableState};
 use crate::backend::auth::{SendError, with_headers};
-use crate::backend::connection::{CallError, Connection, Frame};
+use crate::backend::connection::{Backlog, CallError, Connection, Frame};
 use crate::backend::content_type;
 use crate::jsonrpc::Message;
 use crate::mcp::{self, method};
-use crate::queue::Receiver;
 
 /// The most of a 4xx answer's body we read to learn what it means.
 const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
 
-/// POSTs every outgoing message: requests on workers, the rest in order
-/// here. Runs on the transport's writer thread (`argus-post-<name>`).
+/// POSTs every outgoing message in order: requests are handed to the
+/// POST workers, the rest POSTed here. Runs on the transport's writer
+/// thread (`argus-post-<name>`).
 pub(super) fn post_loop(
     conn: &Arc<Connection>,
     shared: &Arc<StreamableState>,
     agent: &Agent,
-    outbound: &Receiver<Frame>,
+    outbound: &Backlog,
 ) {
     while let Ok(frame) = outbound.recv() {
         if shared.stopping() {
             return;
         }
-        let Frame {
-            bytes: message,
-            method,
-            id: request_id,
-            headers,
-        } = frame;
-        let method = method.unwrap_or_default();
-        if method == method::INITIALIZE {
+        if frame.method.as_deref() == Some(method::INITIALIZE) {
             let mut s = shared.session();
-            s.init = Some(message.clone());
-            s.init_id = request_id;
+            s.init = Some(frame.bytes.clone());
+            s.init_id = frame.id;
         }
-        let job = OutgoingPost {
-            message,
-            method,
-            id: request_id,
-            headers,
-        };
-        if request_id.is_some() && job.method != method::INITIALIZE {
-            // A request may take as long as the call: POST it on a worker so
-            // the next messages (answers to the backend's own requests,
-            // cancellations, other calls) are never held up behind it. With
-            // every worker busy it waits in the backlog, not in this loop:
-            // those busy calls may be waiting for exactly what comes next.
-            // The task runs on a worker of `posts` (`argus-call-<name>`),
-            // under no lock.
-            let (task_conn, task_shared, agent) = (conn.clone(), shared.clone(), agent.clone());
-            let spawned = shared.posts.run(Box::new(move || {
-                if !task_shared.stopping() {
-                    deliver_one(&task_conn, &task_shared, &agent, &job);
-                }
-            }));
-            if let (Err(e), Some(id)) = (spawned, request_id) {
+        if frame.is_call() {
+            let submitted = shared.posts.submit(frame);
+            outbound.written();
+            if let Err((e, Frame { id: Some(id), .. })) = submitted {
                 conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
             }
             continue;
         }
-        if !deliver_one(conn, shared, agent, &job) {
+        let delivered = deliver_one(conn, shared, agent, &OutgoingPost::from(frame));
+        outbound.written();
+        if !delivered {
             return;
         }
+    }
+}
+
+/// POSTs one request; runs on a POST worker (`argus-call-<name>`), under
+/// no lock. The connection is held weakly: the workers are its own.
+pub(super) fn post_call(
+    conn: &Weak<Connection>,
+    shared: &Weak<StreamableState>,
+    agent: &Agent,
+    frame: Frame,
+) {
+    let (Some(conn), Some(shared)) = (conn.upgrade(), shared.upgrade()) else {
+        return;
+    };
+    if !shared.stopping() {
+        deliver_one(&conn, &shared, agent, &OutgoingPost::from(frame));
     }
 }
 
@@ -85,6 +79,17 @@ struct OutgoingPost {
     id: Option<u64>,
     /// A 2026-07-28 backend's routing headers.
     headers: Vec<(String, String)>,
+}
+
+impl From<Frame> for OutgoingPost {
+    fn from(frame: Frame) -> OutgoingPost {
+        OutgoingPost {
+            message: frame.bytes,
+            method: frame.method.unwrap_or_default(),
+            id: frame.id,
+            headers: frame.headers,
+        }
+    }
 }
 
 /// POSTs one message and reports a failure to its request; returns `false`
