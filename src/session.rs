@@ -9,12 +9,15 @@
 //! [`Session::send`]; the transport's writer thread drains the queue. `send`
 //! never blocks: a full queue (a client that stopped reading) closes the
 //! session instead, so a slow client can never stall a backend's reader or
-//! another client.
+//! another client. A front may also give the session a [`DirectStream`]: a
+//! message with nothing queued ahead of it is then written by the thread
+//! that sends it, when the socket takes it at once, and the writer thread
+//! is not woken for it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use log::{debug, warn};
@@ -23,6 +26,7 @@ use serde_json::Value;
 use crate::backend::Connection;
 use crate::catalog::Kind;
 use crate::config::Transport;
+use crate::http::TryWrite;
 use crate::identity::Identity;
 use crate::jsonrpc::{ErrorObject, Message, RequestId};
 use crate::mcp::method;
@@ -45,6 +49,8 @@ pub enum Outbound {
     Message(String),
     /// Stop writing and give the queue back: a resuming GET takes over.
     Yield,
+    /// A direct write left part of a message unwritten: write it now.
+    Flush,
     /// A `notifications/…/list_changed` (one of [`LIST_CHANGED`]): queued at
     /// most once per kind until the writer takes it, so a burst of catalog
     /// changes reaches a client as one notification per list.
@@ -71,6 +77,15 @@ pub trait RequestStreams: Send + Sync + std::fmt::Debug {
 
     /// The session ended: every waiting stream hears it.
     fn close(&self);
+}
+
+/// Writes a message onto the client's stream on the thread that sends it.
+pub trait DirectStream: Send + Sync + std::fmt::Debug {
+    /// Writes `json` as one event now if the stream's socket takes it
+    /// without waiting and `clear()` says nothing is queued ahead of it.
+    /// Runs on the sending thread (a connection, a backend reader or
+    /// timer), under no lock of the session's; never blocks.
+    fn try_write(&self, json: &str, clear: &dyn Fn() -> bool) -> TryWrite;
 }
 
 /// The list-change notifications a session may have queued.
@@ -196,6 +211,11 @@ pub struct Session {
     /// `None` for the whole gateway.
     pub group: Option<String>,
     tx: Sender<Outbound>,
+    /// Messages queued (`Message`, `ListChanged`, `Flush`) that the writer
+    /// has not yet written: a direct write goes only when it is zero.
+    ahead: AtomicUsize,
+    /// Where a message goes first, if the front writes directly.
+    direct: OnceLock<Arc<dyn DirectStream>>,
     closed: AtomicBool,
     /// It was closed because its client stopped reading.
     dropped_slow: AtomicBool,
@@ -239,6 +259,8 @@ impl Session {
             identity,
             group: None,
             tx,
+            ahead: AtomicUsize::new(0),
+            direct: OnceLock::new(),
             closed: AtomicBool::new(false),
             dropped_slow: AtomicBool::new(false),
             on_slow: None,
@@ -265,6 +287,18 @@ impl Session {
     pub fn with_request_streams(mut self, streams: Arc<dyn RequestStreams>) -> Session {
         self.request_streams = Some(streams);
         self
+    }
+
+    /// From now on, a message with nothing queued ahead of it goes to
+    /// `direct` on the sending thread. Set once, by the stream's writer.
+    pub fn set_direct(&self, direct: Arc<dyn DirectStream>) {
+        let _ = self.direct.set(direct);
+    }
+
+    /// The writer has written (or dropped) a `Message`, `ListChanged` or
+    /// `Flush` it took from the queue.
+    pub fn written(&self) {
+        self.ahead.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Sets who hears (once) that its client stopped reading.
@@ -373,7 +407,24 @@ impl Session {
     }
 
     fn enqueue(&self, outbound: Outbound) -> bool {
-        match self.tx.try_send(outbound) {
+        let outbound = match (outbound, self.direct.get()) {
+            (Outbound::Message(json), Some(direct)) => {
+                let clear = || self.ahead.load(Ordering::Acquire) == 0;
+                match direct.try_write(&json, &clear) {
+                    TryWrite::Written => return true,
+                    TryWrite::Busy => Outbound::Message(json),
+                    // The writer writes the rest before anything else.
+                    TryWrite::Partial => Outbound::Flush,
+                }
+            }
+            (outbound, _) => outbound,
+        };
+        self.ahead.fetch_add(1, Ordering::AcqRel);
+        let sent = self.tx.try_send(outbound);
+        if sent.is_err() {
+            self.ahead.fetch_sub(1, Ordering::AcqRel);
+        }
+        match sent {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 warn!(
@@ -557,5 +608,73 @@ mod tests {
         s.list_changed_taken(LIST_CHANGED[0]);
         assert!(s.send_list_changed(LIST_CHANGED[0]));
         assert!(matches!(rx.try_recv(), Ok(Outbound::ListChanged(_))));
+    }
+
+    /// Takes what it is given while `open`; a message `cut` only in part.
+    #[derive(Debug, Default)]
+    struct Socket {
+        open: AtomicBool,
+        written: Mutex<Vec<String>>,
+    }
+
+    impl DirectStream for Arc<Socket> {
+        fn try_write(&self, json: &str, clear: &dyn Fn() -> bool) -> TryWrite {
+            if !self.open.load(Ordering::SeqCst) || !clear() {
+                return TryWrite::Busy;
+            }
+            lock(&self.written).push(json.to_owned());
+            if json == "cut" {
+                TryWrite::Partial
+            } else {
+                TryWrite::Written
+            }
+        }
+    }
+
+    #[test]
+    fn messages_go_directly_only_while_nothing_is_queued_ahead() {
+        let (s, rx) = Session::new(
+            "0".repeat(32),
+            Transport::Sse,
+            "127.0.0.1:1".parse().unwrap(),
+            None,
+            16,
+        );
+        let socket = Arc::new(Socket::default());
+        s.set_direct(Arc::new(socket.clone()));
+        let send = |text: &str| {
+            assert!(s.send(Message::notification(text, None)));
+        };
+        let queued = || match rx.try_recv() {
+            Ok(Outbound::Message(json)) => serde_json::from_str::<Value>(&json).unwrap()["method"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            Ok(Outbound::Flush) => "flush".to_owned(),
+            other => format!("{other:?}"),
+        };
+        send("busy");
+        socket.open.store(true, Ordering::SeqCst);
+        // Queued ahead and not yet written: the next one queues too.
+        send("behind");
+        assert_eq!(queued(), "busy");
+        assert_eq!(queued(), "behind");
+        s.written();
+        send("still behind");
+        s.written();
+        assert_eq!(queued(), "still behind");
+        s.written();
+        send("direct");
+        assert!(rx.try_recv().is_err());
+        // A direct write cut short: the writer is woken to finish it.
+        assert!(s.direct.get().is_some());
+        assert!(s.enqueue(Outbound::Message("cut".to_owned())));
+        assert_eq!(queued(), "flush");
+        send("after the cut");
+        assert_eq!(queued(), "after the cut");
+        let written = lock(&socket.written).clone();
+        assert_eq!(written.len(), 2);
+        assert!(written[0].contains("\"direct\""), "{written:?}");
+        assert_eq!(written[1], "cut");
     }
 }

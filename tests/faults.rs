@@ -1,6 +1,7 @@
 //! Fault injection, each bounded in time: a backend killed
-//! under load, a flooding backend with a slow client, a connection storm
-//! past `max_connections`, signals during load. (Elsewhere: a backend that
+//! under load, a flooding backend with a slow client, a backend that stops
+//! reading its input, a connection storm past `max_connections`, signals
+//! during load. (Elsewhere: a backend that
 //! never answers, `stdio_backends::a_timed_out_call_is_answered_and_cancelled_at_the_backend`;
 //! SSE backends that stop mid-event or send an endless one,
 //! `sse_backends::a_dropped_stream_fails_calls_promptly_and_reconnects` and
@@ -201,6 +202,59 @@ fn a_flooding_backend_drops_the_slow_client_only_and_memory_stays_bounded() {
         "RSS grew from {before} kB to {after} kB"
     );
     drop(slow);
+}
+
+#[test]
+fn a_backend_that_stops_reading_holds_up_no_one_else() {
+    // Calls go to an idle stdio backend's stdin from the client's own
+    // connection thread. Once the backend stops reading, its pipe fills:
+    // those writes must then queue, never wait, and a full queue refuses.
+    let deaf = fixture_backend(
+        "d",
+        &[("FIXTURE_TOOLS", "deaf,big")],
+        "    timeouts: {call: 5}\n",
+    );
+    let config = format!(
+        "backends:\n{deaf}{}",
+        fixture_backend("ok", &[("FIXTURE_TOOLS", "echo")], "")
+    );
+    let gw = Gateway::start(&config);
+    let mut a = SseClient::open(gw.addr);
+    a.initialize(gw.addr, "2025-06-18");
+    let r = a.call(gw.addr, json!(0), "tools/call", json!({"name": "deaf"}));
+    assert_eq!(text(&r), "deaf now");
+    // 1,100 calls of 16 KiB: the pipe takes a few, the queue 1,024.
+    let arg = "a".repeat(16 << 10);
+    let calls = 1100;
+    for i in 1..=calls {
+        let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+            "params": {"name": "big", "arguments": {"arg": arg}}});
+        // Each POST is answered at once (the support client's reads time out).
+        assert_eq!(a.post(gw.addr, &body.to_string()).status, 202, "call {i}");
+    }
+    // The other backend, and the gateway, serve on.
+    let mut b = SseClient::open(gw.addr);
+    b.initialize(gw.addr, "2025-06-18");
+    let r = b.call(gw.addr, json!(1), "tools/call", json!({"name": "echo"}));
+    assert_eq!(text(&r), "ok:echo:null");
+    // Every call is answered: refused while the queue is full, the rest
+    // when their time is up.
+    let (mut refused, mut answered) = (0, 0);
+    while answered < calls {
+        let m = a.next_message().expect("an answer to every call");
+        if m.get("id").is_none() {
+            continue;
+        }
+        answered += 1;
+        assert!(
+            m["result"]["isError"] == true || m["error"].is_object(),
+            "{m}"
+        );
+        if m.to_string().contains("input queue is full") {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "no call was refused");
 }
 
 /// A status and the connection it came on (kept open), if one came.

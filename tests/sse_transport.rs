@@ -298,3 +298,89 @@ fn shutdown_ends_open_streams() {
     }
     assert_eq!(gw.wait_exit(Duration::from_secs(5)), Some(0));
 }
+
+#[test]
+fn answers_arrive_whole_and_in_order_whoever_writes_each_event() {
+    // An event is written by the thread that sends it when nothing is
+    // queued ahead and the socket takes it at once, else by the stream's
+    // writer; a direct write that the socket takes only in part is finished
+    // by the writer before anything else. Answers of 256 KiB and of a few
+    // bytes, sent one after the other while the client reads, take all of
+    // these paths; the client must not see the difference.
+    let gw = Gateway::start(FAST);
+    let mut client = SseClient::open(gw.addr);
+    client.initialize(gw.addr, "2024-11-05");
+    let big = "b".repeat(256 << 10);
+    let ids: Vec<String> = (0..200)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("{i}{big}")
+            } else {
+                i.to_string()
+            }
+        })
+        .collect();
+    let (addr, endpoint, sent) = (gw.addr, client.endpoint.clone(), ids.clone());
+    let poster = std::thread::spawn(move || {
+        for id in sent {
+            let ping = json!({"jsonrpc": "2.0", "id": id, "method": "ping"});
+            assert_eq!(post_json(addr, &endpoint, &ping.to_string()).status, 202);
+        }
+    });
+    for id in &ids {
+        let m = client.next_message().expect("every answer");
+        assert_eq!(m["result"], json!({}), "{}", &m.to_string()[..80]);
+        let got = m["id"].as_str().unwrap_or_default();
+        assert!(
+            got == id,
+            "{} where {} was next",
+            &got[..got.len().min(8)],
+            &id[..id.len().min(8)]
+        );
+    }
+    poster.join().unwrap();
+}
+
+#[test]
+fn a_flood_arrives_whole_and_in_order() {
+    let config = format!(
+        "{FAST}backends:\n{}",
+        crate::support::fixture_backend("f", &[("FIXTURE_TOOLS", "flood")], "")
+    );
+    let gw = Gateway::start(&config);
+    let mut client = SseClient::open(gw.addr);
+    client.initialize(gw.addr, "2024-11-05");
+    let level = client.call(
+        gw.addr,
+        json!(1),
+        "logging/setLevel",
+        json!({"level": "debug"}),
+    );
+    assert_eq!(level["result"], json!({}));
+    let count = 20_000;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "flood", "arguments": {"count": count}}});
+    assert_eq!(client.post(gw.addr, &call.to_string()).status, 202);
+    // A backend that sends faster than its notifications are relayed loses
+    // its oldest ones (and says so); what arrives keeps its order.
+    let (mut last, mut received) = (None, 0);
+    loop {
+        let m = client.next_message().expect("the flood and its answer");
+        if m["id"] == 2 {
+            assert_eq!(m["result"]["content"][0]["text"], "flooded", "{m}");
+            break;
+        }
+        let data = m["params"]["data"].as_str().unwrap_or_default();
+        let i: u64 = data
+            .strip_prefix("message ")
+            .and_then(|rest| {
+                rest.strip_suffix(" of a flood, padded to be a little longer than a short log line")
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a whole flood message: {m}"));
+        assert!(last.is_none_or(|l| i > l), "{i} after {last:?}");
+        last = Some(i);
+        received += 1;
+    }
+    assert!(received > 0, "no flood message arrived");
+}

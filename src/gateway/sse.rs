@@ -3,7 +3,9 @@
 //!
 //! `GET /sse` registers a [`Session`] and turns the connection thread into
 //! the session's writer: it sends the `endpoint` event, then frames every
-//! queued message as `event: message`, writes a `: ping` comment every
+//! queued message as `event: message` (a message with nothing queued ahead
+//! of it is written by the thread that sends it, when the socket takes it
+//! at once: [`SseDirect`]), writes a `: ping` comment every
 //! `keepalive_interval`, and bounds each write by `send_timeout`. Between
 //! messages it wakes at least twice per `cleanup_deadline` to peek at the
 //! socket, so a client that disconnects is noticed and freed in time even
@@ -19,11 +21,11 @@ use log::{debug, info};
 use super::decode::{Batches, DecodeError, decode_text};
 use super::{Access, Gateway};
 use crate::config::{SseResilience, Transport};
-use crate::http::{Request, Response, StreamWriter, header, media_type};
+use crate::http::{Request, Response, SharedStream, StreamWriter, TryWrite, header, media_type};
 use crate::jsonrpc::{Message, code};
 use crate::limits::SESSION_OUTBOUND_QUEUE;
 use crate::replay::{GENERAL, Replay};
-use crate::session::{Outbound, Session};
+use crate::session::{DirectStream, Outbound, Session};
 use crate::sse::{encode_comment, encode_event, encode_id, event_parts};
 
 /// Query parameter names accepted for the session id (python-sdk and TS SDK spellings).
@@ -137,53 +139,103 @@ pub(super) fn pump(
     }
     // Only endpoint events and pings are framed here: small.
     let mut frame = Vec::new();
-    let replay = match start {
+    let mut out = match start {
         Start::Endpoint(url) => {
             encode_event(Some("endpoint"), url, &mut frame);
             if writer.write_frame(&frame).is_err() {
                 return;
             }
-            None
+            // Events without ids: senders may write them directly.
+            let shared = writer.share();
+            session.set_direct(Arc::new(SseDirect(shared.clone())));
+            Out::Shared(shared)
         }
         Start::Resumable(missed, replay) => {
             if !write_replayed(writer, &missed) {
                 return;
             }
-            Some(replay)
+            Out::Own(replay)
         }
     };
-    // Kept for replay (resumable streams), then framed with its id.
-    let message = |writer: &mut StreamWriter<'_>, json: &str| {
-        let id = replay.map(|r| r.record(GENERAL, json));
-        write_event(writer, id.as_deref(), json)
-    };
+    write_queued(writer, &mut out, session, rx, settings, &mut frame);
+    if let Out::Shared(shared) = &out {
+        writer.unshare(shared);
+    }
+}
+
+/// Where a general stream's writer writes: through the socket it shares
+/// with direct writers (`GET /sse`), or on its own, keeping each event
+/// for a client that resumes (`GET /mcp`).
+enum Out<'r> {
+    Shared(Arc<SharedStream>),
+    Own(&'r Replay),
+}
+
+impl Out<'_> {
+    /// Writes `parts` (after what a direct write left, if shared).
+    fn write(&self, writer: &mut StreamWriter<'_>, parts: &[&[u8]]) -> std::io::Result<()> {
+        match self {
+            Out::Shared(shared) => shared.write(parts),
+            Out::Own(_) => writer.write_parts(parts),
+        }
+    }
+
+    /// Writes one `message` event (with its id and kept for replay, on a
+    /// resumable stream).
+    fn message(&self, writer: &mut StreamWriter<'_>, json: &str) -> std::io::Result<()> {
+        match self {
+            Out::Shared(shared) => write_event_with(None, json, |parts| shared.write(parts)),
+            Out::Own(replay) => {
+                let id = replay.record(GENERAL, json);
+                write_event(writer, Some(&id), json)
+            }
+        }
+    }
+}
+
+/// The writer loop proper: every queued message, keepalives and the
+/// liveness check, until the session or the client ends the stream.
+fn write_queued(
+    writer: &mut StreamWriter<'_>,
+    out: &mut Out<'_>,
+    session: &Session,
+    rx: &Receiver<Outbound>,
+    settings: &SseResilience,
+    frame: &mut Vec<u8>,
+) {
     let mut keepalive = Keepalive::new(settings);
     loop {
         frame.clear();
         let written = match rx.recv_timeout(keepalive.wait()) {
             Ok(Outbound::Message(json)) => {
+                session.written();
                 if session.is_closed() {
                     return;
                 }
-                message(writer, &json)
+                out.message(writer, &json)
             }
             Ok(Outbound::ListChanged(method)) => {
+                session.written();
                 if session.is_closed() {
                     return;
                 }
                 session.list_changed_taken(method);
                 let json = Message::notification(method, None).to_json_text();
-                message(writer, &json)
+                out.message(writer, &json)
+            }
+            Ok(Outbound::Flush) => {
+                session.written();
+                out.write(writer, &[])
             }
             Ok(Outbound::Close | Outbound::Yield) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
                 if session.is_closed() || writer.peer_closed() {
                     return;
                 }
-                if !keepalive.ping_if_due(&mut frame) {
+                if !keepalive.ping_if_due(frame) {
                     continue;
                 }
-                writer.write_frame(&frame)
+                out.write(writer, &[frame])
             }
         };
         if let Err(e) = written {
@@ -204,6 +256,25 @@ pub(super) fn pump(
     }
 }
 
+/// A `GET /sse` stream's socket, written by the threads that send to the
+/// session when nothing is queued ahead (events there have no ids).
+#[derive(Debug)]
+struct SseDirect(Arc<SharedStream>);
+
+impl DirectStream for SseDirect {
+    /// Runs on the sending thread, under no lock of the session's.
+    fn try_write(&self, json: &str, clear: &dyn Fn() -> bool) -> TryWrite {
+        if json.contains(['\r', '\n']) {
+            // Several `data:` lines: framed by the writer.
+            return TryWrite::Busy;
+        }
+        self.0.try_write(
+            &[b"event: message\ndata: ", json.as_bytes(), b"\n\n"],
+            clear,
+        )
+    }
+}
+
 /// Writes events a resuming client missed, each with its id, one frame
 /// each; `false` if the client went away.
 pub(super) fn write_replayed(writer: &mut StreamWriter<'_>, missed: &[(String, String)]) -> bool {
@@ -219,9 +290,18 @@ pub(super) fn write_event(
     id: Option<&str>,
     json: &str,
 ) -> std::io::Result<()> {
+    write_event_with(id, json, |parts| writer.write_parts(parts))
+}
+
+/// Frames one `message` event and hands it to `write` whole.
+fn write_event_with(
+    id: Option<&str>,
+    json: &str,
+    write: impl FnOnce(&[&[u8]]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(48);
     if let Some(parts) = event_parts(id, Some("message"), json, &mut head) {
-        return writer.write_parts(&parts);
+        return write(&parts);
     }
     // Line breaks (never in compact JSON): several `data:` lines.
     let mut frame = Vec::with_capacity(json.len() + 64);
@@ -229,7 +309,7 @@ pub(super) fn write_event(
         encode_id(id, &mut frame);
     }
     encode_event(Some("message"), json, &mut frame);
-    writer.write_frame(&frame)
+    write(&[&frame])
 }
 
 /// When a stream writes its `: ping` keepalives (`keepalive_interval`)

@@ -134,10 +134,19 @@ fn handle_line(gateway: &Gateway, session: &Arc<Session>, line: &[u8]) {
 fn write_loop(session: &Session, rx: &Receiver<Outbound>, mut output: impl Write) {
     while let Ok(item) = rx.recv() {
         let line = match item {
-            Outbound::Message(json) => json,
+            Outbound::Message(json) => {
+                session.written();
+                json
+            }
             Outbound::ListChanged(method) => {
+                session.written();
                 session.list_changed_taken(method);
                 Message::notification(method, None).to_json_text()
+            }
+            // Only a direct writer leaves a rest; this front has none.
+            Outbound::Flush => {
+                session.written();
+                continue;
             }
             Outbound::Close | Outbound::Yield => return,
         };

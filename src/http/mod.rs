@@ -11,12 +11,14 @@ pub mod hangup;
 pub mod parse;
 pub mod response;
 pub mod server;
+pub mod shared_stream;
 
 use std::net::SocketAddr;
 
 pub use parse::{Head, ParseError};
 pub use response::{Body, Response, StreamWriter};
 pub use server::{Handler, Server, ServerOptions, ShutdownHandle, Traffic};
+pub use shared_stream::{SharedStream, TryWrite};
 
 /// Header names the gateway reads or writes, lower-case.
 pub mod header {

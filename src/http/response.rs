@@ -15,9 +15,11 @@
 use std::fmt;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::reason;
+use super::shared_stream::SharedStream;
 
 /// A streamed body: runs on the connection thread once the head is written.
 pub type StreamFn = Box<dyn FnOnce(&mut StreamWriter<'_>) + Send>;
@@ -197,7 +199,10 @@ pub(crate) fn head_bytes(
 }
 
 /// `Write::write_all` for several buffers (std's is unstable).
-fn write_all_vectored(mut stream: &TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+pub(crate) fn write_all_vectored(
+    mut stream: &TcpStream,
+    mut slices: &mut [IoSlice<'_>],
+) -> io::Result<()> {
     while !slices.is_empty() {
         match stream.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -209,16 +214,67 @@ fn write_all_vectored(mut stream: &TcpStream, mut slices: &mut [IoSlice<'_>]) ->
     Ok(())
 }
 
+/// One frame of a streamed body as it goes on the wire: a chunk (its size
+/// line, the parts, CRLF) or, on a close-delimited body, the parts alone.
+pub(crate) struct FrameSlices<'p> {
+    parts: &'p [&'p [u8]],
+    chunked: bool,
+    size: [u8; 20],
+    size_len: usize,
+}
+
+impl<'p> FrameSlices<'p> {
+    /// The frame of `parts` (at most four).
+    pub(crate) fn new(parts: &'p [&'p [u8]], chunked: bool) -> FrameSlices<'p> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut size = [0u8; 20];
+        let mut cursor = io::Cursor::new(&mut size[..]);
+        // 16 hex digits and CRLF fit.
+        let _ = write!(cursor, "{len:x}\r\n");
+        let size_len = cursor.position() as usize;
+        FrameSlices {
+            parts,
+            chunked,
+            size,
+            size_len,
+        }
+    }
+
+    /// The body bytes of the frame (without chunk framing).
+    pub(crate) fn body_len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+
+    /// The slices to write, and how many of the six are used.
+    pub(crate) fn slices(&self) -> ([IoSlice<'_>; 6], usize) {
+        let mut slices = [IoSlice::new(&[]); 6];
+        let mut n = 0;
+        if self.chunked {
+            slices[n] = IoSlice::new(&self.size[..self.size_len]);
+            n += 1;
+        }
+        for part in self.parts.iter().take(4) {
+            slices[n] = IoSlice::new(part);
+            n += 1;
+        }
+        if self.chunked {
+            slices[n] = IoSlice::new(b"\r\n");
+            n += 1;
+        }
+        (slices, n)
+    }
+}
+
 /// Writes a streamed body, one frame per `write` call.
 pub struct StreamWriter<'a> {
-    stream: &'a TcpStream,
+    stream: &'a Arc<TcpStream>,
     chunked: bool,
     sent: u64,
     broken: bool,
 }
 
 impl<'a> StreamWriter<'a> {
-    pub(crate) fn new(stream: &'a TcpStream, chunked: bool) -> StreamWriter<'a> {
+    pub(crate) fn new(stream: &'a Arc<TcpStream>, chunked: bool) -> StreamWriter<'a> {
         StreamWriter {
             stream,
             chunked,
@@ -237,29 +293,12 @@ impl<'a> StreamWriter<'a> {
     /// `write` (more only when the kernel takes part of it): the parts are
     /// not copied together first.
     pub fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let frame = FrameSlices::new(parts, self.chunked);
+        let len = frame.body_len();
         if len == 0 {
             return Ok(());
         }
-        let mut size = [0u8; 20];
-        let mut cursor = io::Cursor::new(&mut size[..]);
-        // 16 hex digits and CRLF fit.
-        let _ = write!(cursor, "{len:x}\r\n");
-        let size_len = cursor.position() as usize;
-        let mut slices = [IoSlice::new(&[]); 6];
-        let mut n = 0;
-        if self.chunked {
-            slices[n] = IoSlice::new(&size[..size_len]);
-            n += 1;
-        }
-        for part in parts.iter().take(4) {
-            slices[n] = IoSlice::new(part);
-            n += 1;
-        }
-        if self.chunked {
-            slices[n] = IoSlice::new(b"\r\n");
-            n += 1;
-        }
+        let (mut slices, n) = frame.slices();
         match write_all_vectored(self.stream, &mut slices[..n]) {
             Ok(()) => {
                 self.sent += len as u64;
@@ -270,6 +309,21 @@ impl<'a> StreamWriter<'a> {
                 Err(e)
             }
         }
+    }
+
+    /// The socket, shared from now on with threads that write frames to it
+    /// directly; this stream's own frames then go through it too, so that
+    /// frames are written whole and one at a time.
+    pub fn share(&self) -> Arc<SharedStream> {
+        Arc::new(SharedStream::new(self.stream.clone(), self.chunked))
+    }
+
+    /// Ends the sharing: no more direct writes (the end of the body is
+    /// written next); what went through `shared` is counted as written here.
+    pub fn unshare(&mut self, shared: &SharedStream) {
+        let (sent, broken) = shared.close();
+        self.sent += sent;
+        self.broken |= broken;
     }
 
     /// Bounds each following write (the SSE `send_timeout`).
@@ -317,7 +371,7 @@ impl<'a> StreamWriter<'a> {
         let ok = if self.broken {
             false
         } else if self.chunked {
-            (&mut &*self.stream).write_all(b"0\r\n\r\n").is_ok()
+            (&mut &**self.stream).write_all(b"0\r\n\r\n").is_ok()
         } else {
             false
         };

@@ -30,7 +30,8 @@
 //! with what came back; `flood` (sends `arguments.count` log messages at
 //! level error as fast as it can, then answers); with `arguments.after_go` it sends its request only
 //! once a `go` call has been answered, and with `arguments.tag` it names its
-//! call in the request's `_meta.progressToken`), `go`, `raw` (writes `arguments.line`, a string, to stdout
+//! call in the request's `_meta.progressToken`), `go`, `deaf` (answers,
+//! then never reads stdin again), `raw` (writes `arguments.line`, a string, to stdout
 //! as it is, then answers), `bad` (answers with a line the gateway cannot
 //! read, of `arguments.kind`: `utf8` (invalid UTF-8), `deep` (JSON nested
 //! 200 deep), `long` (17 MiB); `noise` writes a non-JSON line without an id
@@ -302,6 +303,13 @@ fn main() {
                             held.push(request);
                         } else {
                             send(&out, &request);
+                        }
+                    }
+                    "deaf" => {
+                        // Answers, then never reads stdin again.
+                        reply(json!({"content": [{"type": "text", "text": "deaf now"}]}));
+                        loop {
+                            std::thread::park();
                         }
                     }
                     "go" => {
