@@ -187,6 +187,32 @@ fn a_post_the_server_is_slow_to_take_does_not_hold_up_the_next_calls() {
 }
 
 #[test]
+fn posts_go_out_on_kept_alive_connections() {
+    // A server that keeps connections: the POSTs of 40 calls, one after
+    // the other, reuse them (the 202's body is read to its end, or the
+    // connection could not be reused).
+    let fake = FakeSse::start(Endpoint::Relative);
+    fake.state.keep_alive.store(true, Ordering::SeqCst);
+    let gw = Gateway::start(&config_with(&sse_entry("kept", &fake.url(), "")));
+    let mut c = SseClient::open(gw.addr);
+    c.initialize(gw.addr, "2025-06-18");
+    for _ in 0..40 {
+        assert_eq!(
+            text(&call(&mut c, &gw, "hostile_echo")),
+            "hostile:{\"n\":1}"
+        );
+    }
+    let posts = fake.state.posts.load(Ordering::SeqCst);
+    let connections = fake.state.connections.load(Ordering::SeqCst);
+    assert!(posts >= 42, "{posts} POSTs");
+    // The stream's, and a few for POSTs that overlapped.
+    assert!(
+        connections <= 6,
+        "{connections} connections for {posts} POSTs"
+    );
+}
+
+#[test]
 fn static_auth_and_headers_with_variables() {
     let fake = FakeSse::start(Endpoint::Relative);
     *fake.state.required_auth.lock().unwrap() = Some("Bearer s3cret".into());

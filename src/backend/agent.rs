@@ -1,11 +1,17 @@
 //! Every ureq agent the gateway makes, built in one place: the backend's
 //! TLS settings (`config::Tls`), statuses returned rather than turned into
 //! errors, no proxy from the environment (the gateway talks only to
-//! configured backends), and the timeouts of the agent's role.
+//! configured backends), the timeouts of the agent's role, and a resolver
+//! that takes an IP address as it is ([`LiteralFirst`]).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ureq::Agent;
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::config::Tls;
 
@@ -52,7 +58,7 @@ impl Limits {
 /// An agent with `tls` and `limits`.
 pub fn agent(tls: &Tls, limits: Limits) -> Agent {
     install_provider();
-    Agent::config_builder()
+    let config = Agent::config_builder()
         .tls_config(tls.client.clone())
         .timeout_resolve(Some(limits.connect))
         .timeout_connect(Some(limits.connect))
@@ -61,8 +67,52 @@ pub fn agent(tls: &Tls, limits: Limits) -> Agent {
         .timeout_global(limits.total)
         .http_status_as_error(false)
         .proxy(None)
-        .build()
-        .into()
+        .build();
+    Agent::with_parts(config, DefaultConnector::new(), LiteralFirst::default())
+}
+
+/// ureq's resolver, except that a host given as an IP address is taken as
+/// it is. Given a timeout, ureq's default resolver runs every lookup on a
+/// thread of its own, and it looks up before every request, even one that
+/// goes out on a kept-alive connection: a thread created and ended per
+/// call to a backend at `http://127.0.0.1:…`.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        match ip_literal(uri) {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// The address of `uri` when its host is an IP address (IPv6 in brackets),
+/// with its port or the scheme's.
+fn ip_literal(uri: &Uri) -> Option<SocketAddr> {
+    let authority = uri.authority()?;
+    let host = authority.host();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: IpAddr = host.parse().ok()?;
+    let port = authority.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// Makes the ring provider rustls's process default, once: ureq takes the
@@ -74,4 +124,28 @@ fn install_provider() {
         // Err only when a provider is already the default: keep that one.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_addresses_are_taken_as_they_are_and_names_are_not() {
+        let addr = |uri: &str| ip_literal(&uri.parse().unwrap());
+        assert_eq!(
+            addr("http://127.0.0.1:8080/mcp"),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(addr("http://[::1]/sse"), Some("[::1]:80".parse().unwrap()));
+        assert_eq!(
+            addr("https://10.0.0.1/x"),
+            Some("10.0.0.1:443".parse().unwrap())
+        );
+        assert_eq!(addr("http://localhost:8080/mcp"), None);
+        assert_eq!(addr("http://example.com/mcp"), None);
+        // Every agent resolves with it.
+        let agent = agent(&Tls::default(), Limits::exchange(Duration::from_secs(1)));
+        assert!(format!("{agent:?}").contains("LiteralFirst"));
+    }
 }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -40,6 +40,11 @@ pub struct State {
     pub streams: AtomicUsize,
     /// POSTs received.
     pub posts: AtomicUsize,
+    /// TCP connections accepted.
+    pub connections: AtomicUsize,
+    /// When set, a POST's connection is kept for the next request
+    /// (`Connection: keep-alive`); otherwise each answer closes it.
+    pub keep_alive: AtomicBool,
     /// When set, every request needs `Authorization: <this>`.
     pub required_auth: Mutex<Option<String>>,
     /// When set, POSTs are answered with this status and dropped.
@@ -120,40 +125,67 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<RawRequest> {
 }
 
 fn respond(stream: &mut TcpStream, status: u16, body: &str) {
+    respond_with(stream, status, body, false);
+}
+
+fn respond_with(stream: &mut TcpStream, status: u16, body: &str, keep: bool) {
+    let connection = if keep { "keep-alive" } else { "close" };
     let _ = write!(
         stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n{body}",
         body.len()
     );
 }
 
 fn serve(stream: TcpStream, addr: SocketAddr, endpoint: Endpoint, state: &State) {
+    state.connections.fetch_add(1, Ordering::SeqCst);
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
-    let Some((method, target, headers, body)) = read_request(&mut reader) else {
-        return;
+    // A kept-alive connection serves POSTs until the client closes it.
+    loop {
+        let more = serve_one(&mut reader, &mut writer, addr, endpoint, state);
+        if !more || !state.keep_alive.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+/// Serves one request; whether the connection may serve another.
+fn serve_one(
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+    addr: SocketAddr,
+    endpoint: Endpoint,
+    state: &State,
+) -> bool {
+    let Some((method, target, headers, body)) = read_request(reader) else {
+        return false;
     };
+    let mut writer = writer.try_clone().unwrap();
     if let Some(required) = state.required_auth.lock().unwrap().clone()
         && headers.get("authorization") != Some(&required)
     {
         state.unauthorized.fetch_add(1, Ordering::SeqCst);
         respond(&mut writer, 401, "unauthorized");
-        return;
+        return false;
     }
     match (method.as_str(), target.split('?').next().unwrap_or("")) {
-        ("GET", "/sse") => stream_session(writer, addr, endpoint, state),
+        ("GET", "/sse") => {
+            stream_session(writer, addr, endpoint, state);
+            false
+        }
         ("POST", "/messages") => {
             state.posts.fetch_add(1, Ordering::SeqCst);
             if let Some(status) = *state.post_status.lock().unwrap() {
                 respond(&mut writer, status, "nope");
-                return;
+                return false;
             }
             let id = target.rsplit('=').next().unwrap_or("").to_owned();
             let Some(tx) = state.sessions.lock().unwrap().get(&id).cloned() else {
                 respond(&mut writer, 404, "no session");
-                return;
+                return false;
             };
             let msg = serde_json::from_slice::<Value>(&body);
             if let Ok(msg) = &msg
@@ -176,14 +208,19 @@ fn serve(stream: TcpStream, addr: SocketAddr, endpoint: Endpoint, state: &State)
                     .unwrap();
                 state.stalled.fetch_sub(1, Ordering::SeqCst);
             }
-            respond(&mut writer, 202, "Accepted");
+            let keep = state.keep_alive.load(Ordering::SeqCst);
+            respond_with(&mut writer, 202, "Accepted", keep);
             if let Ok(msg) = msg {
                 for event in answer(&msg) {
                     let _ = tx.send(event);
                 }
             }
+            true
         }
-        _ => respond(&mut writer, 404, "not found"),
+        _ => {
+            respond(&mut writer, 404, "not found");
+            false
+        }
     }
 }
 

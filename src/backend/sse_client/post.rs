@@ -21,6 +21,9 @@ use crate::backend::post_workers::PostWorkers;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS};
 use crate::redact;
 
+/// The most of a body that says nothing we read to keep its connection.
+const DRAINED_BODY_BYTES: u64 = 64 * 1024;
+
 /// The whole-exchange timeout of a POST to the message endpoint.
 const POST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -173,6 +176,14 @@ fn post_one(
         if let Some(reply) = reply_in_post_body(&body) {
             conn.dispatch(reply);
         }
+    } else {
+        // Read to the end (a 202's "Accepted"), or the connection is not
+        // kept for the next POST: a TCP connect per message.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(DRAINED_BODY_BYTES)
+            .read_to_vec();
     }
     Ok(())
 }
