@@ -72,10 +72,11 @@ pub fn agent(tls: &Tls, limits: Limits) -> Agent {
 }
 
 /// ureq's resolver, except that a host given as an IP address is taken as
-/// it is. Given a timeout, ureq's default resolver runs every lookup on a
-/// thread of its own, and it looks up before every request, even one that
-/// goes out on a kept-alive connection: a thread created and ended per
-/// call to a backend at `http://127.0.0.1:…`.
+/// it is, and `localhost` is the loopback address (RFC 6761 §6.3). Given a
+/// timeout, ureq's default resolver runs every lookup on a thread of its
+/// own, and it looks up before every request, even one that goes out on a
+/// kept-alive connection: a thread created and ended per call to a backend
+/// at `http://127.0.0.1:…`. Other names still take that path.
 #[derive(Debug, Default)]
 struct LiteralFirst(DefaultResolver);
 
@@ -87,9 +88,11 @@ impl Resolver for LiteralFirst {
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         match ip_literal(uri) {
-            Some(addr) => {
+            Some(found) => {
                 let mut addrs = self.empty();
-                addrs.push(addr);
+                for addr in found.into_iter().flatten() {
+                    addrs.push(addr);
+                }
                 Ok(addrs)
             }
             None => self.0.resolve(uri, config, timeout),
@@ -97,22 +100,27 @@ impl Resolver for LiteralFirst {
     }
 }
 
-/// The address of `uri` when its host is an IP address (IPv6 in brackets),
-/// with its port or the scheme's.
-fn ip_literal(uri: &Uri) -> Option<SocketAddr> {
+/// The addresses of `uri` when its host is an IP address (IPv6 in
+/// brackets) or `localhost`, with its port or the scheme's.
+fn ip_literal(uri: &Uri) -> Option<[Option<SocketAddr>; 2]> {
     let authority = uri.authority()?;
-    let host = authority.host();
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let ip: IpAddr = host.parse().ok()?;
     let port = authority.port_u16().or(match uri.scheme_str() {
         Some("https") => Some(443),
         Some("http") => Some(80),
         _ => None,
     })?;
-    Some(SocketAddr::new(ip, port))
+    let host = authority.host();
+    if host.eq_ignore_ascii_case("localhost") {
+        let v4 = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port);
+        let v6 = SocketAddr::new(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]), port);
+        return Some([Some(v4), Some(v6)]);
+    }
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: IpAddr = host.parse().ok()?;
+    Some([Some(SocketAddr::new(ip, port)), None])
 }
 
 /// Makes the ring provider rustls's process default, once: ureq takes the
@@ -132,17 +140,20 @@ mod tests {
 
     #[test]
     fn ip_addresses_are_taken_as_they_are_and_names_are_not() {
-        let addr = |uri: &str| ip_literal(&uri.parse().unwrap());
+        let addr = |uri: &str| {
+            ip_literal(&uri.parse().unwrap()).map(|a| a.into_iter().flatten().collect::<Vec<_>>())
+        };
+        let parsed = |a: &[&str]| Some(a.iter().map(|a| a.parse().unwrap()).collect());
         assert_eq!(
             addr("http://127.0.0.1:8080/mcp"),
-            Some("127.0.0.1:8080".parse().unwrap())
+            parsed(&["127.0.0.1:8080"])
         );
-        assert_eq!(addr("http://[::1]/sse"), Some("[::1]:80".parse().unwrap()));
+        assert_eq!(addr("http://[::1]/sse"), parsed(&["[::1]:80"]));
+        assert_eq!(addr("https://10.0.0.1/x"), parsed(&["10.0.0.1:443"]));
         assert_eq!(
-            addr("https://10.0.0.1/x"),
-            Some("10.0.0.1:443".parse().unwrap())
+            addr("http://LocalHost:8080/mcp"),
+            parsed(&["127.0.0.1:8080", "[::1]:8080"])
         );
-        assert_eq!(addr("http://localhost:8080/mcp"), None);
         assert_eq!(addr("http://example.com/mcp"), None);
         // Every agent resolves with it.
         let agent = agent(&Tls::default(), Limits::exchange(Duration::from_secs(1)));
