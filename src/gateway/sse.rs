@@ -206,26 +206,31 @@ fn write_queued(
     let mut keepalive = Keepalive::new(settings);
     loop {
         frame.clear();
+        // A message taken counts as ahead of direct writes until it is
+        // written: `session.written()` comes after the write.
         let written = match rx.recv_timeout(keepalive.wait()) {
             Ok(Outbound::Message(json)) => {
-                session.written();
                 if session.is_closed() {
                     return;
                 }
-                out.message(writer, &json)
+                let written = out.message(writer, &json);
+                session.written();
+                written
             }
             Ok(Outbound::ListChanged(method)) => {
-                session.written();
                 if session.is_closed() {
                     return;
                 }
                 session.list_changed_taken(method);
                 let json = Message::notification(method, None).to_json_text();
-                out.message(writer, &json)
+                let written = out.message(writer, &json);
+                session.written();
+                written
             }
             Ok(Outbound::Flush) => {
+                let written = out.write(writer, &[]);
                 session.written();
-                out.write(writer, &[])
+                written
             }
             Ok(Outbound::Close | Outbound::Yield) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
