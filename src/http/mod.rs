@@ -2,11 +2,14 @@
 //!
 //! `parse` reads request heads and `body` decodes request bodies; both are
 //! pure push-style parsers with no socket access. `response` builds and
-//! writes responses, `server` owns the listener, one thread per connection,
-//! keep-alive, limits and timeouts. Nothing here knows about MCP.
+//! writes responses (`frame`: a streamed body's frame on the wire;
+//! `shared_stream`: a stream's socket shared with the threads that write
+//! frames to it directly), `server` owns the listener, one thread per
+//! connection, keep-alive, limits and timeouts. Nothing here knows about MCP.
 //! Follows RFC 9110 / RFC 9112, with the limits in `crate::limits`.
 
 pub mod body;
+pub mod frame;
 pub mod hangup;
 pub mod parse;
 pub mod response;

@@ -13,11 +13,12 @@
 //! its writer touches.
 
 use std::fmt;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::frame::{FrameSlices, write_all_vectored};
 use super::reason;
 use super::shared_stream::SharedStream;
 
@@ -196,73 +197,6 @@ pub(crate) fn head_bytes(
         b"Connection: close\r\n\r\n"
     });
     out
-}
-
-/// `Write::write_all` for several buffers (std's is unstable).
-pub(crate) fn write_all_vectored(
-    mut stream: &TcpStream,
-    mut slices: &mut [IoSlice<'_>],
-) -> io::Result<()> {
-    while !slices.is_empty() {
-        match stream.write_vectored(slices) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// One frame of a streamed body as it goes on the wire: a chunk (its size
-/// line, the parts, CRLF) or, on a close-delimited body, the parts alone.
-pub(crate) struct FrameSlices<'p> {
-    parts: &'p [&'p [u8]],
-    chunked: bool,
-    size: [u8; 20],
-    size_len: usize,
-}
-
-impl<'p> FrameSlices<'p> {
-    /// The frame of `parts` (at most four).
-    pub(crate) fn new(parts: &'p [&'p [u8]], chunked: bool) -> FrameSlices<'p> {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        let mut size = [0u8; 20];
-        let mut cursor = io::Cursor::new(&mut size[..]);
-        // 16 hex digits and CRLF fit.
-        let _ = write!(cursor, "{len:x}\r\n");
-        let size_len = cursor.position() as usize;
-        FrameSlices {
-            parts,
-            chunked,
-            size,
-            size_len,
-        }
-    }
-
-    /// The body bytes of the frame (without chunk framing).
-    pub(crate) fn body_len(&self) -> usize {
-        self.parts.iter().map(|p| p.len()).sum()
-    }
-
-    /// The slices to write, and how many of the six are used.
-    pub(crate) fn slices(&self) -> ([IoSlice<'_>; 6], usize) {
-        let mut slices = [IoSlice::new(&[]); 6];
-        let mut n = 0;
-        if self.chunked {
-            slices[n] = IoSlice::new(&self.size[..self.size_len]);
-            n += 1;
-        }
-        for part in self.parts.iter().take(4) {
-            slices[n] = IoSlice::new(part);
-            n += 1;
-        }
-        if self.chunked {
-            slices[n] = IoSlice::new(b"\r\n");
-            n += 1;
-        }
-        (slices, n)
-    }
 }
 
 /// Writes a streamed body, one frame per `write` call.

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use rustix::net::{SendAncillaryBuffer, SendFlags, sendmsg};
 
-use super::response::{FrameSlices, write_all_vectored};
+use super::frame::{FrameSlices, write_all_vectored};
 use crate::sync::lock;
 
 /// What [`SharedStream::try_write`] did.
@@ -34,7 +34,7 @@ pub enum TryWrite {
 }
 
 #[derive(Debug, Default)]
-struct State {
+struct StreamState {
     /// What a direct write left unwritten.
     rest: Vec<u8>,
     /// The stream is ending: no more direct writes.
@@ -48,7 +48,7 @@ struct State {
 pub struct SharedStream {
     stream: Arc<TcpStream>,
     chunked: bool,
-    state: Mutex<State>,
+    state: Mutex<StreamState>,
     /// Body bytes written (without chunk framing).
     sent: AtomicU64,
 }
@@ -58,7 +58,7 @@ impl SharedStream {
         SharedStream {
             stream,
             chunked,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(StreamState::default()),
             sent: AtomicU64::new(0),
         }
     }
