@@ -572,6 +572,16 @@ impl Session {
 mod tests {
     use super::*;
 
+    fn sse_session() -> (Session, Receiver<Outbound>) {
+        Session::new(
+            "0".repeat(32),
+            Transport::Sse,
+            "127.0.0.1:1".parse().unwrap(),
+            None,
+            16,
+        )
+    }
+
     #[test]
     fn json_text_gives_back_what_it_kept() {
         let caps = serde_json::json!({"sampling": {}, "roots": {"listChanged": true}});
@@ -585,13 +595,7 @@ mod tests {
 
     #[test]
     fn list_changes_coalesce_until_written() {
-        let (s, rx) = Session::new(
-            "0".repeat(32),
-            Transport::Sse,
-            "127.0.0.1:1".parse().unwrap(),
-            None,
-            16,
-        );
+        let (s, rx) = sse_session();
         for _ in 0..5 {
             assert!(s.send_list_changed(LIST_CHANGED[0]));
         }
@@ -633,13 +637,7 @@ mod tests {
 
     #[test]
     fn messages_go_directly_only_while_nothing_is_queued_ahead() {
-        let (s, rx) = Session::new(
-            "0".repeat(32),
-            Transport::Sse,
-            "127.0.0.1:1".parse().unwrap(),
-            None,
-            16,
-        );
+        let (s, rx) = sse_session();
         let socket = Arc::new(Socket::default());
         s.set_direct(Arc::new(socket.clone()));
         let send = |text: &str| {
