@@ -139,7 +139,7 @@ pub(super) fn pump(
     }
     // Only endpoint events and pings are framed here: small.
     let mut frame = Vec::new();
-    let mut out = match start {
+    let out = match start {
         Start::Endpoint(url) => {
             encode_event(Some("endpoint"), url, &mut frame);
             if writer.write_frame(&frame).is_err() {
@@ -157,7 +157,7 @@ pub(super) fn pump(
             Out::Own(replay)
         }
     };
-    write_queued(writer, &mut out, session, rx, settings, &mut frame);
+    write_queued(writer, &out, session, rx, settings, &mut frame);
     if let Out::Shared(shared) = &out {
         writer.unshare(shared);
     }
@@ -197,7 +197,7 @@ impl Out<'_> {
 /// liveness check, until the session or the client ends the stream.
 fn write_queued(
     writer: &mut StreamWriter<'_>,
-    out: &mut Out<'_>,
+    out: &Out<'_>,
     session: &Session,
     rx: &Receiver<Outbound>,
     settings: &SseResilience,
