@@ -67,7 +67,7 @@ impl PostWorkers {
 
 /// Requests go straight to a worker; everything else waits for the writer.
 impl Direct for Arc<PostWorkers> {
-    /// Runs on the sender's thread under the connection's lock; never waits.
+    /// Runs on the sender's thread under the connection's feed lock; never waits.
     fn try_deliver(&self, frame: Frame) -> Option<Frame> {
         if !frame.is_call() {
             return Some(frame);

@@ -406,7 +406,7 @@ impl Process {
 struct StdinDirect(Arc<ChildStdin>);
 
 impl Direct for StdinDirect {
-    /// Runs on the sender's thread under the connection's lock; one
+    /// Runs on the sender's thread under the connection's feed lock; one
     /// `writev` that never waits.
     fn try_deliver(&self, mut frame: Frame) -> Option<Frame> {
         let line = [IoSlice::new(&frame.bytes), IoSlice::new(b"\n")];

@@ -10,7 +10,7 @@
 //!
 //! Order holds because a frame is delivered directly only when the count
 //! of frames queued or being written (`ahead`) is zero. Senders decide
-//! under the connection's lock, so they are serialized among themselves;
+//! under the connection's feed lock, so they are serialized among themselves;
 //! the writer lowers the count only after a frame is fully written, so a
 //! direct delivery never overtakes one in the writer's hands.
 
@@ -27,7 +27,7 @@ pub trait Direct: Send + Sync {
     /// writer sends: the whole frame, or the part of it not yet written.
     ///
     /// Runs on the sender's thread (a client connection, a backend reader
-    /// or timer), under the connection's state lock.
+    /// or timer), under the connection's feed lock (never its state lock).
     fn try_deliver(&self, frame: Frame) -> Option<Frame>;
 }
 
@@ -67,7 +67,7 @@ impl Feed {
 
     /// Delivers `frame` directly if nothing is ahead of it and the
     /// transport takes it, else queues it (or what is left of it). The
-    /// caller holds the connection's state lock.
+    /// caller holds the connection's feed lock.
     pub(super) fn send(&self, frame: Frame) -> Result<(), TrySendError<Frame>> {
         let frame = match &self.direct {
             Some(direct) if self.ahead.load(Ordering::Acquire) == 0 => {
