@@ -45,6 +45,13 @@ pub(crate) fn content_type(response: &ureq::http::Response<ureq::Body>) -> Strin
         .unwrap_or_default()
 }
 
+/// Reads a body that says nothing (a 202's) to its end, at most 64 KiB:
+/// ureq keeps a connection for the next request only once its response
+/// body is read, else every message would cost a TCP connect.
+pub(crate) fn drain(body: &mut ureq::Body) {
+    let _ = body.with_config().limit(64 * 1024).read_to_vec();
+}
+
 /// Credentials for a backend (remote types; stdio has none). Kept across
 /// reconnects so an OAuth 2 token is reused while it is valid.
 pub fn credentials(backend: &Backend) -> Arc<Credentials> {

@@ -12,7 +12,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use super::connection::{Direct, Frame};
+use super::connection::{CallError, Connection, Direct, Frame};
 use crate::sync::lock;
 use crate::workers::Bounded;
 
@@ -61,6 +61,14 @@ impl PostWorkers {
                 Some(frame) => Err((e, frame)),
                 None => Ok(()),
             },
+        }
+    }
+
+    /// Hands request `frame` to a worker in its turn (the writer's); when
+    /// no thread could be made, the request fails with the cause.
+    pub fn hand_on(&self, conn: &Connection, frame: Frame) {
+        if let Err((e, Frame { id: Some(id), .. })) = self.submit(frame) {
+            conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
         }
     }
 }

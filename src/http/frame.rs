@@ -28,6 +28,8 @@ pub(crate) fn write_all_vectored(
 pub(crate) struct FrameSlices<'p> {
     parts: &'p [&'p [u8]],
     chunked: bool,
+    /// The parts' bytes, together.
+    len: usize,
     size: [u8; 20],
     size_len: usize,
 }
@@ -44,6 +46,7 @@ impl<'p> FrameSlices<'p> {
         FrameSlices {
             parts,
             chunked,
+            len,
             size,
             size_len,
         }
@@ -51,7 +54,7 @@ impl<'p> FrameSlices<'p> {
 
     /// The body bytes of the frame (without chunk framing).
     pub(crate) fn body_len(&self) -> usize {
-        self.parts.iter().map(|p| p.len()).sum()
+        self.len
     }
 
     /// The slices to write, and how many of the six are used.

@@ -21,9 +21,6 @@ use crate::backend::post_workers::PostWorkers;
 use crate::limits::{BACKEND_STACK_BYTES, MAX_BACKEND_MESSAGE_BYTES, MAX_CONCURRENT_POSTS};
 use crate::redact;
 
-/// The most of a body that says nothing we read to keep its connection.
-const DRAINED_BODY_BYTES: u64 = 64 * 1024;
-
 /// The whole-exchange timeout of a POST to the message endpoint.
 const POST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -111,11 +108,8 @@ pub(super) fn post_loop(
             return;
         }
         if frame.is_call() {
-            let submitted = posts.submit(frame);
+            posts.hand_on(conn, frame);
             outbound.written();
-            if let Err((e, Frame { id: Some(id), .. })) = submitted {
-                conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
-            }
             continue;
         }
         deliver(agent, conn, endpoint, credentials, &frame);
@@ -177,13 +171,7 @@ fn post_one(
             conn.dispatch(reply);
         }
     } else {
-        // Read to the end (a 202's "Accepted"), or the connection is not
-        // kept for the next POST: a TCP connect per message.
-        let _ = response
-            .body_mut()
-            .with_config()
-            .limit(DRAINED_BODY_BYTES)
-            .read_to_vec();
+        crate::backend::drain(response.body_mut());
     }
     Ok(())
 }

@@ -41,14 +41,11 @@ pub(super) fn post_loop(
             s.init_id = frame.id;
         }
         if frame.is_call() {
-            let submitted = shared.posts.submit(frame);
+            shared.posts.hand_on(conn, frame);
             outbound.written();
-            if let Err((e, Frame { id: Some(id), .. })) = submitted {
-                conn.fail(id, CallError::Send(format!("cannot start a worker: {e}")));
-            }
             continue;
         }
-        let delivered = deliver_one(conn, shared, agent, &OutgoingPost::from(frame));
+        let delivered = deliver_one(conn, shared, agent, &frame);
         outbound.written();
         if !delivered {
             return;
@@ -68,27 +65,7 @@ pub(super) fn post_call(
         return;
     };
     if !shared.stopping() {
-        deliver_one(&conn, &shared, agent, &OutgoingPost::from(frame));
-    }
-}
-
-/// A message for `deliver_one` to POST.
-struct OutgoingPost {
-    message: Vec<u8>,
-    method: String,
-    id: Option<u64>,
-    /// A 2026-07-28 backend's routing headers.
-    headers: Vec<(String, String)>,
-}
-
-impl From<Frame> for OutgoingPost {
-    fn from(frame: Frame) -> OutgoingPost {
-        OutgoingPost {
-            message: frame.bytes,
-            method: frame.method.unwrap_or_default(),
-            id: frame.id,
-            headers: frame.headers,
-        }
+        deliver_one(&conn, &shared, agent, &frame);
     }
 }
 
@@ -98,15 +75,15 @@ fn deliver_one(
     conn: &Arc<Connection>,
     shared: &Arc<StreamableState>,
     agent: &Agent,
-    job: &OutgoingPost,
+    frame: &Frame,
 ) -> bool {
-    let (method, request_id) = (job.method.as_str(), job.id);
+    let (method, request_id) = (frame.method.as_deref().unwrap_or_default(), frame.id);
     match post(
         conn,
         shared,
         agent,
-        &job.message,
-        &job.headers,
+        &frame.bytes,
+        &frame.headers,
         true,
         request_id,
     ) {

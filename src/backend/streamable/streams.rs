@@ -47,13 +47,10 @@ const RESUME_TIMEOUT: Duration = Duration::from_secs(60);
 /// Reads a 2xx answer's body as `classify` found it: one JSON message (or
 /// batch), an event stream to its end (resumed if it ends before the
 /// answer), or nothing.
-/// The most of a body that says nothing we read to keep its connection.
-const DRAINED_BODY_BYTES: u64 = 64 * 1024;
-
 pub(super) fn read_answer(
     conn: &Arc<Connection>,
     shared: &Arc<StreamableState>,
-    body: ureq::Body,
+    mut body: ureq::Body,
     answer: &Answer,
     related: Option<u64>,
 ) -> Result<(), PostFailure> {
@@ -91,14 +88,8 @@ pub(super) fn read_answer(
                 resume(conn, shared, &mut parser, id);
             }
         }
-        _ => {
-            // 202 and friends: nothing to read, but a connection goes
-            // back to the pool only once its body is read to the end.
-            let _ = body
-                .into_with_config()
-                .limit(DRAINED_BODY_BYTES)
-                .read_to_vec();
-        }
+        // 202 and friends: nothing to read but the body's end.
+        _ => crate::backend::drain(&mut body),
     }
     Ok(())
 }
